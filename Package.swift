@@ -1,0 +1,31 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+  name: "Quanta",
+  products: [
+    .library(name: "GGML", targets: ["GGML"]),
+    .library(name: "GGUF", targets: ["GGUF"]),
+    .executable(name: "quanta", targets: ["quanta"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // Layer 1: GGML types. Block layouts (C, for exact sizes), the type table, reference codecs.
+    .target(name: "GGMLBlocks"),
+    .target(name: "GGML", dependencies: ["GGMLBlocks"]),
+    // Layer 2: file formats (GGUF v1-v3, legacy GGML/GGMF/GGJT).
+    .target(name: "GGUF", dependencies: ["GGML"]),
+    // The CLI.
+    .executableTarget(
+      name: "quanta",
+      dependencies: [
+        "GGML", "GGUF",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .testTarget(name: "GGMLTests", dependencies: ["GGML", "GGMLBlocks"]),
+    .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GGML"]),
+  ]
+)

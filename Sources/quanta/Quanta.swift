@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Quanta: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "quanta",
+    abstract: "Run and manipulate GGML-quantized GGUF models on CPUs and GPUs.",
+    subcommands: []
+  )
+}

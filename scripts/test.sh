@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command of the README: set-up, then every test tier that runs without a GPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+swift build --build-tests
+swift test --skip-build
