@@ -1,0 +1,112 @@
+// CPU micro-kernels for quantized dot products (ggml's scheme): weights stay quantized, an activation
+// row is quantized once to the weight type's dot type (q8_0, q8_1 or q8_K) and every block is an
+// integer dot product. Dense weights (f32, f16, bf16) dot against f32 activations.
+//
+// The instruction set is a value: `qk_kernels(isa)` returns that ISA's table, or NULL when this CPU
+// (or this build's architecture) cannot run it. Nothing here keeps a global "current ISA".
+//
+// Tables are indexed by GGML type id (the raw values of Swift's GGMLType: f32 = 0, f16 = 1, q4_0 = 2,
+// ..., iq4_xs = 23, bf16 = 30). An entry is NULL when that type has no kernel. Where an ISA has no
+// kernel of its own for a type, its table points at the next-best one (`impl_isa` says which).
+#ifndef QUANTA_CPU_KERNELS_H
+#define QUANTA_CPU_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  QK_ISA_SCALAR = 0,       // portable C, every machine
+  QK_ISA_AVX2 = 1,         // x86-64: AVX2 + FMA + F16C
+  QK_ISA_AVX512 = 2,       // x86-64: AVX2 set + AVX-512 F/BW/VL/DQ
+  QK_ISA_AVX512_VNNI = 3,  // x86-64: AVX512 set + AVX512-VNNI (vpdpbusd)
+  QK_ISA_NEON = 4,         // arm64: Advanced SIMD (+ dotprod where the kernel says so)
+  QK_ISA_COUNT = 5
+} qk_isa;
+
+// Type ids used by the tables (== GGMLType raw values).
+enum {
+  QK_TYPE_F32 = 0, QK_TYPE_F16 = 1, QK_TYPE_Q4_0 = 2, QK_TYPE_Q4_1 = 3, QK_TYPE_Q5_0 = 6,
+  QK_TYPE_Q5_1 = 7, QK_TYPE_Q8_0 = 8, QK_TYPE_Q8_1 = 9, QK_TYPE_Q2_K = 10, QK_TYPE_Q3_K = 11,
+  QK_TYPE_Q4_K = 12, QK_TYPE_Q5_K = 13, QK_TYPE_Q6_K = 14, QK_TYPE_Q8_K = 15, QK_TYPE_IQ4_NL = 20,
+  QK_TYPE_IQ4_XS = 23, QK_TYPE_BF16 = 30,
+  QK_TYPE_COUNT = 43  // table length: every id below this indexes safely (absent ids hold NULL)
+};
+
+// Dot product of one weight row and one activation row, both `n` values long (`n` a multiple of
+// the weight type's block size). `x`: n/blockSize weight blocks (or n f32/f16/bf16 values);
+// `y`: the activation row already quantized to `vec_dot_type[type]` (or n floats for dense types).
+typedef float (*qk_vec_dot_fn)(int n, const void *x, const void *y);
+
+// Tile of dot products: for every r < nr and c < nc,
+//   s[c * ldS + r] = vec_dot(n, x + r * ldX bytes, y + c * ldY bytes)
+// i.e. nr weight rows by nc activation rows, written as nc output rows of a row-major [m, N] result.
+// Any nr, nc >= 1 is accepted; the kernel walks register-sized micro-tiles (`tile_rows` x
+// `tile_cols`) and handles the ragged edges, reusing each loaded weight block across the columns.
+// Results are bit-identical to calling vec_dot of the same table for each (r, c).
+typedef void (*qk_tile_fn)(int n, int nr, int nc, const void *x, size_t ldX, const void *y, size_t ldY,
+                           float *s, size_t ldS);
+
+// Quantizes k floats (k a multiple of the block size: 32 for q8_0/q8_1, 256 for q8_K) into blocks,
+// byte for byte equal to ggml's quantize_row_q8_0_ref / _q8_1_ref / _q8_K_ref (bsums included).
+typedef void (*qk_quantize_fn)(const float *x, void *y, int64_t k);
+
+// Sum of n floats, read once front to back: the streaming-read kernel of the bandwidth benchmark.
+typedef float (*qk_stream_fn)(const float *x, size_t n);
+
+typedef struct {
+  qk_isa isa;
+  const char *name;                       // "scalar", "avx2", "avx512", "avx512_vnni", "neon"
+  qk_vec_dot_fn vec_dot[QK_TYPE_COUNT];   // per weight type
+  qk_tile_fn vec_dot_tile[QK_TYPE_COUNT]; // per weight type; same results as vec_dot
+  int32_t vec_dot_type[QK_TYPE_COUNT];    // activation type id per weight type (-1: no kernel);
+                                          // QK_TYPE_F32 for the dense types
+  qk_isa impl_isa[QK_TYPE_COUNT];         // which ISA's code the entry really runs
+  int32_t tile_rows;                      // micro-tile shape (a hint for work splitting)
+  int32_t tile_cols;
+  qk_quantize_fn quantize_q8_0;
+  qk_quantize_fn quantize_q8_1;
+  qk_quantize_fn quantize_q8_K;
+  qk_stream_fn stream_sum;
+} qk_kernel_table;
+
+// True when this CPU and this build can run `isa`.
+int qk_isa_supported(qk_isa isa);
+// The fastest supported ISA.
+qk_isa qk_best_isa(void);
+// That ISA's table, or NULL when unsupported (or `isa` is out of range).
+const qk_kernel_table *qk_kernels(qk_isa isa);
+// Why `isa` is unsupported here ("" when supported), for test reports.
+const char *qk_isa_unsupported_reason(qk_isa isa);
+
+// Accessors (Swift imports fixed C arrays as tuples; these index them). `type` out of range → NULL/-1.
+static inline qk_vec_dot_fn qk_table_vec_dot(const qk_kernel_table *t, int type) {
+  return (type >= 0 && type < QK_TYPE_COUNT) ? t->vec_dot[type] : (qk_vec_dot_fn)0;
+}
+static inline qk_tile_fn qk_table_vec_dot_tile(const qk_kernel_table *t, int type) {
+  return (type >= 0 && type < QK_TYPE_COUNT) ? t->vec_dot_tile[type] : (qk_tile_fn)0;
+}
+static inline int32_t qk_table_vec_dot_type(const qk_kernel_table *t, int type) {
+  return (type >= 0 && type < QK_TYPE_COUNT) ? t->vec_dot_type[type] : -1;
+}
+static inline qk_isa qk_table_impl_isa(const qk_kernel_table *t, int type) {
+  return (type >= 0 && type < QK_TYPE_COUNT) ? t->impl_isa[type] : t->isa;
+}
+// The activation quantizer for a dot type id (QK_TYPE_Q8_0 / Q8_1 / Q8_K), else NULL.
+static inline qk_quantize_fn qk_table_quantizer(const qk_kernel_table *t, int dot_type) {
+  switch (dot_type) {
+    case QK_TYPE_Q8_0: return t->quantize_q8_0;
+    case QK_TYPE_Q8_1: return t->quantize_q8_1;
+    case QK_TYPE_Q8_K: return t->quantize_q8_K;
+    default: return (qk_quantize_fn)0;
+  }
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
