@@ -25,7 +25,10 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
-    .testTarget(name: "GGMLTests", dependencies: ["GGML", "GGMLBlocks"]),
+    .testTarget(
+      name: "GGMLTests", dependencies: ["GGML", "GGMLBlocks"],
+      // Run by IQuantCrossCheckTests (gguf-py as an independent codec), not compiled.
+      exclude: ["Support/gguf_dequant.py"]),
     .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GGML"]),
   ]
 )
