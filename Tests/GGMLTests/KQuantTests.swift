@@ -1,6 +1,7 @@
 import Foundation
-@testable import GGML
 import Testing
+
+@testable import GGML
 
 /// Focused checks of the K-quant reference codecs that need no golden file: the helpers, and blocks
 /// whose bytes and floats were worked out by hand from ggml's layouts. The byte-for-byte comparison
@@ -50,7 +51,9 @@ import Testing
       var packed = [UInt8](repeating: 0, count: 12)
       ls.withUnsafeBufferPointer { s in
         lm.withUnsafeBufferPointer { m in
-          packed.withUnsafeMutableBufferPointer { KQuant.set_scales_k4(s.baseAddress!, m.baseAddress!, $0.baseAddress!) }
+          packed.withUnsafeMutableBufferPointer {
+            KQuant.set_scales_k4(s.baseAddress!, m.baseAddress!, $0.baseAddress!)
+          }
         }
       }
       packed.withUnsafeBufferPointer { p in
@@ -104,10 +107,12 @@ import Testing
 
   @Test func q2KHandBuiltBlock() throws {
     // scales[16] @0 (low nibble scale, high nibble min), qs[64] @16, d @80 = 1.0, dmin @82 = 0.5.
-    let b = block(.q2_K, [
-      0: 0x12, 1: 0x11, 2: 0x21, 3: 0x35, 4: 0x03, 6: 0x00, 8: 0x4F,
-      16: 0xE4, 32: 0x03, 48: 0x01, 81: 0x3C, 83: 0x38,
-    ])
+    let b = block(
+      .q2_K,
+      [
+        0: 0x12, 1: 0x11, 2: 0x21, 3: 0x35, 4: 0x03, 6: 0x00, 8: 0x4F,
+        16: 0xE4, 32: 0x03, 48: 0x01, 81: 0x3C, 83: 0x38,
+      ])
     let y = try dequantize(.q2_K, b)
     expectAt(y, 0, 2 * 0 - 0.5)  // scale 0: q bits 0-1 of qs[0]
     expectAt(y, 16, 1 * 3 - 0.5)  // scale 1: qs[16]
@@ -122,10 +127,12 @@ import Testing
     // hmask[32] @0, qs[64] @32, scales[12] @96, d @108 = 0.5. Scale 0 = 33 (low 1 in byte 96,
     // top 10 in byte 104 bits 0-1); scale 5 = 40 (low 8 in byte 101, top 10 in byte 105 bits 2-3);
     // every other scale 0 → -32.
-    let b = block(.q3_K, [
-      0: 0x01, 16: 0x14, 32: 0x03, 33: 0x02, 48: 0x10, 80: 0x02,
-      96: 0x01, 101: 0x08, 104: 0x02, 105: 0x08, 109: 0x38,
-    ])
+    let b = block(
+      .q3_K,
+      [
+        0: 0x01, 16: 0x14, 32: 0x03, 33: 0x02, 48: 0x10, 80: 0x02,
+        96: 0x01, 101: 0x08, 104: 0x02, 105: 0x08, 109: 0x38,
+      ])
     let y = try dequantize(.q3_K, b)
     expectAt(y, 0, 0.5 * 1 * 3)  // q 3, high bit set
     expectAt(y, 1, 0.5 * 1 * -2)  // q 2, high bit clear → -2
@@ -137,9 +144,11 @@ import Testing
 
   @Test func q4KHandBuiltBlock() throws {
     // d @0 = 1.0, dmin @2 = 2.0, scales[12] @4, qs[128] @16.
-    let b = block(.q4_K, [
-      1: 0x3C, 3: 0x40, 4: 3, 5: 0x45, 8: 1, 9: 0x82, 13: 0x7A, 16: 0x9C, 80: 0xF0,
-    ])
+    let b = block(
+      .q4_K,
+      [
+        1: 0x3C, 3: 0x40, 4: 3, 5: 0x45, 8: 1, 9: 0x82, 13: 0x7A, 16: 0x9C, 80: 0xF0,
+      ])
     let y = try dequantize(.q4_K, b)
     expectAt(y, 0, 3 * 12 - 2 * 1)  // pair 0 (3, 1), low nibble of qs[0]
     expectAt(y, 32, 5 * 9 - 2 * 2)  // pair 1 (5, 2), high nibble
@@ -159,9 +168,11 @@ import Testing
 
   @Test func q6KHandBuiltBlock() throws {
     // ql[128] @0, qh[64] @128, scales[16] (int8) @192, d @208 = 0.25.
-    let b = block(.q6_K, [
-      0: 0x5F, 32: 0x07, 128: 0xC9, 192: 2, 193: 1, 194: 0xFF, 196: 3, 198: 0x80, 209: 0x34,
-    ])
+    let b = block(
+      .q6_K,
+      [
+        0: 0x5F, 32: 0x07, 128: 0xC9, 192: 2, 193: 1, 194: 0xFF, 196: 3, 198: 0x80, 209: 0x34,
+      ])
     let y = try dequantize(.q6_K, b)
     expectAt(y, 0, 0.25 * 2 * -1)  // 0xF | 01<<4 = 31, -32
     expectAt(y, 16, 0.25 * 1 * -32)  // scale 1, all bits 0

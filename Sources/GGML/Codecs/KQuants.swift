@@ -256,7 +256,9 @@ enum KQuant {
 
   /// The inverse of `get_scale_min_k4` for all 8 pairs, as written inline by
   /// `quantize_row_q4_K_ref` / `quantize_row_q5_K_ref` (values must be <= 63).
-  static func set_scales_k4(_ ls: UnsafePointer<UInt8>, _ lm: UnsafePointer<UInt8>, _ scales: UnsafeMutablePointer<UInt8>) {
+  static func set_scales_k4(
+    _ ls: UnsafePointer<UInt8>, _ lm: UnsafePointer<UInt8>, _ scales: UnsafeMutablePointer<UInt8>
+  ) {
     for j in 0..<QK_K / 32 {
       if j < 4 {
         scales[j] = ls[j]
