@@ -30,5 +30,8 @@ let package = Package(
       // Run by IQuantCrossCheckTests (gguf-py as an independent codec), not compiled.
       exclude: ["Support/gguf_dequant.py"]),
     .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GGML"]),
+    // Language models: tokenizers, architectures, sampling, generation.
+    .target(name: "QuantaLM", dependencies: ["GGUF"]),
+    .testTarget(name: "QuantaLMTests", dependencies: ["QuantaLM", "GGUF"]),
   ]
 )
