@@ -1,0 +1,133 @@
+// Element-wise ops: activations, gated units, add / mul (with row broadcast), scale.
+// Activations take a flat `count`: a thread pool splits them by offsetting the pointers.
+// Every output may alias its first input (in-place use).
+
+extension CPUOps {
+  // MARK: Activations
+
+  /// SiLU: `out = x · sigmoid(x)`. x, out: `(count)`.
+  static func silu(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+    map(x, out, count) { v in v / (1 + SIMDMath.exp(-v)) }
+  }
+
+  /// GELU, tanh approximation (ggml's `gelu`): `0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²)))`,
+  /// computed as the identical `x · sigmoid(2u)` (no cancellation for negative x).
+  /// x, out: `(count)`.
+  static func gelu(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+    map(x, out, count) { v in geluVector(v) }
+  }
+
+  /// SwiGLU: `out = silu(gate) · up`. gate, up, out: `(count)`.
+  static func swiglu(
+    gate: UnsafePointer<Float>, up: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+    count: Int
+  ) {
+    zip(gate, up, out, count) { g, u in g / (1 + SIMDMath.exp(-g)) * u }
+  }
+
+  /// GeGLU: `out = gelu(gate) · up` (gemma's FFN). gate, up, out: `(count)`.
+  static func geglu(
+    gate: UnsafePointer<Float>, up: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+    count: Int
+  ) {
+    zip(gate, up, out, count) { g, u in geluVector(g) * u }
+  }
+
+  @inline(__always)
+  static func geluVector(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let sqrt2OverPi: Float = 0.797_884_560_802_865_4
+    let u = sqrt2OverPi * x * (1 + 0.044_715 * x * x)
+    return x / (1 + SIMDMath.exp(-2 * u))
+  }
+
+  // MARK: Arithmetic
+
+  /// `out = x · s`. x, out: `(count)`.
+  static func scale(_ x: UnsafePointer<Float>, by s: Float, into out: UnsafeMutablePointer<Float>, count: Int) {
+    map(x, out, count) { v in v * s }
+  }
+
+  /// `out[r] = a[r] + b[r]` row by row; `bRowStride == 0` broadcasts one row of `b` (a bias).
+  /// - Parameters:
+  ///   - a: `(nRows, n)` with `aRowStride`; b: `(nRows, n)` with `bRowStride`, or `(n)` when 0.
+  ///   - out: `(nRows, n)` with `outRowStride`; may alias `a` or `b`.
+  static func add(
+    _ a: UnsafePointer<Float>, aRowStride: Int, _ b: UnsafePointer<Float>, bRowStride: Int,
+    into out: UnsafeMutablePointer<Float>, outRowStride: Int, n: Int, rows: Range<Int>
+  ) {
+    for r in rows {
+      zip(a + r * aRowStride, b + r * bRowStride, out + r * outRowStride, n) { x, y in x + y }
+    }
+  }
+
+  /// `out[r] = a[r] · b[r]` row by row; `bRowStride == 0` broadcasts one row of `b` (a norm weight).
+  /// Shapes as `add`.
+  static func mul(
+    _ a: UnsafePointer<Float>, aRowStride: Int, _ b: UnsafePointer<Float>, bRowStride: Int,
+    into out: UnsafeMutablePointer<Float>, outRowStride: Int, n: Int, rows: Range<Int>
+  ) {
+    for r in rows {
+      zip(a + r * aRowStride, b + r * bRowStride, out + r * outRowStride, n) { x, y in x * y }
+    }
+  }
+
+  /// Flat `out = a + b`. a, b, out: `(count)`.
+  static func add(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+    count: Int
+  ) {
+    zip(a, b, out, count) { x, y in x + y }
+  }
+
+  /// Flat `out = a · b`. a, b, out: `(count)`.
+  static func mul(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+    count: Int
+  ) {
+    zip(a, b, out, count) { x, y in x * y }
+  }
+
+  // MARK: Loop shapes
+
+  /// Applies `f` eight lanes at a time; the tail is padded into one more vector (no scalar variant
+  /// of `f` needed, so tails compute exactly what full vectors do).
+  @inline(__always)
+  static func map(
+    _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
+    _ f: (SIMD8<Float>) -> SIMD8<Float>
+  ) {
+    var i = 0
+    while i + 8 <= n {
+      SIMDMath.store8(f(SIMDMath.load8(x + i)), out + i)
+      i += 8
+    }
+    if i < n {
+      var v = SIMD8<Float>()
+      for k in 0..<(n - i) { v[k] = x[i + k] }
+      let y = f(v)
+      for k in 0..<(n - i) { out[i + k] = y[k] }
+    }
+  }
+
+  @inline(__always)
+  static func zip(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
+    _ f: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>
+  ) {
+    var i = 0
+    while i + 8 <= n {
+      SIMDMath.store8(f(SIMDMath.load8(a + i), SIMDMath.load8(b + i)), out + i)
+      i += 8
+    }
+    if i < n {
+      var va = SIMD8<Float>()
+      var vb = SIMD8<Float>()
+      for k in 0..<(n - i) {
+        va[k] = a[i + k]
+        vb[k] = b[i + k]
+      }
+      let y = f(va, vb)
+      for k in 0..<(n - i) { out[i + k] = y[k] }
+    }
+  }
+}

@@ -1,0 +1,212 @@
+import Foundation
+import GGML
+import Testing
+
+@testable import CPUBackend
+
+/// Sizes that exercise full vectors, tails, and the tail-only path.
+let opsOddSizes = [1, 3, 7, 8, 9, 15, 16, 17, 33, 100, 1027]
+
+/// Inputs over the range activations see, plus the extremes where exp over/underflows.
+func activationInputs(_ count: Int, seed: UInt64) -> [Float] {
+  var rng = OpsReference.Random(seed: seed)
+  var x = rng.floats(count, -12, 12)
+  let extremes: [Float] = [0, -0.0, 1e-6, -1e-6, 50, -50, 100, -100, 1e4, -1e4, 88.5, -87.5]
+  for (i, e) in extremes.enumerated() where i * 7 < count { x[i * 7] = e }
+  return x
+}
+
+func expectClose(
+  _ actual: [Float], _ expected: [Double], nmse limit: Double, _ what: String,
+  sourceLocation: SourceLocation = #_sourceLocation
+) {
+  let e = OpsReference.nmse(actual, expected)
+  #expect(e <= limit, "\(what): NMSE \(e) > \(limit)", sourceLocation: sourceLocation)
+  let bad = OpsReference.firstNonFinite(actual, expected)
+  #expect(bad == nil, "\(what): non-finite at \(bad ?? -1): \(bad.map { actual[$0] } ?? 0)", sourceLocation: sourceLocation)
+}
+
+@Suite struct OpsTestsElementwise {
+  @Test(arguments: opsOddSizes)
+  func activations(count: Int) {
+    let x = activationInputs(count, seed: UInt64(count))
+    var out = [Float](repeating: .nan, count: count)
+    CPUOps.silu(x, into: &out, count: count)
+    expectClose(out, x.map { OpsReference.silu(Double($0)) }, nmse: 1e-7, "silu n=\(count)")
+    CPUOps.gelu(x, into: &out, count: count)
+    expectClose(out, x.map { OpsReference.gelu(Double($0)) }, nmse: 1e-7, "gelu n=\(count)")
+    CPUOps.scale(x, by: -0.37, into: &out, count: count)
+    expectClose(out, x.map { Double($0) * Double(Float(-0.37)) }, nmse: 1e-7, "scale n=\(count)")
+  }
+
+  /// Activations checked point by point too: NMSE over a row hides a bad value. Relative bound
+  /// 2e-6 plus 1e-10 absolute: far in the negative tail (gelu(-6) ~ 1e-12) e^a in float carries
+  /// |a|·ulp of relative error whatever the method (ggml's `0.5x(1 + tanhf)` gives 0 there).
+  @Test func activationsRelativeError() {
+    let x = stride(from: Float(-20), through: 20, by: 0.0137).map { $0 }
+    var out = [Float](repeating: 0, count: x.count)
+    CPUOps.silu(x, into: &out, count: x.count)
+    for i in x.indices {
+      let r = OpsReference.silu(Double(x[i]))
+      let bound = 2e-6 * abs(r) + 1e-10
+      #expect(abs(Double(out[i]) - r) <= bound, "silu(\(x[i])) = \(out[i]), want \(r)")
+    }
+    CPUOps.gelu(x, into: &out, count: x.count)
+    for i in x.indices {
+      let r = OpsReference.gelu(Double(x[i]))
+      let bound = 2e-6 * abs(r) + 1e-10
+      #expect(abs(Double(out[i]) - r) <= bound, "gelu(\(x[i])) = \(out[i]), want \(r)")
+    }
+  }
+
+  @Test(arguments: opsOddSizes)
+  func gatedUnits(count: Int) {
+    let gate = activationInputs(count, seed: 100 + UInt64(count))
+    var rng = OpsReference.Random(seed: 7)
+    let up = rng.floats(count, -3, 3)
+    var out = [Float](repeating: .nan, count: count)
+    CPUOps.swiglu(gate: gate, up: up, into: &out, count: count)
+    expectClose(
+      out, gate.indices.map { OpsReference.silu(Double(gate[$0])) * Double(up[$0]) }, nmse: 1e-7,
+      "swiglu n=\(count)")
+    CPUOps.geglu(gate: gate, up: up, into: &out, count: count)
+    expectClose(
+      out, gate.indices.map { OpsReference.gelu(Double(gate[$0])) * Double(up[$0]) }, nmse: 1e-7,
+      "geglu n=\(count)")
+  }
+
+  @Test(arguments: [1, 5, 8, 19, 640])
+  func addAndMulWithBroadcast(n: Int) {
+    let nRows = 4
+    let stride = n + 3  // rows not packed
+    var rng = OpsReference.Random(seed: UInt64(n))
+    let a = rng.floats(nRows * stride, -5, 5)
+    let full = rng.floats(nRows * stride, -5, 5)
+    let row = rng.floats(n, -5, 5)
+    for broadcast in [false, true] {
+      for op in ["add", "mul"] {
+        let sentinel: Float = 12345
+        var out = [Float](repeating: sentinel, count: nRows * stride)
+        let b = broadcast ? row : full
+        let bStride = broadcast ? 0 : stride
+        // Rows 1..<3 only: rows 0 and 3 must stay untouched.
+        if op == "add" {
+          CPUOps.add(a, aRowStride: stride, b, bRowStride: bStride, into: &out, outRowStride: stride, n: n, rows: 1..<3)
+        } else {
+          CPUOps.mul(a, aRowStride: stride, b, bRowStride: bStride, into: &out, outRowStride: stride, n: n, rows: 1..<3)
+        }
+        var actual: [Float] = []
+        var expected: [Double] = []
+        for r in 1..<3 {
+          for i in 0..<n {
+            let x = Double(a[r * stride + i])
+            let y = Double(b[r * bStride + i])
+            actual.append(out[r * stride + i])
+            expected.append(op == "add" ? x + y : x * y)
+          }
+        }
+        expectClose(actual, expected, nmse: 1e-7, "\(op) broadcast=\(broadcast) n=\(n)")
+        #expect(out[0..<stride].allSatisfy { $0 == sentinel }, "\(op): row 0 written")
+        #expect(out[(3 * stride)...].allSatisfy { $0 == sentinel }, "\(op): row 3 written")
+        #expect(out[(stride + n)..<(2 * stride)].allSatisfy { $0 == sentinel }, "\(op): row padding written")
+      }
+    }
+  }
+
+  @Test func flatAddMulInPlace() {
+    var rng = OpsReference.Random(seed: 3)
+    var a = rng.floats(37)
+    let b = rng.floats(37)
+    let expectedSum = a.indices.map { Double(a[$0]) + Double(b[$0]) }
+    a.withUnsafeMutableBufferPointer { p in CPUOps.add(p.baseAddress!, b, into: p.baseAddress!, count: 37) }
+    expectClose(a, expectedSum, nmse: 1e-7, "add in place")
+    let expectedProduct = a.indices.map { Double(a[$0]) * Double(b[$0]) }
+    a.withUnsafeMutableBufferPointer { p in CPUOps.mul(p.baseAddress!, b, into: p.baseAddress!, count: 37) }
+    expectClose(a, expectedProduct, nmse: 1e-7, "mul in place")
+  }
+}
+
+@Suite struct OpsTestsSIMDMath {
+  @Test func expAccuracyAndLimits() {
+    var worst = 0.0
+    var x: Float = -87.2
+    while x < 88.7 {
+      var v = SIMD8<Float>()
+      for k in 0..<8 { v[k] = x + Float(k) * 0.0011 }
+      let e = SIMDMath.exp(v)
+      for k in 0..<8 {
+        let r = Foundation.exp(Double(v[k]))
+        worst = max(worst, abs(Double(e[k]) - r) / r)
+      }
+      x += 0.0371
+    }
+    #expect(worst < 4e-7, "exp max relative error \(worst)")
+    let special = SIMDMath.exp(SIMD8(-.infinity, -200, -87.31, 0, 88.72, 88.8, 1000, .infinity))
+    #expect(special[0] == 0 && special[1] == 0 && special[2] == 0)
+    #expect(special[3] == 1)
+    #expect(special[4].isFinite && abs(Double(special[4]) / Foundation.exp(Double(Float(88.72))) - 1) < 1e-6)
+    #expect(special[5] == .infinity && special[6] == .infinity && special[7] == .infinity)
+  }
+
+  @Test func tanhAccuracy() {
+    var worstAbs = 0.0
+    var worstRel = 0.0
+    var x: Float = -20
+    while x < 20 {
+      var v = SIMD8<Float>()
+      for k in 0..<8 { v[k] = x + Float(k) * 0.00037 }
+      let t = SIMDMath.tanh(v)
+      for k in 0..<8 {
+        let r = Foundation.tanh(Double(v[k]))
+        worstAbs = max(worstAbs, abs(Double(t[k]) - r))
+        if abs(r) > 1e-3 { worstRel = max(worstRel, abs(Double(t[k]) - r) / abs(r)) }
+      }
+      x += 0.0213
+    }
+    #expect(worstAbs < 3e-7, "tanh max abs error \(worstAbs)")
+    #expect(worstRel < 1e-6, "tanh max rel error \(worstRel)")
+    let tiny = SIMDMath.tanh(SIMD8(1e-20, -1e-10, 0, -0.0, 1e-3, .infinity, -.infinity, 30))
+    #expect(tiny[0] == 1e-20 && tiny[1] == -1e-10 && tiny[2] == 0)
+    #expect(tiny[5] == 1 && tiny[6] == -1 && tiny[7] == 1)
+  }
+
+  /// Every one of the 65536 halves, in both orders, bit for bit against the GGML conversion.
+  @Test func halfConversionExhaustive() {
+    let all = (0..<65536).map { UInt16($0) }
+    var natural = [Float](repeating: 0, count: 65536)
+    var split = [Float](repeating: 0, count: 65536)
+    all.withUnsafeBufferPointer { src in
+      SIMDMath.halfToFloat(src.baseAddress!, &natural, 65536)
+      SIMDMath.halfToFloatSplitRow(src.baseAddress!, &split, 65536)
+    }
+    var mismatches = 0
+    for i in 0..<65536 {
+      let want = fp16ToFp32(UInt16(i))
+      let chunk = i / 8 * 8
+      let lane = i % 8
+      let splitIndex = chunk + (lane % 2 == 0 ? lane / 2 : 4 + lane / 2)
+      for got in [natural[i], split[splitIndex]] {
+        let same = got.bitPattern == want.bitPattern || (got.isNaN && want.isNaN)
+        if !same { mismatches += 1 }
+      }
+    }
+    #expect(mismatches == 0)
+  }
+
+  @Test(arguments: [1, 7, 8, 13, 24, 29])
+  func splitOrderRoundTrip(n: Int) {
+    var rng = OpsReference.Random(seed: UInt64(n))
+    let x = rng.floats(n)
+    var s = [Float](repeating: 0, count: n)
+    var back = [Float](repeating: 0, count: n)
+    SIMDMath.splitOrder(x, &s, n)
+    SIMDMath.unsplitOrder(s, &back, n, scale: 1)
+    #expect(back == x)
+    let halves = x.map { fp32ToFp16($0) }
+    var converted = [Float](repeating: 0, count: n)
+    SIMDMath.halfToFloatSplitRow(halves, &converted, n)
+    var viaSplit = [Float](repeating: 0, count: n)
+    SIMDMath.splitOrder(halves.map { fp16ToFp32($0) }, &viaSplit, n)
+    #expect(converted == viaSplit)
+  }
+}
