@@ -17,6 +17,9 @@ let package = Package(
     .target(name: "GGML", dependencies: ["GGMLBlocks"]),
     // Layer 2: file formats (GGUF v1-v3, legacy GGML/GGMF/GGJT).
     .target(name: "GGUF", dependencies: ["GGML"]),
+    // The CPU backend (Ops/: the dense ops of a transformer).
+    .target(name: "CPUBackend", dependencies: ["GGML"]),
+    .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "GGML"]),
     // The CLI.
     .executableTarget(
       name: "quanta",
