@@ -179,7 +179,8 @@ import Testing
     let k = [UInt16](repeating: fp32ToFp16(0.5), count: nKV * hd)
     var v = [UInt16](repeating: 0, count: nKV * hd)
     for j in 0..<nKV { v[j * hd + j] = fp32ToFp16(1) }
-    let c = Case(nHead: 1, nKVHead: 1, headDim: hd, nKV: nKV, positions: positions, causal: causal, window: window)
+    let c = Case(
+      nHead: 1, nKVHead: 1, headDim: hd, nKV: nKV, positions: positions, causal: causal, window: window)
     let out = Self.run(
       c, q: q, k: k, v: v,
       logits: AttentionLogits(scale: 1, mask: AttentionMask(causal: causal, slidingWindow: window)),

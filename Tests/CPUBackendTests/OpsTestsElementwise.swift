@@ -23,7 +23,9 @@ func expectClose(
   let e = OpsReference.nmse(actual, expected)
   #expect(e <= limit, "\(what): NMSE \(e) > \(limit)", sourceLocation: sourceLocation)
   let bad = OpsReference.firstNonFinite(actual, expected)
-  #expect(bad == nil, "\(what): non-finite at \(bad ?? -1): \(bad.map { actual[$0] } ?? 0)", sourceLocation: sourceLocation)
+  #expect(
+    bad == nil, "\(what): non-finite at \(bad ?? -1): \(bad.map { actual[$0] } ?? 0)",
+    sourceLocation: sourceLocation)
 }
 
 @Suite struct OpsTestsElementwise {
@@ -91,9 +93,13 @@ func expectClose(
         let bStride = broadcast ? 0 : stride
         // Rows 1..<3 only: rows 0 and 3 must stay untouched.
         if op == "add" {
-          CPUOps.add(a, aRowStride: stride, b, bRowStride: bStride, into: &out, outRowStride: stride, n: n, rows: 1..<3)
+          CPUOps.add(
+            a, aRowStride: stride, b, bRowStride: bStride, into: &out, outRowStride: stride, n: n, rows: 1..<3
+          )
         } else {
-          CPUOps.mul(a, aRowStride: stride, b, bRowStride: bStride, into: &out, outRowStride: stride, n: n, rows: 1..<3)
+          CPUOps.mul(
+            a, aRowStride: stride, b, bRowStride: bStride, into: &out, outRowStride: stride, n: n, rows: 1..<3
+          )
         }
         var actual: [Float] = []
         var expected: [Double] = []

@@ -24,7 +24,8 @@ import Testing
       for r in 0..<nRows {
         let row = Array(x[(r * stride)..<(r * stride + n)])
         let got = Array(out[(r * stride)..<(r * stride + n)])
-        expectClose(got, OpsReference.rmsNorm(row, weight: w, eps: 1e-6), nmse: 1e-7, "rmsNorm n=\(n) row \(r)")
+        expectClose(
+          got, OpsReference.rmsNorm(row, weight: w, eps: 1e-6), nmse: 1e-7, "rmsNorm n=\(n) row \(r)")
       }
     }
   }
@@ -70,7 +71,8 @@ import Testing
         let row = Array(x[(r * n)..<(r * n + n)])
         let expected = OpsReference.layerNorm(row, weight: w, bias: b, eps: 1e-5)
         // n = 1: the normalized value is exactly 0 (plus the bias).
-        expectClose(Array(out[(r * n)..<(r * n + n)]), expected, nmse: n == 1 ? 0 : 1e-7, "layerNorm n=\(n) row \(r)")
+        expectClose(
+          Array(out[(r * n)..<(r * n + n)]), expected, nmse: n == 1 ? 0 : 1e-7, "layerNorm n=\(n) row \(r)")
       }
     }
   }
@@ -115,7 +117,8 @@ import Testing
       mode: c.mode, nRot: c.nRot, freqBase: c.freqBase, freqScale: c.freqScale, attnFactor: c.attnFactor)
     var cache = [Float](repeating: .nan, count: nTokens * CPUOps.ropeCacheCount(nRot: c.nRot))
     factors.withOptionalPointer { fp in
-      CPUOps.ropeCache(positions: positions, parameters: params, freqFactors: fp, into: &cache, tokens: 0..<nTokens)
+      CPUOps.ropeCache(
+        positions: positions, parameters: params, freqFactors: fp, into: &cache, tokens: 0..<nTokens)
     }
     // Two calls over a split token range, as two threads would.
     x.withUnsafeMutableBufferPointer { p in
@@ -159,7 +162,8 @@ import Testing
         positions: positions, parameters: RopeParameters(mode: mode, nRot: 16), freqFactors: nil,
         into: &cache, tokens: 0..<1)
       var y = x
-      CPUOps.rope(&y, tokenStride: 16, nHead: 1, headDim: 16, mode: mode, nRot: 16, cache: cache, tokens: 0..<1)
+      CPUOps.rope(
+        &y, tokenStride: 16, nHead: 1, headDim: 16, mode: mode, nRot: 16, cache: cache, tokens: 0..<1)
       results.append(y)
     }
     #expect(results[0] != results[1])

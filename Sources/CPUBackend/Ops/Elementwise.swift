@@ -43,7 +43,8 @@ extension CPUOps {
   // MARK: Arithmetic
 
   /// `out = x · s`. x, out: `(count)`.
-  static func scale(_ x: UnsafePointer<Float>, by s: Float, into out: UnsafeMutablePointer<Float>, count: Int) {
+  static func scale(_ x: UnsafePointer<Float>, by s: Float, into out: UnsafeMutablePointer<Float>, count: Int)
+  {
     map(x, out, count) { v in v * s }
   }
 

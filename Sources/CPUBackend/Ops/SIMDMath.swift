@@ -167,7 +167,8 @@ enum SIMDMath {
   /// (`n % 8` values) in natural order. Dot products between two split-order rows equal the
   /// natural-order ones, so attention works in split order and un-splits only its output.
   @inline(__always)
-  static func halfToFloatSplitRow(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+  static func halfToFloatSplitRow(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, _ n: Int)
+  {
     var i = 0
     while i + 8 <= n {
       let (even, odd) = halfToFloatSplit(src + i)

@@ -143,7 +143,8 @@ enum OpsReference {
         for j in 0..<nKV {
           var s = 0.0
           for d in 0..<headDim {
-            s += Double(q[(t * nHead + h) * headDim + d])
+            s +=
+              Double(q[(t * nHead + h) * headDim + d])
               * Double(fp16ToFp32(k[(j * nKVHead + kv) * headDim + d]))
           }
           scores[j] = s
