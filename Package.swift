@@ -20,11 +20,14 @@ let package = Package(
     // The CPU backend (Ops/: the dense ops of a transformer).
     .target(name: "CPUBackend", dependencies: ["GGML"]),
     .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "GGML"]),
+    // The CLI's testable logic: inspect report, quantize planner and pipeline, codec bench.
+    .target(name: "QuantaTools", dependencies: ["GGML", "GGUF"]),
+    .testTarget(name: "QuantaToolsTests", dependencies: ["QuantaTools", "GGUF", "GGML"]),
     // The CLI.
     .executableTarget(
       name: "quanta",
       dependencies: [
-        "GGML", "GGUF",
+        "GGML", "GGUF", "QuantaTools",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
