@@ -17,6 +17,9 @@ let package = Package(
     .target(name: "GGML", dependencies: ["GGMLBlocks"]),
     // Layer 2: file formats (GGUF v1-v3, legacy GGML/GGMF/GGJT).
     .target(name: "GGUF", dependencies: ["GGML"]),
+    // SIMD micro-kernels (C): per-type dot products and activation quantizers, runtime ISA dispatch.
+    .target(name: "CPUKernels", dependencies: ["GGMLBlocks"]),
+    .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "GGML", "GGMLBlocks"]),
     // The CPU backend (Ops/: the dense ops of a transformer).
     .target(name: "CPUBackend", dependencies: ["GGML"]),
     .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "GGML"]),

@@ -1,0 +1,153 @@
+// Shared pieces of the CPU kernels: fp16/bf16 conversion, the iq4 value table, the per-ISA table
+// fillers, and the tile driver every kernel family instantiates.
+#ifndef QUANTA_KERNELS_INTERNAL_H
+#define QUANTA_KERNELS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu_kernels.h"
+#include "ggml_blocks.h"
+
+#define QK_ALWAYS_INLINE inline __attribute__((always_inline))
+
+extern const int8_t qk_kvalues_iq4nl[16];
+
+// IEEE binary16 → binary32, exact (ggml's GGML_FP16_TO_FP32).
+static inline float qk_fp16_to_fp32(uint16_t h) {
+  const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t mant = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    bits = sign;
+  } else {
+    // Subnormal: normalize the mantissa.
+    exp = 113;
+    while ((mant & 0x400) == 0) { mant <<= 1; exp--; }
+    bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+  }
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+// binary32 → binary16, round to nearest even (ggml's GGML_FP32_TO_FP16).
+static inline uint16_t qk_fp32_to_fp16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000;
+  const uint32_t ax = x & 0x7fffffff;
+  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00 | ((ax >> 13) & 0x3ff));  // NaN stays NaN
+  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);                        // rounds to inf
+  if (ax < 0x38800000u) {
+    // Result is subnormal or zero: shift with rounding to nearest even.
+    if (ax < 0x33000000u) return (uint16_t)sign;
+    const uint32_t e = ax >> 23;
+    const uint32_t m = (ax & 0x7fffff) | 0x800000;
+    const uint32_t shift = 126 - e;  // value = m * 2^(e-126) half-subnormal units
+    const uint32_t q = m >> (shift);
+    const uint32_t rem = m & ((1u << shift) - 1);
+    const uint32_t half = 1u << (shift - 1);
+    uint32_t r = q;
+    if (rem > half || (rem == half && (q & 1))) r++;
+    return (uint16_t)(sign | r);
+  }
+  uint32_t r = ((ax - 0x38000000u) >> 13);
+  const uint32_t rem = ax & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
+  return (uint16_t)(sign | r);
+}
+
+static inline float qk_bf16_to_fp32(uint16_t h) {
+  const uint32_t bits = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Table fillers, one per ISA family; each overrides the entries it implements.
+void qk_fill_scalar(qk_kernel_table *t);
+#if defined(__x86_64__)
+void qk_fill_avx2(qk_kernel_table *t);
+void qk_fill_avx512(qk_kernel_table *t);
+void qk_fill_avx512_vnni(qk_kernel_table *t);
+#endif
+#if defined(__aarch64__)
+void qk_fill_neon(qk_kernel_table *t);
+#endif
+
+static inline void qk_set(qk_kernel_table *t, int type, qk_vec_dot_fn dot, qk_tile_fn tile, int dot_type,
+                          qk_isa isa) {
+  t->vec_dot[type] = dot;
+  t->vec_dot_tile[type] = tile;
+  t->vec_dot_type[type] = dot_type;
+  t->impl_isa[type] = isa;
+}
+
+// The tile driver. A kernel family supplies, for one weight block type WBLK (WPER values) and its
+// activation block type YBLK:
+//   PREP(PREP_T *p, const WBLK *x)            unpack one weight block (done once per weight row)
+//   ZERO()                                    a cleared accumulator
+//   DOT(const PREP_T *p, const YBLK *y, ACC_T acc) -> ACC_T   one block's contribution
+//   HSUM(ACC_T) -> float                      the final reduction
+//   TAIL(int rem, const WBLK *x, const YBLK *y) -> float  the last n % WPER values (dense types;
+//                                             QK_NO_TAIL for block types, where n % WPER == 0)
+// Each (r, c) accumulator sees the same sequence of operations whatever the tile shape, so the tile
+// results are bit-identical to vec_dot (which is the 1x1 tile). MR x MC is the register tile;
+// full tiles and MR x 1 strips are specialized, ragged edges run the general loop.
+#define QK_NO_TAIL(rem, x, y) 0.0f
+#define QK_DEFINE_TILE(NAME, ATTR, WBLK, YBLK, WPER, PREP_T, ACC_T, PREP, ZERO, DOT, HSUM, TAIL, MR, MC)  \
+  ATTR static QK_ALWAYS_INLINE void NAME##_micro(int n, const int nr, const int nc, const char *x,        \
+                                                 size_t ldX, const char *y, size_t ldY, float *s,        \
+                                                 size_t ldS) {                                           \
+    const int nb = n / (WPER);                                                                           \
+    ACC_T acc[MR][MC];                                                                                   \
+    for (int r = 0; r < nr; ++r)                                                                         \
+      for (int c = 0; c < nc; ++c) acc[r][c] = ZERO();                                                   \
+    for (int i = 0; i < nb; ++i) {                                                                       \
+      for (int r = 0; r < nr; ++r) {                                                                     \
+        PREP_T p;                                                                                        \
+        PREP(&p, (const WBLK *)(x + (size_t)r * ldX) + i);                                               \
+        for (int c = 0; c < nc; ++c)                                                                     \
+          acc[r][c] = DOT(&p, (const YBLK *)(y + (size_t)c * ldY) + i, acc[r][c]);                       \
+      }                                                                                                  \
+    }                                                                                                    \
+    for (int r = 0; r < nr; ++r)                                                                         \
+      for (int c = 0; c < nc; ++c)                                                                       \
+        s[(size_t)c * ldS + r] = HSUM(acc[r][c]) + TAIL(n - nb * (WPER),                                 \
+                                                        (const WBLK *)(x + (size_t)r * ldX) + nb,        \
+                                                        (const YBLK *)(y + (size_t)c * ldY) + nb);       \
+  }                                                                                                      \
+  ATTR __attribute__((noinline)) static void NAME##_edge(int n, int nr, int nc, const char *x,           \
+                                                         size_t ldX, const char *y, size_t ldY,          \
+                                                         float *s, size_t ldS) {                         \
+    NAME##_micro(n, nr, nc, x, ldX, y, ldY, s, ldS);                                                     \
+  }                                                                                                      \
+  ATTR static float NAME##_vec_dot(int n, const void *x, const void *y) {                                \
+    float s;                                                                                             \
+    NAME##_micro(n, 1, 1, (const char *)x, 0, (const char *)y, 0, &s, 0);                                \
+    return s;                                                                                            \
+  }                                                                                                      \
+  ATTR static void NAME##_tile(int n, int nr, int nc, const void *x, size_t ldX, const void *y,          \
+                               size_t ldY, float *s, size_t ldS) {                                       \
+    for (int c0 = 0; c0 < nc; c0 += (MC)) {                                                              \
+      const int cc = nc - c0 < (MC) ? nc - c0 : (MC);                                                    \
+      const char *yp = (const char *)y + (size_t)c0 * ldY;                                               \
+      for (int r0 = 0; r0 < nr; r0 += (MR)) {                                                            \
+        const int rr = nr - r0 < (MR) ? nr - r0 : (MR);                                                  \
+        const char *xp = (const char *)x + (size_t)r0 * ldX;                                             \
+        float *sp = s + (size_t)c0 * ldS + r0;                                                           \
+        if (rr == (MR) && cc == (MC)) NAME##_micro(n, MR, MC, xp, ldX, yp, ldY, sp, ldS);                \
+        else if (rr == (MR) && cc == 1) NAME##_micro(n, MR, 1, xp, ldX, yp, ldY, sp, ldS);               \
+        else NAME##_edge(n, rr, cc, xp, ldX, yp, ldY, sp, ldS);                                          \
+      }                                                                                                  \
+    }                                                                                                    \
+  }
+
+#endif
