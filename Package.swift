@@ -35,7 +35,7 @@ let package = Package(
       ]
     ),
     .testTarget(
-      name: "GGMLTests", dependencies: ["GGML", "GGMLBlocks"],
+      name: "GGMLTests", dependencies: ["GGML", "GGMLBlocks", "GGUF"],
       // Run by IQuantCrossCheckTests (gguf-py as an independent codec), not compiled.
       exclude: ["Support/gguf_dequant.py"]),
     .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GGML"]),
