@@ -6,6 +6,7 @@ let package = Package(
   products: [
     .library(name: "GGML", targets: ["GGML"]),
     .library(name: "GGUF", targets: ["GGUF"]),
+    .library(name: "Quanta", targets: ["Quanta"]),
     .executable(name: "quanta", targets: ["quanta"]),
   ],
   dependencies: [
@@ -21,8 +22,13 @@ let package = Package(
     .target(name: "CPUKernels", dependencies: ["GGMLBlocks"]),
     .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "GGML", "GGMLBlocks"]),
     // The CPU backend (Ops/: the dense ops of a transformer).
-    .target(name: "CPUBackend", dependencies: ["GGML"]),
-    .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "GGML"]),
+    .target(name: "CPUBackend", dependencies: ["QuantaCore", "CPUKernels", "GGML"]),
+    .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "QuantaCore", "CPUKernels", "GGML", "GGUF"]),
+    // Layer 3: the device/backend contract (Device, ComputeBackend, registry, Tensor, QTensor, QMatMul).
+    .target(name: "QuantaCore", dependencies: ["GGML", "GGUF"]),
+    .testTarget(name: "QuantaCoreTests", dependencies: ["QuantaCore", "GGML"]),
+    // The umbrella library: QuantaCore + the standard backends registered.
+    .target(name: "Quanta", dependencies: ["QuantaCore", "CPUBackend", "GGML", "GGUF"]),
     // The CLI's testable logic: inspect report, quantize planner and pipeline, codec bench.
     .target(name: "QuantaTools", dependencies: ["GGML", "GGUF"]),
     .testTarget(name: "QuantaToolsTests", dependencies: ["QuantaTools", "GGUF", "GGML"]),
@@ -30,7 +36,7 @@ let package = Package(
     .executableTarget(
       name: "quanta",
       dependencies: [
-        "GGML", "GGUF", "QuantaTools",
+        "GGML", "GGUF", "QuantaTools", "Quanta",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

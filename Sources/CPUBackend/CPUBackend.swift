@@ -1,0 +1,299 @@
+import CPUKernels
+import GGML
+import QuantaCore
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The CPU `ComputeBackend`: host memory, one thread pool, quantized matmul through the `CPUKernels`
+/// SIMD tables (runtime ISA dispatch) and the dense ops of `CPUOps`.
+///
+/// Ops run synchronously on the calling thread plus the pool; `synchronize()` has nothing to wait for.
+public final class CPUBackend: ComputeBackend {
+  public struct Configuration: Sendable, Hashable {
+    /// Threads including the caller; nil = the CPUs this process may run on.
+    public var threadCount: Int?
+    /// The kernels' instruction set; nil = the best this CPU supports.
+    public var instructionSet: CPUInstructionSet?
+
+    public init(threadCount: Int? = nil, instructionSet: CPUInstructionSet? = nil) {
+      self.threadCount = threadCount
+      self.instructionSet = instructionSet
+    }
+  }
+
+  public let device = Device.cpu
+  public let info: DeviceInfo
+  let pool: ThreadPool
+  /// The default kernel table (the configured or best ISA).
+  let kernels: KernelTable
+  let scratch = ScratchArena()
+
+  public init(configuration: Configuration = .init()) throws {
+    let threads = configuration.threadCount ?? CPUBackend.availableCPUs
+    guard threads >= 1 else {
+      throw QuantaError.invalidArgument(op: "CPUBackend", reason: "threadCount \(threads) must be ≥ 1")
+    }
+    pool = ThreadPool(threadCount: threads)
+    let isa = configuration.instructionSet ?? CPUBackend.bestInstructionSet
+    kernels = try KernelTable(isa, device: .cpu)
+    info = CPUBackend.probe(isa: isa)
+  }
+
+  /// Threads the pool runs on (the caller included).
+  public var threadCount: Int { pool.activeThreads }
+
+  // MARK: Instruction sets
+
+  public static var bestInstructionSet: CPUInstructionSet { CPUInstructionSet(qk_best_isa()) }
+
+  /// Nil when this CPU and build can run `isa`, else why not.
+  public static func unsupportedReason(_ isa: CPUInstructionSet) -> String? {
+    let reason = String(cString: qk_isa_unsupported_reason(isa.qkISA))
+    return reason.isEmpty ? nil : reason
+  }
+
+  public static var supportedInstructionSets: [CPUInstructionSet] {
+    CPUInstructionSet.allCases.filter { unsupportedReason($0) == nil }
+  }
+
+  static var availableCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+  // MARK: Memory
+
+  public func allocate(byteCount: Int) throws -> any DeviceBuffer {
+    guard byteCount >= 0 else {
+      throw QuantaError.invalidArgument(op: "allocate", reason: "negative size \(byteCount)")
+    }
+    guard let b = CPUBuffer(backend: self, byteCount: byteCount) else {
+      throw QuantaError.outOfMemory(device: device, requestedBytes: byteCount, freeBytes: CPUBackend.availableMemory)
+    }
+    return b
+  }
+
+  public func makeBuffer(wrapping bytes: UnsafeRawBufferPointer, owner: any Sendable) throws -> any DeviceBuffer {
+    guard bytes.baseAddress != nil else { return try allocate(byteCount: 0) }
+    return CPUBuffer(backend: self, wrapping: bytes, owner: owner)
+  }
+
+  public func copy(_ source: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, at offset: Int) throws {
+    let b = try own(buffer, "copy")
+    guard !b.isReadOnly else { throw QuantaError.invalidBuffer(op: "copy", reason: "destination is read-only") }
+    try checkRange(b, offset, source.count, "copy")
+    if let src = source.baseAddress, source.count > 0 { (b.base + offset).copyMemory(from: src, byteCount: source.count) }
+  }
+
+  public func copy(_ buffer: any DeviceBuffer, at offset: Int, to destination: UnsafeMutableRawBufferPointer) throws {
+    let b = try own(buffer, "copy")
+    try checkRange(b, offset, destination.count, "copy")
+    if let dst = destination.baseAddress, destination.count > 0 {
+      dst.copyMemory(from: b.base + offset, byteCount: destination.count)
+    }
+  }
+
+  public func synchronize() throws {}
+
+  /// This backend's buffer (core guarantees it; a foreign one is reported, not trapped on).
+  func own(_ buffer: any DeviceBuffer, _ op: String) throws -> CPUBuffer {
+    guard let b = buffer as? CPUBuffer, b.backend === self else {
+      throw QuantaError.invalidBuffer(op: op, reason: "buffer of \(buffer.device) given to the CPU backend")
+    }
+    return b
+  }
+
+  private func checkRange(_ b: CPUBuffer, _ offset: Int, _ count: Int, _ op: String) throws {
+    guard offset >= 0, count >= 0, offset <= b.byteCount, count <= b.byteCount - offset else {
+      throw QuantaError.invalidBuffer(op: op, reason: "\(count) bytes at \(offset) outside a buffer of \(b.byteCount)")
+    }
+  }
+
+  // MARK: Bandwidth
+
+  /// All threads summing disjoint slices of a `bytes` buffer with the streaming kernel; bytes/s.
+  public func measureReferenceBandwidth(bytes: Int, iterations: Int) throws -> Double {
+    let count = max(bytes / 4, 1 << 16)
+    let buffer = try allocate(byteCount: count * 4)
+    let base = (buffer.hostAddress!).assumingMemoryBound(to: Float.self)
+    for i in stride(from: 0, to: count, by: 1024) { base[i] = Float(i & 7) }  // touch every page
+    guard let stream = kernels.table.pointee.stream_sum else {
+      throw QuantaError.unsupported(op: "streamingRead", type: "f32", device: device)
+    }
+    // 64 KiB slices: small enough to balance, large enough for the prefetchers.
+    let chunk = 1 << 14
+    let sink = UnsafeMutablePointer<Float>.allocate(capacity: pool.activeThreads * 16)
+    defer { sink.deallocate() }
+    func pass() {
+      pool.parallelFor(count: count, chunk: chunk) { range, thread in
+        sink[thread * 16] += stream(base + range.lowerBound, range.count)
+      }
+    }
+    pass()
+    let clock = ContinuousClock()
+    let start = clock.now
+    for _ in 0..<max(iterations, 1) { pass() }
+    let d = (clock.now - start).components
+    let seconds = Double(d.seconds) + Double(d.attoseconds) * 1e-18
+    return Double(count * 4) * Double(max(iterations, 1)) / seconds
+  }
+
+  // MARK: Device facts
+
+  static var availableMemory: Int? {
+    let pages = sysconf(Int32(_SC_AVPHYS_PAGES))
+    return pages > 0 ? pages * sysconf(Int32(_SC_PAGESIZE)) : nil
+  }
+
+  static func probe(isa: CPUInstructionSet) -> DeviceInfo {
+    var name = "CPU"
+    if let text = readText("/proc/cpuinfo"),
+      let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+      let colon = line.firstIndex(of: ":")
+    {
+      name = line[line.index(after: colon)...].trimmingSpaces
+    }
+    #if arch(x86_64)
+      let arch = "x86_64"
+    #elseif arch(arm64)
+      let arch = "arm64"
+    #else
+      let arch = "unknown"
+    #endif
+    let caps: [CPUInstructionSet: DeviceCapability] = [
+      .avx2: .avx2, .avx512: .avx512, .avx512VNNI: .avx512VNNI, .neon: .neon,
+    ]
+    let memory = sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE))
+    return DeviceInfo(
+      device: .cpu, name: name, architecture: isa == .scalar ? arch : "\(arch)+\(isa.rawValue.replacingUnderscores)",
+      totalMemory: max(memory, 0), computeUnits: availableCPUs, warpSize: nil,
+      lastLevelCacheBytes: lastLevelCache(),
+      capabilities: Set(supportedInstructionSets.compactMap { caps[$0] }))
+  }
+
+  /// Size of the highest cache level sysfs lists for CPU 0.
+  static func lastLevelCache() -> Int? {
+    var best: (level: Int, bytes: Int)?
+    for index in 0..<8 {
+      let dir = "/sys/devices/system/cpu/cpu0/cache/index\(index)"
+      guard let level = readText(dir + "/level").flatMap({ Int($0.trimmingSpaces) }),
+        let size = readText(dir + "/size")?.trimmingSpaces, !size.isEmpty
+      else { continue }
+      var digits = Substring(size)
+      var unit = 1
+      switch size.last {
+      case "K": unit = 1 << 10; digits = digits.dropLast()
+      case "M": unit = 1 << 20; digits = digits.dropLast()
+      case "G": unit = 1 << 30; digits = digits.dropLast()
+      default: break
+      }
+      guard let n = Int(digits) else { continue }
+      if best == nil || level > best!.level { best = (level, n * unit) }
+    }
+    return best?.bytes
+  }
+
+  static func readText(_ path: String) -> String? {
+    guard let f = fopen(path, "r") else { return nil }
+    defer { fclose(f) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let n = fread(&chunk, 1, chunk.count, f)
+      if n <= 0 { break }
+      bytes += chunk[0..<n]
+      if bytes.count > 1 << 20 { break }  // /proc/cpuinfo of a large machine; the first CPU suffices
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+}
+
+extension StringProtocol {
+  var trimmingSpaces: String {
+    String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\n" || $0 == "\t" }).reversed())
+  }
+  var replacingUnderscores: String { String(filter { $0 != "_" }) }
+}
+
+extension CPUInstructionSet {
+  init(_ isa: qk_isa) {
+    switch isa {
+    case QK_ISA_AVX2: self = .avx2
+    case QK_ISA_AVX512: self = .avx512
+    case QK_ISA_AVX512_VNNI: self = .avx512VNNI
+    case QK_ISA_NEON: self = .neon
+    default: self = .scalar
+    }
+  }
+
+  var qkISA: qk_isa {
+    switch self {
+    case .scalar: QK_ISA_SCALAR
+    case .avx2: QK_ISA_AVX2
+    case .avx512: QK_ISA_AVX512
+    case .avx512VNNI: QK_ISA_AVX512_VNNI
+    case .neon: QK_ISA_NEON
+    }
+  }
+}
+
+/// One ISA's kernel table (static, immutable C data).
+struct KernelTable: @unchecked Sendable {
+  // @unchecked: the table is built once by CPUKernels and never written afterwards.
+  let isa: CPUInstructionSet
+  let table: UnsafePointer<qk_kernel_table>
+
+  init(_ isa: CPUInstructionSet, device: Device) throws {
+    guard let t = qk_kernels(isa.qkISA) else {
+      throw QuantaError.deviceUnavailable(
+        device: device, reason: "\(isa) kernels: \(CPUBackend.unsupportedReason(isa) ?? "not built")")
+    }
+    self.isa = isa
+    self.table = t
+  }
+
+  func vecDotType(_ type: GGMLType) -> Int32 { qk_table_vec_dot_type(table, Int32(type.rawValue)) }
+  func tile(_ type: GGMLType) -> qk_tile_fn? { qk_table_vec_dot_tile(table, Int32(type.rawValue)) }
+  func quantizer(_ dotType: Int32) -> qk_quantize_fn? { qk_table_quantizer(table, dotType) }
+  var tileRows: Int { Int(max(table.pointee.tile_rows, 1)) }
+  var tileCols: Int { Int(max(table.pointee.tile_cols, 1)) }
+}
+
+/// Reusable scratch memory: large scratch allocated per call would be mmapped and page-faulted on
+/// every mat-vec. Buffers are handed out exclusively and returned after use.
+final class ScratchArena: Sendable {
+  private let free = Mutex<[ScratchBlock]>([])
+
+  func with<R>(bytes: Int, _ body: (UnsafeMutableRawPointer) throws -> R) rethrows -> R {
+    let needed = max(bytes, 64)
+    let block: ScratchBlock = free.withLock { list in
+      if let i = list.firstIndex(where: { $0.size >= needed }) { return list.remove(at: i) }
+      return ScratchBlock(size: needed)
+    }
+    defer {
+      free.withLock { list in
+        list.append(block)
+        // Keep the few largest; a burst of big calls does not pin memory forever beyond that.
+        if list.count > 4 {
+          list.sort { $0.size > $1.size }
+          list.removeLast(list.count - 4)
+        }
+      }
+    }
+    return try body(block.base)
+  }
+}
+
+/// One scratch allocation (64-byte aligned).
+final class ScratchBlock: @unchecked Sendable {
+  // @unchecked: owned by exactly one caller at a time (ScratchArena hands it out under its mutex).
+  let base: UnsafeMutableRawPointer
+  let size: Int
+  init(size: Int) {
+    self.size = size
+    base = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+  }
+  deinit { base.deallocate() }
+}

@@ -1,0 +1,243 @@
+import GGML
+import QuantaCore
+import Synchronization
+
+// The dense ops of `ComputeBackend` on the CPU: core has validated shapes and types; here each op
+// finds its pointers and splits its rows across the thread pool into `CPUOps` calls.
+extension CPUBackend {
+  func f32(_ t: Tensor, _ op: String) throws -> UnsafeMutablePointer<Float> {
+    (try own(t.buffer, op).base + t.byteOffset).assumingMemoryBound(to: Float.self)
+  }
+
+  func half(_ t: Tensor, _ op: String) throws -> UnsafeMutablePointer<UInt16> {
+    (try own(t.buffer, op).base + t.byteOffset).assumingMemoryBound(to: UInt16.self)
+  }
+
+  /// Maps the ops' data errors to `QuantaError` (core has checked ids and positions already, so
+  /// these mean a broken invariant, reported rather than trapped on).
+  func mapped(_ error: CPUOpsError, _ op: String) -> QuantaError {
+    switch error {
+    case .rowIdOutOfRange(let id, let rows): return .indexOutOfRange(op: op, index: Int(id), bound: rows)
+    case .unsupportedType(let t): return .unsupported(op: op, type: t.name, device: device)
+    case .rowLengthNotMultipleOfBlock(let t, let n): return .notBlockMultiple(op: op, type: t, count: n)
+    case .positionOutOfRange(let p, let nCtx): return .indexOutOfRange(op: op, index: Int(p), bound: nCtx)
+    }
+  }
+
+  /// Rows per task for row-wise ops: ~4 tasks per thread, at least enough rows for ~16K values.
+  func rowChunk(rows: Int, rowLength: Int) -> Int {
+    pool.chunk(for: rows, perThread: 4, minimum: max(1, 16384 / max(rowLength, 1)))
+  }
+
+  /// Runs a row op that may throw on every thread and rethrows the first error.
+  func parallelRows(_ rows: Int, chunk: Int, _ body: (Range<Int>, Int) throws(CPUOpsError) -> Void, op: String)
+    throws
+  {
+    let firstError = ErrorBox()
+    pool.parallelFor(count: rows, chunk: chunk) { r, thread in
+      do throws(CPUOpsError) { try body(r, thread) } catch { firstError.set(error) }
+    }
+    if let e = firstError.error { throw mapped(e, op) }
+  }
+
+  public func getRows(_ table: QTensor, ids: [Int32], into out: Tensor) throws {
+    let src = UnsafeRawPointer(try own(table.buffer, "getRows").base + table.byteOffset)
+    try gatherRows(src, type: table.type, rowLength: table.shape[1], tableRows: table.shape[0], ids: ids, out: out)
+  }
+
+  public func getRows(_ table: Tensor, ids: [Int32], into out: Tensor) throws {
+    let src = UnsafeRawPointer(try own(table.buffer, "getRows").base + table.byteOffset)
+    try gatherRows(
+      src, type: table.dtype.ggmlType, rowLength: table.shape[1], tableRows: table.shape[0], ids: ids, out: out)
+  }
+
+  private func gatherRows(
+    _ src: UnsafeRawPointer, type: GGMLType, rowLength: Int, tableRows: Int, ids: [Int32], out: Tensor
+  ) throws {
+    let o = try f32(out, "getRows")
+    try ids.withUnsafeBufferPointer { idp in
+      guard let idBase = idp.baseAddress else { return }
+      try parallelRows(ids.count, chunk: rowChunk(rows: ids.count, rowLength: rowLength), { (r, _) throws(CPUOpsError) in
+        try CPUOps.getRows(
+          table: src, type: type, rowLength: rowLength, tableRows: tableRows, ids: idBase, into: o,
+          outRowStride: rowLength, rows: r)
+      }, op: "getRows")
+    }
+  }
+
+  public func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float, into out: Tensor) throws {
+    let n = x.shape.last ?? 1
+    let rows = x.count / max(n, 1)
+    let (xp, op, wp) = (try f32(x, "rmsNorm"), try f32(out, "rmsNorm"), try weight.map { try f32($0, "rmsNorm") })
+    pool.parallelFor(count: rows, chunk: rowChunk(rows: rows, rowLength: n)) { r, _ in
+      CPUOps.rmsNorm(xp, rowStride: n, weight: wp, into: op, outRowStride: n, n: n, eps: eps, rows: r)
+    }
+  }
+
+  public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, into out: Tensor) throws {
+    let n = x.shape.last ?? 1
+    let rows = x.count / max(n, 1)
+    let (xp, op) = (try f32(x, "layerNorm"), try f32(out, "layerNorm"))
+    let (wp, bp) = (try weight.map { try f32($0, "layerNorm") }, try bias.map { try f32($0, "layerNorm") })
+    pool.parallelFor(count: rows, chunk: rowChunk(rows: rows, rowLength: n)) { r, _ in
+      CPUOps.layerNorm(xp, rowStride: n, weight: wp, bias: bp, into: op, outRowStride: n, n: n, eps: eps, rows: r)
+    }
+  }
+
+  public func rope(
+    _ x: Tensor, positions: [Int32], parameters: RoPEParameters, freqFactors: Tensor?, into out: Tensor
+  ) throws {
+    let (tokens, heads, headDim) = (x.shape[0], x.shape[1], x.shape[2])
+    let (xp, op) = (try f32(x, "rope"), try f32(out, "rope"))
+    let ff = try freqFactors.map { UnsafePointer(try f32($0, "rope")) }
+    if xp != op { op.update(from: xp, count: x.count) }
+    let p = RopeParameters(
+      mode: parameters.mode == .neox ? .neox : .normal, nRot: parameters.dimensions, freqBase: parameters.freqBase,
+      freqScale: parameters.freqScale, attnFactor: parameters.attnFactor)
+    let cacheCount = tokens * CPUOps.ropeCacheCount(nRot: p.nRot)
+    scratch.with(bytes: cacheCount * 4) { raw in
+      let cache = raw.assumingMemoryBound(to: Float.self)
+      positions.withUnsafeBufferPointer { pos in
+        let chunk = pool.chunk(for: tokens, minimum: max(1, 4096 / max(heads * headDim, 1)))
+        pool.parallelFor(count: tokens, chunk: chunk) { t, _ in
+          CPUOps.ropeCache(positions: pos.baseAddress!, parameters: p, freqFactors: ff, into: cache, tokens: t)
+          CPUOps.rope(
+            op, tokenStride: heads * headDim, nHead: heads, headDim: headDim, mode: p.mode, nRot: p.nRot, cache: cache,
+            tokens: t)
+        }
+      }
+    }
+  }
+
+  func logits(_ s: SoftmaxParameters) -> AttentionLogits {
+    AttentionLogits(
+      scale: s.scale, softCap: s.softCap ?? 0,
+      mask: AttentionMask(causal: s.causal, slidingWindow: s.slidingWindow ?? 0))
+  }
+
+  public func softmax(_ x: Tensor, positions: [Int32], parameters: SoftmaxParameters, into out: Tensor) throws {
+    let n = x.shape.last ?? 1
+    let rows = x.count / max(n, 1)
+    let (xp, op) = (try f32(x, "softmax"), try f32(out, "softmax"))
+    var l = logits(parameters)
+    if !parameters.isMasked { l.mask = .none }
+    let rowsPerPosition = positions.isEmpty ? 1 : rows / positions.count
+    positions.withUnsafeBufferPointer { pos in
+      pool.parallelFor(count: rows, chunk: rowChunk(rows: rows, rowLength: n)) { r, _ in
+        CPUOps.softmax(
+          xp, rowStride: n, into: op, outRowStride: n, n: n, logits: l, queryPositions: pos.baseAddress,
+          rowsPerPosition: rowsPerPosition, rows: r)
+      }
+    }
+  }
+
+  public func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor) throws {
+    let kvDim = keys.shape[1] * keys.shape[2]
+    let nCtx = keyCache.shape[0]
+    let (kp, vp) = (try f32(keys, "writeKV"), try f32(values, "writeKV"))
+    let (kc, vc) = (try half(keyCache, "writeKV"), try half(valueCache, "writeKV"))
+    try positions.withUnsafeBufferPointer { pos in
+      let base = pos.baseAddress!
+      try parallelRows(positions.count, chunk: rowChunk(rows: positions.count, rowLength: kvDim), { (t, _) throws(CPUOpsError) in
+        try CPUOps.storeKV(
+          kp, srcTokenStride: kvDim, positions: base, into: kc, cachePositionStride: kvDim, nCtx: nCtx, kvDim: kvDim,
+          tokens: t)
+        try CPUOps.storeKV(
+          vp, srcTokenStride: kvDim, positions: base, into: vc, cachePositionStride: kvDim, nCtx: nCtx, kvDim: kvDim,
+          tokens: t)
+      }, op: "writeKV")
+    }
+  }
+
+  public func attention(
+    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters,
+    into out: Tensor
+  ) throws {
+    let (tokens, heads, headDim) = (query.shape[0], query.shape[1], query.shape[2])
+    let shape = AttentionShape(nHead: heads, nKVHead: keyCache.shape[1], headDim: headDim, nKV: parameters.kvLength)
+    let (qp, op) = (try f32(query, "attention"), try f32(out, "attention"))
+    let (kc, vc) = (try half(keyCache, "attention"), try half(valueCache, "attention"))
+    let l = logits(parameters.softmax)
+    let perThread = CPUOps.attentionScratchCount(shape)
+    let items = tokens * heads
+    // Tasks cover whole GQA groups where possible (the op converts each K/V block once per group).
+    let chunk = pool.chunk(for: items, perThread: 4, minimum: shape.groupSize, multiple: shape.groupSize)
+    scratch.with(bytes: pool.threadCount * perThread * 4) { raw in
+      let s = raw.assumingMemoryBound(to: Float.self)
+      positions.withUnsafeBufferPointer { pos in
+        pool.parallelFor(count: items, chunk: chunk) { r, thread in
+          CPUOps.attention(
+            q: qp, kCache: kc, vCache: vc, positions: pos.baseAddress!, into: op, shape: shape, logits: l, items: r,
+            scratch: s + thread * perThread)
+        }
+      }
+    }
+  }
+
+  /// Element-wise ops split flat ranges of the tensor across threads.
+  private func flat(_ count: Int, _ body: (Range<Int>) -> Void) {
+    pool.parallelFor(count: count, chunk: pool.chunk(for: count, minimum: 1 << 14, multiple: 16)) { r, _ in body(r) }
+  }
+
+  public func silu(_ x: Tensor, into out: Tensor) throws {
+    let (xp, op) = (try f32(x, "silu"), try f32(out, "silu"))
+    flat(x.count) { r in CPUOps.silu(xp + r.lowerBound, into: op + r.lowerBound, count: r.count) }
+  }
+
+  public func gelu(_ x: Tensor, into out: Tensor) throws {
+    let (xp, op) = (try f32(x, "gelu"), try f32(out, "gelu"))
+    flat(x.count) { r in CPUOps.gelu(xp + r.lowerBound, into: op + r.lowerBound, count: r.count) }
+  }
+
+  public func swiglu(gate: Tensor, up: Tensor, into out: Tensor) throws {
+    let (g, u, op) = (try f32(gate, "swiglu"), try f32(up, "swiglu"), try f32(out, "swiglu"))
+    flat(gate.count) { r in
+      CPUOps.swiglu(gate: g + r.lowerBound, up: u + r.lowerBound, into: op + r.lowerBound, count: r.count)
+    }
+  }
+
+  public func geglu(gate: Tensor, up: Tensor, into out: Tensor) throws {
+    let (g, u, op) = (try f32(gate, "geglu"), try f32(up, "geglu"), try f32(out, "geglu"))
+    flat(gate.count) { r in
+      CPUOps.geglu(gate: g + r.lowerBound, up: u + r.lowerBound, into: op + r.lowerBound, count: r.count)
+    }
+  }
+
+  public func add(_ a: Tensor, _ b: Tensor, into out: Tensor) throws {
+    try binary(a, b, out, "add", flatOp: CPUOps.add, rowOp: CPUOps.add)
+  }
+
+  public func mul(_ a: Tensor, _ b: Tensor, into out: Tensor) throws {
+    try binary(a, b, out, "mul", flatOp: CPUOps.mul, rowOp: CPUOps.mul)
+  }
+
+  private func binary(
+    _ a: Tensor, _ b: Tensor, _ out: Tensor, _ name: String,
+    flatOp: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
+    rowOp: (UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Int, Range<Int>) -> Void
+  ) throws {
+    let (ap, bp, op) = (try f32(a, name), try f32(b, name), try f32(out, name))
+    if a.count == b.count {
+      flat(a.count) { r in flatOp(ap + r.lowerBound, bp + r.lowerBound, op + r.lowerBound, r.count) }
+    } else {
+      // `b` is a suffix of `a`'s shape: one row of b.count values broadcast over the rows of a.
+      let n = b.count
+      let rows = a.count / n
+      pool.parallelFor(count: rows, chunk: rowChunk(rows: rows, rowLength: n)) { r, _ in
+        rowOp(ap, n, bp, 0, op, n, n, r)
+      }
+    }
+  }
+
+  public func scale(_ x: Tensor, by factor: Float, into out: Tensor) throws {
+    let (xp, op) = (try f32(x, "scale"), try f32(out, "scale"))
+    flat(x.count) { r in CPUOps.scale(xp + r.lowerBound, by: factor, into: op + r.lowerBound, count: r.count) }
+  }
+}
+
+/// The first error thrown on any thread of a parallel op.
+final class ErrorBox: Sendable {
+  private let stored = Mutex<CPUOpsError?>(nil)
+  func set(_ e: CPUOpsError) { stored.withLock { if $0 == nil { $0 = e } } }
+  var error: CPUOpsError? { stored.withLock { $0 } }
+}

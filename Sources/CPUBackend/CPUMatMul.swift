@@ -1,0 +1,172 @@
+import CPUKernels
+import GGML
+import QuantaCore
+
+// Quantize, dequantize and matmul on the CPU.
+//
+// Matmul (x [m, k] f32, W [n, k] of `type`, out [m, n]):
+// - integer path (types with a CPUKernels kernel): x quantized ONCE to the type's dot type (q8_0,
+//   q8_1 or q8_K; dense weights dot f32 x directly), then tasks of (weight rows × x rows) through
+//   the nr×nc tile kernel, which reuses each loaded weight block across the x rows of the tile.
+//   Mat-vec (m = 1) is the same with one column: weight rows are split across threads.
+// - dequantize path (IQ1_S…, TQ*, MXFP4, or forced): a task dequantizes a few weight rows to f32
+//   with the reference dequantizer, then dots them with every x row (f32 tile kernel).
+extension CPUBackend {
+  /// Weight rows a dequantize-path task converts at once: 16 × k floats of per-thread scratch.
+  static let dequantizeRows = 16
+  /// x rows a mat-mat task covers: 64 quantized rows (≈ 280 KB at k = 4096) stay in L2.
+  static let matmatColumns = 64
+
+  func table(for options: QMatMulOptions) throws -> KernelTable {
+    guard let isa = options.cpuInstructionSet, isa != kernels.isa else { return kernels }
+    return try KernelTable(isa, device: device)
+  }
+
+  public func matmul(_ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor) throws {
+    let table = try table(for: options)
+    let type = weights.type
+    let (m, k, n) = (x.shape[0], x.shape[1], weights.shape[0])
+    let w = UnsafeRawPointer(try own(weights.buffer, "matmul").base + weights.byteOffset)
+    let xs = UnsafePointer<Float>((try own(x.buffer, "matmul").base + x.byteOffset).assumingMemoryBound(to: Float.self))
+    let ys = (try own(out.buffer, "matmul").base + out.byteOffset).assumingMemoryBound(to: Float.self)
+    let dotType = table.vecDotType(type)
+    let tile = table.tile(type)
+    let hasInteger = dotType >= 0 && tile != nil
+    let integer: Bool
+    switch options.path {
+    case .auto: integer = hasInteger
+    case .integerDot:
+      guard hasInteger else {
+        throw QuantaError.unsupported(op: "matmul(integerDot, \(table.isa))", type: type.name, device: device)
+      }
+      integer = true
+    case .dequantize: integer = false
+    }
+    if integer, let tile {
+      try integerMatmul(
+        xs, m: m, k: k, w: w, n: n, rowBytes: weights.rowByteCount, dotType: dotType, tile: tile, table: table,
+        out: ys)
+    } else {
+      try dequantizeMatmul(xs, m: m, k: k, w: w, n: n, type: type, rowBytes: weights.rowByteCount, table: table, out: ys)
+    }
+  }
+
+  private func integerMatmul(
+    _ x: UnsafePointer<Float>, m: Int, k: Int, w: UnsafeRawPointer, n: Int, rowBytes: Int, dotType: Int32,
+    tile: qk_tile_fn, table: KernelTable, out: UnsafeMutablePointer<Float>
+  ) throws {
+    if dotType == Int32(QK_TYPE_F32) {
+      tiles(x: UnsafeRawPointer(x), ldY: k * 4, m: m, k: k, w: w, n: n, rowBytes: rowBytes, tile: tile, table: table, out: out)
+      return
+    }
+    guard let dot = GGMLType(rawValue: UInt32(dotType)), let quantize = table.quantizer(dotType),
+      let yRowBytes = dot.byteCount(forElements: k)
+    else {
+      throw QuantaError.unsupported(op: "matmul(activation type \(dotType))", type: "\(k) values", device: device)
+    }
+    scratch.with(bytes: m * yRowBytes) { y in
+      // Quantize every x row once; rows are independent.
+      pool.parallelFor(count: m, chunk: pool.chunk(for: m, perThread: 2)) { rows, _ in
+        for r in rows { quantize(x + r * k, y + r * yRowBytes, Int64(k)) }
+      }
+      tiles(x: UnsafeRawPointer(y), ldY: yRowBytes, m: m, k: k, w: w, n: n, rowBytes: rowBytes, tile: tile, table: table, out: out)
+    }
+  }
+
+  /// Splits `[m, n]` into tasks of (weight rows × x rows) for the tile kernel.
+  private func tiles(
+    x y: UnsafeRawPointer, ldY: Int, m: Int, k: Int, w: UnsafeRawPointer, n: Int, rowBytes: Int, tile: qk_tile_fn,
+    table: KernelTable, out: UnsafeMutablePointer<Float>
+  ) {
+    let cols = min(m, CPUBackend.matmatColumns)
+    let colChunks = (m + cols - 1) / cols
+    // Rows per task: ~8 tasks per thread over all column chunks (balance), a multiple of the
+    // micro-tile, at least 16 rows so a task is worth its atomic increment.
+    let perThread = max(1, 8 / colChunks)
+    let rows = min(n, pool.chunk(for: n, perThread: perThread, minimum: 16, multiple: table.tileRows))
+    let rowChunks = (n + rows - 1) / rows
+    pool.parallelFor(tasks: rowChunks * colChunks) { task, _ in
+      let r0 = (task % rowChunks) * rows
+      let c0 = (task / rowChunks) * cols
+      let nr = min(rows, n - r0)
+      let nc = min(cols, m - c0)
+      tile(Int32(k), Int32(nr), Int32(nc), w + r0 * rowBytes, rowBytes, y + c0 * ldY, ldY, out + c0 * n + r0, n)
+    }
+  }
+
+  private func dequantizeMatmul(
+    _ x: UnsafePointer<Float>, m: Int, k: Int, w: UnsafeRawPointer, n: Int, type: GGMLType, rowBytes: Int,
+    table: KernelTable, out: UnsafeMutablePointer<Float>
+  ) throws {
+    guard let codec = type.dequantizer else {
+      throw QuantaError.unsupported(op: "matmul", type: type.name, device: device)
+    }
+    let f32Tile = table.tile(.f32)
+    let rows = CPUBackend.dequantizeRows
+    let threads = pool.threadCount
+    scratch.with(bytes: threads * rows * k * 4) { raw in
+      let perThread = raw.assumingMemoryBound(to: Float.self)
+      pool.parallelFor(count: n, chunk: rows) { r, thread in
+        let wf = perThread + thread * rows * k
+        for i in r { codec.dequantize(w + i * rowBytes, into: wf + (i - r.lowerBound) * k, count: k) }
+        var c0 = 0
+        while c0 < m {
+          let nc = min(CPUBackend.matmatColumns, m - c0)
+          if let f32Tile {
+            f32Tile(Int32(k), Int32(r.count), Int32(nc), wf, k * 4, x + c0 * k, k * 4, out + c0 * n + r.lowerBound, n)
+          } else {
+            for c in c0..<c0 + nc {
+              for i in 0..<r.count {
+                var s: Float = 0
+                for j in 0..<k { s += wf[i * k + j] * x[c * k + j] }
+                out[c * n + r.lowerBound + i] = s
+              }
+            }
+          }
+          c0 += nc
+        }
+      }
+    }
+  }
+
+  public func quantize(_ x: Tensor, into q: QTensor) throws {
+    let src = (try own(x.buffer, "quantize").base + x.byteOffset).assumingMemoryBound(to: Float.self)
+    let dst = try own(q.buffer, "quantize").base + q.byteOffset
+    guard let codec = q.type.quantizer else {
+      throw QuantaError.unsupported(op: "quantize", type: q.type.name, device: device)
+    }
+    let (rows, k, rowBytes) = (q.rowCount, q.rowLength, q.rowByteCount)
+    pool.parallelFor(count: rows, chunk: pool.chunk(for: rows)) { r, _ in
+      for i in r { codec.quantize(src + i * k, into: dst + i * rowBytes, count: k) }
+    }
+  }
+
+  public func dequantize(_ q: QTensor, into out: Tensor) throws {
+    let src = UnsafeRawPointer(try own(q.buffer, "dequantize").base + q.byteOffset)
+    let dst = try own(out.buffer, "dequantize").base + out.byteOffset
+    guard let codec = q.type.dequantizer else {
+      throw QuantaError.unsupported(op: "dequantize", type: q.type.name, device: device)
+    }
+    let (rows, k, rowBytes) = (q.rowCount, q.rowLength, q.rowByteCount)
+    switch out.dtype {
+    case .f32:
+      let f = dst.assumingMemoryBound(to: Float.self)
+      pool.parallelFor(count: rows, chunk: pool.chunk(for: rows)) { r, _ in
+        for i in r { codec.dequantize(src + i * rowBytes, into: f + i * k, count: k) }
+      }
+    case .f16, .bf16:
+      let h = dst.assumingMemoryBound(to: UInt16.self)
+      let toHalf = out.dtype == .f16 ? fp32ToFp16 : fp32ToBf16
+      scratch.with(bytes: pool.threadCount * k * 4) { raw in
+        let tmp = raw.assumingMemoryBound(to: Float.self)
+        pool.parallelFor(count: rows, chunk: pool.chunk(for: rows)) { r, thread in
+          let row = tmp + thread * k
+          for i in r {
+            codec.dequantize(src + i * rowBytes, into: row, count: k)
+            for j in 0..<k { h[i * k + j] = toHalf(row[j]) }
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Quanta
+
+/// `quanta bench matmul`: mat-vec GB/s per type vs the streaming-read bandwidth of the same run,
+/// and mat-mat GFLOP/s (the logic is `MatmulBenchmark` in QuantaCore).
+struct BenchMatmul: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "matmul",
+    abstract: "Quantized mat-vec / mat-mat speed per type, as a % of the measured memory bandwidth.")
+
+  @Option(help: "Threads (CPU; default: every core).")
+  var threads: Int?
+
+  @Option(help: "Device: cpu, cuda:N, rocm:N, metal.")
+  var device: String = "cpu"
+
+  @Option(help: "Comma-separated types (default: every type a QMatMul accepts).")
+  var types: String?
+
+  @Option(help: "Seconds per measurement.")
+  var seconds: Double = 0.5
+
+  @Option(help: "Rows of x for the mat-mat test.")
+  var batch: Int = 512
+
+  @Option(help: "Force a CPU instruction set (scalar, avx2, avx512, avx512_vnni, neon).")
+  var isa: String?
+
+  func run() async throws {
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    var selected = MatmulBenchmark.allTypes
+    if let types {
+      selected = try types.split(separator: ",").map { name in
+        guard let t = GGMLType(name: String(name)) else { throw ValidationError("unknown type '\(name)'") }
+        return t
+      }
+    }
+    var options = QMatMulOptions()
+    if let isa {
+      guard let set = CPUInstructionSet(rawValue: isa) else { throw ValidationError("unknown ISA '\(isa)'") }
+      options.cpuInstructionSet = set
+    }
+    let registry = BackendRegistry.makeStandard(cpu: .init(threadCount: threads))
+    let backend = try registry.backend(for: Device(parsing: device))
+    var config = MatmulBenchmark.Configuration(types: selected)
+    config.seconds = seconds
+    config.batch = batch
+    config.options = options
+    let bench = MatmulBenchmark(backend: backend, configuration: config)
+    let reference = try bench.referenceBandwidth()
+    let threadText = (backend as? CPUBackend).map { "\($0.threadCount) threads" } ?? "device"
+    print(MatmulBenchmark.header(referenceBytesPerSecond: reference, backend: backend, threads: threadText))
+    _ = try bench.run(referenceBytesPerSecond: reference) { row in
+      print(MatmulBenchmark.format(row))
+    }
+  }
+}
