@@ -140,6 +140,18 @@ public final class CPUBackend: ComputeBackend {
     return Double(count * 4) * Double(max(iterations, 1)) / seconds
   }
 
+  /// Seconds per `parallelFor` of one empty task per thread: the fixed cost every op pays for
+  /// using the pool (decode runs hundreds of small ops per token).
+  public func measureDispatchOverhead(iterations: Int = 20000) -> Double {
+    let clock = ContinuousClock()
+    let tasks = pool.activeThreads
+    pool.parallelFor(tasks: tasks) { _, _ in }
+    let start = clock.now
+    for _ in 0..<iterations { pool.parallelFor(tasks: tasks) { _, _ in } }
+    let d = (clock.now - start).components
+    return (Double(d.seconds) + Double(d.attoseconds) * 1e-18) / Double(iterations)
+  }
+
   // MARK: Device facts
 
   static var availableMemory: Int? {

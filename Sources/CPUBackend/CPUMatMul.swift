@@ -22,6 +22,17 @@ extension CPUBackend {
     return try KernelTable(isa, device: device)
   }
 
+  public func matmulKernelName(for type: GGMLType, options: QMatMulOptions) -> String {
+    guard let table = try? table(for: options) else { return "unavailable" }
+    let dot = table.vecDotType(type)
+    if options.path != .dequantize, dot >= 0, table.tile(type) != nil {
+      let impl = CPUInstructionSet(qk_table_impl_isa(table.table, Int32(type.rawValue)))
+      let activation = GGMLType(rawValue: UInt32(dot))?.name ?? "?"
+      return "\(impl)·\(activation)"
+    }
+    return options.path == .integerDot ? "unsupported" : "dequant·f32 \(table.isa)"
+  }
+
   public func matmul(_ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor) throws {
     let table = try table(for: options)
     let type = weights.type

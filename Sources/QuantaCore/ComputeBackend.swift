@@ -71,6 +71,8 @@ public protocol ComputeBackend: AnyObject, Sendable {
   /// `out[i, r] = Σ_j x[i, j] · w[r, j]`: `x` f32 `[m, k]`, `weights` `[n, k]` of any type (quantized
   /// or f32/f16/bf16), `out` f32 `[m, n]`.
   func matmul(_ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor) throws
+  /// Which kernel `matmul` would run for `type` (for benchmark tables), e.g. "avx512_vnni·q8_0".
+  func matmulKernelName(for type: GGMLType, options: QMatMulOptions) -> String
 
   // MARK: Dense ops of a transformer (f32 unless stated)
 
@@ -132,6 +134,7 @@ extension ComputeBackend {
   public func matmul(_ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor) throws {
     throw unsupported("matmul", weights.type.name)
   }
+  public func matmulKernelName(for type: GGMLType, options: QMatMulOptions) -> String { "-" }
   public func getRows(_ table: QTensor, ids: [Int32], into out: Tensor) throws {
     throw unsupported("getRows", table.type.name)
   }

@@ -23,6 +23,7 @@ public struct MatmulBenchmark: Sendable {
 
   public struct Row: Sendable {
     public var type: GGMLType
+    public var kernel: String
     public var matvecShape: [Int]
     public var weightBytes: Int
     public var microsecondsPerCall: Double
@@ -78,7 +79,7 @@ public struct MatmulBenchmark: Sendable {
     while n < minRows { n += c.matvecRows / 2 }
 
     var row = Row(
-      type: type, matvecShape: [n, c.k], weightBytes: n * rowBytes, microsecondsPerCall: 0, gigabytesPerSecond: 0,
+      type: type, kernel: backend.matmulKernelName(for: type, options: c.options), matvecShape: [n, c.k], weightBytes: n * rowBytes, microsecondsPerCall: 0, gigabytesPerSecond: 0,
       percentOfReference: 0, matmatShape: [c.batch, c.k, c.matmatRows], matmatGFLOPS: nil, error: nil)
 
     do {
@@ -185,24 +186,24 @@ public struct MatmulBenchmark: Sendable {
     return """
       device: \(info.device) \(info.name) (\(info.architecture)), \(threads), \(llc)
       reference read bandwidth: \(format(referenceBytesPerSecond / 1e9, 2)) GB/s
-      | type    | mat-vec shape | MiB    | µs/call  | GB/s  | % of ref | mat-mat [m,k,n]    | GFLOP/s |
-      |---------|---------------|--------|----------|-------|----------|--------------------|---------|
+      | type    | kernel               | mat-vec [n,k] | MiB    | µs/call  | GB/s  | % of ref | mat-mat [m,k,n] | GFLOP/s |
+      |---------|----------------------|---------------|--------|----------|-------|----------|-----------------|---------|
       """
   }
 
   public static func format(_ row: Row) -> String {
     func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-    let shape = row.matvecShape.map(String.init).joined(separator: "×")
+    let shape = row.matvecShape.map(String.init).joined(separator: ",")
     let mm = row.matmatShape.map(String.init).joined(separator: ",")
-    var line = "| \(pad(row.type.name, 7)) | \(pad(shape, 13)) | \(pad(format(Double(row.weightBytes) / 1048576, 1), 6)) | "
+    var line = "| \(pad(row.type.name, 7)) | \(pad(row.kernel, 20)) | \(pad(shape, 13)) | \(pad(format(Double(row.weightBytes) / 1048576, 1), 6)) | "
     line += "\(pad(format(row.microsecondsPerCall, 1), 8)) | \(pad(format(row.gigabytesPerSecond, 2), 5)) | "
-    line += "\(pad(format(row.percentOfReference, 1) + "%", 8)) | \(pad("[" + mm + "]", 18)) | "
+    line += "\(pad(format(row.percentOfReference, 1) + "%", 8)) | \(pad("[" + mm + "]", 15)) | "
     line += "\(pad(row.matmatGFLOPS.map { format($0, 1) } ?? "-", 7)) |"
     if let e = row.error { line += " \(e)" }
     return line
   }
 
-  static func format(_ v: Double, _ digits: Int) -> String {
+  public static func format(_ v: Double, _ digits: Int) -> String {
     guard v.isFinite else { return "\(v)" }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }

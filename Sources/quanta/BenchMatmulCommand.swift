@@ -49,6 +49,10 @@ struct BenchMatmul: AsyncParsableCommand {
     let bench = MatmulBenchmark(backend: backend, configuration: config)
     let reference = try bench.referenceBandwidth()
     let threadText = (backend as? CPUBackend).map { "\($0.threadCount) threads" } ?? "device"
+    if let cpu = backend as? CPUBackend {
+      let overhead = cpu.measureDispatchOverhead()
+      print("thread pool dispatch: \(MatmulBenchmark.format(overhead * 1e6, 2)) µs per parallelFor")
+    }
     print(MatmulBenchmark.header(referenceBytesPerSecond: reference, backend: backend, threads: threadText))
     _ = try bench.run(referenceBytesPerSecond: reference) { row in
       print(MatmulBenchmark.format(row))
