@@ -10,7 +10,9 @@ let package = Package(
     .executable(name: "quanta", targets: ["quanta"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    // Reads the default model's wheels (zip, deflated) for the native download.
+    .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
   ],
   targets: [
     // Layer 1: GGML types. Block layouts (C, for exact sizes), the type table, reference codecs.
@@ -30,8 +32,14 @@ let package = Package(
     // The umbrella library: QuantaCore + the standard backends registered.
     .target(name: "Quanta", dependencies: ["QuantaCore", "CPUBackend", "GGML", "GGUF"]),
     // The CLI's testable logic: inspect report, quantize planner and pipeline, codec bench.
-    .target(name: "QuantaTools", dependencies: ["GGML", "GGUF"]),
-    .testTarget(name: "QuantaToolsTests", dependencies: ["QuantaTools", "GGUF", "GGML"]),
+    .target(
+      name: "QuantaTools",
+      dependencies: ["GGML", "GGUF", "QuantaLM", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+    .testTarget(
+      name: "QuantaToolsTests",
+      dependencies: [
+        "QuantaTools", "GGUF", "GGML", "QuantaLM", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+      ]),
     // The CLI.
     .executableTarget(
       name: "quanta",

@@ -1,0 +1,133 @@
+import Foundation
+
+/// SHA-256 (FIPS 180-4), streaming. Foundation on Linux has no digest API and swift-crypto would
+/// build BoringSSL on every fresh machine, so the download verifies with this small one.
+public struct SHA256: Sendable {
+  private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
+    0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19
+  )
+  /// Bytes of an incomplete block waiting for more input (< 64).
+  private var buffer: [UInt8] = []
+  private var length: UInt64 = 0
+
+  public init() { buffer.reserveCapacity(64) }
+
+  public mutating func update(_ data: Data) {
+    data.withUnsafeBytes { update($0) }
+  }
+
+  public mutating func update(_ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { update($0) }
+  }
+
+  public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    guard var base = bytes.baseAddress, bytes.count > 0 else { return }
+    var count = bytes.count
+    length &+= UInt64(count)
+    if !buffer.isEmpty {
+      let take = min(64 - buffer.count, count)
+      buffer.append(contentsOf: UnsafeRawBufferPointer(start: base, count: take))
+      base += take
+      count -= take
+      if buffer.count == 64 {
+        buffer.withUnsafeBytes { compress($0.baseAddress!, blocks: 1) }
+        buffer.removeAll(keepingCapacity: true)
+      }
+    }
+    let whole = count / 64
+    if whole > 0 {
+      compress(base, blocks: whole)
+      base += whole * 64
+      count -= whole * 64
+    }
+    if count > 0 { buffer.append(contentsOf: UnsafeRawBufferPointer(start: base, count: count)) }
+  }
+
+  /// The digest as 32 bytes. The value is consumed (padding is appended to a copy).
+  public func finalize() -> [UInt8] {
+    var copy = self
+    let bitLength = length &* 8
+    var tail: [UInt8] = [0x80]
+    let padded = (buffer.count + 1 + 8 + 63) / 64 * 64
+    tail += [UInt8](repeating: 0, count: padded - buffer.count - 1 - 8)
+    for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+    let savedLength = copy.length
+    copy.update(tail)
+    copy.length = savedLength
+    let s = copy.state
+    var out: [UInt8] = []
+    out.reserveCapacity(32)
+    for word in [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7] {
+      out += [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)]
+    }
+    return out
+  }
+
+  /// Lower-case hex, as PyPI and sha256sum print it.
+  public func hexDigest() -> String {
+    finalize().map { String(format: "%02x", $0) }.joined()
+  }
+
+  /// The digest of a whole file, read in 4 MiB pieces.
+  public static func hexDigest(ofFile path: String) throws -> String {
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+      throw QuantaToolError.io(path: path, operation: "open", errno: errno)
+    }
+    defer { try? handle.close() }
+    var hash = SHA256()
+    while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty { hash.update(chunk) }
+    return hash.hexDigest()
+  }
+
+  private static let k: [UInt32] = [
+    0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
+    0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
+    0xe49b_69c1, 0xefbe_4786, 0x0fc1_9dc6, 0x240c_a1cc, 0x2de9_2c6f, 0x4a74_84aa, 0x5cb0_a9dc, 0x76f9_88da,
+    0x983e_5152, 0xa831_c66d, 0xb003_27c8, 0xbf59_7fc7, 0xc6e0_0bf3, 0xd5a7_9147, 0x06ca_6351, 0x1429_2967,
+    0x27b7_0a85, 0x2e1b_2138, 0x4d2c_6dfc, 0x5338_0d13, 0x650a_7354, 0x766a_0abb, 0x81c2_c92e, 0x9272_2c85,
+    0xa2bf_e8a1, 0xa81a_664b, 0xc24b_8b70, 0xc76c_51a3, 0xd192_e819, 0xd699_0624, 0xf40e_3585, 0x106a_a070,
+    0x19a4_c116, 0x1e37_6c08, 0x2748_774c, 0x34b0_bcb5, 0x391c_0cb3, 0x4ed8_aa4a, 0x5b9c_ca4f, 0x682e_6ff3,
+    0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
+  ]
+
+  @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+
+  private mutating func compress(_ data: UnsafeRawPointer, blocks: Int) {
+    var (a0, b0, c0, d0, e0, f0, g0, h0) = state
+    Self.k.withUnsafeBufferPointer { k in
+      withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+        for block in 0..<blocks {
+          let p = data + block * 64
+          for i in 0..<16 { w[i] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)) }
+          for i in 16..<64 {
+            let s0 = Self.rotr(w[i - 15], 7) ^ Self.rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+            let s1 = Self.rotr(w[i - 2], 17) ^ Self.rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+          }
+          var (a, b, c, d, e, f, g, h) = (a0, b0, c0, d0, e0, f0, g0, h0)
+          for i in 0..<64 {
+            let t1 = h &+ (Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
+            let t2 = (Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
+            h = g
+            g = f
+            f = e
+            e = d &+ t1
+            d = c
+            c = b
+            b = a
+            a = t1 &+ t2
+          }
+          a0 = a0 &+ a
+          b0 = b0 &+ b
+          c0 = c0 &+ c
+          d0 = d0 &+ d
+          e0 = e0 &+ e
+          f0 = f0 &+ f
+          g0 = g0 &+ g
+          h0 = h0 &+ h
+        }
+      }
+    }
+    state = (a0, b0, c0, d0, e0, f0, g0, h0)
+  }
+}
