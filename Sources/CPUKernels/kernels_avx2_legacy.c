@@ -162,7 +162,7 @@ AVX2_INL float tail_f32(int rem, const f32x16_blk *x, const f32x16_blk *y) {
 }
 AVX2_INL float tail_f16(int rem, const u16x16_blk *x, const f32x16_blk *y) {
   float s = 0.0f;
-  for (int j = 0; j < rem; ++j) s += _cvtsh_ss(x->v[j]) * y->v[j];
+  for (int j = 0; j < rem; ++j) s += qk_fp16_to_fp32(x->v[j]) * y->v[j];
   return s;
 }
 AVX2_INL float tail_bf16(int rem, const u16x16_blk *x, const f32x16_blk *y) {

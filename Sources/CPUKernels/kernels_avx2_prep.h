@@ -7,9 +7,17 @@
 
 #if defined(__x86_64__)
 
+// fp16(a)·fp16(b) in f32: one vmovd + vcvtph2ps for both. (F16C's scalar _cvtsh_ss compiles to a
+// vpinsrw that merges into whatever register is free, often the accumulator, serializing blocks.)
+AVX2_INL float qk_fp16_pair_product(uint16_t a, uint16_t b) {
+  const __m128 v = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)a | ((uint32_t)b << 16))));
+  return _mm_cvtss_f32(_mm_mul_ss(v, _mm_movehdup_ps(v)));
+}
+
 // ---- 32-value blocks ----
 
-typedef struct { __m256i q, aq; float d, m; } p32;
+// Scales stay as fp16 bits: both of a block pair convert in one vcvtph2ps (see qk_fp16_pair_product).
+typedef struct { __m256i q, aq; uint16_t dh, mh; } p32;
 typedef struct { __m256 v; float s; } acc_min;
 
 AVX2_INL __m256 zero_ps(void) { return _mm256_setzero_ps(); }
@@ -20,15 +28,15 @@ AVX2_INL __m256 dot_sym(const p32 *p, const block_q8_0 *y, __m256 acc) {
   const __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
   const __m256i dot16 = _mm256_maddubs_epi16(p->aq, _mm256_sign_epi8(qy, p->q));
   const __m256 q = _mm256_cvtepi32_ps(_mm256_madd_epi16(dot16, _mm256_set1_epi16(1)));
-  return _mm256_fmadd_ps(_mm256_set1_ps(p->d * _cvtsh_ss(y->d)), q, acc);
+  return _mm256_fmadd_ps(_mm256_set1_ps(qk_fp16_pair_product(p->dh, y->d)), q, acc);
 }
 
 AVX2_INL acc_min dot_min(const p32 *p, const block_q8_1 *y, acc_min acc) {
   const __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
   const __m256i dot16 = _mm256_maddubs_epi16(p->q, qy);
   const __m256 q = _mm256_cvtepi32_ps(_mm256_madd_epi16(dot16, _mm256_set1_epi16(1)));
-  acc.v = _mm256_fmadd_ps(_mm256_set1_ps(p->d * _cvtsh_ss(y->d)), q, acc.v);
-  acc.s += p->m * _cvtsh_ss(y->s);
+  acc.v = _mm256_fmadd_ps(_mm256_set1_ps(qk_fp16_pair_product(p->dh, y->d)), q, acc.v);
+  acc.s += qk_fp16_pair_product(p->mh, y->s);
   return acc;
 }
 
@@ -52,39 +60,39 @@ AVX2_INL __m256i bits32(const uint8_t *qh) {
 AVX2_INL void prep_q4_0(p32 *p, const block_q4_0 *x) {
   p->q = _mm256_sub_epi8(nibbles32(x->qs), _mm256_set1_epi8(8));
   p->aq = _mm256_sign_epi8(p->q, p->q);
-  p->d = _cvtsh_ss(x->d);
+  p->dh = x->d;
 }
 
 AVX2_INL void prep_q4_1(p32 *p, const block_q4_1 *x) {
   p->q = nibbles32(x->qs);
-  p->d = _cvtsh_ss(x->d);
-  p->m = _cvtsh_ss(x->m);
+  p->dh = x->d;
+  p->mh = x->m;
 }
 
 AVX2_INL void prep_q5_0(p32 *p, const block_q5_0 *x) {
   // A clear 5th bit means value - 16 < 0: set the high nibble to 0xF (two's complement).
   p->q = _mm256_or_si256(nibbles32(x->qs), _mm256_andnot_si256(bits32(x->qh), _mm256_set1_epi8((char)0xF0)));
   p->aq = _mm256_sign_epi8(p->q, p->q);
-  p->d = _cvtsh_ss(x->d);
+  p->dh = x->d;
 }
 
 AVX2_INL void prep_q5_1(p32 *p, const block_q5_1 *x) {
   p->q = _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(x->qh), _mm256_set1_epi8(0x10)));
-  p->d = _cvtsh_ss(x->d);
-  p->m = _cvtsh_ss(x->m);
+  p->dh = x->d;
+  p->mh = x->m;
 }
 
 AVX2_INL void prep_q8_0(p32 *p, const block_q8_0 *x) {
   p->q = _mm256_loadu_si256((const __m256i *)x->qs);
   p->aq = _mm256_sign_epi8(p->q, p->q);
-  p->d = _cvtsh_ss(x->d);
+  p->dh = x->d;
 }
 
 AVX2_INL void prep_iq4_nl(p32 *p, const block_iq4_nl *x) {
   const __m256i values = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qk_kvalues_iq4nl));
   p->q = _mm256_shuffle_epi8(values, nibbles32(x->qs));
   p->aq = _mm256_sign_epi8(p->q, p->q);
-  p->d = _cvtsh_ss(x->d);
+  p->dh = x->d;
 }
 
 // ---- 256-value super-blocks against q8_K ----
@@ -98,6 +106,7 @@ typedef struct {
   __m256i sc[8];  // int16 scale for each maddubs pair lane of q[j]
   __m256i mb;     // int16 multiplier of each of the 16 bsums
   float d, dm;    // super-block scale, and the scale of the bsums term
+  int int_bias;   // offsets (q3_K, q6_K): the bsums term is in units of d, subtract it exactly in int32
 } pK;
 
 typedef struct {
@@ -114,6 +123,10 @@ AVX2_INL __m256 dot_K(const pK *p, const block_q8_K *y, __m256 acc) {
     sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p->sc[j], _mm256_maddubs_epi16(p->q[j], qy)));
   }
   const __m256i bias = _mm256_madd_epi16(p->mb, _mm256_loadu_si256((const __m256i *)y->bsums));
+  if (p->int_bias) {
+    // Weights and offset cancel largely; subtracting before the f32 conversion keeps it exact.
+    return _mm256_fmadd_ps(_mm256_set1_ps(p->d * y->d), _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, bias)), acc);
+  }
   acc = _mm256_fmadd_ps(_mm256_set1_ps(p->d * y->d), _mm256_cvtepi32_ps(sumi), acc);
   return _mm256_fmadd_ps(_mm256_set1_ps(p->dm * y->d), _mm256_cvtepi32_ps(bias), acc);
 }
@@ -151,8 +164,9 @@ AVX2_INL void prep_q2_K(pK *p, const block_q2_K *x) {
   for (int j = 0; j < 8; ++j) p->sc[j] = scale_pair(x->scales[2 * j] & 0xF, x->scales[2 * j + 1] & 0xF);
   const __m128i s = _mm_loadu_si128((const __m128i *)x->scales);
   p->mb = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0x0F)));
-  p->d = _cvtsh_ss(x->d);
-  p->dm = -_cvtsh_ss(x->dmin);
+  p->d = qk_fp16_to_fp32(x->d);
+  p->dm = -qk_fp16_to_fp32(x->dmin);
+  p->int_bias = 0;
 }
 
 // q3_K's 16 six-bit scales, offset removed.
@@ -178,9 +192,10 @@ AVX2_INL void prep_q3_K(pK *p, const block_q3_K *x) {
   int8_t sc[16];
   q3_K_scales(x->scales, sc);
   for (int j = 0; j < 8; ++j) p->sc[j] = scale_pair(sc[2 * j], sc[2 * j + 1]);
-  p->mb = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
-  p->d = _cvtsh_ss(x->d);
-  p->dm = -4.0f * p->d;
+  p->mb = _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc)), 2);  // 4·scale
+  p->d = qk_fp16_to_fp32(x->d);
+  p->dm = 0.0f;
+  p->int_bias = 1;
 }
 
 // q4_K / q5_K: 8 six-bit scales and mins (ggml's get_scale_min_k4 for all j at once).
@@ -214,8 +229,9 @@ AVX2_INL void prep_q4_K(pK *p, const block_q4_K *x) {
     p->q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
   }
   k4_common(p, x->scales);
-  p->d = _cvtsh_ss(x->d);
-  p->dm = -_cvtsh_ss(x->dmin);
+  p->d = qk_fp16_to_fp32(x->d);
+  p->dm = -qk_fp16_to_fp32(x->dmin);
+  p->int_bias = 0;
 }
 
 AVX2_INL void prep_q5_K(pK *p, const block_q5_K *x) {
@@ -228,8 +244,9 @@ AVX2_INL void prep_q5_K(pK *p, const block_q5_K *x) {
         _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), bit_to(hbits, 1 << (2 * j + 1), 16));
   }
   k4_common(p, x->scales);
-  p->d = _cvtsh_ss(x->d);
-  p->dm = -_cvtsh_ss(x->dmin);
+  p->d = qk_fp16_to_fp32(x->d);
+  p->dm = -qk_fp16_to_fp32(x->dmin);
+  p->int_bias = 0;
 }
 
 AVX2_INL void prep_q6_K(pK *p, const block_q6_K *x) {
@@ -248,9 +265,10 @@ AVX2_INL void prep_q6_K(pK *p, const block_q6_K *x) {
     p->q[4 * k + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4), h3);
   }
   for (int j = 0; j < 8; ++j) p->sc[j] = scale_pair(x->scales[2 * j], x->scales[2 * j + 1]);
-  p->mb = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
-  p->d = _cvtsh_ss(x->d);
-  p->dm = -32.0f * p->d;
+  p->mb = _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales)), 5);  // 32·scale
+  p->d = qk_fp16_to_fp32(x->d);
+  p->dm = 0.0f;
+  p->int_bias = 1;
 }
 
 AVX2_INL void prep_iq4_xs(pKs *p, const block_iq4_xs *x) {
@@ -264,7 +282,7 @@ AVX2_INL void prep_iq4_xs(pKs *p, const block_iq4_xs *x) {
     const int ls = ((x->scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((x->scales_h >> (2 * ib)) & 3) << 4);
     p->sc[ib] = _mm256_set1_epi16((short)(ls - 32));
   }
-  p->d = _cvtsh_ss(x->d);
+  p->d = qk_fp16_to_fp32(x->d);
 }
 
 #endif

@@ -15,6 +15,7 @@ typedef struct {
   __m512i sc[4];  // int16 scale of each maddubs pair lane
   __m256i mb;     // int16 multiplier of each bsum
   float d, dm;
+  int int_bias;  // as pK
 } pK512;
 
 AVX512_INL __m512i join256(__m256i lo, __m256i hi) {
@@ -29,6 +30,7 @@ AVX512_INL void widen(pK512 *p, const pK *t) {
   p->mb = t->mb;
   p->d = t->d;
   p->dm = t->dm;
+  p->int_bias = t->int_bias;
 }
 
 AVX512_INL void prep_q4_K_512(pK512 *p, const block_q4_K *x) {
@@ -42,8 +44,9 @@ AVX512_INL void prep_q4_K_512(pK512 *p, const block_q4_K *x) {
   k4_common(&t, x->scales);
   for (int j = 0; j < 4; ++j) p->sc[j] = join256(t.sc[2 * j], t.sc[2 * j + 1]);
   p->mb = t.mb;
-  p->d = _cvtsh_ss(x->d);
-  p->dm = -_cvtsh_ss(x->dmin);
+  p->d = qk_fp16_to_fp32(x->d);
+  p->dm = -qk_fp16_to_fp32(x->dmin);
+  p->int_bias = 0;
 }
 
 AVX512_INL void prep_q5_K_512(pK512 *p, const block_q5_K *x) {
@@ -70,6 +73,11 @@ AVX512_INL acc512 dot_K512(const pK512 *p, const block_q8_K *y, acc512 acc) {
     sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(p->sc[j], _mm512_maddubs_epi16(p->q[j], qy)));
   }
   const __m256i bias = _mm256_madd_epi16(p->mb, _mm256_loadu_si256((const __m256i *)y->bsums));
+  if (p->int_bias) {
+    sumi = _mm512_sub_epi32(sumi, _mm512_zextsi256_si512(bias));
+    acc.v = _mm512_fmadd_ps(_mm512_set1_ps(p->d * y->d), _mm512_cvtepi32_ps(sumi), acc.v);
+    return acc;
+  }
   acc.v = _mm512_fmadd_ps(_mm512_set1_ps(p->d * y->d), _mm512_cvtepi32_ps(sumi), acc.v);
   acc.v = _mm512_fmadd_ps(_mm512_set1_ps(p->dm * y->d), _mm512_cvtepi32_ps(_mm512_zextsi256_si512(bias)), acc.v);
   return acc;
@@ -96,7 +104,7 @@ void qk_fill_avx512(qk_kernel_table *t) {
 VNNI_INL __m256 dot_sym_vnni(const p32 *p, const block_q8_0 *y, __m256 acc) {
   const __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
   const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), p->aq, _mm256_sign_epi8(qy, p->q));
-  return _mm256_fmadd_ps(_mm256_set1_ps(p->d * _cvtsh_ss(y->d)), _mm256_cvtepi32_ps(s), acc);
+  return _mm256_fmadd_ps(_mm256_set1_ps(qk_fp16_pair_product(p->dh, y->d)), _mm256_cvtepi32_ps(s), acc);
 }
 
 QK_DEFINE_TILE(q4_0_q8_0_vnni, VNNI_ATTR, block_q4_0, block_q8_0, 32, p32, __m256, prep_q4_0, zero_ps,

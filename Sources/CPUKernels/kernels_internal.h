@@ -14,25 +14,18 @@
 
 extern const int8_t qk_kvalues_iq4nl[16];
 
-// IEEE binary16 → binary32, exact (ggml's GGML_FP16_TO_FP32).
+// IEEE binary16 → binary32, exact for every input (ggml's GGML_FP16_TO_FP32). Integer shifts and one
+// multiply by 2^112 rebias the exponent (subnormals included); exponent 31 maps to inf/NaN. Used by
+// the SIMD kernels too: F16C's scalar convert (_cvtsh_ss) compiles to an insert that merges into a
+// live register, chaining every block's scale onto the accumulator's latency.
 static inline float qk_fp16_to_fp32(uint16_t h) {
-  const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-  uint32_t exp = (h >> 10) & 0x1f;
-  uint32_t mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {
-    // Subnormal: normalize the mantissa.
-    exp = 113;
-    while ((mant & 0x400) == 0) { mant <<= 1; exp--; }
-    bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
-  }
+  uint32_t bits = (uint32_t)(h & 0x7fff) << 13;
+  if ((h & 0x7c00) == 0x7c00) bits |= 0x7f800000u;
   float f;
+  memcpy(&f, &bits, 4);
+  f *= 0x1p112f;
+  memcpy(&bits, &f, 4);
+  bits |= (uint32_t)(h & 0x8000) << 16;
   memcpy(&f, &bits, 4);
   return f;
 }
@@ -100,40 +93,39 @@ static inline void qk_set(qk_kernel_table *t, int type, qk_vec_dot_fn dot, qk_ti
 //                                             QK_NO_TAIL for block types, where n % WPER == 0)
 // Each (r, c) accumulator sees the same sequence of operations whatever the tile shape, so the tile
 // results are bit-identical to vec_dot (which is the 1x1 tile). MR x MC is the register tile;
-// full tiles and MR x 1 strips are specialized, ragged edges run the general loop.
+// every call shape has compile-time trip counts (see NAME##_tile).
 #define QK_NO_TAIL(rem, x, y) 0.0f
+#define QK_UNROLL _Pragma("clang loop unroll(full)")
 #define QK_DEFINE_TILE(NAME, ATTR, WBLK, YBLK, WPER, PREP_T, ACC_T, PREP, ZERO, DOT, HSUM, TAIL, MR, MC)  \
   ATTR static QK_ALWAYS_INLINE void NAME##_micro(int n, const int nr, const int nc, const char *x,        \
                                                  size_t ldX, const char *y, size_t ldY, float *s,        \
                                                  size_t ldS) {                                           \
     const int nb = n / (WPER);                                                                           \
     ACC_T acc[MR][MC];                                                                                   \
-    for (int r = 0; r < nr; ++r)                                                                         \
-      for (int c = 0; c < nc; ++c) acc[r][c] = ZERO();                                                   \
+    QK_UNROLL for (int r = 0; r < nr; ++r)                                                               \
+      QK_UNROLL for (int c = 0; c < nc; ++c) acc[r][c] = ZERO();                                         \
     for (int i = 0; i < nb; ++i) {                                                                       \
-      for (int r = 0; r < nr; ++r) {                                                                     \
+      QK_UNROLL for (int r = 0; r < nr; ++r) {                                                           \
         PREP_T p;                                                                                        \
         PREP(&p, (const WBLK *)(x + (size_t)r * ldX) + i);                                               \
-        for (int c = 0; c < nc; ++c)                                                                     \
+        QK_UNROLL for (int c = 0; c < nc; ++c)                                                           \
           acc[r][c] = DOT(&p, (const YBLK *)(y + (size_t)c * ldY) + i, acc[r][c]);                       \
       }                                                                                                  \
     }                                                                                                    \
-    for (int r = 0; r < nr; ++r)                                                                         \
-      for (int c = 0; c < nc; ++c)                                                                       \
+    QK_UNROLL for (int r = 0; r < nr; ++r)                                                               \
+      QK_UNROLL for (int c = 0; c < nc; ++c)                                                             \
         s[(size_t)c * ldS + r] = HSUM(acc[r][c]) + TAIL(n - nb * (WPER),                                 \
                                                         (const WBLK *)(x + (size_t)r * ldX) + nb,        \
                                                         (const YBLK *)(y + (size_t)c * ldY) + nb);       \
-  }                                                                                                      \
-  ATTR __attribute__((noinline)) static void NAME##_edge(int n, int nr, int nc, const char *x,           \
-                                                         size_t ldX, const char *y, size_t ldY,          \
-                                                         float *s, size_t ldS) {                         \
-    NAME##_micro(n, nr, nc, x, ldX, y, ldY, s, ldS);                                                     \
   }                                                                                                      \
   ATTR static float NAME##_vec_dot(int n, const void *x, const void *y) {                                \
     float s;                                                                                             \
     NAME##_micro(n, 1, 1, (const char *)x, 0, (const char *)y, 0, &s, 0);                                \
     return s;                                                                                            \
   }                                                                                                      \
+  /* Full tiles; full-height strips one column at a time; the rest (mat-vec included, where one */     \
+  /* sequential row stream measured faster than MR interleaved ones) one dot at a time. Every path */    \
+  /* has compile-time trip counts, so accumulators stay in registers. */                                 \
   ATTR static void NAME##_tile(int n, int nr, int nc, const void *x, size_t ldX, const void *y,          \
                                size_t ldY, float *s, size_t ldS) {                                       \
     for (int c0 = 0; c0 < nc; c0 += (MC)) {                                                              \
@@ -143,9 +135,17 @@ static inline void qk_set(qk_kernel_table *t, int type, qk_vec_dot_fn dot, qk_ti
         const int rr = nr - r0 < (MR) ? nr - r0 : (MR);                                                  \
         const char *xp = (const char *)x + (size_t)r0 * ldX;                                             \
         float *sp = s + (size_t)c0 * ldS + r0;                                                           \
-        if (rr == (MR) && cc == (MC)) NAME##_micro(n, MR, MC, xp, ldX, yp, ldY, sp, ldS);                \
-        else if (rr == (MR) && cc == 1) NAME##_micro(n, MR, 1, xp, ldX, yp, ldY, sp, ldS);               \
-        else NAME##_edge(n, rr, cc, xp, ldX, yp, ldY, sp, ldS);                                          \
+        if (rr == (MR) && cc == (MC)) {                                                                  \
+          NAME##_micro(n, MR, MC, xp, ldX, yp, ldY, sp, ldS);                                            \
+        } else if (rr == (MR) && cc > 1) {                                                               \
+          for (int c = 0; c < cc; ++c)                                                                   \
+            NAME##_micro(n, MR, 1, xp, ldX, yp + (size_t)c * ldY, 0, sp + (size_t)c * ldS, 0);           \
+        } else {                                                                                         \
+          for (int c = 0; c < cc; ++c)                                                                   \
+            for (int r = 0; r < rr; ++r)                                                                 \
+              NAME##_micro(n, 1, 1, xp + (size_t)r * ldX, 0, yp + (size_t)c * ldY, 0,                    \
+                           sp + (size_t)c * ldS + r, 0);                                                 \
+        }                                                                                                \
       }                                                                                                  \
     }                                                                                                    \
   }
