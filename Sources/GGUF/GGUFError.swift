@@ -61,7 +61,8 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
     case .badMagic(let m):
       return "not a GGUF/GGML file: magic 0x\(String(m, radix: 16))"
     case .byteSwapped(let v):
-      return "version field 0x\(String(v, radix: 16)) looks byte-swapped: big-endian GGUF files are not supported"
+      return
+        "version field 0x\(String(v, radix: 16)) looks byte-swapped: big-endian GGUF files are not supported"
     case .unsupportedVersion(let f, let v):
       return "unsupported \(f) version \(v)"
     case .countTooLarge(let what, let n, let off, let left):

@@ -89,7 +89,8 @@ struct GGUFParser {
       var rawShape: [Int64] = []
       for d in 0..<Int(nDims) {
         let at = r.position
-        let ne: Int64 = isV1
+        let ne: Int64 =
+          isV1
           ? Int64(try r.u32("tensor '\(name)' dimension \(d)"))
           : Int64(bitPattern: try r.u64("tensor '\(name)' dimension \(d)"))
         if ne < 0 { throw .badDimension(tensor: name, index: d, value: ne, offset: at) }

@@ -94,7 +94,8 @@ extension GGUFFile {
       }
       if let tokens, t.shape[1] != tokens.count {
         throw .inconsistentMetadata(
-          key: "token_embd.weight", reason: "shape \(t.shape) has \(t.shape[1]) rows for \(tokens.count) tokens")
+          key: "token_embd.weight",
+          reason: "shape \(t.shape) has \(t.shape[1]) rows for \(tokens.count) tokens")
       }
     }
 

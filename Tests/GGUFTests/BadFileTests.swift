@@ -49,7 +49,8 @@ import Testing
   @Test func cutInTensorDataNamesTheTensor() {
     let full = Self.smallValidFile()
     expectParseError(
-      Array(full.dropLast()), .tensorPastEnd(tensor: "q", offset: 32, byteCount: 34, fileSize: full.count - 1))
+      Array(full.dropLast()), .tensorPastEnd(tensor: "q", offset: 32, byteCount: 34, fileSize: full.count - 1)
+    )
   }
 
   // A2
@@ -89,7 +90,8 @@ import Testing
     }
     var v1 = Bytes()
     v1.header(version: 1, tensors: 0, kv: UInt64(UInt32.max))
-    expectParseError(v1.data, .countTooLarge(what: "metadata count", count: UInt64(UInt32.max), offset: 12, bytesLeft: 0))
+    expectParseError(
+      v1.data, .countTooLarge(what: "metadata count", count: UInt64(UInt32.max), offset: 12, bytesLeft: 0))
   }
 
   // A5
@@ -175,7 +177,8 @@ import Testing
       a.u32(element)
       a.u64(n)
       a.raw([UInt8](repeating: 0, count: 16))
-      expectParseError(a.data, .countTooLarge(what: "array count of 'k'", count: n, offset: 41, bytesLeft: 16))
+      expectParseError(
+        a.data, .countTooLarge(what: "array count of 'k'", count: n, offset: 41, bytesLeft: 16))
     }
   }
 
@@ -188,7 +191,9 @@ import Testing
       return b.data
     }
     expectParseError(
-      file { $0.str("general.alignment"); $0.u32(10); $0.u64(32) },
+      file {
+        $0.str("general.alignment"); $0.u32(10); $0.u64(32)
+      },
       .metadataType(key: "general.alignment", expected: "uint32", actual: "uint64"))
     expectParseError(
       file { $0.kvString("general.alignment", "32") },
@@ -232,9 +237,13 @@ import Testing
 
   // A10
   @Test func badShapes() {
-    expectParseError(Self.oneTensor("t", dims: [1, 1, 1, 1, 1]), .tooManyDimensions(tensor: "t", nDims: 5, offset: 33))
-    expectParseError(Self.oneTensor("t", dims: [2, UInt64.max]), .badDimension(tensor: "t", index: 1, value: -1, offset: 45))
-    expectParseError(Self.oneTensor("t", dims: [1 << 32, 1 << 32]), .tensorSizeOverflow(tensor: "t", shape: [1 << 32, 1 << 32]))
+    expectParseError(
+      Self.oneTensor("t", dims: [1, 1, 1, 1, 1]), .tooManyDimensions(tensor: "t", nDims: 5, offset: 33))
+    expectParseError(
+      Self.oneTensor("t", dims: [2, UInt64.max]), .badDimension(tensor: "t", index: 1, value: -1, offset: 45))
+    expectParseError(
+      Self.oneTensor("t", dims: [1 << 32, 1 << 32]),
+      .tensorSizeOverflow(tensor: "t", shape: [1 << 32, 1 << 32]))
     // Elements fit in Int, bytes (× 4 for f32) do not.
     expectParseError(Self.oneTensor("t", dims: [1 << 62]), .tensorSizeOverflow(tensor: "t", shape: [1 << 62]))
     expectParseError(
@@ -248,13 +257,15 @@ import Testing
   // A11
   @Test(arguments: [UInt32(4), 5, 31, 32, 33, 36, 37, 38, 43, 1000, 0xFFFF_FFFF])
   func unknownTensorTypes(_ type: UInt32) {
-    expectParseError(Self.oneTensor("t", type: type, dims: [32]), .unknownTensorType(tensor: "t", rawType: type, offset: 45))
+    expectParseError(
+      Self.oneTensor("t", type: type, dims: [32]), .unknownTensorType(tensor: "t", rawType: type, offset: 45))
   }
 
   // A12
   @Test func badTensorOffsets() {
     expectParseError(
-      Self.oneTensor("t", dims: [1], offset: 16), .unalignedTensorOffset(tensor: "t", offset: 16, alignment: 32))
+      Self.oneTensor("t", dims: [1], offset: 16),
+      .unalignedTensorOffset(tensor: "t", offset: 16, alignment: 32))
     expectParseError(
       Self.oneTensor("t", dims: [17], data: 64),
       .tensorPastEnd(tensor: "t", offset: 0, byteCount: 68, fileSize: 128))
@@ -296,7 +307,10 @@ import Testing
     let path = temporaryPath()
     try w.write(to: path)
     let m = try GGUFFile(path: path).metadata
-    #expect(throws: GGUFError.metadataType(key: "tokenizer.ggml.scores", expected: "array[float32]", actual: "array[int8]")) {
+    #expect(
+      throws: GGUFError.metadataType(
+        key: "tokenizer.ggml.scores", expected: "array[float32]", actual: "array[int8]")
+    ) {
       try m.floatArray("tokenizer.ggml.scores")
     }
     #expect(throws: GGUFError.metadataType(key: "llama.block_count", expected: "uint32", actual: "string")) {

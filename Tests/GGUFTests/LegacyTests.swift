@@ -57,8 +57,11 @@ import Testing
 
   static let tensors: [Tensor] = [
     Tensor(name: "tok_embeddings.weight", type: 0, dims: [8, 6], data: [UInt8](repeating: 1, count: 192)),
-    Tensor(name: "layers.0.attention.wq.weight", type: 1, dims: [8, 8], data: [UInt8](repeating: 2, count: 128)),
-    Tensor(name: "layers.0.feed_forward.w1.weight", type: 0, dims: [8, 24], data: [UInt8](repeating: 3, count: 768)),
+    Tensor(
+      name: "layers.0.attention.wq.weight", type: 1, dims: [8, 8], data: [UInt8](repeating: 2, count: 128)),
+    Tensor(
+      name: "layers.0.feed_forward.w1.weight", type: 0, dims: [8, 24], data: [UInt8](repeating: 3, count: 768)
+    ),
     Tensor(name: "custom.bias", type: 0, dims: [3], data: [UInt8](repeating: 4, count: 12)),
   ]
 
@@ -75,10 +78,14 @@ import Testing
     #expect(try m.uint32("llama.rope.dimension_count") == 4)
     #expect(try m.uint32("llama.feed_forward_length") == 24)  // from the w1 shape
     #expect(try m.uint32("general.file_type") == 1)
-    #expect(try m.stringArray("tokenizer.ggml.tokens") == ["▁\u{2047}▁", "<s>", "</s>", "<0x0A>", "<0x80>", "▁the"])
+    #expect(
+      try m.stringArray("tokenizer.ggml.tokens") == ["▁\u{2047}▁", "<s>", "</s>", "<0x0A>", "<0x80>", "▁the"])
     #expect(try m.floatArray("tokenizer.ggml.scores") == [0, 0, 0, 0, 0, -1.5])
     #expect(try m.int32Array("tokenizer.ggml.token_type") == [1, 1, 1, 6, 6, 1])
-    #expect(f.tensors.map(\.name) == ["token_embd.weight", "blk.0.attn_q.weight", "blk.0.ffn_gate.weight", "custom.bias"])
+    #expect(
+      f.tensors.map(\.name) == [
+        "token_embd.weight", "blk.0.attn_q.weight", "blk.0.ffn_gate.weight", "custom.bias",
+      ])
     for (t, src) in zip(f.tensors, Self.tensors) {
       #expect(t.offset % 32 == 0)
       #expect(t.shape == src.dims.map { Int($0) })
@@ -104,19 +111,22 @@ import Testing
 
   @Test func feedForwardFromNMultWithoutTheTensor() throws {
     // n_embd 4096, n_mult 256 → LLaMA-7B's 11008.
-    let f = try GGUFFile(bytes: Self.file(.ggjt(3), hparams: [0, 4096, 256, 32, 32, 128, 0], vocab: [], tensors: []))
+    let f = try GGUFFile(
+      bytes: Self.file(.ggjt(3), hparams: [0, 4096, 256, 32, 32, 128, 0], vocab: [], tensors: []))
     #expect(try f.metadata.uint32("llama.feed_forward_length") == 11008)
     #expect(f.tensors.isEmpty)
   }
 
   @Test func changedQuantLayoutsRejectedByName() throws {
-    let q4 = Tensor(name: "layers.0.attention.wk.weight", type: 2, dims: [32], data: [UInt8](repeating: 0, count: 18))
+    let q4 = Tensor(
+      name: "layers.0.attention.wk.weight", type: 2, dims: [32], data: [UInt8](repeating: 0, count: 18))
     let q8 = Tensor(name: "x", type: 8, dims: [32], data: [UInt8](repeating: 0, count: 34))
     let q5 = Tensor(name: "y", type: 6, dims: [32], data: [UInt8](repeating: 0, count: 22))
     func rejected(_ kind: Kind, _ t: Tensor, format: String, pr: String) {
       expectParseError(Self.file(kind, vocab: [], tensors: [t])) { e in
         guard case .unsupportedLegacyType(let name, let type, let f, let reason) = e else { return false }
-        return name == t.name && type == GGMLType(rawValue: t.type)!.name && f == format && reason.contains(pr)
+        return name == t.name && type == GGMLType(rawValue: t.type)!.name && f == format
+          && reason.contains(pr)
       }
     }
     rejected(.ggjt(1), q4, format: "GGJT v1", pr: "#1405")
@@ -139,9 +149,12 @@ import Testing
   }
 
   @Test func badLegacyFiles() {
-    expectParseError(Self.file(.ggmf(2), vocab: [], tensors: []), .unsupportedVersion(format: "GGMF", version: 2))
-    expectParseError(Self.file(.ggjt(4), vocab: [], tensors: []), .unsupportedVersion(format: "GGJT", version: 4))
-    expectParseError(Self.file(.ggjt(0x0300_0000), vocab: [], tensors: []), .byteSwapped(version: 0x0300_0000))
+    expectParseError(
+      Self.file(.ggmf(2), vocab: [], tensors: []), .unsupportedVersion(format: "GGMF", version: 2))
+    expectParseError(
+      Self.file(.ggjt(4), vocab: [], tensors: []), .unsupportedVersion(format: "GGJT", version: 4))
+    expectParseError(
+      Self.file(.ggjt(0x0300_0000), vocab: [], tensors: []), .byteSwapped(version: 0x0300_0000))
     // n_vocab larger than the file could hold.
     expectParseError(
       Self.file(.ggjt(3), hparams: [UInt32.max, 8, 256, 2, 1, 4, 1], vocab: [], tensors: []),
@@ -156,19 +169,22 @@ import Testing
     expectParseError(b.data, .stringTooLong(offset: 36, length: 0xFFFF_FFF0, bytesLeft: 5))
     // Token not UTF-8 (and not a single byte token).
     expectParseError(
-      Self.file(.ggjt(3), vocab: [([0xC3, 0x28], 0)], tensors: []), .invalidUTF8(offset: 40, context: "token 0"))
+      Self.file(.ggjt(3), vocab: [([0xC3, 0x28], 0)], tensors: []),
+      .invalidUTF8(offset: 40, context: "token 0"))
     // Tensor: too many dims, empty name, long name, huge name length, duplicate, data past end.
     let t = Tensor(name: "t", type: 0, dims: [1], data: [0, 0, 0, 0])
     var five = t
     five.dims = [1, 1, 1, 1, 1]
-    expectParseError(Self.file(.ggml, vocab: [], tensors: [five]), .tooManyDimensions(tensor: "#0", nDims: 5, offset: 32))
+    expectParseError(
+      Self.file(.ggml, vocab: [], tensors: [five]), .tooManyDimensions(tensor: "#0", nDims: 5, offset: 32))
     var empty = t
     empty.name = ""
     expectParseError(Self.file(.ggml, vocab: [], tensors: [empty]), .emptyTensorName(index: 0, offset: 32))
     var long = t
     long.name = String(repeating: "n", count: 64)
     expectParseError(
-      Self.file(.ggml, vocab: [], tensors: [long]), .tensorNameTooLong(name: long.name, length: 64, offset: 48))
+      Self.file(.ggml, vocab: [], tensors: [long]),
+      .tensorNameTooLong(name: long.name, length: 64, offset: 48))
     var n = Bytes()
     n.u32(0x6767_6d6c)
     for h: UInt32 in [0, 8, 256, 2, 1, 4, 1] { n.u32(h) }
@@ -177,7 +193,8 @@ import Testing
     n.u32(0)
     n.u32(1)
     expectParseError(n.data, .stringTooLong(offset: 48, length: UInt64(UInt32.max), bytesLeft: 0))
-    expectParseError(Self.file(.ggml, vocab: [], tensors: [t, t]), .duplicateTensor(name: "t", offset: 69))  // 32 header + 21 first tensor + 16 fields
+    // The second name starts after the 32-byte header, 21 bytes of tensor "t" and 16 of fields.
+    expectParseError(Self.file(.ggml, vocab: [], tensors: [t, t]), .duplicateTensor(name: "t", offset: 69))
     var short = t
     short.data = [0, 0]
     expectParseError(

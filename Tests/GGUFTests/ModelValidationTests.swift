@@ -18,9 +18,12 @@ import Testing
     w.set("tokenizer.ggml.token_type", .array(GGUFArray(.int32([2, 3, 3, 1]))))
     w.set("tokenizer.ggml.bos_token_id", .uint32(1))
     w.set("tokenizer.ggml.eos_token_id", .uint32(2))
-    w.addTensor(name: "token_embd.weight", type: .f32, shape: [8, 4], bytes: [UInt8](repeating: 0, count: 128))
-    w.addTensor(name: "blk.0.attn_norm.weight", type: .f32, shape: [8], bytes: [UInt8](repeating: 0, count: 32))
-    w.addTensor(name: "blk.1.attn_norm.weight", type: .f32, shape: [8], bytes: [UInt8](repeating: 0, count: 32))
+    w.addTensor(
+      name: "token_embd.weight", type: .f32, shape: [8, 4], bytes: [UInt8](repeating: 0, count: 128))
+    w.addTensor(
+      name: "blk.0.attn_norm.weight", type: .f32, shape: [8], bytes: [UInt8](repeating: 0, count: 32))
+    w.addTensor(
+      name: "blk.1.attn_norm.weight", type: .f32, shape: [8], bytes: [UInt8](repeating: 0, count: 32))
     edit(&w)
     let path = temporaryPath()
     defer { try? FileManager.default.removeItem(atPath: path) }
@@ -28,7 +31,10 @@ import Testing
     return try GGUFFile(path: path)
   }
 
-  func expectInvalid(_ expected: GGUFError, _ edit: (inout GGUFWriter) -> Void, sourceLocation: SourceLocation = #_sourceLocation) throws {
+  func expectInvalid(
+    _ expected: GGUFError, _ edit: (inout GGUFWriter) -> Void,
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) throws {
     let f = try Self.model(edit)  // parsing still succeeds: inspect must show broken models
     #expect(throws: expected, sourceLocation: sourceLocation) { try f.validateModelMetadata() }
   }
@@ -42,34 +48,51 @@ import Testing
     try expectInvalid(.inconsistentMetadata(key: "tokenizer.ggml.scores", reason: "3 entries for 4 tokens")) {
       $0.set("tokenizer.ggml.scores", .array(GGUFArray(.float32([0, 0, 0]))))
     }
-    try expectInvalid(.inconsistentMetadata(key: "tokenizer.ggml.token_type", reason: "5 entries for 4 tokens")) {
+    try expectInvalid(
+      .inconsistentMetadata(key: "tokenizer.ggml.token_type", reason: "5 entries for 4 tokens")
+    ) {
       $0.set("tokenizer.ggml.token_type", .array(GGUFArray(.int32([1, 1, 1, 1, 1]))))
     }
-    try expectInvalid(.metadataType(key: "tokenizer.ggml.scores", expected: "array[float32]", actual: "array[int8]")) {
+    try expectInvalid(
+      .metadataType(key: "tokenizer.ggml.scores", expected: "array[float32]", actual: "array[int8]")
+    ) {
       $0.set("tokenizer.ggml.scores", .array(GGUFArray(.int8([0, 0, 0, 0]))))
     }
   }
 
   @Test func specialTokenIds() throws {
-    try expectInvalid(.inconsistentMetadata(key: "tokenizer.ggml.eos_token_id", reason: "token id 4 ≥ vocabulary size 4")) {
+    try expectInvalid(
+      .inconsistentMetadata(key: "tokenizer.ggml.eos_token_id", reason: "token id 4 ≥ vocabulary size 4")
+    ) {
       $0.set("tokenizer.ggml.eos_token_id", .uint32(4))
     }
-    try expectInvalid(.inconsistentMetadata(key: "tokenizer.ggml.padding_token_id", reason: "token id 99 ≥ vocabulary size 4")) {
+    try expectInvalid(
+      .inconsistentMetadata(key: "tokenizer.ggml.padding_token_id", reason: "token id 99 ≥ vocabulary size 4")
+    ) {
       $0.set("tokenizer.ggml.padding_token_id", .uint32(99))
     }
-    try expectInvalid(.valueOutOfRange(key: "tokenizer.ggml.bos_token_id", value: "-1", reason: "token ids are non-negative")) {
+    try expectInvalid(
+      .valueOutOfRange(key: "tokenizer.ggml.bos_token_id", value: "-1", reason: "token ids are non-negative")
+    ) {
       $0.set("tokenizer.ggml.bos_token_id", .int32(-1))
     }
   }
 
   @Test func headCounts() throws {
-    try expectInvalid(.inconsistentMetadata(key: "llama.attention.head_count", reason: "head count 0 must be > 0")) {
+    try expectInvalid(
+      .inconsistentMetadata(key: "llama.attention.head_count", reason: "head count 0 must be > 0")
+    ) {
       $0.set("llama.attention.head_count", .uint32(0))
     }
-    try expectInvalid(.inconsistentMetadata(key: "llama.attention.head_count_kv", reason: "head count 4 is not a multiple of KV head count 3")) {
+    try expectInvalid(
+      .inconsistentMetadata(
+        key: "llama.attention.head_count_kv", reason: "head count 4 is not a multiple of KV head count 3")
+    ) {
       $0.set("llama.attention.head_count_kv", .uint32(3))
     }
-    try expectInvalid(.inconsistentMetadata(key: "llama.attention.head_count_kv", reason: "KV head count 0 must be > 0")) {
+    try expectInvalid(
+      .inconsistentMetadata(key: "llama.attention.head_count_kv", reason: "KV head count 0 must be > 0")
+    ) {
       $0.set("llama.attention.head_count_kv", .uint32(0))
     }
     // Per-layer arrays are accepted when consistent.
@@ -78,10 +101,13 @@ import Testing
   }
 
   @Test func absurdSizes() throws {
-    try expectInvalid(.valueOutOfRange(key: "llama.context_length", value: "\(1 << 24 + 1)", reason: "expected 1...16777216")) {
+    try expectInvalid(
+      .valueOutOfRange(key: "llama.context_length", value: "\(1 << 24 + 1)", reason: "expected 1...16777216")
+    ) {
       $0.set("llama.context_length", .uint32(1 << 24 + 1))
     }
-    try expectInvalid(.valueOutOfRange(key: "llama.block_count", value: "4097", reason: "expected 1...4096")) {
+    try expectInvalid(.valueOutOfRange(key: "llama.block_count", value: "4097", reason: "expected 1...4096"))
+    {
       $0.set("llama.block_count", .uint32(4097))
     }
     try expectInvalid(.metadataType(key: "llama.block_count", expected: "integer", actual: "string")) {
@@ -90,16 +116,24 @@ import Testing
   }
 
   @Test func tensorShapesAgainstHyperparameters() throws {
-    try expectInvalid(.inconsistentMetadata(key: "token_embd.weight", reason: "shape [8, 4] has row length ≠ llama.embedding_length 16")) {
+    try expectInvalid(
+      .inconsistentMetadata(
+        key: "token_embd.weight", reason: "shape [8, 4] has row length ≠ llama.embedding_length 16")
+    ) {
       $0.set("llama.embedding_length", .uint32(16))
     }
-    try expectInvalid(.inconsistentMetadata(key: "token_embd.weight", reason: "shape [8, 4] has 4 rows for 5 tokens")) {
+    try expectInvalid(
+      .inconsistentMetadata(key: "token_embd.weight", reason: "shape [8, 4] has 4 rows for 5 tokens")
+    ) {
       $0.set("tokenizer.ggml.tokens", .array(GGUFArray(.string(["a", "b", "c", "d", "e"]))))
       $0.set("tokenizer.ggml.scores", .array(GGUFArray(.float32([0, 0, 0, 0, 0]))))
       $0.set("tokenizer.ggml.token_type", .array(GGUFArray(.int32([1, 1, 1, 1, 1]))))
     }
-    try expectInvalid(.inconsistentMetadata(key: "blk.2.attn_norm.weight", reason: "block 2 ≥ llama.block_count 2")) {
-      $0.addTensor(name: "blk.2.attn_norm.weight", type: .f32, shape: [8], bytes: [UInt8](repeating: 0, count: 32))
+    try expectInvalid(
+      .inconsistentMetadata(key: "blk.2.attn_norm.weight", reason: "block 2 ≥ llama.block_count 2")
+    ) {
+      $0.addTensor(
+        name: "blk.2.attn_norm.weight", type: .f32, shape: [8], bytes: [UInt8](repeating: 0, count: 32))
     }
   }
 }

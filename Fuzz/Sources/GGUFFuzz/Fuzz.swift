@@ -1,10 +1,11 @@
+import FuzzerDriver
+import GGUF
+
 // libFuzzer entry points. Every input must parse or throw a GGUFError: a trap, a sanitizer report
 // or a leak is a finding. Set GGUF_FUZZ_MAKE_SEEDS=DIR to write the seed corpus and exit.
 #if canImport(Glibc)
   import Glibc
 #endif
-import FuzzerDriver
-import GGUF
 
 /// SwiftPM links its own `main` into executables, so hand control to libFuzzer's driver.
 @main
@@ -27,7 +28,8 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzInitialize(
-  _ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
+  _ argc: UnsafeMutablePointer<CInt>?,
+  _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
 ) -> CInt {
   if let dir = getenv("GGUF_FUZZ_MAKE_SEEDS") {
     do {
