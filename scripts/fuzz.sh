@@ -8,11 +8,15 @@ cd "$(dirname "$0")/../Fuzz"
 seconds="${FUZZ_SECONDS:-60}"
 scratch=.build-fuzz
 
+# ld.gold prints a harmless warning per ASan symbol; keep the log quiet but fail on a failed build.
+set +e
 swift build -c debug --scratch-path "$scratch" \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library 2>&1 \
-  | grep -v "Cannot export local symbol" || true
+  | grep -v "Cannot export local symbol"
+build_status=${PIPESTATUS[0]}
+set -e
+[ "$build_status" -eq 0 ] || { echo "fuzz.sh: build failed" >&2; exit 1; }
 bin="$scratch/debug/GGUFFuzz"
-[ -x "$bin" ] || { echo "fuzz.sh: build failed" >&2; exit 1; }
 
 corpus="$scratch/corpus"
 artifacts="$scratch/artifacts"
