@@ -57,6 +57,12 @@ public struct ModelConfig: Sendable, Equatable {
     isSlidingWindowLayer(layer) ? ropeFreqBaseSWA : ropeFreqBase
   }
 
+  /// Linear RoPE scaling of a layer: sliding-window layers never scale (llama.cpp's
+  /// `rope_freq_scale_train_swa = 1` for gemma3), global layers use `ropeFreqScale`.
+  public func ropeScale(layer: Int) -> Float {
+    isSlidingWindowLayer(layer) ? 1 : ropeFreqScale
+  }
+
   /// Reads and validates the configuration of `file`.
   public init(file: GGUFFile) throws {
     let m = file.metadata
@@ -105,9 +111,14 @@ public struct ModelConfig: Sendable, Equatable {
     var scale: Float = 1
     if let factor = try m.optionalFloat(key("rope.scaling.factor")), factor > 0 {
       let type = try m.optionalString(key("rope.scaling.type")) ?? "linear"
-      if type == "linear" { scale = 1 / factor }
-      // Other scaling types (yarn, llama3's per-frequency factors) need more than a linear factor.
-      else if type != "none" { throw ModelError.unsupportedRopeScaling(type) }
+      if type == "linear" {
+        scale = 1 / factor
+      } else if type == "llama3" && file.tensor(named: "rope_freqs.weight") != nil {
+        // Llama 3.1's per-frequency scaling is carried by the `rope_freqs.weight` tensor.
+      } else if type != "none" {
+        // Other types (yarn, longrope) need more than a linear factor.
+        throw ModelError.unsupportedRopeScaling(type)
+      }
     }
     ropeFreqScale = scale
     attentionSoftcap = try m.optionalFloat(key("attn_logit_softcapping")) ?? 0
@@ -173,7 +184,15 @@ public struct ModelConfig: Sendable, Equatable {
       }
       guard t.shape == shape else { throw ModelError.tensorShape(name: name, expected: shape, actual: t.shape) }
     }
+    // The KV caches hold keys and values in one shape (the attention op's contract).
+    guard valueDim == headDim else {
+      throw ModelError.invalidHyperparameter(
+        key: "\(architecture.rawValue).attention.value_length", value: "\(valueDim)",
+        reason: "differs from key_length \(headDim); not supported")
+    }
     try check("token_embd.weight", [d, vocabularySize])
+    // Llama 3's RoPE frequency factors (one shared tensor), one per rotated pair.
+    try check("rope_freqs.weight", [ropeDimensions / 2], optional: true)
     try check("output_norm.weight", [d])
     try check("output.weight", [d, vocabularySize], optional: true)
     for i in 0..<layerCount {
@@ -195,11 +214,12 @@ public struct ModelConfig: Sendable, Equatable {
         try check(p + "post_attention_norm.weight", [d])
         try check(p + "post_ffw_norm.weight", [d])
       }
-      if architecture == .qwen2 {
-        try check(p + "attn_q.bias", [q])
-        try check(p + "attn_k.bias", [kv])
-        try check(p + "attn_v.bias", [v])
-      }
+      // qwen2 requires q/k/v biases; llama-family files may carry them (and an output bias).
+      let biasOptional = architecture != .qwen2
+      try check(p + "attn_q.bias", [q], optional: biasOptional)
+      try check(p + "attn_k.bias", [kv], optional: biasOptional)
+      try check(p + "attn_v.bias", [v], optional: biasOptional)
+      try check(p + "attn_output.bias", [d], optional: true)
     }
     // A layer index at or past block_count means the metadata and tensors disagree.
     for t in file.tensors where t.name.hasPrefix("blk.") {
@@ -219,7 +239,10 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
   case unsupportedRopeScaling(String)
   case missingTensor(String)
   case tensorShape(name: String, expected: [Int], actual: [Int])
+  case tensorType(name: String, type: String)
   case contextFull(limit: Int)
+  case invalidToken(id: Int32, vocabularySize: Int)
+  case emptyInput
 
   public var description: String {
     switch self {
@@ -229,7 +252,10 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case .unsupportedRopeScaling(let t): return "RoPE scaling type '\(t)' is not supported"
     case .missingTensor(let n): return "tensor \(n) is missing"
     case .tensorShape(let n, let e, let a): return "tensor \(n) has shape \(a), the hyperparameters imply \(e)"
+    case .tensorType(let n, let t): return "tensor \(n) has type \(t), which this model cannot use there"
     case .contextFull(let limit): return "the context of \(limit) tokens is full"
+    case .invalidToken(let id, let n): return "token id \(id) is outside the vocabulary of \(n) tokens"
+    case .emptyInput: return "no tokens to evaluate"
     }
   }
 }

@@ -1,0 +1,275 @@
+import Foundation
+import Synchronization
+
+/// Settings of one generation.
+public struct GenerationOptions: Sendable, Equatable {
+  /// Most tokens to generate (llama.cpp's `-n`); a negative value means until the context is full.
+  public var maxTokens: Int
+  public var sampling: SamplingOptions
+  /// Generation stops before any of these texts would be printed.
+  public var stopStrings: [String]
+  /// Add BOS/EOS as the vocabulary asks when tokenizing the prompt.
+  public var addSpecial: Bool
+  /// Parse control tokens written in the prompt (`<start_of_turn>`) as single ids.
+  public var parseSpecial: Bool
+
+  public init(
+    maxTokens: Int = 128, sampling: SamplingOptions = .init(), stopStrings: [String] = [], addSpecial: Bool = true,
+    parseSpecial: Bool = false
+  ) {
+    self.maxTokens = maxTokens
+    self.sampling = sampling
+    self.stopStrings = stopStrings
+    self.addSpecial = addSpecial
+    self.parseSpecial = parseSpecial
+  }
+}
+
+/// Why a generation ended.
+public enum StopReason: Sendable, Equatable {
+  /// The model produced an end-of-generation token (EOS, EOT, end of turn).
+  case endOfGeneration(Int32)
+  /// The text reached one of the stop strings (not printed).
+  case stopString(String)
+  case maxTokens
+  case contextFull
+  case cancelled
+}
+
+/// Counts and timings of a finished generation, as llama.cpp prints them.
+public struct GenerationSummary: Sendable, Equatable {
+  /// Tokens of the prompt that were evaluated (a prefix already in the session's cache is not).
+  public var promptTokens: Int
+  public var generatedTokens: Int
+  /// The generated ids, in order (an end-of-generation id is not included).
+  public var tokenIDs: [Int32]
+  public var promptSeconds: Double
+  public var generationSeconds: Double
+  public var stopReason: StopReason
+
+  public init(
+    promptTokens: Int, generatedTokens: Int, tokenIDs: [Int32], promptSeconds: Double, generationSeconds: Double,
+    stopReason: StopReason
+  ) {
+    self.promptTokens = promptTokens
+    self.generatedTokens = generatedTokens
+    self.tokenIDs = tokenIDs
+    self.promptSeconds = promptSeconds
+    self.generationSeconds = generationSeconds
+    self.stopReason = stopReason
+  }
+
+  public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0 }
+  /// Decode speed: tokens after the first (which comes from the prompt's logits) per second.
+  public var generationTokensPerSecond: Double {
+    generationSeconds > 0 ? Double(max(generatedTokens - 1, 0)) / generationSeconds : 0
+  }
+}
+
+/// What a generation stream yields: text pieces as they are decoded (never a broken UTF-8
+/// character, never part of a stop string), then one summary.
+public enum GenerationEvent: Sendable, Equatable {
+  case text(String)
+  case finished(GenerationSummary)
+}
+
+/// Holds back text that might be the start of a stop string until the next piece decides it.
+struct StopStringFilter {
+  let stops: [String]
+  private var held = ""
+
+  init(_ stops: [String]) { self.stops = stops.filter { !$0.isEmpty } }
+
+  /// The text that can be printed now, and the stop string when one completed.
+  mutating func push(_ piece: String) -> (text: String, stop: String?) {
+    guard !stops.isEmpty else { return (piece, nil) }
+    held += piece
+    var first: (range: Range<String.Index>, stop: String)?
+    for s in stops {
+      if let r = held.range(of: s), first == nil || r.lowerBound < first!.range.lowerBound { first = (r, s) }
+    }
+    if let first {
+      let text = String(held[..<first.range.lowerBound])
+      held = ""
+      return (text, first.stop)
+    }
+    // Keep the longest tail that is a prefix of some stop string.
+    var keep = 0
+    for s in stops {
+      for n in stride(from: min(s.count - 1, held.count), to: 0, by: -1) where held.hasSuffix(s.prefix(n)) {
+        keep = max(keep, n)
+        break
+      }
+    }
+    let cut = held.index(held.endIndex, offsetBy: -keep)
+    let text = String(held[..<cut])
+    held = String(held[cut...])
+    return (text, nil)
+  }
+
+  /// Whatever is held at the end.
+  mutating func flush() -> String {
+    defer { held = "" }
+    return held
+  }
+}
+
+extension Session {
+  /// Generates from `prompt` (token ids) after what the cache holds: a cached prefix of the prompt
+  /// is reused, the rest goes through as one batch, then tokens are sampled one at a time until an
+  /// end-of-generation token, a stop string, `maxTokens`, a full context or `isCancelled()`.
+  /// `onText` gets each printable piece.
+  public func generate(
+    promptTokens prompt: [Int32], options: GenerationOptions, isCancelled: () -> Bool = { false },
+    onText: (String) throws -> Void
+  ) throws -> GenerationSummary {
+    guard !prompt.isEmpty else { throw ModelError.emptyInput }
+    // Reuse the longest common prefix; at least the last prompt token is evaluated (its logits).
+    var common = 0
+    while common < min(tokens.count, prompt.count - 1), tokens[common] == prompt[common] { common += 1 }
+    truncate(to: common)
+    let clock = ContinuousClock()
+    let promptStart = clock.now
+    let suffix = Array(prompt[common...])
+    var summary = GenerationSummary(
+      promptTokens: suffix.count, generatedTokens: 0, tokenIDs: [], promptSeconds: 0, generationSeconds: 0,
+      stopReason: .maxTokens)
+    if tokens.count + suffix.count > contextLength { throw ModelError.contextFull(limit: contextLength) }
+    try evaluate(tokens: suffix)
+    summary.promptSeconds = (clock.now - promptStart).seconds
+    let genStart = clock.now
+
+    var sampler = Sampler(options.sampling)
+    for t in prompt { sampler.accept(t) }
+    var decoder = StreamingDecoder(model.tokenizer)
+    var filter = StopStringFilter(options.stopStrings)
+    let limit = options.maxTokens < 0 ? Int.max : options.maxTokens
+    var reason = StopReason.maxTokens
+    generation: while summary.generatedTokens < limit {
+      if isCancelled() {
+        reason = .cancelled
+        break
+      }
+      let id = withLastLogits { sampler.sample($0) }
+      if model.endOfGenerationTokens.contains(id) {
+        reason = .endOfGeneration(id)
+        break
+      }
+      sampler.accept(id)
+      summary.generatedTokens += 1
+      summary.tokenIDs.append(id)
+      let (text, stop) = filter.push(decoder.append(id))
+      if !text.isEmpty { try onText(text) }
+      if let stop {
+        reason = .stopString(stop)
+        break generation
+      }
+      if summary.generatedTokens >= limit { break }
+      if position >= contextLength {
+        reason = .contextFull
+        break
+      }
+      try evaluate(token: id)
+    }
+    if case .stopString = reason {
+    } else {
+      let rest = filter.push(decoder.flush()).text + filter.flush()
+      if !rest.isEmpty { try onText(rest) }
+    }
+    summary.stopReason = reason
+    summary.generationSeconds = (clock.now - genStart).seconds
+    return summary
+  }
+}
+
+extension Duration {
+  var seconds: Double {
+    let c = components
+    return Double(c.seconds) + Double(c.attoseconds) * 1e-18
+  }
+}
+
+/// Set from the stream's termination handler, read by the generating thread.
+private final class CancelFlag: Sendable {
+  private let flag = Atomic<Bool>(false)
+  func cancel() { flag.store(true, ordering: .relaxed) }
+  var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+extension LanguageModel {
+  /// Streams the continuation of `prompt`: `.text` pieces as they are generated, then
+  /// `.finished` with counts and timings. Runs in a fresh session on its own thread (the forward
+  /// passes block); ending the iteration early cancels it.
+  public func generate(prompt: String, options: GenerationOptions = .init()) -> AsyncThrowingStream<
+    GenerationEvent, any Error
+  > {
+    let ids = tokenizer.encode(prompt, addSpecial: options.addSpecial, parseSpecial: options.parseSpecial)
+    return generate(promptTokens: ids, options: options)
+  }
+
+  /// Streams a chat reply to `messages`, in the model's chat format (`chatTemplate`).
+  public func chat(_ messages: [ChatTemplate.Message], options: GenerationOptions = .init()) throws
+    -> AsyncThrowingStream<GenerationEvent, any Error>
+  {
+    guard let template = chatTemplate else { throw GenerationError.noChatTemplate(config.architecture.rawValue) }
+    var o = options
+    o.parseSpecial = true
+    if !o.stopStrings.contains(template.endOfTurn) { o.stopStrings.append(template.endOfTurn) }
+    let text = template.render(messages, addGenerationPrompt: true)
+    return generate(promptTokens: tokenizer.encode(text, addSpecial: o.addSpecial, parseSpecial: true), options: o)
+  }
+
+  /// Streams the continuation of already tokenized `promptTokens`.
+  public func generate(promptTokens: [Int32], options: GenerationOptions = .init()) -> AsyncThrowingStream<
+    GenerationEvent, any Error
+  > {
+    AsyncThrowingStream { continuation in
+      let cancel = CancelFlag()
+      continuation.onTermination = { _ in cancel.cancel() }
+      let thread = Thread { [self] in
+        do {
+          let session = try makeSession()
+          let summary = try session.generate(
+            promptTokens: promptTokens, options: options, isCancelled: { cancel.isCancelled },
+            onText: { continuation.yield(.text($0)) })
+          continuation.yield(.finished(summary))
+          continuation.finish()
+        } catch {
+          continuation.finish(throwing: error)
+        }
+      }
+      // Forward passes of big models recurse through deep closures; give them room.
+      thread.stackSize = 8 << 20
+      thread.start()
+    }
+  }
+
+  /// The whole continuation of `prompt` as one string, with its summary.
+  public func complete(prompt: String, options: GenerationOptions = .init()) async throws -> (
+    text: String, summary: GenerationSummary
+  ) {
+    var text = ""
+    var summary: GenerationSummary?
+    for try await event in generate(prompt: prompt, options: options) {
+      switch event {
+      case .text(let t): text += t
+      case .finished(let s): summary = s
+      }
+    }
+    guard let summary else { throw GenerationError.endedWithoutSummary }
+    return (text, summary)
+  }
+}
+
+public enum GenerationError: Error, Sendable, Equatable, CustomStringConvertible {
+  case noChatTemplate(String)
+  case endedWithoutSummary
+
+  public var description: String {
+    switch self {
+    case .noChatTemplate(let a):
+      return "the model has no recognized chat template and architecture \(a) has no usual chat format"
+    case .endedWithoutSummary: return "the generation stream ended without its summary"
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import GGUF
+import QuantaCore
+
+/// How a model is put on its device.
+public struct ModelLoadOptions: Sendable, Hashable {
+  /// Tokens the KV cache holds (llama.cpp's `-c`); capped by the model's training context.
+  public var contextLength: Int = 4096
+  /// Most prompt tokens per forward pass (llama.cpp's micro-batch); longer prompts go in chunks.
+  public var batchSize: Int = 512
+  /// Rows of logits computed per matmul when every token's logits are asked for (perplexity).
+  public var logitsChunk: Int = 16
+  /// How quantized matmuls run (the fastest path by default).
+  public var matmul: QMatMulOptions = .init()
+
+  public init(contextLength: Int = 4096, batchSize: Int = 512) {
+    self.contextLength = contextLength
+    self.batchSize = batchSize
+  }
+}
+
+/// A GGUF language model on a device: tokenizer, configuration and weights, loaded once and shared
+/// by any number of `Session`s.
+///
+///     let model = try await LanguageModel.load(path: "gemma-3-270m.gguf", device: .cpu, registry: .standard)
+///     for try await event in model.generate(prompt: "The capital of France is", options: .init(maxTokens: 32)) {
+///       if case .text(let piece) = event { print(piece, terminator: "") }
+///     }
+public final class LanguageModel: Sendable {
+  public let config: ModelConfig
+  public let tokenizer: Tokenizer
+  public let options: ModelLoadOptions
+  /// Tokens the sessions' caches hold: `options.contextLength` capped by the model's.
+  public let contextLength: Int
+  /// Ids that end generation: EOS, EOT, and the end-of-turn control tokens of the known chat
+  /// formats that the vocabulary has (as llama.cpp's vocabulary loader collects them).
+  public let endOfGenerationTokens: Set<Int32>
+  /// The chat format named by `tokenizer.chat_template`, else the architecture's usual one.
+  public let chatTemplate: ChatTemplate?
+  public let file: GGUFFile
+  let transformer: Transformer
+
+  public var device: Device { transformer.backend.device }
+  public var backend: any ComputeBackend { transformer.backend }
+
+  /// Opens `path` (memory-mapped) and loads it onto `device`, whose backend `registry` opens.
+  public static func load(
+    path: String, device: Device = .cpu, registry: BackendRegistry, options: ModelLoadOptions = .init()
+  ) async throws -> LanguageModel {
+    try LanguageModel(file: try GGUFFile(path: path), backend: try registry.backend(for: device), options: options)
+  }
+
+  /// Loads onto an already opened backend.
+  public static func load(path: String, backend: any ComputeBackend, options: ModelLoadOptions = .init()) async throws
+    -> LanguageModel
+  {
+    try LanguageModel(file: try GGUFFile(path: path), backend: backend, options: options)
+  }
+
+  /// Builds the model from an opened file (synchronous; `load` is the usual entry point).
+  public init(file: GGUFFile, backend: any ComputeBackend, options: ModelLoadOptions = .init()) throws {
+    guard options.contextLength > 0, options.batchSize > 0, options.logitsChunk > 0 else {
+      throw QuantaError.invalidArgument(
+        op: "LanguageModel.load",
+        reason: "contextLength \(options.contextLength), batchSize \(options.batchSize) and logitsChunk "
+          + "\(options.logitsChunk) must be positive")
+    }
+    let config = try ModelConfig(file: file)
+    if config.finalLogitSoftcap > 0 {
+      // The contract has no element-wise tanh; no supported family sets this with its usual files.
+      throw ModelError.invalidHyperparameter(
+        key: "\(config.architecture.rawValue).final_logit_softcapping", value: "\(config.finalLogitSoftcap)",
+        reason: "final logit soft-capping is not supported")
+    }
+    self.config = config
+    self.file = file
+    self.options = options
+    contextLength = min(options.contextLength, config.contextLength)
+    let vocabulary = try Vocabulary(metadata: file.metadata)
+    tokenizer = try Tokenizer(vocabulary)
+    var eog = Set<Int32>()
+    if let e = vocabulary.eos { eog.insert(e) }
+    if let e = vocabulary.eot { eog.insert(e) }
+    let endTexts: Set<String> = [
+      "<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|endoftext|>", "<|end|>",
+    ]
+    for (id, text) in vocabulary.tokens.enumerated()
+    where endTexts.contains(text) && (vocabulary.types[id] == .control || vocabulary.types[id] == .userDefined) {
+      eog.insert(Int32(id))
+    }
+    endOfGenerationTokens = eog
+    if let template = try file.metadata.optionalString("tokenizer.chat_template") {
+      chatTemplate = ChatTemplate.detect(template: template) ?? ChatTemplate.fallback(architecture: config.architecture.rawValue)
+    } else {
+      chatTemplate = ChatTemplate.fallback(architecture: config.architecture.rawValue)
+    }
+    transformer = try Transformer(file: file, config: config, backend: backend)
+  }
+
+  /// A new conversation state (KV cache of `contextLength` tokens on the device).
+  public func makeSession() throws -> Session { try Session(model: self) }
+
+  /// Bytes of one session's KV cache.
+  public var kvCacheBytes: Int { config.layerCount * 2 * contextLength * config.kvHeadCount * config.headDim * 2 }
+}
