@@ -34,11 +34,13 @@ let package = Package(
     // The CLI's testable logic: inspect report, quantize planner and pipeline, codec bench.
     .target(
       name: "QuantaTools",
-      dependencies: ["GGML", "GGUF", "QuantaLM", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+      dependencies: [
+        "GGML", "GGUF", "QuantaLM", "QuantaCore", "Quanta", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+      ]),
     .testTarget(
       name: "QuantaToolsTests",
       dependencies: [
-        "QuantaTools", "GGUF", "GGML", "QuantaLM", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        "QuantaTools", "GGUF", "GGML", "QuantaLM", "Quanta", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
     // The CLI.
     .executableTarget(

@@ -9,7 +9,8 @@ public enum Perplexity {
   public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
     case tooFewTokens(have: Int, need: Int, context: Int)
     case invalidContext(Int)
-    case logitCount(expected: Int, got: Int)
+    case logitRows(expected: Int, got: Int)
+    case logitRow(position: Int, expected: Int, values: Int, vocabulary: Int)
     case tokenOutOfRange(Int32, vocabulary: Int)
 
     public var description: String {
@@ -17,7 +18,9 @@ public enum Perplexity {
       case .tooFewTokens(let have, let need, let c):
         return "you need at least \(need) tokens to evaluate perplexity with a context of \(c); the text has \(have)"
       case .invalidContext(let c): return "context size must be at least 4, got \(c)"
-      case .logitCount(let e, let g): return "the model returned \(g) logits, expected \(e)"
+      case .logitRows(let e, let g): return "the model returned \(g) rows of logits for a chunk of \(e) tokens"
+      case .logitRow(let p, let e, let v, let n):
+        return "logits row \(p) (expected row \(e)) has \(v) values, the vocabulary \(n)"
       case .tokenOutOfRange(let t, let n): return "token \(t) is outside the model's \(n) logits"
       }
     }
@@ -94,14 +97,15 @@ public enum Perplexity {
     }
   }
 
-  /// Runs the method over `tokens`. `evaluate` gets one chunk (from an empty cache) and returns the
-  /// logits of every position, row-major `[context][vocabulary]`. `chunkDone` sees the chunk number
-  /// (from 1) and the running perplexity.
+  /// Runs the method over `tokens`. `evaluate` gets one chunk (to evaluate from an empty cache) and
+  /// a callback to call with the logits of each position in order (`vocabulary` values each), so
+  /// that no more than one row is held at a time. `chunkDone` sees the chunk number (from 1) and
+  /// the running perplexity.
   public static func run(
     tokens: [Int32], context: Int, bos: Int32?, vocabulary: Int,
-    evaluate: ([Int32]) async throws -> [Float],
+    evaluate: ([Int32], (Int, UnsafeBufferPointer<Float>) throws -> Void) throws -> Void,
     chunkDone: (Int, Double) -> Void = { _, _ in }
-  ) async throws -> Result {
+  ) throws -> Result {
     let work = try chunks(tokens, context: context, bos: bos)
     if let bad = tokens.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
       throw Failure.tokenOutOfRange(bad, vocabulary: vocabulary)
@@ -110,16 +114,15 @@ public enum Perplexity {
     var progression: [Double] = []
     let first = context / 2
     for (index, chunk) in work.enumerated() {
-      let logits = try await evaluate(chunk)
-      guard logits.count == context * vocabulary else {
-        throw Failure.logitCount(expected: context * vocabulary, got: logits.count)
-      }
-      logits.withUnsafeBufferPointer { all in
-        for position in first..<(context - 1) {
-          let row = UnsafeBufferPointer(rebasing: all[position * vocabulary..<(position + 1) * vocabulary])
-          sums.add(logits: row, next: Int(chunk[position + 1]))
+      var rows = 0
+      try evaluate(chunk) { position, logits in
+        guard position == rows, logits.count == vocabulary else {
+          throw Failure.logitRow(position: position, expected: rows, values: logits.count, vocabulary: vocabulary)
         }
+        rows += 1
+        if position >= first && position < context - 1 { sums.add(logits: logits, next: Int(chunk[position + 1])) }
       }
+      guard rows == context else { throw Failure.logitRows(expected: context, got: rows) }
       progression.append(sums.perplexity)
       chunkDone(index + 1, sums.perplexity)
     }

@@ -5,7 +5,7 @@ import QuantaTools
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure performance.",
-    subcommands: [BenchQuantize.self])
+    subcommands: [BenchQuantize.self, BenchMatmul.self, BenchModel.self])
 }
 
 struct BenchQuantize: ParsableCommand {

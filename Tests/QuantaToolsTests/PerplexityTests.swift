@@ -1,4 +1,5 @@
 import Foundation
+import QuantaLM
 import Testing
 
 @testable import QuantaTools
@@ -32,7 +33,7 @@ import Testing
     #expect(abs(acc.nll - 1000) < 1e-3)  // −log p ≈ 0 and 1000
   }
 
-  @Test func chunksReplaceTheFirstTokenWithBOSAndScoreTheSecondHalf() async throws {
+  @Test func chunksReplaceTheFirstTokenWithBOSAndScoreTheSecondHalf() throws {
     let tokens: [Int32] = (0..<21).map { Int32($0 % 5) + 1 }  // 2 chunks of 8; 5 tokens left over
     let vocabulary = 6
     let context = 8
@@ -40,13 +41,15 @@ import Testing
     var lines: [String] = []
     // The model puts logit ln 3 on the token that really follows at every position: each scored
     // NLL is −log(3 / (3 + 5)) = ln(8/3).
-    let result = try await Perplexity.run(
+    let result = try Perplexity.run(
       tokens: tokens, context: context, bos: 0, vocabulary: vocabulary,
-      evaluate: { chunk in
+      evaluate: { chunk, row in
         seen.append(chunk)
-        var logits = [Float](repeating: 0, count: context * vocabulary)
-        for p in 0..<(context - 1) { logits[p * vocabulary + Int(chunk[p + 1])] = Float(log(3.0)) }
-        return logits
+        for p in 0..<context {
+          var logits = [Float](repeating: 0, count: vocabulary)
+          if p + 1 < context { logits[Int(chunk[p + 1])] = Float(log(3.0)) }
+          try logits.withUnsafeBufferPointer { try row(p, $0) }
+        }
       },
       chunkDone: { i, ppl in lines.append(String(format: "[%d]%.4f", i, ppl)) })
     #expect(seen == [[0, 2, 3, 4, 5, 1, 2, 3], [0, 5, 1, 2, 3, 4, 5, 1]])
@@ -57,14 +60,55 @@ import Testing
     #expect(result.finalLine.hasPrefix("Final estimate: PPL = 2.6667 +/- "))
   }
 
-  @Test func tooShortTextIsATypedError() async {
-    await #expect(throws: Perplexity.Failure.tooFewTokens(have: 15, need: 16, context: 8)) {
-      _ = try await Perplexity.run(
-        tokens: [Int32](repeating: 1, count: 15), context: 8, bos: 0, vocabulary: 4, evaluate: { _ in [] })
+  @Test func badInputAndBadModelOutputAreTypedErrors() {
+    #expect(throws: Perplexity.Failure.tooFewTokens(have: 15, need: 16, context: 8)) {
+      _ = try Perplexity.run(
+        tokens: [Int32](repeating: 1, count: 15), context: 8, bos: 0, vocabulary: 4, evaluate: { _, _ in })
     }
-    await #expect(throws: Perplexity.Failure.logitCount(expected: 32, got: 3)) {
-      _ = try await Perplexity.run(
-        tokens: [Int32](repeating: 1, count: 16), context: 8, bos: 0, vocabulary: 4, evaluate: { _ in [0, 0, 0] })
+    #expect(throws: Perplexity.Failure.tokenOutOfRange(9, vocabulary: 4)) {
+      _ = try Perplexity.run(
+        tokens: [Int32](repeating: 9, count: 16), context: 8, bos: 0, vocabulary: 4, evaluate: { _, _ in })
     }
+    // Too few rows, and a row of the wrong width.
+    #expect(throws: Perplexity.Failure.logitRows(expected: 8, got: 0)) {
+      _ = try Perplexity.run(
+        tokens: [Int32](repeating: 1, count: 16), context: 8, bos: 0, vocabulary: 4, evaluate: { _, _ in })
+    }
+    #expect(throws: Perplexity.Failure.logitRow(position: 0, expected: 0, values: 3, vocabulary: 4)) {
+      _ = try Perplexity.run(
+        tokens: [Int32](repeating: 1, count: 16), context: 8, bos: 0, vocabulary: 4,
+        evaluate: { _, row in try [Float](repeating: 0, count: 3).withUnsafeBufferPointer { try row(0, $0) } })
+    }
+  }
+
+  /// The real model on a short text: finite, in a sane range, and the same value twice.
+  @Test func realModelIsFiniteAndReproducible() async throws {
+    var settings = ModelSettings()
+    settings.modelPath = try RunTestModels.gemma3()
+    settings.contextSize = 16
+    settings.threads = 2
+    let model = try await settings.loadModel().model
+    let text = """
+      The quick brown fox jumps over the lazy dog. A journey of a thousand miles begins with a single \
+      step. All that glitters is not gold, and not all those who wander are lost.
+      """
+    let tokens = model.tokenizer.encode(text)
+    #expect(tokens.count >= 32)
+    func once() throws -> Perplexity.Result {
+      let session = try model.makeSession()
+      return try Perplexity.run(
+        tokens: tokens, context: 16, bos: model.tokenizer.vocabulary.bos, vocabulary: model.config.vocabularySize,
+        evaluate: { chunk, row in
+          session.reset()
+          try session.evaluateAll(tokens: chunk, row)
+        })
+    }
+    let a = try once()
+    let b = try once()
+    #expect(a.chunks == tokens.count / 16)
+    #expect(a.scoredTokens == a.chunks * 7)
+    #expect(a.perplexity.isFinite && a.perplexity > 1 && a.perplexity < 10_000, "\(a.perplexity)")
+    #expect(a.uncertainty.map { $0.isFinite && $0 > 0 } == true)
+    #expect(a.perplexity == b.perplexity)
   }
 }

@@ -1,0 +1,138 @@
+import Foundation
+import Quanta
+import QuantaLM
+
+/// `quanta bench model`: llama-bench's prompt-processing (`ppN`: N tokens in one batch from an
+/// empty cache) and text-generation (`tgN`: N single-token decode steps from an empty cache)
+/// tests, each repeated after a warm-up, reported as mean ± standard deviation of tokens/s.
+public enum ModelBench {
+  public struct Row: Sendable, Equatable {
+    public var model: String
+    public var sizeBytes: Int
+    public var parameters: Int
+    public var backend: String
+    public var threads: Int
+    public var test: String
+    public var samples: [Double]
+
+    public var mean: Double { samples.isEmpty ? 0 : samples.reduce(0, +) / Double(samples.count) }
+    /// Sample standard deviation (n − 1), as llama-bench's `stdev`.
+    public var standardDeviation: Double {
+      guard samples.count > 1 else { return 0 }
+      let m = mean
+      return (samples.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(samples.count - 1)).squareRoot()
+    }
+  }
+
+  /// llama-bench's model description: architecture, size label, file type (`gemma3 270M Q4_K_M`).
+  public static func describe(_ model: LanguageModel) -> String {
+    let m = model.file.metadata
+    var parts = [model.config.architecture.rawValue]
+    if let label = try? m.optionalString("general.size_label") { parts.append(label) }
+    if let ft = try? m.optionalUInt32("general.file_type"), let type = LlamaFileType(rawValue: ft) {
+      parts.append(type.name)
+    }
+    return parts.joined(separator: " ")
+  }
+
+  /// Runs the tests. `progress` sees each finished measurement (for a live line on stderr).
+  public static func run(
+    model: LanguageModel, promptTokens: Int, generatedTokens: Int, repetitions: Int,
+    progress: (String, Double) -> Void = { _, _ in }
+  ) throws -> [Row] {
+    guard repetitions >= 1 else { throw QuantaToolError.invalidArgument("repetitions must be at least 1") }
+    guard promptTokens >= 0, generatedTokens >= 0 else {
+      throw QuantaToolError.invalidArgument("-p and -n must not be negative")
+    }
+    let session = try model.makeSession()
+    let vocabulary = model.config.vocabularySize
+    let bos = model.tokenizer.vocabulary.bos ?? 0
+    // Random ids as llama-bench uses; a fixed LCG so runs feed the same tokens.
+    var state: UInt64 = 0x853C_49E6_748F_EA9B
+    func randomToken() -> Int32 {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return Int32((state >> 33) % UInt64(vocabulary))
+    }
+    let clock = ContinuousClock()
+    func promptPass(_ n: Int) throws -> Double {
+      session.reset()
+      let tokens = [bos] + (1..<n).map { _ in randomToken() }
+      let start = clock.now
+      try session.evaluate(tokens: tokens)
+      return seconds(clock.now - start)
+    }
+    func generation(_ n: Int) throws -> Double {
+      session.reset()
+      var token = bos
+      let start = clock.now
+      for _ in 0..<n {
+        try session.evaluate(token: token)
+        token = randomToken()
+      }
+      return seconds(clock.now - start)
+    }
+    let file = model.file
+    let base = Row(
+      model: describe(model), sizeBytes: file.tensors.reduce(0) { $0 + $1.byteCount },
+      parameters: file.tensors.reduce(0) { $0 + $1.elementCount },
+      backend: model.device.kind.rawValue.uppercased(),
+      threads: (model.backend as? CPUBackend)?.threadCount ?? model.backend.info.computeUnits, test: "", samples: [])
+    var rows: [Row] = []
+    if promptTokens > 0 {
+      _ = try promptPass(promptTokens)  // warm-up: pages mapped, kernels and buffers touched
+      var row = base
+      row.test = "pp\(promptTokens)"
+      for _ in 0..<repetitions {
+        let rate = Double(promptTokens) / max(try promptPass(promptTokens), 1e-9)
+        row.samples.append(rate)
+        progress(row.test, rate)
+      }
+      rows.append(row)
+    }
+    if generatedTokens > 0 {
+      _ = try generation(1)
+      var row = base
+      row.test = "tg\(generatedTokens)"
+      for _ in 0..<repetitions {
+        let rate = Double(generatedTokens) / max(try generation(generatedTokens), 1e-9)
+        row.samples.append(rate)
+        progress(row.test, rate)
+      }
+      rows.append(row)
+    }
+    return rows
+  }
+
+  private static func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+  }
+
+  /// The markdown table llama-bench prints.
+  public static func table(_ rows: [Row]) -> String {
+    func size(_ b: Int) -> String {
+      b >= 1 << 30 ? String(format: "%.2f GiB", Double(b) / 1_073_741_824) : String(format: "%.2f MiB", Double(b) / 1_048_576)
+    }
+    func params(_ n: Int) -> String {
+      n >= 1_000_000_000 ? String(format: "%.2f B", Double(n) / 1e9) : String(format: "%.2f M", Double(n) / 1e6)
+    }
+    func cell(_ s: String, _ w: Int, right: Bool) -> String {
+      let pad = String(repeating: " ", count: max(0, w - s.count))
+      return right ? pad + s : s + pad
+    }
+    let widths = [30, 10, 10, 10, 7, 15, 20]
+    let right = [false, true, true, false, true, true, true]
+    func line(_ cells: [String]) -> String {
+      "| " + zip(cells, zip(widths, right)).map { cell($0, $1.0, right: $1.1) }.joined(separator: " | ") + " |\n"
+    }
+    var out = line(["model", "size", "params", "backend", "threads", "test", "t/s"])
+    out += "| " + zip(widths, right).map { w, r in String(repeating: "-", count: w - 1) + (r ? ":" : "-") }
+      .joined(separator: " | ") + " |\n"
+    for r in rows {
+      out += line([
+        r.model, size(r.sizeBytes), params(r.parameters), r.backend, "\(r.threads)", r.test,
+        String(format: "%.2f ± %.2f", r.mean, r.standardDeviation),
+      ])
+    }
+    return out
+  }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import GGUF
+import Quanta
+import QuantaLM
+
+/// The model flags shared by `run`, `perplexity` and `bench model`, with llama.cpp's defaults, and
+/// the one place where they become option values (DESIGN.md principle 7).
+public struct ModelSettings: Sendable, Equatable {
+  /// nil: the default model (Gemma 3 270M Q4_K_M), downloaded into the cache on first use.
+  public var modelPath: String?
+  /// `-c`: KV cache tokens; 0 means the model's training context.
+  public var contextSize = 4096
+  /// `-b`: most tokens per forward pass.
+  public var batchSize = 512
+  /// `-t`: CPU threads; nil = every CPU this process may use.
+  public var threads: Int?
+  /// `--device`.
+  public var device = "cpu"
+  /// `-n`: tokens to generate; −1 = until end of generation (capped by the context).
+  public var maxTokens = -1
+  /// `-s`: −1 (llama.cpp's LLAMA_DEFAULT_SEED) picks a random seed.
+  public var seed: Int64 = -1
+  public var temperature: Float = 0.8
+  public var topK = 40
+  public var topP: Float = 0.95
+  public var minP: Float = 0.05
+  public var repeatPenalty: Float = 1.0
+  public var repeatLastN = 64
+
+  public init() {}
+
+  /// The seed the sampler gets: `seed`, or a random one for −1.
+  public func resolvedSeed() -> UInt64 {
+    seed < 0 ? UInt64.random(in: 0..<UInt64(UInt32.max)) : UInt64(seed)
+  }
+
+  public func samplingOptions(seed: UInt64) -> SamplingOptions {
+    var o = SamplingOptions()
+    o.temperature = temperature
+    o.topK = topK
+    o.topP = topP
+    o.minP = minP
+    o.repeatPenalty = repeatPenalty
+    o.repeatLastN = repeatLastN
+    o.seed = seed
+    return o
+  }
+
+  public func generationOptions(seed: UInt64) -> GenerationOptions {
+    GenerationOptions(maxTokens: maxTokens, sampling: samplingOptions(seed: seed))
+  }
+
+  public func loadOptions() -> ModelLoadOptions {
+    // 0 asks for the training context; the loader caps any request at it.
+    ModelLoadOptions(contextLength: contextSize <= 0 ? 1 << 30 : contextSize, batchSize: max(1, batchSize))
+  }
+
+  public func validate() throws {
+    if let t = threads, t < 1 { throw QuantaToolError.invalidThreadCount(t) }
+    if batchSize < 1 { throw QuantaToolError.invalidArgument("batch size must be at least 1, got \(batchSize)") }
+    if topK < 0 { throw QuantaToolError.invalidArgument("--top-k must be ≥ 0, got \(topK)") }
+    if !(temperature.isFinite && topP.isFinite && minP.isFinite && repeatPenalty.isFinite) {
+      throw QuantaToolError.invalidArgument("sampling values must be finite numbers")
+    }
+  }
+
+  /// The backend registry for these settings (threads for the CPU backend).
+  public func registry() -> BackendRegistry {
+    threads.map { BackendRegistry.makeStandard(cpu: .init(threadCount: $0)) } ?? .standard
+  }
+
+  /// The model file: `modelPath`, or the default model from the cache (downloaded when missing).
+  public func resolveModelPath() async throws -> String {
+    if let modelPath { return modelPath }
+    return try await DefaultModel.path()
+  }
+
+  /// Resolves, opens and loads the model; returns it with the seconds the load took.
+  public func loadModel() async throws -> (model: LanguageModel, seconds: Double) {
+    try validate()
+    let path = try await resolveModelPath()
+    let device = try Device(parsing: device)
+    let start = Date()
+    let model = try await LanguageModel.load(path: path, device: device, registry: registry(), options: loadOptions())
+    return (model, Date().timeIntervalSince(start))
+  }
+}
+
+/// Lines of timing that `quanta run` prints at the end (stderr), in llama.cpp's terms.
+public enum RunStats {
+  public static func lines(loadSeconds: Double, prompt: (tokens: Int, seconds: Double), eval: (tokens: Int, seconds: Double))
+    -> String
+  {
+    func rate(_ n: Int, _ s: Double) -> String { s > 0 ? String(format: "%.2f", Double(n) / s) : "-" }
+    return String(format: "load time:   %10.2f ms\n", loadSeconds * 1000)
+      + String(format: "prompt eval: %10.2f ms / %5d tokens, ", prompt.seconds * 1000, prompt.tokens)
+      + "\(rate(prompt.tokens, prompt.seconds)) t/s\n"
+      + String(format: "eval:        %10.2f ms / %5d runs,   ", eval.seconds * 1000, eval.tokens)
+      + "\(rate(eval.tokens, eval.seconds)) t/s\n"
+  }
+}

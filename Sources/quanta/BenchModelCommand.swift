@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import QuantaTools
+
+/// `quanta bench model`: llama-bench's pp/tg table for one model.
+struct BenchModel: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "model",
+    abstract: "Prompt processing and generation speed of a model (llama-bench's table).")
+
+  @Option(name: [.customShort("m"), .long], help: "Model file (GGUF). Default: the default model.")
+  var model: String?
+
+  @Option(name: [.customShort("p"), .customLong("n-prompt")], help: "Prompt tokens of the pp test (0 = skip).")
+  var nPrompt = 512
+
+  @Option(name: [.customShort("n"), .customLong("n-gen")], help: "Generated tokens of the tg test (0 = skip).")
+  var nGen = 128
+
+  @Option(name: [.customShort("r"), .customLong("repetitions")], help: "Repetitions of each test (after a warm-up).")
+  var repetitions = 5
+
+  @Option(name: [.customShort("b"), .customLong("batch-size")], help: "Most tokens per forward pass.")
+  var batchSize = 2048
+
+  @Option(name: [.customShort("t"), .long], help: "CPU threads (default: all available).")
+  var threads: Int?
+
+  @Option(help: "Device: cpu, cuda[:N], rocm[:N], metal.")
+  var device = "cpu"
+
+  func run() async throws {
+    var settings = ModelSettings()
+    settings.modelPath = model
+    // llama-bench sizes the context for the longest test.
+    settings.contextSize = max(nPrompt, nGen + 1, 16)
+    settings.batchSize = max(1, min(batchSize, max(nPrompt, 1)))
+    settings.threads = threads
+    settings.device = device
+    let (lm, _) = try await settings.loadModel()
+    let rows = try ModelBench.run(
+      model: lm, promptTokens: nPrompt, generatedTokens: nGen, repetitions: repetitions,
+      progress: { test, rate in stderr("\(test): " + String(format: "%.2f t/s\n", rate)) })
+    stdout(ModelBench.table(rows))
+  }
+}

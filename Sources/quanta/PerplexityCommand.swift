@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import QuantaTools
+
+/// `quanta perplexity -m M -f TEXT -c 512`: llama-perplexity's method and output.
+struct PerplexityCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "perplexity",
+    abstract: "Perplexity of a model on a text file (llama.cpp's method and output).",
+    discussion: """
+      The text is tokenized whole (BOS first), cut into non-overlapping chunks of -c tokens, each \
+      chunk's first token replaced by BOS and evaluated from an empty cache, and the second half of \
+      each chunk scored. Prints [1]x,[2]y,... as chunks finish, then Final estimate: PPL = X +/- Y.
+      """)
+
+  @Option(name: [.customShort("m"), .long], help: "Model file (GGUF). Default: the default model.")
+  var model: String?
+
+  @Option(name: [.customShort("f"), .long], help: "Text file.")
+  var file: String
+
+  @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "Chunk (context) size in tokens.")
+  var ctxSize = 512
+
+  @Option(name: [.customShort("b"), .customLong("batch-size")], help: "Most tokens per forward pass.")
+  var batchSize = 2048
+
+  @Option(name: .customLong("chunks"), help: "Score at most this many chunks; -1 = all.")
+  var chunks = -1
+
+  @Option(name: [.customShort("t"), .long], help: "CPU threads (default: all available).")
+  var threads: Int?
+
+  @Option(help: "Device: cpu, cuda[:N], rocm[:N], metal.")
+  var device = "cpu"
+
+  func run() async throws {
+    guard ctxSize >= 4 else { throw ValidationError("-c must be at least 4") }
+    let text: String
+    do {
+      text = try String(contentsOfFile: file, encoding: .utf8)
+    } catch {
+      throw ValidationError("cannot read \(file) as UTF-8 text: \(error.localizedDescription)")
+    }
+    var settings = ModelSettings()
+    settings.modelPath = model
+    settings.contextSize = ctxSize
+    settings.batchSize = min(batchSize, ctxSize)
+    settings.threads = threads
+    settings.device = device
+    let (lm, loadSeconds) = try await settings.loadModel()
+    guard lm.contextLength >= ctxSize else {
+      throw ValidationError("the model's context is \(lm.contextLength) tokens, smaller than -c \(ctxSize)")
+    }
+    stderr(String(format: "load time: %.2f ms\n", loadSeconds * 1000))
+    var tokens = lm.tokenizer.encode(text)
+    if chunks > 0 { tokens = Array(tokens.prefix(chunks * ctxSize)) }
+    let vocabulary = lm.config.vocabularySize
+    let bos = lm.tokenizer.vocabulary.addBOS ? lm.tokenizer.vocabulary.bos : nil
+    stderr("perplexity: \(tokens.count) tokens, \(tokens.count / ctxSize) chunks of \(ctxSize), batch \(settings.batchSize)\n")
+    let session = try lm.makeSession()
+    let started = Date()
+    let result = try Perplexity.run(
+      tokens: tokens, context: ctxSize, bos: bos, vocabulary: vocabulary,
+      evaluate: { chunk, row in
+        session.reset()
+        try session.evaluateAll(tokens: chunk, row)
+      },
+      chunkDone: { index, ppl in
+        if index == 1 {
+          let pass = Date().timeIntervalSince(started)
+          stderr(String(format: "perplexity: %.2f seconds per pass - ETA %.2f minutes\n", pass, pass * Double(tokens.count / ctxSize) / 60))
+        }
+        stdout(String(format: "[%d]%.4f,", index, ppl))
+      })
+    stdout("\n")
+    if result.uncertainty != nil {
+      stdout(result.finalLine + "\n")
+    } else {
+      stdout(String(format: "Final estimate: PPL = %.4f (no uncertainty: the log-probabilities do not vary)\n", result.perplexity))
+    }
+  }
+}
