@@ -29,6 +29,11 @@ let package = Package(
     // Layer 3: the device/backend contract (Device, ComputeBackend, registry, Tensor, QTensor, QMatMul).
     .target(name: "QuantaCore", dependencies: ["GGML", "GGUF"]),
     .testTarget(name: "QuantaCoreTests", dependencies: ["QuantaCore", "GGML"]),
+    // GPU kernels: one CUDA/HIP-dialect source tree (kernels/, embedded by scripts/gen_gpu_kernels.py).
+    .target(name: "GPUKernels", exclude: ["kernels"]),
+    // The GPU backend: one host implementation over VendorAPI (CUDA driver + NVRTC, HIP + hiprtc; dlopen).
+    .target(name: "GPUBackend", dependencies: ["QuantaCore", "GPUKernels", "GGML"]),
+    .testTarget(name: "GPUBackendTests", dependencies: ["GPUBackend", "GPUKernels", "QuantaCore", "GGML"]),
     // The umbrella library: QuantaCore + the standard backends registered.
     .target(name: "Quanta", dependencies: ["QuantaCore", "CPUBackend", "GGML", "GGUF"]),
     // The CLI's testable logic: inspect report, quantize planner and pipeline, codec bench.
@@ -46,7 +51,7 @@ let package = Package(
     .executableTarget(
       name: "quanta",
       dependencies: [
-        "GGML", "GGUF", "QuantaTools", "Quanta",
+        "GGML", "GGUF", "QuantaTools", "Quanta", "GPUBackend",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

@@ -10,3 +10,10 @@ if [ ${#need_pip[@]} -gt 0 ]; then
 fi
 # The real model for tier-4 tests (TESTING.md), into Quanta's model cache (sha256-checked).
 python3 scripts/fetch_default_model.py >/dev/null
+# HIP runtime + hiprtc (Debian's ROCm 5.2) and AMD's headers: GPUBackendTests compile every kernel
+# for AMD targets through hiprtc with no GPU present; scripts/check_hip_abi.py reads the headers.
+if ! dpkg -s libamdhip64-5 libamdhip64-dev >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends libamdhip64-5 libamdhip64-dev >/dev/null
+fi

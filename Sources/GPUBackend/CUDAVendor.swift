@@ -1,0 +1,317 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+import Synchronization
+
+/// CUDA driver API + NVRTC, loaded with dlopen (QUANTA_CUDA_LIB / QUANTA_NVRTC_LIB override).
+public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
+  // @unchecked: immutable after init; the driver API is thread-safe; `contexts` is written under lock.
+  public let vendor = GPUVendor.cuda
+  public let versionDescription: String
+  let driver: DynamicLibrary
+  let nvrtc: DynamicLibrary
+  let driverVersion: Int32
+  private let contexts = Mutex<[Int: CUcontextBox]>([:])
+
+  static let driverCandidates = [
+    "libcuda.so.1", "libcuda.so", "/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/usr/lib64/libcuda.so.1",
+    "/usr/local/cuda/lib64/libcuda.so.1", "/usr/lib/wsl/lib/libcuda.so.1",
+  ]
+  static let nvrtcCandidates = [
+    "libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "/usr/local/cuda/lib64/libnvrtc.so",
+    "/usr/local/cuda/lib64/libnvrtc.so.13", "/usr/local/cuda/lib64/libnvrtc.so.12",
+  ]
+
+  private let cuInit: PFN_cuInit
+  private let cuDeviceGetCount: PFN_cuDeviceGetCount
+  private let cuDeviceGet: PFN_cuDeviceGet
+  private let cuDeviceGetName: PFN_cuDeviceGetName
+  private let cuDeviceGetAttribute: PFN_cuDeviceGetAttribute
+  private let cuDeviceTotalMem: PFN_cuDeviceTotalMem_v2
+  private let cuDevicePrimaryCtxRetain: PFN_cuDevicePrimaryCtxRetain
+  private let cuCtxSetCurrent: PFN_cuCtxSetCurrent
+  private let cuMemGetInfo: PFN_cuMemGetInfo_v2
+  private let cuMemAlloc: PFN_cuMemAlloc_v2
+  private let cuMemFree: PFN_cuMemFree_v2
+  private let cuMemcpyHtoDAsync: PFN_cuMemcpyHtoDAsync_v2
+  private let cuMemcpyDtoHAsync: PFN_cuMemcpyDtoHAsync_v2
+  private let cuMemcpyDtoDAsync: PFN_cuMemcpyDtoDAsync_v2
+  private let cuMemsetD8Async: PFN_cuMemsetD8Async
+  private let cuStreamCreate: PFN_cuStreamCreate
+  private let cuStreamDestroy: PFN_cuStreamDestroy_v2
+  private let cuStreamSynchronize: PFN_cuStreamSynchronize
+  private let cuEventCreate: PFN_cuEventCreate
+  private let cuEventDestroy: PFN_cuEventDestroy_v2
+  private let cuEventRecord: PFN_cuEventRecord
+  private let cuEventElapsedTime: PFN_cuEventElapsedTime
+  private let cuModuleLoadData: PFN_cuModuleLoadData
+  private let cuModuleUnload: PFN_cuModuleUnload
+  private let cuModuleGetFunction: PFN_cuModuleGetFunction
+  private let cuLaunchKernel: PFN_cuLaunchKernel
+  private let cuGetErrorName: PFN_cuGetErrorName
+  private let cuGetErrorString: PFN_cuGetErrorString
+  private let nvrtcCreateProgram: PFN_nvrtcCreateProgram
+  private let nvrtcCompileProgram: PFN_nvrtcCompileProgram
+  private let nvrtcGetProgramLogSize: PFN_nvrtcGetProgramLogSize
+  private let nvrtcGetProgramLog: PFN_nvrtcGetProgramLog
+  private let nvrtcGetCUBINSize: PFN_nvrtcGetCUBINSize
+  private let nvrtcGetCUBIN: PFN_nvrtcGetCUBIN
+  private let nvrtcDestroyProgram: PFN_nvrtcDestroyProgram
+  private let nvrtcGetErrorString: PFN_nvrtcGetErrorString
+  private let supportedArchs: [String]?
+
+  public init() throws(GPUError) {
+    let d = try DynamicLibrary.open("CUDA driver (libcuda)", candidates: Self.driverCandidates, override: environment("QUANTA_CUDA_LIB"))
+    let n = try DynamicLibrary.open("NVRTC (libnvrtc)", candidates: Self.nvrtcCandidates, override: environment("QUANTA_NVRTC_LIB"))
+    driver = d
+    nvrtc = n
+    cuInit = try d.function("cuInit")
+    let getVersion: PFN_cuDriverGetVersion = try d.function("cuDriverGetVersion")
+    cuDeviceGetCount = try d.function("cuDeviceGetCount")
+    cuDeviceGet = try d.function("cuDeviceGet")
+    cuDeviceGetName = try d.function("cuDeviceGetName")
+    cuDeviceGetAttribute = try d.function("cuDeviceGetAttribute")
+    cuDeviceTotalMem = try d.function("cuDeviceTotalMem_v2")
+    cuDevicePrimaryCtxRetain = try d.function("cuDevicePrimaryCtxRetain")
+    cuCtxSetCurrent = try d.function("cuCtxSetCurrent")
+    cuMemGetInfo = try d.function("cuMemGetInfo_v2")
+    cuMemAlloc = try d.function("cuMemAlloc_v2")
+    cuMemFree = try d.function("cuMemFree_v2")
+    cuMemcpyHtoDAsync = try d.function("cuMemcpyHtoDAsync_v2")
+    cuMemcpyDtoHAsync = try d.function("cuMemcpyDtoHAsync_v2")
+    cuMemcpyDtoDAsync = try d.function("cuMemcpyDtoDAsync_v2")
+    cuMemsetD8Async = try d.function("cuMemsetD8Async")
+    cuStreamCreate = try d.function("cuStreamCreate")
+    cuStreamDestroy = try d.function("cuStreamDestroy_v2")
+    cuStreamSynchronize = try d.function("cuStreamSynchronize")
+    cuEventCreate = try d.function("cuEventCreate")
+    cuEventDestroy = try d.function("cuEventDestroy_v2")
+    cuEventRecord = try d.function("cuEventRecord")
+    cuEventElapsedTime = try d.function("cuEventElapsedTime")
+    cuModuleLoadData = try d.function("cuModuleLoadData")
+    cuModuleUnload = try d.function("cuModuleUnload")
+    cuModuleGetFunction = try d.function("cuModuleGetFunction")
+    cuLaunchKernel = try d.function("cuLaunchKernel")
+    cuGetErrorName = try d.function("cuGetErrorName")
+    cuGetErrorString = try d.function("cuGetErrorString")
+    nvrtcCreateProgram = try n.function("nvrtcCreateProgram")
+    nvrtcCompileProgram = try n.function("nvrtcCompileProgram")
+    nvrtcGetProgramLogSize = try n.function("nvrtcGetProgramLogSize")
+    nvrtcGetProgramLog = try n.function("nvrtcGetProgramLog")
+    nvrtcGetCUBINSize = try n.function("nvrtcGetCUBINSize")
+    nvrtcGetCUBIN = try n.function("nvrtcGetCUBIN")
+    nvrtcDestroyProgram = try n.function("nvrtcDestroyProgram")
+    nvrtcGetErrorString = try n.function("nvrtcGetErrorString")
+    var v: Int32 = 0
+    _ = getVersion(&v)
+    driverVersion = v
+    var major: Int32 = 0, minor: Int32 = 0
+    if let ver = n.optionalFunction("nvrtcVersion", as: PFN_nvrtcVersion.self) { _ = ver(&major, &minor) }
+    versionDescription = "CUDA driver \(v / 1000).\(v % 1000 / 10), NVRTC \(major).\(minor) (\(d.path), \(n.path))"
+    if let num = n.optionalFunction("nvrtcGetNumSupportedArchs", as: PFN_nvrtcGetNumSupportedArchs.self),
+      let list = n.optionalFunction("nvrtcGetSupportedArchs", as: PFN_nvrtcGetSupportedArchs.self)
+    {
+      var count: Int32 = 0
+      _ = num(&count)
+      var archs = [Int32](repeating: 0, count: Int(max(count, 0)))
+      _ = list(&archs)
+      supportedArchs = archs.map { "sm_\($0)" }
+    } else {
+      supportedArchs = nil
+    }
+    // B3: the entry points above need a CUDA 11 driver.
+    if v > 0, v < CUDAConst.minimumDriverVersion {
+      throw .driverTooOld(vendor: .cuda, version: Int(v), required: Int(CUDAConst.minimumDriverVersion))
+    }
+    _ = cuInit(0)
+  }
+
+  public func compilerTargets() -> [String]? { supportedArchs }
+
+  func fail(_ call: String, _ code: CUresult) -> GPUError {
+    var n: UnsafePointer<CChar>? = nil, s: UnsafePointer<CChar>? = nil
+    _ = cuGetErrorName(code, &n)
+    _ = cuGetErrorString(code, &s)
+    return .apiCall(
+      vendor: .cuda, call: call, code: code, name: n.map { String(cString: $0) } ?? "CUresult \(code)",
+      message: s.map { String(cString: $0) } ?? "")
+  }
+  @inline(__always) func check(_ call: String, _ code: CUresult) throws(GPUError) {
+    if code != CUDAConst.CUDA_SUCCESS { throw fail(call, code) }
+  }
+
+  public func deviceCount() throws(GPUError) -> Int {
+    var n: Int32 = 0
+    let r = cuDeviceGetCount(&n)
+    if r == CUDAConst.CUDA_ERROR_NO_DEVICE || r == CUDAConst.CUDA_ERROR_NOT_INITIALIZED { return 0 }
+    try check("cuDeviceGetCount", r)
+    return Int(n)
+  }
+
+  private func handle(_ device: Int) throws(GPUError) -> CUdevice {
+    var d: CUdevice = 0
+    try check("cuDeviceGet", cuDeviceGet(&d, Int32(device)))
+    return d
+  }
+  private func attribute(_ a: Int32, _ d: CUdevice) throws(GPUError) -> Int {
+    var v: Int32 = 0
+    try check("cuDeviceGetAttribute(\(a))", cuDeviceGetAttribute(&v, a, d))
+    return Int(v)
+  }
+
+  public func properties(device: Int) throws(GPUError) -> GPUDeviceProperties {
+    let d = try handle(device)
+    var name = [CChar](repeating: 0, count: 256)
+    try check("cuDeviceGetName", cuDeviceGetName(&name, 255, d))
+    var total = 0
+    try check("cuDeviceTotalMem_v2", cuDeviceTotalMem(&total, d))
+    let major = try attribute(CUDAConst.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, d)
+    let minor = try attribute(CUDAConst.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, d)
+    let arch = "sm_\(major)\(minor)"
+    let l2 = try attribute(CUDAConst.CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, d)
+    return GPUDeviceProperties(
+      index: device, name: String(cString: name), architecture: arch, targetID: arch, totalMemory: total,
+      multiprocessors: try attribute(CUDAConst.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, d),
+      warpSize: try attribute(CUDAConst.CU_DEVICE_ATTRIBUTE_WARP_SIZE, d), l2CacheBytes: l2 > 0 ? l2 : nil,
+      maxThreadsPerBlock: try attribute(CUDAConst.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK, d))
+  }
+
+  public func activate(device: Int) throws(GPUError) {
+    let ctx: CUcontext = try contexts.withLock { (m) throws(GPUError) -> CUcontext in
+      if let c = m[device] { return c.context }
+      var c: CUcontext = nil
+      try check("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain(&c, try handle(device)))
+      m[device] = CUcontextBox(context: c)
+      return c
+    }
+    try check("cuCtxSetCurrent", cuCtxSetCurrent(ctx))
+  }
+
+  public func memoryInfo() throws(GPUError) -> (free: Int, total: Int) {
+    var f = 0, t = 0
+    try check("cuMemGetInfo_v2", cuMemGetInfo(&f, &t))
+    return (f, t)
+  }
+  public func allocate(bytes: Int) throws(GPUError) -> DevicePointer {
+    var p: CUdeviceptr = 0
+    let r = cuMemAlloc(&p, bytes)
+    if r == CUDAConst.CUDA_ERROR_OUT_OF_MEMORY {
+      throw .outOfMemory(vendor: .cuda, device: -1, requestedBytes: bytes, freeBytes: (try? memoryInfo())?.free)
+    }
+    try check("cuMemAlloc_v2", r)
+    return DevicePointer(p)
+  }
+  public func free(_ pointer: DevicePointer) throws(GPUError) { try check("cuMemFree_v2", cuMemFree(pointer.address)) }
+  public func copyToDevice(_ dst: DevicePointer, from src: UnsafeRawPointer, bytes: Int, stream: VendorHandle)
+    throws(GPUError)
+  { try check("cuMemcpyHtoDAsync_v2", cuMemcpyHtoDAsync(dst.address, src, bytes, stream.pointer)) }
+  public func copyToHost(_ dst: UnsafeMutableRawPointer, from src: DevicePointer, bytes: Int, stream: VendorHandle)
+    throws(GPUError)
+  { try check("cuMemcpyDtoHAsync_v2", cuMemcpyDtoHAsync(dst, src.address, bytes, stream.pointer)) }
+  public func copyOnDevice(_ dst: DevicePointer, from src: DevicePointer, bytes: Int, stream: VendorHandle)
+    throws(GPUError)
+  { try check("cuMemcpyDtoDAsync_v2", cuMemcpyDtoDAsync(dst.address, src.address, bytes, stream.pointer)) }
+  public func memset(_ dst: DevicePointer, value: UInt8, bytes: Int, stream: VendorHandle) throws(GPUError) {
+    try check("cuMemsetD8Async", cuMemsetD8Async(dst.address, value, bytes, stream.pointer))
+  }
+  public func createStream() throws(GPUError) -> VendorHandle {
+    var s: CUstream = nil
+    try check("cuStreamCreate", cuStreamCreate(&s, 1))  // CU_STREAM_NON_BLOCKING
+    return VendorHandle(s)
+  }
+  public func destroyStream(_ stream: VendorHandle) { _ = cuStreamDestroy(stream.pointer) }
+  public func synchronize(stream: VendorHandle) throws(GPUError) {
+    try check("cuStreamSynchronize", cuStreamSynchronize(stream.pointer))
+  }
+  public func createEvent() throws(GPUError) -> VendorHandle {
+    var e: CUevent = nil
+    try check("cuEventCreate", cuEventCreate(&e, 0))
+    return VendorHandle(e)
+  }
+  public func destroyEvent(_ event: VendorHandle) { _ = cuEventDestroy(event.pointer) }
+  public func record(event: VendorHandle, stream: VendorHandle) throws(GPUError) {
+    try check("cuEventRecord", cuEventRecord(event.pointer, stream.pointer))
+  }
+  public func elapsedMilliseconds(from start: VendorHandle, to end: VendorHandle) throws(GPUError) -> Float {
+    var ms: Float = 0
+    try check("cuEventElapsedTime", cuEventElapsedTime(&ms, start.pointer, end.pointer))
+    return ms
+  }
+
+  public func compile(source: String, name: String, architecture: String, options: [String]) throws(GPUError)
+    -> CodeObject
+  {
+    if let archs = supportedArchs, !archs.contains(architecture) {
+      throw .noCodeForArchitecture(
+        vendor: .cuda, architecture: architecture, available: archs,
+        detail: "the loaded NVRTC (\(versionDescription)) cannot target it")
+    }
+    var prog: nvrtcProgram = nil
+    let created = source.withCString { s in name.withCString { nvrtcCreateProgram(&prog, s, $0, 0, nil, nil) } }
+    guard created == CUDAConst.NVRTC_SUCCESS else { throw rtcFail("nvrtcCreateProgram", created) }
+    defer { _ = nvrtcDestroyProgram(&prog) }
+    let all = ["--gpu-architecture=\(architecture)"] + options
+    let cStrings = all.map { strdup($0) }
+    defer { cStrings.forEach { cFree($0) } }
+    var ptrs = cStrings.map { UnsafePointer<CChar>($0) }
+    let r = nvrtcCompileProgram(prog, Int32(ptrs.count), &ptrs)
+    var logSize = 0
+    _ = nvrtcGetProgramLogSize(prog, &logSize)
+    var log = [CChar](repeating: 0, count: max(logSize, 1) + 1)
+    if logSize > 0 { _ = nvrtcGetProgramLog(prog, &log) }
+    guard r == CUDAConst.NVRTC_SUCCESS else {
+      throw .compileFailed(vendor: .cuda, architecture: architecture, options: all, log: String(cString: log))
+    }
+    var size = 0
+    guard nvrtcGetCUBINSize(prog, &size) == 0, size > 0 else { throw rtcFail("nvrtcGetCUBINSize", 0) }
+    var code = [UInt8](repeating: 0, count: size)
+    let got = code.withUnsafeMutableBytes { nvrtcGetCUBIN(prog, $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+    guard got == 0 else { throw rtcFail("nvrtcGetCUBIN", got) }
+    return CodeObject(architecture: architecture, bytes: code)
+  }
+
+  private func rtcFail(_ call: String, _ code: nvrtcResult) -> GPUError {
+    .apiCall(vendor: .cuda, call: call, code: code, name: "nvrtcResult \(code)",
+      message: nvrtcGetErrorString(code).map { String(cString: $0) } ?? "")
+  }
+
+  public func loadModule(_ code: CodeObject) throws(GPUError) -> VendorHandle {
+    var m: CUmodule = nil
+    let r = code.bytes.withUnsafeBytes { cuModuleLoadData(&m, $0.baseAddress) }
+    if r == CUDAConst.CUDA_ERROR_NO_BINARY_FOR_GPU || r == CUDAConst.CUDA_ERROR_UNSUPPORTED_PTX_VERSION {
+      throw .noCodeForArchitecture(vendor: .cuda, architecture: code.architecture, available: [code.architecture],
+        detail: "the driver rejected the module (\(fail("cuModuleLoadData", r)))")
+    }
+    try check("cuModuleLoadData", r)
+    return VendorHandle(m)
+  }
+  public func unloadModule(_ module: VendorHandle) { _ = cuModuleUnload(module.pointer) }
+  public func function(_ module: VendorHandle, named: String) throws(GPUError) -> VendorHandle {
+    var f: CUfunction = nil
+    try check("cuModuleGetFunction(\(named))", named.withCString { cuModuleGetFunction(&f, module.pointer, $0) })
+    return VendorHandle(f)
+  }
+  public func launch(
+    _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int, stream: VendorHandle,
+    arguments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+  ) throws(GPUError) {
+    try check(
+      "cuLaunchKernel",
+      cuLaunchKernel(
+        function.pointer, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2), UInt32(block.0), UInt32(block.1),
+        UInt32(block.2), UInt32(sharedBytes), stream.pointer, arguments, nil))
+  }
+  public func isSticky(_ error: GPUError) -> Bool {
+    guard case .apiCall(_, _, let code, _, _) = error else { return false }
+    return [
+      CUDAConst.CUDA_ERROR_ILLEGAL_ADDRESS, CUDAConst.CUDA_ERROR_HARDWARE_STACK_ERROR,
+      CUDAConst.CUDA_ERROR_ILLEGAL_INSTRUCTION, CUDAConst.CUDA_ERROR_MISALIGNED_ADDRESS,
+      CUDAConst.CUDA_ERROR_LAUNCH_FAILED, CUDAConst.CUDA_ERROR_ECC_UNCORRECTABLE,
+    ].contains(code)
+  }
+}
+
+/// A CUcontext kept in a lock-protected map.
+struct CUcontextBox: @unchecked Sendable { let context: CUcontext }

@@ -1,0 +1,238 @@
+import GGML
+import QuantaCore
+
+/// Device memory of a `GPUBackend` (a pooled block; returned to the pool on release).
+public final class GPUBuffer: DeviceBuffer, @unchecked Sendable {
+  // @unchecked: immutable after init (the memory itself follows DeviceBuffer's stream rule).
+  public let gpu: GPUBackend
+  public let pointer: DevicePointer
+  public let byteCount: Int
+  let sizeClass: Int
+  public var backend: any ComputeBackend { gpu }
+  public var hostAddress: UnsafeMutableRawPointer? { nil }
+  public var isReadOnly: Bool { false }
+
+  init(gpu: GPUBackend, pointer: DevicePointer, byteCount: Int, sizeClass: Int) {
+    self.gpu = gpu
+    self.pointer = pointer
+    self.byteCount = byteCount
+    self.sizeClass = sizeClass
+  }
+  deinit { gpu.context.release(pointer, sizeClass: sizeClass) }
+}
+
+/// The `ComputeBackend` for CUDA-family GPUs: the same class for `.cuda(i)` and `.rocm(i)`, the
+/// vendor injected as a `VendorAPI`.
+public final class GPUBackend: ComputeBackend, @unchecked Sendable {
+  // @unchecked: immutable after init; GPUContext guards its own state.
+  public let device: Device
+  public let info: DeviceInfo
+  public let context: GPUContext
+
+  /// Opens `device` (`.cuda(i)` → CUDA, `.rocm(i)` → HIP): loads the vendor libraries, checks the
+  /// index, reads the device. Throws `GPUError` with the facts when any step fails.
+  public convenience init(device: Device, cache: KernelCache = KernelCache()) throws(GPUError) {
+    let vendor: GPUVendor
+    switch device.kind {
+    case .cuda: vendor = .cuda
+    case .rocm: vendor = .hip
+    default: throw .unsupported(op: "open", type: "device kind", device: device.description)
+    }
+    try self.init(device: device, api: GPUDevices.loadAPI(vendor), cache: cache)
+  }
+
+  public init(device: Device, api: any VendorAPI, cache: KernelCache = KernelCache()) throws(GPUError) {
+    let ctx = try GPUContext(api: api, device: device.ordinal, cache: cache)
+    let p = ctx.properties
+    self.device = device
+    self.context = ctx
+    self.info = DeviceInfo(
+      device: device, name: p.name, architecture: p.targetID, totalMemory: p.totalMemory,
+      computeUnits: p.multiprocessors, warpSize: p.warpSize, lastLevelCacheBytes: p.l2CacheBytes,
+      capabilities: GPUArchitecture.capabilities(architecture: p.architecture))
+  }
+
+  /// A factory for `BackendRegistry.register(.cuda / .rocm)`.
+  public static let factory: @Sendable (Device) throws -> any ComputeBackend = { device in
+    do { return try GPUBackend(device: device) } catch { throw QuantaError.deviceUnavailable(device: device, reason: "\(error)") }
+  }
+
+  /// Converts vendor faults to the contract's errors where one fits (OOM, unsupported).
+  private func call<R>(_ body: () throws(GPUError) -> R) throws -> R {
+    do { return try body() } catch {
+      switch error {
+      case .outOfMemory, .unsupported: throw error.asQuantaError(device: device)
+      default: throw error
+      }
+    }
+  }
+
+  private func gpuBuffer(_ b: any DeviceBuffer, _ op: String) throws -> GPUBuffer {
+    guard let g = b as? GPUBuffer, g.gpu === self else {
+      throw QuantaError.invalidBuffer(op: op, reason: "buffer does not belong to \(device)")
+    }
+    return g
+  }
+  private func ptr(_ t: Tensor, _ op: String) throws -> DevicePointer {
+    try gpuBuffer(t.buffer, op).pointer.advanced(by: t.byteOffset)
+  }
+  private func ptr(_ q: QTensor, _ op: String) throws -> DevicePointer {
+    try gpuBuffer(q.buffer, op).pointer.advanced(by: q.byteOffset)
+  }
+
+  // MARK: Memory
+
+  public func allocate(byteCount: Int) throws -> any DeviceBuffer {
+    try call { () throws(GPUError) -> any DeviceBuffer in
+      let (p, size) = try context.allocate(bytes: max(byteCount, 1))
+      let b = GPUBuffer(gpu: self, pointer: p, byteCount: byteCount, sizeClass: size)
+      try context.run { () throws(GPUError) in try context.api.memset(p, value: 0, bytes: max(byteCount, 1), stream: context.stream) }
+      return b
+    }
+  }
+
+  public func makeBuffer(wrapping bytes: UnsafeRawBufferPointer, owner: any Sendable) throws -> any DeviceBuffer {
+    let b = try allocate(byteCount: bytes.count)
+    try copy(bytes, to: b, at: 0)
+    return b
+  }
+
+  public func copy(_ source: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, at offset: Int) throws {
+    let g = try gpuBuffer(buffer, "copy")
+    guard let base = source.baseAddress, source.count > 0 else { return }
+    try call { () throws(GPUError) in
+      try context.run { () throws(GPUError) in
+        try context.api.copyToDevice(g.pointer.advanced(by: offset), from: base, bytes: source.count, stream: context.stream)
+        // The host bytes may go away after return: wait for the copy.
+        try context.api.synchronize(stream: context.stream)
+      }
+    }
+  }
+
+  public func copy(_ buffer: any DeviceBuffer, at offset: Int, to destination: UnsafeMutableRawBufferPointer) throws {
+    let g = try gpuBuffer(buffer, "copy")
+    guard let base = destination.baseAddress, destination.count > 0 else { return }
+    try call { () throws(GPUError) in
+      try context.run { () throws(GPUError) in
+        try context.api.copyToHost(base, from: g.pointer.advanced(by: offset), bytes: destination.count, stream: context.stream)
+        try context.api.synchronize(stream: context.stream)
+      }
+    }
+  }
+
+  public func synchronize() throws { try call { () throws(GPUError) in try context.synchronize() } }
+
+  public func measureReferenceBandwidth(bytes: Int, iterations: Int) throws -> Double {
+    let a = try gpuBuffer(allocate(byteCount: bytes), "bandwidth")
+    let b = try gpuBuffer(allocate(byteCount: bytes), "bandwidth")
+    return try call { () throws(GPUError) -> Double in
+      try context.run { () throws(GPUError) -> Double in
+        let api = context.api
+        let start = try api.createEvent(), end = try api.createEvent()
+        defer { api.destroyEvent(start); api.destroyEvent(end) }
+        try api.copyOnDevice(b.pointer, from: a.pointer, bytes: bytes, stream: context.stream)  // warm-up
+        try api.record(event: start, stream: context.stream)
+        for _ in 0..<max(iterations, 1) {
+          try api.copyOnDevice(b.pointer, from: a.pointer, bytes: bytes, stream: context.stream)
+        }
+        try api.record(event: end, stream: context.stream)
+        try api.synchronize(stream: context.stream)
+        let ms = try api.elapsedMilliseconds(from: start, to: end)
+        // A copy reads and writes each byte.
+        return Double(2 * bytes * max(iterations, 1)) / (Double(ms) / 1000)
+      }
+    }
+  }
+
+  // MARK: Quantized ops
+
+  private func checkType(_ op: String, _ type: GGMLType) throws {
+    guard KernelBuild.types.contains(type) else {
+      throw QuantaError.unsupported(op: op, type: type.name, device: device)
+    }
+  }
+
+  private static func blocks(_ n: Int, _ per: Int) -> Int { (n + per - 1) / per }
+
+  public func dequantize(_ q: QTensor, into out: Tensor) throws {
+    try checkType("dequantize", q.type)
+    guard out.dtype == .f32 || out.dtype == .f16 else {
+      throw QuantaError.unsupported(op: "dequantize to \(out.dtype)", type: q.type.name, device: device)
+    }
+    let n = q.count
+    guard n > 0 else { return }
+    var args = KernelArguments()
+    args.append(try ptr(q, "dequantize"))
+    args.append(try ptr(out, "dequantize"))
+    args.append(Int64(n))
+    let name = "dequantize_block_\(q.type.name)_\(out.dtype == .f32 ? "f32" : "f16")"
+    try call { () throws(GPUError) in
+      try context.launch(name, grid: (Self.blocks(n / 8, 256), 1, 1), block: (256, 1, 1), arguments: args)
+    }
+  }
+
+  /// x f32 `[m, k]` → q8_1 blocks `[m, k/32]` in a temporary buffer.
+  private func quantizeQ8_1(_ x: Tensor, k: Int, m: Int) throws -> GPUBuffer {
+    let xq = try gpuBuffer(allocate(byteCount: m * (k / 32) * 36), "quantize_q8_1")
+    var args = KernelArguments()
+    args.append(try ptr(x, "quantize_q8_1"))
+    args.append(xq.pointer)
+    args.append(Int64(m * k))
+    try call { () throws(GPUError) in
+      try context.launch("quantize_q8_1", grid: (Self.blocks(m * k, 256), 1, 1), block: (256, 1, 1), arguments: args)
+    }
+    return xq
+  }
+
+  public func matmul(_ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor) throws {
+    try checkType("matmul", weights.type)
+    let k = weights.rowLength, n = weights.rowCount
+    let m = x.count / max(k, 1)
+    guard m > 0, n > 0, k > 0 else { return }
+    let w = try ptr(weights, "matmul"), y = try ptr(out, "matmul")
+    let t = weights.type.name
+    let warp = context.properties.warpSize
+    if options.path == .dequantize {
+      var args = KernelArguments()
+      args.append(w); args.append(try ptr(x, "matmul")); args.append(y); args.append(Int64(k)); args.append(Int64(n))
+      try call { () throws(GPUError) in
+        try context.launch(
+          "dequantize_mul_mat_vec_\(t)", grid: (Self.blocks(n, 4), m, 1), block: (warp, 4, 1), arguments: args)
+      }
+      return
+    }
+    let xq = try quantizeQ8_1(x, k: k, m: m)
+    var args = KernelArguments()
+    args.append(w); args.append(xq.pointer); args.append(y); args.append(Int64(k)); args.append(Int64(n))
+    if m <= 8 {
+      try call { () throws(GPUError) in
+        try context.launch("mul_mat_vec_via_q8_1_\(t)", grid: (Self.blocks(n, 4), m, 1), block: (warp, 4, 1), arguments: args)
+      }
+    } else {
+      args.append(Int64(m))
+      try call { () throws(GPUError) in
+        try context.launch("mul_mat_via_q8_1_\(t)", grid: (Self.blocks(n, 32), Self.blocks(m, 16), 1), block: (128, 1, 1), arguments: args)
+      }
+    }
+    // xq returns to the pool when released; the stream orders any reuse after this launch.
+    try synchronize()
+    _ = xq
+  }
+
+  public func getRows(_ table: QTensor, ids: [Int32], into out: Tensor) throws {
+    try checkType("getRows", table.type)
+    guard !ids.isEmpty else { return }
+    let k = table.rowLength
+    let idBuf = try ids.withUnsafeBytes { try makeBuffer(wrapping: $0, owner: 0) }
+    var args = KernelArguments()
+    args.append(try ptr(table, "getRows"))
+    args.append(try gpuBuffer(idBuf, "getRows").pointer)
+    args.append(try ptr(out, "getRows"))
+    args.append(Int64(k))
+    try call { () throws(GPUError) in
+      try context.launch("get_rows_\(table.type.name)", grid: (Self.blocks(k / 8, 256), ids.count, 1), block: (256, 1, 1), arguments: args)
+    }
+    try synchronize()
+    _ = idBuf
+  }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import GGML
+import GPUKernels
+
+/// The kernel source as one translation unit for a vendor and a wavefront width, and the list of
+/// kernels it defines.
+public enum KernelBuild {
+  /// Quantized types the kernels serve (QTYPE_LIST in quants.cuh; a test checks they agree).
+  public static let types: [GGMLType] = [
+    .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs,
+    .iq3_s, .iq1_s, .iq1_m, .iq4_nl, .iq4_xs, .tq1_0, .tq2_0, .mxfp4,
+  ]
+  /// Per-type kernel name prefixes (`<prefix><type>`).
+  public static let perTypeOps = [
+    "dequantize_block_%_f32", "dequantize_block_%_f16", "get_rows_%", "dequantize_mul_mat_vec_%",
+    "mul_mat_vec_via_q8_1_%", "mul_mat_via_q8_1_%",
+  ]
+  /// Every extern "C" kernel in the source.
+  public static var kernelNames: [String] {
+    ["quantize_q8_1"] + types.flatMap { t in perTypeOps.map { $0.replacingOccurrences(of: "%", with: t.name) } }
+  }
+
+  /// The physical wavefront width of an architecture, for ahead-of-time builds (a device's own
+  /// figure is read from the device). GCN/CDNA (gfx6–gfx9) run 64 wide; RDNA (gfx10+) 32 under HIP;
+  /// NVIDIA 32.
+  public static func warpSize(forArchitecture arch: String) -> Int? {
+    if arch.hasPrefix("sm_") { return 32 }
+    guard arch.hasPrefix("gfx") else { return nil }
+    let digits = arch.dropFirst(3).prefix { $0.isHexDigit }
+    guard digits.count >= 3 else { return nil }
+    let major = digits.dropLast(2)
+    guard let m = Int(major) else { return nil }
+    return m <= 9 ? 64 : 32
+  }
+
+  public static func vendor(forArchitecture arch: String) -> GPUVendor? {
+    arch.hasPrefix("sm_") ? .cuda : arch.hasPrefix("gfx") ? .hip : nil
+  }
+
+  /// Vendor prelude + the host's defines + the common dialect.
+  public static func source(vendor: GPUVendor, warpSize: Int) -> String {
+    let prelude = KernelSources.files[KernelSources.preludes[vendor == .cuda ? "cuda" : "hip"]!]!
+    var text = prelude + "\n#define QK_WARP_SIZE \(warpSize)\n"
+    for name in KernelSources.commonOrder { text += "\n// ---- \(name)\n" + KernelSources.files[name]! }
+    return text
+  }
+
+  /// Compiler options besides the target.
+  public static func options(vendor: GPUVendor) -> [String] {
+    vendor == .hip ? ["-O3"] : ["--std=c++17"]
+  }
+}
+
+/// Code objects on disk, keyed by sha256(vendor, source, architecture, options)
+/// (DESIGN.md principle 5). Directory: $QUANTA_CACHE/kernels or ~/.cache/quanta/kernels.
+public struct KernelCache: Sendable {
+  public let directory: URL
+
+  public init(directory: URL? = nil) {
+    if let directory {
+      self.directory = directory
+    } else if let env = ProcessInfo.processInfo.environment["QUANTA_CACHE"], !env.isEmpty {
+      self.directory = URL(fileURLWithPath: env).appendingPathComponent("kernels")
+    } else {
+      self.directory = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/quanta/kernels")
+    }
+  }
+
+  public static func key(vendor: GPUVendor, source: String, architecture: String, options: [String]) -> String {
+    let material = [vendor.rawValue, architecture, options.joined(separator: "\u{1}"), source].joined(separator: "\u{0}")
+    return SHA256.hex(Array(material.utf8))
+  }
+
+  public func url(vendor: GPUVendor, architecture: String, key: String) -> URL {
+    let safeArch = architecture.replacingOccurrences(of: ":", with: "_")
+    return directory.appendingPathComponent("\(vendor.rawValue)-\(safeArch)-\(key).\(vendor == .cuda ? "cubin" : "hsaco")")
+  }
+
+  public func load(vendor: GPUVendor, architecture: String, key: String) -> CodeObject? {
+    guard let data = try? Data(contentsOf: url(vendor: vendor, architecture: architecture, key: key)), !data.isEmpty
+    else { return nil }
+    return CodeObject(architecture: architecture, bytes: [UInt8](data))
+  }
+
+  /// Writes through a temporary file and a rename, so a reader never sees half a code object.
+  public func store(_ code: CodeObject, vendor: GPUVendor, key: String) throws(GPUError) {
+    let dest = url(vendor: vendor, architecture: code.architecture, key: key)
+    do {
+      try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+      let tmp = directory.appendingPathComponent(".\(dest.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+      try Data(code.bytes).write(to: tmp)
+      if FileManager.default.fileExists(atPath: dest.path) { try FileManager.default.removeItem(at: dest) }
+      try FileManager.default.moveItem(at: tmp, to: dest)
+    } catch {
+      throw .cacheIO(path: dest.path, reason: "\(error)")
+    }
+  }
+}
+
+/// Compiles (or fetches from the cache) the whole kernel source for one target.
+public struct KernelCompiler: Sendable {
+  public let api: any VendorAPI
+  public let cache: KernelCache
+
+  public init(api: any VendorAPI, cache: KernelCache = KernelCache()) {
+    self.api = api
+    self.cache = cache
+  }
+
+  public struct Result: Sendable {
+    public var code: CodeObject
+    public var key: String
+    public var fromCache: Bool
+  }
+
+  public func codeObject(architecture: String, warpSize: Int, useCache: Bool = true) throws(GPUError) -> Result {
+    let source = KernelBuild.source(vendor: api.vendor, warpSize: warpSize)
+    let options = KernelBuild.options(vendor: api.vendor)
+    let key = KernelCache.key(vendor: api.vendor, source: source, architecture: architecture, options: options)
+    if useCache, let code = cache.load(vendor: api.vendor, architecture: architecture, key: key) {
+      return Result(code: code, key: key, fromCache: true)
+    }
+    let code = try api.compile(source: source, name: "quanta_kernels.cu", architecture: architecture, options: options)
+    if useCache { try cache.store(code, vendor: api.vendor, key: key) }
+    return Result(code: code, key: key, fromCache: false)
+  }
+}

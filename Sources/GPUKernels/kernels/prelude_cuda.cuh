@@ -1,0 +1,39 @@
+// Vendor prelude: NVIDIA (NVRTC). Maps the common dialect's names onto CUDA. No system headers:
+// NVRTC compiles this text alone.
+#define QUANTA_VENDOR_CUDA 1
+typedef signed char s8;
+typedef unsigned char u8;
+typedef short s16;
+typedef unsigned short u16;
+typedef int s32;
+typedef unsigned int u32;
+typedef long long s64;
+typedef unsigned long long u64;
+
+#define QK_KERNEL extern "C" __global__
+#define QK_DEVICE static __device__ __forceinline__
+
+// Shuffles always name their width (DESIGN.md principle 3); the mask covers the whole warp.
+QK_DEVICE float qk_shfl_xor(float v, int lane_mask, int width) {
+  return __shfl_xor_sync(0xffffffffu, v, lane_mask, width);
+}
+QK_DEVICE int qk_shfl_xor_int(int v, int lane_mask, int width) {
+  return __shfl_xor_sync(0xffffffffu, v, lane_mask, width);
+}
+
+// 4-way int8 dot product with accumulate (sm_61+).
+QK_DEVICE int ggml_cuda_dp4a(int a, int b, int c) {
+#if __CUDA_ARCH__ >= 610
+  return __dp4a(a, b, c);
+#else
+  const s8* a8 = (const s8*)&a;
+  const s8* b8 = (const s8*)&b;
+  return c + a8[0] * b8[0] + a8[1] * b8[1] + a8[2] * b8[2] + a8[3] * b8[3];
+#endif
+}
+
+// Uncontracted float ops: dequantization must equal the CPU reference bit for bit.
+QK_DEVICE float qk_mul_rn(float a, float b) { return __fmul_rn(a, b); }
+QK_DEVICE float qk_add_rn(float a, float b) { return __fadd_rn(a, b); }
+QK_DEVICE float qk_int_as_float(u32 v) { return __int_as_float((int)v); }
+QK_DEVICE u32 qk_float_as_uint(float v) { return (u32)__float_as_int(v); }

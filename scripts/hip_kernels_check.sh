@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# CI-only GPU checks that need no GPU (the Swift tests in GPUBackendTests compile every kernel
+# through the project's own hiprtc path and check `quanta devices`' "no AMD device"):
+#   1. the embedded kernel text and kernel-side i-quant tables are up to date;
+#   2. the Swift HIP declarations match AMD's header (scripts/check_hip_abi.py);
+#   3. the CUDA prelude + kernels parse and type-check for NVIDIA targets (clang's CUDA front end,
+#      device side only, with a tiny shim for the CUDA builtins NVRTC provides). This does not run
+#      NVRTC (not installed here); it catches dialect errors in the CUDA-only code paths.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 scripts/gen_gpu_kernels.py --check
+python3 scripts/check_hip_abi.py
+CLANG="${CLANG:-$(command -v clang || true)}"
+if [ -z "$CLANG" ]; then echo "hip_kernels_check: no clang for the CUDA syntax check" >&2; exit 1; fi
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+cat > "$tmp/shim.h" <<'SHIM'
+#define __global__ __attribute__((global))
+#define __device__ __attribute__((device))
+#define __shared__ __attribute__((shared))
+#define __constant__ __attribute__((constant))
+#define __forceinline__ __inline__ __attribute__((always_inline))
+#define __launch_bounds__(...) __attribute__((launch_bounds(__VA_ARGS__)))
+struct qk_dim3_shim { unsigned x, y, z; };
+extern __device__ const qk_dim3_shim threadIdx, blockIdx, blockDim;
+__device__ float __shfl_xor_sync(unsigned, float, int, int);
+__device__ int __shfl_xor_sync(unsigned, int, int, int);
+__device__ int __dp4a(int, int, int);
+__device__ float __fmul_rn(float, float);
+__device__ float __fadd_rn(float, float);
+__device__ float __int_as_float(int);
+__device__ int __float_as_int(float);
+__device__ float fabsf(float);
+__device__ float fmaxf(float, float);
+__device__ float roundf(float);
+__device__ void __syncthreads();
+SHIM
+K=Sources/GPUKernels/kernels
+n=0
+for arch in sm_61 sm_80 sm_90; do
+  (cat "$tmp/shim.h" "$K/prelude_cuda.cuh"; echo "#define QK_WARP_SIZE 32";
+   cat "$K/common.cuh" "$K/iq_tables.cuh" "$K/quants.cuh" "$K/kernels.cu") > "$tmp/all.cu"
+  "$CLANG" -x cuda --cuda-gpu-arch="$arch" --cuda-device-only -nocudainc -nocudalib -fsyntax-only -std=c++17 \
+    -Werror=return-type "$tmp/all.cu"
+  n=$((n + 1))
+done
+echo "hip_kernels_check: CUDA dialect type-checks for $n NVIDIA targets (clang -fsyntax-only, no NVRTC)"
