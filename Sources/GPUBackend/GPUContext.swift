@@ -152,7 +152,9 @@ public final class GPUContext: @unchecked Sendable {
       module = m
     } else {
       let compiler = KernelCompiler(api: api, cache: cache)
-      let built = try compiler.codeObject(architecture: properties.targetID, warpSize: properties.warpSize)
+      // The base target ("gfx90a", not "gfx90a:sramecc+:xnack-"): its code runs on every feature variant
+      // and shares the cache key with `quanta kernels --compile --arch gfx90a`.
+      let built = try compiler.codeObject(architecture: properties.architecture, warpSize: properties.warpSize)
       let m = try run { () throws(GPUError) in try api.loadModule(built.code) }
       module = state.withLock { s in
         if let existing = s.module { return existing }
