@@ -3,11 +3,12 @@
 @_exported import CPUBackend
 @_exported import GGML
 @_exported import GGUF
+import GPUBackend
 @_exported import QuantaCore
 
 extension BackendRegistry {
-  /// A new registry with every standard backend: the CPU (configured by `cpu`); CUDA, ROCm and
-  /// Metal join here as their backends land.
+  /// A new registry with every standard backend: the CPU (configured by `cpu`), CUDA and ROCm
+  /// (opened on first use; a missing driver or device is a typed error then). Metal joins here.
   public static func makeStandard(cpu: CPUBackend.Configuration = .init()) -> BackendRegistry {
     let registry = BackendRegistry()
     registry.register(.cpu) { device in
@@ -16,6 +17,9 @@ extension BackendRegistry {
       }
       return try CPUBackend(configuration: cpu)
     }
+    // One host implementation serves both vendors; the vendor comes from the device kind.
+    registry.register(.cuda, factory: GPUBackend.factory)
+    registry.register(.rocm, factory: GPUBackend.factory)
     return registry
   }
 
