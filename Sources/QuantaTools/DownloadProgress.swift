@@ -98,7 +98,8 @@ public final class DownloadProgress: @unchecked Sendable {
   static func clock(_ seconds: Double) -> String {
     let s = max(0, Int(seconds.rounded()))
     return s >= 3600
-      ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+      ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+      : String(format: "%d:%02d", s / 60, s % 60)
   }
 }
 
@@ -107,6 +108,8 @@ public enum DefaultModel {
   public static func path(cache: URL = ModelCache.directory()) async throws -> String {
     let progress = DownloadProgress()
     defer { progress.finish() }
-    return try await ModelCache.ensure(.gemma3_270m, cache: cache, source: PyPIWheelSource()) { progress.handle($0) }
+    return try await ModelCache.ensure(.gemma3_270m, cache: cache, source: PyPIWheelSource()) {
+      progress.handle($0)
+    }
   }
 }

@@ -18,14 +18,16 @@ public struct PyPIWheelSource: WheelSource {
   public func locate(package: String, version: String) async throws -> WheelLocation {
     // The per-version document first; some mirrors serve only the project document, whose
     // `releases` map still lists every version's files.
-    let versioned = indexURL.appendingPathComponent(package).appendingPathComponent(version).appendingPathComponent("json")
+    let versioned = indexURL.appendingPathComponent(package).appendingPathComponent(version)
+      .appendingPathComponent("json")
     let project = indexURL.appendingPathComponent(package).appendingPathComponent("json")
     var files: [[String: Any]]?
     if let data = try await fetchJSON(versioned, allowNotFound: true) {
       files = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["urls"] as? [[String: Any]]
     }
     if files == nil, let data = try await fetchJSON(project, allowNotFound: false) {
-      let releases = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["releases"] as? [String: Any]
+      let releases =
+        (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["releases"] as? [String: Any]
       files = releases?[version] as? [[String: Any]]
       if files == nil { throw DownloadError.index(package: package, reason: "no release \(version)") }
     }
@@ -42,7 +44,8 @@ public struct PyPIWheelSource: WheelSource {
       guard let digest = (file["digests"] as? [String: Any])?["sha256"] as? String, digest.count == 64 else {
         throw DownloadError.index(package: package, reason: "wheel \(name) has no sha256 digest")
       }
-      return WheelLocation(package: package, url: url, sha256: digest, size: (file["size"] as? NSNumber)?.intValue)
+      return WheelLocation(
+        package: package, url: url, sha256: digest, size: (file["size"] as? NSNumber)?.intValue)
     }
     throw DownloadError.index(package: package, reason: "the release has no wheel")
   }
@@ -63,7 +66,9 @@ public struct PyPIWheelSource: WheelSource {
     return data
   }
 
-  public func download(_ wheel: WheelLocation, to path: String, received: @escaping @Sendable (Int) -> Void) async throws {
+  public func download(_ wheel: WheelLocation, to path: String, received: @escaping @Sendable (Int) -> Void)
+    async throws
+  {
     var lastError: Error = DownloadError.network(url: wheel.url.absoluteString, message: "not attempted")
     for attempt in 1...max(1, attempts) {
       let counted = ByteCounter()
@@ -114,7 +119,9 @@ final class WheelTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable
   }
 
   static func run(url: URL, to path: String, received: @escaping @Sendable (Int) -> Void) async throws {
-    guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+    guard FileManager.default.createFile(atPath: path, contents: nil),
+      let handle = FileHandle(forWritingAtPath: path)
+    else {
       throw DownloadError.io(path: path, message: "cannot create")
     }
     defer { try? handle.close() }
@@ -157,7 +164,8 @@ final class WheelTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable
 
   func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
     let result: DownloadError? =
-      failure ?? error.map { DownloadError.network(url: url.absoluteString, message: $0.localizedDescription) }
+      failure
+      ?? error.map { DownloadError.network(url: url.absoluteString, message: $0.localizedDescription) }
     lock.withLock {
       guard let c = continuation else { return }
       continuation = nil

@@ -50,7 +50,9 @@ public struct SHA256: Sendable {
     var tail: [UInt8] = [0x80]
     let padded = (buffer.count + 1 + 8 + 63) / 64 * 64
     tail += [UInt8](repeating: 0, count: padded - buffer.count - 1 - 8)
-    for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+    for shift in stride(from: 56, through: 0, by: -8) {
+      tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
+    }
     let savedLength = copy.length
     copy.update(tail)
     copy.length = savedLength
@@ -58,7 +60,10 @@ public struct SHA256: Sendable {
     var out: [UInt8] = []
     out.reserveCapacity(32)
     for word in [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7] {
-      out += [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)]
+      out += [
+        UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8),
+        UInt8(truncatingIfNeeded: word),
+      ]
     }
     return out
   }
@@ -90,7 +95,9 @@ public struct SHA256: Sendable {
     0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
   ]
 
-  @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+  @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 {
+    (x >> n) | (x << (32 - n))
+  }
 
   private mutating func compress(_ data: UnsafeRawPointer, blocks: Int) {
     var (a0, b0, c0, d0, e0, f0, g0, h0) = state
@@ -98,7 +105,9 @@ public struct SHA256: Sendable {
       withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
         for block in 0..<blocks {
           let p = data + block * 64
-          for i in 0..<16 { w[i] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)) }
+          for i in 0..<16 {
+            w[i] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
+          }
           for i in 16..<64 {
             let s0 = Self.rotr(w[i - 15], 7) ^ Self.rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
             let s1 = Self.rotr(w[i - 2], 17) ^ Self.rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
@@ -106,7 +115,9 @@ public struct SHA256: Sendable {
           }
           var (a, b, c, d, e, f, g, h) = (a0, b0, c0, d0, e0, f0, g0, h0)
           for i in 0..<64 {
-            let t1 = h &+ (Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
+            let t1 =
+              h &+ (Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ k[i]
+              &+ w[i]
             let t2 = (Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
             h = g
             g = f

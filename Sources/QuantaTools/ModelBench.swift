@@ -76,7 +76,8 @@ public enum ModelBench {
       model: describe(model), sizeBytes: file.tensors.reduce(0) { $0 + $1.byteCount },
       parameters: file.tensors.reduce(0) { $0 + $1.elementCount },
       backend: model.device.kind.rawValue.uppercased(),
-      threads: (model.backend as? CPUBackend)?.threadCount ?? model.backend.info.computeUnits, test: "", samples: [])
+      threads: (model.backend as? CPUBackend)?.threadCount ?? model.backend.info.computeUnits, test: "",
+      samples: [])
     var rows: [Row] = []
     if promptTokens > 0 {
       _ = try promptPass(promptTokens)  // warm-up: pages mapped, kernels and buffers touched
@@ -110,10 +111,13 @@ public enum ModelBench {
   /// The markdown table llama-bench prints.
   public static func table(_ rows: [Row]) -> String {
     func size(_ b: Int) -> String {
-      b >= 1 << 30 ? String(format: "%.2f GiB", Double(b) / 1_073_741_824) : String(format: "%.2f MiB", Double(b) / 1_048_576)
+      b >= 1 << 30
+        ? String(format: "%.2f GiB", Double(b) / 1_073_741_824)
+        : String(format: "%.2f MiB", Double(b) / 1_048_576)
     }
     func params(_ n: Int) -> String {
-      n >= 1_000_000_000 ? String(format: "%.2f B", Double(n) / 1e9) : String(format: "%.2f M", Double(n) / 1e6)
+      n >= 1_000_000_000
+        ? String(format: "%.2f B", Double(n) / 1e9) : String(format: "%.2f M", Double(n) / 1e6)
     }
     func cell(_ s: String, _ w: Int, right: Bool) -> String {
       let pad = String(repeating: " ", count: max(0, w - s.count))
@@ -122,10 +126,13 @@ public enum ModelBench {
     let widths = [30, 10, 10, 10, 7, 15, 20]
     let right = [false, true, true, false, true, true, true]
     func line(_ cells: [String]) -> String {
-      "| " + zip(cells, zip(widths, right)).map { cell($0, $1.0, right: $1.1) }.joined(separator: " | ") + " |\n"
+      "| " + zip(cells, zip(widths, right)).map { cell($0, $1.0, right: $1.1) }.joined(separator: " | ")
+        + " |\n"
     }
     var out = line(["model", "size", "params", "backend", "threads", "test", "t/s"])
-    out += "| " + zip(widths, right).map { w, r in String(repeating: "-", count: w - 1) + (r ? ":" : "-") }
+    out +=
+      "| "
+      + zip(widths, right).map { w, r in String(repeating: "-", count: w - 1) + (r ? ":" : "-") }
       .joined(separator: " | ") + " |\n"
     for r in rows {
       out += line([

@@ -48,7 +48,9 @@ public enum ModelRun {
     model: LanguageModel, system: String?, options: GenerationOptions,
     readLine: () -> String?, output: (String) -> Void, prompt: (String) -> Void = { _ in }
   ) async throws -> RunTotals {
-    guard model.chatTemplate != nil else { throw GenerationError.noChatTemplate(model.config.architecture.rawValue) }
+    guard model.chatTemplate != nil else {
+      throw GenerationError.noChatTemplate(model.config.architecture.rawValue)
+    }
     var messages: [ChatTemplate.Message] = []
     if let system, !system.isEmpty { messages.append(.init(.system, system)) }
     var totals = RunTotals()

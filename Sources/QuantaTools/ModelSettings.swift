@@ -57,7 +57,9 @@ public struct ModelSettings: Sendable, Equatable {
 
   public func validate() throws {
     if let t = threads, t < 1 { throw QuantaToolError.invalidThreadCount(t) }
-    if batchSize < 1 { throw QuantaToolError.invalidArgument("batch size must be at least 1, got \(batchSize)") }
+    if batchSize < 1 {
+      throw QuantaToolError.invalidArgument("batch size must be at least 1, got \(batchSize)")
+    }
     if topK < 0 { throw QuantaToolError.invalidArgument("--top-k must be ≥ 0, got \(topK)") }
     if !(temperature.isFinite && topP.isFinite && minP.isFinite && repeatPenalty.isFinite) {
       throw QuantaToolError.invalidArgument("sampling values must be finite numbers")
@@ -81,14 +83,17 @@ public struct ModelSettings: Sendable, Equatable {
     let path = try await resolveModelPath()
     let device = try Device(parsing: device)
     let start = Date()
-    let model = try await LanguageModel.load(path: path, device: device, registry: registry(), options: loadOptions())
+    let model = try await LanguageModel.load(
+      path: path, device: device, registry: registry(), options: loadOptions())
     return (model, Date().timeIntervalSince(start))
   }
 }
 
 /// Lines of timing that `quanta run` prints at the end (stderr), in llama.cpp's terms.
 public enum RunStats {
-  public static func lines(loadSeconds: Double, prompt: (tokens: Int, seconds: Double), eval: (tokens: Int, seconds: Double))
+  public static func lines(
+    loadSeconds: Double, prompt: (tokens: Int, seconds: Double), eval: (tokens: Int, seconds: Double)
+  )
     -> String
   {
     func rate(_ n: Int, _ s: Double) -> String { s > 0 ? String(format: "%.2f", Double(n) / s) : "-" }

@@ -16,9 +16,10 @@ public enum Perplexity {
     public var description: String {
       switch self {
       case .tooFewTokens(let have, let need, let c):
-        return "you need at least \(need) tokens to evaluate perplexity with a context of \(c); the text has \(have)"
+        return
+          "you need at least \(need) tokens to evaluate perplexity with a context of \(c); the text has \(have)"
       case .invalidContext(let c): return "context size must be at least 4, got \(c)"
-      case .logitRows(let e, let g): return "the model returned \(g) rows of logits for a chunk of \(e) tokens"
+      case .logitRows(let e, let g): return "the model returned \(g) rows of logits, expected \(e)"
       case .logitRow(let p, let e, let v, let n):
         return "logits row \(p) (expected row \(e)) has \(v) values, the vocabulary \(n)"
       case .tokenOutOfRange(let t, let n): return "token \(t) is outside the model's \(n) logits"
@@ -97,13 +98,14 @@ public enum Perplexity {
     }
   }
 
-  /// Runs the method over `tokens`. `evaluate` gets one chunk (to evaluate from an empty cache) and
-  /// a callback to call with the logits of each position in order (`vocabulary` values each), so
-  /// that no more than one row is held at a time. `chunkDone` sees the chunk number (from 1) and
-  /// the running perplexity.
+  /// Runs the method over `tokens`. `evaluate` gets one chunk (to evaluate from an empty cache),
+  /// the first position whose logits are wanted (`context / 2`: the first half only builds the
+  /// cache, as llama.cpp asks no outputs for it), and a callback to call with the logits of each
+  /// position from there to the end, in order (`vocabulary` values each), so that no more than one
+  /// row is held at a time. `chunkDone` sees the chunk number (from 1) and the running perplexity.
   public static func run(
     tokens: [Int32], context: Int, bos: Int32?, vocabulary: Int,
-    evaluate: ([Int32], (Int, UnsafeBufferPointer<Float>) throws -> Void) throws -> Void,
+    evaluate: ([Int32], Int, (Int, UnsafeBufferPointer<Float>) throws -> Void) throws -> Void,
     chunkDone: (Int, Double) -> Void = { _, _ in }
   ) throws -> Result {
     let work = try chunks(tokens, context: context, bos: bos)
@@ -114,20 +116,22 @@ public enum Perplexity {
     var progression: [Double] = []
     let first = context / 2
     for (index, chunk) in work.enumerated() {
-      var rows = 0
-      try evaluate(chunk) { position, logits in
-        guard position == rows, logits.count == vocabulary else {
-          throw Failure.logitRow(position: position, expected: rows, values: logits.count, vocabulary: vocabulary)
+      var next = first
+      try evaluate(chunk, first) { position, logits in
+        guard position == next, logits.count == vocabulary else {
+          throw Failure.logitRow(
+            position: position, expected: next, values: logits.count, vocabulary: vocabulary)
         }
-        rows += 1
-        if position >= first && position < context - 1 { sums.add(logits: logits, next: Int(chunk[position + 1])) }
+        next += 1
+        if position < context - 1 { sums.add(logits: logits, next: Int(chunk[position + 1])) }
       }
-      guard rows == context else { throw Failure.logitRows(expected: context, got: rows) }
+      guard next == context else { throw Failure.logitRows(expected: context - first, got: next - first) }
       progression.append(sums.perplexity)
       chunkDone(index + 1, sums.perplexity)
     }
     return Result(
-      perplexity: sums.perplexity, uncertainty: sums.uncertainty, chunks: work.count, scoredTokens: sums.count,
+      perplexity: sums.perplexity, uncertainty: sums.uncertainty, chunks: work.count,
+      scoredTokens: sums.count,
       progression: progression)
   }
 }

@@ -11,13 +11,17 @@ struct BenchModel: AsyncParsableCommand {
   @Option(name: [.customShort("m"), .long], help: "Model file (GGUF). Default: the default model.")
   var model: String?
 
-  @Option(name: [.customShort("p"), .customLong("n-prompt")], help: "Prompt tokens of the pp test (0 = skip).")
+  @Option(
+    name: [.customShort("p"), .customLong("n-prompt")], help: "Prompt tokens of the pp test (0 = skip).")
   var nPrompt = 512
 
-  @Option(name: [.customShort("n"), .customLong("n-gen")], help: "Generated tokens of the tg test (0 = skip).")
+  @Option(
+    name: [.customShort("n"), .customLong("n-gen")], help: "Generated tokens of the tg test (0 = skip).")
   var nGen = 128
 
-  @Option(name: [.customShort("r"), .customLong("repetitions")], help: "Repetitions of each test (after a warm-up).")
+  @Option(
+    name: [.customShort("r"), .customLong("repetitions")], help: "Repetitions of each test (after a warm-up)."
+  )
   var repetitions = 5
 
   @Option(name: [.customShort("b"), .customLong("batch-size")], help: "Most tokens per forward pass.")

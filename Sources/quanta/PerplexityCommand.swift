@@ -57,19 +57,26 @@ struct PerplexityCommand: AsyncParsableCommand {
     if chunks > 0 { tokens = Array(tokens.prefix(chunks * ctxSize)) }
     let vocabulary = lm.config.vocabularySize
     let bos = lm.tokenizer.vocabulary.addBOS ? lm.tokenizer.vocabulary.bos : nil
-    stderr("perplexity: \(tokens.count) tokens, \(tokens.count / ctxSize) chunks of \(ctxSize), batch \(settings.batchSize)\n")
+    stderr(
+      "perplexity: \(tokens.count) tokens, \(tokens.count / ctxSize) chunks of \(ctxSize), batch \(settings.batchSize)\n"
+    )
     let session = try lm.makeSession()
     let started = Date()
     let result = try Perplexity.run(
       tokens: tokens, context: ctxSize, bos: bos, vocabulary: vocabulary,
-      evaluate: { chunk, row in
+      evaluate: { chunk, first, row in
         session.reset()
-        try session.evaluateAll(tokens: chunk, row)
+        // The first half only fills the cache; logits are computed for the scored half alone.
+        try session.evaluate(tokens: Array(chunk[..<first]))
+        try session.evaluateAll(tokens: Array(chunk[first...])) { i, logits in try row(first + i, logits) }
       },
       chunkDone: { index, ppl in
         if index == 1 {
           let pass = Date().timeIntervalSince(started)
-          stderr(String(format: "perplexity: %.2f seconds per pass - ETA %.2f minutes\n", pass, pass * Double(tokens.count / ctxSize) / 60))
+          stderr(
+            String(
+              format: "perplexity: %.2f seconds per pass - ETA %.2f minutes\n", pass,
+              pass * Double(tokens.count / ctxSize) / 60))
         }
         stdout(String(format: "[%d]%.4f,", index, ppl))
       })
@@ -77,7 +84,10 @@ struct PerplexityCommand: AsyncParsableCommand {
     if result.uncertainty != nil {
       stdout(result.finalLine + "\n")
     } else {
-      stdout(String(format: "Final estimate: PPL = %.4f (no uncertainty: the log-probabilities do not vary)\n", result.perplexity))
+      stdout(
+        String(
+          format: "Final estimate: PPL = %.4f (no uncertainty: the log-probabilities do not vary)\n",
+          result.perplexity))
     }
   }
 }

@@ -24,7 +24,8 @@ struct Run: AsyncParsableCommand {
     help: "Tokens to generate; -1 = until end of generation (capped at the context).")
   var nPredict = -1
 
-  @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "Context size in tokens; 0 = the model's.")
+  @Option(
+    name: [.customShort("c"), .customLong("ctx-size")], help: "Context size in tokens; 0 = the model's.")
   var ctxSize = 4096
 
   @Option(name: [.customShort("b"), .customLong("batch-size")], help: "Most prompt tokens per forward pass.")
@@ -62,7 +63,8 @@ struct Run: AsyncParsableCommand {
     help: "Accepted for llama.cpp compatibility; every layer runs on --device.")
   var gpuLayers: Int?
 
-  @Flag(name: [.customLong("chat"), .customLong("cnv", withSingleDash: true)], help: "Interactive conversation.")
+  @Flag(
+    name: [.customLong("chat"), .customLong("cnv", withSingleDash: true)], help: "Interactive conversation.")
   var chat = false
 
   @Flag(name: .customLong("no-display-prompt"), help: "Do not echo the prompt before the generation.")
@@ -91,7 +93,8 @@ struct Run: AsyncParsableCommand {
 
     let (lm, loadSeconds) = try await settings.loadModel()
     let seed = settings.resolvedSeed()
-    stderr("model: \(ModelBench.describe(lm)), context \(lm.contextLength), device \(lm.device), seed \(seed)\n")
+    stderr(
+      "model: \(ModelBench.describe(lm)), context \(lm.contextLength), device \(lm.device), seed \(seed)\n")
     let options = settings.generationOptions(seed: seed)
     var totals = RunTotals()
     if chat {

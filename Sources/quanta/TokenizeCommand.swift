@@ -19,7 +19,9 @@ struct Tokenize: AsyncParsableCommand {
   @Flag(name: .customLong("no-bos"), help: "Do not add BOS (or EOS) even when the model asks for it.")
   var noBOS = false
 
-  @Flag(name: .customLong("parse-special"), help: "Read control tokens written in the text (<start_of_turn>) as one id.")
+  @Flag(
+    name: .customLong("parse-special"),
+    help: "Read control tokens written in the text (<start_of_turn>) as one id.")
   var parseSpecial = false
 
   @Flag(name: .customLong("show-count"), help: "Print the number of tokens at the end.")

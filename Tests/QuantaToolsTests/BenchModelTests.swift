@@ -15,7 +15,8 @@ import Testing
   @Test func tableHasLlamaBenchColumns() {
     let rows = [
       ModelBench.Row(
-        model: "gemma3 270M Q4_K_M", sizeBytes: 253_113_024 - 6_000_000, parameters: 268_098_176, backend: "CPU",
+        model: "gemma3 270M Q4_K_M", sizeBytes: 253_113_024 - 6_000_000, parameters: 268_098_176,
+        backend: "CPU",
         threads: 2, test: "pp128", samples: [700, 720])
     ]
     let lines = ModelBench.table(rows).split(separator: "\n")

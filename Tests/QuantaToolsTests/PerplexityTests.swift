@@ -43,9 +43,10 @@ import Testing
     // NLL is −log(3 / (3 + 5)) = ln(8/3).
     let result = try Perplexity.run(
       tokens: tokens, context: context, bos: 0, vocabulary: vocabulary,
-      evaluate: { chunk, row in
+      evaluate: { chunk, first, row in
         seen.append(chunk)
-        for p in 0..<context {
+        #expect(first == context / 2)
+        for p in first..<context {
           var logits = [Float](repeating: 0, count: vocabulary)
           if p + 1 < context { logits[Int(chunk[p + 1])] = Float(log(3.0)) }
           try logits.withUnsafeBufferPointer { try row(p, $0) }
@@ -63,21 +64,23 @@ import Testing
   @Test func badInputAndBadModelOutputAreTypedErrors() {
     #expect(throws: Perplexity.Failure.tooFewTokens(have: 15, need: 16, context: 8)) {
       _ = try Perplexity.run(
-        tokens: [Int32](repeating: 1, count: 15), context: 8, bos: 0, vocabulary: 4, evaluate: { _, _ in })
+        tokens: [Int32](repeating: 1, count: 15), context: 8, bos: 0, vocabulary: 4, evaluate: { _, _, _ in })
     }
     #expect(throws: Perplexity.Failure.tokenOutOfRange(9, vocabulary: 4)) {
       _ = try Perplexity.run(
-        tokens: [Int32](repeating: 9, count: 16), context: 8, bos: 0, vocabulary: 4, evaluate: { _, _ in })
+        tokens: [Int32](repeating: 9, count: 16), context: 8, bos: 0, vocabulary: 4, evaluate: { _, _, _ in })
     }
     // Too few rows, and a row of the wrong width.
-    #expect(throws: Perplexity.Failure.logitRows(expected: 8, got: 0)) {
+    #expect(throws: Perplexity.Failure.logitRows(expected: 4, got: 0)) {
       _ = try Perplexity.run(
-        tokens: [Int32](repeating: 1, count: 16), context: 8, bos: 0, vocabulary: 4, evaluate: { _, _ in })
+        tokens: [Int32](repeating: 1, count: 16), context: 8, bos: 0, vocabulary: 4, evaluate: { _, _, _ in })
     }
-    #expect(throws: Perplexity.Failure.logitRow(position: 0, expected: 0, values: 3, vocabulary: 4)) {
+    #expect(throws: Perplexity.Failure.logitRow(position: 4, expected: 4, values: 3, vocabulary: 4)) {
       _ = try Perplexity.run(
         tokens: [Int32](repeating: 1, count: 16), context: 8, bos: 0, vocabulary: 4,
-        evaluate: { _, row in try [Float](repeating: 0, count: 3).withUnsafeBufferPointer { try row(0, $0) } })
+        evaluate: { _, first, row in
+          try [Float](repeating: 0, count: 3).withUnsafeBufferPointer { try row(first, $0) }
+        })
     }
   }
 
@@ -94,17 +97,28 @@ import Testing
       """
     let tokens = model.tokenizer.encode(text)
     #expect(tokens.count >= 32)
-    func once() throws -> Perplexity.Result {
+    /// `split`: the CLI's way (first half for the cache only); else every row of the chunk at once.
+    func once(split: Bool) throws -> Perplexity.Result {
       let session = try model.makeSession()
       return try Perplexity.run(
-        tokens: tokens, context: 16, bos: model.tokenizer.vocabulary.bos, vocabulary: model.config.vocabularySize,
-        evaluate: { chunk, row in
+        tokens: tokens, context: 16, bos: model.tokenizer.vocabulary.bos,
+        vocabulary: model.config.vocabularySize,
+        evaluate: { chunk, first, row in
           session.reset()
-          try session.evaluateAll(tokens: chunk, row)
+          if split {
+            try session.evaluate(tokens: Array(chunk[..<first]))
+            try session.evaluateAll(tokens: Array(chunk[first...])) { i, logits in try row(first + i, logits)
+            }
+          } else {
+            try session.evaluateAll(tokens: chunk) { i, logits in if i >= first { try row(i, logits) } }
+          }
         })
     }
-    let a = try once()
-    let b = try once()
+    let a = try once(split: true)
+    let b = try once(split: true)
+    let whole = try once(split: false)
+    #expect(
+      abs(whole.perplexity - a.perplexity) / a.perplexity < 1e-3, "\(whole.perplexity) vs \(a.perplexity)")
     #expect(a.chunks == tokens.count / 16)
     #expect(a.scoredTokens == a.chunks * 7)
     #expect(a.perplexity.isFinite && a.perplexity > 1 && a.perplexity < 10_000, "\(a.perplexity)")

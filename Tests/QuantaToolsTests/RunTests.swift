@@ -98,7 +98,8 @@ import Testing
     var prompts = 0
     let totals = try await ModelRun.chat(
       model: model, system: nil, options: s.generationOptions(seed: 1),
-      readLine: { lines.isEmpty ? nil : lines.removeFirst() }, output: { out += $0 }, prompt: { _ in prompts += 1 })
+      readLine: { lines.isEmpty ? nil : lines.removeFirst() }, output: { out += $0 },
+      prompt: { _ in prompts += 1 })
     #expect(lines == ["never read"])
     #expect(prompts == 3)
     // One turn of at most 3 tokens, then the newline that closes the reply.

@@ -44,7 +44,8 @@ import Testing
     let (_, special) = try TokenizeReport.tokenize(
       modelPath: model, text: "<start_of_turn>user", addSpecial: false, parseSpecial: true)
     #expect(special.first == 105)  // <start_of_turn> as one id
-    let (_, literal) = try TokenizeReport.tokenize(modelPath: model, text: "<start_of_turn>user", addSpecial: false)
+    let (_, literal) = try TokenizeReport.tokenize(
+      modelPath: model, text: "<start_of_turn>user", addSpecial: false)
     #expect(!literal.contains(105))
   }
 }
