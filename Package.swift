@@ -61,7 +61,7 @@ let package = Package(
       exclude: ["Support/gguf_dequant.py"]),
     .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GGML"]),
     // Language models: tokenizers, architectures, sampling, generation.
-    .target(name: "QuantaLM", dependencies: ["GGUF"]),
-    .testTarget(name: "QuantaLMTests", dependencies: ["QuantaLM", "GGUF"]),
+    .target(name: "QuantaLM", dependencies: ["GGUF", "GGML", "QuantaCore"]),
+    .testTarget(name: "QuantaLMTests", dependencies: ["QuantaLM", "GGUF", "GGML", "QuantaCore", "Quanta"]),
   ]
 )

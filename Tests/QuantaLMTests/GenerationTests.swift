@@ -30,7 +30,8 @@ import Testing
     #expect(a.text == model.tokenizer.decode(a.summary.tokenIDs))
     // Another seed draws another sequence (24 draws from ~300 tokens at temperature 1).
     sampling.seed = 43
-    let c = try await model.complete(prompt: "hello", options: GenerationOptions(maxTokens: 24, sampling: sampling))
+    let c = try await model.complete(
+      prompt: "hello", options: GenerationOptions(maxTokens: 24, sampling: sampling))
     #expect(c.summary.tokenIDs != a.summary.tokenIDs)
   }
 
@@ -40,7 +41,8 @@ import Testing
     let (model, path) = try await Self.model(arch)
     defer { try? FileManager.default.removeItem(atPath: path) }
     let prompt: [Int32] = [1, 260, 270, 280, 290]
-    let (_, summary) = try await collect(model.generate(promptTokens: prompt, options: .init(maxTokens: 6, sampling: .greedy)))
+    let (_, summary) = try await collect(
+      model.generate(promptTokens: prompt, options: .init(maxTokens: 6, sampling: .greedy)))
     let ids = summary.tokenIDs
     #expect(summary.promptTokens == prompt.count)
     let reference = try TinyReference(spec: TinySpec.make(arch), path: path).logits(prompt + ids)
@@ -57,7 +59,9 @@ import Testing
     let (model, path) = try await Self.model(.qwen2)
     defer { try? FileManager.default.removeItem(atPath: path) }
     var events: [GenerationEvent] = []
-    for try await e in model.generate(prompt: "abc", options: .init(maxTokens: 5, sampling: .greedy)) { events.append(e) }
+    for try await e in model.generate(prompt: "abc", options: .init(maxTokens: 5, sampling: .greedy)) {
+      events.append(e)
+    }
     guard case .finished(let summary) = events.last else {
       Issue.record("no summary")
       return
@@ -73,10 +77,14 @@ import Testing
     defer { try? FileManager.default.removeItem(atPath: path) }
     let session = try model.makeSession()
     let prompt: [Int32] = [1, 300, 301, 302]
-    let first = try session.generate(promptTokens: prompt, options: .init(maxTokens: 3, sampling: .greedy)) { _ in }
+    let first = try session.generate(promptTokens: prompt, options: .init(maxTokens: 3, sampling: .greedy)) {
+      _ in
+    }
     #expect(first.promptTokens == 4)
     // Same prompt again: only its last token is re-evaluated, and the result is the same.
-    let second = try session.generate(promptTokens: prompt, options: .init(maxTokens: 3, sampling: .greedy)) { _ in }
+    let second = try session.generate(promptTokens: prompt, options: .init(maxTokens: 3, sampling: .greedy)) {
+      _ in
+    }
     #expect(second.promptTokens == 1)
     #expect(second.tokenIDs == first.tokenIDs)
   }
@@ -105,7 +113,9 @@ import Testing
     #expect(summary.generatedTokens <= 2)
   }
 
-  func collect(_ stream: AsyncThrowingStream<GenerationEvent, any Error>) async throws -> (String, GenerationSummary) {
+  func collect(_ stream: AsyncThrowingStream<GenerationEvent, any Error>) async throws -> (
+    String, GenerationSummary
+  ) {
     var text = ""
     for try await e in stream {
       switch e {

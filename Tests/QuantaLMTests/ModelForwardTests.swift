@@ -21,7 +21,8 @@ import Testing
 
   static func load(_ path: String, batchSize: Int = 512) async throws -> LanguageModel {
     try await LanguageModel.load(
-      path: path, device: .cpu, registry: .standard, options: ModelLoadOptions(contextLength: 32, batchSize: batchSize))
+      path: path, device: .cpu, registry: .standard,
+      options: ModelLoadOptions(contextLength: 32, batchSize: batchSize))
   }
 
   @Test(arguments: TinySpec.Arch.allCases)
@@ -41,11 +42,14 @@ import Testing
     let rows = try session.evaluateAll(tokens: prompt)
     #expect(rows.count == promptLength)
     for (i, row) in rows.enumerated() {
-      #expect(nmse(row, reference[i]) <= Self.tolerance, "\(arch) batch row \(i): NMSE \(nmse(row, reference[i]))")
+      #expect(
+        nmse(row, reference[i]) <= Self.tolerance, "\(arch) batch row \(i): NMSE \(nmse(row, reference[i]))")
     }
     for i in promptLength..<sequence.count {
       let logits = try session.evaluate(tokens: [sequence[i]])
-      #expect(nmse(logits, reference[i]) <= Self.tolerance, "\(arch) decode \(i): NMSE \(nmse(logits, reference[i]))")
+      #expect(
+        nmse(logits, reference[i]) <= Self.tolerance,
+        "\(arch) decode \(i): NMSE \(nmse(logits, reference[i]))")
     }
     #expect(session.position == sequence.count)
 
@@ -86,7 +90,9 @@ import Testing
       path: path, device: .cpu, registry: .standard, options: ModelLoadOptions(contextLength: 8))
     #expect(model.contextLength == 8)
     let session = try model.makeSession()
-    #expect(throws: ModelError.invalidToken(id: 320, vocabularySize: 320)) { try session.evaluate(tokens: [1, 320]) }
+    #expect(throws: ModelError.invalidToken(id: 320, vocabularySize: 320)) {
+      try session.evaluate(tokens: [1, 320])
+    }
     #expect(throws: ModelError.emptyInput) { try session.evaluate(tokens: []) }
     #expect(throws: ModelError.contextFull(limit: 8)) { try session.evaluate(tokens: Self.sequence(9)) }
     try session.evaluate(tokens: Self.sequence(8))

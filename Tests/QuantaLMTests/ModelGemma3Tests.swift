@@ -10,7 +10,8 @@ import Testing
 @Suite struct ModelGemma3Tests {
   /// The prompt and expected continuation of `greedy.txt`.
   static func reference() throws -> (prompt: String, expected: String) {
-    let text = try String(contentsOfFile: try TestModels.sharedFile("testdata/gemma3-270m/greedy.txt"), encoding: .utf8)
+    let text = try String(
+      contentsOfFile: try TestModels.sharedFile("testdata/gemma3-270m/greedy.txt"), encoding: .utf8)
     var prompt: String?
     var expected: String?
     for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -44,7 +45,8 @@ import Testing
   /// re-quantized to 8 bits before every matmul and a one-ulp change can flip a rounding.
   @Test func referenceContinuationIsGreedyUpToNearTies() async throws {
     let model = try await LanguageModel.load(
-      path: try TestModels.gemma3(), device: .cpu, registry: .standard, options: ModelLoadOptions(contextLength: 256))
+      path: try TestModels.gemma3(), device: .cpu, registry: .standard,
+      options: ModelLoadOptions(contextLength: 256))
     let (prompt, expected) = try Self.reference()
     let promptIDs = model.tokenizer.encode(prompt)
     #expect(promptIDs == [2, 818, 5279, 529, 7001, 563])
@@ -65,7 +67,8 @@ import Testing
 
   /// The reference continuation's ids (Gemma 3 vocabulary); their text is `greedy.txt`'s OUTPUT.
   static let referenceIDs: [Int32] = [
-    506, 5279, 529, 506, 2891, 529, 7001, 236761, 1030, 563, 506, 7488, 3207, 528, 7001, 236761, 1030, 563, 506, 5279,
+    506, 5279, 529, 506, 2891, 529, 7001, 236761, 1030, 563, 506, 7488, 3207, 528, 7001, 236761, 1030, 563,
+    506, 5279,
     529, 506, 2891, 529, 7001, 236761, 1030, 563, 506, 7488, 3207, 528,
   ]
 }

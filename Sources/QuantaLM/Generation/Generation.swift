@@ -14,7 +14,8 @@ public struct GenerationOptions: Sendable, Equatable {
   public var parseSpecial: Bool
 
   public init(
-    maxTokens: Int = 128, sampling: SamplingOptions = .init(), stopStrings: [String] = [], addSpecial: Bool = true,
+    maxTokens: Int = 128, sampling: SamplingOptions = .init(), stopStrings: [String] = [],
+    addSpecial: Bool = true,
     parseSpecial: Bool = false
   ) {
     self.maxTokens = maxTokens
@@ -48,7 +49,8 @@ public struct GenerationSummary: Sendable, Equatable {
   public var stopReason: StopReason
 
   public init(
-    promptTokens: Int, generatedTokens: Int, tokenIDs: [Int32], promptSeconds: Double, generationSeconds: Double,
+    promptTokens: Int, generatedTokens: Int, tokenIDs: [Int32], promptSeconds: Double,
+    generationSeconds: Double,
     stopReason: StopReason
   ) {
     self.promptTokens = promptTokens
@@ -211,12 +213,15 @@ extension LanguageModel {
   public func chat(_ messages: [ChatTemplate.Message], options: GenerationOptions = .init()) throws
     -> AsyncThrowingStream<GenerationEvent, any Error>
   {
-    guard let template = chatTemplate else { throw GenerationError.noChatTemplate(config.architecture.rawValue) }
+    guard let template = chatTemplate else {
+      throw GenerationError.noChatTemplate(config.architecture.rawValue)
+    }
     var o = options
     o.parseSpecial = true
     if !o.stopStrings.contains(template.endOfTurn) { o.stopStrings.append(template.endOfTurn) }
     let text = template.render(messages, addGenerationPrompt: true)
-    return generate(promptTokens: tokenizer.encode(text, addSpecial: o.addSpecial, parseSpecial: true), options: o)
+    return generate(
+      promptTokens: tokenizer.encode(text, addSpecial: o.addSpecial, parseSpecial: true), options: o)
   }
 
   /// Streams the continuation of already tokenized `promptTokens`.

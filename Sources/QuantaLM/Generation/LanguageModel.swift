@@ -46,11 +46,13 @@ public final class LanguageModel: Sendable {
   public static func load(
     path: String, device: Device = .cpu, registry: BackendRegistry, options: ModelLoadOptions = .init()
   ) async throws -> LanguageModel {
-    try LanguageModel(file: try GGUFFile(path: path), backend: try registry.backend(for: device), options: options)
+    try LanguageModel(
+      file: try GGUFFile(path: path), backend: try registry.backend(for: device), options: options)
   }
 
   /// Loads onto an already opened backend.
-  public static func load(path: String, backend: any ComputeBackend, options: ModelLoadOptions = .init()) async throws
+  public static func load(path: String, backend: any ComputeBackend, options: ModelLoadOptions = .init())
+    async throws
     -> LanguageModel
   {
     try LanguageModel(file: try GGUFFile(path: path), backend: backend, options: options)
@@ -81,15 +83,20 @@ public final class LanguageModel: Sendable {
     if let e = vocabulary.eos { eog.insert(e) }
     if let e = vocabulary.eot { eog.insert(e) }
     let endTexts: Set<String> = [
-      "<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|endoftext|>", "<|end|>",
+      "<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|endoftext|>",
+      "<|end|>",
     ]
     for (id, text) in vocabulary.tokens.enumerated()
-    where endTexts.contains(text) && (vocabulary.types[id] == .control || vocabulary.types[id] == .userDefined) {
+    where endTexts.contains(text)
+      && (vocabulary.types[id] == .control || vocabulary.types[id] == .userDefined)
+    {
       eog.insert(Int32(id))
     }
     endOfGenerationTokens = eog
     if let template = try file.metadata.optionalString("tokenizer.chat_template") {
-      chatTemplate = ChatTemplate.detect(template: template) ?? ChatTemplate.fallback(architecture: config.architecture.rawValue)
+      chatTemplate =
+        ChatTemplate.detect(template: template)
+        ?? ChatTemplate.fallback(architecture: config.architecture.rawValue)
     } else {
       chatTemplate = ChatTemplate.fallback(architecture: config.architecture.rawValue)
     }
@@ -100,5 +107,7 @@ public final class LanguageModel: Sendable {
   public func makeSession() throws -> Session { try Session(model: self) }
 
   /// Bytes of one session's KV cache.
-  public var kvCacheBytes: Int { config.layerCount * 2 * contextLength * config.kvHeadCount * config.headDim * 2 }
+  public var kvCacheBytes: Int {
+    config.layerCount * 2 * contextLength * config.kvHeadCount * config.headDim * 2
+  }
 }

@@ -65,7 +65,9 @@ public final class Session {
 
   /// Appends `tokens` and calls `body(i, logits)` with the logits of every one of them, in order
   /// (perplexity). Logits are computed `logitsChunk` rows at a time, never all at once.
-  public func evaluateAll(tokens new: [Int32], _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void) throws {
+  public func evaluateAll(tokens new: [Int32], _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void)
+    throws
+  {
     // Stored only for the duration of this call.
     try withoutActuallyEscaping(body) { try evaluate(new, allRows: $0) }
   }
@@ -85,7 +87,8 @@ public final class Session {
 
   private var context: ForwardContext {
     ForwardContext(
-      backend: transformer.backend, config: transformer.config, matmulOptions: model.options.matmul, profile: profile)
+      backend: transformer.backend, config: transformer.config, matmulOptions: model.options.matmul,
+      profile: profile)
   }
 
   private func evaluate(_ new: [Int32], allRows: ((Int, UnsafeBufferPointer<Float>) throws -> Void)?) throws {
@@ -94,7 +97,9 @@ public final class Session {
     for id in new where id < 0 || Int(id) >= vocab {
       throw ModelError.invalidToken(id: id, vocabularySize: vocab)
     }
-    guard tokens.count + new.count <= cache.capacity else { throw ModelError.contextFull(limit: cache.capacity) }
+    guard tokens.count + new.count <= cache.capacity else {
+      throw ModelError.contextFull(limit: cache.capacity)
+    }
     if new.count == 1 && allRows == nil {
       try decodeStep(new[0])
       return
@@ -125,7 +130,8 @@ public final class Session {
   }
 
   private func batch(
-    _ ids: [Int32], isLast: Bool, allRows: ((Int, UnsafeBufferPointer<Float>) throws -> Void)?, firstIndex: Int
+    _ ids: [Int32], isLast: Bool, allRows: ((Int, UnsafeBufferPointer<Float>) throws -> Void)?,
+    firstIndex: Int
   ) throws {
     let n = ids.count
     let c = context
@@ -154,7 +160,8 @@ public final class Session {
 
   /// Logits of every row of `hidden`, `logitsChunk` rows per matmul, handed to `body` row by row.
   private func scoreRows(
-    _ hidden: Tensor, firstIndex: Int, _ c: ForwardContext, _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void
+    _ hidden: Tensor, firstIndex: Int, _ c: ForwardContext,
+    _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void
   ) throws {
     let vocab = transformer.config.vocabularySize
     let rows = hidden.shape[0]
@@ -168,7 +175,9 @@ public final class Session {
       try transformer.logits(try hidden.rows(r..<(r + m)), into: dst, context: c)
       try c.timed(.logitsCopy) {
         try host.withUnsafeMutableBytes {
-          try transformer.backend.copy(out.buffer, at: out.byteOffset, to: UnsafeMutableRawBufferPointer(rebasing: $0[0..<(m * vocab * 4)]))
+          try transformer.backend.copy(
+            out.buffer, at: out.byteOffset,
+            to: UnsafeMutableRawBufferPointer(rebasing: $0[0..<(m * vocab * 4)]))
         }
       }
       try host.withUnsafeBufferPointer { all in
@@ -183,7 +192,9 @@ public final class Session {
   /// Only the last token's logits come back to the host.
   private func copyLogits(_ row: Tensor, _ c: ForwardContext) throws {
     try c.timed(.logitsCopy) {
-      try hostLogits.withUnsafeMutableBytes { try transformer.backend.copy(row.buffer, at: row.byteOffset, to: $0) }
+      try hostLogits.withUnsafeMutableBytes {
+        try transformer.backend.copy(row.buffer, at: row.byteOffset, to: $0)
+      }
     }
   }
 }

@@ -137,8 +137,10 @@ extension ForwardContext {
     }
     let r = rope(layer: layer)
     try timed(.rope) {
-      try backend.rope(q.0.heads, positions: batch.positions, parameters: r, freqFactors: ropeFactors, into: q.1.heads)
-      try backend.rope(k.0.heads, positions: batch.positions, parameters: r, freqFactors: ropeFactors, into: k.1.heads)
+      try backend.rope(
+        q.0.heads, positions: batch.positions, parameters: r, freqFactors: ropeFactors, into: q.1.heads)
+      try backend.rope(
+        k.0.heads, positions: batch.positions, parameters: r, freqFactors: ropeFactors, into: k.1.heads)
     }
     swap(&q.0, &q.1)
     swap(&k.0, &k.1)
@@ -167,7 +169,9 @@ extension ForwardContext {
   enum GatedActivation { case silu, gelu }
 
   /// `down(act(gate(x)) · up(x))` of `input` `[n, d]` → `a.proj`. `input` may be `a.normed`.
-  func feedForward(_ input: Tensor, weights w: FeedForwardWeights, activation: GatedActivation, a: Activations)
+  func feedForward(
+    _ input: Tensor, weights w: FeedForwardWeights, activation: GatedActivation, a: Activations
+  )
     throws -> Tensor
   {
     try matmul(input, w.gate, into: a.gate, .matmulFeedForward)
@@ -212,12 +216,14 @@ protocol DecoderArchitecture: Sendable {
   ) throws -> Tensor
 
   /// Token rows → residual stream (gemma scales by √d).
-  func embed(ids: [Int32], model: ModelWeights, into x: Tensor, scratch: Tensor, context: ForwardContext) throws
+  func embed(ids: [Int32], model: ModelWeights, into x: Tensor, scratch: Tensor, context: ForwardContext)
+    throws
     -> Tensor
 }
 
 extension DecoderArchitecture {
-  func embed(ids: [Int32], model: ModelWeights, into x: Tensor, scratch: Tensor, context c: ForwardContext) throws
+  func embed(ids: [Int32], model: ModelWeights, into x: Tensor, scratch: Tensor, context c: ForwardContext)
+    throws
     -> Tensor
   {
     try c.getRows(model.tokenEmbedding, ids: ids, into: x)
@@ -230,7 +236,8 @@ extension ForwardContext {
   func getRows(_ table: QTensor, ids: [Int32], into out: Tensor) throws {
     try timed(.embedding) {
       if let dtype = DType(table.type) {
-        let dense = try Tensor(buffer: table.buffer, byteOffset: table.byteOffset, dtype: dtype, shape: table.shape)
+        let dense = try Tensor(
+          buffer: table.buffer, byteOffset: table.byteOffset, dtype: dtype, shape: table.shape)
         try backend.getRows(dense, ids: ids, into: out)
       } else {
         try backend.getRows(table, ids: ids, into: out)
@@ -249,7 +256,8 @@ func preNormLayer(
   let a0 = input.activations
   try c.rmsNorm(input.x, w.attentionNorm, into: a0.normed)
   let heads = try c.selfAttention(
-    layer: index, input: a0.normed, weights: w.attention, ropeFactors: model.ropeFactors, cache: cache, batch: batch,
+    layer: index, input: a0.normed, weights: w.attention, ropeFactors: model.ropeFactors, cache: cache,
+    batch: batch,
     a: a0)
   let (h, x, a) = try input.narrowed(heads: heads)
   let attn = try c.attentionOutput(h, weights: w.attention, a: a)

@@ -8,7 +8,8 @@ import QuantaCore
 ///     h   = x + norm(attn(norm(x) · attn_norm)) · post_attention_norm
 ///     out = h + norm(ffn(norm(h) · ffn_norm)) · post_ffw_norm
 struct Gemma3Architecture: DecoderArchitecture {
-  func embed(ids: [Int32], model: ModelWeights, into x: Tensor, scratch: Tensor, context c: ForwardContext) throws
+  func embed(ids: [Int32], model: ModelWeights, into x: Tensor, scratch: Tensor, context c: ForwardContext)
+    throws
     -> Tensor
   {
     try c.getRows(model.tokenEmbedding, ids: ids, into: scratch)
@@ -23,7 +24,8 @@ struct Gemma3Architecture: DecoderArchitecture {
     let a0 = input.activations
     try c.rmsNorm(input.x, w.attentionNorm, into: a0.normed)
     let heads = try c.selfAttention(
-      layer: index, input: a0.normed, weights: w.attention, ropeFactors: nil, cache: cache, batch: batch, a: a0)
+      layer: index, input: a0.normed, weights: w.attention, ropeFactors: nil, cache: cache, batch: batch,
+      a: a0)
     let (h, x, a) = try input.narrowed(heads: heads)
     let attn = try c.attentionOutput(h, weights: w.attention, a: a)
     // attentionOutput wrote a.proj (or a.normed with a bias): norm into the other one.

@@ -8,6 +8,7 @@ struct LlamaArchitecture: DecoderArchitecture {
     _ index: Int, weights: LayerWeights, model: ModelWeights, input: LayerInput, cache: KVCache.Layer,
     batch: BatchPositions, context: ForwardContext
   ) throws -> Tensor {
-    try preNormLayer(index, weights: weights, model: model, input: input, cache: cache, batch: batch, context: context)
+    try preNormLayer(
+      index, weights: weights, model: model, input: input, cache: cache, batch: batch, context: context)
   }
 }

@@ -83,16 +83,19 @@ public struct ModelConfig: Sendable, Equatable {
     embeddingLength = try positive("embedding_length", max: 1 << 20)
     feedForwardLength = try positive("feed_forward_length", max: 1 << 22)
     headCount = try positive("attention.head_count", max: 4096)
-    kvHeadCount = try m.contains(key("attention.head_count_kv"))
+    kvHeadCount =
+      try m.contains(key("attention.head_count_kv"))
       ? positive("attention.head_count_kv", max: 4096) : headCount
     guard headCount % kvHeadCount == 0 else {
       throw ModelError.invalidHyperparameter(
         key: key("attention.head_count"), value: "\(headCount)",
         reason: "not a multiple of head_count_kv \(kvHeadCount)")
     }
-    headDim = try m.contains(key("attention.key_length"))
+    headDim =
+      try m.contains(key("attention.key_length"))
       ? positive("attention.key_length", max: 1 << 16) : embeddingLength / headCount
-    valueDim = try m.contains(key("attention.value_length"))
+    valueDim =
+      try m.contains(key("attention.value_length"))
       ? positive("attention.value_length", max: 1 << 16) : headDim
     contextLength = try positive("context_length", max: 1 << 24)
     let eps = try m.float(key("attention.layer_norm_rms_epsilon"))
@@ -101,11 +104,13 @@ public struct ModelConfig: Sendable, Equatable {
         key: key("attention.layer_norm_rms_epsilon"), value: "\(eps)", reason: "must be in (0, 1)")
     }
     rmsEpsilon = eps
-    ropeDimensions = try m.contains(key("rope.dimension_count"))
+    ropeDimensions =
+      try m.contains(key("rope.dimension_count"))
       ? positive("rope.dimension_count", max: 1 << 16) : headDim
     guard ropeDimensions <= headDim, ropeDimensions % 2 == 0 else {
       throw ModelError.invalidHyperparameter(
-        key: key("rope.dimension_count"), value: "\(ropeDimensions)", reason: "must be even and ≤ head dim \(headDim)")
+        key: key("rope.dimension_count"), value: "\(ropeDimensions)",
+        reason: "must be even and ≤ head dim \(headDim)")
     }
     ropeFreqBase = try m.optionalFloat(key("rope.freq_base")) ?? 10_000
     var scale: Float = 1
@@ -182,7 +187,9 @@ public struct ModelConfig: Sendable, Equatable {
         if optional { return }
         throw ModelError.missingTensor(name)
       }
-      guard t.shape == shape else { throw ModelError.tensorShape(name: name, expected: shape, actual: t.shape) }
+      guard t.shape == shape else {
+        throw ModelError.tensorShape(name: name, expected: shape, actual: t.shape)
+      }
     }
     // The KV caches hold keys and values in one shape (the attention op's contract).
     guard valueDim == headDim else {
@@ -251,7 +258,8 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case .invalidHyperparameter(let k, let v, let why): return "\(k) = \(v): \(why)"
     case .unsupportedRopeScaling(let t): return "RoPE scaling type '\(t)' is not supported"
     case .missingTensor(let n): return "tensor \(n) is missing"
-    case .tensorShape(let n, let e, let a): return "tensor \(n) has shape \(a), the hyperparameters imply \(e)"
+    case .tensorShape(let n, let e, let a):
+      return "tensor \(n) has shape \(a), the hyperparameters imply \(e)"
     case .tensorType(let n, let t): return "tensor \(n) has type \(t), which this model cannot use there"
     case .contextFull(let limit): return "the context of \(limit) tokens is full"
     case .invalidToken(let id, let n): return "token id \(id) is outside the vocabulary of \(n) tokens"

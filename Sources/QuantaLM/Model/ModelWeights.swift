@@ -85,7 +85,8 @@ struct ModelWeights: Sendable {
         queryNorm: config.hasQKNorm ? try required(p + "attn_q_norm.weight") : nil,
         keyNorm: config.hasQKNorm ? try required(p + "attn_k_norm.weight") : nil)
       let ffn = FeedForwardWeights(
-        gate: try q(p + "ffn_gate.weight"), up: try q(p + "ffn_up.weight"), down: try q(p + "ffn_down.weight"))
+        gate: try q(p + "ffn_gate.weight"), up: try q(p + "ffn_up.weight"), down: try q(p + "ffn_down.weight")
+      )
       layers.append(
         LayerWeights(
           attentionNorm: try required(p + "attn_norm.weight"), attention: attention,

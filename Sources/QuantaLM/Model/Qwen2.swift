@@ -8,6 +8,7 @@ struct Qwen2Architecture: DecoderArchitecture {
     batch: BatchPositions, context: ForwardContext
   ) throws -> Tensor {
     // The biases travel in `weights.attention` and are added right after each projection.
-    try preNormLayer(index, weights: weights, model: model, input: input, cache: cache, batch: batch, context: context)
+    try preNormLayer(
+      index, weights: weights, model: model, input: input, cache: cache, batch: batch, context: context)
   }
 }

@@ -8,6 +8,7 @@ struct Qwen3Architecture: DecoderArchitecture {
     batch: BatchPositions, context: ForwardContext
   ) throws -> Tensor {
     // QK-norm travels in `weights.attention` (queryNorm/keyNorm) and runs before RoPE.
-    try preNormLayer(index, weights: weights, model: model, input: input, cache: cache, batch: batch, context: context)
+    try preNormLayer(
+      index, weights: weights, model: model, input: input, cache: cache, batch: batch, context: context)
   }
 }

@@ -26,14 +26,17 @@ final class Transformer: Sendable {
   /// the final norm. Returns the normed hidden states: every row, or only the last one when
   /// `lastRowOnly` views are given.
   func forward(
-    ids: [Int32], batch: BatchPositions, activations a: Activations, lastRowOnly: Activations?, cache: KVCache,
+    ids: [Int32], batch: BatchPositions, activations a: Activations, lastRowOnly: Activations?,
+    cache: KVCache,
     context c: ForwardContext
   ) throws -> Tensor {
     var x = try architecture.embed(ids: ids, model: weights, into: a.x, scratch: a.normed, context: c)
     for i in 0..<config.layerCount {
-      let input = LayerInput(x: x, activations: a, lastRowOnly: i == config.layerCount - 1 ? lastRowOnly : nil)
+      let input = LayerInput(
+        x: x, activations: a, lastRowOnly: i == config.layerCount - 1 ? lastRowOnly : nil)
       x = try architecture.layer(
-        i, weights: weights.layers[i], model: weights, input: input, cache: cache.layers[i], batch: batch, context: c)
+        i, weights: weights.layers[i], model: weights, input: input, cache: cache.layers[i], batch: batch,
+        context: c)
     }
     // The final norm goes to `normed` of the activations the last layer used.
     let out = x.shape[0] == a.rows ? a.normed : (lastRowOnly ?? a).normed

@@ -114,7 +114,9 @@ enum TinyModel {
       let scale = 1.5 / Float(cols).squareRoot()
       try add(name, type, [cols, rows], rng.values(rows * cols, scale: scale))
     }
-    func norm(_ name: String, _ n: Int) throws { try add(name, .f32, [n], rng.values(n, scale: 0.3, offset: 1)) }
+    func norm(_ name: String, _ n: Int) throws {
+      try add(name, .f32, [n], rng.values(n, scale: 0.3, offset: 1))
+    }
 
     let (d, q, kv) = (spec.d, spec.heads * spec.headDim, spec.kvHeads * spec.headDim)
     try add("token_embd.weight", spec.types.embedding, [d, spec.vocab], rng.values(spec.vocab * d, scale: 1))
@@ -170,7 +172,10 @@ enum TinyModel {
     var i = 0
     while tokens.count < size {
       // "▁e", "▁t", ..., then two-letter pieces: unique, plain text.
-      let piece = i < letters.count ? "▁\(letters[i])" : "\(letters[i % letters.count])\(letters[(i / letters.count) % letters.count])x\(i)"
+      let piece =
+        i < letters.count
+        ? "▁\(letters[i])"
+        : "\(letters[i % letters.count])\(letters[(i / letters.count) % letters.count])x\(i)"
       tokens.append(piece)
       types.append(1)
       i += 1

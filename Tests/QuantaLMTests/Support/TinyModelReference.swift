@@ -63,7 +63,9 @@ struct TinyReference {
     return out
   }
 
-  func gelu(_ x: Double) -> Double { 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x))) }
+  func gelu(_ x: Double) -> Double {
+    0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
+  }
   func silu(_ x: Double) -> Double { x / (1 + exp(-x)) }
 
   /// Logits of every position of `tokens` (the sequence from position 0).
@@ -92,12 +94,15 @@ struct TinyReference {
         try optionalWeights(p + "attn_q.bias"), try optionalWeights(p + "attn_k.bias"),
         try optionalWeights(p + "attn_v.bias")
       )
-      let (qn, kn) = (try optionalWeights(p + "attn_q_norm.weight"), try optionalWeights(p + "attn_k_norm.weight"))
+      let (qn, kn) = (
+        try optionalWeights(p + "attn_q_norm.weight"), try optionalWeights(p + "attn_k_norm.weight")
+      )
       let postAttention = try optionalWeights(p + "post_attention_norm.weight")
       let postFFN = try optionalWeights(p + "post_ffw_norm.weight")
       let ffnNorm = try weights(p + "ffn_norm.weight")
       let (wg, wu, wd) = (
-        try weights(p + "ffn_gate.weight"), try weights(p + "ffn_up.weight"), try weights(p + "ffn_down.weight")
+        try weights(p + "ffn_gate.weight"), try weights(p + "ffn_up.weight"),
+        try weights(p + "ffn_down.weight")
       )
       var qs: [[Double]] = []
       var ks: [[Double]] = []
