@@ -35,7 +35,7 @@ let package = Package(
     .target(name: "GPUBackend", dependencies: ["QuantaCore", "GPUKernels", "GGML"]),
     .testTarget(name: "GPUBackendTests", dependencies: ["GPUBackend", "GPUKernels", "QuantaCore", "GGML"]),
     // The umbrella library: QuantaCore + the standard backends registered.
-    .target(name: "Quanta", dependencies: ["QuantaCore", "CPUBackend", "GPUBackend", "GGML", "GGUF"]),
+    .target(name: "Quanta", dependencies: ["QuantaCore", "CPUBackend", "GPUBackend", "QuantaLM", "GGML", "GGUF"]),
     // The CLI's testable logic: inspect report, quantize planner and pipeline, codec bench.
     .target(
       name: "QuantaTools",
