@@ -32,13 +32,21 @@ __device__ int __float_as_int(float);
 __device__ float fabsf(float);
 __device__ float fmaxf(float, float);
 __device__ float roundf(float);
+__device__ float expf(float);
+__device__ float tanhf(float);
+__device__ float sqrtf(float);
+__device__ double exp(double);
+__device__ double log(double);
+__device__ double cos(double);
+__device__ double sin(double);
+extern __device__ const qk_dim3_shim gridDim;
 __device__ void __syncthreads();
 SHIM
 K=Sources/GPUKernels/kernels
 n=0
 for arch in sm_61 sm_80 sm_90; do
   (cat "$tmp/shim.h" "$K/prelude_cuda.cuh"; echo "#define QK_WARP_SIZE 32";
-   cat "$K/common.cuh" "$K/iq_tables.cuh" "$K/quants.cuh" "$K/kernels.cu") > "$tmp/all.cu"
+   cat "$K/common.cuh" "$K/iq_tables.cuh" "$K/quants.cuh" "$K/kernels.cu" "$K"/dense*.cu) > "$tmp/all.cu"
   "$CLANG" -x cuda --cuda-gpu-arch="$arch" --cuda-device-only -nocudainc -nocudalib -fsyntax-only -std=c++17 \
     -Werror=return-type "$tmp/all.cu"
   n=$((n + 1))

@@ -58,7 +58,7 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
   }
 
   /// Converts vendor faults to the contract's errors where one fits (OOM, unsupported).
-  private func call<R>(_ body: () throws(GPUError) -> R) throws -> R {
+  func call<R>(_ body: () throws(GPUError) -> R) throws -> R {
     do { return try body() } catch {
       switch error {
       case .outOfMemory, .unsupported: throw error.asQuantaError(device: device)
@@ -67,16 +67,16 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     }
   }
 
-  private func gpuBuffer(_ b: any DeviceBuffer, _ op: String) throws -> GPUBuffer {
+  func gpuBuffer(_ b: any DeviceBuffer, _ op: String) throws -> GPUBuffer {
     guard let g = b as? GPUBuffer, g.gpu === self else {
       throw QuantaError.invalidBuffer(op: op, reason: "buffer does not belong to \(device)")
     }
     return g
   }
-  private func ptr(_ t: Tensor, _ op: String) throws -> DevicePointer {
+  func ptr(_ t: Tensor, _ op: String) throws -> DevicePointer {
     try gpuBuffer(t.buffer, op).pointer.advanced(by: t.byteOffset)
   }
-  private func ptr(_ q: QTensor, _ op: String) throws -> DevicePointer {
+  func ptr(_ q: QTensor, _ op: String) throws -> DevicePointer {
     try gpuBuffer(q.buffer, op).pointer.advanced(by: q.byteOffset)
   }
 
@@ -152,9 +152,11 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     }
   }
 
-  private static func blocks(_ n: Int, _ per: Int) -> Int { (n + per - 1) / per }
+  static func blocks(_ n: Int, _ per: Int) -> Int { (n + per - 1) / per }
 
   public func dequantize(_ q: QTensor, into out: Tensor) throws {
+    // bf16 outputs and dense (f32/f16/bf16) storage: GPUDenseOps.swift.
+    if out.dtype == .bf16 || DType(q.type) != nil { return try dequantizeDense(q, into: out) }
     try checkType("dequantize", q.type)
     guard out.dtype == .f32 || out.dtype == .f16 else {
       throw QuantaError.unsupported(op: "dequantize to \(out.dtype)", type: q.type.name, device: device)
@@ -185,6 +187,8 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
   }
 
   public func matmul(_ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor) throws {
+    // f32/f16/bf16 weights: GPUDenseOps.swift.
+    if DType(weights.type) != nil { return try denseMatmul(x, weights: weights, into: out) }
     try checkType("matmul", weights.type)
     let k = weights.rowLength, n = weights.rowCount
     let m = x.count / max(k, 1)

@@ -56,7 +56,11 @@ public enum GPUSelftest {
     var body: () throws -> String?  // nil: pass; text: the failure
   }
 
-  public static func run(device: Device, log: (String) -> Void) -> (passed: Int, failed: Int) {
+  /// `reference` is the CPU backend the dense ops are compared with (GPUSelftestDense.swift); the
+  /// quantized cases compute their own reference from the reference codecs.
+  public static func run(
+    device: Device, reference: (any ComputeBackend)? = nil, log: (String) -> Void
+  ) -> (passed: Int, failed: Int) {
     let backend: GPUBackend
     do {
       backend = try GPUBackend(device: device)
@@ -66,16 +70,22 @@ public enum GPUSelftest {
     }
     log("device \(device): \(backend.info.name) \(backend.info.architecture) warp \(backend.info.warpSize ?? 0)")
     var passed = 0, failed = 0
+    var all: [Case] = []
     for t in KernelBuild.types {
-      for k in [t.blockSize, t.blockSize == 32 ? 32 * 9 : 256 * 3] {
-        for c in cases(backend, t, k) {
-          do {
-            if let why = try c.body() { log("FAIL \(c.name): \(why)"); failed += 1 } else { log("ok   \(c.name)"); passed += 1 }
-          } catch {
-            log("FAIL \(c.name): \(error)")
-            failed += 1
-          }
-        }
+      for k in [t.blockSize, t.blockSize == 32 ? 32 * 9 : 256 * 3] { all += cases(backend, t, k) }
+    }
+    if let reference {
+      all += denseCases(gpu: backend, cpu: reference)
+    } else {
+      log("FAIL dense ops: no CPU reference backend given")
+      failed += 1
+    }
+    for c in all {
+      do {
+        if let why = try c.body() { log("FAIL \(c.name): \(why)"); failed += 1 } else { log("ok   \(c.name)"); passed += 1 }
+      } catch {
+        log("FAIL \(c.name): \(error)")
+        failed += 1
       }
     }
     log("\(passed) passed, \(failed) failed")

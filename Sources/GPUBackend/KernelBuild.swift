@@ -18,6 +18,7 @@ public enum KernelBuild {
   /// Every extern "C" kernel in the source.
   public static var kernelNames: [String] {
     ["quantize_q8_1"] + types.flatMap { t in perTypeOps.map { $0.replacingOccurrences(of: "%", with: t.name) } }
+      + denseKernelNames
   }
 
   /// The physical wavefront width of an architecture, for ahead-of-time builds (a device's own

@@ -4,7 +4,7 @@
 /// The kernel source tree, embedded: vendor preludes and the common dialect, by file name.
 public enum KernelSources {
   /// Files of the common part, in concatenation order.
-  public static let commonOrder: [String] = ["common.cuh", "iq_tables.cuh", "quants.cuh", "kernels.cu"]
+  public static let commonOrder: [String] = ["common.cuh", "iq_tables.cuh", "quants.cuh", "kernels.cu", "dense_convert.cu", "dense_ops.cu"]
   /// Vendor prelude file per vendor key ("cuda", "hip").
   public static let preludes: [String: String] = ["cuda": "prelude_cuda.cuh", "hip": "prelude_hip.cuh"]
   /// Every file's text.
@@ -106,6 +106,497 @@ struct group8 {
   int q0, q1;
   float a, b, c;
 };
+
+"""#,
+    "dense_convert.cu": #"""
+// Dense kernels, part 1: reference quantizers (f32 → q4_0 … q8_1), dequantize to bf16, dense
+// conversions (f32/f16/bf16), get_rows from dense tables, matmul with dense weights.
+// Appended after kernels.cu (scripts/gen_gpu_kernels.py COMMON_ORDER); the host names every
+// kernel in KernelBuild.denseKernelNames.
+
+#define QK_NEG_INF qk_int_as_float(0xff800000u)
+
+// C's `(int)f` as x86-64 computes it (cvttss2si): truncation, INT32_MIN for NaN and out of range —
+// the reference codecs' cTruncToInt32, so NaN/Inf inputs give the reference's bytes.
+QK_DEVICE int qk_trunc_i32(float v) {
+  return (v >= -2147483648.0f && v < 2147483648.0f) ? (int)v : (-2147483647 - 1);
+}
+QK_DEVICE int qk_min_i(int a, int b) { return a < b ? a : b; }
+QK_DEVICE void wr16(u8* p, u32 v) { p[0] = (u8)(v & 0xff); p[1] = (u8)((v >> 8) & 0xff); }
+
+// float → bfloat16 bits, round to nearest even, NaN forced quiet (ggml_compute_fp32_to_bf16).
+QK_DEVICE u16 f2bf(float f) {
+  const u32 u = qk_float_as_uint(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (u16)((u >> 16) | 64);
+  return (u16)((u + (0x7fffu + ((u >> 16) & 1))) >> 16);
+}
+QK_DEVICE float bf2f(u32 h) { return qk_int_as_float(h << 16); }
+
+// Element loaders of the dense storage types (index in elements).
+struct ld_f32 { static __device__ __forceinline__ float at(const void* p, s64 i) { return ((const float*)p)[i]; } };
+struct ld_f16 { static __device__ __forceinline__ float at(const void* p, s64 i) { return h2f(((const u16*)p)[i]); } };
+struct ld_bf16 { static __device__ __forceinline__ float at(const void* p, s64 i) { return bf2f(((const u16*)p)[i]); } };
+struct st_f32 { static __device__ __forceinline__ void put(void* p, s64 i, float v) { ((float*)p)[i] = v; } };
+struct st_f16 { static __device__ __forceinline__ void put(void* p, s64 i, float v) { ((u16*)p)[i] = f2h(v); } };
+struct st_bf16 { static __device__ __forceinline__ void put(void* p, s64 i, float v) { ((u16*)p)[i] = f2bf(v); } };
+
+// Grid-stride loop over n items (1-D grids of 256-thread blocks).
+#define QK_FOR_EACH(i, n) \
+  for (s64 i = (s64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (s64)gridDim.x * blockDim.x)
+
+// ---- Reference quantizers: one thread per 32-value block, the reference's float operations in its
+// order (uncontracted: qk_mul_rn / qk_add_rn), so the bytes equal quantize_row_*_ref's.
+
+// The value of largest magnitude, first one on ties (q4_0 / q5_0).
+QK_DEVICE float signed_absmax32(const float* x) {
+  float amax = 0.0f, mx = 0.0f;
+  for (int j = 0; j < 32; ++j) {
+    const float v = x[j];
+    if (amax < fabsf(v)) { amax = fabsf(v); mx = v; }
+  }
+  return mx;
+}
+QK_DEVICE void minmax32(const float* x, float& mn, float& mx) {
+  mn = 3.40282346638528859812e+38f; mx = -3.40282346638528859812e+38f;
+  for (int j = 0; j < 32; ++j) {
+    const float v = x[j];
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+  }
+}
+// ggml's MAX(amax, |x|) loop (a NaN in |x| wins, as `a > b ? a : b`).
+QK_DEVICE float absmax32(const float* x) {
+  float amax = 0.0f;
+  for (int j = 0; j < 32; ++j) { const float a = fabsf(x[j]); amax = amax > a ? amax : a; }
+  return amax;
+}
+
+QK_DEVICE void quantize_block_q4_0(const float* x, u8* y) {
+  const float d = signed_absmax32(x) / -8.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  wr16(y, f2h(d));
+  for (int j = 0; j < 16; ++j) {
+    const int xi0 = qk_min_i(15, (int)(s8)qk_trunc_i32(qk_add_rn(qk_mul_rn(x[j], id), 8.5f)));
+    const int xi1 = qk_min_i(15, (int)(s8)qk_trunc_i32(qk_add_rn(qk_mul_rn(x[16 + j], id), 8.5f)));
+    y[2 + j] = (u8)((u8)xi0 | (u8)((u8)xi1 << 4));
+  }
+}
+QK_DEVICE void quantize_block_q4_1(const float* x, u8* y) {
+  float mn, mx;
+  minmax32(x, mn, mx);
+  const float d = (mx - mn) / 15.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  wr16(y, f2h(d));
+  wr16(y + 2, f2h(mn));
+  for (int j = 0; j < 16; ++j) {
+    const int xi0 = qk_min_i(15, (int)(s8)qk_trunc_i32(qk_add_rn(qk_mul_rn(x[j] - mn, id), 0.5f)));
+    const int xi1 = qk_min_i(15, (int)(s8)qk_trunc_i32(qk_add_rn(qk_mul_rn(x[16 + j] - mn, id), 0.5f)));
+    y[4 + j] = (u8)((u8)xi0 | (u8)((u8)xi1 << 4));
+  }
+}
+QK_DEVICE void quantize_block_q5_0(const float* x, u8* y) {
+  const float d = signed_absmax32(x) / -16.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  wr16(y, f2h(d));
+  u32 qh = 0;
+  for (int j = 0; j < 16; ++j) {
+    const u8 xi0 = (u8)qk_min_i(31, (int)(s8)qk_trunc_i32(qk_add_rn(qk_mul_rn(x[j], id), 16.5f)));
+    const u8 xi1 = (u8)qk_min_i(31, (int)(s8)qk_trunc_i32(qk_add_rn(qk_mul_rn(x[16 + j], id), 16.5f)));
+    y[6 + j] = (u8)((xi0 & 0x0f) | ((xi1 & 0x0f) << 4));
+    qh |= ((u32)(xi0 & 0x10) >> 4) << j;
+    qh |= ((u32)(xi1 & 0x10) >> 4) << (j + 16);
+  }
+  wr16(y + 2, qh & 0xffff);
+  wr16(y + 4, qh >> 16);
+}
+QK_DEVICE void quantize_block_q5_1(const float* x, u8* y) {
+  float mn, mx;
+  minmax32(x, mn, mx);
+  const float d = (mx - mn) / 31.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  wr16(y, f2h(d));
+  wr16(y + 2, f2h(mn));
+  u32 qh = 0;
+  for (int j = 0; j < 16; ++j) {
+    // No clamp to 31, as the reference.
+    const u8 xi0 = (u8)qk_trunc_i32(qk_add_rn(qk_mul_rn(x[j] - mn, id), 0.5f));
+    const u8 xi1 = (u8)qk_trunc_i32(qk_add_rn(qk_mul_rn(x[16 + j] - mn, id), 0.5f));
+    y[8 + j] = (u8)((xi0 & 0x0f) | ((xi1 & 0x0f) << 4));
+    qh |= ((u32)(xi0 & 0x10) >> 4) << j;
+    qh |= ((u32)(xi1 & 0x10) >> 4) << (j + 16);
+  }
+  wr16(y + 4, qh & 0xffff);
+  wr16(y + 6, qh >> 16);
+}
+QK_DEVICE void quantize_block_q8_0(const float* x, u8* y) {
+  const float d = absmax32(x) / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  wr16(y, f2h(d));
+  for (int j = 0; j < 32; ++j) y[2 + j] = (u8)(s8)qk_trunc_i32(roundf(qk_mul_rn(x[j], id)));
+}
+QK_DEVICE void quantize_block_q8_1(const float* x, u8* y) {
+  const float d = absmax32(x) / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  wr16(y, f2h(d));
+  int sum = 0;
+  for (int j = 0; j < 16; ++j) {
+    const s8 q0 = (s8)qk_trunc_i32(roundf(qk_mul_rn(x[j], id)));
+    const s8 q1 = (s8)qk_trunc_i32(roundf(qk_mul_rn(x[16 + j], id)));
+    y[4 + j] = (u8)q0;
+    y[4 + 16 + j] = (u8)q1;
+    sum += (int)q0 + (int)q1;
+  }
+  wr16(y + 2, f2h(qk_mul_rn((float)sum, d)));
+}
+
+#define QUANTIZE_REF_KERNEL(name, BYTES)                                                           \
+  QK_KERNEL void __launch_bounds__(256) quantize_ref_##name(const float* x, u8* y, s64 nblocks) {  \
+    QK_FOR_EACH(b, nblocks) quantize_block_##name(x + b * 32, y + b * BYTES);                       \
+  }
+QUANTIZE_REF_KERNEL(q4_0, 18)
+QUANTIZE_REF_KERNEL(q4_1, 20)
+QUANTIZE_REF_KERNEL(q5_0, 22)
+QUANTIZE_REF_KERNEL(q5_1, 24)
+QUANTIZE_REF_KERNEL(q8_0, 34)
+QUANTIZE_REF_KERNEL(q8_1, 36)
+
+// ---- Dequantize to bf16 (the f32 value, exact as dequantize_block_*_f32, rounded as fp32ToBf16).
+template <class T>
+QK_DEVICE void dequantize_block_bf16(const u8* __restrict__ x, u16* __restrict__ y, s64 n) {
+  QK_FOR_EACH(g, n / 8) {
+    const group8 v = load_group8<T>(x, g);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) y[g * 8 + i] = f2bf(group_value<T>(v, i));
+  }
+}
+#define QTYPE_BF16_KERNEL(name, QK_, BYTES_, HAS_B, HAS_C)                                       \
+  QK_KERNEL void __launch_bounds__(256) dequantize_block_##name##_bf16(const u8* x, u16* y, s64 n) { \
+    dequantize_block_bf16<qt_##name>(x, y, n);                                                    \
+  }
+QTYPE_LIST(QTYPE_BF16_KERNEL)
+
+// ---- Dense conversions: convert_<from>_<to>, n elements (quantize into / dequantize from dense
+// storage types).
+#define CONVERT_KERNEL(from, to)                                                                   \
+  QK_KERNEL void __launch_bounds__(256) convert_##from##_##to(const void* x, void* y, s64 n) {    \
+    QK_FOR_EACH(i, n) st_##to::put(y, i, ld_##from::at(x, i));                                   \
+  }
+#define CONVERT_TO_ALL(from) CONVERT_KERNEL(from, f32) CONVERT_KERNEL(from, f16) CONVERT_KERNEL(from, bf16)
+CONVERT_TO_ALL(f32)
+CONVERT_TO_ALL(f16)
+CONVERT_TO_ALL(bf16)
+
+// ---- get_rows from a dense table [rows, k] → f32 [nids, k].
+template <class L>
+QK_DEVICE void get_rows_dense(const void* __restrict__ x, const s32* __restrict__ ids, float* __restrict__ y, s64 k, s64 nids) {
+  QK_FOR_EACH(i, nids * k) y[i] = L::at(x, (s64)ids[i / k] * k + i % k);
+}
+
+// ---- Matmul with dense weights: y[c, r] = Σ_j w[r, j] · x[c, j], w [n, k], x [m, k], y [m, n].
+// Mat-vec (few activation rows): one wavefront per weight row, blockDim (QK_WARP_SIZE, MMV_ROWS),
+// grid (ceil(n / MMV_ROWS), m); lanes stride k (coalesced), then a full-wavefront reduction.
+template <class L>
+QK_DEVICE void mul_mat_vec_dense(const void* __restrict__ w, const float* __restrict__ x, float* __restrict__ y, s64 k, s64 n) {
+  const s64 row = (s64)blockIdx.x * MMV_ROWS + threadIdx.y;
+  if (row >= n) return;  // the whole wavefront leaves together (threadIdx.y is uniform in it)
+  const float* xc = x + (s64)blockIdx.y * k;
+  float acc = 0.0f;
+  for (s64 j = threadIdx.x; j < k; j += QK_WARP_SIZE) acc += L::at(w, row * k + j) * xc[j];
+  acc = warp_reduce_sum(acc);
+  if (threadIdx.x == 0) y[(s64)blockIdx.y * n + row] = acc;
+}
+
+// Mat-mat: 64 × 64 output tiles, 256 threads of 4 × 4 results, k in steps of 16 through shared
+// memory; any k (dense rows need not be block multiples). grid (ceil(n / 64), ceil(m / 64)).
+#define DMM_T 64
+#define DMM_BK 16
+template <class L>
+QK_DEVICE void mul_mat_dense(const void* __restrict__ w, const float* __restrict__ x, float* __restrict__ y, s64 k, s64 n, s64 m) {
+  __shared__ float ws[DMM_BK][DMM_T + 1];
+  __shared__ float xs[DMM_BK][DMM_T + 1];
+  const int t = threadIdx.x;
+  const s64 r0 = (s64)blockIdx.x * DMM_T, c0 = (s64)blockIdx.y * DMM_T;
+  const int tr = t % 16, tc = t / 16;
+  float acc[4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;
+  for (s64 k0 = 0; k0 < k; k0 += DMM_BK) {
+    for (int l = t; l < DMM_BK * DMM_T; l += 256) {
+      const int kk = l % DMM_BK, rr = l / DMM_BK;
+      const s64 kg = k0 + kk;
+      ws[kk][rr] = (r0 + rr < n && kg < k) ? L::at(w, (r0 + rr) * k + kg) : 0.0f;
+      xs[kk][rr] = (c0 + rr < m && kg < k) ? x[(c0 + rr) * k + kg] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < DMM_BK; ++kk) {
+      float a[4], b[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) { a[i] = ws[kk][tr + 16 * i]; b[i] = xs[kk][tc + 16 * i]; }
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] += a[i] * b[j];
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const s64 r = r0 + tr + 16 * i, c = c0 + tc + 16 * j;
+      if (r < n && c < m) y[c * n + r] = acc[i][j];
+    }
+}
+
+#define DENSE_TYPE_KERNELS(dt)                                                                      \
+  QK_KERNEL void __launch_bounds__(256) get_rows_##dt(const void* x, const s32* ids, float* y, s64 k, s64 nids) { \
+    get_rows_dense<ld_##dt>(x, ids, y, k, nids);                                                    \
+  }                                                                                                 \
+  QK_KERNEL void __launch_bounds__(256) mul_mat_vec_##dt(const void* w, const float* x, float* y, s64 k, s64 n) { \
+    mul_mat_vec_dense<ld_##dt>(w, x, y, k, n);                                                      \
+  }                                                                                                 \
+  QK_KERNEL void __launch_bounds__(256) mul_mat_##dt(const void* w, const float* x, float* y, s64 k, s64 n, s64 m) { \
+    mul_mat_dense<ld_##dt>(w, x, y, k, n, m);                                                       \
+  }
+DENSE_TYPE_KERNELS(f32)
+DENSE_TYPE_KERNELS(f16)
+DENSE_TYPE_KERNELS(bf16)
+
+"""#,
+    "dense_ops.cu": #"""
+// Dense kernels, part 2: the f32 ops of a transformer — norms, rope, softmax, KV-cache writes,
+// attention over the f16 cache, activations, element-wise arithmetic. Same semantics as the CPU
+// backend's CPUOps (QuantaCore's ComputeBackend documents them). Row kernels run one 256-thread
+// CTA per row: 4 wave64 or 8 warp32, reduced across wavefronts through shared memory.
+
+// Sum / max over a whole CTA (blockDim.x a multiple of the physical wavefront, ≤ 32 wavefronts);
+// every thread gets the result. `scratch` holds one float per wavefront.
+QK_DEVICE float block_reduce_sum(float v, float* scratch) {
+  const int lane = threadIdx.x % QK_WARP_SIZE, wid = threadIdx.x / QK_WARP_SIZE;
+  const int nw = blockDim.x / QK_WARP_SIZE;
+  v = warp_reduce_sum(v);
+  __syncthreads();  // a previous reduction may still be reading scratch
+  if (lane == 0) scratch[wid] = v;
+  __syncthreads();
+  return warp_reduce_sum(lane < nw ? scratch[lane] : 0.0f);
+}
+QK_DEVICE float warp_reduce_max(float x) {
+#pragma unroll
+  for (int offset = QK_WARP_SIZE / 2; offset > 0; offset >>= 1) x = fmaxf(x, qk_shfl_xor(x, offset, QK_WARP_SIZE));
+  return x;
+}
+QK_DEVICE float block_reduce_max(float v, float* scratch) {
+  const int lane = threadIdx.x % QK_WARP_SIZE, wid = threadIdx.x / QK_WARP_SIZE;
+  const int nw = blockDim.x / QK_WARP_SIZE;
+  v = warp_reduce_max(v);
+  __syncthreads();
+  if (lane == 0) scratch[wid] = v;
+  __syncthreads();
+  return warp_reduce_max(lane < nw ? scratch[lane] : QK_NEG_INF);
+}
+
+// ---- Norms: grid (rows), block 256.
+QK_KERNEL void __launch_bounds__(256)
+  rms_norm_f32(const float* __restrict__ x, const float* __restrict__ w, float* y, s64 n, float eps) {
+  __shared__ float red[32];
+  const float* xr = x + (s64)blockIdx.x * n;
+  float* yr = y + (s64)blockIdx.x * n;
+  float s = 0.0f;
+  for (s64 i = threadIdx.x; i < n; i += blockDim.x) s += xr[i] * xr[i];
+  s = block_reduce_sum(s, red);
+  const float scale = 1.0f / sqrtf(s / (float)n + eps);
+  for (s64 i = threadIdx.x; i < n; i += blockDim.x) yr[i] = w ? xr[i] * scale * w[i] : xr[i] * scale;
+}
+
+// Two passes (mean, then centred squares) as the CPU: no cancellation for rows with a large mean.
+QK_KERNEL void __launch_bounds__(256) layer_norm_f32(
+  const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b, float* y, s64 n, float eps) {
+  __shared__ float red[32];
+  const float* xr = x + (s64)blockIdx.x * n;
+  float* yr = y + (s64)blockIdx.x * n;
+  float s = 0.0f;
+  for (s64 i = threadIdx.x; i < n; i += blockDim.x) s += xr[i];
+  const float mean = block_reduce_sum(s, red) / (float)n;
+  float v = 0.0f;
+  for (s64 i = threadIdx.x; i < n; i += blockDim.x) { const float d = xr[i] - mean; v += d * d; }
+  const float inv = 1.0f / sqrtf(block_reduce_sum(v, red) / (float)n + eps);
+  for (s64 i = threadIdx.x; i < n; i += blockDim.x) {
+    float o = (xr[i] - mean) * inv;
+    if (w) o *= w[i];
+    if (b) o += b[i];
+    yr[i] = o;
+  }
+}
+
+// ---- RoPE (ggml modes 0 and 2, no YaRN): x, y [ntok, nhead, hd]. Per row (token, head) the work
+// items are the nrot/2 rotated pairs, then the hd − nrot passed-through values; a pair is read and
+// written by one thread, so y may be x. θ in double, as the CPU's rope cache.
+QK_KERNEL void __launch_bounds__(256) rope_f32(
+  const float* x, float* y, const s32* __restrict__ pos, const float* __restrict__ ff, s64 ntok, s64 nhead, s64 hd,
+  s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor) {
+  const s64 half = nrot / 2, per_row = half + (hd - nrot);
+  QK_FOR_EACH(idx, ntok * nhead * per_row) {
+    const s64 row = idx / per_row, item = idx % per_row;
+    const float* xr = x + row * hd;
+    float* yr = y + row * hd;
+    if (item >= half) {
+      const s64 j = nrot + (item - half);
+      yr[j] = xr[j];
+      continue;
+    }
+    const s64 i = item;
+    const s64 i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+    const double p = (double)pos[row / nhead] * (double)freq_scale;
+    double theta = p * exp(-2.0 * (double)i / (double)nrot * log((double)freq_base));
+    if (ff) theta /= (double)ff[i];
+    const float c = (float)cos(theta) * attn_factor, s = (float)sin(theta) * attn_factor;
+    const float x0 = xr[i0], x1 = xr[i1];
+    yr[i0] = x0 * c - x1 * s;
+    yr[i1] = x0 * s + x1 * c;
+  }
+}
+
+// ---- Softmax with attention's extras (CPUOps.softmax): scale, soft-cap (cap > 0), then the mask
+// (masked entries exactly 0), then a max-subtracted softmax; an all-masked row is all zeros.
+// x, y [rows, n] (y may be x: each element is read and written by one thread); row r is a query at
+// pos[r / rows_per_pos] when pos is given. grid (rows), block 256.
+QK_DEVICE float attn_logit(float v, float scale, float cap) {
+  float y = v * scale;
+  if (cap > 0.0f) y = cap * tanhf(y * (1.0f / cap));
+  return y;
+}
+// Visible keys [lo, hi) of a query at position p among nkv keys (AttentionMask.visibleKeys).
+QK_DEVICE void visible_keys(s64 p, s64 nkv, s32 causal, s32 window, s64& lo, s64& hi) {
+  hi = nkv;
+  if (causal && p + 1 < hi) hi = p + 1;
+  lo = 0;
+  if (window > 0 && p - window + 1 > 0) lo = p - window + 1;
+  if (lo >= hi) { lo = 0; hi = 0; }
+}
+
+QK_KERNEL void __launch_bounds__(256) soft_max_f32(
+  const float* x, float* y, s64 n, const s32* __restrict__ pos, s64 rows_per_pos, float scale, float cap, s32 causal,
+  s32 window) {
+  __shared__ float red[32];
+  const float* xr = x + (s64)blockIdx.x * n;
+  float* yr = y + (s64)blockIdx.x * n;
+  s64 lo = 0, hi = n;
+  if (pos) visible_keys(pos[blockIdx.x / rows_per_pos], n, causal, window, lo, hi);
+  float m = QK_NEG_INF;
+  for (s64 j = threadIdx.x; j < n; j += blockDim.x) {
+    if (j >= lo && j < hi) m = fmaxf(m, attn_logit(xr[j], scale, cap));
+  }
+  m = block_reduce_max(m, red);
+  float s = 0.0f;
+  for (s64 j = threadIdx.x; j < n; j += blockDim.x) {
+    float e = 0.0f;
+    if (j >= lo && j < hi && m > QK_NEG_INF) e = expf(attn_logit(xr[j], scale, cap) - m);
+    yr[j] = e;
+    s += e;
+  }
+  s = block_reduce_sum(s, red);
+  const float inv = s > 0.0f ? 1.0f / s : 0.0f;
+  for (s64 j = threadIdx.x; j < n; j += blockDim.x) yr[j] *= inv;
+}
+
+// ---- KV cache: src f32 [ntok, kvdim] → rows pos[t] of cache f16 [capacity, kvdim] (RNE).
+QK_KERNEL void __launch_bounds__(256)
+  write_kv_f16(const float* __restrict__ src, const s32* __restrict__ pos, u16* __restrict__ cache, s64 kvdim, s64 ntok) {
+  QK_FOR_EACH(i, ntok * kvdim) cache[(s64)pos[i / kvdim] * kvdim + i % kvdim] = f2h(src[i]);
+}
+
+// ---- Attention over the f16 caches, flash style: one CTA per (token, head), keys in tiles of
+// ATT_THREADS with an online softmax (no [tokens × keys] score matrix). Thread t scores key
+// j0 + t (its dot with q from shared memory), the CTA rescales by the running max, then each
+// thread accumulates its own output dimensions d = t, t + ATT_THREADS, … over the tile's values
+// (coalesced V reads). q [ntok, nhead, hd], caches [capacity, nkvhead, hd], out like q; query
+// head h reads kv head h / (nhead / nkvhead). A query that sees no key gets zeros. hd ≤ ATT_MAX_D.
+#define ATT_THREADS 128
+#define ATT_MAX_D 512
+QK_KERNEL void __launch_bounds__(ATT_THREADS) attention_f16(
+  const float* __restrict__ q, const u16* __restrict__ kc, const u16* __restrict__ vc, const s32* __restrict__ pos,
+  float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window) {
+  __shared__ float qs[ATT_MAX_D];
+  __shared__ float ps[ATT_THREADS];
+  __shared__ float red[32];
+  const int t = threadIdx.x;
+  const s64 token = (s64)blockIdx.x / nhead, head = (s64)blockIdx.x % nhead;
+  const s64 kvh = head / (nhead / nkvhead);
+  const s64 kv_stride = nkvhead * hd;
+  const float* qr = q + (s64)blockIdx.x * hd;
+  for (s64 d = t; d < hd; d += ATT_THREADS) qs[d] = qr[d];
+  s64 lo, hi;
+  visible_keys(pos[token], nkv, causal, window, lo, hi);
+  float acc[ATT_MAX_D / ATT_THREADS];
+#pragma unroll
+  for (int i = 0; i < ATT_MAX_D / ATT_THREADS; ++i) acc[i] = 0.0f;
+  float m = QK_NEG_INF, l = 0.0f;
+  __syncthreads();
+  for (s64 j0 = lo; j0 < hi; j0 += ATT_THREADS) {
+    const s64 j = j0 + t;
+    float s = QK_NEG_INF;
+    if (j < hi) {
+      const u16* kr = kc + j * kv_stride + kvh * hd;
+      float dot = 0.0f;
+      for (s64 d = 0; d < hd; ++d) dot += qs[d] * h2f(kr[d]);
+      s = attn_logit(dot, scale, cap);
+    }
+    // The reduction's first barrier also ends the previous tile's reads of ps.
+    const float mnew = fmaxf(m, block_reduce_max(s, red));
+    const float corr = expf(m - mnew);  // 0 on the first tile (m = -inf)
+    const float e = j < hi ? expf(s - mnew) : 0.0f;
+    ps[t] = e;
+    l = l * corr + block_reduce_sum(e, red);  // its barriers publish ps
+    m = mnew;
+    const int nj = (int)(hi - j0 < ATT_THREADS ? hi - j0 : ATT_THREADS);
+#pragma unroll
+    for (int i = 0; i < ATT_MAX_D / ATT_THREADS; ++i) {
+      const s64 d = t + (s64)i * ATT_THREADS;
+      if (d < hd) {
+        const u16* vr = vc + j0 * kv_stride + kvh * hd + d;
+        float a = acc[i] * corr;
+        for (int jj = 0; jj < nj; ++jj) a += ps[jj] * h2f(vr[(s64)jj * kv_stride]);
+        acc[i] = a;
+      }
+    }
+  }
+  const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+  float* o = out + (s64)blockIdx.x * hd;
+#pragma unroll
+  for (int i = 0; i < ATT_MAX_D / ATT_THREADS; ++i) {
+    const s64 d = t + (s64)i * ATT_THREADS;
+    if (d < hd) o[d] = acc[i] * inv;
+  }
+}
+
+// ---- Activations and arithmetic, element-wise over n (out may alias an input).
+QK_DEVICE float qk_silu(float v) { return v / (1.0f + expf(-v)); }
+// GELU, tanh approximation, as the CPU computes it: x · sigmoid(2u), u = √(2/π)·x·(1 + 0.044715·x²).
+QK_DEVICE float qk_gelu(float v) {
+  const float u = 0.7978845608028654f * v * (1.0f + 0.044715f * v * v);
+  return v / (1.0f + expf(-2.0f * u));
+}
+QK_KERNEL void __launch_bounds__(256) silu_f32(const float* x, float* y, s64 n) { QK_FOR_EACH(i, n) y[i] = qk_silu(x[i]); }
+QK_KERNEL void __launch_bounds__(256) gelu_f32(const float* x, float* y, s64 n) { QK_FOR_EACH(i, n) y[i] = qk_gelu(x[i]); }
+QK_KERNEL void __launch_bounds__(256) swiglu_f32(const float* g, const float* u, float* y, s64 n) {
+  QK_FOR_EACH(i, n) y[i] = qk_silu(g[i]) * u[i];
+}
+QK_KERNEL void __launch_bounds__(256) geglu_f32(const float* g, const float* u, float* y, s64 n) {
+  QK_FOR_EACH(i, n) y[i] = qk_gelu(g[i]) * u[i];
+}
+// b has nb elements: nb == n, or one row broadcast over the rows of a (nb divides n).
+QK_KERNEL void __launch_bounds__(256) add_f32(const float* a, const float* b, float* y, s64 n, s64 nb) {
+  QK_FOR_EACH(i, n) y[i] = a[i] + b[i % nb];
+}
+QK_KERNEL void __launch_bounds__(256) mul_f32(const float* a, const float* b, float* y, s64 n, s64 nb) {
+  QK_FOR_EACH(i, n) y[i] = a[i] * b[i % nb];
+}
+QK_KERNEL void __launch_bounds__(256) scale_f32(const float* x, float* y, s64 n, float f) {
+  QK_FOR_EACH(i, n) y[i] = x[i] * f;
+}
 
 """#,
     "iq_tables.cuh": #"""

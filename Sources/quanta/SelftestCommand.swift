@@ -1,5 +1,6 @@
 import ArgumentParser
 import GPUBackend
+import Quanta
 import QuantaCore
 
 /// `quanta selftest --device D`: the cross-backend suite on D against the CPU reference; one line
@@ -12,7 +13,9 @@ struct Selftest: ParsableCommand {
 
   func run() throws {
     let d = try Device(parsing: device)
-    let result = GPUSelftest.run(device: d) { print($0) }
+    // The dense ops are compared with the CPU backend (the quantized cases with the reference codecs).
+    let cpu = try BackendRegistry.standard.backend(for: .cpu)
+    let result = GPUSelftest.run(device: d, reference: cpu) { print($0) }
     if result.failed > 0 || result.passed == 0 { throw ExitCode.failure }
   }
 }

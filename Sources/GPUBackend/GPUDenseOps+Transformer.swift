@@ -1,0 +1,174 @@
+import GGML
+import QuantaCore
+
+// The ops of `ComputeBackend`, part 2: the f32 ops of a transformer (kernels:
+// Sources/GPUKernels/kernels/dense_ops.cu). QuantaCore has checked shapes, dtypes, positions and
+// ids; these wrappers only find pointers, upload positions and launch.
+extension GPUBackend {
+  /// A kernel's s32 argument from a count or window that may not fit (saturated: the kernels
+  /// compare it with 64-bit positions).
+  private static func s32(_ v: Int) -> Int32 { Int32(clamping: v) }
+
+  // MARK: Norms
+
+  public func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float, into out: Tensor) throws {
+    let n = x.shape.last ?? 1
+    let rows = x.count / max(n, 1)
+    guard rows > 0, n > 0 else { return }
+    var args = KernelArguments()
+    args.append(try ptr(x, "rmsNorm"))
+    args.append(try optionalPointer(weight, "rmsNorm"))
+    args.append(try ptr(out, "rmsNorm"))
+    args.append(Int64(n))
+    args.append(eps)
+    try launch("rms_norm_f32", grid: (rows, 1, 1), block: (256, 1, 1), args)
+  }
+
+  public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, into out: Tensor) throws {
+    let n = x.shape.last ?? 1
+    let rows = x.count / max(n, 1)
+    guard rows > 0, n > 0 else { return }
+    var args = KernelArguments()
+    args.append(try ptr(x, "layerNorm"))
+    args.append(try optionalPointer(weight, "layerNorm"))
+    args.append(try optionalPointer(bias, "layerNorm"))
+    args.append(try ptr(out, "layerNorm"))
+    args.append(Int64(n))
+    args.append(eps)
+    try launch("layer_norm_f32", grid: (rows, 1, 1), block: (256, 1, 1), args)
+  }
+
+  // MARK: Positions
+
+  public func rope(
+    _ x: Tensor, positions: [Int32], parameters: RoPEParameters, freqFactors: Tensor?, into out: Tensor
+  ) throws {
+    let (tokens, heads, headDim) = (x.shape[0], x.shape[1], x.shape[2])
+    let nRot = parameters.dimensions
+    guard tokens > 0, heads > 0, headDim > 0 else { return }
+    let pos = try upload(positions, "rope")
+    var args = KernelArguments()
+    args.append(try ptr(x, "rope"))
+    args.append(try ptr(out, "rope"))
+    args.append(pos.pointer)
+    args.append(try optionalPointer(freqFactors, "rope"))
+    args.append(Int64(tokens))
+    args.append(Int64(heads))
+    args.append(Int64(headDim))
+    args.append(Int64(nRot))
+    args.append(Int32(parameters.mode == .neox ? 1 : 0))
+    args.append(parameters.freqBase)
+    args.append(parameters.freqScale)
+    args.append(parameters.attnFactor)
+    let items = tokens * heads * (nRot / 2 + headDim - nRot)
+    try withExtendedLifetime(pos) { try launch1D("rope_f32", count: items, args) }
+  }
+
+  public func softmax(_ x: Tensor, positions: [Int32], parameters: SoftmaxParameters, into out: Tensor) throws {
+    let n = x.shape.last ?? 1
+    let rows = x.count / max(n, 1)
+    guard rows > 0, n > 0 else { return }
+    let masked = parameters.isMasked && !positions.isEmpty
+    let pos = masked ? try upload(positions, "softmax") : nil
+    var args = KernelArguments()
+    args.append(try ptr(x, "softmax"))
+    args.append(try ptr(out, "softmax"))
+    args.append(Int64(n))
+    args.append(pos?.pointer ?? .null)
+    args.append(Int64(masked ? max(rows / positions.count, 1) : 1))
+    args.append(parameters.scale)
+    args.append(parameters.softCap ?? 0)
+    args.append(Int32(parameters.causal ? 1 : 0))
+    args.append(Self.s32(parameters.slidingWindow ?? 0))
+    try withExtendedLifetime(pos) { try launch("soft_max_f32", grid: (rows, 1, 1), block: (256, 1, 1), args) }
+  }
+
+  // MARK: KV cache and attention
+
+  public func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor) throws {
+    let tokens = keys.shape[0]
+    let kvDim = keys.shape[1] * keys.shape[2]
+    guard tokens > 0, kvDim > 0 else { return }
+    let pos = try upload(positions, "writeKV")
+    for (src, cache) in [(keys, keyCache), (values, valueCache)] {
+      var args = KernelArguments()
+      args.append(try ptr(src, "writeKV"))
+      args.append(pos.pointer)
+      args.append(try ptr(cache, "writeKV"))
+      args.append(Int64(kvDim))
+      args.append(Int64(tokens))
+      try launch1D("write_kv_f16", count: tokens * kvDim, args)
+    }
+    withExtendedLifetime(pos) {}
+  }
+
+  public func attention(
+    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters,
+    into out: Tensor
+  ) throws {
+    let (tokens, heads, headDim) = (query.shape[0], query.shape[1], query.shape[2])
+    guard headDim <= KernelBuild.attentionMaxHeadDim else {
+      throw QuantaError.unsupported(
+        op: "attention (headDim \(headDim) > \(KernelBuild.attentionMaxHeadDim))", type: keyCache.dtype.rawValue,
+        device: device)
+    }
+    guard tokens > 0, heads > 0, headDim > 0 else { return }
+    let s = parameters.softmax
+    let pos = try upload(positions, "attention")
+    var args = KernelArguments()
+    args.append(try ptr(query, "attention"))
+    args.append(try ptr(keyCache, "attention"))
+    args.append(try ptr(valueCache, "attention"))
+    args.append(pos.pointer)
+    args.append(try ptr(out, "attention"))
+    args.append(Int64(heads))
+    args.append(Int64(keyCache.shape[1]))
+    args.append(Int64(headDim))
+    args.append(Int64(parameters.kvLength))
+    args.append(s.scale)
+    args.append(s.softCap ?? 0)
+    args.append(Int32(s.causal ? 1 : 0))
+    args.append(Self.s32(s.slidingWindow ?? 0))
+    // One 128-thread CTA (2 wave64 / 4 warp32) per (token, head).
+    try withExtendedLifetime(pos) {
+      try launch("attention_f16", grid: (tokens * heads, 1, 1), block: (128, 1, 1), args)
+    }
+  }
+
+  // MARK: Element-wise
+
+  private func unary(_ name: String, _ x: Tensor, _ out: Tensor, extra: Float? = nil) throws {
+    var args = KernelArguments()
+    args.append(try ptr(x, name))
+    args.append(try ptr(out, name))
+    args.append(Int64(x.count))
+    if let extra { args.append(extra) }
+    try launch1D("\(name)_f32", count: x.count, args)
+  }
+
+  private func binary(_ name: String, _ a: Tensor, _ b: Tensor, _ out: Tensor, broadcast: Bool) throws {
+    guard a.count > 0, b.count > 0 else { return }
+    var args = KernelArguments()
+    args.append(try ptr(a, name))
+    args.append(try ptr(b, name))
+    args.append(try ptr(out, name))
+    args.append(Int64(a.count))
+    // `b` of `a`'s shape, or a suffix of it: one row of b.count values over a's rows.
+    if broadcast { args.append(Int64(b.count)) }
+    try launch1D("\(name)_f32", count: a.count, args)
+  }
+
+  public func silu(_ x: Tensor, into out: Tensor) throws { try unary("silu", x, out) }
+  public func gelu(_ x: Tensor, into out: Tensor) throws { try unary("gelu", x, out) }
+  public func scale(_ x: Tensor, by factor: Float, into out: Tensor) throws {
+    try unary("scale", x, out, extra: factor)
+  }
+  public func swiglu(gate: Tensor, up: Tensor, into out: Tensor) throws {
+    try binary("swiglu", gate, up, out, broadcast: false)
+  }
+  public func geglu(gate: Tensor, up: Tensor, into out: Tensor) throws {
+    try binary("geglu", gate, up, out, broadcast: false)
+  }
+  public func add(_ a: Tensor, _ b: Tensor, into out: Tensor) throws { try binary("add", a, b, out, broadcast: true) }
+  public func mul(_ a: Tensor, _ b: Tensor, into out: Tensor) throws { try binary("mul", a, b, out, broadcast: true) }
+}

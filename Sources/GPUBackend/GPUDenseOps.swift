@@ -1,0 +1,127 @@
+import GGML
+import QuantaCore
+
+// The ops of `ComputeBackend` beyond the quantized kernels of GPUComputeBackend.swift, part 1:
+// quantize (reference quantizers), dequantize to bf16 and from dense storage, getRows from dense
+// tables, matmul with f32/f16/bf16 weights. Kernels: Sources/GPUKernels/kernels/dense_convert.cu.
+
+extension KernelBuild {
+  /// Types `quantize` runs on a GPU: the 32-value block types whose reference quantizer is a short
+  /// per-block loop (one thread per block, bytes equal to the CPU's). Others (k-quants, i-quants:
+  /// iterative searches) are a typed `unsupported`.
+  public static let quantizeTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1]
+  /// Dense storage types, as kernel name suffixes.
+  static let denseTypeNames = ["f32", "f16", "bf16"]
+  /// Element-wise and row kernels of dense_ops.cu.
+  static let denseOpKernels = [
+    "rms_norm_f32", "layer_norm_f32", "rope_f32", "soft_max_f32", "write_kv_f16", "attention_f16", "silu_f32",
+    "gelu_f32", "swiglu_f32", "geglu_f32", "add_f32", "mul_f32", "scale_f32",
+  ]
+  /// Every extern "C" kernel of dense_convert.cu and dense_ops.cu.
+  public static var denseKernelNames: [String] {
+    quantizeTypes.map { "quantize_ref_\($0.name)" } + types.map { "dequantize_block_\($0.name)_bf16" }
+      + denseTypeNames.flatMap { a in denseTypeNames.map { "convert_\(a)_\($0)" } }
+      + denseTypeNames.flatMap { ["get_rows_\($0)", "mul_mat_vec_\($0)", "mul_mat_\($0)"] } + denseOpKernels
+  }
+  /// The largest head dimension `attention` serves (ATT_MAX_D in dense_ops.cu).
+  public static let attentionMaxHeadDim = 512
+}
+
+extension GPUBackend {
+  /// 1-D grid-stride launch of 256-thread blocks over `count` items (the grid capped; kernels loop).
+  func launch1D(_ name: String, count: Int, _ args: KernelArguments) throws {
+    guard count > 0 else { return }
+    let grid = min(Self.blocks(count, 256), 1 << 20)
+    try call { () throws(GPUError) in
+      try context.launch(name, grid: (grid, 1, 1), block: (256, 1, 1), arguments: args)
+    }
+  }
+
+  func launch(_ name: String, grid: (Int, Int, Int), block: (Int, Int, Int), _ args: KernelArguments) throws {
+    try call { () throws(GPUError) in try context.launch(name, grid: grid, block: block, arguments: args) }
+  }
+
+  /// Int32 values (ids, positions) in new device memory. Every op runs on the context's one stream,
+  /// so the buffer may return to the pool right after the launch that reads it.
+  func upload(_ values: [Int32], _ op: String) throws -> GPUBuffer {
+    try gpuBuffer(values.withUnsafeBytes { try makeBuffer(wrapping: $0, owner: 0) }, op)
+  }
+
+  func optionalPointer(_ t: Tensor?, _ op: String) throws -> DevicePointer {
+    try t.map { try ptr($0, op) } ?? .null
+  }
+
+  // MARK: Quantize / dequantize
+
+  public func quantize(_ x: Tensor, into q: QTensor) throws {
+    let n = q.count
+    guard n > 0 else { return }
+    var args = KernelArguments()
+    args.append(try ptr(x, "quantize"))
+    args.append(try ptr(q, "quantize"))
+    if let dtype = DType(q.type) {
+      args.append(Int64(n))
+      return try launch1D("convert_f32_\(dtype.rawValue)", count: n, args)
+    }
+    guard KernelBuild.quantizeTypes.contains(q.type) else {
+      throw QuantaError.unsupported(op: "quantize", type: q.type.name, device: device)
+    }
+    args.append(Int64(n / 32))
+    try launch1D("quantize_ref_\(q.type.name)", count: n / 32, args)
+  }
+
+  /// Dense storage → f32/f16/bf16, and any kernel type → bf16 (exact: the f32 value, rounded as
+  /// `fp32ToBf16`).
+  func dequantizeDense(_ q: QTensor, into out: Tensor) throws {
+    let n = q.count
+    guard n > 0 else { return }
+    var args = KernelArguments()
+    args.append(try ptr(q, "dequantize"))
+    args.append(try ptr(out, "dequantize"))
+    args.append(Int64(n))
+    if let dtype = DType(q.type) {
+      return try launch1D("convert_\(dtype.rawValue)_\(out.dtype.rawValue)", count: n, args)
+    }
+    guard KernelBuild.types.contains(q.type) else {
+      throw QuantaError.unsupported(op: "dequantize", type: q.type.name, device: device)
+    }
+    try launch1D("dequantize_block_\(q.type.name)_bf16", count: n / 8, args)
+  }
+
+  // MARK: Dense tables and weights
+
+  public func getRows(_ table: Tensor, ids: [Int32], into out: Tensor) throws {
+    guard !ids.isEmpty else { return }
+    let k = table.shape[1]
+    let idBuf = try upload(ids, "getRows")
+    var args = KernelArguments()
+    args.append(try ptr(table, "getRows"))
+    args.append(idBuf.pointer)
+    args.append(try ptr(out, "getRows"))
+    args.append(Int64(k))
+    args.append(Int64(ids.count))
+    try withExtendedLifetime(idBuf) { try launch1D("get_rows_\(table.dtype.rawValue)", count: ids.count * k, args) }
+  }
+
+  /// `out [m, n] = x [m, k] · wᵀ` with w f32/f16/bf16 `[n, k]`: f32 dots for every path (the
+  /// CPU's dense weights dot f32 activations too). Mat-vec for m ≤ 8, 64 × 64 tiles above.
+  func denseMatmul(_ x: Tensor, weights: QTensor, into out: Tensor) throws {
+    let k = weights.rowLength, n = weights.rowCount
+    let m = x.count / max(k, 1)
+    guard m > 0, n > 0, k > 0 else { return }
+    var args = KernelArguments()
+    args.append(try ptr(weights, "matmul"))
+    args.append(try ptr(x, "matmul"))
+    args.append(try ptr(out, "matmul"))
+    args.append(Int64(k))
+    args.append(Int64(n))
+    let t = weights.type.name
+    if m <= 8 {
+      try launch(
+        "mul_mat_vec_\(t)", grid: (Self.blocks(n, 4), m, 1), block: (context.properties.warpSize, 4, 1), args)
+    } else {
+      args.append(Int64(m))
+      try launch("mul_mat_\(t)", grid: (Self.blocks(n, 64), Self.blocks(m, 64), 1), block: (256, 1, 1), args)
+    }
+  }
+}

@@ -1,0 +1,230 @@
+// Dense kernels, part 2: the f32 ops of a transformer — norms, rope, softmax, KV-cache writes,
+// attention over the f16 cache, activations, element-wise arithmetic. Same semantics as the CPU
+// backend's CPUOps (QuantaCore's ComputeBackend documents them). Row kernels run one 256-thread
+// CTA per row: 4 wave64 or 8 warp32, reduced across wavefronts through shared memory.
+
+// Sum / max over a whole CTA (blockDim.x a multiple of the physical wavefront, ≤ 32 wavefronts);
+// every thread gets the result. `scratch` holds one float per wavefront.
+QK_DEVICE float block_reduce_sum(float v, float* scratch) {
+  const int lane = threadIdx.x % QK_WARP_SIZE, wid = threadIdx.x / QK_WARP_SIZE;
+  const int nw = blockDim.x / QK_WARP_SIZE;
+  v = warp_reduce_sum(v);
+  __syncthreads();  // a previous reduction may still be reading scratch
+  if (lane == 0) scratch[wid] = v;
+  __syncthreads();
+  return warp_reduce_sum(lane < nw ? scratch[lane] : 0.0f);
+}
+QK_DEVICE float warp_reduce_max(float x) {
+#pragma unroll
+  for (int offset = QK_WARP_SIZE / 2; offset > 0; offset >>= 1) x = fmaxf(x, qk_shfl_xor(x, offset, QK_WARP_SIZE));
+  return x;
+}
+QK_DEVICE float block_reduce_max(float v, float* scratch) {
+  const int lane = threadIdx.x % QK_WARP_SIZE, wid = threadIdx.x / QK_WARP_SIZE;
+  const int nw = blockDim.x / QK_WARP_SIZE;
+  v = warp_reduce_max(v);
+  __syncthreads();
+  if (lane == 0) scratch[wid] = v;
+  __syncthreads();
+  return warp_reduce_max(lane < nw ? scratch[lane] : QK_NEG_INF);
+}
+
+// ---- Norms: grid (rows), block 256.
+QK_KERNEL void __launch_bounds__(256)
+  rms_norm_f32(const float* __restrict__ x, const float* __restrict__ w, float* y, s64 n, float eps) {
+  __shared__ float red[32];
+  const float* xr = x + (s64)blockIdx.x * n;
+  float* yr = y + (s64)blockIdx.x * n;
+  float s = 0.0f;
+  for (s64 i = threadIdx.x; i < n; i += blockDim.x) s += xr[i] * xr[i];
+  s = block_reduce_sum(s, red);
+  const float scale = 1.0f / sqrtf(s / (float)n + eps);
+  for (s64 i = threadIdx.x; i < n; i += blockDim.x) yr[i] = w ? xr[i] * scale * w[i] : xr[i] * scale;
+}
+
+// Two passes (mean, then centred squares) as the CPU: no cancellation for rows with a large mean.
+QK_KERNEL void __launch_bounds__(256) layer_norm_f32(
+  const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b, float* y, s64 n, float eps) {
+  __shared__ float red[32];
+  const float* xr = x + (s64)blockIdx.x * n;
+  float* yr = y + (s64)blockIdx.x * n;
+  float s = 0.0f;
+  for (s64 i = threadIdx.x; i < n; i += blockDim.x) s += xr[i];
+  const float mean = block_reduce_sum(s, red) / (float)n;
+  float v = 0.0f;
+  for (s64 i = threadIdx.x; i < n; i += blockDim.x) { const float d = xr[i] - mean; v += d * d; }
+  const float inv = 1.0f / sqrtf(block_reduce_sum(v, red) / (float)n + eps);
+  for (s64 i = threadIdx.x; i < n; i += blockDim.x) {
+    float o = (xr[i] - mean) * inv;
+    if (w) o *= w[i];
+    if (b) o += b[i];
+    yr[i] = o;
+  }
+}
+
+// ---- RoPE (ggml modes 0 and 2, no YaRN): x, y [ntok, nhead, hd]. Per row (token, head) the work
+// items are the nrot/2 rotated pairs, then the hd − nrot passed-through values; a pair is read and
+// written by one thread, so y may be x. θ in double, as the CPU's rope cache.
+QK_KERNEL void __launch_bounds__(256) rope_f32(
+  const float* x, float* y, const s32* __restrict__ pos, const float* __restrict__ ff, s64 ntok, s64 nhead, s64 hd,
+  s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor) {
+  const s64 half = nrot / 2, per_row = half + (hd - nrot);
+  QK_FOR_EACH(idx, ntok * nhead * per_row) {
+    const s64 row = idx / per_row, item = idx % per_row;
+    const float* xr = x + row * hd;
+    float* yr = y + row * hd;
+    if (item >= half) {
+      const s64 j = nrot + (item - half);
+      yr[j] = xr[j];
+      continue;
+    }
+    const s64 i = item;
+    const s64 i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+    const double p = (double)pos[row / nhead] * (double)freq_scale;
+    double theta = p * exp(-2.0 * (double)i / (double)nrot * log((double)freq_base));
+    if (ff) theta /= (double)ff[i];
+    const float c = (float)cos(theta) * attn_factor, s = (float)sin(theta) * attn_factor;
+    const float x0 = xr[i0], x1 = xr[i1];
+    yr[i0] = x0 * c - x1 * s;
+    yr[i1] = x0 * s + x1 * c;
+  }
+}
+
+// ---- Softmax with attention's extras (CPUOps.softmax): scale, soft-cap (cap > 0), then the mask
+// (masked entries exactly 0), then a max-subtracted softmax; an all-masked row is all zeros.
+// x, y [rows, n] (y may be x: each element is read and written by one thread); row r is a query at
+// pos[r / rows_per_pos] when pos is given. grid (rows), block 256.
+QK_DEVICE float attn_logit(float v, float scale, float cap) {
+  float y = v * scale;
+  if (cap > 0.0f) y = cap * tanhf(y * (1.0f / cap));
+  return y;
+}
+// Visible keys [lo, hi) of a query at position p among nkv keys (AttentionMask.visibleKeys).
+QK_DEVICE void visible_keys(s64 p, s64 nkv, s32 causal, s32 window, s64& lo, s64& hi) {
+  hi = nkv;
+  if (causal && p + 1 < hi) hi = p + 1;
+  lo = 0;
+  if (window > 0 && p - window + 1 > 0) lo = p - window + 1;
+  if (lo >= hi) { lo = 0; hi = 0; }
+}
+
+QK_KERNEL void __launch_bounds__(256) soft_max_f32(
+  const float* x, float* y, s64 n, const s32* __restrict__ pos, s64 rows_per_pos, float scale, float cap, s32 causal,
+  s32 window) {
+  __shared__ float red[32];
+  const float* xr = x + (s64)blockIdx.x * n;
+  float* yr = y + (s64)blockIdx.x * n;
+  s64 lo = 0, hi = n;
+  if (pos) visible_keys(pos[blockIdx.x / rows_per_pos], n, causal, window, lo, hi);
+  float m = QK_NEG_INF;
+  for (s64 j = threadIdx.x; j < n; j += blockDim.x) {
+    if (j >= lo && j < hi) m = fmaxf(m, attn_logit(xr[j], scale, cap));
+  }
+  m = block_reduce_max(m, red);
+  float s = 0.0f;
+  for (s64 j = threadIdx.x; j < n; j += blockDim.x) {
+    float e = 0.0f;
+    if (j >= lo && j < hi && m > QK_NEG_INF) e = expf(attn_logit(xr[j], scale, cap) - m);
+    yr[j] = e;
+    s += e;
+  }
+  s = block_reduce_sum(s, red);
+  const float inv = s > 0.0f ? 1.0f / s : 0.0f;
+  for (s64 j = threadIdx.x; j < n; j += blockDim.x) yr[j] *= inv;
+}
+
+// ---- KV cache: src f32 [ntok, kvdim] → rows pos[t] of cache f16 [capacity, kvdim] (RNE).
+QK_KERNEL void __launch_bounds__(256)
+  write_kv_f16(const float* __restrict__ src, const s32* __restrict__ pos, u16* __restrict__ cache, s64 kvdim, s64 ntok) {
+  QK_FOR_EACH(i, ntok * kvdim) cache[(s64)pos[i / kvdim] * kvdim + i % kvdim] = f2h(src[i]);
+}
+
+// ---- Attention over the f16 caches, flash style: one CTA per (token, head), keys in tiles of
+// ATT_THREADS with an online softmax (no [tokens × keys] score matrix). Thread t scores key
+// j0 + t (its dot with q from shared memory), the CTA rescales by the running max, then each
+// thread accumulates its own output dimensions d = t, t + ATT_THREADS, … over the tile's values
+// (coalesced V reads). q [ntok, nhead, hd], caches [capacity, nkvhead, hd], out like q; query
+// head h reads kv head h / (nhead / nkvhead). A query that sees no key gets zeros. hd ≤ ATT_MAX_D.
+#define ATT_THREADS 128
+#define ATT_MAX_D 512
+QK_KERNEL void __launch_bounds__(ATT_THREADS) attention_f16(
+  const float* __restrict__ q, const u16* __restrict__ kc, const u16* __restrict__ vc, const s32* __restrict__ pos,
+  float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window) {
+  __shared__ float qs[ATT_MAX_D];
+  __shared__ float ps[ATT_THREADS];
+  __shared__ float red[32];
+  const int t = threadIdx.x;
+  const s64 token = (s64)blockIdx.x / nhead, head = (s64)blockIdx.x % nhead;
+  const s64 kvh = head / (nhead / nkvhead);
+  const s64 kv_stride = nkvhead * hd;
+  const float* qr = q + (s64)blockIdx.x * hd;
+  for (s64 d = t; d < hd; d += ATT_THREADS) qs[d] = qr[d];
+  s64 lo, hi;
+  visible_keys(pos[token], nkv, causal, window, lo, hi);
+  float acc[ATT_MAX_D / ATT_THREADS];
+#pragma unroll
+  for (int i = 0; i < ATT_MAX_D / ATT_THREADS; ++i) acc[i] = 0.0f;
+  float m = QK_NEG_INF, l = 0.0f;
+  __syncthreads();
+  for (s64 j0 = lo; j0 < hi; j0 += ATT_THREADS) {
+    const s64 j = j0 + t;
+    float s = QK_NEG_INF;
+    if (j < hi) {
+      const u16* kr = kc + j * kv_stride + kvh * hd;
+      float dot = 0.0f;
+      for (s64 d = 0; d < hd; ++d) dot += qs[d] * h2f(kr[d]);
+      s = attn_logit(dot, scale, cap);
+    }
+    // The reduction's first barrier also ends the previous tile's reads of ps.
+    const float mnew = fmaxf(m, block_reduce_max(s, red));
+    const float corr = expf(m - mnew);  // 0 on the first tile (m = -inf)
+    const float e = j < hi ? expf(s - mnew) : 0.0f;
+    ps[t] = e;
+    l = l * corr + block_reduce_sum(e, red);  // its barriers publish ps
+    m = mnew;
+    const int nj = (int)(hi - j0 < ATT_THREADS ? hi - j0 : ATT_THREADS);
+#pragma unroll
+    for (int i = 0; i < ATT_MAX_D / ATT_THREADS; ++i) {
+      const s64 d = t + (s64)i * ATT_THREADS;
+      if (d < hd) {
+        const u16* vr = vc + j0 * kv_stride + kvh * hd + d;
+        float a = acc[i] * corr;
+        for (int jj = 0; jj < nj; ++jj) a += ps[jj] * h2f(vr[(s64)jj * kv_stride]);
+        acc[i] = a;
+      }
+    }
+  }
+  const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+  float* o = out + (s64)blockIdx.x * hd;
+#pragma unroll
+  for (int i = 0; i < ATT_MAX_D / ATT_THREADS; ++i) {
+    const s64 d = t + (s64)i * ATT_THREADS;
+    if (d < hd) o[d] = acc[i] * inv;
+  }
+}
+
+// ---- Activations and arithmetic, element-wise over n (out may alias an input).
+QK_DEVICE float qk_silu(float v) { return v / (1.0f + expf(-v)); }
+// GELU, tanh approximation, as the CPU computes it: x · sigmoid(2u), u = √(2/π)·x·(1 + 0.044715·x²).
+QK_DEVICE float qk_gelu(float v) {
+  const float u = 0.7978845608028654f * v * (1.0f + 0.044715f * v * v);
+  return v / (1.0f + expf(-2.0f * u));
+}
+QK_KERNEL void __launch_bounds__(256) silu_f32(const float* x, float* y, s64 n) { QK_FOR_EACH(i, n) y[i] = qk_silu(x[i]); }
+QK_KERNEL void __launch_bounds__(256) gelu_f32(const float* x, float* y, s64 n) { QK_FOR_EACH(i, n) y[i] = qk_gelu(x[i]); }
+QK_KERNEL void __launch_bounds__(256) swiglu_f32(const float* g, const float* u, float* y, s64 n) {
+  QK_FOR_EACH(i, n) y[i] = qk_silu(g[i]) * u[i];
+}
+QK_KERNEL void __launch_bounds__(256) geglu_f32(const float* g, const float* u, float* y, s64 n) {
+  QK_FOR_EACH(i, n) y[i] = qk_gelu(g[i]) * u[i];
+}
+// b has nb elements: nb == n, or one row broadcast over the rows of a (nb divides n).
+QK_KERNEL void __launch_bounds__(256) add_f32(const float* a, const float* b, float* y, s64 n, s64 nb) {
+  QK_FOR_EACH(i, n) y[i] = a[i] + b[i % nb];
+}
+QK_KERNEL void __launch_bounds__(256) mul_f32(const float* a, const float* b, float* y, s64 n, s64 nb) {
+  QK_FOR_EACH(i, n) y[i] = a[i] * b[i % nb];
+}
+QK_KERNEL void __launch_bounds__(256) scale_f32(const float* x, float* y, s64 n, float f) {
+  QK_FOR_EACH(i, n) y[i] = x[i] * f;
+}
