@@ -1,0 +1,223 @@
+import GGML
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// An architecture `quanta synth` can write, named as GGUF's `general.architecture`.
+public enum SynthArchitecture: String, CaseIterable, Sendable {
+  case llama, gemma3, qwen2, qwen3
+}
+
+/// Llama 3.1+'s RoPE frequency scaling (HF `rope_scaling` with `rope_type: llama3`). GGUF carries
+/// it as the `rope_freqs.weight` tensor, one factor per rotated pair, as convert_hf_to_gguf.py does.
+public struct Llama3RopeScaling: Sendable, Equatable {
+  public var factor: Float
+  public var lowFreqFactor: Float
+  public var highFreqFactor: Float
+  public var originalContextLength: Int
+
+  /// convert_hf_to_gguf.py's `LlamaModel.generate_extra_tensors`, in Double like its Python floats.
+  public func factors(headDim: Int, base: Float) -> [Float] {
+    let lowWavelength = Double(originalContextLength) / Double(lowFreqFactor)
+    let highWavelength = Double(originalContextLength) / Double(highFreqFactor)
+    return stride(from: 0, to: headDim, by: 2).map { i in
+      let freq = 1 / pow(Double(base), Double(i) / Double(headDim))
+      let wavelength = 2 * Double.pi / freq
+      if wavelength < highWavelength { return 1 }
+      if wavelength > lowWavelength { return factor }
+      let smooth =
+        (Double(originalContextLength) / wavelength - Double(lowFreqFactor))
+        / Double(highFreqFactor - lowFreqFactor)
+      return Float(1 / ((1 - smooth) / Double(factor) + smooth))
+    }
+  }
+}
+
+/// The shapes and hyperparameters of one real model (from its config.json), for a file with the
+/// same tensors and random weights.
+public struct SynthPreset: Sendable {
+  public var name: String
+  public var aliases: [String]
+  /// `general.name` of the written file.
+  public var displayName: String
+  public var architecture: SynthArchitecture
+  public var layerCount: Int
+  public var embeddingLength: Int
+  public var feedForwardLength: Int
+  public var headCount: Int
+  public var kvHeadCount: Int
+  /// Per-head size of queries, keys and values (`head_dim`).
+  public var headDim: Int
+  public var vocabularySize: Int
+  public var contextLength: Int
+  public var ropeFreqBase: Float
+  public var rmsEpsilon: Float
+  /// No `output.weight`: the output projection reuses `token_embd.weight`.
+  public var tiedEmbeddings: Bool
+  /// gemma3's `attention.sliding_window` (0: none).
+  public var slidingWindow: Int
+  public var ropeScaling: Llama3RopeScaling?
+  public var tokenizer: SynthTokenizer
+
+  public init(
+    name: String, aliases: [String] = [], displayName: String, architecture: SynthArchitecture,
+    layerCount: Int, embeddingLength: Int, feedForwardLength: Int, headCount: Int, kvHeadCount: Int,
+    headDim: Int, vocabularySize: Int, contextLength: Int, ropeFreqBase: Float, rmsEpsilon: Float,
+    tiedEmbeddings: Bool, slidingWindow: Int = 0, ropeScaling: Llama3RopeScaling? = nil,
+    tokenizer: SynthTokenizer
+  ) {
+    self.name = name
+    self.aliases = aliases
+    self.displayName = displayName
+    self.architecture = architecture
+    self.layerCount = layerCount
+    self.embeddingLength = embeddingLength
+    self.feedForwardLength = feedForwardLength
+    self.headCount = headCount
+    self.kvHeadCount = kvHeadCount
+    self.headDim = headDim
+    self.vocabularySize = vocabularySize
+    self.contextLength = contextLength
+    self.ropeFreqBase = ropeFreqBase
+    self.rmsEpsilon = rmsEpsilon
+    self.tiedEmbeddings = tiedEmbeddings
+    self.slidingWindow = slidingWindow
+    self.ropeScaling = ropeScaling
+    self.tokenizer = tokenizer
+  }
+
+  /// qwen2 carries q/k/v biases (llama.cpp requires them for the arch).
+  public var hasQKVBias: Bool { architecture == .qwen2 }
+  /// qwen3 and gemma3 normalize queries and keys per head.
+  public var hasQKNorm: Bool { architecture == .qwen3 || architecture == .gemma3 }
+  /// gemma3's norms after attention and after the FFN.
+  public var hasPostNorms: Bool { architecture == .gemma3 }
+
+  /// Parameters (elements of every tensor), as llama-bench's `params` column counts them.
+  public var parameterCount: Int { SynthModel.tensors(for: self).reduce(0) { $0 + $1.elementCount } }
+}
+
+extension SynthPreset {
+  /// Every preset `--preset` accepts. Shapes are the models' config.json values.
+  public static let all: [SynthPreset] = [
+    // meta-llama/Llama-2-7b-hf: 32 layers, hidden 4096, intermediate 11008, 32 heads (MHA),
+    // vocab 32000 SentencePiece, max_position_embeddings 4096, rope_theta 10000, rms_norm_eps 1e-5.
+    SynthPreset(
+      name: "llama2-7b", aliases: ["7b"], displayName: "Llama-2-7B (synthetic)", architecture: .llama,
+      layerCount: 32, embeddingLength: 4096, feedForwardLength: 11008, headCount: 32, kvHeadCount: 32,
+      headDim: 128, vocabularySize: 32000, contextLength: 4096, ropeFreqBase: 10_000, rmsEpsilon: 1e-5,
+      tiedEmbeddings: false, tokenizer: .llama2(vocabularySize: 32000)),
+    // meta-llama/Meta-Llama-3-8B: 32 layers, hidden 4096, intermediate 14336, 32 heads / 8 KV heads,
+    // vocab 128256 tiktoken BPE (llama-bpe), max_position_embeddings 8192, rope_theta 500000.
+    SynthPreset(
+      name: "llama3-8b", aliases: ["8b"], displayName: "Meta-Llama-3-8B (synthetic)", architecture: .llama,
+      layerCount: 32, embeddingLength: 4096, feedForwardLength: 14336, headCount: 32, kvHeadCount: 8,
+      headDim: 128, vocabularySize: 128_256, contextLength: 8192, ropeFreqBase: 500_000, rmsEpsilon: 1e-5,
+      tiedEmbeddings: false, tokenizer: .llama3(vocabularySize: 128_256, version31: false)),
+    // meta-llama/Llama-3.2-1B: 16 layers, hidden 2048, intermediate 8192, 32 heads / 8 KV heads,
+    // head_dim 64, vocab 128256, tie_word_embeddings, rope_theta 500000, max_position_embeddings
+    // 131072, rope_scaling llama3 (factor 32, low 1, high 4, original 8192).
+    SynthPreset(
+      name: "llama3.2-1b", aliases: ["1b"], displayName: "Llama-3.2-1B (synthetic)", architecture: .llama,
+      layerCount: 16, embeddingLength: 2048, feedForwardLength: 8192, headCount: 32, kvHeadCount: 8,
+      headDim: 64, vocabularySize: 128_256, contextLength: 131_072, ropeFreqBase: 500_000,
+      rmsEpsilon: 1e-5, tiedEmbeddings: true,
+      ropeScaling: Llama3RopeScaling(factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192),
+      tokenizer: .llama3(vocabularySize: 128_256, version31: true)),
+    // For tests: llama-shaped, a few small layers; ffn 640 is not a multiple of 256, so the
+    // k-quant mixes exercise llama.cpp's block-size fallback on ffn_down.
+    SynthPreset(
+      name: "tiny", displayName: "tiny llama (synthetic)", architecture: .llama,
+      layerCount: 3, embeddingLength: 256, feedForwardLength: 640, headCount: 4, kvHeadCount: 2,
+      headDim: 64, vocabularySize: 512, contextLength: 512, ropeFreqBase: 10_000, rmsEpsilon: 1e-5,
+      tiedEmbeddings: false, tokenizer: .llama2(vocabularySize: 512)),
+    // google/gemma-3-270m: 18 layers, hidden 640, intermediate 2048, 4 heads × 256 / 1 KV head,
+    // vocab 262144 SentencePiece, max_position_embeddings 32768, rope_theta 1e6, sliding_window 512,
+    // rms_norm_eps 1e-6, tied embeddings.
+    SynthPreset(
+      name: "gemma3-270m", aliases: ["270m"], displayName: "Gemma-3-270M (synthetic)", architecture: .gemma3,
+      layerCount: 18, embeddingLength: 640, feedForwardLength: 2048, headCount: 4, kvHeadCount: 1,
+      headDim: 256, vocabularySize: 262_144, contextLength: 32768, ropeFreqBase: 1_000_000,
+      rmsEpsilon: 1e-6, tiedEmbeddings: true, slidingWindow: 512,
+      tokenizer: .gemma3(vocabularySize: 262_144)),
+    // Qwen/Qwen2.5-0.5B: 24 layers, hidden 896, intermediate 4864, 14 heads / 2 KV heads (64 each),
+    // vocab 151936 BPE (151643 regular tokens), q/k/v biases, rope_theta 1e6, ctx 32768, tied.
+    SynthPreset(
+      name: "qwen2.5-0.5b", aliases: ["0.5b"], displayName: "Qwen2.5-0.5B (synthetic)", architecture: .qwen2,
+      layerCount: 24, embeddingLength: 896, feedForwardLength: 4864, headCount: 14, kvHeadCount: 2,
+      headDim: 64, vocabularySize: 151_936, contextLength: 32768, ropeFreqBase: 1_000_000,
+      rmsEpsilon: 1e-6, tiedEmbeddings: true,
+      tokenizer: .qwen(vocabularySize: 151_936, regularCount: 151_643, qwen3: false)),
+    // Qwen/Qwen3-0.6B: 28 layers, hidden 1024, intermediate 3072, 16 heads / 8 KV heads, head_dim
+    // 128 (queries are 2048 wide), q/k norms, vocab 151936, rope_theta 1e6, ctx 40960, tied.
+    SynthPreset(
+      name: "qwen3-0.6b", aliases: ["0.6b"], displayName: "Qwen3-0.6B (synthetic)", architecture: .qwen3,
+      layerCount: 28, embeddingLength: 1024, feedForwardLength: 3072, headCount: 16, kvHeadCount: 8,
+      headDim: 128, vocabularySize: 151_936, contextLength: 40960, ropeFreqBase: 1_000_000,
+      rmsEpsilon: 1e-6, tiedEmbeddings: true,
+      tokenizer: .qwen(vocabularySize: 151_936, regularCount: 151_643, qwen3: true)),
+  ]
+
+  /// The preset called `name` (or an alias), checked against `architecture`.
+  public static func named(_ name: String, architecture: String) throws -> SynthPreset {
+    guard let arch = SynthArchitecture(rawValue: architecture.lowercased()) else {
+      throw SynthError.unknownArchitecture(architecture)
+    }
+    let key = name.lowercased()
+    guard let preset = all.first(where: { $0.name == key || $0.aliases.contains(key) }) else {
+      throw SynthError.unknownPreset(name)
+    }
+    guard preset.architecture == arch else {
+      throw SynthError.architectureMismatch(
+        preset: preset.name, presetArchitecture: preset.architecture.rawValue, requested: arch.rawValue)
+    }
+    return preset
+  }
+
+  /// One line per preset, for `--help`.
+  public static var helpTable: String {
+    all.map { p in
+      let names = ([p.name] + p.aliases).joined(separator: ", ")
+      let gqa = p.kvHeadCount == p.headCount ? "\(p.headCount) heads" : "\(p.headCount)/\(p.kvHeadCount) heads"
+      return
+        "\(names) (\(p.architecture.rawValue)): \(p.layerCount) layers, d \(p.embeddingLength), "
+        + "ffn \(p.feedForwardLength), \(gqa) × \(p.headDim), vocab \(p.vocabularySize)"
+        + (p.tiedEmbeddings ? ", tied" : "")
+    }.joined(separator: "\n")
+  }
+}
+
+/// Typed failures of `quanta synth`.
+public enum SynthError: Error, Equatable, Sendable, CustomStringConvertible {
+  case unknownArchitecture(String)
+  case unknownPreset(String)
+  case architectureMismatch(preset: String, presetArchitecture: String, requested: String)
+  case unknownType(String)
+  case noBlockLayout(GGMLType)
+  case mixNeedsImportanceMatrix(mix: String, type: GGMLType)
+
+  public var description: String {
+    switch self {
+    case .unknownArchitecture(let a):
+      return "unknown architecture '\(a)' (\(SynthArchitecture.allCases.map(\.rawValue).joined(separator: ", ")))"
+    case .unknownPreset(let p):
+      return "unknown preset '\(p)'; presets: "
+        + SynthPreset.all.map { ([$0.name] + $0.aliases).joined(separator: "/") }.joined(separator: ", ")
+    case .architectureMismatch(let p, let pa, let r):
+      return "preset \(p) is a \(pa) model, not \(r) (use --arch \(pa))"
+    case .unknownType(let t):
+      return "unknown type '\(t)': use a llama.cpp file type (\(LlamaFileType.acceptedNames.joined(separator: ", "))) "
+        + "or a tensor type (\(SynthWeights.supportedTypes.map(\.name).joined(separator: ", ")))"
+    case .noBlockLayout(let t):
+      return "type \(t) has no block layout in Quanta, so no random blocks can be made for it"
+    case .mixNeedsImportanceMatrix(let mix, let t):
+      return "the \(mix) mix asks for \(t), which llama.cpp only makes with an importance matrix; "
+        + "pass --pure to put every weight in \(t) anyway"
+    }
+  }
+}
