@@ -181,7 +181,11 @@ QK_DEFINE_TILE(bf16_f32_avx2, AVX2_ATTR, u16x16_blk, f32x16_blk, 16, ps2, ps2, p
 AVX2_ATTR static float stream_sum_avx2(const float *x, size_t n) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   size_t i = 0;
+  // Prefetched as far ahead as the kernels prefetch (QK_PF_DIST), so the reference is the bandwidth
+  // a well-fed kernel can get, not the hardware prefetchers' alone.
   for (; i + 32 <= n; i += 32) {
+    _mm_prefetch((const char *)(x + i) + QK_PF_DIST, _MM_HINT_T0);
+    _mm_prefetch((const char *)(x + i) + QK_PF_DIST + 64, _MM_HINT_T0);
     a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
     a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + i + 8));
     a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + i + 16));

@@ -1,12 +1,20 @@
 // AVX-512 kernels.
 // - AVX-512 F/BW: q4_K, q5_K, q6_K on 512-bit vectors: a super-block is 4 vectors of 64 weights, so
-//   each activation column costs 4 maddubs + 4 madd instead of 8 + 8.
-// - AVX512-VNNI (+VL): the 32-value symmetric types (q4_0, q5_0, q8_0, iq4_nl) with vpdpbusd, which
-//   does maddubs + madd (u8·s8 summed in fours into int32) in one instruction.
-// The unpacking is the AVX2 code (kernels_avx2_prep.h), widened here.
+//   each activation column costs 4 maddubs + 4 madd instead of 8 + 8; unpacked with 512-bit shifts
+//   and one word permute per scale vector (no scalar per-scale work). With VNNI, vpdpwssd replaces
+//   each madd + add.
+// - AVX512-VNNI: the 32-value types against q8_0 (q4_0, q5_0, q8_0, iq4_nl), two blocks per 512-bit
+//   vector with vpdpbusd (maddubs + madd, u8·s8 summed in fours into int32, in one instruction).
+// The single-block tails reuse the AVX2 code (kernels_avx2_prep.h).
 #include "kernels_avx2_prep.h"
 
 #if defined(__x86_64__)
+
+// Register tile of the VNNI pair kernels (16 zmm accumulators); 4x4 measured best of 2x4..6x2.
+#ifndef VNNI_MR
+#define VNNI_MR 4
+#define VNNI_MC 4
+#endif
 
 // ---- AVX-512 F/BW: K-quants ----
 
@@ -22,43 +30,84 @@ AVX512_INL __m512i join256(__m256i lo, __m256i hi) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-AVX512_INL void widen(pK512 *p, const pK *t) {
+
+// q4_K / q5_K scales and mins: ggml's 32-bit unpacking of the 12 packed bytes (get_scale_min_k4 for
+// all eight at once), then one word permute per scale vector.
+AVX512_INL void k4_scales_512(pK512 *p, const uint8_t *packed) {
+  uint32_t u[4];
+  memcpy(u, packed, 12);
+  const uint32_t km1 = 0x3f3f3f3f, km2 = 0x0f0f0f0f, km3 = 0x03030303;
+  u[3] = ((u[2] >> 4) & km2) | (((u[1] >> 6) & km3) << 4);
+  const uint32_t mins_lo = u[1] & km1;
+  u[1] = (u[2] & km2) | (((u[0] >> 6) & km3) << 4);
+  u[2] = mins_lo;
+  u[0] &= km1;
+  // Words 0-7: the 8 scales; 8-15: the 8 mins.
+  const __m256i sm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u));
+  const __m512i smz = _mm512_castsi256_si512(sm);
   for (int j = 0; j < 4; ++j) {
-    p->q[j] = join256(t->q[2 * j], t->q[2 * j + 1]);
-    p->sc[j] = join256(t->sc[2 * j], t->sc[2 * j + 1]);
+    const __m512i idx = join256(_mm256_set1_epi16((short)(2 * j)), _mm256_set1_epi16((short)(2 * j + 1)));
+    p->sc[j] = _mm512_permutexvar_epi16(idx, smz);
   }
-  p->mb = t->mb;
-  p->d = t->d;
-  p->dm = t->dm;
-  p->int_bias = t->int_bias;
+  p->mb = _mm256_permutexvar_epi16(_mm256_setr_epi16(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15), sm);
 }
 
 AVX512_INL void prep_q4_K_512(pK512 *p, const block_q4_K *x) {
-  // Two nibble planes of 32 bytes → one 64-byte vector: low nibbles are weights 64j..64j+31.
+  // 32 bytes → 64: low nibbles are weights 64j..64j+31, high nibbles 64j+32..64j+63.
   const __m512i m4 = _mm512_set1_epi8(0xF);
   for (int j = 0; j < 4; ++j) {
-    const __m256i bits = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j));
-    p->q[j] = _mm512_and_si512(join256(bits, _mm256_srli_epi16(bits, 4)), m4);
+    const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * j)));
+    p->q[j] = _mm512_and_si512(_mm512_srlv_epi64(bits, _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4)), m4);
   }
-  pK t;
-  k4_common(&t, x->scales);
-  for (int j = 0; j < 4; ++j) p->sc[j] = join256(t.sc[2 * j], t.sc[2 * j + 1]);
-  p->mb = t.mb;
+  k4_scales_512(p, x->scales);
   p->d = qk_fp16_to_fp32(x->d);
   p->dm = -qk_fp16_to_fp32(x->dmin);
   p->int_bias = 0;
 }
 
 AVX512_INL void prep_q5_K_512(pK512 *p, const block_q5_K *x) {
-  pK t;
-  prep_q5_K(&t, x);
-  widen(p, &t);
+  const __m512i m4 = _mm512_set1_epi8(0xF);
+  for (int j = 0; j < 4; ++j) {
+    const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * j)));
+    const __m512i q = _mm512_and_si512(_mm512_srlv_epi64(bits, _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4)), m4);
+    // Fifth bit of weight 64j+i (i < 32) is bit 2j of qh[i]; of weight 64j+32+i, bit 2j+1.
+    const __m256i h = _mm256_loadu_si256((const __m256i *)x->qh);
+    const __mmask32 lo = _mm256_test_epi8_mask(h, _mm256_set1_epi8((char)(1 << (2 * j))));
+    const __mmask32 hi = _mm256_test_epi8_mask(h, _mm256_set1_epi8((char)(2 << (2 * j))));
+    p->q[j] = _mm512_mask_blend_epi8((__mmask64)lo | ((__mmask64)hi << 32), q, _mm512_or_si512(q, _mm512_set1_epi8(0x10)));
+  }
+  k4_scales_512(p, x->scales);
+  p->d = qk_fp16_to_fp32(x->d);
+  p->dm = -qk_fp16_to_fp32(x->dmin);
+  p->int_bias = 0;
 }
 
 AVX512_INL void prep_q6_K_512(pK512 *p, const block_q6_K *x) {
-  pK t;
-  prep_q6_K(&t, x);
-  widen(p, &t);
+  const __m512i m4 = _mm512_set1_epi8(0xF);
+  for (int k = 0; k < 2; ++k) {
+    // ql[64k..64k+63] = [b1 | b2]; the high 2 bits come from qh[32k..32k+31], both halves.
+    const __m512i b = _mm512_loadu_si512((const void *)(x->ql + 64 * k));
+    const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qh + 32 * k)));
+    const __m512i hA = _mm512_sllv_epi16(_mm512_and_si512(h, join256(_mm256_set1_epi8(3), _mm256_set1_epi8(12))),
+                                         join256(_mm256_set1_epi16(4), _mm256_set1_epi16(2)));
+    const __m512i hB = _mm512_srlv_epi16(
+        _mm512_and_si512(h, join256(_mm256_set1_epi8(48), _mm256_set1_epi8((char)192))),
+        join256(_mm256_set1_epi16(0), _mm256_set1_epi16(2)));
+    p->q[2 * k] = _mm512_or_si512(_mm512_and_si512(b, m4), hA);
+    p->q[2 * k + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(b, 4), m4), hB);
+  }
+  // Scale of 16-weight group g: lane L (words 8L..8L+7) of sc[j] is group 4j + L.
+  const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+  const __m512i sz = _mm512_castsi256_si512(s16);
+  for (int j = 0; j < 4; ++j) {
+    const __m512i idx = join256(_mm256_setr_m128i(_mm_set1_epi16((short)(4 * j)), _mm_set1_epi16((short)(4 * j + 1))),
+                                _mm256_setr_m128i(_mm_set1_epi16((short)(4 * j + 2)), _mm_set1_epi16((short)(4 * j + 3))));
+    p->sc[j] = _mm512_permutexvar_epi16(idx, sz);
+  }
+  p->mb = _mm256_slli_epi16(s16, 5);  // 32·scale
+  p->d = qk_fp16_to_fp32(x->d);
+  p->dm = 0.0f;
+  p->int_bias = 1;
 }
 
 typedef struct { __m512 v; } acc512;
@@ -90,6 +139,32 @@ QK_DEFINE_TILE(q5_K_q8_K_avx512, AVX512_ATTR, block_q5_K, block_q8_K, QK_K, pK51
 QK_DEFINE_TILE(q6_K_q8_K_avx512, AVX512_ATTR, block_q6_K, block_q8_K, QK_K, pK512, acc512, prep_q6_K_512,
                zero_512, dot_K512, hsum_512, QK_NO_TAIL, 4, 2)
 
+// AVX512-VNNI: vpdpwssd folds each scale multiply (madd) and the int32 add into one instruction;
+// integer results are identical to dot_K512's.
+VNNI_INL acc512 dot_K512_vnni(const pK512 *p, const block_q8_K *y, acc512 acc) {
+  __m512i sumi = _mm512_setzero_si512();
+  for (int j = 0; j < 4; ++j) {
+    const __m512i qy = _mm512_loadu_si512((const void *)(y->qs + 64 * j));
+    sumi = _mm512_dpwssd_epi32(sumi, p->sc[j], _mm512_maddubs_epi16(p->q[j], qy));
+  }
+  const __m256i bias = _mm256_madd_epi16(p->mb, _mm256_loadu_si256((const __m256i *)y->bsums));
+  if (p->int_bias) {
+    sumi = _mm512_sub_epi32(sumi, _mm512_zextsi256_si512(bias));
+    acc.v = _mm512_fmadd_ps(_mm512_set1_ps(p->d * y->d), _mm512_cvtepi32_ps(sumi), acc.v);
+    return acc;
+  }
+  acc.v = _mm512_fmadd_ps(_mm512_set1_ps(p->d * y->d), _mm512_cvtepi32_ps(sumi), acc.v);
+  acc.v = _mm512_fmadd_ps(_mm512_set1_ps(p->dm * y->d), _mm512_cvtepi32_ps(_mm512_zextsi256_si512(bias)), acc.v);
+  return acc;
+}
+
+QK_DEFINE_TILE(q4_K_q8_K_vnni, VNNI_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc512, prep_q4_K_512, zero_512,
+               dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(q5_K_q8_K_vnni, VNNI_ATTR, block_q5_K, block_q8_K, QK_K, pK512, acc512, prep_q5_K_512, zero_512,
+               dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(q6_K_q8_K_vnni, VNNI_ATTR, block_q6_K, block_q8_K, QK_K, pK512, acc512, prep_q6_K_512, zero_512,
+               dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
+
 void qk_fill_avx512(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX512;
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_avx512_vec_dot, q4_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
@@ -99,22 +174,127 @@ void qk_fill_avx512(qk_kernel_table *t) {
   t->tile_cols = 2;
 }
 
-// ---- AVX512-VNNI: symmetric 32-value blocks against q8_0 ----
+// ---- AVX512-VNNI: 32-value blocks against q8_0, two blocks per 512-bit vector ----
+// A pair of blocks is the unit: 64 weights in one zmm (element order), one vpdpbusd, one convert,
+// one FMA with the pair's scales (block 0 in lanes 0-7, block 1 in lanes 8-15). vpdpbusd takes
+// unsigned × signed bytes, so one side is made unsigned and the offset removed exactly in int32
+// through the accumulator input of the same vpdpbusd:
+// - q4_0 / q5_0: weights stored unsigned (nibble, nibble | bit 4); value = u − K (8 or 16), so
+//   Σ(u − K)·y = Σu·y − K·Σy, with −K·Σy (per lane) computed from the activation.
+// - q8_0 / iq4_nl: signed weights; the activation is made unsigned (y + 128 = y ^ 0x80) and
+//   Σ(y + 128)·w − 128·Σw = Σy·w, with −128·Σw computed once per weight block pair.
+// An odd last block goes through the 256-bit single-block code (the TAIL of the tile macro).
 
+typedef struct { block_q4_0 b[2]; } q4_0x2;
+typedef struct { block_q5_0 b[2]; } q5_0x2;
+typedef struct { block_q8_0 b[2]; } q8_0x2;
+typedef struct { block_iq4_nl b[2]; } iq4_nlx2;
+
+typedef struct {
+  __m512i q;     // 64 weights (unsigned for q4_0/q5_0, signed for q8_0/iq4_nl)
+  __m512i bias;  // vpdpbusd accumulator start: −128·Σw per lane (signed types); unused otherwise
+  __m512 d;      // weight scales: block 0 in lanes 0-7, block 1 in lanes 8-15
+} pP;
+
+VNNI_INL __m512 scale16(uint16_t a, uint16_t b) {
+  const __m128 v = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)a | ((uint32_t)b << 16))));
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                               _mm512_castps128_ps512(v));
+}
+
+VNNI_INL __m512i load_pair32(const void *a, const void *b) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
+                            _mm256_loadu_si256((const __m256i *)b), 1);
+}
+
+// Two blocks' 16 nibble bytes → 64 bytes in [0, 15]: block 0 low nibbles, block 0 high, block 1 low,
+// block 1 high (= element order of the pair).
+VNNI_INL __m512i nibbles_pair(const uint8_t *qs0, const uint8_t *qs1) {
+  const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)qs0)),
+                                            _mm_loadu_si128((const __m128i *)qs1), 1);
+  __m512i u = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3), _mm512_castsi256_si512(t));
+  u = _mm512_srlv_epi64(u, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4));
+  return _mm512_and_si512(u, _mm512_set1_epi8(0x0F));
+}
+
+VNNI_INL __m512i neg_sum128(__m512i w) {
+  return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)0x80), w));
+}
+
+VNNI_INL void prep_q4_0x2(pP *p, const q4_0x2 *x) {
+  p->q = nibbles_pair(x->b[0].qs, x->b[1].qs);
+  p->d = scale16(x->b[0].d, x->b[1].d);
+}
+
+VNNI_INL void prep_q5_0x2(pP *p, const q5_0x2 *x) {
+  uint32_t h0, h1;
+  memcpy(&h0, x->b[0].qh, 4);
+  memcpy(&h1, x->b[1].qh, 4);
+  const __m512i n = nibbles_pair(x->b[0].qs, x->b[1].qs);
+  p->q = _mm512_mask_blend_epi8((__mmask64)h0 | ((__mmask64)h1 << 32), n, _mm512_or_si512(n, _mm512_set1_epi8(0x10)));
+  p->d = scale16(x->b[0].d, x->b[1].d);
+}
+
+VNNI_INL void prep_q8_0x2(pP *p, const q8_0x2 *x) {
+  p->q = load_pair32(x->b[0].qs, x->b[1].qs);
+  p->bias = neg_sum128(p->q);
+  p->d = scale16(x->b[0].d, x->b[1].d);
+}
+
+VNNI_INL void prep_iq4_nlx2(pP *p, const iq4_nlx2 *x) {
+  const __m512i values = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)qk_kvalues_iq4nl));
+  p->q = _mm512_shuffle_epi8(values, nibbles_pair(x->b[0].qs, x->b[1].qs));
+  p->bias = neg_sum128(p->q);
+  p->d = scale16(x->b[0].d, x->b[1].d);
+}
+
+VNNI_INL __m512 zero_512ps(void) { return _mm512_setzero_ps(); }
+VNNI_INL float hsum_512ps(__m512 a) { return _mm512_reduce_add_ps(a); }
+
+// Unsigned weights u with value u − K.
+VNNI_INL __m512 dot_u(const pP *p, const q8_0x2 *y, __m512 acc, int K) {
+  const __m512i yq = load_pair32(y->b[0].qs, y->b[1].qs);
+  const __m512i corr = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                        _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)K), yq));
+  const __m512i s = _mm512_dpbusd_epi32(corr, p->q, yq);
+  return _mm512_fmadd_ps(_mm512_mul_ps(p->d, scale16(y->b[0].d, y->b[1].d)), _mm512_cvtepi32_ps(s), acc);
+}
+VNNI_INL __m512 dot_u8(const pP *p, const q8_0x2 *y, __m512 acc) { return dot_u(p, y, acc, 8); }
+VNNI_INL __m512 dot_u16(const pP *p, const q8_0x2 *y, __m512 acc) { return dot_u(p, y, acc, 16); }
+
+// Signed weights: the activation goes unsigned.
+VNNI_INL __m512 dot_s(const pP *p, const q8_0x2 *y, __m512 acc) {
+  const __m512i yu = _mm512_xor_si512(load_pair32(y->b[0].qs, y->b[1].qs), _mm512_set1_epi8((char)0x80));
+  const __m512i s = _mm512_dpbusd_epi32(p->bias, yu, p->q);
+  return _mm512_fmadd_ps(_mm512_mul_ps(p->d, scale16(y->b[0].d, y->b[1].d)), _mm512_cvtepi32_ps(s), acc);
+}
+
+// The odd last block, 256-bit.
 VNNI_INL __m256 dot_sym_vnni(const p32 *p, const block_q8_0 *y, __m256 acc) {
   const __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
   const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), p->aq, _mm256_sign_epi8(qy, p->q));
   return _mm256_fmadd_ps(_mm256_set1_ps(qk_fp16_pair_product(p->dh, y->d)), _mm256_cvtepi32_ps(s), acc);
 }
+#define QK_PAIR_TAIL(NAME, BLK, PREP1)                                                                   \
+  VNNI_INL float NAME(int rem, const BLK *x, const q8_0x2 *y) {                                      \
+    if (rem == 0) return 0.0f;                                                                       \
+    p32 p;                                                                                           \
+    PREP1(&p, &x->b[0]);                                                                             \
+    return qk_hsum_ps_avx2(dot_sym_vnni(&p, &y->b[0], _mm256_setzero_ps()));                         \
+  }
+QK_PAIR_TAIL(tail_q4_0x2, q4_0x2, prep_q4_0)
+QK_PAIR_TAIL(tail_q5_0x2, q5_0x2, prep_q5_0)
+QK_PAIR_TAIL(tail_q8_0x2, q8_0x2, prep_q8_0)
+QK_PAIR_TAIL(tail_iq4_nlx2, iq4_nlx2, prep_iq4_nl)
 
-QK_DEFINE_TILE(q4_0_q8_0_vnni, VNNI_ATTR, block_q4_0, block_q8_0, 32, p32, __m256, prep_q4_0, zero_ps,
-               dot_sym_vnni, qk_hsum_ps_avx2, QK_NO_TAIL, 4, 4)
-QK_DEFINE_TILE(q5_0_q8_0_vnni, VNNI_ATTR, block_q5_0, block_q8_0, 32, p32, __m256, prep_q5_0, zero_ps,
-               dot_sym_vnni, qk_hsum_ps_avx2, QK_NO_TAIL, 4, 4)
-QK_DEFINE_TILE(q8_0_q8_0_vnni, VNNI_ATTR, block_q8_0, block_q8_0, 32, p32, __m256, prep_q8_0, zero_ps,
-               dot_sym_vnni, qk_hsum_ps_avx2, QK_NO_TAIL, 4, 4)
-QK_DEFINE_TILE(iq4_nl_q8_0_vnni, VNNI_ATTR, block_iq4_nl, block_q8_0, 32, p32, __m256, prep_iq4_nl, zero_ps,
-               dot_sym_vnni, qk_hsum_ps_avx2, QK_NO_TAIL, 4, 4)
+QK_DEFINE_TILE(q4_0_q8_0_vnni, VNNI_ATTR, q4_0x2, q8_0x2, 64, pP, __m512, prep_q4_0x2, zero_512ps, dot_u8,
+               hsum_512ps, tail_q4_0x2, VNNI_MR, VNNI_MC)
+QK_DEFINE_TILE(q5_0_q8_0_vnni, VNNI_ATTR, q5_0x2, q8_0x2, 64, pP, __m512, prep_q5_0x2, zero_512ps, dot_u16,
+               hsum_512ps, tail_q5_0x2, VNNI_MR, VNNI_MC)
+QK_DEFINE_TILE(q8_0_q8_0_vnni, VNNI_ATTR, q8_0x2, q8_0x2, 64, pP, __m512, prep_q8_0x2, zero_512ps, dot_s,
+               hsum_512ps, tail_q8_0x2, VNNI_MR, VNNI_MC)
+QK_DEFINE_TILE(iq4_nl_q8_0_vnni, VNNI_ATTR, iq4_nlx2, q8_0x2, 64, pP, __m512, prep_iq4_nlx2, zero_512ps, dot_s,
+               hsum_512ps, tail_iq4_nlx2, VNNI_MR, VNNI_MC)
 
 void qk_fill_avx512_vnni(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX512_VNNI;
@@ -122,6 +302,9 @@ void qk_fill_avx512_vnni(qk_kernel_table *t) {
   qk_set(t, QK_TYPE_Q5_0, q5_0_q8_0_vnni_vec_dot, q5_0_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_Q8_0, q8_0_q8_0_vnni_vec_dot, q8_0_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_IQ4_NL, iq4_nl_q8_0_vnni_vec_dot, iq4_nl_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
+  qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_vnni_vec_dot, q4_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
+  qk_set(t, QK_TYPE_Q5_K, q5_K_q8_K_vnni_vec_dot, q5_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
+  qk_set(t, QK_TYPE_Q6_K, q6_K_q8_K_vnni_vec_dot, q6_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
 }
 
 #endif

@@ -57,7 +57,7 @@ import Testing
     switch isa.value {
     case QK_ISA_SCALAR, QK_ISA_AVX2: own = quantTypes + denseTypes
     case QK_ISA_AVX512: own = [.q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
-    case QK_ISA_AVX512_VNNI: own = [.q4_0, .q8_0, .q5_0, .iq4_nl]; fallback = QK_ISA_AVX2
+    case QK_ISA_AVX512_VNNI: own = [.q4_0, .q8_0, .q5_0, .iq4_nl, .q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
     case QK_ISA_NEON: own = [.q4_0, .q8_0, .q4_K, .q6_K]
     default: own = []
     }
@@ -67,11 +67,7 @@ import Testing
     // The rest fall back to a lesser ISA, never to a greater one.
     for type in quantTypes + denseTypes where !own.contains(type) {
       let impl = qk_table_impl_isa(t, Int32(type.rawValue))
-      if isa.value == QK_ISA_AVX512_VNNI && [.q4_K, .q5_K, .q6_K].contains(type) {
-        #expect(impl == QK_ISA_AVX512, "\(isa) \(type) runs \(impl)")
-      } else {
-        #expect(impl == fallback, "\(isa) \(type) runs \(impl)")
-      }
+      #expect(impl == fallback, "\(isa) \(type) runs \(impl)")
     }
   }
 }

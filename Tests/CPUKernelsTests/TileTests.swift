@@ -14,8 +14,9 @@ import Testing
     let dot = try #require(qk_table_vec_dot(table, id))
     let tile = try #require(qk_table_vec_dot_tile(table, id))
     let act = dotType(type)
-    // Dense rows get a ragged length too (the tail path).
-    let lengths = type.blockSize == 1 ? [5, 67] : [type.blockSize, 3 * type.blockSize]
+    // Dense rows get a ragged length too (the tail path); odd and even block counts (kernels that
+    // step two blocks at a time end on a single-block tail or not).
+    let lengths = type.blockSize == 1 ? [5, 67] : [type.blockSize, 3 * type.blockSize, 4 * type.blockSize]
     for k in lengths {
       let maxR = 9
       let maxC = 16
