@@ -33,7 +33,7 @@ let package = Package(
     .target(name: "GPUKernels", exclude: ["kernels"]),
     // The GPU backend: one host implementation over VendorAPI (CUDA driver + NVRTC, HIP + hiprtc; dlopen).
     .target(name: "GPUBackend", dependencies: ["QuantaCore", "GPUKernels", "GGML"]),
-    .testTarget(name: "GPUBackendTests", dependencies: ["GPUBackend", "GPUKernels", "QuantaCore", "GGML"]),
+    .testTarget(name: "GPUBackendTests", dependencies: ["GPUBackend", "GPUKernels", "QuantaCore", "GGML", "CPUBackend"]),
     // The umbrella library: QuantaCore + the standard backends registered.
     .target(name: "Quanta", dependencies: ["QuantaCore", "CPUBackend", "GPUBackend", "QuantaLM", "GGML", "GGUF"]),
     // The CLI's testable logic: inspect report, quantize planner and pipeline, codec bench.

@@ -52,3 +52,5 @@ for arch in sm_61 sm_80 sm_90; do
   n=$((n + 1))
 done
 echo "hip_kernels_check: CUDA dialect type-checks for $n NVIDIA targets (clang -fsyntax-only, no NVRTC)"
+# 4. the dense kernels run on a CPU emulation of 32- and 64-wide wavefronts against references.
+bash scripts/gpu_kernels_emulate.sh

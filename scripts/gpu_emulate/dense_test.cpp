@@ -1,0 +1,144 @@
+// Runs the dense kernels on the CPU emulation (emu_prelude.h) and compares with straightforward double
+// references; built and run by scripts/gpu_kernels_emulate.sh for QK_WARP_SIZE 32 and 64.
+#include <cstdio>
+#include <cstdlib>
+#include "emu_prelude.h"
+#include "kernels_common.inc"
+static int failures = 0;
+static double nmse(const std::vector<float>& a, const std::vector<double>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) { if (!std::isfinite(a[i]) && std::isfinite(b[i])) return 1e30; num += (a[i] - b[i]) * (a[i] - b[i]); den += b[i] * b[i]; }
+  return den == 0 ? num : num / den;
+}
+static void check(const char* name, const std::vector<float>& got, const std::vector<double>& want, double limit) {
+  const double e = nmse(got, want);
+  const bool ok = e <= limit;
+  if (!ok) failures++;
+  printf("%s w%d %s: nmse %.3g\n", ok ? "ok  " : "FAIL", QK_WARP_SIZE, name, e);
+}
+static std::vector<float> wave(size_t n, int seed, float amp = 1) {
+  std::vector<float> v(n); u64 s = (u64)seed * 0x9E3779B97F4A7C15ull | 1;
+  for (size_t i = 0; i < n; ++i) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; v[i] = amp * (float)(0.1 + 2 * cos((double)(i + seed) * 0.37) + 0.3 * ((double)(s % 1000) / 1000 - 0.5)); }
+  return v;
+}
+static std::vector<u16> to_half(const std::vector<float>& v) { std::vector<u16> h(v.size()); for (size_t i = 0; i < v.size(); ++i) h[i] = f2h(v[i]); return h; }
+static qk_dim3 d3(unsigned x, unsigned y = 1, unsigned z = 1) { qk_dim3 d; d.x = x; d.y = y; d.z = z; return d; }
+static unsigned g1(s64 n) { return (unsigned)std::min<s64>((n + 255) / 256, 1 << 20); }
+
+static void test_norms() {
+  for (int n : {1, 7, 4099}) {
+    const int rows = 5; auto x = wave(rows * n, n), w = wave(n, 11); std::vector<float> y(rows * n);
+    qk_launch(d3(rows), d3(256), [&] { rms_norm_f32(x.data(), w.data(), y.data(), n, 1e-6f); });
+    std::vector<double> ref(rows * n);
+    for (int r = 0; r < rows; ++r) { double s = 0; for (int i = 0; i < n; ++i) s += (double)x[r * n + i] * x[r * n + i];
+      const double sc = 1 / sqrt(s / n + 1e-6); for (int i = 0; i < n; ++i) ref[r * n + i] = x[r * n + i] * sc * w[i]; }
+    check(("rms_norm n=" + std::to_string(n)).c_str(), y, ref, 1e-7);
+    for (auto& v : x) v += 100;
+    qk_launch(d3(rows), d3(256), [&] { layer_norm_f32(x.data(), w.data(), w.data(), y.data(), n, 1e-5f); });
+    for (int r = 0; r < rows; ++r) { double m = 0; for (int i = 0; i < n; ++i) m += x[r * n + i]; m /= n; double v = 0;
+      for (int i = 0; i < n; ++i) v += (x[r * n + i] - m) * (x[r * n + i] - m); v /= n;
+      for (int i = 0; i < n; ++i) ref[r * n + i] = (x[r * n + i] - m) / sqrt(v + 1e-5) * w[i] + w[i]; }
+    check(("layer_norm n=" + std::to_string(n)).c_str(), y, ref, 1e-7);
+  }
+}
+static void visible(s64 p, s64 nkv, int causal, int window, s64& lo, s64& hi) {
+  hi = nkv; if (causal) hi = std::min(hi, p + 1); lo = 0; if (window > 0) lo = std::max<s64>(0, p - window + 1); if (lo >= hi) lo = hi = 0;
+}
+static double logit(double v, double scale, double cap) { double y = v * scale; if (cap > 0) y = cap * tanh(y / cap); return y; }
+static void test_softmax() {
+  const int tokens = 4, heads = 3; std::vector<s32> pos = {0, 5, 17, 36};
+  for (int keys : {1, 37, 300}) for (int mode = 0; mode < 3; ++mode) {
+    const int causal = mode >= 1, window = mode == 2 ? 5 : 0; const float scale = 0.5f, cap = mode == 2 ? 5.0f : 0.0f;
+    const int rows = tokens * heads; auto x = wave(rows * keys, keys, 4); std::vector<float> y(rows * keys);
+    qk_launch(d3(rows), d3(256), [&] { soft_max_f32(x.data(), y.data(), keys, pos.data(), heads, scale, cap, causal, window); });
+    std::vector<double> ref(rows * keys, 0.0);
+    for (int r = 0; r < rows; ++r) { s64 lo, hi; visible(pos[r / heads], keys, causal, window, lo, hi);
+      double m = -INFINITY; for (s64 j = lo; j < hi; ++j) m = std::max(m, logit(x[r * keys + j], scale, cap));
+      double s = 0; for (s64 j = lo; j < hi; ++j) s += exp(logit(x[r * keys + j], scale, cap) - m);
+      for (s64 j = lo; j < hi; ++j) ref[r * keys + j] = exp(logit(x[r * keys + j], scale, cap) - m) / s; }
+    check(("softmax keys=" + std::to_string(keys) + " mode " + std::to_string(mode)).c_str(), y, ref, 1e-7);
+  }
+}
+static void test_attention() {
+  struct S { int tokens, heads, kvh, hd, cap, nkv; std::vector<s32> pos; float scale, softcap; int causal, window; };
+  std::vector<S> ss = {
+    {1, 8, 2, 64, 320, 300, {299}, 0.125f, 0, 1, 0},
+    {7, 4, 4, 80, 8, 7, {0, 1, 2, 3, 4, 5, 6}, 0.11f, 0, 1, 0},
+    {3, 4, 1, 256, 40, 37, {34, 35, 36}, 0.0625f, 50, 1, 8},
+    {2, 2, 1, 32, 24, 10, {20, 9}, 1, 0, 1, 4},
+    {5, 6, 3, 128, 130, 130, {3, 100, 129, 0, 64}, 0.088f, 0, 0, 0},
+  };
+  for (auto& s : ss) {
+    auto q = wave(s.tokens * s.heads * s.hd, s.hd, 0.5f);
+    auto kf = wave(s.cap * s.kvh * s.hd, 21), vf = wave(s.cap * s.kvh * s.hd, 22);
+    auto kc = to_half(kf), vc = to_half(vf); std::vector<float> out(q.size());
+    qk_launch(d3(s.tokens * s.heads), d3(128), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window); });
+    std::vector<double> ref(q.size(), 0.0); const int g = s.heads / s.kvh, kvs = s.kvh * s.hd;
+    for (int t = 0; t < s.tokens; ++t) for (int h = 0; h < s.heads; ++h) {
+      s64 lo, hi; visible(s.pos[t], s.nkv, s.causal, s.window, lo, hi); const int kv = h / g;
+      std::vector<double> sc; double m = -INFINITY;
+      for (s64 j = lo; j < hi; ++j) { double d = 0; for (int i = 0; i < s.hd; ++i) d += (double)q[(t * s.heads + h) * s.hd + i] * h2f(kc[j * kvs + kv * s.hd + i]);
+        sc.push_back(logit(d, s.scale, s.softcap)); m = std::max(m, sc.back()); }
+      double sum = 0; for (auto& v : sc) { v = exp(v - m); sum += v; }
+      for (int i = 0; i < s.hd; ++i) { double a = 0; for (s64 j = lo; j < hi; ++j) a += sc[j - lo] * h2f(vc[j * kvs + kv * s.hd + i]); ref[(t * s.heads + h) * s.hd + i] = sum > 0 ? a / sum : 0; }
+    }
+    check(("attention hd=" + std::to_string(s.hd) + " nkv=" + std::to_string(s.nkv)).c_str(), out, ref, 1e-9);
+  }
+}
+static void test_rope() {
+  struct R { int neox, tokens, heads, hd, dims; float base, fscale; bool ff; };
+  for (R r : {R{0, 3, 4, 64, 64, 10000, 1, false}, R{1, 7, 2, 80, 48, 1e6f, 1, false}, R{0, 2, 3, 128, 96, 500000, 0.5f, true}, R{1, 5, 1, 256, 256, 10000, 0.25f, true}}) {
+    auto x = wave(r.tokens * r.heads * r.hd, r.hd); std::vector<float> ff(r.dims / 2); for (int i = 0; i < r.dims / 2; ++i) ff[i] = (1 + i % 5) * 0.75f;
+    std::vector<s32> pos; for (int t = 0; t < r.tokens; ++t) pos.push_back((int[]){0, 1, 4000, 17, 255, 8191, 3}[t % 7]);
+    std::vector<float> y(x.size());
+    const s64 items = (s64)r.tokens * r.heads * (r.dims / 2 + r.hd - r.dims);
+    qk_launch(d3(g1(items)), d3(256), [&] { rope_f32(x.data(), y.data(), pos.data(), r.ff ? ff.data() : nullptr, r.tokens, r.heads, r.hd, r.dims, r.neox, r.base, r.fscale, 1.0f); });
+    std::vector<double> ref(x.begin(), x.end()); const int half = r.dims / 2;
+    for (int t = 0; t < r.tokens; ++t) for (int h = 0; h < r.heads; ++h) for (int i = 0; i < half; ++i) {
+      double th = pos[t] * (double)r.fscale * pow((double)r.base, -2.0 * i / r.dims); if (r.ff) th /= ff[i];
+      const int b = (t * r.heads + h) * r.hd, i0 = r.neox ? i : 2 * i, i1 = r.neox ? i + half : 2 * i + 1;
+      ref[b + i0] = x[b + i0] * cos(th) - x[b + i1] * sin(th); ref[b + i1] = x[b + i0] * sin(th) + x[b + i1] * cos(th); }
+    check(("rope neox=" + std::to_string(r.neox) + " hd=" + std::to_string(r.hd) + " dims=" + std::to_string(r.dims)).c_str(), y, ref, 1e-7);
+    // In place: y aliases x.
+    auto xi = x; qk_launch(d3(g1(items)), d3(256), [&] { rope_f32(xi.data(), xi.data(), pos.data(), r.ff ? ff.data() : nullptr, r.tokens, r.heads, r.hd, r.dims, r.neox, r.base, r.fscale, 1.0f); });
+    check("rope in place", xi, ref, 1e-7);
+  }
+}
+static void test_matmul() {
+  const int n = 37;
+  for (int k : {40, 300}) for (int m : {1, 3, 8, 16, 70}) {
+    auto w = wave(n * k, k), x = wave(m * k, m); auto wh = to_half(w); std::vector<float> y(m * n);
+    if (m <= 8) qk_launch(d3((n + 3) / 4, m), d3(QK_WARP_SIZE, 4), [&] { mul_mat_vec_f16(wh.data(), x.data(), y.data(), k, n); });
+    else qk_launch(d3((n + 63) / 64, (m + 63) / 64), d3(256), [&] { mul_mat_f16(wh.data(), x.data(), y.data(), k, n, m); });
+    std::vector<double> ref(m * n); for (int c = 0; c < m; ++c) for (int r = 0; r < n; ++r) { double a = 0; for (int j = 0; j < k; ++j) a += (double)h2f(wh[r * k + j]) * x[c * k + j]; ref[c * n + r] = a; }
+    check(("matmul f16 m=" + std::to_string(m) + " k=" + std::to_string(k)).c_str(), y, ref, 1e-10);
+  }
+}
+static void test_misc() {
+  // write_kv, add broadcast, gelu/swiglu, get_rows bf16, convert
+  std::vector<float> k = wave(240, 1, 3); k[0] = 70000; k[1] = -1e-6f; std::vector<u16> cache(16 * 80, 0); std::vector<s32> pos = {5, 0, 15};
+  qk_launch(d3(1), d3(256), [&] { write_kv_f16(k.data(), pos.data(), cache.data(), 80, 3); });
+  std::vector<float> got(cache.size()); std::vector<double> ref(cache.size(), 0.0);
+  for (size_t i = 0; i < cache.size(); ++i) got[i] = h2f(cache[i]);
+  for (int t = 0; t < 3; ++t) for (int i = 0; i < 80; ++i) ref[pos[t] * 80 + i] = h2f(f2h(k[t * 80 + i]));
+  { int bad = 0; for (size_t i = 0; i < cache.size(); ++i) if (f2h((float)ref[i]) != cache[i]) bad++;
+    if (bad) failures++; printf("%s w%d write_kv: %d differing halves\n", bad ? "FAIL" : "ok  ", QK_WARP_SIZE, bad); }
+  auto a = wave(5 * 4 * 37, 8), b = wave(37, 9); std::vector<float> y(a.size());
+  qk_launch(d3(g1(a.size())), d3(256), [&] { add_f32(a.data(), b.data(), y.data(), a.size(), b.size()); });
+  std::vector<double> r2(a.size()); for (size_t i = 0; i < a.size(); ++i) r2[i] = (double)a[i] + b[i % 37];
+  check("add broadcast", y, r2, 1e-14);
+  qk_launch(d3(g1(a.size())), d3(256), [&] { geglu_f32(a.data(), a.data(), y.data(), a.size()); });
+  for (size_t i = 0; i < a.size(); ++i) { double v = a[i]; r2[i] = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * v * (1 + 0.044715 * v * v))) * v; }
+  check("geglu", y, r2, 1e-7);
+  std::vector<u16> tb(37 * 41); auto tv = wave(tb.size(), 9); for (size_t i = 0; i < tb.size(); ++i) tb[i] = f2bf(tv[i]);
+  std::vector<s32> ids = {0, 36, 3, 3, 17}; std::vector<float> gr(ids.size() * 41);
+  qk_launch(d3(1), d3(256), [&] { get_rows_bf16(tb.data(), ids.data(), gr.data(), 41, ids.size()); });
+  std::vector<double> r3(gr.size()); for (size_t r = 0; r < ids.size(); ++r) for (int j = 0; j < 41; ++j) r3[r * 41 + j] = bf2f(tb[ids[r] * 41 + j]);
+  check("get_rows bf16", gr, r3, 0);
+}
+int main() {
+  qk_warp_size_rt = QK_WARP_SIZE;
+  test_norms(); test_softmax(); test_attention(); test_rope(); test_matmul(); test_misc();
+  printf("w%d: %d failures\n", QK_WARP_SIZE, failures);
+  return failures != 0;
+}
