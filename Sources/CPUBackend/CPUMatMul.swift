@@ -14,7 +14,7 @@ import QuantaCore
 extension CPUBackend {
   /// Weight rows a dequantize-path task converts at once: 16 × k floats of per-thread scratch.
   static let dequantizeRows = 16
-  /// x rows a mat-mat task covers: 64 quantized rows (≈ 280 KB at k = 4096) stay in L2.
+  /// x rows a mat-mat task covers at most: 64 quantized rows (≈ 280 KB at k = 4096) stay in L2.
   static let matmatColumns = 64
 
   func table(for options: QMatMulOptions) throws -> KernelTable {
@@ -89,7 +89,10 @@ extension CPUBackend {
     x y: UnsafeRawPointer, ldY: Int, m: Int, k: Int, w: UnsafeRawPointer, n: Int, rowBytes: Int, tile: qk_tile_fn,
     table: KernelTable, out: UnsafeMutablePointer<Float>
   ) {
-    let cols = min(m, CPUBackend.matmatColumns)
+    // The tile kernel keeps an MR-row weight strip in L1 and streams the task's columns past it from
+    // L2: at most `matmatColumns`, fewer for long rows (≤ 256 KiB of activations).
+    let panel = max(table.tileCols, min(CPUBackend.matmatColumns, (256 << 10) / max(ldY, 1)) / table.tileCols * table.tileCols)
+    let cols = min(m, panel)
     let colChunks = (m + cols - 1) / cols
     // Rows per task: ~8 tasks per thread over all column chunks (balance), a multiple of the
     // micro-tile, at least 16 rows so a task is worth its atomic increment.

@@ -305,6 +305,7 @@ void qk_fill_avx512_vnni(qk_kernel_table *t) {
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_vnni_vec_dot, q4_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q5_K, q5_K_q8_K_vnni_vec_dot, q5_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q6_K, q6_K_q8_K_vnni_vec_dot, q6_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
+  t->tile_cols = VNNI_MC;  // a multiple of the K-quant tiles' 2 columns too
 }
 
 #endif

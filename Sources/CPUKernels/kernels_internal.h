@@ -131,17 +131,19 @@ static inline void qk_set(qk_kernel_table *t, int type, qk_vec_dot_fn dot, qk_ti
     NAME##_micro(n, 1, 1, (const char *)x, 0, (const char *)y, 0, &s, 0);                                \
     return s;                                                                                            \
   }                                                                                                      \
+  /* Row strips outer, columns inner: an MR-row weight strip stays in L1 while the columns (an L2- */  \
+  /* sized panel) stream past it, so each weight byte comes from memory once per call. */              \
   /* Full tiles; full-height strips one column at a time; the rest (mat-vec included, where one */     \
   /* sequential row stream measured faster than MR interleaved ones) one dot at a time. Every path */    \
   /* has compile-time trip counts, so accumulators stay in registers. */                                 \
   ATTR static void NAME##_tile(int n, int nr, int nc, const void *x, size_t ldX, const void *y,          \
                                size_t ldY, float *s, size_t ldS) {                                       \
-    for (int c0 = 0; c0 < nc; c0 += (MC)) {                                                              \
-      const int cc = nc - c0 < (MC) ? nc - c0 : (MC);                                                    \
-      const char *yp = (const char *)y + (size_t)c0 * ldY;                                               \
-      for (int r0 = 0; r0 < nr; r0 += (MR)) {                                                            \
-        const int rr = nr - r0 < (MR) ? nr - r0 : (MR);                                                  \
-        const char *xp = (const char *)x + (size_t)r0 * ldX;                                             \
+    for (int r0 = 0; r0 < nr; r0 += (MR)) {                                                              \
+      const int rr = nr - r0 < (MR) ? nr - r0 : (MR);                                                    \
+      const char *xp = (const char *)x + (size_t)r0 * ldX;                                               \
+      for (int c0 = 0; c0 < nc; c0 += (MC)) {                                                            \
+        const int cc = nc - c0 < (MC) ? nc - c0 : (MC);                                                  \
+        const char *yp = (const char *)y + (size_t)c0 * ldY;                                             \
         float *sp = s + (size_t)c0 * ldS + r0;                                                           \
         if (rr == (MR) && cc == (MC)) {                                                                  \
           NAME##_micro(n, MR, MC, xp, ldX, yp, ldY, sp, ldS);                                            \
