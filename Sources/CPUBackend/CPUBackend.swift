@@ -269,6 +269,16 @@ struct KernelTable: @unchecked Sendable {
   func vecDotType(_ type: GGMLType) -> Int32 { qk_table_vec_dot_type(table, Int32(type.rawValue)) }
   func tile(_ type: GGMLType) -> qk_tile_fn? { qk_table_vec_dot_tile(table, Int32(type.rawValue)) }
   func quantizer(_ dotType: Int32) -> qk_quantize_fn? { qk_table_quantizer(table, dotType) }
+
+  /// A row dequantizer to f32 for `type`: the C kernel where the table has one (bit-equal), else
+  /// the reference codec; nil when neither exists.
+  func dequantizer(_ type: GGMLType) -> ((UnsafeRawPointer, UnsafeMutablePointer<Float>, Int) -> Void)? {
+    if let fast = qk_table_dequantize(table, Int32(type.rawValue)) {
+      return { src, dst, k in fast(src, dst, Int64(k)) }
+    }
+    guard let codec = type.dequantizer else { return nil }
+    return { src, dst, k in codec.dequantize(src, into: dst, count: k) }
+  }
   var tileRows: Int { Int(max(table.pointee.tile_rows, 1)) }
   var tileCols: Int { Int(max(table.pointee.tile_cols, 1)) }
 }

@@ -10,7 +10,8 @@ import QuantaCore
 //   the nr×nc tile kernel, which reuses each loaded weight block across the x rows of the tile.
 //   Mat-vec (m = 1) is the same with one column: weight rows are split across threads.
 // - dequantize path (IQ1_S…, TQ*, MXFP4, or forced): a task dequantizes a few weight rows to f32
-//   with the reference dequantizer, then dots them with every x row (f32 tile kernel).
+//   (CPUKernels' C dequantizer where it has one, else the reference codec), then dots them with
+//   every x row (f32 tile kernel).
 extension CPUBackend {
   /// Weight rows a dequantize-path task converts at once: 16 × k floats of per-thread scratch.
   static let dequantizeRows = 16
@@ -112,7 +113,7 @@ extension CPUBackend {
     _ x: UnsafePointer<Float>, m: Int, k: Int, w: UnsafeRawPointer, n: Int, type: GGMLType, rowBytes: Int,
     table: KernelTable, out: UnsafeMutablePointer<Float>
   ) throws {
-    guard let codec = type.dequantizer else {
+    guard let dequantizeRow = table.dequantizer(type) else {
       throw QuantaError.unsupported(op: "matmul", type: type.name, device: device)
     }
     let f32Tile = table.tile(.f32)
@@ -122,7 +123,7 @@ extension CPUBackend {
       let perThread = raw.assumingMemoryBound(to: Float.self)
       pool.parallelFor(count: n, chunk: rows) { r, thread in
         let wf = perThread + thread * rows * k
-        for i in r { codec.dequantize(w + i * rowBytes, into: wf + (i - r.lowerBound) * k, count: k) }
+        for i in r { dequantizeRow(w + i * rowBytes, wf + (i - r.lowerBound) * k, k) }
         var c0 = 0
         while c0 < m {
           let nc = min(CPUBackend.matmatColumns, m - c0)
@@ -158,7 +159,7 @@ extension CPUBackend {
   public func dequantize(_ q: QTensor, into out: Tensor) throws {
     let src = UnsafeRawPointer(try own(q.buffer, "dequantize").base + q.byteOffset)
     let dst = try own(out.buffer, "dequantize").base + out.byteOffset
-    guard let codec = q.type.dequantizer else {
+    guard let codec = q.type.dequantizer, let dequantizeRow = kernels.dequantizer(q.type) else {
       throw QuantaError.unsupported(op: "dequantize", type: q.type.name, device: device)
     }
     let (rows, k, rowBytes) = (q.rowCount, q.rowLength, q.rowByteCount)
@@ -166,7 +167,7 @@ extension CPUBackend {
     case .f32:
       let f = dst.assumingMemoryBound(to: Float.self)
       pool.parallelFor(count: rows, chunk: pool.chunk(for: rows)) { r, _ in
-        for i in r { codec.dequantize(src + i * rowBytes, into: f + i * k, count: k) }
+        for i in r { dequantizeRow(src + i * rowBytes, f + i * k, k) }
       }
     case .f16, .bf16:
       let h = dst.assumingMemoryBound(to: UInt16.self)

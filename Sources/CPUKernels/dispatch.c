@@ -70,6 +70,7 @@ static void build_tables(void) {
     }
     if (!qk_isa_supported((qk_isa)i)) continue;
     qk_fill_scalar(t);
+    qk_fill_dequantizers(t);
 #if defined(__x86_64__)
     if (i >= QK_ISA_AVX2 && i <= QK_ISA_AVX512_VNNI) qk_fill_avx2(t);
     if (i >= QK_ISA_AVX512 && i <= QK_ISA_AVX512_VNNI) qk_fill_avx512(t);

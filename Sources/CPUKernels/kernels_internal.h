@@ -66,6 +66,7 @@ static inline float qk_bf16_to_fp32(uint16_t h) {
 
 // Table fillers, one per ISA family; each overrides the entries it implements.
 void qk_fill_scalar(qk_kernel_table *t);
+void qk_fill_dequantizers(qk_kernel_table *t);
 #if defined(__x86_64__)
 void qk_fill_avx2(qk_kernel_table *t);
 void qk_fill_avx512(qk_kernel_table *t);

@@ -33,6 +33,9 @@ enum {
   QK_TYPE_Q5_1 = 7, QK_TYPE_Q8_0 = 8, QK_TYPE_Q8_1 = 9, QK_TYPE_Q2_K = 10, QK_TYPE_Q3_K = 11,
   QK_TYPE_Q4_K = 12, QK_TYPE_Q5_K = 13, QK_TYPE_Q6_K = 14, QK_TYPE_Q8_K = 15, QK_TYPE_IQ4_NL = 20,
   QK_TYPE_IQ4_XS = 23, QK_TYPE_BF16 = 30,
+  // Types with a dequantizer only (no integer dot kernel).
+  QK_TYPE_IQ2_XXS = 16, QK_TYPE_IQ2_XS = 17, QK_TYPE_IQ3_XXS = 18, QK_TYPE_IQ1_S = 19, QK_TYPE_IQ3_S = 21,
+  QK_TYPE_IQ2_S = 22, QK_TYPE_IQ1_M = 29, QK_TYPE_TQ1_0 = 34, QK_TYPE_TQ2_0 = 35, QK_TYPE_MXFP4 = 39,
   QK_TYPE_COUNT = 43  // table length: every id below this indexes safely (absent ids hold NULL)
 };
 
@@ -54,6 +57,10 @@ typedef void (*qk_tile_fn)(int n, int nr, int nc, const void *x, size_t ldX, con
 // byte for byte equal to ggml's quantize_row_q8_0_ref / _q8_1_ref / _q8_K_ref (bsums included).
 typedef void (*qk_quantize_fn)(const float *x, void *y, int64_t k);
 
+// Dequantizes k values (k a multiple of the block size) of one weight row to f32, bit-equal to the
+// reference codecs (ggml's dequantize_row_*).
+typedef void (*qk_dequantize_fn)(const void *x, float *y, int64_t k);
+
 // Sum of n floats, read once front to back: the streaming-read kernel of the bandwidth benchmark.
 typedef float (*qk_stream_fn)(const float *x, size_t n);
 
@@ -71,6 +78,7 @@ typedef struct {
   qk_quantize_fn quantize_q8_1;
   qk_quantize_fn quantize_q8_K;
   qk_stream_fn stream_sum;
+  qk_dequantize_fn dequantize[QK_TYPE_COUNT];  // types without an integer kernel (else NULL)
 } qk_kernel_table;
 
 // True when this CPU and this build can run `isa`.
@@ -94,6 +102,9 @@ static inline int32_t qk_table_vec_dot_type(const qk_kernel_table *t, int type) 
 }
 static inline qk_isa qk_table_impl_isa(const qk_kernel_table *t, int type) {
   return (type >= 0 && type < QK_TYPE_COUNT) ? t->impl_isa[type] : t->isa;
+}
+static inline qk_dequantize_fn qk_table_dequantize(const qk_kernel_table *t, int type) {
+  return (type >= 0 && type < QK_TYPE_COUNT) ? t->dequantize[type] : (qk_dequantize_fn)0;
 }
 // The activation quantizer for a dot type id (QK_TYPE_Q8_0 / Q8_1 / Q8_K), else NULL.
 static inline qk_quantize_fn qk_table_quantizer(const qk_kernel_table *t, int dot_type) {
