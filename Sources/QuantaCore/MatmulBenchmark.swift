@@ -166,6 +166,7 @@ public struct MatmulBenchmark: Sendable {
         s ^= s << 17
         return UInt8(truncatingIfNeeded: s >> 32)
       }
+      saneScales(type, &seedRows)
     }
     var out = [UInt8](repeating: 0, count: rows * rowBytes)
     out.withUnsafeMutableBytes { dst in
@@ -177,6 +178,33 @@ public struct MatmulBenchmark: Sendable {
       }
     }
     return out
+  }
+
+  /// Sets each random block's scale to 1/16 (an ordinary float): random scale bits give NaN, inf and
+  /// subnormal weights, whose slow arithmetic would be timed instead of the kernel.
+  static func saneScales(_ type: GGMLType, _ bytes: inout [UInt8]) {
+    let half: UInt16 = 0x2C00  // 0.0625
+    var f16Offset: Int?
+    switch type {
+    case .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .q8_1: f16Offset = 0
+    case .tq1_0: f16Offset = 52
+    case .tq2_0: f16Offset = 64
+    default: break
+    }
+    for b in stride(from: 0, to: bytes.count - type.typeSize + 1, by: type.typeSize) {
+      if let o = f16Offset {
+        bytes[b + o] = UInt8(half & 0xFF)
+        bytes[b + o + 1] = UInt8(half >> 8)
+      } else if type == .mxfp4 {
+        bytes[b] = 124  // E8M0 exponent: 2^-3 (halved by the format)
+      } else if type == .iq1_m {
+        // The f16 scale is the top nibble of each of the four 16-bit words of scales (offset 48).
+        for j in 0..<4 {
+          let nibble = UInt8((half >> (4 * UInt16(j))) & 0xF)
+          bytes[b + 48 + 2 * j + 1] = (bytes[b + 48 + 2 * j + 1] & 0x0F) | (nibble << 4)
+        }
+      }
+    }
   }
 
   /// The table `quanta bench matmul` prints.

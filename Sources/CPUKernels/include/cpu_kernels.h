@@ -90,6 +90,12 @@ const qk_kernel_table *qk_kernels(qk_isa isa);
 // Why `isa` is unsupported here ("" when supported), for test reports.
 const char *qk_isa_unsupported_reason(qk_isa isa);
 
+// f32 ↔ f16 rows, round to nearest even (F16C when the CPU has it; bit-equal to the scalar code for
+// every non-NaN input; NaN stays NaN). `qk_round_to_fp16`: x rounded to f16 and back (y may be x).
+void qk_fp32_to_fp16_row(const float *x, uint16_t *y, size_t n);
+void qk_fp16_to_fp32_row(const uint16_t *x, float *y, size_t n);
+void qk_round_to_fp16(const float *x, float *y, size_t n);
+
 // Accessors (Swift imports fixed C arrays as tuples; these index them). `type` out of range → NULL/-1.
 static inline qk_vec_dot_fn qk_table_vec_dot(const qk_kernel_table *t, int type) {
   return (type >= 0 && type < QK_TYPE_COUNT) ? t->vec_dot[type] : (qk_vec_dot_fn)0;
