@@ -239,8 +239,8 @@ extension SynthTokenizer {
       pool.append(text)
       lengths.append(1)
     }
-    // Byte characters that make up words: letters and Ġ (the space).
-    let wordBytes = Array("etaoinshrdlcumwfgypbvkjxqzETAOINSHRDLCUMWFGYPBVKJXQZ".utf8) + [0x20, 0x20, 0x20, 0x20]
+    // Letters extend words; a word's leading space (Ġ) comes in as a left part, as in GPT-2's "Ġworld".
+    let wordBytes = Array("eeettaaoinshrdlcumwfgypbvkjxqzETAOINSHRDLCUMWFGYPBVKJXQZ".utf8)
     let wordChars = wordBytes.map { String(Character(gpt2Scalar($0))) }
     var rng = VocabularyRandom()
     while true {

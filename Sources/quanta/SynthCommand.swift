@@ -17,7 +17,8 @@ struct Synth: ParsableCommand {
       \(SynthPreset.helpTable)
 
       TYPE: a llama.cpp file type (mix rules as llama-quantize: \(LlamaFileType.acceptedNames.joined(separator: ", "))) \
-      or a tensor type for every weight (\(SynthTarget.supportedTypeNames)).
+      or, with --pure (or a name no mix has), a tensor type for every quantizable weight \
+      (\(SynthTarget.supportedTypeNames)).
       """)
 
   @Option(help: "Architecture, which must be the preset's (llama, gemma3, qwen2, qwen3).")
