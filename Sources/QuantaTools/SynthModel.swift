@@ -27,7 +27,9 @@ public enum SynthTarget: Sendable, Equatable, CustomStringConvertible {
   }
 
   /// The tensor types `--type` accepts, for `--help`.
-  public static var supportedTypeNames: String { SynthWeights.supportedTypes.map(\.name).joined(separator: ", ") }
+  public static var supportedTypeNames: String {
+    SynthWeights.supportedTypes.map(\.name).joined(separator: ", ")
+  }
 
   public var description: String {
     switch self {
@@ -53,7 +55,9 @@ public struct SynthOptions: Sendable {
   public var seed: UInt64
   public var outputPath: String
 
-  public init(preset: SynthPreset, target: SynthTarget, pure: Bool = false, seed: UInt64 = 0, outputPath: String) {
+  public init(
+    preset: SynthPreset, target: SynthTarget, pure: Bool = false, seed: UInt64 = 0, outputPath: String
+  ) {
     self.preset = preset
     self.target = target
     self.pure = pure
@@ -77,7 +81,8 @@ public struct SynthSummary: Sendable {
     let types = typeCounts.map { "\($0.0) ×\($0.1)" }.joined(separator: ", ")
     let params =
       parameterCount >= 1_000_000_000
-      ? String(format: "%.2fB", Double(parameterCount) / 1e9) : String(format: "%.2fM", Double(parameterCount) / 1e6)
+      ? String(format: "%.2fB", Double(parameterCount) / 1e9)
+      : String(format: "%.2fM", Double(parameterCount) / 1e6)
     return "wrote \(path): \(tensorCount) tensors (\(types)), \(params) parameters, "
       + String(format: "%.2f GiB (%.2f bits/weight) in %.1f s", gib, bpw, seconds)
   }
@@ -92,7 +97,9 @@ public enum SynthModel {
     let q = p.headCount * p.headDim
     let kv = p.kvHeadCount * p.headDim
     var out: [TensorDescriptor] = []
-    func add(_ name: String, _ shape: [Int]) { out.append(TensorDescriptor(name: name, type: .f32, shape: shape)) }
+    func add(_ name: String, _ shape: [Int]) {
+      out.append(TensorDescriptor(name: name, type: .f32, shape: shape))
+    }
     add("token_embd.weight", [d, p.vocabularySize])
     if p.ropeScaling != nil { add("rope_freqs.weight", [p.headDim / 2]) }
     for i in 0..<p.layerCount {

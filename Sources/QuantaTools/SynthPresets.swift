@@ -127,7 +127,8 @@ extension SynthPreset {
       layerCount: 16, embeddingLength: 2048, feedForwardLength: 8192, headCount: 32, kvHeadCount: 8,
       headDim: 64, vocabularySize: 128_256, contextLength: 131_072, ropeFreqBase: 500_000,
       rmsEpsilon: 1e-5, tiedEmbeddings: true,
-      ropeScaling: Llama3RopeScaling(factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192),
+      ropeScaling: Llama3RopeScaling(
+        factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192),
       tokenizer: .llama3(vocabularySize: 128_256, version31: true)),
     // For tests: llama-shaped, a few small layers; ffn 640 is not a multiple of 256, so the
     // k-quant mixes exercise llama.cpp's block-size fallback on ffn_down.
@@ -183,7 +184,8 @@ extension SynthPreset {
   public static var helpTable: String {
     all.map { p in
       let names = ([p.name] + p.aliases).joined(separator: ", ")
-      let gqa = p.kvHeadCount == p.headCount ? "\(p.headCount) heads" : "\(p.headCount)/\(p.kvHeadCount) heads"
+      let gqa =
+        p.kvHeadCount == p.headCount ? "\(p.headCount) heads" : "\(p.headCount)/\(p.kvHeadCount) heads"
       return
         "\(names) (\(p.architecture.rawValue)): \(p.layerCount) layers, d \(p.embeddingLength), "
         + "ffn \(p.feedForwardLength), \(gqa) × \(p.headDim), vocab \(p.vocabularySize)"
@@ -204,14 +206,16 @@ public enum SynthError: Error, Equatable, Sendable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .unknownArchitecture(let a):
-      return "unknown architecture '\(a)' (\(SynthArchitecture.allCases.map(\.rawValue).joined(separator: ", ")))"
+      return
+        "unknown architecture '\(a)' (\(SynthArchitecture.allCases.map(\.rawValue).joined(separator: ", ")))"
     case .unknownPreset(let p):
       return "unknown preset '\(p)'; presets: "
         + SynthPreset.all.map { ([$0.name] + $0.aliases).joined(separator: "/") }.joined(separator: ", ")
     case .architectureMismatch(let p, let pa, let r):
       return "preset \(p) is a \(pa) model, not \(r) (use --arch \(pa))"
     case .unknownType(let t):
-      return "unknown type '\(t)': use a llama.cpp file type (\(LlamaFileType.acceptedNames.joined(separator: ", "))) "
+      return
+        "unknown type '\(t)': use a llama.cpp file type (\(LlamaFileType.acceptedNames.joined(separator: ", "))) "
         + "or a tensor type (\(SynthWeights.supportedTypes.map(\.name).joined(separator: ", ")))"
     case .noBlockLayout(let t):
       return "type \(t) has no block layout in Quanta, so no random blocks can be made for it"

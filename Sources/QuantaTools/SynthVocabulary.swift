@@ -141,7 +141,8 @@ struct VocabularyRandom {
 
 extension SynthTokenizer {
   /// Frequent characters repeated so random words look a little like text.
-  static let commonLetters = Array("eeeeeettttttaaaaaooooiiiiinnnnnsssssshhhhrrrrrdddlllcccuuummwwffggyyppbbvkjxqz")
+  static let commonLetters = Array(
+    "eeeeeettttttaaaaaooooiiiiinnnnnsssssshhhhrrrrrdddlllcccuuummwwffggyyppbbvkjxqz")
   static let maxGeneratedLength = 16
 
   public func build() -> SynthVocabulary {
@@ -177,7 +178,8 @@ extension SynthTokenizer {
     // Pieces: the single characters first, then each new piece is an earlier one plus a character,
     // so SentencePiece's bigram merging can build every piece; scores fall with rank.
     let alphabet =
-      ["▁"] + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;:!?'\"-()[]{}/\\@#$%&*+=_~^|`<>"
+      ["▁"]
+      + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;:!?'\"-()[]{}/\\@#$%&*+=_~^|`<>"
       .map(String.init)
     var pieces: [String] = []
     var lengths: [Int] = []

@@ -255,7 +255,8 @@ extension SynthContent {
     }
   }
 
-  private func fillChunk(_ base: UnsafeMutableRawPointer, bytes: Int, firstElement: Int, state: inout UInt64) {
+  private func fillChunk(_ base: UnsafeMutableRawPointer, bytes: Int, firstElement: Int, state: inout UInt64)
+  {
     switch self {
     case .weights(let type, let scales):
       switch type {
@@ -285,7 +286,8 @@ extension SynthContent {
       }
     case .values(let values):
       for i in 0..<(bytes / 4) {
-        base.storeBytes(of: values[firstElement + i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+        base.storeBytes(
+          of: values[firstElement + i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
       }
     }
   }

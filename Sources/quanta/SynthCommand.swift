@@ -41,7 +41,8 @@ struct Synth: ParsableCommand {
 
   func run() throws {
     let options = SynthOptions(
-      preset: try SynthPreset.named(preset, architecture: arch), target: try SynthTarget(argument: type, pure: pure),
+      preset: try SynthPreset.named(preset, architecture: arch),
+      target: try SynthTarget(argument: type, pure: pure),
       pure: pure, seed: seed, outputPath: output)
     print(try SynthModel.write(options).text)
   }

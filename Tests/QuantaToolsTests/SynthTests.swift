@@ -20,7 +20,8 @@ enum SynthTestPresets {
     embeddingLength: 256, feedForwardLength: 512, headCount: 4, kvHeadCount: 1, headDim: 64,
     vocabularySize: 1024, contextLength: 1024, ropeFreqBase: 500_000, rmsEpsilon: 1e-5,
     tiedEmbeddings: true,
-    ropeScaling: Llama3RopeScaling(factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192),
+    ropeScaling: Llama3RopeScaling(
+      factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192),
     tokenizer: .llama3(vocabularySize: 1024, version31: true))
   static let gemma3 = SynthPreset(
     name: "tiny-gemma3", displayName: "tiny gemma3", architecture: .gemma3, layerCount: 2,
@@ -45,7 +46,9 @@ func writeSynth(
 ) throws -> GGUFFile {
   let path = dir.file(name)
   _ = try SynthModel.write(
-    SynthOptions(preset: preset, target: try SynthTarget(argument: type, pure: pure), pure: pure, seed: seed, outputPath: path))
+    SynthOptions(
+      preset: preset, target: try SynthTarget(argument: type, pure: pure), pure: pure, seed: seed,
+      outputPath: path))
   return try GGUFFile(path: path)
 }
 
@@ -67,7 +70,9 @@ struct SynthTests {
     let dir = try TempDir()
     defer { dir.cleanup() }
     let file = try writeSynth(SynthPreset.all.first { $0.name == "tiny" }!, "Q4_0", in: dir)
-    var expected: [String: [Int]] = ["token_embd.weight": [256, 512], "output_norm.weight": [256], "output.weight": [256, 512]]
+    var expected: [String: [Int]] = [
+      "token_embd.weight": [256, 512], "output_norm.weight": [256], "output.weight": [256, 512],
+    ]
     for i in 0..<3 {
       expected["blk.\(i).attn_norm.weight"] = [256]
       expected["blk.\(i).attn_q.weight"] = [256, 256]
@@ -89,7 +94,9 @@ struct SynthTests {
     #expect(try file.metadata.int("general.quantization_version") == 2)
   }
 
-  @Test("types follow llama.cpp's mix rules (via the planner)", arguments: ["Q4_K_M", "Q3_K_M", "Q5_K_S", "Q6_K", "IQ4_XS", "F16"])
+  @Test(
+    "types follow llama.cpp's mix rules (via the planner)",
+    arguments: ["Q4_K_M", "Q3_K_M", "Q5_K_S", "Q6_K", "IQ4_XS", "F16"])
   func mixTypes(_ mix: String) throws {
     let dir = try TempDir()
     defer { dir.cleanup() }
@@ -98,7 +105,8 @@ struct SynthTests {
     let fileType = try #require(LlamaFileType(argument: mix))
     let plan = try TensorTypePlanner.plan(
       tensors: file.tensors.map { TensorDescriptor(name: $0.name, type: .f32, shape: $0.shape) },
-      facts: ModelFacts(architecture: "llama", layerCount: 3, headCount: 4, headCountKV: 2), fileType: fileType)
+      facts: ModelFacts(architecture: "llama", layerCount: 3, headCount: 4, headCountKV: 2),
+      fileType: fileType)
     for p in plan.tensors { #expect(file.tensor(named: p.name)?.type == p.targetType, "\(mix) \(p.name)") }
     #expect(try file.metadata.int("general.file_type") == Int(fileType.rawValue))
     if mix == "Q4_K_M" {
@@ -116,10 +124,12 @@ struct SynthTests {
     let dir = try TempDir()
     defer { dir.cleanup() }
     let types = SynthWeights.supportedTypes
-    #expect(types.contains(.q4_0) && types.contains(.iq1_m) && types.contains(.mxfp4) && types.contains(.q8_K))
+    #expect(
+      types.contains(.q4_0) && types.contains(.iq1_m) && types.contains(.mxfp4) && types.contains(.q8_K))
     for type in types {
       // --pure: the type itself everywhere (a name like q4_K alone would pick the Q4_K_M mix).
-      let file = try writeSynth(SynthTestPresets.micro, type.name, in: dir, name: "\(type.name).gguf", pure: true)
+      let file = try writeSynth(
+        SynthTestPresets.micro, type.name, in: dir, name: "\(type.name).gguf", pure: true)
       for name in ["blk.0.attn_q.weight", "blk.0.ffn_down.weight", "token_embd.weight", "output.weight"] {
         let t = try #require(file.tensor(named: name))
         #expect(t.type == type, "\(type) \(name)")
@@ -149,14 +159,16 @@ struct SynthTests {
     #expect(try dir.contents() == ["a.gguf", "b.gguf", "c.gguf"])
   }
 
-  @Test("metadata: validation, ModelConfig and the tokenizer accept every architecture",
+  @Test(
+    "metadata: validation, ModelConfig and the tokenizer accept every architecture",
     arguments: ["tiny", "tiny-llama3", "tiny-gemma3", "tiny-qwen2", "tiny-qwen3"])
   func loadsInQuantaLM(_ name: String) throws {
     let dir = try TempDir()
     defer { dir.cleanup() }
-    let presets = SynthPreset.all + [
-      SynthTestPresets.llama3, SynthTestPresets.gemma3, SynthTestPresets.qwen2, SynthTestPresets.qwen3,
-    ]
+    let presets =
+      SynthPreset.all + [
+        SynthTestPresets.llama3, SynthTestPresets.gemma3, SynthTestPresets.qwen2, SynthTestPresets.qwen3,
+      ]
     let preset = try #require(presets.first { $0.name == name })
     let file = try writeSynth(preset, "Q8_0", in: dir)
     try file.validateModelMetadata()
@@ -168,7 +180,8 @@ struct SynthTests {
     #expect(file.tensor(named: "output.weight") == nil || !preset.tiedEmbeddings)
     let vocabulary = try Vocabulary(metadata: file.metadata)
     #expect(vocabulary.count == preset.vocabularySize)
-    #expect(Set(vocabulary.tokens).count == vocabulary.count, "tokens must be distinct (llama.cpp asserts it)")
+    #expect(
+      Set(vocabulary.tokens).count == vocabulary.count, "tokens must be distinct (llama.cpp asserts it)")
     let tokenizer = try Tokenizer(vocabulary)
     let text = "Hello world, 42 tokens!\n"
     let ids = tokenizer.encode(text, addSpecial: false)
@@ -222,11 +235,16 @@ struct SynthTests {
 
   @Test("typed errors")
   func errors() throws {
-    #expect(throws: SynthError.architectureMismatch(preset: "llama2-7b", presetArchitecture: "llama", requested: "gemma3")) {
+    #expect(
+      throws: SynthError.architectureMismatch(
+        preset: "llama2-7b", presetArchitecture: "llama", requested: "gemma3")
+    ) {
       try SynthPreset.named("7b", architecture: "gemma3")
     }
     #expect(throws: SynthError.unknownPreset("13b")) { try SynthPreset.named("13b", architecture: "llama") }
-    #expect(throws: SynthError.unknownArchitecture("gpt2")) { try SynthPreset.named("7b", architecture: "gpt2") }
+    #expect(throws: SynthError.unknownArchitecture("gpt2")) {
+      try SynthPreset.named("7b", architecture: "gpt2")
+    }
     #expect(throws: SynthError.unknownType("Q9_9")) { try SynthTarget(argument: "Q9_9") }
     #expect(throws: SynthError.noBlockLayout(.i32)) { try SynthTarget(argument: "i32") }
     let tiny = SynthPreset.all.first { $0.name == "tiny" }!
@@ -240,7 +258,8 @@ struct SynthTests {
     let dir = try TempDir()
     defer { dir.cleanup() }
     #expect(throws: (any Error).self) {
-      try SynthModel.write(SynthOptions(preset: tiny, target: .mix(.q4_0), outputPath: dir.file("none/m.gguf")))
+      try SynthModel.write(
+        SynthOptions(preset: tiny, target: .mix(.q4_0), outputPath: dir.file("none/m.gguf")))
     }
     #expect(try dir.contents().isEmpty)
   }
