@@ -1,5 +1,6 @@
 // Row dequantizers (to f32) for the types without an integer dot kernel: the i-quants IQ1_S, IQ1_M,
-// IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, the ternary TQ1_0 / TQ2_0, MXFP4 and Q8_1. The matmul's
+// IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, the ternary TQ1_0 / TQ2_0 and Q8_1 (MXFP4's is kept for
+// reference; MXFP4 has integer kernels). The matmul's
 // dequantize path converts a few weight rows with these and dots them with the f32 tile kernel.
 // Arithmetic follows ggml's dequantize_row_* operation for operation, so every value is bit-equal to
 // the reference codecs (Sources/GGML/Codecs); the tests compare them. Compiled twice: portable, and
@@ -204,7 +205,7 @@
           for (size_t m = 0; m < 32; ++m) *y++ = (float)(((x[i].qs[j + m] >> (l * 2)) & 3) - 1) * d;    \
     }                                                                                                    \
   }                                                                                                      \
-  ATTR static void dequantize_row_mxfp4_##SUFFIX(const void *vx, float *y, int64_t k) {                 \
+  ATTR __attribute__((unused)) static void dequantize_row_mxfp4_##SUFFIX(const void *vx, float *y, int64_t k) {                 \
     const block_mxfp4 *x = vx;                                                                           \
     for (int64_t i = 0; i < k / QK_MXFP4; i++) {                                                         \
       /* E8M0 → f32, halved (the table holds doubled E2M1 values): 2^(e-128) */                         \
@@ -234,7 +235,6 @@
     t->dequantize[QK_TYPE_IQ1_M] = dequantize_row_iq1_m_##SUFFIX;                                        \
     t->dequantize[QK_TYPE_TQ1_0] = dequantize_row_tq1_0_##SUFFIX;                                        \
     t->dequantize[QK_TYPE_TQ2_0] = dequantize_row_tq2_0_##SUFFIX;                                        \
-    t->dequantize[QK_TYPE_MXFP4] = dequantize_row_mxfp4_##SUFFIX;                                        \
     t->dequantize[QK_TYPE_Q8_1] = dequantize_row_q8_1_##SUFFIX;                                          \
   }
 

@@ -126,6 +126,8 @@ QK_DEFINE_TILE(q8_0_q8_0_avx2, AVX2_ATTR, block_q8_0, block_q8_0, 32, p32, __m25
                qk_hsum_ps_avx2, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(iq4_nl_q8_0_avx2, AVX2_ATTR, block_iq4_nl, block_q8_0, 32, p32, __m256, prep_iq4_nl, zero_ps,
                dot_sym, qk_hsum_ps_avx2, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(mxfp4_q8_0_avx2, AVX2_ATTR, block_mxfp4, block_q8_0, 32, p32f, __m256, prep_mxfp4, zero_ps,
+               dot_sym_f, qk_hsum_ps_avx2, QK_NO_TAIL, 4, 2)
 
 // ---- dense weights against f32 activations, 16 values per step in two chains ----
 
@@ -204,6 +206,7 @@ void qk_fill_avx2_legacy(qk_kernel_table *t) {
   qk_set(t, QK_TYPE_Q5_1, q5_1_q8_1_avx2_vec_dot, q5_1_q8_1_avx2_tile, QK_TYPE_Q8_1, I);
   qk_set(t, QK_TYPE_Q8_0, q8_0_q8_0_avx2_vec_dot, q8_0_q8_0_avx2_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_IQ4_NL, iq4_nl_q8_0_avx2_vec_dot, iq4_nl_q8_0_avx2_tile, QK_TYPE_Q8_0, I);
+  qk_set(t, QK_TYPE_MXFP4, mxfp4_q8_0_avx2_vec_dot, mxfp4_q8_0_avx2_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_F32, f32_f32_avx2_vec_dot, f32_f32_avx2_tile, QK_TYPE_F32, I);
   qk_set(t, QK_TYPE_F16, f16_f32_avx2_vec_dot, f16_f32_avx2_tile, QK_TYPE_F32, I);
   qk_set(t, QK_TYPE_BF16, bf16_f32_avx2_vec_dot, bf16_f32_avx2_tile, QK_TYPE_F32, I);

@@ -95,6 +95,23 @@ AVX2_INL void prep_iq4_nl(p32 *p, const block_iq4_nl *x) {
   p->dh = x->d;
 }
 
+// MXFP4: the iq4_nl scheme with the E2M1 table and an E8M0 scale (a float, not fp16 bits).
+typedef struct { __m256i q, aq; float d; } p32f;
+
+AVX2_INL void prep_mxfp4(p32f *p, const block_mxfp4 *x) {
+  const __m256i values = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qk_kvalues_mxfp4));
+  p->q = _mm256_shuffle_epi8(values, nibbles32(x->qs));
+  p->aq = _mm256_sign_epi8(p->q, p->q);
+  p->d = qk_e8m0_to_fp32_half(x->e);
+}
+
+AVX2_INL __m256 dot_sym_f(const p32f *p, const block_q8_0 *y, __m256 acc) {
+  const __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
+  const __m256i dot16 = _mm256_maddubs_epi16(p->aq, _mm256_sign_epi8(qy, p->q));
+  const __m256 q = _mm256_cvtepi32_ps(_mm256_madd_epi16(dot16, _mm256_set1_epi16(1)));
+  return _mm256_fmadd_ps(_mm256_set1_ps(p->d * qk_fp16_to_fp32(y->d)), q, acc);
+}
+
 // ---- 256-value super-blocks against q8_K ----
 // Each weight super-block is unpacked once (per weight row) to 8 vectors of 32 byte-sized weights plus
 // 16-bit scale vectors; every activation column then costs 8 maddubs + 8 madd. Offsets (q3_K's -4,

@@ -189,6 +189,7 @@ typedef struct { block_q4_0 b[2]; } q4_0x2;
 typedef struct { block_q5_0 b[2]; } q5_0x2;
 typedef struct { block_q8_0 b[2]; } q8_0x2;
 typedef struct { block_iq4_nl b[2]; } iq4_nlx2;
+typedef struct { block_mxfp4 b[2]; } mxfp4x2;
 
 typedef struct {
   __m512i q;     // 64 weights (unsigned for q4_0/q5_0, signed for q8_0/iq4_nl)
@@ -248,6 +249,14 @@ VNNI_INL void prep_iq4_nlx2(pP *p, const iq4_nlx2 *x) {
   p->d = scale16(x->b[0].d, x->b[1].d);
 }
 
+VNNI_INL void prep_mxfp4x2(pP *p, const mxfp4x2 *x) {
+  const __m512i values = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)qk_kvalues_mxfp4));
+  p->q = _mm512_shuffle_epi8(values, nibbles_pair(x->b[0].qs, x->b[1].qs));
+  p->bias = neg_sum128(p->q);
+  const __m128 d = _mm_setr_ps(qk_e8m0_to_fp32_half(x->b[0].e), qk_e8m0_to_fp32_half(x->b[1].e), 0.0f, 0.0f);
+  p->d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), _mm512_castps128_ps512(d));
+}
+
 VNNI_INL __m512 zero_512ps(void) { return _mm512_setzero_ps(); }
 VNNI_INL float hsum_512ps(__m512 a) { return _mm512_reduce_add_ps(a); }
 
@@ -286,6 +295,12 @@ QK_PAIR_TAIL(tail_q4_0x2, q4_0x2, prep_q4_0)
 QK_PAIR_TAIL(tail_q5_0x2, q5_0x2, prep_q5_0)
 QK_PAIR_TAIL(tail_q8_0x2, q8_0x2, prep_q8_0)
 QK_PAIR_TAIL(tail_iq4_nlx2, iq4_nlx2, prep_iq4_nl)
+VNNI_INL float tail_mxfp4x2(int rem, const mxfp4x2 *x, const q8_0x2 *y) {
+  if (rem == 0) return 0.0f;
+  p32f p;
+  prep_mxfp4(&p, &x->b[0]);
+  return qk_hsum_ps_avx2(dot_sym_f(&p, &y->b[0], _mm256_setzero_ps()));
+}
 
 QK_DEFINE_TILE(q4_0_q8_0_vnni, VNNI_ATTR, q4_0x2, q8_0x2, 64, pP, __m512, prep_q4_0x2, zero_512ps, dot_u8,
                hsum_512ps, tail_q4_0x2, VNNI_MR, VNNI_MC)
@@ -295,6 +310,8 @@ QK_DEFINE_TILE(q8_0_q8_0_vnni, VNNI_ATTR, q8_0x2, q8_0x2, 64, pP, __m512, prep_q
                hsum_512ps, tail_q8_0x2, VNNI_MR, VNNI_MC)
 QK_DEFINE_TILE(iq4_nl_q8_0_vnni, VNNI_ATTR, iq4_nlx2, q8_0x2, 64, pP, __m512, prep_iq4_nlx2, zero_512ps, dot_s,
                hsum_512ps, tail_iq4_nlx2, VNNI_MR, VNNI_MC)
+QK_DEFINE_TILE(mxfp4_q8_0_vnni, VNNI_ATTR, mxfp4x2, q8_0x2, 64, pP, __m512, prep_mxfp4x2, zero_512ps, dot_s,
+               hsum_512ps, tail_mxfp4x2, VNNI_MR, VNNI_MC)
 
 void qk_fill_avx512_vnni(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX512_VNNI;
@@ -302,6 +319,7 @@ void qk_fill_avx512_vnni(qk_kernel_table *t) {
   qk_set(t, QK_TYPE_Q5_0, q5_0_q8_0_vnni_vec_dot, q5_0_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_Q8_0, q8_0_q8_0_vnni_vec_dot, q8_0_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_IQ4_NL, iq4_nl_q8_0_vnni_vec_dot, iq4_nl_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
+  qk_set(t, QK_TYPE_MXFP4, mxfp4_q8_0_vnni_vec_dot, mxfp4_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_vnni_vec_dot, q4_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q5_K, q5_K_q8_K_vnni_vec_dot, q5_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q6_K, q6_K_q8_K_vnni_vec_dot, q6_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);

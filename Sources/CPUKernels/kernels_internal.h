@@ -13,6 +13,7 @@
 #define QK_ALWAYS_INLINE inline __attribute__((always_inline))
 
 extern const int8_t qk_kvalues_iq4nl[16];
+extern const int8_t qk_kvalues_mxfp4[16];  // iq_tables.c (generated)
 
 // IEEE binary16 → binary32, exact for every input (ggml's GGML_FP16_TO_FP32). Integer shifts and one
 // multiply by 2^112 rebias the exponent (subnormals included); exponent 31 maps to inf/NaN. Used by
@@ -55,6 +56,15 @@ static inline uint16_t qk_fp32_to_fp16(float f) {
   const uint32_t rem = ax & 0x1fff;
   if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
   return (uint16_t)(sign | r);
+}
+
+// MXFP4's E8M0 exponent → f32, halved (kvalues_mxfp4 holds the E2M1 values doubled): 2^(e-128),
+// ggml's GGML_E8M0_TO_FP32_HALF (e = 0, 1 give the subnormals 2^-128, 2^-127).
+static inline float qk_e8m0_to_fp32_half(uint8_t e) {
+  const uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
 }
 
 static inline float qk_bf16_to_fp32(uint16_t h) {

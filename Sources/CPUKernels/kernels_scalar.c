@@ -104,6 +104,8 @@ QK_DEFINE_TILE(q8_0_q8_0_scalar, SC_ATTR, block_q8_0, block_q8_0, 32, prep32, fl
                dot_sym_q8_0, id_f, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(iq4_nl_q8_0_scalar, SC_ATTR, block_iq4_nl, block_q8_0, 32, prep32, float, prep_iq4_nl, zero_f,
                dot_sym_q8_0, id_f, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(mxfp4_q8_0_scalar, SC_ATTR, block_mxfp4, block_q8_0, 32, prep32, float, prep_mxfp4, zero_f,
+               dot_sym_q8_0, id_f, QK_NO_TAIL, 4, 2)
 
 // ---- 256-value super-blocks against q8_K ----
 // Every K-type unpacks to: 256 integer weights, a scale per 16 values, and a multiplier per 16 values
@@ -193,6 +195,7 @@ void qk_fill_scalar(qk_kernel_table *t) {
   qk_set(t, QK_TYPE_Q5_1, q5_1_q8_1_scalar_vec_dot, q5_1_q8_1_scalar_tile, QK_TYPE_Q8_1, I);
   qk_set(t, QK_TYPE_Q8_0, q8_0_q8_0_scalar_vec_dot, q8_0_q8_0_scalar_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_IQ4_NL, iq4_nl_q8_0_scalar_vec_dot, iq4_nl_q8_0_scalar_tile, QK_TYPE_Q8_0, I);
+  qk_set(t, QK_TYPE_MXFP4, mxfp4_q8_0_scalar_vec_dot, mxfp4_q8_0_scalar_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_Q2_K, q2_K_q8_K_scalar_vec_dot, q2_K_q8_K_scalar_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q3_K, q3_K_q8_K_scalar_vec_dot, q3_K_q8_K_scalar_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_scalar_vec_dot, q4_K_q8_K_scalar_tile, QK_TYPE_Q8_K, I);

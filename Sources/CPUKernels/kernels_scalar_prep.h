@@ -60,6 +60,14 @@ static QK_ALWAYS_INLINE void prep_iq4_nl(prep32 *p, const block_iq4_nl *x) {
   p->d = qk_fp16_to_fp32(x->d);
 }
 
+static QK_ALWAYS_INLINE void prep_mxfp4(prep32 *p, const block_mxfp4 *x) {
+  for (int j = 0; j < 16; ++j) {
+    p->q[j] = qk_kvalues_mxfp4[x->qs[j] & 0x0F];
+    p->q[j + 16] = qk_kvalues_mxfp4[x->qs[j] >> 4];
+  }
+  p->d = qk_e8m0_to_fp32_half(x->e);
+}
+
 // ---- 256-value super-blocks ----
 // Every K-type unpacks to: 256 integer weights, a scale per 16 values, and a multiplier per 16 values
 // for q8_K's bsums (the mins / offsets term), so one dot serves them all.

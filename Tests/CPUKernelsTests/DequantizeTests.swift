@@ -4,7 +4,7 @@ import Testing
 
 /// The C row dequantizers of the types without an integer kernel: bit-equal to the reference codecs.
 @Suite struct DequantizeTests {
-  static let types: [GGMLType] = [.iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m, .tq1_0, .tq2_0, .mxfp4, .q8_1]
+  static let types: [GGMLType] = [.iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m, .tq1_0, .tq2_0, .q8_1]
 
   /// Random block bytes (every grid index, sign pattern and scale code occurs across the blocks).
   static func randomBlocks(_ type: GGMLType, blocks: Int, seed: UInt64) -> [UInt8] {

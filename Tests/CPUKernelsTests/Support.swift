@@ -24,14 +24,14 @@ struct ISA: Sendable, CustomStringConvertible, Hashable {
 }
 
 /// Weight types with integer kernels, and dense weight types (f32 activations).
-let quantTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
+let quantTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs, .mxfp4]
 let denseTypes: [GGMLType] = [.f32, .f16, .bf16]
 
 /// ggml-cpu's vec_dot_type for the quantized weight types.
 func dotType(_ type: GGMLType) -> GGMLType {
   switch type {
   case .q4_1, .q5_1: return .q8_1
-  case .q4_0, .q5_0, .q8_0, .iq4_nl: return .q8_0
+  case .q4_0, .q5_0, .q8_0, .iq4_nl, .mxfp4: return .q8_0
   case .f32, .f16, .bf16: return .f32
   default: return .q8_K
   }

@@ -35,7 +35,8 @@ enum {
   QK_TYPE_IQ4_XS = 23, QK_TYPE_BF16 = 30,
   // Types with a dequantizer only (no integer dot kernel).
   QK_TYPE_IQ2_XXS = 16, QK_TYPE_IQ2_XS = 17, QK_TYPE_IQ3_XXS = 18, QK_TYPE_IQ1_S = 19, QK_TYPE_IQ3_S = 21,
-  QK_TYPE_IQ2_S = 22, QK_TYPE_IQ1_M = 29, QK_TYPE_TQ1_0 = 34, QK_TYPE_TQ2_0 = 35, QK_TYPE_MXFP4 = 39,
+  QK_TYPE_IQ2_S = 22, QK_TYPE_IQ1_M = 29, QK_TYPE_TQ1_0 = 34, QK_TYPE_TQ2_0 = 35,
+  QK_TYPE_MXFP4 = 39,  // integer kernel (against q8_0)
   QK_TYPE_COUNT = 43  // table length: every id below this indexes safely (absent ids hold NULL)
 };
 
