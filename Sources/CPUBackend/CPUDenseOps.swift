@@ -154,7 +154,8 @@ extension CPUBackend {
     into out: Tensor
   ) throws {
     let (tokens, heads, headDim) = (query.shape[0], query.shape[1], query.shape[2])
-    let shape = AttentionShape(nHead: heads, nKVHead: keyCache.shape[1], headDim: headDim, nKV: parameters.kvLength)
+    var shape = AttentionShape(nHead: heads, nKVHead: keyCache.shape[1], headDim: headDim, nKV: parameters.kvLength)
+    shape.nTokens = tokens  // the batch size picks the precision path, as in ggml
     let (qp, op) = (try f32(query, "attention"), try f32(out, "attention"))
     let (kc, vc) = (try half(keyCache, "attention"), try half(valueCache, "attention"))
     let l = logits(parameters.softmax)

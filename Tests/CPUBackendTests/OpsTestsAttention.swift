@@ -130,10 +130,13 @@ import Testing
     Case(nHead: 3, nKVHead: 1, headDim: 9, nKV: 19, positions: [0, 5], causal: false),
   ]
 
+  /// `batchTokens` picks the precision path (default: the case's own batch; ≥ 64 → f32 blocks).
   static func run(
-    _ c: Case, q: [Float], k: [UInt16], v: [UInt16], logits: AttentionLogits, splits: [Range<Int>]
+    _ c: Case, q: [Float], k: [UInt16], v: [UInt16], logits: AttentionLogits, splits: [Range<Int>],
+    batchTokens: Int? = nil
   ) -> [Float] {
-    let shape = AttentionShape(nHead: c.nHead, nKVHead: c.nKVHead, headDim: c.headDim, nKV: c.nKV)
+    var shape = AttentionShape(nHead: c.nHead, nKVHead: c.nKVHead, headDim: c.headDim, nKV: c.nKV)
+    shape.nTokens = batchTokens ?? c.positions.count
     var out = [Float](repeating: .nan, count: c.positions.count * c.nHead * c.headDim)
     var scratch = [Float](repeating: .nan, count: CPUOps.attentionScratchCount(shape))
     for items in splits {
@@ -159,13 +162,37 @@ import Testing
       q: q, k: k, v: v, positions: c.positions, nHead: c.nHead, nKVHead: c.nKVHead, headDim: c.headDim,
       nKV: c.nKV, scale: Double(scale), softCap: Double(c.softCap), causal: c.causal, window: c.window)
     let nItems = c.positions.count * c.nHead
-    let whole = Self.run(c, q: q, k: k, v: v, logits: logits, splits: [0..<nItems])
-    expectClose(whole, expected, nmse: 5e-4, "\(c)")
-    // Split mid-group at odd item boundaries (threads): bit-identical to one call.
-    let cut1 = nItems / 3 + 1
-    let cut2 = max(cut1, nItems - 1)
-    let split = Self.run(c, q: q, k: k, v: v, logits: logits, splits: [0..<cut1, cut1..<cut2, cut2..<nItems])
-    #expect(split == whole, "\(c): split work items differ")
+    // Both precision paths: ggml's f16 one (batches < 64 tokens) and the f32 block one.
+    for batch in [c.positions.count, CPUOps.attentionF16MaxTokens] {
+      let whole = Self.run(c, q: q, k: k, v: v, logits: logits, splits: [0..<nItems], batchTokens: batch)
+      expectClose(whole, expected, nmse: 5e-4, "\(c) batch \(batch)")
+      // Split mid-group at odd item boundaries (threads): bit-identical to one call.
+      let cut1 = nItems / 3 + 1
+      let cut2 = max(cut1, nItems - 1)
+      let split = Self.run(
+        c, q: q, k: k, v: v, logits: logits, splits: [0..<cut1, cut1..<cut2, cut2..<nItems],
+        batchTokens: batch)
+      #expect(split == whole, "\(c) batch \(batch): split work items differ")
+    }
+  }
+
+  /// The f16 path rounds as ggml's CPU flash attention: with one visible key the output is that
+  /// key's V row exactly (f16 accumulator = v, sum = 1); q is rounded to f16 before the dot, so q
+  /// values that differ below f16 precision give identical outputs.
+  @Test func f16PathRounding() {
+    let c = Case(nHead: 1, nKVHead: 1, headDim: 64, nKV: 3, positions: [2])
+    var rng = OpsReference.Random(seed: 5)
+    let k = rng.floats(3 * 64, -2, 2).map(fp32ToFp16)
+    let v = rng.floats(3 * 64, -1, 1).map(fp32ToFp16)
+    let q = rng.floats(64, -2, 2).map { Float(Float16($0)) }
+    let qNudged = q.map { $0 + $0.ulp * 4 }  // far below f16's 2^-11 relative spacing
+    let l = AttentionLogits(scale: 0.125)
+    let a = Self.run(c, q: q, k: k, v: v, logits: l, splits: [0..<1])
+    let b = Self.run(c, q: qNudged, k: k, v: v, logits: l, splits: [0..<1])
+    #expect(a == b)
+    let window = AttentionLogits(scale: 0.125, mask: AttentionMask(causal: true, slidingWindow: 1))
+    let one = Self.run(c, q: q, k: k, v: v, logits: window, splits: [0..<1])
+    #expect(one == (128..<192).map { fp16ToFp32(v[$0]) })
   }
 
   /// One-hot values make the attention weights visible: with q = 0 every visible key weighs the

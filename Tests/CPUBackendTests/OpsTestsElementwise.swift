@@ -36,7 +36,7 @@ func expectClose(
     CPUOps.silu(x, into: &out, count: count)
     expectClose(out, x.map { OpsReference.silu(Double($0)) }, nmse: 1e-7, "silu n=\(count)")
     CPUOps.gelu(x, into: &out, count: count)
-    expectClose(out, x.map { OpsReference.gelu(Double($0)) }, nmse: 1e-7, "gelu n=\(count)")
+    expectClose(out, x.map { OpsReference.gelu(Double($0)) }, nmse: 1e-6, "gelu n=\(count)")
     CPUOps.scale(x, by: -0.37, into: &out, count: count)
     expectClose(out, x.map { Double($0) * Double(Float(-0.37)) }, nmse: 1e-7, "scale n=\(count)")
   }
@@ -54,10 +54,88 @@ func expectClose(
       #expect(abs(Double(out[i]) - r) <= bound, "silu(\(x[i])) = \(out[i]), want \(r)")
     }
     CPUOps.gelu(x, into: &out, count: x.count)
+    checkGGMLGelu(x, out)
+  }
+
+  /// GELU is ggml's CPU definition (an f16 table, see `CPUOps.gelu`), not the exact function: the
+  /// input is rounded to f16 and the output is an f16 value within one f16 ulp of the exact GELU
+  /// of that input (plus the f32 cancellation of `1 + tanh` in the negative tail, see
+  /// `OpsReference.geluF16Bound`); -10 and below give 0, 10 and above give x itself.
+  func checkGGMLGelu(_ x: [Float], _ out: [Float], sourceLocation: SourceLocation = #_sourceLocation) {
     for i in x.indices {
-      let r = OpsReference.gelu(Double(x[i]))
-      let bound = 2e-6 * abs(r) + 1e-10
-      #expect(abs(Double(out[i]) - r) <= bound, "gelu(\(x[i])) = \(out[i]), want \(r)")
+      if x[i] <= -10 {
+        #expect(out[i] == 0, "gelu(\(x[i])) = \(out[i]), want 0", sourceLocation: sourceLocation)
+      } else if x[i] >= 10 {
+        #expect(out[i] == x[i], "gelu(\(x[i])) = \(out[i]), want x", sourceLocation: sourceLocation)
+      } else {
+        let r = OpsReference.geluF16Input(x[i])
+        #expect(
+          Float(Float16(out[i])) == out[i], "gelu(\(x[i])) = \(out[i]) is not an f16 value",
+          sourceLocation: sourceLocation)
+        #expect(
+          abs(Double(out[i]) - r) <= OpsReference.geluF16Bound(x[i], r),
+          "gelu(\(x[i])) = \(out[i]), want \(r)",
+          sourceLocation: sourceLocation)
+      }
+    }
+  }
+
+  /// The f16 rounding of GELU's input and output, around the table's edges and through the
+  /// negative tail where the f16 output is subnormal.
+  @Test func geluIsGGMLFP16Table() {
+    var x: [Float] = [
+      -10.5, -10, -9.999, -9.99, -5.5, -3.2, -1e-3, -1e-8, 0, -0.0, 1e-8, 7.5e-3, 0.5, 9.99, 9.999, 10, 12,
+    ]
+    x += stride(from: Float(-10.2), through: 10.2, by: 0.001).map { $0 }
+    var out = [Float](repeating: .nan, count: x.count)
+    CPUOps.gelu(x, into: &out, count: x.count)
+    checkGGMLGelu(x, out)
+    // Inputs that round to the same f16 value give the same output.
+    let a: [Float] = [1.0, 1.0 + 0x1p-12, 1.0 - 0x1p-13, -2.0, -2.0 - 0x1p-11]
+    var b = [Float](repeating: .nan, count: a.count)
+    CPUOps.gelu(a, into: &b, count: a.count)
+    #expect(b[0] == b[1] && b[1] == b[2], "\(b)")
+    #expect(b[3] == b[4], "\(b)")
+    // Values ggml's table holds (f16 bits, computed by ggml 0.25.3 on x86-64).
+    #expect(b[0] == Float(Float16(bitPattern: 0x3abb)), "gelu(1) = \(b[0])")
+    // -1.9990234 (f16 0xbfff): ggml's 0xa9d3 needs the fused multiply-add in 1 + 0.044715·x·x
+    // (unfused f32 arithmetic gives 0xa9d2).
+    let gate: [Float] = [-1.8173828, -1.9990234, 12, -11]
+    let up: [Float] = [2, 1, 0.5, 3]
+    var y = [Float](repeating: .nan, count: 4)
+    CPUOps.geglu(gate: gate, up: up, into: &y, count: 4)
+    #expect(y[0] == Float(Float16(bitPattern: 0xac06)) * 2, "geglu(-1.8173828) = \(y[0])")
+    #expect(y[1] == Float(Float16(bitPattern: 0xa9d3)), "geglu(-1.9990234) = \(y[1])")
+    #expect(y[2] == 6 && y[3] == 0, "\(y)")
+  }
+
+  /// The vector f32 → f16 conversions (GELU's table index, attention's f16 accumulators) against
+  /// Swift's `Float16` (compiler-rt, round to nearest even): normals, subnormals, midpoints,
+  /// overflow, inf and NaN.
+  @Test func halfRounding() {
+    var rng = OpsReference.Random(seed: 16)
+    var x: [Float] = [
+      0, -0.0, 1, -1, 65504, 65519.99, 65520, -65520, 1e6, .infinity, -.infinity, .nan, 0x1p-14,
+      0x1p-14 - 0x1p-26, 0x1p-24, 0x1p-25, 0x1.8p-25, 0x1p-26, 3 * 0x1p-25, 1 + 0x1p-11,
+      1 + 0x1p-11 + 0x1p-20,
+      1 + 3 * 0x1p-11, 2049, 2051,
+    ]
+    x += rng.floats(4000, -70000, 70000) + rng.floats(4000, -1, 1) + rng.floats(4000, -1e-4, 1e-4)
+    x += (0..<4000).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
+    while x.count % 8 != 0 { x.append(0.5) }
+    for i in stride(from: 0, to: x.count, by: 8) {
+      let v = SIMD8<Float>(x[i..<(i + 8)])
+      let bits = SIMDMath.floatToHalfBits(v)
+      let rounded = SIMDMath.roundToHalf(v)
+      for l in 0..<8 {
+        let want = Float16(v[l])
+        if want.isNaN {
+          #expect(rounded[l].isNaN && fp16ToFp32(UInt16(bits[l])).isNaN, "\(v[l])")
+        } else {
+          #expect(UInt16(bits[l]) == want.bitPattern, "f16 bits of \(v[l])")
+          #expect(rounded[l].bitPattern == Float(want).bitPattern, "roundToHalf(\(v[l])) = \(rounded[l])")
+        }
+      }
     }
   }
 
@@ -72,9 +150,15 @@ func expectClose(
       out, gate.indices.map { OpsReference.silu(Double(gate[$0])) * Double(up[$0]) }, nmse: 1e-7,
       "swiglu n=\(count)")
     CPUOps.geglu(gate: gate, up: up, into: &out, count: count)
+    // ggml's f16 GELU (see geluIsGGMLFP16Table): relative error up to 2^-11 per value, NMSE ~1e-7.
     expectClose(
-      out, gate.indices.map { OpsReference.gelu(Double(gate[$0])) * Double(up[$0]) }, nmse: 1e-7,
+      out, gate.indices.map { OpsReference.gelu(Double(gate[$0])) * Double(up[$0]) }, nmse: 1e-6,
       "geglu n=\(count)")
+    for i in 0..<count where abs(gate[i]) < 10 {
+      let r = OpsReference.geluF16Input(gate[i])
+      let bound = OpsReference.geluF16Bound(gate[i], r) * Double(abs(up[i])) * (1 + 0x1p-23)
+      #expect(abs(Double(out[i]) - r * Double(up[i])) <= bound, "geglu(\(gate[i]), \(up[i])) = \(out[i])")
+    }
   }
 
   @Test(arguments: [1, 5, 8, 19, 640])

@@ -1,11 +1,25 @@
-// Attention with grouped-query heads over an f16 KV cache, flash-attention style: keys are visited
-// in blocks of `attentionKeyBlock` with an online softmax, so no (nTokens × nKV) score matrix exists.
+// Attention with grouped-query heads over an f16 KV cache, flash-attention style (online softmax, no
+// (nTokens × nKV) score matrix), in the precision of ggml's CPU flash attention
+// (`ggml_compute_forward_flash_attn_ext_f16`), which llama.cpp uses on the CPU by default
+// (`-fa auto`):
+// - batches of fewer than `attentionF16MaxTokens` tokens (decode, short prompts): ggml's one-chunk
+//   path — q rounded to f16, q·k in ggml_vec_dot_f16's summation order, keys visited one at a
+//   time with `expf`, the weighted sum of V kept in an f16 accumulator (rounded after every key),
+//   divided by the sum at the end;
+// - larger batches: ggml switches to a tiled f32 path; here keys are visited in blocks of
+//   `attentionKeyBlock` with f32 accumulators (same algorithm, f32 throughout).
 //
 // Work items are (token, head) pairs, flattened as `token * nHead + head`; a thread pool hands each
 // thread a range of them. Inside a range, the heads of one token that share a KV head (a GQA group)
 // are processed together so each K/V block is converted from f16 once per group, not once per head.
 
 import GGML
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// Sizes and strides of one attention call.
 struct AttentionShape: Sendable, Equatable {
@@ -20,6 +34,8 @@ struct AttentionShape: Sendable, Equatable {
   var kvPositionStride: Int
   /// Floats between consecutive tokens of the output.
   var outTokenStride: Int
+  /// Tokens of the whole batch (picks the precision path, as ggml does); 0 = unknown (the f16 path).
+  var nTokens = 0
 
   /// Packed layouts: q/out `(nTokens, nHead, headDim)`, caches `(nCtx, nKVHead, headDim)`.
   init(nHead: Int, nKVHead: Int, headDim: Int, nKV: Int) {
@@ -41,12 +57,17 @@ extension CPUOps {
   /// 16 × 256 floats (32 KiB together) stay in L1.
   static let attentionKeyBlock = 16
 
+  /// Batches below this size take the f16 path (ggml's `GGML_FA_TILE_Q`).
+  static let attentionF16MaxTokens = 64
+
   /// Floats of scratch one thread needs for `attention`.
   static func attentionScratchCount(_ shape: AttentionShape) -> Int {
     let hd = shape.headDim
     let block = attentionKeyBlock
     return 2 * block * hd + shape.groupSize * (2 * hd + block + 2)
   }
+
+  static func usesF16Path(_ shape: AttentionShape) -> Bool { shape.nTokens < attentionF16MaxTokens }
 
   /// `out = softmax(mask(cap(scale · q·Kᵀ))) · V` per (token, head), for the work items `items`.
   /// Query head h reads KV head `h / (nHead / nKVHead)`. A query with no visible key gets zeros.
@@ -71,11 +92,165 @@ extension CPUOps {
       let head = item % shape.nHead
       let kvHead = head / group
       let headEnd = min(items.upperBound - token * shape.nHead, (kvHead + 1) * group)
-      attendGroup(
-        q: q, kCache: kCache, vCache: vCache, position: Int(positions[token]), out: out,
-        shape: shape, logits: logits, token: token, heads: head..<headEnd, kvHead: kvHead,
-        scratch: scratch)
+      if usesF16Path(shape) {
+        attendGroupF16(
+          q: q, kCache: kCache, vCache: vCache, position: Int(positions[token]), out: out,
+          shape: shape, logits: logits, token: token, heads: head..<headEnd, kvHead: kvHead,
+          scratch: scratch)
+      } else {
+        attendGroup(
+          q: q, kCache: kCache, vCache: vCache, position: Int(positions[token]), out: out,
+          shape: shape, logits: logits, token: token, heads: head..<headEnd, kvHead: kvHead,
+          scratch: scratch)
+      }
       item = token * shape.nHead + headEnd
+    }
+  }
+
+  /// One token, a run of query heads sharing `kvHead`, as ggml's
+  /// `ggml_compute_forward_flash_attn_ext_f16_one_chunk` with f16 K and V (see the file comment).
+  /// The scale multiplies q·k after the dot (ggml's `scale` parameter; gemma scales q itself first).
+  private static func attendGroupF16(
+    q: UnsafePointer<Float>, kCache: UnsafePointer<UInt16>, vCache: UnsafePointer<UInt16>,
+    position: Int, out: UnsafeMutablePointer<Float>, shape: AttentionShape, logits: AttentionLogits,
+    token: Int, heads: Range<Int>, kvHead: Int, scratch: UnsafeMutablePointer<Float>
+  ) {
+    let hd = shape.headDim
+    let nh = heads.count
+    // Scratch layout (floats): kRow (hd) | vRow (hd) | qs (nh, hd) | acc (nh, hd) | M (nh) | S (nh).
+    // Fits in `attentionScratchCount` (which sizes the block path: 2·block·hd + nh·(2·hd + block + 2)).
+    let kRow = scratch
+    let vRow = kRow + hd
+    let qs = vRow + hd
+    let acc = qs + nh * hd
+    let runningMax = acc + nh * hd
+    let runningSum = runningMax + nh
+
+    for k in 0..<nh {
+      roundRowToHalf(q + token * shape.qTokenStride + (heads.lowerBound + k) * hd, into: qs + k * hd, hd)
+      (acc + k * hd).update(repeating: 0, count: hd)
+      runningMax[k] = -.infinity
+      runningSum[k] = 0
+    }
+    let capped = logits.softCap > 0
+    let scale = capped ? logits.scale / logits.softCap : logits.scale
+    let visible = logits.mask.visibleKeys(queryPosition: position, nKV: shape.nKV)
+    for j in visible {
+      let offset = j * shape.kvPositionStride + kvHead * hd
+      SIMDMath.halfToFloat(kCache + offset, kRow, hd)
+      SIMDMath.halfToFloat(vCache + offset, vRow, hd)
+      for k in 0..<nh {
+        var s = dotF16Order(qs + k * hd, kRow, hd) * scale
+        if capped { s = logits.softCap * tanhf(s) }
+        let a = acc + k * hd
+        var ms: Float = 1
+        var vs: Float = 1
+        if s > runningMax[k] {
+          ms = expf(runningMax[k] - s)
+          runningMax[k] = s
+          scaleHalfAccumulator(a, by: ms, hd)
+        } else {
+          vs = expf(s - runningMax[k])
+        }
+        madHalfAccumulator(a, vRow, vs, hd)
+        runningSum[k] = runningSum[k] * ms + vs
+      }
+    }
+    for k in 0..<nh {
+      let dst = out + token * shape.outTokenStride + (heads.lowerBound + k) * hd
+      let total = runningSum[k]
+      CPUOps.scale(acc + k * hd, by: total == 0 ? 0 : 1 / total, into: dst, count: hd)
+    }
+  }
+
+  /// `dst = f16(src)` as f32 values (ggml converts q to the K type before the dot).
+  @inline(__always)
+  private static func roundRowToHalf(
+    _ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, _ n: Int
+  ) {
+    var i = 0
+    while i + 8 <= n {
+      SIMDMath.store8(SIMDMath.roundToHalf(SIMDMath.load8(src + i)), dst + i)
+      i += 8
+    }
+    while i < n {
+      dst[i] = fp16ToFp32(fp32ToFp16(src[i]))
+      i += 1
+    }
+  }
+
+  /// q·k with ggml_vec_dot_f16's rounding on x86 AVX-512 (4 accumulators of 16 lanes over steps of
+  /// 64; a, b hold f16 values, so each product is exact and the FMA is one rounding; the
+  /// accumulators are added 0+2, 1+3, then 0+1, then reduced as `_mm512_reduce_add_ps`; the
+  /// leftovers past the last 64 are added in double).
+  @inline(__always)
+  static func dotF16Order(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+    var s4 = SIMD8<Float>(), s5 = SIMD8<Float>(), s6 = SIMD8<Float>(), s7 = SIMD8<Float>()
+    var i = 0
+    while i + 64 <= n {
+      s0 += SIMDMath.load8(a + i) * SIMDMath.load8(b + i)
+      s1 += SIMDMath.load8(a + i + 8) * SIMDMath.load8(b + i + 8)
+      s2 += SIMDMath.load8(a + i + 16) * SIMDMath.load8(b + i + 16)
+      s3 += SIMDMath.load8(a + i + 24) * SIMDMath.load8(b + i + 24)
+      s4 += SIMDMath.load8(a + i + 32) * SIMDMath.load8(b + i + 32)
+      s5 += SIMDMath.load8(a + i + 40) * SIMDMath.load8(b + i + 40)
+      s6 += SIMDMath.load8(a + i + 48) * SIMDMath.load8(b + i + 48)
+      s7 += SIMDMath.load8(a + i + 56) * SIMDMath.load8(b + i + 56)
+      i += 64
+    }
+    // sum[0] += sum[2]; sum[1] += sum[3]; sum[0] += sum[1] (sum[j] = lanes (s2j, s2j+1)).
+    s0 += s4
+    s1 += s5
+    s2 += s6
+    s3 += s7
+    s0 += s2
+    s1 += s3
+    // _mm512_reduce_add_ps: 16 → 8 → 4 → 2 → 1.
+    let t = s0 + s1
+    let u = t.lowHalf + t.highHalf
+    var total = Double((u[0] + u[2]) + (u[1] + u[3]))
+    while i < n {
+      total += Double(a[i] * b[i])
+      i += 1
+    }
+    return Float(total)
+  }
+
+  /// `acc = f16(acc · s)` (ggml_vec_scale_f16).
+  @inline(__always)
+  private static func scaleHalfAccumulator(_ acc: UnsafeMutablePointer<Float>, by s: Float, _ n: Int) {
+    var i = 0
+    while i + 8 <= n {
+      SIMDMath.store8(SIMDMath.roundToHalf(SIMDMath.load8(acc + i) * s), acc + i)
+      i += 8
+    }
+    while i < n {
+      acc[i] = fp16ToFp32(fp32ToFp16(acc[i] * s))
+      i += 1
+    }
+  }
+
+  /// `acc = f16(fma(v, s, acc))` (ggml_vec_mad_f16). The fused multiply-add is evaluated in double
+  /// (the f32 product is exact there; one rounding to f32 afterwards).
+  @inline(__always)
+  private static func madHalfAccumulator(
+    _ acc: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, _ s: Float, _ n: Int
+  ) {
+    let sd = Double(s)
+    var i = 0
+    while i + 8 <= n {
+      let a = SIMDMath.load8(acc + i)
+      let x = SIMDMath.load8(v + i)
+      let lo = SIMD4<Double>(x.lowHalf) * sd + SIMD4<Double>(a.lowHalf)
+      let hi = SIMD4<Double>(x.highHalf) * sd + SIMD4<Double>(a.highHalf)
+      let fused = SIMD8<Float>(lowHalf: SIMD4<Float>(lo), highHalf: SIMD4<Float>(hi))
+      SIMDMath.store8(SIMDMath.roundToHalf(fused), acc + i)
+      i += 8
+    }
+    while i < n {
+      acc[i] = fp16ToFp32(fp32ToFp16(acc[i].addingProduct(v[i], s)))
+      i += 1
     }
   }
 

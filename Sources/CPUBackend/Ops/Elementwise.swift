@@ -2,6 +2,14 @@
 // Activations take a flat `count`: a thread pool splits them by offsetting the pointers.
 // Every output may alias its first input (in-place use).
 
+import GGML
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 extension CPUOps {
   // MARK: Activations
 
@@ -10,11 +18,15 @@ extension CPUOps {
     map(x, out, count) { v in v / (1 + SIMDMath.exp(-v)) }
   }
 
-  /// GELU, tanh approximation (ggml's `gelu`): `0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²)))`,
-  /// computed as the identical `x · sigmoid(2u)` (no cancellation for negative x).
-  /// x, out: `(count)`.
+  /// GELU as ggml computes it on the CPU (`GGML_GELU_FP16`, ggml-cpu/vec.h): for -10 < x < 10 the
+  /// value is `geluTable[f16(x)]`, an f16 table of the tanh approximation
+  /// `0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²)))`; x ≤ -10 → 0; x ≥ 10 → x. So the input is
+  /// rounded to f16 and so is the output: this is the function llama.cpp's CPU backend evaluates
+  /// (its largest numerical difference from an exact f32 GELU, ~1e-3 relative). x, out: `(count)`.
   static func gelu(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
-    map(x, out, count) { v in geluVector(v) }
+    geluTable.withUnsafeBufferPointer { table in
+      map(x, out, count) { v in geluLookup(v, table.baseAddress!) }
+    }
   }
 
   /// SwiGLU: `out = silu(gate) · up`. gate, up, out: `(count)`.
@@ -25,19 +37,42 @@ extension CPUOps {
     zip(gate, up, out, count) { g, u in g / (1 + SIMDMath.exp(-g)) * u }
   }
 
-  /// GeGLU: `out = gelu(gate) · up` (gemma's FFN). gate, up, out: `(count)`.
+  /// GeGLU: `out = gelu(gate) · up` (gemma's FFN), with `gelu` as above (ggml's
+  /// `ggml_vec_geglu_f32`: x ≥ 10 gives `x · up`). gate, up, out: `(count)`.
   static func geglu(
     gate: UnsafePointer<Float>, up: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
     count: Int
   ) {
-    zip(gate, up, out, count) { g, u in geluVector(g) * u }
+    geluTable.withUnsafeBufferPointer { table in
+      zip(gate, up, out, count) { g, u in geluLookup(g, table.baseAddress!) * u }
+    }
+  }
+
+  /// The tanh-approximation GELU of `x` in f32, in ggml's operation order (`ggml_gelu_f32`), with
+  /// the fused multiply-add GCC contracts `1 + 0.044715·x·x` into (checked bit for bit against
+  /// ggml's table) and the C library's `tanhf`.
+  static func geluF32(_ x: Float) -> Float {
+    let coefA: Float = 0.044_715
+    let sqrt2OverPi: Float = 0.797_884_560_802_865_4
+    let inner = Float(1).addingProduct(coefA * x, x)
+    return 0.5 * x * (1 + tanhf(sqrt2OverPi * x * inner))
+  }
+
+  /// ggml's `ggml_table_gelu_f16`: f16 bits → f16 bits of `geluF32`, 64 K entries (128 KB), built
+  /// on first use.
+  static let geluTable: [UInt16] = (0...0xffff).map { bits in
+    fp32ToFp16(geluF32(fp16ToFp32(UInt16(bits))))
   }
 
   @inline(__always)
-  static func geluVector(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let sqrt2OverPi: Float = 0.797_884_560_802_865_4
-    let u = sqrt2OverPi * x * (1 + 0.044_715 * x * x)
-    return x / (1 + SIMDMath.exp(-2 * u))
+  static func geluLookup(_ x: SIMD8<Float>, _ table: UnsafePointer<UInt16>) -> SIMD8<Float> {
+    let index = SIMDMath.floatToHalfBits(x)
+    var bits = SIMD8<UInt32>()
+    for l in 0..<8 { bits[l] = UInt32(table[Int(index[l])]) }
+    var y = SIMDMath.halfBitsToFloat(bits)
+    y.replace(with: 0, where: x .<= -10)
+    y.replace(with: x, where: x .>= 10)
+    return y
   }
 
   // MARK: Arithmetic

@@ -3,6 +3,8 @@
 extension CPUOps {
   /// RMSNorm of each row: `out = x / sqrt(mean(x²) + eps) * weight` (ggml's `rms_norm` followed by
   /// `mul`). Gemma's norm weights need no `+ 1` here: llama.cpp's converter already stored `1 + w`.
+  /// Rounding as ggml's CPU op: the f32 squares summed in double in index order, the mean rounded
+  /// to f32, `scale = 1 / sqrtf(mean + eps)` in f32, then `(x · scale) · weight`.
   /// Also the per-head QK-norm of qwen3/gemma3: rows = (nTokens · nHead), `n` = headDim.
   /// - Parameters:
   ///   - x: `(nRows, n)` with `rowStride` floats between rows.
@@ -18,8 +20,10 @@ extension CPUOps {
     for r in rows {
       let src = x + r * rowStride
       let dst = out + r * outRowStride
-      let sumSquares = SIMDMath.dot(src, src, n)
-      let scale = 1 / (sumSquares / Float(n) + eps).squareRoot()
+      var sumSquares = 0.0
+      for i in 0..<n { sumSquares += Double(src[i] * src[i]) }
+      let mean = Float(sumSquares / Double(n))
+      let scale = 1 / (mean + eps).squareRoot()
       if let weight {
         scaleRow(src, by: scale, times: weight, into: dst, n)
       } else {

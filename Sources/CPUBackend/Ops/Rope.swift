@@ -38,7 +38,9 @@ extension CPUOps {
   static func ropeCacheCount(nRot: Int) -> Int { nRot }
 
   /// Precomputes cos/sin per token × pair, once per batch and θ base, shared by Q and K of every
-  /// layer with that base. θ is computed in double: no drift over the pairs.
+  /// layer with that base. Rounding as ggml's CPU `rope` (`ggml_rope_cache_init`): θ advances by
+  /// repeated f32 multiplication with `powf(base, -2/nRot)` from θ₀ = position, each pair uses
+  /// `θ / freqFactor · freqScale`, and `cosf`/`sinf` in f32.
   /// - Parameters:
   ///   - positions: `(nTokens)` position of each token.
   ///   - freqFactors: `(nRot/2)` per-pair divisors (llama 3's `rope_freqs.weight`), or nil.
@@ -49,15 +51,16 @@ extension CPUOps {
     into cache: UnsafeMutablePointer<Float>, tokens: Range<Int>
   ) {
     let half = p.nRot / 2
-    let logBase = log(Double(p.freqBase))
+    let thetaScale = powf(p.freqBase, -2 / Float(p.nRot))
     for t in tokens {
       let row = cache + t * p.nRot
-      let pos = Double(positions[t]) * Double(p.freqScale)
+      var theta = Float(positions[t])
       for i in 0..<half {
-        var theta = pos * exp(-2 * Double(i) / Double(p.nRot) * logBase)
-        if let freqFactors { theta /= Double(freqFactors[i]) }
-        row[i] = Float(cos(theta)) * p.attnFactor
-        row[half + i] = Float(sin(theta)) * p.attnFactor
+        let ff = freqFactors?[i] ?? 1
+        let angle = p.freqScale * (theta / ff)
+        row[i] = cosf(angle) * p.attnFactor
+        row[half + i] = sinf(angle) * p.attnFactor
+        theta *= thetaScale
       }
     }
   }
@@ -86,7 +89,9 @@ extension CPUOps {
     }
   }
 
-  /// (x[i], x[i+half]) → (x[i]·cos - x[i+half]·sin, x[i]·sin + x[i+half]·cos).
+  /// (x[i], x[i+half]) → (x[i]·cos - x[i+half]·sin, x[i]·sin + x[i+half]·cos), each as one fused
+  /// multiply-add over the rounded second product: the contraction GCC makes of ggml's
+  /// `rotate_pairs` (matches its output bit for bit).
   @inline(__always)
   private static func rotateHalves(
     _ v: UnsafeMutablePointer<Float>, _ cosRow: UnsafePointer<Float>, _ sinRow: UnsafePointer<Float>,
@@ -99,15 +104,15 @@ extension CPUOps {
       let x1 = SIMDMath.load8(w + i)
       let c = SIMDMath.load8(cosRow + i)
       let s = SIMDMath.load8(sinRow + i)
-      SIMDMath.store8(x0 * c - x1 * s, v + i)
-      SIMDMath.store8(x0 * s + x1 * c, w + i)
+      SIMDMath.store8(fusedMultiplyAdd(x0, c, -(x1 * s)), v + i)
+      SIMDMath.store8(fusedMultiplyAdd(x0, s, x1 * c), w + i)
       i += 8
     }
     while i < half {
       let x0 = v[i]
       let x1 = w[i]
-      v[i] = x0 * cosRow[i] - x1 * sinRow[i]
-      w[i] = x0 * sinRow[i] + x1 * cosRow[i]
+      v[i] = (-(x1 * sinRow[i])).addingProduct(x0, cosRow[i])
+      w[i] = (x1 * cosRow[i]).addingProduct(x0, sinRow[i])
       i += 1
     }
   }
@@ -125,17 +130,23 @@ extension CPUOps {
       let x1 = pairs.oddHalf
       let c = SIMDMath.load4(cosRow + i)
       let s = SIMDMath.load4(sinRow + i)
-      let y0 = x0 * c - x1 * s
-      let y1 = x0 * s + x1 * c
+      let y0 = (-(x1 * s)).addingProduct(x0, c)
+      let y1 = (x1 * c).addingProduct(x0, s)
       SIMDMath.store8(SIMD8(y0[0], y1[0], y0[1], y1[1], y0[2], y1[2], y0[3], y1[3]), v + 2 * i)
       i += 4
     }
     while i < half {
       let x0 = v[2 * i]
       let x1 = v[2 * i + 1]
-      v[2 * i] = x0 * cosRow[i] - x1 * sinRow[i]
-      v[2 * i + 1] = x0 * sinRow[i] + x1 * cosRow[i]
+      v[2 * i] = (-(x1 * sinRow[i])).addingProduct(x0, cosRow[i])
+      v[2 * i + 1] = (x1 * cosRow[i]).addingProduct(x0, sinRow[i])
       i += 1
     }
   }
+}
+
+/// `a · b + c` rounded once, lane by lane.
+@inline(__always)
+private func fusedMultiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
+  c.addingProduct(a, b)
 }

@@ -119,6 +119,57 @@ enum SIMDMath {
     return big
   }
 
+  // MARK: f32 → f16 (round to nearest even, as F16C's `vcvtps2ph` with mode 0 and ggml's
+  // `GGML_CPU_FP32_TO_FP16`)
+
+  /// Eight f32 values → f16 bits (in the low 16 bits of each lane), exact RNE for every input
+  /// (subnormals, overflow to inf, NaN stays NaN). The float add of a power-of-two "bias" does the
+  /// rounding (the FP16 library's `fp16_ieee_from_fp32_value`, vectorized).
+  @inline(__always)
+  static func floatToHalfBits(_ f: SIMD8<Float>) -> SIMD8<UInt32> {
+    let w = unsafeBitCast(f, to: SIMD8<UInt32>.self)
+    let shl1 = w &+ w
+    let sign = w & 0x8000_0000
+    var bias = shl1 & 0xff00_0000
+    bias.replace(with: 0x7100_0000, where: bias .< 0x7100_0000)
+    // |f| · 2^112 · 2^-110 saturates to inf past the f16 range (then rounds into 0x7c00).
+    let magnitude = unsafeBitCast(w & 0x7fff_ffff, to: SIMD8<Float>.self)
+    let base =
+      unsafeBitCast((bias &>> 1) &+ 0x0780_0000, to: SIMD8<Float>.self)
+      + (magnitude * Float(bitPattern: 0x7780_0000)) * Float(bitPattern: 0x0880_0000)
+    let bits = unsafeBitCast(base, to: SIMD8<UInt32>.self)
+    var nonSign = ((bits &>> 13) & 0x7c00) &+ (bits & 0x0fff)
+    nonSign.replace(with: 0x7e00, where: shl1 .> 0xff00_0000)  // NaN
+    return (sign &>> 16) | nonSign
+  }
+
+  /// Eight f16 values (bits in the low 16 bits of each lane) → f32, exact.
+  @inline(__always)
+  static func halfBitsToFloat(_ w: SIMD8<UInt32>) -> SIMD8<Float> {
+    let lo = halfBitsToFloat(w.lowHalf)
+    let hi = halfBitsToFloat(w.highHalf)
+    return SIMD8(lowHalf: lo, highHalf: hi)
+  }
+
+  /// `f` rounded to the nearest f16 value (RNE), as f32: what a value stored in an f16 buffer and
+  /// read back holds (`fp16ToFp32(fp32ToFp16(f))`, in fewer operations). f16 normals: round the
+  /// f32 mantissa to 10 bits (carry into the exponent is right), past 65504 → inf; f16 subnormals
+  /// (|f| < 2^-14): `(|f| + 0.5) - 0.5` rounds to the 2^-24 grid; inf and NaN pass through.
+  @inline(__always)
+  static func roundToHalf(_ f: SIMD8<Float>) -> SIMD8<Float> {
+    let u = unsafeBitCast(f, to: SIMD8<UInt32>.self)
+    let sign = u & 0x8000_0000
+    let magnitude = u & 0x7fff_ffff
+    var normal = (magnitude &+ 0x0fff &+ ((magnitude &>> 13) & 1)) & 0xffff_e000
+    normal.replace(with: 0x7f80_0000, where: normal .> 0x477f_e000)
+    let tiny = unsafeBitCast(
+      (unsafeBitCast(magnitude, to: SIMD8<Float>.self) + 0.5) - 0.5, to: SIMD8<UInt32>.self)
+    var r = normal
+    r.replace(with: tiny, where: magnitude .< 0x3880_0000)
+    r.replace(with: magnitude, where: magnitude .>= 0x7f80_0000)
+    return unsafeBitCast(r | sign, to: SIMD8<Float>.self)
+  }
+
   // MARK: f16 → f32
 
   /// Eight f16 values (bits in the low 16 bits of each lane) → f32, exact for every input:

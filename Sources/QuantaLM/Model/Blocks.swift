@@ -81,12 +81,18 @@ struct ForwardContext {
       freqBase: config.ropeBase(layer: layer), freqScale: config.ropeScale(layer: layer))
   }
 
+  /// Gemma 3 multiplies q by the attention scale before attention (llama.cpp's gemma3 graph:
+  /// `ggml_scale(Qcur, f_attention_scale)`, then attention with scale 1), other families scale q·k.
+  /// Where q is rounded to f16 for the dot (the CPU attention does, as ggml), the order matters.
+  var scalesQueryFirst: Bool { config.architecture == .gemma3 }
+
   /// Masks of `layer`: causal, plus the sliding window on gemma3's local layers.
   func attentionParameters(layer: Int, kvLength: Int) -> AttentionParameters {
     AttentionParameters(
       kvLength: kvLength,
       softmax: SoftmaxParameters(
-        scale: config.attentionScale, softCap: config.attentionSoftcap > 0 ? config.attentionSoftcap : nil,
+        scale: scalesQueryFirst ? 1 : config.attentionScale,
+        softCap: config.attentionSoftcap > 0 ? config.attentionSoftcap : nil,
         causal: true, slidingWindow: config.isSlidingWindowLayer(layer) ? config.slidingWindow : nil))
   }
 }
@@ -144,6 +150,10 @@ extension ForwardContext {
     }
     swap(&q.0, &q.1)
     swap(&k.0, &k.1)
+    if scalesQueryFirst {
+      try timed(.scale) { try backend.scale(q.0.flat, by: config.attentionScale, into: q.1.flat) }
+      swap(&q.0, &q.1)
+    }
     try timed(.writeKV) {
       try backend.writeKV(
         keys: k.0.heads, values: v.0.heads, positions: batch.positions, keyCache: cache.keys,

@@ -56,6 +56,26 @@ enum OpsReference {
     0.5 * x * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * x * (1 + 0.044715 * x * x)))
   }
 
+  /// GELU as ggml defines it on the CPU (`GGML_GELU_FP16`): x ≤ -10 → 0, x ≥ 10 → x, otherwise the
+  /// tanh GELU of x rounded to f16, itself rounded to f16. Returns the exact GELU of the rounded
+  /// input; an implementation's output must be an f16 value within one f16 ulp of it
+  /// (`geluF16Bound`: its f32 arithmetic may round a near-midpoint value either way).
+  static func geluF16Input(_ x: Float) -> Double { gelu(Double(Float(Float16(x)))) }
+
+  /// How far ggml's f16 GELU of `x` may sit from `r = geluF16Input(x)`: one f16 ulp (the table
+  /// entry is computed in f32 and rounded to f16) plus the f32 error of `0.5·x·(1 + tanh(u))`,
+  /// |x|·2^-23, which dominates in the negative tail where 1 + tanh(u) cancels.
+  static func geluF16Bound(_ x: Float, _ r: Double) -> Double {
+    f16Ulp(r) + Double(abs(Float(Float16(x)))) * 0x1p-23
+  }
+
+  /// One f16 ulp of `v` (subnormal spacing 2^-24 at the bottom).
+  static func f16Ulp(_ v: Double) -> Double {
+    let m = abs(v)
+    guard m >= 0x1p-14 else { return 0x1p-24 }
+    return Double(Float16(Float(m)).ulp)
+  }
+
   // MARK: Norms
 
   static func rmsNorm(_ row: [Float], weight: [Float]?, eps: Float) -> [Double] {
