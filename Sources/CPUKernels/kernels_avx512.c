@@ -1,5 +1,5 @@
 // AVX-512 kernels.
-// - AVX-512 F/BW: q4_K, q5_K, q6_K on 512-bit vectors: a super-block is 4 vectors of 64 weights, so
+// - AVX-512 F/BW: q3_K, q4_K, q5_K, q6_K on 512-bit vectors: a super-block is 4 vectors of 64 weights, so
 //   each activation column costs 4 maddubs + 4 madd instead of 8 + 8; unpacked with 512-bit shifts
 //   and one word permute per scale vector (no scalar per-scale work). With VNNI, vpdpwssd replaces
 //   each madd + add.
@@ -110,6 +110,41 @@ AVX512_INL void prep_q6_K_512(pK512 *p, const block_q6_K *x) {
   p->int_bias = 1;
 }
 
+// q3_K: 2 low bits from qs, the third from hmask (weight = that − 4; the −4 goes through bsums).
+AVX512_INL void prep_q3_K_512(pK512 *p, const block_q3_K *x) {
+  const __m512i m3 = _mm512_set1_epi8(3);
+  const __m512i hbits = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x->hmask));
+  for (int m = 0; m < 4; ++m) {
+    // Vector m = AVX2 vectors 2m, 2m+1: bit pairs j0, j0+1 of qs chunk k.
+    const int k = m / 2, j0 = 2 * (m % 2);
+    const __m512i b = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * k)));
+    const __m512i lo = _mm512_and_si512(
+        _mm512_srlv_epi64(b, join256(_mm256_set1_epi64x(2 * j0), _mm256_set1_epi64x(2 * j0 + 2))), m3);
+    const __mmask64 hi = _mm512_test_epi8_mask(
+        hbits, join256(_mm256_set1_epi8((char)(1 << (4 * k + j0))), _mm256_set1_epi8((char)(1 << (4 * k + j0 + 1)))));
+    p->q[m] = _mm512_mask_blend_epi8(hi, lo, _mm512_or_si512(lo, _mm512_set1_epi8(4)));
+  }
+  // 16 six-bit scales (ggml's 32-bit unpacking), offset 32 removed.
+  uint32_t aux[4];
+  memcpy(aux, x->scales, 12);
+  const uint32_t km1 = 0x03030303, km2 = 0x0f0f0f0f, tmp = aux[2];
+  aux[2] = ((aux[0] >> 4) & km2) | (((tmp >> 4) & km1) << 4);
+  aux[3] = ((aux[1] >> 4) & km2) | (((tmp >> 6) & km1) << 4);
+  aux[0] = (aux[0] & km2) | (((tmp >> 0) & km1) << 4);
+  aux[1] = (aux[1] & km2) | (((tmp >> 2) & km1) << 4);
+  const __m256i s16 = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)aux)), _mm256_set1_epi16(32));
+  const __m512i sz = _mm512_castsi256_si512(s16);
+  for (int j = 0; j < 4; ++j) {
+    const __m512i idx = join256(_mm256_setr_m128i(_mm_set1_epi16((short)(4 * j)), _mm_set1_epi16((short)(4 * j + 1))),
+                                _mm256_setr_m128i(_mm_set1_epi16((short)(4 * j + 2)), _mm_set1_epi16((short)(4 * j + 3))));
+    p->sc[j] = _mm512_permutexvar_epi16(idx, sz);
+  }
+  p->mb = _mm256_slli_epi16(s16, 2);  // 4·scale
+  p->d = qk_fp16_to_fp32(x->d);
+  p->dm = 0.0f;
+  p->int_bias = 1;
+}
+
 typedef struct { __m512 v; } acc512;
 
 AVX512_INL acc512 zero_512(void) { return (acc512){_mm512_setzero_ps()}; }
@@ -132,6 +167,8 @@ AVX512_INL acc512 dot_K512(const pK512 *p, const block_q8_K *y, acc512 acc) {
   return acc;
 }
 
+QK_DEFINE_TILE(q3_K_q8_K_avx512, AVX512_ATTR, block_q3_K, block_q8_K, QK_K, pK512, acc512, prep_q3_K_512,
+               zero_512, dot_K512, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q4_K_q8_K_avx512, AVX512_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc512, prep_q4_K_512,
                zero_512, dot_K512, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q5_K_q8_K_avx512, AVX512_ATTR, block_q5_K, block_q8_K, QK_K, pK512, acc512, prep_q5_K_512,
@@ -158,6 +195,8 @@ VNNI_INL acc512 dot_K512_vnni(const pK512 *p, const block_q8_K *y, acc512 acc) {
   return acc;
 }
 
+QK_DEFINE_TILE(q3_K_q8_K_vnni, VNNI_ATTR, block_q3_K, block_q8_K, QK_K, pK512, acc512, prep_q3_K_512, zero_512,
+               dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q4_K_q8_K_vnni, VNNI_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc512, prep_q4_K_512, zero_512,
                dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q5_K_q8_K_vnni, VNNI_ATTR, block_q5_K, block_q8_K, QK_K, pK512, acc512, prep_q5_K_512, zero_512,
@@ -167,6 +206,7 @@ QK_DEFINE_TILE(q6_K_q8_K_vnni, VNNI_ATTR, block_q6_K, block_q8_K, QK_K, pK512, a
 
 void qk_fill_avx512(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX512;
+  qk_set(t, QK_TYPE_Q3_K, q3_K_q8_K_avx512_vec_dot, q3_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_avx512_vec_dot, q4_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q5_K, q5_K_q8_K_avx512_vec_dot, q5_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q6_K, q6_K_q8_K_avx512_vec_dot, q6_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
@@ -320,6 +360,7 @@ void qk_fill_avx512_vnni(qk_kernel_table *t) {
   qk_set(t, QK_TYPE_Q8_0, q8_0_q8_0_vnni_vec_dot, q8_0_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_IQ4_NL, iq4_nl_q8_0_vnni_vec_dot, iq4_nl_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_MXFP4, mxfp4_q8_0_vnni_vec_dot, mxfp4_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
+  qk_set(t, QK_TYPE_Q3_K, q3_K_q8_K_vnni_vec_dot, q3_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_vnni_vec_dot, q4_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q5_K, q5_K_q8_K_vnni_vec_dot, q5_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q6_K, q6_K_q8_K_vnni_vec_dot, q6_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);

@@ -56,8 +56,8 @@ import Testing
     var fallback: qk_isa = QK_ISA_SCALAR
     switch isa.value {
     case QK_ISA_SCALAR, QK_ISA_AVX2: own = quantTypes + denseTypes
-    case QK_ISA_AVX512: own = [.q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
-    case QK_ISA_AVX512_VNNI: own = [.q4_0, .q8_0, .q5_0, .iq4_nl, .mxfp4, .q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
+    case QK_ISA_AVX512: own = [.q3_K, .q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
+    case QK_ISA_AVX512_VNNI: own = [.q4_0, .q8_0, .q5_0, .iq4_nl, .mxfp4, .q3_K, .q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
     case QK_ISA_NEON: own = [.q4_0, .q8_0, .q4_K, .q6_K]
     default: own = []
     }
