@@ -114,7 +114,7 @@ public final class CPUBackend: ComputeBackend {
   // MARK: Bandwidth
 
   /// All threads summing disjoint slices of a `bytes` buffer with the streaming kernel; bytes/s of
-  /// the fastest of `iterations` passes.
+  /// the median of `iterations` passes.
   public func measureReferenceBandwidth(bytes: Int, iterations: Int) throws -> Double {
     let count = max(bytes / 4, 1 << 16)
     let buffer = try allocate(byteCount: count * 4)
@@ -134,17 +134,18 @@ public final class CPUBackend: ComputeBackend {
       }
     }
     pass()
-    // The fastest pass: what the memory system delivers, not what a shared machine left over during
-    // one pass (other processes' bursts made the mean vary by 1.5x between runs).
+    // The median pass: timed like the kernels (over many calls), robust to a burst from other
+    // processes; the fastest pass ran up to 1.4x the kernels' mean on this shared VM.
     let clock = ContinuousClock()
-    var best = Double.infinity
+    var times: [Double] = []
     for _ in 0..<max(iterations, 1) {
       let start = clock.now
       pass()
       let d = (clock.now - start).components
-      best = min(best, Double(d.seconds) + Double(d.attoseconds) * 1e-18)
+      times.append(Double(d.seconds) + Double(d.attoseconds) * 1e-18)
     }
-    return Double(count * 4) / best
+    times.sort()
+    return Double(count * 4) / times[times.count / 2]
   }
 
   /// Seconds per `parallelFor` of one empty task per thread: the fixed cost every op pays for
