@@ -13,6 +13,7 @@
 // thread a range of them. Inside a range, the heads of one token that share a KV head (a GQA group)
 // are processed together so each K/V block is converted from f16 once per group, not once per head.
 
+import CPUKernels
 import GGML
 
 #if canImport(Glibc)
@@ -168,15 +169,7 @@ extension CPUOps {
   private static func roundRowToHalf(
     _ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, _ n: Int
   ) {
-    var i = 0
-    while i + 8 <= n {
-      SIMDMath.store8(SIMDMath.roundToHalf(SIMDMath.load8(src + i)), dst + i)
-      i += 8
-    }
-    while i < n {
-      dst[i] = fp16ToFp32(fp32ToFp16(src[i]))
-      i += 1
-    }
+    qk_round_to_fp16(src, dst, n)  // F16C where present, exact scalar otherwise
   }
 
   /// q·k with ggml_vec_dot_f16's rounding on x86 AVX-512 (4 accumulators of 16 lanes over steps of
@@ -220,38 +213,16 @@ extension CPUOps {
   /// `acc = f16(acc · s)` (ggml_vec_scale_f16).
   @inline(__always)
   private static func scaleHalfAccumulator(_ acc: UnsafeMutablePointer<Float>, by s: Float, _ n: Int) {
-    var i = 0
-    while i + 8 <= n {
-      SIMDMath.store8(SIMDMath.roundToHalf(SIMDMath.load8(acc + i) * s), acc + i)
-      i += 8
-    }
-    while i < n {
-      acc[i] = fp16ToFp32(fp32ToFp16(acc[i] * s))
-      i += 1
-    }
+    qk_f16_acc_scale(acc, s, n)
   }
 
   /// `acc = f16(fma(v, s, acc))` (ggml_vec_mad_f16). The fused multiply-add is evaluated in double
-  /// (the f32 product is exact there; one rounding to f32 afterwards).
+  /// `acc = f16(fma(v, s, acc))` (ggml_vec_mad_f16: one fused rounding to f32, then to f16).
   @inline(__always)
   private static func madHalfAccumulator(
     _ acc: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, _ s: Float, _ n: Int
   ) {
-    let sd = Double(s)
-    var i = 0
-    while i + 8 <= n {
-      let a = SIMDMath.load8(acc + i)
-      let x = SIMDMath.load8(v + i)
-      let lo = SIMD4<Double>(x.lowHalf) * sd + SIMD4<Double>(a.lowHalf)
-      let hi = SIMD4<Double>(x.highHalf) * sd + SIMD4<Double>(a.highHalf)
-      let fused = SIMD8<Float>(lowHalf: SIMD4<Float>(lo), highHalf: SIMD4<Float>(hi))
-      SIMDMath.store8(SIMDMath.roundToHalf(fused), acc + i)
-      i += 8
-    }
-    while i < n {
-      acc[i] = fp16ToFp32(fp32ToFp16(acc[i].addingProduct(v[i], s)))
-      i += 1
-    }
+    qk_f16_acc_mad(acc, v, s, n)
   }
 
   /// One token, a run of query heads sharing `kvHead`.

@@ -96,6 +96,10 @@ const char *qk_isa_unsupported_reason(qk_isa isa);
 void qk_fp32_to_fp16_row(const float *x, uint16_t *y, size_t n);
 void qk_fp16_to_fp32_row(const uint16_t *x, float *y, size_t n);
 void qk_round_to_fp16(const float *x, float *y, size_t n);
+// ggml's f16 flash-attention accumulator steps on f16 values held as f32:
+// acc = f16(acc * s) and acc = f16(fma(v, s, acc)).
+void qk_f16_acc_scale(float *acc, float s, size_t n);
+void qk_f16_acc_mad(float *acc, const float *v, float s, size_t n);
 
 // Accessors (Swift imports fixed C arrays as tuples; these index them). `type` out of range → NULL/-1.
 static inline qk_vec_dot_fn qk_table_vec_dot(const qk_kernel_table *t, int type) {
