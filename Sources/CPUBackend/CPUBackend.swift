@@ -70,24 +70,33 @@ public final class CPUBackend: ComputeBackend {
       throw QuantaError.invalidArgument(op: "allocate", reason: "negative size \(byteCount)")
     }
     guard let b = CPUBuffer(backend: self, byteCount: byteCount) else {
-      throw QuantaError.outOfMemory(device: device, requestedBytes: byteCount, freeBytes: CPUBackend.availableMemory)
+      throw QuantaError.outOfMemory(
+        device: device, requestedBytes: byteCount, freeBytes: CPUBackend.availableMemory)
     }
     return b
   }
 
-  public func makeBuffer(wrapping bytes: UnsafeRawBufferPointer, owner: any Sendable) throws -> any DeviceBuffer {
+  public func makeBuffer(wrapping bytes: UnsafeRawBufferPointer, owner: any Sendable) throws
+    -> any DeviceBuffer
+  {
     guard bytes.baseAddress != nil else { return try allocate(byteCount: 0) }
     return CPUBuffer(backend: self, wrapping: bytes, owner: owner)
   }
 
   public func copy(_ source: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, at offset: Int) throws {
     let b = try own(buffer, "copy")
-    guard !b.isReadOnly else { throw QuantaError.invalidBuffer(op: "copy", reason: "destination is read-only") }
+    guard !b.isReadOnly else {
+      throw QuantaError.invalidBuffer(op: "copy", reason: "destination is read-only")
+    }
     try checkRange(b, offset, source.count, "copy")
-    if let src = source.baseAddress, source.count > 0 { (b.base + offset).copyMemory(from: src, byteCount: source.count) }
+    if let src = source.baseAddress, source.count > 0 {
+      (b.base + offset).copyMemory(from: src, byteCount: source.count)
+    }
   }
 
-  public func copy(_ buffer: any DeviceBuffer, at offset: Int, to destination: UnsafeMutableRawBufferPointer) throws {
+  public func copy(_ buffer: any DeviceBuffer, at offset: Int, to destination: UnsafeMutableRawBufferPointer)
+    throws
+  {
     let b = try own(buffer, "copy")
     try checkRange(b, offset, destination.count, "copy")
     if let dst = destination.baseAddress, destination.count > 0 {
@@ -107,7 +116,8 @@ public final class CPUBackend: ComputeBackend {
 
   private func checkRange(_ b: CPUBuffer, _ offset: Int, _ count: Int, _ op: String) throws {
     guard offset >= 0, count >= 0, offset <= b.byteCount, count <= b.byteCount - offset else {
-      throw QuantaError.invalidBuffer(op: op, reason: "\(count) bytes at \(offset) outside a buffer of \(b.byteCount)")
+      throw QuantaError.invalidBuffer(
+        op: op, reason: "\(count) bytes at \(offset) outside a buffer of \(b.byteCount)")
     }
   }
 
@@ -187,7 +197,8 @@ public final class CPUBackend: ComputeBackend {
     ]
     let memory = sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE))
     return DeviceInfo(
-      device: .cpu, name: name, architecture: isa == .scalar ? arch : "\(arch)+\(isa.rawValue.replacingUnderscores)",
+      device: .cpu, name: name,
+      architecture: isa == .scalar ? arch : "\(arch)+\(isa.rawValue.replacingUnderscores)",
       totalMemory: max(memory, 0), computeUnits: availableCPUs, warpSize: nil,
       lastLevelCacheBytes: lastLevelCache(),
       capabilities: Set(supportedInstructionSets.compactMap { caps[$0] }))
@@ -232,7 +243,10 @@ public final class CPUBackend: ComputeBackend {
 
 extension StringProtocol {
   var trimmingSpaces: String {
-    String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\n" || $0 == "\t" }).reversed())
+    String(
+      drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: {
+        $0 == " " || $0 == "\n" || $0 == "\t"
+      }).reversed())
   }
   var replacingUnderscores: String { String(filter { $0 != "_" }) }
 }

@@ -30,7 +30,9 @@ extension CPUBackend {
   }
 
   /// Runs a row op that may throw on every thread and rethrows the first error.
-  func parallelRows(_ rows: Int, chunk: Int, _ body: (Range<Int>, Int) throws(CPUOpsError) -> Void, op: String)
+  func parallelRows(
+    _ rows: Int, chunk: Int, _ body: (Range<Int>, Int) throws(CPUOpsError) -> Void, op: String
+  )
     throws
   {
     let firstError = ErrorBox()
@@ -42,13 +44,15 @@ extension CPUBackend {
 
   public func getRows(_ table: QTensor, ids: [Int32], into out: Tensor) throws {
     let src = UnsafeRawPointer(try own(table.buffer, "getRows").base + table.byteOffset)
-    try gatherRows(src, type: table.type, rowLength: table.shape[1], tableRows: table.shape[0], ids: ids, out: out)
+    try gatherRows(
+      src, type: table.type, rowLength: table.shape[1], tableRows: table.shape[0], ids: ids, out: out)
   }
 
   public func getRows(_ table: Tensor, ids: [Int32], into out: Tensor) throws {
     let src = UnsafeRawPointer(try own(table.buffer, "getRows").base + table.byteOffset)
     try gatherRows(
-      src, type: table.dtype.ggmlType, rowLength: table.shape[1], tableRows: table.shape[0], ids: ids, out: out)
+      src, type: table.dtype.ggmlType, rowLength: table.shape[1], tableRows: table.shape[0], ids: ids,
+      out: out)
   }
 
   private func gatherRows(
@@ -57,18 +61,22 @@ extension CPUBackend {
     let o = try f32(out, "getRows")
     try ids.withUnsafeBufferPointer { idp in
       guard let idBase = idp.baseAddress else { return }
-      try parallelRows(ids.count, chunk: rowChunk(rows: ids.count, rowLength: rowLength), { (r, _) throws(CPUOpsError) in
-        try CPUOps.getRows(
-          table: src, type: type, rowLength: rowLength, tableRows: tableRows, ids: idBase, into: o,
-          outRowStride: rowLength, rows: r)
-      }, op: "getRows")
+      try parallelRows(
+        ids.count, chunk: rowChunk(rows: ids.count, rowLength: rowLength),
+        { (r, _) throws(CPUOpsError) in
+          try CPUOps.getRows(
+            table: src, type: type, rowLength: rowLength, tableRows: tableRows, ids: idBase, into: o,
+            outRowStride: rowLength, rows: r)
+        }, op: "getRows")
     }
   }
 
   public func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float, into out: Tensor) throws {
     let n = x.shape.last ?? 1
     let rows = x.count / max(n, 1)
-    let (xp, op, wp) = (try f32(x, "rmsNorm"), try f32(out, "rmsNorm"), try weight.map { try f32($0, "rmsNorm") })
+    let (xp, op, wp) = (
+      try f32(x, "rmsNorm"), try f32(out, "rmsNorm"), try weight.map { try f32($0, "rmsNorm") }
+    )
     pool.parallelFor(count: rows, chunk: rowChunk(rows: rows, rowLength: n)) { r, _ in
       CPUOps.rmsNorm(xp, rowStride: n, weight: wp, into: op, outRowStride: n, n: n, eps: eps, rows: r)
     }
@@ -80,7 +88,8 @@ extension CPUBackend {
     let (xp, op) = (try f32(x, "layerNorm"), try f32(out, "layerNorm"))
     let (wp, bp) = (try weight.map { try f32($0, "layerNorm") }, try bias.map { try f32($0, "layerNorm") })
     pool.parallelFor(count: rows, chunk: rowChunk(rows: rows, rowLength: n)) { r, _ in
-      CPUOps.layerNorm(xp, rowStride: n, weight: wp, bias: bp, into: op, outRowStride: n, n: n, eps: eps, rows: r)
+      CPUOps.layerNorm(
+        xp, rowStride: n, weight: wp, bias: bp, into: op, outRowStride: n, n: n, eps: eps, rows: r)
     }
   }
 
@@ -92,7 +101,8 @@ extension CPUBackend {
     let ff = try freqFactors.map { UnsafePointer(try f32($0, "rope")) }
     if xp != op { op.update(from: xp, count: x.count) }
     let p = RopeParameters(
-      mode: parameters.mode == .neox ? .neox : .normal, nRot: parameters.dimensions, freqBase: parameters.freqBase,
+      mode: parameters.mode == .neox ? .neox : .normal, nRot: parameters.dimensions,
+      freqBase: parameters.freqBase,
       freqScale: parameters.freqScale, attnFactor: parameters.attnFactor)
     let cacheCount = tokens * CPUOps.ropeCacheCount(nRot: p.nRot)
     scratch.with(bytes: cacheCount * 4) { raw in
@@ -100,9 +110,11 @@ extension CPUBackend {
       positions.withUnsafeBufferPointer { pos in
         let chunk = pool.chunk(for: tokens, minimum: max(1, 4096 / max(heads * headDim, 1)))
         pool.parallelFor(count: tokens, chunk: chunk) { t, _ in
-          CPUOps.ropeCache(positions: pos.baseAddress!, parameters: p, freqFactors: ff, into: cache, tokens: t)
+          CPUOps.ropeCache(
+            positions: pos.baseAddress!, parameters: p, freqFactors: ff, into: cache, tokens: t)
           CPUOps.rope(
-            op, tokenStride: heads * headDim, nHead: heads, headDim: headDim, mode: p.mode, nRot: p.nRot, cache: cache,
+            op, tokenStride: heads * headDim, nHead: heads, headDim: headDim, mode: p.mode, nRot: p.nRot,
+            cache: cache,
             tokens: t)
         }
       }
@@ -115,7 +127,8 @@ extension CPUBackend {
       mask: AttentionMask(causal: s.causal, slidingWindow: s.slidingWindow ?? 0))
   }
 
-  public func softmax(_ x: Tensor, positions: [Int32], parameters: SoftmaxParameters, into out: Tensor) throws {
+  public func softmax(_ x: Tensor, positions: [Int32], parameters: SoftmaxParameters, into out: Tensor) throws
+  {
     let n = x.shape.last ?? 1
     let rows = x.count / max(n, 1)
     let (xp, op) = (try f32(x, "softmax"), try f32(out, "softmax"))
@@ -131,21 +144,27 @@ extension CPUBackend {
     }
   }
 
-  public func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor) throws {
+  public func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor)
+    throws
+  {
     let kvDim = keys.shape[1] * keys.shape[2]
     let nCtx = keyCache.shape[0]
     let (kp, vp) = (try f32(keys, "writeKV"), try f32(values, "writeKV"))
     let (kc, vc) = (try half(keyCache, "writeKV"), try half(valueCache, "writeKV"))
     try positions.withUnsafeBufferPointer { pos in
       let base = pos.baseAddress!
-      try parallelRows(positions.count, chunk: rowChunk(rows: positions.count, rowLength: kvDim), { (t, _) throws(CPUOpsError) in
-        try CPUOps.storeKV(
-          kp, srcTokenStride: kvDim, positions: base, into: kc, cachePositionStride: kvDim, nCtx: nCtx, kvDim: kvDim,
-          tokens: t)
-        try CPUOps.storeKV(
-          vp, srcTokenStride: kvDim, positions: base, into: vc, cachePositionStride: kvDim, nCtx: nCtx, kvDim: kvDim,
-          tokens: t)
-      }, op: "writeKV")
+      try parallelRows(
+        positions.count, chunk: rowChunk(rows: positions.count, rowLength: kvDim),
+        { (t, _) throws(CPUOpsError) in
+          try CPUOps.storeKV(
+            kp, srcTokenStride: kvDim, positions: base, into: kc, cachePositionStride: kvDim, nCtx: nCtx,
+            kvDim: kvDim,
+            tokens: t)
+          try CPUOps.storeKV(
+            vp, srcTokenStride: kvDim, positions: base, into: vc, cachePositionStride: kvDim, nCtx: nCtx,
+            kvDim: kvDim,
+            tokens: t)
+        }, op: "writeKV")
     }
   }
 
@@ -154,7 +173,8 @@ extension CPUBackend {
     into out: Tensor
   ) throws {
     let (tokens, heads, headDim) = (query.shape[0], query.shape[1], query.shape[2])
-    var shape = AttentionShape(nHead: heads, nKVHead: keyCache.shape[1], headDim: headDim, nKV: parameters.kvLength)
+    var shape = AttentionShape(
+      nHead: heads, nKVHead: keyCache.shape[1], headDim: headDim, nKV: parameters.kvLength)
     shape.nTokens = tokens  // the batch size picks the precision path, as in ggml
     let (qp, op) = (try f32(query, "attention"), try f32(out, "attention"))
     let (kc, vc) = (try half(keyCache, "attention"), try half(valueCache, "attention"))
@@ -168,7 +188,8 @@ extension CPUBackend {
       positions.withUnsafeBufferPointer { pos in
         pool.parallelFor(count: items, chunk: chunk) { r, thread in
           CPUOps.attention(
-            q: qp, kCache: kc, vCache: vc, positions: pos.baseAddress!, into: op, shape: shape, logits: l, items: r,
+            q: qp, kCache: kc, vCache: vc, positions: pos.baseAddress!, into: op, shape: shape, logits: l,
+            items: r,
             scratch: s + thread * perThread)
         }
       }
@@ -177,7 +198,9 @@ extension CPUBackend {
 
   /// Element-wise ops split flat ranges of the tensor across threads.
   private func flat(_ count: Int, _ body: (Range<Int>) -> Void) {
-    pool.parallelFor(count: count, chunk: pool.chunk(for: count, minimum: 1 << 14, multiple: 16)) { r, _ in body(r) }
+    pool.parallelFor(count: count, chunk: pool.chunk(for: count, minimum: 1 << 14, multiple: 16)) { r, _ in
+      body(r)
+    }
   }
 
   public func silu(_ x: Tensor, into out: Tensor) throws {
@@ -215,7 +238,9 @@ extension CPUBackend {
   private func binary(
     _ a: Tensor, _ b: Tensor, _ out: Tensor, _ name: String,
     flatOp: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
-    rowOp: (UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Int, Range<Int>) -> Void
+    rowOp: (
+      UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Int, Range<Int>
+    ) -> Void
   ) throws {
     let (ap, bp, op) = (try f32(a, name), try f32(b, name), try f32(out, name))
     if a.count == b.count {
@@ -232,7 +257,8 @@ extension CPUBackend {
 
   public func scale(_ x: Tensor, by factor: Float, into out: Tensor) throws {
     let (xp, op) = (try f32(x, "scale"), try f32(out, "scale"))
-    flat(x.count) { r in CPUOps.scale(xp + r.lowerBound, by: factor, into: op + r.lowerBound, count: r.count) }
+    flat(x.count) { r in CPUOps.scale(xp + r.lowerBound, by: factor, into: op + r.lowerBound, count: r.count)
+    }
   }
 }
 

@@ -39,7 +39,8 @@ extension CPUBackend {
     let type = weights.type
     let (m, k, n) = (x.shape[0], x.shape[1], weights.shape[0])
     let w = UnsafeRawPointer(try own(weights.buffer, "matmul").base + weights.byteOffset)
-    let xs = UnsafePointer<Float>((try own(x.buffer, "matmul").base + x.byteOffset).assumingMemoryBound(to: Float.self))
+    let xs = UnsafePointer<Float>(
+      (try own(x.buffer, "matmul").base + x.byteOffset).assumingMemoryBound(to: Float.self))
     let ys = (try own(out.buffer, "matmul").base + out.byteOffset).assumingMemoryBound(to: Float.self)
     let dotType = table.vecDotType(type)
     let tile = table.tile(type)
@@ -56,10 +57,12 @@ extension CPUBackend {
     }
     if integer, let tile {
       try integerMatmul(
-        xs, m: m, k: k, w: w, n: n, rowBytes: weights.rowByteCount, dotType: dotType, tile: tile, table: table,
+        xs, m: m, k: k, w: w, n: n, rowBytes: weights.rowByteCount, dotType: dotType, tile: tile,
+        table: table,
         out: ys)
     } else {
-      try dequantizeMatmul(xs, m: m, k: k, w: w, n: n, type: type, rowBytes: weights.rowByteCount, table: table, out: ys)
+      try dequantizeMatmul(
+        xs, m: m, k: k, w: w, n: n, type: type, rowBytes: weights.rowByteCount, table: table, out: ys)
     }
   }
 
@@ -68,31 +71,39 @@ extension CPUBackend {
     tile: qk_tile_fn, table: KernelTable, out: UnsafeMutablePointer<Float>
   ) throws {
     if dotType == Int32(QK_TYPE_F32) {
-      tiles(x: UnsafeRawPointer(x), ldY: k * 4, m: m, k: k, w: w, n: n, rowBytes: rowBytes, tile: tile, table: table, out: out)
+      tiles(
+        x: UnsafeRawPointer(x), ldY: k * 4, m: m, k: k, w: w, n: n, rowBytes: rowBytes, tile: tile,
+        table: table, out: out)
       return
     }
     guard let dot = GGMLType(rawValue: UInt32(dotType)), let quantize = table.quantizer(dotType),
       let yRowBytes = dot.byteCount(forElements: k)
     else {
-      throw QuantaError.unsupported(op: "matmul(activation type \(dotType))", type: "\(k) values", device: device)
+      throw QuantaError.unsupported(
+        op: "matmul(activation type \(dotType))", type: "\(k) values", device: device)
     }
     scratch.with(bytes: m * yRowBytes) { y in
       // Quantize every x row once; rows are independent.
       pool.parallelFor(count: m, chunk: pool.chunk(for: m, perThread: 2)) { rows, _ in
         for r in rows { quantize(x + r * k, y + r * yRowBytes, Int64(k)) }
       }
-      tiles(x: UnsafeRawPointer(y), ldY: yRowBytes, m: m, k: k, w: w, n: n, rowBytes: rowBytes, tile: tile, table: table, out: out)
+      tiles(
+        x: UnsafeRawPointer(y), ldY: yRowBytes, m: m, k: k, w: w, n: n, rowBytes: rowBytes, tile: tile,
+        table: table, out: out)
     }
   }
 
   /// Splits `[m, n]` into tasks of (weight rows × x rows) for the tile kernel.
   private func tiles(
-    x y: UnsafeRawPointer, ldY: Int, m: Int, k: Int, w: UnsafeRawPointer, n: Int, rowBytes: Int, tile: qk_tile_fn,
+    x y: UnsafeRawPointer, ldY: Int, m: Int, k: Int, w: UnsafeRawPointer, n: Int, rowBytes: Int,
+    tile: qk_tile_fn,
     table: KernelTable, out: UnsafeMutablePointer<Float>
   ) {
     // The tile kernel keeps an MR-row weight strip in L1 and streams the task's columns past it from
     // L2: at most `matmatColumns`, fewer for long rows (≤ 256 KiB of activations).
-    let panel = max(table.tileCols, min(CPUBackend.matmatColumns, (256 << 10) / max(ldY, 1)) / table.tileCols * table.tileCols)
+    let panel = max(
+      table.tileCols,
+      min(CPUBackend.matmatColumns, (256 << 10) / max(ldY, 1)) / table.tileCols * table.tileCols)
     let cols = min(m, panel)
     let colChunks = (m + cols - 1) / cols
     // Rows per task: ~8 tasks per thread over all column chunks (balance), a multiple of the
@@ -105,7 +116,8 @@ extension CPUBackend {
       let c0 = (task / rowChunks) * cols
       let nr = min(rows, n - r0)
       let nc = min(cols, m - c0)
-      tile(Int32(k), Int32(nr), Int32(nc), w + r0 * rowBytes, rowBytes, y + c0 * ldY, ldY, out + c0 * n + r0, n)
+      tile(
+        Int32(k), Int32(nr), Int32(nc), w + r0 * rowBytes, rowBytes, y + c0 * ldY, ldY, out + c0 * n + r0, n)
     }
   }
 
@@ -128,7 +140,9 @@ extension CPUBackend {
         while c0 < m {
           let nc = min(CPUBackend.matmatColumns, m - c0)
           if let f32Tile {
-            f32Tile(Int32(k), Int32(r.count), Int32(nc), wf, k * 4, x + c0 * k, k * 4, out + c0 * n + r.lowerBound, n)
+            f32Tile(
+              Int32(k), Int32(r.count), Int32(nc), wf, k * 4, x + c0 * k, k * 4, out + c0 * n + r.lowerBound,
+              n)
           } else {
             for c in c0..<c0 + nc {
               for i in 0..<r.count {

@@ -78,7 +78,9 @@ extension GGMLType {
   public func quantize(_ values: UnsafeBufferPointer<Float>, into dst: UnsafeMutableRawBufferPointer) throws {
     guard let codec = quantizer else { throw GGMLCodecError.noQuantizer(self) }
     let bytes = try checkedBytes(values.count)
-    guard dst.count == bytes else { throw GGMLCodecError.bufferSize(type: self, expected: bytes, actual: dst.count) }
+    guard dst.count == bytes else {
+      throw GGMLCodecError.bufferSize(type: self, expected: bytes, actual: dst.count)
+    }
     guard let base = values.baseAddress, bytes > 0 else { return }
     codec.quantize(base, into: dst.baseAddress!, count: values.count)
   }
@@ -102,7 +104,8 @@ extension GGMLType {
   }
 
   /// Dequantizes into caller-provided storage of `count` floats.
-  public func dequantize(_ blocks: UnsafeRawBufferPointer, into dst: UnsafeMutableBufferPointer<Float>) throws {
+  public func dequantize(_ blocks: UnsafeRawBufferPointer, into dst: UnsafeMutableBufferPointer<Float>) throws
+  {
     guard let codec = dequantizer else { throw GGMLCodecError.noDequantizer(self) }
     let bytes = try checkedBytes(dst.count)
     guard blocks.count == bytes else {

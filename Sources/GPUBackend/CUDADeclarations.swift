@@ -16,15 +16,20 @@ typealias PFN_cuDriverGetVersion = @convention(c) (UnsafeMutablePointer<Int32>?)
 typealias PFN_cuDeviceGetCount = @convention(c) (UnsafeMutablePointer<Int32>?) -> CUresult
 typealias PFN_cuDeviceGet = @convention(c) (UnsafeMutablePointer<CUdevice>?, Int32) -> CUresult
 typealias PFN_cuDeviceGetName = @convention(c) (UnsafeMutablePointer<CChar>?, Int32, CUdevice) -> CUresult
-typealias PFN_cuDeviceGetAttribute = @convention(c) (UnsafeMutablePointer<Int32>?, CUdevice_attribute, CUdevice) -> CUresult
+typealias PFN_cuDeviceGetAttribute =
+  @convention(c) (UnsafeMutablePointer<Int32>?, CUdevice_attribute, CUdevice) -> CUresult
 typealias PFN_cuDeviceTotalMem_v2 = @convention(c) (UnsafeMutablePointer<Int>?, CUdevice) -> CUresult
-typealias PFN_cuDevicePrimaryCtxRetain = @convention(c) (UnsafeMutablePointer<CUcontext>?, CUdevice) -> CUresult
+typealias PFN_cuDevicePrimaryCtxRetain =
+  @convention(c) (UnsafeMutablePointer<CUcontext>?, CUdevice) -> CUresult
 typealias PFN_cuCtxSetCurrent = @convention(c) (CUcontext) -> CUresult
-typealias PFN_cuMemGetInfo_v2 = @convention(c) (UnsafeMutablePointer<Int>?, UnsafeMutablePointer<Int>?) -> CUresult
+typealias PFN_cuMemGetInfo_v2 =
+  @convention(c) (UnsafeMutablePointer<Int>?, UnsafeMutablePointer<Int>?) -> CUresult
 typealias PFN_cuMemAlloc_v2 = @convention(c) (UnsafeMutablePointer<CUdeviceptr>?, Int) -> CUresult
 typealias PFN_cuMemFree_v2 = @convention(c) (CUdeviceptr) -> CUresult
-typealias PFN_cuMemcpyHtoDAsync_v2 = @convention(c) (CUdeviceptr, UnsafeRawPointer?, Int, CUstream) -> CUresult
-typealias PFN_cuMemcpyDtoHAsync_v2 = @convention(c) (UnsafeMutableRawPointer?, CUdeviceptr, Int, CUstream) -> CUresult
+typealias PFN_cuMemcpyHtoDAsync_v2 =
+  @convention(c) (CUdeviceptr, UnsafeRawPointer?, Int, CUstream) -> CUresult
+typealias PFN_cuMemcpyDtoHAsync_v2 =
+  @convention(c) (UnsafeMutableRawPointer?, CUdeviceptr, Int, CUstream) -> CUresult
 typealias PFN_cuMemcpyDtoDAsync_v2 = @convention(c) (CUdeviceptr, CUdeviceptr, Int, CUstream) -> CUresult
 typealias PFN_cuMemsetD8Async = @convention(c) (CUdeviceptr, UInt8, Int, CUstream) -> CUresult
 typealias PFN_cuStreamCreate = @convention(c) (UnsafeMutablePointer<CUstream>?, UInt32) -> CUresult
@@ -34,16 +39,31 @@ typealias PFN_cuEventCreate = @convention(c) (UnsafeMutablePointer<CUevent>?, UI
 typealias PFN_cuEventDestroy_v2 = @convention(c) (CUevent) -> CUresult
 typealias PFN_cuEventRecord = @convention(c) (CUevent, CUstream) -> CUresult
 typealias PFN_cuEventElapsedTime = @convention(c) (UnsafeMutablePointer<Float>?, CUevent, CUevent) -> CUresult
-typealias PFN_cuModuleLoadData = @convention(c) (UnsafeMutablePointer<CUmodule>?, UnsafeRawPointer?) -> CUresult
+typealias PFN_cuModuleLoadData =
+  @convention(c) (UnsafeMutablePointer<CUmodule>?, UnsafeRawPointer?) -> CUresult
 typealias PFN_cuModuleUnload = @convention(c) (CUmodule) -> CUresult
-typealias PFN_cuModuleGetFunction = @convention(c) (UnsafeMutablePointer<CUfunction>?, CUmodule, UnsafePointer<CChar>?) -> CUresult
-typealias PFN_cuLaunchKernel = @convention(c) (CUfunction, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUstream, UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult
-typealias PFN_cuGetErrorName = @convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> CUresult
-typealias PFN_cuGetErrorString = @convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> CUresult
-typealias PFN_nvrtcVersion = @convention(c) (UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> nvrtcResult
-typealias PFN_nvrtcCreateProgram = @convention(c) (UnsafeMutablePointer<nvrtcProgram>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> nvrtcResult
-typealias PFN_nvrtcCompileProgram = @convention(c) (nvrtcProgram, Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> nvrtcResult
-typealias PFN_nvrtcGetProgramLogSize = @convention(c) (nvrtcProgram, UnsafeMutablePointer<Int>?) -> nvrtcResult
+typealias PFN_cuModuleGetFunction =
+  @convention(c) (UnsafeMutablePointer<CUfunction>?, CUmodule, UnsafePointer<CChar>?) -> CUresult
+typealias PFN_cuLaunchKernel =
+  @convention(c) (
+    CUfunction, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUstream,
+    UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+  ) -> CUresult
+typealias PFN_cuGetErrorName =
+  @convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> CUresult
+typealias PFN_cuGetErrorString =
+  @convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> CUresult
+typealias PFN_nvrtcVersion =
+  @convention(c) (UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> nvrtcResult
+typealias PFN_nvrtcCreateProgram =
+  @convention(c) (
+    UnsafeMutablePointer<nvrtcProgram>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int32,
+    UnsafeMutablePointer<UnsafePointer<CChar>?>?, UnsafeMutablePointer<UnsafePointer<CChar>?>?
+  ) -> nvrtcResult
+typealias PFN_nvrtcCompileProgram =
+  @convention(c) (nvrtcProgram, Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> nvrtcResult
+typealias PFN_nvrtcGetProgramLogSize =
+  @convention(c) (nvrtcProgram, UnsafeMutablePointer<Int>?) -> nvrtcResult
 typealias PFN_nvrtcGetProgramLog = @convention(c) (nvrtcProgram, UnsafeMutablePointer<CChar>?) -> nvrtcResult
 typealias PFN_nvrtcGetCUBINSize = @convention(c) (nvrtcProgram, UnsafeMutablePointer<Int>?) -> nvrtcResult
 typealias PFN_nvrtcGetCUBIN = @convention(c) (nvrtcProgram, UnsafeMutablePointer<CChar>?) -> nvrtcResult

@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-import Synchronization
 
 /// CUDA driver API + NVRTC, loaded with dlopen (QUANTA_CUDA_LIB / QUANTA_NVRTC_LIB override).
 public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
@@ -20,7 +21,8 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
     "/usr/local/cuda/lib64/libcuda.so.1", "/usr/lib/wsl/lib/libcuda.so.1",
   ]
   static let nvrtcCandidates = [
-    "libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "/usr/local/cuda/lib64/libnvrtc.so",
+    "libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2",
+    "/usr/local/cuda/lib64/libnvrtc.so",
     "/usr/local/cuda/lib64/libnvrtc.so.13", "/usr/local/cuda/lib64/libnvrtc.so.12",
   ]
 
@@ -63,8 +65,10 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
   private let supportedArchs: [String]?
 
   public init() throws(GPUError) {
-    let d = try DynamicLibrary.open("CUDA driver (libcuda)", candidates: Self.driverCandidates, override: environment("QUANTA_CUDA_LIB"))
-    let n = try DynamicLibrary.open("NVRTC (libnvrtc)", candidates: Self.nvrtcCandidates, override: environment("QUANTA_NVRTC_LIB"))
+    let d = try DynamicLibrary.open(
+      "CUDA driver (libcuda)", candidates: Self.driverCandidates, override: environment("QUANTA_CUDA_LIB"))
+    let n = try DynamicLibrary.open(
+      "NVRTC (libnvrtc)", candidates: Self.nvrtcCandidates, override: environment("QUANTA_NVRTC_LIB"))
     driver = d
     nvrtc = n
     cuInit = try d.function("cuInit")
@@ -109,7 +113,8 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
     driverVersion = v
     var major: Int32 = 0, minor: Int32 = 0
     if let ver = n.optionalFunction("nvrtcVersion", as: PFN_nvrtcVersion.self) { _ = ver(&major, &minor) }
-    versionDescription = "CUDA driver \(v / 1000).\(v % 1000 / 10), NVRTC \(major).\(minor) (\(d.path), \(n.path))"
+    versionDescription =
+      "CUDA driver \(v / 1000).\(v % 1000 / 10), NVRTC \(major).\(minor) (\(d.path), \(n.path))"
     if let num = n.optionalFunction("nvrtcGetNumSupportedArchs", as: PFN_nvrtcGetNumSupportedArchs.self),
       let list = n.optionalFunction("nvrtcGetSupportedArchs", as: PFN_nvrtcGetSupportedArchs.self)
     {
@@ -198,16 +203,21 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
     var p: CUdeviceptr = 0
     let r = cuMemAlloc(&p, bytes)
     if r == CUDAConst.CUDA_ERROR_OUT_OF_MEMORY {
-      throw .outOfMemory(vendor: .cuda, device: -1, requestedBytes: bytes, freeBytes: (try? memoryInfo())?.free)
+      throw .outOfMemory(
+        vendor: .cuda, device: -1, requestedBytes: bytes, freeBytes: (try? memoryInfo())?.free)
     }
     try check("cuMemAlloc_v2", r)
     return DevicePointer(p)
   }
-  public func free(_ pointer: DevicePointer) throws(GPUError) { try check("cuMemFree_v2", cuMemFree(pointer.address)) }
+  public func free(_ pointer: DevicePointer) throws(GPUError) {
+    try check("cuMemFree_v2", cuMemFree(pointer.address))
+  }
   public func copyToDevice(_ dst: DevicePointer, from src: UnsafeRawPointer, bytes: Int, stream: VendorHandle)
     throws(GPUError)
   { try check("cuMemcpyHtoDAsync_v2", cuMemcpyHtoDAsync(dst.address, src, bytes, stream.pointer)) }
-  public func copyToHost(_ dst: UnsafeMutableRawPointer, from src: DevicePointer, bytes: Int, stream: VendorHandle)
+  public func copyToHost(
+    _ dst: UnsafeMutableRawPointer, from src: DevicePointer, bytes: Int, stream: VendorHandle
+  )
     throws(GPUError)
   { try check("cuMemcpyDtoHAsync_v2", cuMemcpyDtoHAsync(dst, src.address, bytes, stream.pointer)) }
   public func copyOnDevice(_ dst: DevicePointer, from src: DevicePointer, bytes: Int, stream: VendorHandle)
@@ -249,7 +259,8 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
         detail: "the loaded NVRTC (\(versionDescription)) cannot target it")
     }
     var prog: nvrtcProgram = nil
-    let created = source.withCString { s in name.withCString { nvrtcCreateProgram(&prog, s, $0, 0, nil, nil) } }
+    let created = source.withCString { s in name.withCString { nvrtcCreateProgram(&prog, s, $0, 0, nil, nil) }
+    }
     guard created == CUDAConst.NVRTC_SUCCESS else { throw rtcFail("nvrtcCreateProgram", created) }
     defer { _ = nvrtcDestroyProgram(&prog) }
     let all = ["--gpu-architecture=\(architecture)"] + options
@@ -267,13 +278,16 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
     var size = 0
     guard nvrtcGetCUBINSize(prog, &size) == 0, size > 0 else { throw rtcFail("nvrtcGetCUBINSize", 0) }
     var code = [UInt8](repeating: 0, count: size)
-    let got = code.withUnsafeMutableBytes { nvrtcGetCUBIN(prog, $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+    let got = code.withUnsafeMutableBytes {
+      nvrtcGetCUBIN(prog, $0.baseAddress!.assumingMemoryBound(to: CChar.self))
+    }
     guard got == 0 else { throw rtcFail("nvrtcGetCUBIN", got) }
     return CodeObject(architecture: architecture, bytes: code)
   }
 
   private func rtcFail(_ call: String, _ code: nvrtcResult) -> GPUError {
-    .apiCall(vendor: .cuda, call: call, code: code, name: "nvrtcResult \(code)",
+    .apiCall(
+      vendor: .cuda, call: call, code: code, name: "nvrtcResult \(code)",
       message: nvrtcGetErrorString(code).map { String(cString: $0) } ?? "")
   }
 
@@ -281,7 +295,8 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
     var m: CUmodule = nil
     let r = code.bytes.withUnsafeBytes { cuModuleLoadData(&m, $0.baseAddress) }
     if r == CUDAConst.CUDA_ERROR_NO_BINARY_FOR_GPU || r == CUDAConst.CUDA_ERROR_UNSUPPORTED_PTX_VERSION {
-      throw .noCodeForArchitecture(vendor: .cuda, architecture: code.architecture, available: [code.architecture],
+      throw .noCodeForArchitecture(
+        vendor: .cuda, architecture: code.architecture, available: [code.architecture],
         detail: "the driver rejected the module (\(fail("cuModuleLoadData", r)))")
     }
     try check("cuModuleLoadData", r)
@@ -290,11 +305,13 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
   public func unloadModule(_ module: VendorHandle) { _ = cuModuleUnload(module.pointer) }
   public func function(_ module: VendorHandle, named: String) throws(GPUError) -> VendorHandle {
     var f: CUfunction = nil
-    try check("cuModuleGetFunction(\(named))", named.withCString { cuModuleGetFunction(&f, module.pointer, $0) })
+    try check(
+      "cuModuleGetFunction(\(named))", named.withCString { cuModuleGetFunction(&f, module.pointer, $0) })
     return VendorHandle(f)
   }
   public func launch(
-    _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int, stream: VendorHandle,
+    _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int,
+    stream: VendorHandle,
     arguments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
   ) throws(GPUError) {
     try check(

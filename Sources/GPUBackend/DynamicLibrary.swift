@@ -22,12 +22,15 @@ final class DynamicLibrary: @unchecked Sendable {
 
   /// Opens the first loadable candidate. `override` (an environment variable's value) replaces
   /// the search list when set. Throws `libraryNotFound` with every name tried and each loader message.
-  static func open(_ name: String, candidates: [String], override: String?) throws(GPUError) -> DynamicLibrary {
+  static func open(_ name: String, candidates: [String], override: String?) throws(GPUError) -> DynamicLibrary
+  {
     let list = override.map { [$0] } ?? candidates
     var messages: [String] = []
     for path in list {
       _ = dlerror()
-      if let h = dlopen(path, RTLD_NOW | RTLD_LOCAL) { return DynamicLibrary(name: name, path: path, handle: h) }
+      if let h = dlopen(path, RTLD_NOW | RTLD_LOCAL) {
+        return DynamicLibrary(name: name, path: path, handle: h)
+      }
       messages.append(dlerror().map { String(cString: $0) } ?? "\(path): unknown dlopen failure")
     }
     throw .libraryNotFound(library: name, searched: list, loaderMessages: messages)

@@ -54,7 +54,9 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
 
   /// A factory for `BackendRegistry.register(.cuda / .rocm)`.
   public static let factory: @Sendable (Device) throws -> any ComputeBackend = { device in
-    do { return try GPUBackend(device: device) } catch { throw QuantaError.deviceUnavailable(device: device, reason: "\(error)") }
+    do { return try GPUBackend(device: device) } catch {
+      throw QuantaError.deviceUnavailable(device: device, reason: "\(error)")
+    }
   }
 
   /// Converts vendor faults to the contract's errors where one fits (OOM, unsupported).
@@ -86,12 +88,16 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     try call { () throws(GPUError) -> any DeviceBuffer in
       let (p, size) = try context.allocate(bytes: max(byteCount, 1))
       let b = GPUBuffer(gpu: self, pointer: p, byteCount: byteCount, sizeClass: size)
-      try context.run { () throws(GPUError) in try context.api.memset(p, value: 0, bytes: max(byteCount, 1), stream: context.stream) }
+      try context.run { () throws(GPUError) in
+        try context.api.memset(p, value: 0, bytes: max(byteCount, 1), stream: context.stream)
+      }
       return b
     }
   }
 
-  public func makeBuffer(wrapping bytes: UnsafeRawBufferPointer, owner: any Sendable) throws -> any DeviceBuffer {
+  public func makeBuffer(wrapping bytes: UnsafeRawBufferPointer, owner: any Sendable) throws
+    -> any DeviceBuffer
+  {
     let b = try allocate(byteCount: bytes.count)
     try copy(bytes, to: b, at: 0)
     return b
@@ -102,19 +108,23 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     guard let base = source.baseAddress, source.count > 0 else { return }
     try call { () throws(GPUError) in
       try context.run { () throws(GPUError) in
-        try context.api.copyToDevice(g.pointer.advanced(by: offset), from: base, bytes: source.count, stream: context.stream)
+        try context.api.copyToDevice(
+          g.pointer.advanced(by: offset), from: base, bytes: source.count, stream: context.stream)
         // The host bytes may go away after return: wait for the copy.
         try context.api.synchronize(stream: context.stream)
       }
     }
   }
 
-  public func copy(_ buffer: any DeviceBuffer, at offset: Int, to destination: UnsafeMutableRawBufferPointer) throws {
+  public func copy(_ buffer: any DeviceBuffer, at offset: Int, to destination: UnsafeMutableRawBufferPointer)
+    throws
+  {
     let g = try gpuBuffer(buffer, "copy")
     guard let base = destination.baseAddress, destination.count > 0 else { return }
     try call { () throws(GPUError) in
       try context.run { () throws(GPUError) in
-        try context.api.copyToHost(base, from: g.pointer.advanced(by: offset), bytes: destination.count, stream: context.stream)
+        try context.api.copyToHost(
+          base, from: g.pointer.advanced(by: offset), bytes: destination.count, stream: context.stream)
         try context.api.synchronize(stream: context.stream)
       }
     }
@@ -181,7 +191,8 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     args.append(xq.pointer)
     args.append(Int64(m * k))
     try call { () throws(GPUError) in
-      try context.launch("quantize_q8_1", grid: (Self.blocks(m * k, 256), 1, 1), block: (256, 1, 1), arguments: args)
+      try context.launch(
+        "quantize_q8_1", grid: (Self.blocks(m * k, 256), 1, 1), block: (256, 1, 1), arguments: args)
     }
     return xq
   }
@@ -198,10 +209,12 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     let warp = context.properties.warpSize
     if options.path == .dequantize {
       var args = KernelArguments()
-      args.append(w); args.append(try ptr(x, "matmul")); args.append(y); args.append(Int64(k)); args.append(Int64(n))
+      args.append(w); args.append(try ptr(x, "matmul")); args.append(y); args.append(Int64(k));
+      args.append(Int64(n))
       try call { () throws(GPUError) in
         try context.launch(
-          "dequantize_mul_mat_vec_\(t)", grid: (Self.blocks(n, 4), m, 1), block: (warp, 4, 1), arguments: args)
+          "dequantize_mul_mat_vec_\(t)", grid: (Self.blocks(n, 4), m, 1), block: (warp, 4, 1), arguments: args
+        )
       }
       return
     }
@@ -210,12 +223,15 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     args.append(w); args.append(xq.pointer); args.append(y); args.append(Int64(k)); args.append(Int64(n))
     if m <= 8 {
       try call { () throws(GPUError) in
-        try context.launch("mul_mat_vec_via_q8_1_\(t)", grid: (Self.blocks(n, 4), m, 1), block: (warp, 4, 1), arguments: args)
+        try context.launch(
+          "mul_mat_vec_via_q8_1_\(t)", grid: (Self.blocks(n, 4), m, 1), block: (warp, 4, 1), arguments: args)
       }
     } else {
       args.append(Int64(m))
       try call { () throws(GPUError) in
-        try context.launch("mul_mat_via_q8_1_\(t)", grid: (Self.blocks(n, 32), Self.blocks(m, 16), 1), block: (128, 1, 1), arguments: args)
+        try context.launch(
+          "mul_mat_via_q8_1_\(t)", grid: (Self.blocks(n, 32), Self.blocks(m, 16), 1), block: (128, 1, 1),
+          arguments: args)
       }
     }
     // xq returns to the pool when released; the stream orders any reuse after this launch.
@@ -234,7 +250,9 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     args.append(try ptr(out, "getRows"))
     args.append(Int64(k))
     try call { () throws(GPUError) in
-      try context.launch("get_rows_\(table.type.name)", grid: (Self.blocks(k / 8, 256), ids.count, 1), block: (256, 1, 1), arguments: args)
+      try context.launch(
+        "get_rows_\(table.type.name)", grid: (Self.blocks(k / 8, 256), ids.count, 1), block: (256, 1, 1),
+        arguments: args)
     }
     try synchronize()
     _ = idBuf

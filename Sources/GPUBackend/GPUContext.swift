@@ -11,12 +11,16 @@ public struct KernelArguments: Sendable {
   public mutating func append(_ v: Float) { slots.append(UInt64(v.bitPattern)) }
   public var count: Int { slots.count }
 
-  func withParameterPointers<R>(_ body: (UnsafeMutablePointer<UnsafeMutableRawPointer?>) throws(GPUError) -> R)
+  func withParameterPointers<R>(
+    _ body: (UnsafeMutablePointer<UnsafeMutableRawPointer?>) throws(GPUError) -> R
+  )
     throws(GPUError) -> R
   {
     var storage = slots
     return try storage.withUnsafeMutableBufferPointer { (buf) throws(GPUError) -> R in
-      var ptrs: [UnsafeMutableRawPointer?] = (0..<buf.count).map { UnsafeMutableRawPointer(buf.baseAddress! + $0) }
+      var ptrs: [UnsafeMutableRawPointer?] = (0..<buf.count).map {
+        UnsafeMutableRawPointer(buf.baseAddress! + $0)
+      }
       return try ptrs.withUnsafeMutableBufferPointer { (p) throws(GPUError) -> R in try body(p.baseAddress!) }
     }
   }
@@ -47,7 +51,9 @@ public final class GPUContext: @unchecked Sendable {
     let count = try api.deviceCount()
     let visible = environment(api.vendor.visibleDevicesVariable)
     if count == 0 {
-      throw .noDevice(vendor: api.vendor, reason: "the runtime reports 0 devices (\(api.versionDescription))", visibleDevices: visible)
+      throw .noDevice(
+        vendor: api.vendor, reason: "the runtime reports 0 devices (\(api.versionDescription))",
+        visibleDevices: visible)
     }
     guard device >= 0, device < count else {
       throw .deviceIndexOutOfRange(vendor: api.vendor, index: device, count: count, visibleDevices: visible)
@@ -56,7 +62,8 @@ public final class GPUContext: @unchecked Sendable {
     let props = try api.properties(device: device)
     // Principle 3: the kernels are built for the device's own width; anything else is refused.
     guard props.warpSize == 32 || props.warpSize == 64 else {
-      throw .unsupported(op: "open", type: "warp size \(props.warpSize)", device: "\(api.vendor.deviceKind):\(device)")
+      throw .unsupported(
+        op: "open", type: "warp size \(props.warpSize)", device: "\(api.vendor.deviceKind):\(device)")
     }
     self.api = api
     self.deviceIndex = device
@@ -67,7 +74,9 @@ public final class GPUContext: @unchecked Sendable {
   }
 
   deinit {
-    let s = state.withLock { s -> State in let c = s; s = State(); return c }
+    let s = state.withLock { s -> State in
+      let c = s; s = State(); return c
+    }
     try? api.activate(device: deviceIndex)
     for (_, list) in s.free { for p in list { try? api.free(p) } }
     if let m = s.module { api.unloadModule(m) }
@@ -154,7 +163,8 @@ public final class GPUContext: @unchecked Sendable {
       let compiler = KernelCompiler(api: api, cache: cache)
       // The base target ("gfx90a", not "gfx90a:sramecc+:xnack-"): its code runs on every feature variant
       // and shares the cache key with `quanta kernels --compile --arch gfx90a`.
-      let built = try compiler.codeObject(architecture: properties.architecture, warpSize: properties.warpSize)
+      let built = try compiler.codeObject(
+        architecture: properties.architecture, warpSize: properties.warpSize)
       let m = try run { () throws(GPUError) in try api.loadModule(built.code) }
       module = state.withLock { s in
         if let existing = s.module { return existing }
@@ -174,7 +184,8 @@ public final class GPUContext: @unchecked Sendable {
   }
 
   public func launch(
-    _ name: String, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0, arguments: KernelArguments
+    _ name: String, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
+    arguments: KernelArguments
   ) throws(GPUError) {
     let f = try kernel(name)
     try run { () throws(GPUError) in

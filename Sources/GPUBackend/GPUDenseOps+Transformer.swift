@@ -64,7 +64,8 @@ extension GPUBackend {
     try withExtendedLifetime(pos) { try launch1D("rope_f32", count: items, args) }
   }
 
-  public func softmax(_ x: Tensor, positions: [Int32], parameters: SoftmaxParameters, into out: Tensor) throws {
+  public func softmax(_ x: Tensor, positions: [Int32], parameters: SoftmaxParameters, into out: Tensor) throws
+  {
     let n = x.shape.last ?? 1
     let rows = x.count / max(n, 1)
     guard rows > 0, n > 0 else { return }
@@ -85,7 +86,9 @@ extension GPUBackend {
 
   // MARK: KV cache and attention
 
-  public func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor) throws {
+  public func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor)
+    throws
+  {
     let tokens = keys.shape[0]
     let kvDim = keys.shape[1] * keys.shape[2]
     guard tokens > 0, kvDim > 0 else { return }
@@ -109,7 +112,8 @@ extension GPUBackend {
     let (tokens, heads, headDim) = (query.shape[0], query.shape[1], query.shape[2])
     guard headDim <= KernelBuild.attentionMaxHeadDim else {
       throw QuantaError.unsupported(
-        op: "attention (headDim \(headDim) > \(KernelBuild.attentionMaxHeadDim))", type: keyCache.dtype.rawValue,
+        op: "attention (headDim \(headDim) > \(KernelBuild.attentionMaxHeadDim))",
+        type: keyCache.dtype.rawValue,
         device: device)
     }
     guard tokens > 0, heads > 0, headDim > 0 else { return }
@@ -169,6 +173,10 @@ extension GPUBackend {
   public func geglu(gate: Tensor, up: Tensor, into out: Tensor) throws {
     try binary("geglu", gate, up, out, broadcast: false)
   }
-  public func add(_ a: Tensor, _ b: Tensor, into out: Tensor) throws { try binary("add", a, b, out, broadcast: true) }
-  public func mul(_ a: Tensor, _ b: Tensor, into out: Tensor) throws { try binary("mul", a, b, out, broadcast: true) }
+  public func add(_ a: Tensor, _ b: Tensor, into out: Tensor) throws {
+    try binary("add", a, b, out, broadcast: true)
+  }
+  public func mul(_ a: Tensor, _ b: Tensor, into out: Tensor) throws {
+    try binary("mul", a, b, out, broadcast: true)
+  }
 }

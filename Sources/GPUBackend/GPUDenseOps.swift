@@ -100,7 +100,9 @@ extension GPUBackend {
     args.append(try ptr(out, "getRows"))
     args.append(Int64(k))
     args.append(Int64(ids.count))
-    try withExtendedLifetime(idBuf) { try launch1D("get_rows_\(table.dtype.rawValue)", count: ids.count * k, args) }
+    try withExtendedLifetime(idBuf) {
+      try launch1D("get_rows_\(table.dtype.rawValue)", count: ids.count * k, args)
+    }
   }
 
   /// `out [m, n] = x [m, k] · wᵀ` with w f32/f16/bf16 `[n, k]`: f32 dots for every path (the

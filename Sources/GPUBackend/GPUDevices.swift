@@ -24,16 +24,20 @@ public enum GPUArchitecture {
     } else if arch.hasPrefix("gfx") {
       let base = String(arch.split(separator: ":").first ?? "")
       let dot4: Set<String> = ["gfx906", "gfx908", "gfx90a", "gfx940", "gfx941", "gfx942", "gfx950"]
-      if dot4.contains(base) || base.hasPrefix("gfx103") || base.hasPrefix("gfx11") || base.hasPrefix("gfx12") {
+      if dot4.contains(base) || base.hasPrefix("gfx103") || base.hasPrefix("gfx11") || base.hasPrefix("gfx12")
+      {
         caps.insert(.dp4a)
       }
       // MFMA on CDNA, WMMA on RDNA3+.
-      if ["gfx908", "gfx90a", "gfx940", "gfx941", "gfx942", "gfx950"].contains(base) || base.hasPrefix("gfx11")
+      if ["gfx908", "gfx90a", "gfx940", "gfx941", "gfx942", "gfx950"].contains(base)
+        || base.hasPrefix("gfx11")
         || base.hasPrefix("gfx12")
       {
         caps.insert(.matrixCores)
       }
-      if base.hasPrefix("gfx90a") || base.hasPrefix("gfx94") || base.hasPrefix("gfx11") || base.hasPrefix("gfx12") {
+      if base.hasPrefix("gfx90a") || base.hasPrefix("gfx94") || base.hasPrefix("gfx11")
+        || base.hasPrefix("gfx12")
+      {
         caps.insert(.bf16)
       }
     }
@@ -53,7 +57,9 @@ public enum GPUDevices {
 
   public static func environmentNotes(_ vendor: GPUVendor) -> [String] {
     var notes: [String] = []
-    if let v = environment(vendor.visibleDevicesVariable) { notes.append("\(vendor.visibleDevicesVariable)=\(v)") }
+    if let v = environment(vendor.visibleDevicesVariable) {
+      notes.append("\(vendor.visibleDevicesVariable)=\(v)")
+    }
     if vendor == .hip {
       if let v = environment("HSA_OVERRIDE_GFX_VERSION") {
         notes.append("HSA_OVERRIDE_GFX_VERSION=\(v) (the runtime reports an overridden gfx target)")
@@ -89,7 +95,8 @@ public enum GPUDevices {
     var lines: [String] = []
     let kind = report.vendor.deviceKind
     for d in report.devices {
-      let caps = GPUArchitecture.capabilities(architecture: d.architecture).map(\.rawValue).sorted().joined(separator: ",")
+      let caps = GPUArchitecture.capabilities(architecture: d.architecture).map(\.rawValue).sorted().joined(
+        separator: ",")
       let gib = Double(d.totalMemory) / 1_073_741_824
       lines.append(
         "\(kind):\(d.index)  \(d.name)  arch \(d.targetID)  \(String(format: "%.1f", gib)) GiB  "

@@ -54,7 +54,8 @@ public enum GPUError: Error, Sendable, Equatable, CustomStringConvertible {
     case .deviceIndexOutOfRange(let v, let i, let n, let visible):
       return "\(v) device \(i) out of range: \(n) visible"
         + (visible.map { " (\(v.visibleDevicesVariable)=\($0))" } ?? "")
-    case .driverTooOld(let v, let have, let need): return "\(v) driver version \(have) is older than the \(need) required"
+    case .driverTooOld(let v, let have, let need):
+      return "\(v) driver version \(have) is older than the \(need) required"
     case .noCodeForArchitecture(let v, let arch, let available, let detail):
       return "no \(v) code for \(arch): \(detail); targets available: \(available.joined(separator: ", "))"
     case .outOfMemory(let v, let d, let req, let free):
@@ -74,7 +75,8 @@ public enum GPUError: Error, Sendable, Equatable, CustomStringConvertible {
   /// The QuantaCore error for callers of the device contract.
   public func asQuantaError(device: Device) -> QuantaError {
     switch self {
-    case .outOfMemory(_, _, let req, let free): return .outOfMemory(device: device, requestedBytes: req, freeBytes: free)
+    case .outOfMemory(_, _, let req, let free):
+      return .outOfMemory(device: device, requestedBytes: req, freeBytes: free)
     case .unsupported(let op, let type, _): return .unsupported(op: op, type: type, device: device)
     default: return .deviceUnavailable(device: device, reason: description)
     }

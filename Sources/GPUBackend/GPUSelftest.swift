@@ -68,7 +68,9 @@ public enum GPUSelftest {
       log("open \(device): FAIL \(error)")
       return (0, 1)
     }
-    log("device \(device): \(backend.info.name) \(backend.info.architecture) warp \(backend.info.warpSize ?? 0)")
+    log(
+      "device \(device): \(backend.info.name) \(backend.info.architecture) warp \(backend.info.warpSize ?? 0)"
+    )
     var passed = 0, failed = 0
     var all: [Case] = []
     for t in KernelBuild.types {
@@ -82,7 +84,11 @@ public enum GPUSelftest {
     }
     for c in all {
       do {
-        if let why = try c.body() { log("FAIL \(c.name): \(why)"); failed += 1 } else { log("ok   \(c.name)"); passed += 1 }
+        if let why = try c.body() {
+          log("FAIL \(c.name): \(why)"); failed += 1
+        } else {
+          log("ok   \(c.name)"); passed += 1
+        }
       } catch {
         log("FAIL \(c.name): \(error)")
         failed += 1
@@ -106,60 +112,68 @@ public enum GPUSelftest {
     let n = weightRows
     let blocks = randomBlocks(t, rows: n, k: k, seed: UInt64(Int(t.rawValue) * 1000 + k))
     var out: [Case] = []
-    out.append(Case(name: "dequantize \(t.name) f32 [\(n), \(k)]") {
-      let ref = try t.dequantize(blocks, count: n * k)
-      let q = try QTensor(bytes: blocks, type: t, shape: [n, k], on: gpu)
-      let y = try Tensor.zeros(shape: [n, k], dtype: .f32, on: gpu)
-      try gpu.dequantize(q, into: y)
-      let got = try y.toArray()
-      let bad = (0..<ref.count).first { got[$0].bitPattern != ref[$0].bitPattern && !(got[$0].isNaN && ref[$0].isNaN) }
-      return bad.map { "element \($0): \(got[$0]) vs reference \(ref[$0])" }
-    })
-    out.append(Case(name: "dequantize \(t.name) f16 [\(n), \(k)]") {
-      let ref = try t.dequantizeF16(blocks, count: n * k)
-      let q = try QTensor(bytes: blocks, type: t, shape: [n, k], on: gpu)
-      let y = try Tensor.zeros(shape: [n, k], dtype: .f16, on: gpu)
-      try gpu.dequantize(q, into: y)
-      var got = [UInt16](repeating: 0, count: n * k)
-      try got.withUnsafeMutableBytes { try gpu.copy(y.buffer, at: y.byteOffset, to: $0) }
-      let bad = (0..<ref.count).first { got[$0] != ref[$0] }
-      return bad.map { "element \($0): 0x\(String(got[$0], radix: 16)) vs reference 0x\(String(ref[$0], radix: 16))" }
-    })
-    out.append(Case(name: "getRows \(t.name) [\(n), \(k)] ids [0, \(n - 1), 3]") {
-      let ref = try t.dequantize(blocks, count: n * k)
-      let q = try QTensor(bytes: blocks, type: t, shape: [n, k], on: gpu)
-      let ids: [Int32] = [0, Int32(n - 1), 3]
-      let y = try Tensor.zeros(shape: [ids.count, k], on: gpu)
-      try gpu.getRows(q, ids: ids, into: y)
-      let got = try y.toArray()
-      for (r, id) in ids.enumerated() {
-        for j in 0..<k where got[r * k + j].bitPattern != ref[Int(id) * k + j].bitPattern {
-          return "row \(r) (id \(id)) element \(j): \(got[r * k + j]) vs \(ref[Int(id) * k + j])"
+    out.append(
+      Case(name: "dequantize \(t.name) f32 [\(n), \(k)]") {
+        let ref = try t.dequantize(blocks, count: n * k)
+        let q = try QTensor(bytes: blocks, type: t, shape: [n, k], on: gpu)
+        let y = try Tensor.zeros(shape: [n, k], dtype: .f32, on: gpu)
+        try gpu.dequantize(q, into: y)
+        let got = try y.toArray()
+        let bad = (0..<ref.count).first {
+          got[$0].bitPattern != ref[$0].bitPattern && !(got[$0].isNaN && ref[$0].isNaN)
         }
-      }
-      return nil
-    })
+        return bad.map { "element \($0): \(got[$0]) vs reference \(ref[$0])" }
+      })
+    out.append(
+      Case(name: "dequantize \(t.name) f16 [\(n), \(k)]") {
+        let ref = try t.dequantizeF16(blocks, count: n * k)
+        let q = try QTensor(bytes: blocks, type: t, shape: [n, k], on: gpu)
+        let y = try Tensor.zeros(shape: [n, k], dtype: .f16, on: gpu)
+        try gpu.dequantize(q, into: y)
+        var got = [UInt16](repeating: 0, count: n * k)
+        try got.withUnsafeMutableBytes { try gpu.copy(y.buffer, at: y.byteOffset, to: $0) }
+        let bad = (0..<ref.count).first { got[$0] != ref[$0] }
+        return bad.map {
+          "element \($0): 0x\(String(got[$0], radix: 16)) vs reference 0x\(String(ref[$0], radix: 16))"
+        }
+      })
+    out.append(
+      Case(name: "getRows \(t.name) [\(n), \(k)] ids [0, \(n - 1), 3]") {
+        let ref = try t.dequantize(blocks, count: n * k)
+        let q = try QTensor(bytes: blocks, type: t, shape: [n, k], on: gpu)
+        let ids: [Int32] = [0, Int32(n - 1), 3]
+        let y = try Tensor.zeros(shape: [ids.count, k], on: gpu)
+        try gpu.getRows(q, ids: ids, into: y)
+        let got = try y.toArray()
+        for (r, id) in ids.enumerated() {
+          for j in 0..<k where got[r * k + j].bitPattern != ref[Int(id) * k + j].bitPattern {
+            return "row \(r) (id \(id)) element \(j): \(got[r * k + j]) vs \(ref[Int(id) * k + j])"
+          }
+        }
+        return nil
+      })
     for m in activationRows {
       for path in [QMatMulPath.dequantize, .integerDot] {
-        out.append(Case(name: "matmul \(path.rawValue) \(t.name) x[\(m), \(k)] · w[\(n), \(k)]ᵀ") {
-          let w = try t.dequantize(blocks, count: n * k)
-          let x = (0..<(m * k)).map { Float(0.1 + 2 * cos(Double($0) * 0.37)) }
-          var ref = [Double](repeating: 0, count: m * n)
-          for i in 0..<m {
-            for r in 0..<n {
-              var acc = 0.0
-              for j in 0..<k { acc += Double(x[i * k + j]) * Double(w[r * k + j]) }
-              ref[i * n + r] = acc
+        out.append(
+          Case(name: "matmul \(path.rawValue) \(t.name) x[\(m), \(k)] · w[\(n), \(k)]ᵀ") {
+            let w = try t.dequantize(blocks, count: n * k)
+            let x = (0..<(m * k)).map { Float(0.1 + 2 * cos(Double($0) * 0.37)) }
+            var ref = [Double](repeating: 0, count: m * n)
+            for i in 0..<m {
+              for r in 0..<n {
+                var acc = 0.0
+                for j in 0..<k { acc += Double(x[i * k + j]) * Double(w[r * k + j]) }
+                ref[i * n + r] = acc
+              }
             }
-          }
-          let q = try QTensor(bytes: blocks, type: t, shape: [n, k], on: gpu)
-          let xt = try Tensor(x, shape: [m, k], on: gpu)
-          let y = try Tensor.zeros(shape: [m, n], on: gpu)
-          try gpu.matmul(xt, weights: q, options: QMatMulOptions(path: path), into: y)
-          let got = try y.toArray()
-          guard let e = nmse(got, ref) else { return "non-finite output where the reference is finite" }
-          return e <= 5e-4 ? nil : "normalized MSE \(e) > 5e-4"
-        })
+            let q = try QTensor(bytes: blocks, type: t, shape: [n, k], on: gpu)
+            let xt = try Tensor(x, shape: [m, k], on: gpu)
+            let y = try Tensor.zeros(shape: [m, n], on: gpu)
+            try gpu.matmul(xt, weights: q, options: QMatMulOptions(path: path), into: y)
+            let got = try y.toArray()
+            guard let e = nmse(got, ref) else { return "non-finite output where the reference is finite" }
+            return e <= 5e-4 ? nil : "normalized MSE \(e) > 5e-4"
+          })
       }
     }
     return out

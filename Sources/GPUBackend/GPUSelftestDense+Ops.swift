@@ -11,10 +11,11 @@ extension GPUSelftest {
       let x = wave(shape[0] * shape[1], seed: shape[1])
       let w = wave(shape[1], seed: 11)
       for withWeight in [false, true] {
-        out.append(versus("rmsNorm \(shape)\(withWeight ? " · weight" : "")", elementwise, gpu, cpu) { b in
-          let weight = withWeight ? try Tensor(w, shape: [shape[1]], on: b) : nil
-          return try Ops.rmsNorm(Tensor(x, shape: shape, on: b), weight: weight, eps: 1e-6).toArray()
-        })
+        out.append(
+          versus("rmsNorm \(shape)\(withWeight ? " · weight" : "")", elementwise, gpu, cpu) { b in
+            let weight = withWeight ? try Tensor(w, shape: [shape[1]], on: b) : nil
+            return try Ops.rmsNorm(Tensor(x, shape: shape, on: b), weight: weight, eps: 1e-6).toArray()
+          })
       }
     }
     for shape in [[3, 7], [2, 1000]] {
@@ -22,11 +23,13 @@ extension GPUSelftest {
       let x = wave(shape[0] * shape[1], seed: 4).map { $0 + 100 }
       let w = wave(shape[1], seed: 12), bias = wave(shape[1], seed: 13)
       for affine in [false, true] {
-        out.append(versus("layerNorm \(shape)\(affine ? " · weight + bias" : "")", elementwise, gpu, cpu) { b in
-          let wt = affine ? try Tensor(w, shape: [shape[1]], on: b) : nil
-          let bt = affine ? try Tensor(bias, shape: [shape[1]], on: b) : nil
-          return try Ops.layerNorm(Tensor(x, shape: shape, on: b), weight: wt, bias: bt, eps: 1e-5).toArray()
-        })
+        out.append(
+          versus("layerNorm \(shape)\(affine ? " · weight + bias" : "")", elementwise, gpu, cpu) { b in
+            let wt = affine ? try Tensor(w, shape: [shape[1]], on: b) : nil
+            let bt = affine ? try Tensor(bias, shape: [shape[1]], on: b) : nil
+            return try Ops.layerNorm(Tensor(x, shape: shape, on: b), weight: wt, bias: bt, eps: 1e-5)
+              .toArray()
+          })
       }
     }
     // (mode, tokens, heads, headDim, rotated dimensions, θ base, freq scale, freq factors)
@@ -41,12 +44,16 @@ extension GPUSelftest {
       let positions = (0..<tokens).map { Int32([0, 1, 4000, 17, 255, 8191, 3][$0 % 7]) }
       let factors = (0..<(dims / 2)).map { Float(1 + $0 % 5) * 0.75 }
       let p = RoPEParameters(mode: mode, dimensions: dims, freqBase: base, freqScale: fscale)
-      let name = "rope \(mode) [\(tokens), \(heads), \(hd)] dims \(dims) base \(base)\(withFactors ? " freqFactors" : "")"
-      out.append(versus(name, elementwise, gpu, cpu) { b in
-        let ff = withFactors ? try Tensor(factors, shape: [dims / 2], on: b) : nil
-        return try Ops.rope(Tensor(x, shape: [tokens, heads, hd], on: b), positions: positions, parameters: p, freqFactors: ff)
+      let name =
+        "rope \(mode) [\(tokens), \(heads), \(hd)] dims \(dims) base \(base)\(withFactors ? " freqFactors" : "")"
+      out.append(
+        versus(name, elementwise, gpu, cpu) { b in
+          let ff = withFactors ? try Tensor(factors, shape: [dims / 2], on: b) : nil
+          return try Ops.rope(
+            Tensor(x, shape: [tokens, heads, hd], on: b), positions: positions, parameters: p, freqFactors: ff
+          )
           .toArray()
-      })
+        })
     }
     let positions: [Int32] = [0, 5, 17, 36]
     let softmaxes: [(String, SoftmaxParameters)] = [
@@ -59,22 +66,26 @@ extension GPUSelftest {
     for keys in [1, 37, 300] {
       let x = wave(4 * 3 * keys, seed: keys, amplitude: 4)
       for (label, p) in softmaxes {
-        out.append(versus("softmax \(label) [4, 3, \(keys)]", elementwise, gpu, cpu) { b in
-          try Ops.softmax(Tensor(x, shape: [4, 3, keys], on: b), positions: positions, parameters: p).toArray()
-        })
+        out.append(
+          versus("softmax \(label) [4, 3, \(keys)]", elementwise, gpu, cpu) { b in
+            try Ops.softmax(Tensor(x, shape: [4, 3, keys], on: b), positions: positions, parameters: p)
+              .toArray()
+          })
       }
     }
-    out.append(versus("writeKV [3, 2, 40] at [5, 0, 15] of 16", .exact, gpu, cpu) { b in
-      let kc = try Tensor.zeros(shape: [16, 2, 40], dtype: .f16, on: b)
-      let vc = try Tensor.zeros(shape: [16, 2, 40], dtype: .f16, on: b)
-      // Values around and beyond f16's range and subnormals: rounding must match bit for bit.
-      var k = wave(240, seed: 1, amplitude: 3)
-      k[0] = 70000; k[1] = -1e-6; k[2] = 6.1e-5; k[3] = 65519
-      try Ops.writeKV(
-        keys: Tensor(k, shape: [3, 2, 40], on: b), values: Tensor(wave(240, seed: 2), shape: [3, 2, 40], on: b),
-        positions: [5, 0, 15], keyCache: kc, valueCache: vc)
-      return try kc.toArray() + vc.toArray()
-    })
+    out.append(
+      versus("writeKV [3, 2, 40] at [5, 0, 15] of 16", .exact, gpu, cpu) { b in
+        let kc = try Tensor.zeros(shape: [16, 2, 40], dtype: .f16, on: b)
+        let vc = try Tensor.zeros(shape: [16, 2, 40], dtype: .f16, on: b)
+        // Values around and beyond f16's range and subnormals: rounding must match bit for bit.
+        var k = wave(240, seed: 1, amplitude: 3)
+        k[0] = 70000; k[1] = -1e-6; k[2] = 6.1e-5; k[3] = 65519
+        try Ops.writeKV(
+          keys: Tensor(k, shape: [3, 2, 40], on: b),
+          values: Tensor(wave(240, seed: 2), shape: [3, 2, 40], on: b),
+          positions: [5, 0, 15], keyCache: kc, valueCache: vc)
+        return try kc.toArray() + vc.toArray()
+      })
     return out
   }
 
@@ -88,15 +99,21 @@ extension GPUSelftest {
       var softmax: SoftmaxParameters
     }
     let setups = [
-      Setup(label: "decode GQA 8/2", heads: 8, kvHeads: 2, headDim: 64, capacity: 320, kvLength: 300,
+      Setup(
+        label: "decode GQA 8/2", heads: 8, kvHeads: 2, headDim: 64, capacity: 320, kvLength: 300,
         positions: [299], softmax: .init(scale: 0.125, causal: true)),
-      Setup(label: "prompt causal", heads: 4, kvHeads: 4, headDim: 80, capacity: 8, kvLength: 7,
+      Setup(
+        label: "prompt causal", heads: 4, kvHeads: 4, headDim: 80, capacity: 8, kvLength: 7,
         positions: Array(0..<7), softmax: .init(scale: 0.11, causal: true)),
-      Setup(label: "sliding window 8 + soft-cap (gemma-like, MQA)", heads: 4, kvHeads: 1, headDim: 256,
-        capacity: 40, kvLength: 37, positions: [34, 35, 36], softmax: .init(scale: 0.0625, softCap: 50, causal: true, slidingWindow: 8)),
-      Setup(label: "query with no visible key", heads: 2, kvHeads: 1, headDim: 32, capacity: 24, kvLength: 10,
+      Setup(
+        label: "sliding window 8 + soft-cap (gemma-like, MQA)", heads: 4, kvHeads: 1, headDim: 256,
+        capacity: 40, kvLength: 37, positions: [34, 35, 36],
+        softmax: .init(scale: 0.0625, softCap: 50, causal: true, slidingWindow: 8)),
+      Setup(
+        label: "query with no visible key", heads: 2, kvHeads: 1, headDim: 32, capacity: 24, kvLength: 10,
         positions: [20, 9], softmax: .init(causal: true, slidingWindow: 4)),
-      Setup(label: "unmasked, tile + 2 keys", heads: 6, kvHeads: 3, headDim: 128, capacity: 130, kvLength: 130,
+      Setup(
+        label: "unmasked, tile + 2 keys", heads: 6, kvHeads: 3, headDim: 128, capacity: 130, kvLength: 130,
         positions: [3, 100, 129, 0, 64], softmax: .init(scale: 0.088)),
     ]
     return setups.map { s in
@@ -104,7 +121,8 @@ extension GPUSelftest {
       let q = wave(tokens * s.heads * s.headDim, seed: s.headDim, amplitude: 0.5)
       let cacheCount = s.capacity * s.kvHeads * s.headDim
       let k = wave(cacheCount, seed: 21), v = wave(cacheCount, seed: 22)
-      let name = "attention \(s.label) q[\(tokens), \(s.heads), \(s.headDim)] kv \(s.kvLength)/\(s.capacity)×\(s.kvHeads)"
+      let name =
+        "attention \(s.label) q[\(tokens), \(s.heads), \(s.headDim)] kv \(s.kvLength)/\(s.capacity)×\(s.kvHeads)"
       return versus(name, reduction, gpu, cpu) { b in
         let cacheShape = [s.capacity, s.kvHeads, s.headDim]
         return try Ops.attention(
@@ -125,29 +143,36 @@ extension GPUSelftest {
       let n = shape.reduce(1, *)
       let x = wave(n, seed: n, amplitude: 3), y = wave(n, seed: n + 1)
       let unary: [(String, (Tensor) throws -> Tensor)] = [
-        ("silu", { try Ops.silu($0) }), ("gelu", { try Ops.gelu($0) }), ("scale 0.37", { try Ops.scale($0, by: 0.37) }),
+        ("silu", { try Ops.silu($0) }), ("gelu", { try Ops.gelu($0) }),
+        ("scale 0.37", { try Ops.scale($0, by: 0.37) }),
       ]
       for (label, op) in unary {
-        out.append(versus("\(label) \(shape)", elementwise, gpu, cpu) { b in try op(Tensor(x, shape: shape, on: b)).toArray() })
+        out.append(
+          versus("\(label) \(shape)", elementwise, gpu, cpu) { b in
+            try op(Tensor(x, shape: shape, on: b)).toArray()
+          })
       }
       let binary: [(String, (Tensor, Tensor) throws -> Tensor)] = [
         ("swiglu", { try Ops.swiglu(gate: $0, up: $1) }), ("geglu", { try Ops.geglu(gate: $0, up: $1) }),
         ("add", { try Ops.add($0, $1) }), ("mul", { try Ops.mul($0, $1) }),
       ]
       for (label, op) in binary {
-        out.append(versus("\(label) \(shape)", elementwise, gpu, cpu) { b in
-          try op(Tensor(x, shape: shape, on: b), Tensor(y, shape: shape, on: b)).toArray()
-        })
+        out.append(
+          versus("\(label) \(shape)", elementwise, gpu, cpu) { b in
+            try op(Tensor(x, shape: shape, on: b), Tensor(y, shape: shape, on: b)).toArray()
+          })
       }
     }
     // Row broadcast: b a suffix of a's shape.
     let a = wave(5 * 4 * 37, seed: 8)
     for bShape in [[4, 37], [37]] {
       let bv = wave(bShape.reduce(1, *), seed: 9)
-      for (label, op) in [("add", Ops.add), ("mul", Ops.mul)] as [(String, (Tensor, Tensor) throws -> Tensor)] {
-        out.append(versus("\(label) [5, 4, 37] with \(bShape) broadcast", elementwise, gpu, cpu) { b in
-          try op(Tensor(a, shape: [5, 4, 37], on: b), Tensor(bv, shape: bShape, on: b)).toArray()
-        })
+      for (label, op) in [("add", Ops.add), ("mul", Ops.mul)] as [(String, (Tensor, Tensor) throws -> Tensor)]
+      {
+        out.append(
+          versus("\(label) [5, 4, 37] with \(bShape) broadcast", elementwise, gpu, cpu) { b in
+            try op(Tensor(a, shape: [5, 4, 37], on: b), Tensor(bv, shape: bShape, on: b)).toArray()
+          })
       }
     }
     return out

@@ -36,7 +36,9 @@ extension GPUSelftest {
       }
       return bad.map { "element \($0): \(got[$0]) vs reference \(want[$0])" }
     case .nmse(let limit):
-      guard let e = nmse(got, want.map(Double.init)) else { return "non-finite output where the reference is finite" }
+      guard let e = nmse(got, want.map(Double.init)) else {
+        return "non-finite output where the reference is finite"
+      }
       return e <= limit ? nil : "normalized MSE \(e) > \(limit)"
     }
   }
@@ -80,60 +82,69 @@ extension GPUSelftest {
     for t in storage + KernelBuild.quantizeTypes {
       for shape in [[1, 32], [7, 288], [37, 96]] {
         let x = quantizeInput(shape[0] * shape[1], seed: Int(t.rawValue) + shape[0])
-        out.append(Case(name: "quantize \(t.name) \(shape)") {
-          func run(_ b: any ComputeBackend) throws -> [UInt8] {
-            try QTensor.quantize(Tensor(x, shape: shape, on: b), type: t).bytes()
-          }
-          let want = try run(cpu), got = try run(gpu)
-          let bad = (0..<want.count).first { got[$0] != want[$0] }
-          return got.count != want.count ? "\(got.count) bytes, reference \(want.count)"
-            : bad.map { "byte \($0): 0x\(String(got[$0], radix: 16)) vs reference 0x\(String(want[$0], radix: 16))" }
-        })
+        out.append(
+          Case(name: "quantize \(t.name) \(shape)") {
+            func run(_ b: any ComputeBackend) throws -> [UInt8] {
+              try QTensor.quantize(Tensor(x, shape: shape, on: b), type: t).bytes()
+            }
+            let want = try run(cpu), got = try run(gpu)
+            let bad = (0..<want.count).first { got[$0] != want[$0] }
+            return got.count != want.count
+              ? "\(got.count) bytes, reference \(want.count)"
+              : bad.map {
+                "byte \($0): 0x\(String(got[$0], radix: 16)) vs reference 0x\(String(want[$0], radix: 16))"
+              }
+          })
       }
     }
     // A type without a GPU quantizer is a typed error, not a trap or a CPU fallback.
-    out.append(Case(name: "quantize q4_K → typed unsupported") {
-      let x = try Tensor(wave(256, seed: 1), shape: [1, 256], on: gpu)
-      do {
-        _ = try QTensor.quantize(x, type: .q4_K)
-        return "quantize q4_K succeeded; expected QuantaError.unsupported"
-      } catch let e as QuantaError {
-        if case .unsupported = e { return nil }
-        return "expected .unsupported, got \(e)"
-      }
-    })
+    out.append(
+      Case(name: "quantize q4_K → typed unsupported") {
+        let x = try Tensor(wave(256, seed: 1), shape: [1, 256], on: gpu)
+        do {
+          _ = try QTensor.quantize(x, type: .q4_K)
+          return "quantize q4_K succeeded; expected QuantaError.unsupported"
+        } catch let e as QuantaError {
+          if case .unsupported = e { return nil }
+          return "expected .unsupported, got \(e)"
+        }
+      })
     for t in KernelBuild.types {
       let k = t.blockSize * 3
       let blocks = randomBlocks(t, rows: 5, k: k, seed: UInt64(t.rawValue) + 77)
-      out.append(versus("dequantize \(t.name) bf16 [5, \(k)]", .exact, gpu, cpu) { b in
-        let q = try QTensor(bytes: blocks, type: t, shape: [5, k], on: b)
-        let y = try Tensor.zeros(shape: [5, k], dtype: .bf16, on: b)
-        try b.dequantize(q, into: y)
-        return try y.toArray()
-      })
+      out.append(
+        versus("dequantize \(t.name) bf16 [5, \(k)]", .exact, gpu, cpu) { b in
+          let q = try QTensor(bytes: blocks, type: t, shape: [5, k], on: b)
+          let y = try Tensor.zeros(shape: [5, k], dtype: .bf16, on: b)
+          try b.dequantize(q, into: y)
+          return try y.toArray()
+        })
     }
     let values = wave(7 * 45, seed: 5, amplitude: 3)
     for from in storage {
       for to in [DType.f32, .f16, .bf16] {
-        out.append(versus("dequantize \(from.name) storage → \(to) [7, 45]", .exact, gpu, cpu) { b in
-          let q = try QTensor.quantize(Tensor(values, shape: [7, 45], on: b), type: from)
-          let y = try Tensor.zeros(shape: [7, 45], dtype: to, on: b)
-          try b.dequantize(q, into: y)
-          return try y.toArray()
-        })
+        out.append(
+          versus("dequantize \(from.name) storage → \(to) [7, 45]", .exact, gpu, cpu) { b in
+            let q = try QTensor.quantize(Tensor(values, shape: [7, 45], on: b), type: from)
+            let y = try Tensor.zeros(shape: [7, 45], dtype: to, on: b)
+            try b.dequantize(q, into: y)
+            return try y.toArray()
+          })
       }
     }
     let ids: [Int32] = [0, 36, 3, 3, 17]
     for dtype in [DType.f32, .f16, .bf16] {
       let table = wave(37 * 41, seed: 9)
-      out.append(versus("getRows \(dtype) [37, 41] ids \(ids)", .exact, gpu, cpu) { b in
-        try Ops.getRows(Tensor(table, shape: [37, 41], dtype: dtype, on: b), ids: ids).toArray()
-      })
+      out.append(
+        versus("getRows \(dtype) [37, 41] ids \(ids)", .exact, gpu, cpu) { b in
+          try Ops.getRows(Tensor(table, shape: [37, 41], dtype: dtype, on: b), ids: ids).toArray()
+        })
     }
-    out.append(versus("getRows f16 QTensor [37, 64] ids \(ids)", .exact, gpu, cpu) { b in
-      let q = try QTensor.quantize(Tensor(wave(37 * 64, seed: 3), shape: [37, 64], on: b), type: .f16)
-      return try Ops.getRows(q, ids: ids).toArray()
-    })
+    out.append(
+      versus("getRows f16 QTensor [37, 64] ids \(ids)", .exact, gpu, cpu) { b in
+        let q = try QTensor.quantize(Tensor(wave(37 * 64, seed: 3), shape: [37, 64], on: b), type: .f16)
+        return try Ops.getRows(q, ids: ids).toArray()
+      })
     return out
   }
 
@@ -147,10 +158,11 @@ extension GPUSelftest {
         let w = wave(n * k, seed: k + Int(t.rawValue))
         for m in activationRows {
           let x = wave(m * k, seed: m)
-          out.append(versus("matmul \(t.name) x[\(m), \(k)] · w[\(n), \(k)]ᵀ", reduction, gpu, cpu) { b in
-            let q = try QTensor.quantize(Tensor(w, shape: [n, k], on: b), type: t)
-            return try QMatMul(weights: q).forward(Tensor(x, shape: [m, k], on: b)).toArray()
-          })
+          out.append(
+            versus("matmul \(t.name) x[\(m), \(k)] · w[\(n), \(k)]ᵀ", reduction, gpu, cpu) { b in
+              let q = try QTensor.quantize(Tensor(w, shape: [n, k], on: b), type: t)
+              return try QMatMul(weights: q).forward(Tensor(x, shape: [m, k], on: b)).toArray()
+            })
         }
       }
     }

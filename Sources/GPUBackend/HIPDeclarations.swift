@@ -21,34 +21,54 @@ typealias PFN_hipInit = @convention(c) (UInt32) -> hipError_t
 typealias PFN_hipRuntimeGetVersion = @convention(c) (UnsafeMutablePointer<Int32>?) -> hipError_t
 typealias PFN_hipDriverGetVersion = @convention(c) (UnsafeMutablePointer<Int32>?) -> hipError_t
 typealias PFN_hipGetDeviceCount = @convention(c) (UnsafeMutablePointer<Int32>?) -> hipError_t
-typealias PFN_hipDeviceGetAttribute = @convention(c) (UnsafeMutablePointer<Int32>?, hipDeviceAttribute_t, Int32) -> hipError_t
-typealias PFN_hipDeviceGetName = @convention(c) (UnsafeMutablePointer<CChar>?, Int32, hipDevice_t) -> hipError_t
+typealias PFN_hipDeviceGetAttribute =
+  @convention(c) (UnsafeMutablePointer<Int32>?, hipDeviceAttribute_t, Int32) -> hipError_t
+typealias PFN_hipDeviceGetName =
+  @convention(c) (UnsafeMutablePointer<CChar>?, Int32, hipDevice_t) -> hipError_t
 typealias PFN_hipDeviceTotalMem = @convention(c) (UnsafeMutablePointer<Int>?, hipDevice_t) -> hipError_t
 typealias PFN_hipGetDeviceProperties = @convention(c) (hipDeviceProp_t_ptr, Int32) -> hipError_t
 typealias PFN_hipSetDevice = @convention(c) (Int32) -> hipError_t
-typealias PFN_hipMemGetInfo = @convention(c) (UnsafeMutablePointer<Int>?, UnsafeMutablePointer<Int>?) -> hipError_t
+typealias PFN_hipMemGetInfo =
+  @convention(c) (UnsafeMutablePointer<Int>?, UnsafeMutablePointer<Int>?) -> hipError_t
 typealias PFN_hipMalloc = @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>?, Int) -> hipError_t
 typealias PFN_hipFree = @convention(c) (UnsafeMutableRawPointer?) -> hipError_t
-typealias PFN_hipMemcpyAsync = @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, hipMemcpyKind, hipStream_t) -> hipError_t
-typealias PFN_hipMemsetAsync = @convention(c) (UnsafeMutableRawPointer?, Int32, Int, hipStream_t) -> hipError_t
+typealias PFN_hipMemcpyAsync =
+  @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, hipMemcpyKind, hipStream_t) -> hipError_t
+typealias PFN_hipMemsetAsync =
+  @convention(c) (UnsafeMutableRawPointer?, Int32, Int, hipStream_t) -> hipError_t
 typealias PFN_hipStreamCreate = @convention(c) (UnsafeMutablePointer<hipStream_t>?) -> hipError_t
 typealias PFN_hipStreamDestroy = @convention(c) (hipStream_t) -> hipError_t
 typealias PFN_hipStreamSynchronize = @convention(c) (hipStream_t) -> hipError_t
 typealias PFN_hipEventCreate = @convention(c) (UnsafeMutablePointer<hipEvent_t>?) -> hipError_t
 typealias PFN_hipEventDestroy = @convention(c) (hipEvent_t) -> hipError_t
 typealias PFN_hipEventRecord = @convention(c) (hipEvent_t, hipStream_t) -> hipError_t
-typealias PFN_hipEventElapsedTime = @convention(c) (UnsafeMutablePointer<Float>?, hipEvent_t, hipEvent_t) -> hipError_t
-typealias PFN_hipModuleLoadData = @convention(c) (UnsafeMutablePointer<hipModule_t>?, UnsafeRawPointer?) -> hipError_t
+typealias PFN_hipEventElapsedTime =
+  @convention(c) (UnsafeMutablePointer<Float>?, hipEvent_t, hipEvent_t) -> hipError_t
+typealias PFN_hipModuleLoadData =
+  @convention(c) (UnsafeMutablePointer<hipModule_t>?, UnsafeRawPointer?) -> hipError_t
 typealias PFN_hipModuleUnload = @convention(c) (hipModule_t) -> hipError_t
-typealias PFN_hipModuleGetFunction = @convention(c) (UnsafeMutablePointer<hipFunction_t>?, hipModule_t, UnsafePointer<CChar>?) -> hipError_t
-typealias PFN_hipModuleLaunchKernel = @convention(c) (hipFunction_t, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, hipStream_t, UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> hipError_t
+typealias PFN_hipModuleGetFunction =
+  @convention(c) (UnsafeMutablePointer<hipFunction_t>?, hipModule_t, UnsafePointer<CChar>?) -> hipError_t
+typealias PFN_hipModuleLaunchKernel =
+  @convention(c) (
+    hipFunction_t, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, hipStream_t,
+    UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+  ) -> hipError_t
 typealias PFN_hipGetErrorName = @convention(c) (hipError_t) -> UnsafePointer<CChar>?
 typealias PFN_hipGetErrorString = @convention(c) (hipError_t) -> UnsafePointer<CChar>?
-typealias PFN_hiprtcVersion = @convention(c) (UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> hiprtcResult
-typealias PFN_hiprtcCreateProgram = @convention(c) (UnsafeMutablePointer<hiprtcProgram>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> hiprtcResult
-typealias PFN_hiprtcCompileProgram = @convention(c) (hiprtcProgram, Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> hiprtcResult
-typealias PFN_hiprtcGetProgramLogSize = @convention(c) (hiprtcProgram, UnsafeMutablePointer<Int>?) -> hiprtcResult
-typealias PFN_hiprtcGetProgramLog = @convention(c) (hiprtcProgram, UnsafeMutablePointer<CChar>?) -> hiprtcResult
+typealias PFN_hiprtcVersion =
+  @convention(c) (UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> hiprtcResult
+typealias PFN_hiprtcCreateProgram =
+  @convention(c) (
+    UnsafeMutablePointer<hiprtcProgram>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int32,
+    UnsafeMutablePointer<UnsafePointer<CChar>?>?, UnsafeMutablePointer<UnsafePointer<CChar>?>?
+  ) -> hiprtcResult
+typealias PFN_hiprtcCompileProgram =
+  @convention(c) (hiprtcProgram, Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> hiprtcResult
+typealias PFN_hiprtcGetProgramLogSize =
+  @convention(c) (hiprtcProgram, UnsafeMutablePointer<Int>?) -> hiprtcResult
+typealias PFN_hiprtcGetProgramLog =
+  @convention(c) (hiprtcProgram, UnsafeMutablePointer<CChar>?) -> hiprtcResult
 typealias PFN_hiprtcGetCodeSize = @convention(c) (hiprtcProgram, UnsafeMutablePointer<Int>?) -> hiprtcResult
 typealias PFN_hiprtcGetCode = @convention(c) (hiprtcProgram, UnsafeMutablePointer<CChar>?) -> hiprtcResult
 typealias PFN_hiprtcDestroyProgram = @convention(c) (UnsafeMutablePointer<hiprtcProgram>?) -> hiprtcResult

@@ -19,7 +19,8 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
     "/opt/rocm/lib/libamdhip64.so.6", "/opt/rocm/lib/libamdhip64.so.5",
   ]
   static let rtcCandidates = [
-    "libhiprtc.so", "libhiprtc.so.6", "libhiprtc.so.5", "/opt/rocm/lib/libhiprtc.so", "/opt/rocm/lib/libhiprtc.so.6",
+    "libhiprtc.so", "libhiprtc.so.6", "libhiprtc.so.5", "/opt/rocm/lib/libhiprtc.so",
+    "/opt/rocm/lib/libhiprtc.so.6",
   ]
   static let comgrCandidates = [
     "libamd_comgr.so", "libamd_comgr.so.3", "libamd_comgr.so.2", "/opt/rocm/lib/libamd_comgr.so",
@@ -64,14 +65,16 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
   /// the runtime. A runtime with no GPU loads fine; `deviceCount()` then says so.
   public init() throws(GPUError) {
     let rt = try DynamicLibrary.open(
-      "HIP runtime (libamdhip64)", candidates: Self.runtimeCandidates, override: environment("QUANTA_HIP_LIB"))
+      "HIP runtime (libamdhip64)", candidates: Self.runtimeCandidates, override: environment("QUANTA_HIP_LIB")
+    )
     runtime = rt
     do {
       rtc = try DynamicLibrary.open(
         "hiprtc", candidates: Self.rtcCandidates, override: environment("QUANTA_HIPRTC_LIB"))
     } catch {
       // ROCm 5.x: hiprtc lives in the runtime library itself.
-      guard environment("QUANTA_HIPRTC_LIB") == nil, rt.optionalFunction("hiprtcCompileProgram", as: PFN_hiprtcCompileProgram.self) != nil
+      guard environment("QUANTA_HIPRTC_LIB") == nil,
+        rt.optionalFunction("hiprtcCompileProgram", as: PFN_hiprtcCompileProgram.self) != nil
       else { throw error }
       rtc = rt
     }
@@ -143,7 +146,9 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
   public func compilerTargets() -> [String]? { comgrTargets }
 
   func fail(_ call: String, _ code: hipError_t) -> GPUError {
-    if code == HIPConst.hipErrorOutOfMemory { return .outOfMemory(vendor: .hip, device: -1, requestedBytes: 0, freeBytes: nil) }
+    if code == HIPConst.hipErrorOutOfMemory {
+      return .outOfMemory(vendor: .hip, device: -1, requestedBytes: 0, freeBytes: nil)
+    }
     let name = hipGetErrorName(code).map { String(cString: $0) } ?? "hipError \(code)"
     let text = hipGetErrorString(code).map { String(cString: $0) } ?? ""
     return .apiCall(vendor: .hip, call: call, code: code, name: name, message: text)
@@ -156,7 +161,9 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
   public func deviceCount() throws(GPUError) -> Int {
     var n: Int32 = 0
     let r = hipGetDeviceCount(&n)
-    if r == HIPConst.hipErrorNoDevice || r == HIPConst.hipErrorInsufficientDriver || r == HIPConst.hipErrorNotInitialized {
+    if r == HIPConst.hipErrorNoDevice || r == HIPConst.hipErrorInsufficientDriver
+      || r == HIPConst.hipErrorNotInitialized
+    {
       return 0
     }
     try check("hipGetDeviceCount", r)
@@ -178,7 +185,8 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
     let warp = try attribute(HIPConst.hipDeviceAttributeWarpSize, device)
     let l2 = try attribute(HIPConst.hipDeviceAttributeL2CacheSize, device)
     return GPUDeviceProperties(
-      index: device, name: String(cString: nameBuf), architecture: String(target.split(separator: ":").first ?? ""),
+      index: device, name: String(cString: nameBuf),
+      architecture: String(target.split(separator: ":").first ?? ""),
       targetID: target, totalMemory: total,
       multiprocessors: try attribute(HIPConst.hipDeviceAttributeMultiprocessorCount, device), warpSize: warp,
       l2CacheBytes: l2 > 0 ? l2 : nil,
@@ -198,10 +206,14 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
     }
     if let s = string(at: HIPConst.offsetof_hipDeviceProp_t_gcnArchName) { return s }
     for o in 256..<buf.count - 4 where buf[o - 1] == 0 { if let s = string(at: o) { return s } }
-    throw .apiCall(vendor: .hip, call: "hipGetDeviceProperties", code: 0, name: "noArchName", message: "no gcnArchName found")
+    throw .apiCall(
+      vendor: .hip, call: "hipGetDeviceProperties", code: 0, name: "noArchName",
+      message: "no gcnArchName found")
   }
 
-  public func activate(device: Int) throws(GPUError) { try check("hipSetDevice", hipSetDevice(Int32(device))) }
+  public func activate(device: Int) throws(GPUError) {
+    try check("hipSetDevice", hipSetDevice(Int32(device)))
+  }
 
   public func memoryInfo() throws(GPUError) -> (free: Int, total: Int) {
     var f = 0, t = 0
@@ -213,7 +225,8 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
     var p: UnsafeMutableRawPointer? = nil
     let r = hipMalloc(&p, bytes)
     if r == HIPConst.hipErrorOutOfMemory {
-      throw .outOfMemory(vendor: .hip, device: -1, requestedBytes: bytes, freeBytes: (try? memoryInfo())?.free)
+      throw .outOfMemory(
+        vendor: .hip, device: -1, requestedBytes: bytes, freeBytes: (try? memoryInfo())?.free)
     }
     try check("hipMalloc", r)
     return DevicePointer(UInt64(UInt(bitPattern: p)))
@@ -221,25 +234,33 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
 
   public func free(_ pointer: DevicePointer) throws(GPUError) { try check("hipFree", hipFree(raw(pointer))) }
 
-  private func raw(_ p: DevicePointer) -> UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: UInt(p.address)) }
+  private func raw(_ p: DevicePointer) -> UnsafeMutableRawPointer? {
+    UnsafeMutableRawPointer(bitPattern: UInt(p.address))
+  }
 
   public func copyToDevice(_ dst: DevicePointer, from src: UnsafeRawPointer, bytes: Int, stream: VendorHandle)
     throws(GPUError)
   {
-    try check("hipMemcpyAsync(H2D)", hipMemcpyAsync(raw(dst), src, bytes, HIPConst.hipMemcpyHostToDevice, stream.pointer))
+    try check(
+      "hipMemcpyAsync(H2D)",
+      hipMemcpyAsync(raw(dst), src, bytes, HIPConst.hipMemcpyHostToDevice, stream.pointer))
   }
-  public func copyToHost(_ dst: UnsafeMutableRawPointer, from src: DevicePointer, bytes: Int, stream: VendorHandle)
+  public func copyToHost(
+    _ dst: UnsafeMutableRawPointer, from src: DevicePointer, bytes: Int, stream: VendorHandle
+  )
     throws(GPUError)
   {
     try check(
-      "hipMemcpyAsync(D2H)", hipMemcpyAsync(dst, UnsafeRawPointer(raw(src)), bytes, HIPConst.hipMemcpyDeviceToHost, stream.pointer))
+      "hipMemcpyAsync(D2H)",
+      hipMemcpyAsync(dst, UnsafeRawPointer(raw(src)), bytes, HIPConst.hipMemcpyDeviceToHost, stream.pointer))
   }
   public func copyOnDevice(_ dst: DevicePointer, from src: DevicePointer, bytes: Int, stream: VendorHandle)
     throws(GPUError)
   {
     try check(
       "hipMemcpyAsync(D2D)",
-      hipMemcpyAsync(raw(dst), UnsafeRawPointer(raw(src)), bytes, HIPConst.hipMemcpyDeviceToDevice, stream.pointer))
+      hipMemcpyAsync(
+        raw(dst), UnsafeRawPointer(raw(src)), bytes, HIPConst.hipMemcpyDeviceToDevice, stream.pointer))
   }
   public func memset(_ dst: DevicePointer, value: UInt8, bytes: Int, stream: VendorHandle) throws(GPUError) {
     try check("hipMemsetAsync", hipMemsetAsync(raw(dst), Int32(value), bytes, stream.pointer))
@@ -278,7 +299,9 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
         detail: "the loaded hiprtc (\(versionDescription)) cannot compile for it")
     }
     var prog: hiprtcProgram = nil
-    let created = source.withCString { s in name.withCString { n in hiprtcCreateProgram(&prog, s, n, 0, nil, nil) } }
+    let created = source.withCString { s in
+      name.withCString { n in hiprtcCreateProgram(&prog, s, n, 0, nil, nil) }
+    }
     guard created == HIPConst.HIPRTC_SUCCESS else { throw rtcFail("hiprtcCreateProgram", created) }
     defer { _ = hiprtcDestroyProgram(&prog) }
     let all = ["--offload-arch=\(architecture)"] + options
@@ -296,13 +319,16 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
     var size = 0
     guard hiprtcGetCodeSize(prog, &size) == 0, size > 0 else { throw rtcFail("hiprtcGetCodeSize", 0) }
     var code = [UInt8](repeating: 0, count: size)
-    let got = code.withUnsafeMutableBytes { hiprtcGetCode(prog, $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+    let got = code.withUnsafeMutableBytes {
+      hiprtcGetCode(prog, $0.baseAddress!.assumingMemoryBound(to: CChar.self))
+    }
     guard got == 0 else { throw rtcFail("hiprtcGetCode", got) }
     return CodeObject(architecture: architecture, bytes: code)
   }
 
   private func rtcFail(_ call: String, _ code: hiprtcResult) -> GPUError {
-    .apiCall(vendor: .hip, call: call, code: code, name: "hiprtcResult \(code)",
+    .apiCall(
+      vendor: .hip, call: call, code: code, name: "hiprtcResult \(code)",
       message: hiprtcGetErrorString(code).map { String(cString: $0) } ?? "")
   }
 
@@ -310,7 +336,8 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
     var m: hipModule_t = nil
     let r = code.bytes.withUnsafeBytes { hipModuleLoadData(&m, $0.baseAddress) }
     if r == HIPConst.hipErrorNoBinaryForGpu {
-      throw .noCodeForArchitecture(vendor: .hip, architecture: code.architecture, available: [code.architecture],
+      throw .noCodeForArchitecture(
+        vendor: .hip, architecture: code.architecture, available: [code.architecture],
         detail: "the device rejected the code object (hipErrorNoBinaryForGpu)")
     }
     try check("hipModuleLoadData", r)
@@ -319,11 +346,13 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
   public func unloadModule(_ module: VendorHandle) { _ = hipModuleUnload(module.pointer) }
   public func function(_ module: VendorHandle, named: String) throws(GPUError) -> VendorHandle {
     var f: hipFunction_t = nil
-    try check("hipModuleGetFunction(\(named))", named.withCString { hipModuleGetFunction(&f, module.pointer, $0) })
+    try check(
+      "hipModuleGetFunction(\(named))", named.withCString { hipModuleGetFunction(&f, module.pointer, $0) })
     return VendorHandle(f)
   }
   public func launch(
-    _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int, stream: VendorHandle,
+    _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int,
+    stream: VendorHandle,
     arguments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
   ) throws(GPUError) {
     try check(

@@ -17,7 +17,8 @@ public enum KernelBuild {
   ]
   /// Every extern "C" kernel in the source.
   public static var kernelNames: [String] {
-    ["quantize_q8_1"] + types.flatMap { t in perTypeOps.map { $0.replacingOccurrences(of: "%", with: t.name) } }
+    ["quantize_q8_1"]
+      + types.flatMap { t in perTypeOps.map { $0.replacingOccurrences(of: "%", with: t.name) } }
       + denseKernelNames
   }
 
@@ -63,22 +64,27 @@ public struct KernelCache: Sendable {
     } else if let env = ProcessInfo.processInfo.environment["QUANTA_CACHE"], !env.isEmpty {
       self.directory = URL(fileURLWithPath: env).appendingPathComponent("kernels")
     } else {
-      self.directory = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/quanta/kernels")
+      self.directory = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(
+        ".cache/quanta/kernels")
     }
   }
 
-  public static func key(vendor: GPUVendor, source: String, architecture: String, options: [String]) -> String {
-    let material = [vendor.rawValue, architecture, options.joined(separator: "\u{1}"), source].joined(separator: "\u{0}")
+  public static func key(vendor: GPUVendor, source: String, architecture: String, options: [String]) -> String
+  {
+    let material = [vendor.rawValue, architecture, options.joined(separator: "\u{1}"), source].joined(
+      separator: "\u{0}")
     return SHA256.hex(Array(material.utf8))
   }
 
   public func url(vendor: GPUVendor, architecture: String, key: String) -> URL {
     let safeArch = architecture.replacingOccurrences(of: ":", with: "_")
-    return directory.appendingPathComponent("\(vendor.rawValue)-\(safeArch)-\(key).\(vendor == .cuda ? "cubin" : "hsaco")")
+    return directory.appendingPathComponent(
+      "\(vendor.rawValue)-\(safeArch)-\(key).\(vendor == .cuda ? "cubin" : "hsaco")")
   }
 
   public func load(vendor: GPUVendor, architecture: String, key: String) -> CodeObject? {
-    guard let data = try? Data(contentsOf: url(vendor: vendor, architecture: architecture, key: key)), !data.isEmpty
+    guard let data = try? Data(contentsOf: url(vendor: vendor, architecture: architecture, key: key)),
+      !data.isEmpty
     else { return nil }
     return CodeObject(architecture: architecture, bytes: [UInt8](data))
   }
@@ -88,7 +94,8 @@ public struct KernelCache: Sendable {
     let dest = url(vendor: vendor, architecture: code.architecture, key: key)
     do {
       try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-      let tmp = directory.appendingPathComponent(".\(dest.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+      let tmp = directory.appendingPathComponent(
+        ".\(dest.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
       try Data(code.bytes).write(to: tmp)
       if FileManager.default.fileExists(atPath: dest.path) { try FileManager.default.removeItem(at: dest) }
       try FileManager.default.moveItem(at: tmp, to: dest)
@@ -114,14 +121,18 @@ public struct KernelCompiler: Sendable {
     public var fromCache: Bool
   }
 
-  public func codeObject(architecture: String, warpSize: Int, useCache: Bool = true) throws(GPUError) -> Result {
+  public func codeObject(architecture: String, warpSize: Int, useCache: Bool = true) throws(GPUError)
+    -> Result
+  {
     let source = KernelBuild.source(vendor: api.vendor, warpSize: warpSize)
     let options = KernelBuild.options(vendor: api.vendor)
-    let key = KernelCache.key(vendor: api.vendor, source: source, architecture: architecture, options: options)
+    let key = KernelCache.key(
+      vendor: api.vendor, source: source, architecture: architecture, options: options)
     if useCache, let code = cache.load(vendor: api.vendor, architecture: architecture, key: key) {
       return Result(code: code, key: key, fromCache: true)
     }
-    let code = try api.compile(source: source, name: "quanta_kernels.cu", architecture: architecture, options: options)
+    let code = try api.compile(
+      source: source, name: "quanta_kernels.cu", architecture: architecture, options: options)
     if useCache { try cache.store(code, vendor: api.vendor, key: key) }
     return Result(code: code, key: key, fromCache: false)
   }

@@ -13,11 +13,15 @@ enum SHA256 {
   ]
 
   static func hex(_ bytes: [UInt8]) -> String {
-    digest(bytes).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    digest(bytes).map {
+      String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)
+    }.joined()
   }
 
   static func digest(_ message: [UInt8]) -> [UInt8] {
-    var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+    var h: [UInt32] = [
+      0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+    ]
     var data = message
     let bitLength = UInt64(message.count) &* 8
     data.append(0x80)
@@ -27,7 +31,8 @@ enum SHA256 {
     for chunk in stride(from: 0, to: data.count, by: 64) {
       for i in 0..<16 {
         let b = chunk + 4 * i
-        w[i] = UInt32(data[b]) << 24 | UInt32(data[b + 1]) << 16 | UInt32(data[b + 2]) << 8 | UInt32(data[b + 3])
+        w[i] =
+          UInt32(data[b]) << 24 | UInt32(data[b + 1]) << 16 | UInt32(data[b + 2]) << 8 | UInt32(data[b + 3])
       }
       for i in 16..<64 {
         let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
@@ -49,5 +54,7 @@ enum SHA256 {
     return h.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> (24 - 8 * UInt32($0))) } }
   }
 
-  @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+  @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 {
+    (x >> n) | (x << (32 - n))
+  }
 }

@@ -72,10 +72,12 @@ public protocol VendorAPI: AnyObject, Sendable {
   func memoryInfo() throws(GPUError) -> (free: Int, total: Int)
   func allocate(bytes: Int) throws(GPUError) -> DevicePointer
   func free(_ pointer: DevicePointer) throws(GPUError)
-  func copyToDevice(_ dst: DevicePointer, from src: UnsafeRawPointer, bytes: Int, stream: VendorHandle) throws(GPUError)
+  func copyToDevice(_ dst: DevicePointer, from src: UnsafeRawPointer, bytes: Int, stream: VendorHandle)
+    throws(GPUError)
   func copyToHost(_ dst: UnsafeMutableRawPointer, from src: DevicePointer, bytes: Int, stream: VendorHandle)
     throws(GPUError)
-  func copyOnDevice(_ dst: DevicePointer, from src: DevicePointer, bytes: Int, stream: VendorHandle) throws(GPUError)
+  func copyOnDevice(_ dst: DevicePointer, from src: DevicePointer, bytes: Int, stream: VendorHandle)
+    throws(GPUError)
   func memset(_ dst: DevicePointer, value: UInt8, bytes: Int, stream: VendorHandle) throws(GPUError)
   func createStream() throws(GPUError) -> VendorHandle
   func destroyStream(_ stream: VendorHandle)
@@ -85,7 +87,8 @@ public protocol VendorAPI: AnyObject, Sendable {
   func record(event: VendorHandle, stream: VendorHandle) throws(GPUError)
   func elapsedMilliseconds(from start: VendorHandle, to end: VendorHandle) throws(GPUError) -> Float
   /// Runtime compile of one source for `architecture` ("sm_90", "gfx90a") with `options`.
-  func compile(source: String, name: String, architecture: String, options: [String]) throws(GPUError) -> CodeObject
+  func compile(source: String, name: String, architecture: String, options: [String]) throws(GPUError)
+    -> CodeObject
   /// Targets the loaded runtime compiler can produce code for, when it can say (nil: unknown).
   func compilerTargets() -> [String]?
   func loadModule(_ code: CodeObject) throws(GPUError) -> VendorHandle
@@ -94,7 +97,8 @@ public protocol VendorAPI: AnyObject, Sendable {
   /// Launches `function`; `arguments` points at one pointer per kernel parameter (the CUDA / HIP
   /// `kernelParams` convention).
   func launch(
-    _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int, stream: VendorHandle,
+    _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int,
+    stream: VendorHandle,
     arguments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
   ) throws(GPUError)
   /// True when `code` (a failing call's result) leaves the context unusable (RELIABILITY.md B8).

@@ -31,7 +31,8 @@ extension BackendRegistry {
 extension Tensor {
   /// `values` as a tensor on `device`, opened through `registry`.
   public init(
-    _ values: [Float], shape: [Int], dtype: DType = .f32, device: Device, registry: BackendRegistry = .standard
+    _ values: [Float], shape: [Int], dtype: DType = .f32, device: Device,
+    registry: BackendRegistry = .standard
   ) throws {
     try self.init(values, shape: shape, dtype: dtype, on: registry.backend(for: device))
   }

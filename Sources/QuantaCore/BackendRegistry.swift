@@ -35,7 +35,8 @@ public final class BackendRegistry: Sendable {
     try state.withLock { s throws -> any ComputeBackend in
       if let b = s.open[device] { return b }
       guard let factory = s.factories[device.kind] else {
-        throw QuantaError.noBackend(device: device, registered: DeviceKind.allCases.filter { s.factories[$0] != nil })
+        throw QuantaError.noBackend(
+          device: device, registered: DeviceKind.allCases.filter { s.factories[$0] != nil })
       }
       let b = try factory(device)
       s.open[device] = b

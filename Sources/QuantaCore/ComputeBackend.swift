@@ -152,7 +152,8 @@ extension ComputeBackend {
   ) throws {
     throw unsupported("rope", x.dtype.rawValue)
   }
-  public func softmax(_ x: Tensor, positions: [Int32], parameters: SoftmaxParameters, into out: Tensor) throws {
+  public func softmax(_ x: Tensor, positions: [Int32], parameters: SoftmaxParameters, into out: Tensor) throws
+  {
     throw unsupported("softmax", x.dtype.rawValue)
   }
   public func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor)
@@ -174,8 +175,12 @@ extension ComputeBackend {
   public func geglu(gate: Tensor, up: Tensor, into out: Tensor) throws {
     throw unsupported("geglu", gate.dtype.rawValue)
   }
-  public func add(_ a: Tensor, _ b: Tensor, into out: Tensor) throws { throw unsupported("add", a.dtype.rawValue) }
-  public func mul(_ a: Tensor, _ b: Tensor, into out: Tensor) throws { throw unsupported("mul", a.dtype.rawValue) }
+  public func add(_ a: Tensor, _ b: Tensor, into out: Tensor) throws {
+    throw unsupported("add", a.dtype.rawValue)
+  }
+  public func mul(_ a: Tensor, _ b: Tensor, into out: Tensor) throws {
+    throw unsupported("mul", a.dtype.rawValue)
+  }
   public func scale(_ x: Tensor, by factor: Float, into out: Tensor) throws {
     throw unsupported("scale", x.dtype.rawValue)
   }
@@ -201,7 +206,9 @@ public struct RoPEParameters: Sendable, Hashable {
   /// Multiplies cos and sin (ggml's `attn_factor`; 1 except for YaRN-style models).
   public var attnFactor: Float
 
-  public init(mode: Mode, dimensions: Int, freqBase: Float = 10000, freqScale: Float = 1, attnFactor: Float = 1) {
+  public init(
+    mode: Mode, dimensions: Int, freqBase: Float = 10000, freqScale: Float = 1, attnFactor: Float = 1
+  ) {
     self.mode = mode
     self.dimensions = dimensions
     self.freqBase = freqBase

@@ -80,11 +80,13 @@ public struct MatmulBenchmark: Sendable {
     while n < minRows { n += c.matvecRows / 2 }
 
     var row = Row(
-      type: type, kernel: backend.matmulKernelName(for: type, options: c.options), matvecShape: [n, c.k], weightBytes: n * rowBytes, microsecondsPerCall: 0, gigabytesPerSecond: 0,
+      type: type, kernel: backend.matmulKernelName(for: type, options: c.options), matvecShape: [n, c.k],
+      weightBytes: n * rowBytes, microsecondsPerCall: 0, gigabytesPerSecond: 0,
       percentOfReference: 0, matmatShape: [c.batch, c.k, c.matmatRows], matmatGFLOPS: nil, error: nil)
 
     do {
-      let w = try QTensor(bytes: try Self.weightBytes(type: type, rows: n, k: c.k), type: type, shape: [n, c.k], on: backend)
+      let w = try QTensor(
+        bytes: try Self.weightBytes(type: type, rows: n, k: c.k), type: type, shape: [n, c.k], on: backend)
       let mm = try QMatMul(weights: w, options: c.options)
       let x = try Tensor(Self.randomValues(c.k, seed: 7), shape: [1, c.k], on: backend)
       let seconds = try time(c.seconds) { _ = try mm.forward(x) }
@@ -209,7 +211,9 @@ public struct MatmulBenchmark: Sendable {
   }
 
   /// The table `quanta bench matmul` prints.
-  public static func header(referenceBytesPerSecond: Double, backend: any ComputeBackend, threads: String) -> String {
+  public static func header(referenceBytesPerSecond: Double, backend: any ComputeBackend, threads: String)
+    -> String
+  {
     let info = backend.info
     let llc = info.lastLevelCacheBytes.map { "\($0 >> 20) MiB LLC" } ?? "LLC unknown"
     return """
@@ -221,10 +225,13 @@ public struct MatmulBenchmark: Sendable {
   }
 
   public static func format(_ row: Row) -> String {
-    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    func pad(_ s: String, _ n: Int) -> String {
+      s.count >= n ? s : s + String(repeating: " ", count: n - s.count)
+    }
     let shape = row.matvecShape.map(String.init).joined(separator: ",")
     let mm = row.matmatShape.map(String.init).joined(separator: ",")
-    var line = "| \(pad(row.type.name, 7)) | \(pad(row.kernel, 20)) | \(pad(shape, 13)) | \(pad(format(Double(row.weightBytes) / 1048576, 1), 6)) | "
+    var line =
+      "| \(pad(row.type.name, 7)) | \(pad(row.kernel, 20)) | \(pad(shape, 13)) | \(pad(format(Double(row.weightBytes) / 1048576, 1), 6)) | "
     line += "\(pad(format(row.microsecondsPerCall, 1), 8)) | \(pad(format(row.gigabytesPerSecond, 2), 5)) | "
     line += "\(pad(format(row.percentOfReference, 1) + "%", 8)) | \(pad("[" + mm + "]", 15)) | "
     line += "\(pad(row.matmatGFLOPS.map { format($0, 1) } ?? "-", 7)) |"

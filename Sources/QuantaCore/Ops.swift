@@ -13,7 +13,8 @@ public enum Ops {
     let out = try Tensor.zeros(shape: [ids.count, table.shape[1]], on: table.backend)
     if let dtype = DType(table.type) {
       // Dense tables stored as a QTensor (an f16 embedding in a GGUF) take the dense path.
-      let dense = try Tensor(buffer: table.buffer, byteOffset: table.byteOffset, dtype: dtype, shape: table.shape)
+      let dense = try Tensor(
+        buffer: table.buffer, byteOffset: table.byteOffset, dtype: dtype, shape: table.shape)
       try table.backend.getRows(dense, ids: ids, into: out)
     } else {
       try table.backend.getRows(table, ids: ids, into: out)
@@ -69,10 +70,12 @@ public enum Ops {
     try Validate.positions("rope", positions, count: x.shape[0])
     let d = parameters.dimensions
     guard d > 0, d % 2 == 0, d <= x.shape[2] else {
-      throw QuantaError.invalidArgument(op: "rope", reason: "rotated dimensions \(d) must be even and ≤ headDim \(x.shape[2])")
+      throw QuantaError.invalidArgument(
+        op: "rope", reason: "rotated dimensions \(d) must be even and ≤ headDim \(x.shape[2])")
     }
     guard parameters.freqBase > 0 else {
-      throw QuantaError.invalidArgument(op: "rope", reason: "freqBase \(parameters.freqBase) must be positive")
+      throw QuantaError.invalidArgument(
+        op: "rope", reason: "freqBase \(parameters.freqBase) must be positive")
     }
     if let freqFactors { try Validate.shape("rope", freqFactors, [d / 2]) }
     let out = try like(x)
@@ -82,20 +85,25 @@ public enum Ops {
 
   /// Softmax over the last dimension of `x` `[tokens, ..., keys]`; with a mask, `positions` gives each
   /// token's position (key column `j` is position `j`).
-  public static func softmax(_ x: Tensor, positions: [Int32] = [], parameters: SoftmaxParameters = .init()) throws
+  public static func softmax(_ x: Tensor, positions: [Int32] = [], parameters: SoftmaxParameters = .init())
+    throws
     -> Tensor
   {
     try Validate.f32Input("softmax", x.backend, x)
-    guard x.rank >= 1 else { throw QuantaError.shapeMismatch(op: "softmax", expected: "[..., keys]", actual: x.shape) }
+    guard x.rank >= 1 else {
+      throw QuantaError.shapeMismatch(op: "softmax", expected: "[..., keys]", actual: x.shape)
+    }
     try checkSoftmax("softmax", parameters)
     if parameters.isMasked {
       guard x.rank >= 2 else {
-        throw QuantaError.shapeMismatch(op: "softmax", expected: "[tokens, ..., keys] with a mask", actual: x.shape)
+        throw QuantaError.shapeMismatch(
+          op: "softmax", expected: "[tokens, ..., keys] with a mask", actual: x.shape)
       }
       try Validate.positions("softmax", positions, count: x.shape[0])
     }
     let out = try like(x)
-    try x.backend.softmax(x, positions: parameters.isMasked ? positions : [], parameters: parameters, into: out)
+    try x.backend.softmax(
+      x, positions: parameters.isMasked ? positions : [], parameters: parameters, into: out)
     return out
   }
 
@@ -126,7 +134,8 @@ public enum Ops {
     for p in positions where Int(p) >= keyCache.shape[0] {
       throw QuantaError.indexOutOfRange(op: "writeKV", index: Int(p), bound: keyCache.shape[0])
     }
-    try b.writeKV(keys: keys, values: values, positions: positions, keyCache: keyCache, valueCache: valueCache)
+    try b.writeKV(
+      keys: keys, values: values, positions: positions, keyCache: keyCache, valueCache: valueCache)
   }
 
   private static func kvCaches(_ op: String, _ b: any ComputeBackend, _ k: Tensor, _ v: Tensor) throws {
@@ -155,10 +164,12 @@ public enum Ops {
     let (kvHeads, cacheDim) = (keyCache.shape[1], keyCache.shape[2])
     guard headDim == cacheDim, kvHeads > 0, heads % kvHeads == 0 else {
       throw QuantaError.shapeMismatch(
-        op: "attention", expected: "[tokens, a multiple of \(kvHeads) heads, \(cacheDim)]", actual: query.shape)
+        op: "attention", expected: "[tokens, a multiple of \(kvHeads) heads, \(cacheDim)]",
+        actual: query.shape)
     }
     guard parameters.kvLength >= 0, parameters.kvLength <= keyCache.shape[0] else {
-      throw QuantaError.indexOutOfRange(op: "attention", index: parameters.kvLength, bound: keyCache.shape[0] + 1)
+      throw QuantaError.indexOutOfRange(
+        op: "attention", index: parameters.kvLength, bound: keyCache.shape[0] + 1)
     }
     try checkSoftmax("attention", parameters.softmax)
     try Validate.positions("attention", positions, count: query.shape[0])

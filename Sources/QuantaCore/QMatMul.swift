@@ -60,7 +60,8 @@ public struct QMatMul: Sendable {
     let m = x.count / max(inputSize, 1)
     let out = try Tensor.zeros(shape: Array(x.shape.dropLast()) + [outputSize], on: b)
     if m == 0 || outputSize == 0 { return out }
-    try b.matmul(x.reshaped([m, inputSize]), weights: weights, options: options, into: out.reshaped([m, outputSize]))
+    try b.matmul(
+      x.reshaped([m, inputSize]), weights: weights, options: options, into: out.reshaped([m, outputSize]))
     return out
   }
 }

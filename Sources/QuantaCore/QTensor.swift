@@ -26,12 +26,14 @@ public struct QTensor: Sendable {
 
   /// A view of `buffer` holding `shape` values of `type` at `byteOffset`. Checks the row length
   /// against the block size and the size against the buffer.
-  public init(buffer: any DeviceBuffer, byteOffset: Int = 0, type: GGMLType, shape: [Int]) throws(QuantaError) {
+  public init(buffer: any DeviceBuffer, byteOffset: Int = 0, type: GGMLType, shape: [Int]) throws(QuantaError)
+  {
     let bytes = try QTensor.byteCount(type: type, shape: shape, op: "QTensor")
     guard byteOffset >= 0, byteOffset <= buffer.byteCount, bytes <= buffer.byteCount - byteOffset else {
       throw .invalidBuffer(
         op: "QTensor",
-        reason: "\(shape) \(type) needs \(bytes) bytes at offset \(byteOffset), buffer has \(buffer.byteCount)")
+        reason:
+          "\(shape) \(type) needs \(bytes) bytes at offset \(byteOffset), buffer has \(buffer.byteCount)")
     }
     self.buffer = buffer
     self.byteOffset = byteOffset
@@ -60,7 +62,9 @@ public struct QTensor: Sendable {
   }
 
   /// Copies already-encoded blocks to the device.
-  public init(bytes: UnsafeRawBufferPointer, type: GGMLType, shape: [Int], on backend: any ComputeBackend) throws {
+  public init(bytes: UnsafeRawBufferPointer, type: GGMLType, shape: [Int], on backend: any ComputeBackend)
+    throws
+  {
     let expected = try QTensor.byteCount(type: type, shape: shape, op: "QTensor(bytes:)")
     guard bytes.count == expected else {
       throw QuantaError.invalidBuffer(
@@ -78,7 +82,8 @@ public struct QTensor: Sendable {
   /// A GGUF tensor on `backend`'s device. On the CPU this is a view into the file's memory map (no
   /// copy; the buffer keeps the file alive); a GPU uploads the bytes straight from the map.
   /// GGUF's ne0-first shape is reversed into numpy order.
-  public static func load(_ tensor: GGUFTensorInfo, from file: GGUFFile, on backend: any ComputeBackend) throws
+  public static func load(_ tensor: GGUFTensorInfo, from file: GGUFFile, on backend: any ComputeBackend)
+    throws
     -> QTensor
   {
     let shape = Array(tensor.shape.reversed())
@@ -87,7 +92,9 @@ public struct QTensor: Sendable {
     guard bytes.count == expected, tensor.byteCount == expected else {
       throw QuantaError.invalidBuffer(
         op: "QTensor.load(\(tensor.name))",
-        reason: "\(shape) \(tensor.type) needs \(expected) bytes, file holds \(bytes.count) at offset \(tensor.offset)")
+        reason:
+          "\(shape) \(tensor.type) needs \(expected) bytes, file holds \(bytes.count) at offset \(tensor.offset)"
+      )
     }
     if expected == 0 { return try zeros(shape: shape, type: tensor.type, on: backend) }
     let buffer = try backend.makeBuffer(wrapping: bytes, owner: file)

@@ -66,7 +66,9 @@ public struct Tensor: Sendable {
   public var byteCount: Int { count * dtype.byteSize }
 
   /// A view into `buffer`. Throws when the shape overflows or the view reaches past the buffer.
-  public init(buffer: any DeviceBuffer, byteOffset: Int = 0, dtype: DType, shape: [Int], strides: [Int]? = nil)
+  public init(
+    buffer: any DeviceBuffer, byteOffset: Int = 0, dtype: DType, shape: [Int], strides: [Int]? = nil
+  )
     throws(QuantaError)
   {
     guard let n = elementCount(shape) else { throw .sizeOverflow(op: "Tensor", shape: shape) }
@@ -84,7 +86,9 @@ public struct Tensor: Sendable {
     let end = n == 0 ? byteOffset : byteOffset + (last + 1) * dtype.byteSize
     guard byteOffset >= 0, end <= buffer.byteCount else {
       throw .invalidBuffer(
-        op: "Tensor", reason: "view of \(shape) \(dtype) at byte \(byteOffset) ends at \(end), buffer has \(buffer.byteCount)")
+        op: "Tensor",
+        reason:
+          "view of \(shape) \(dtype) at byte \(byteOffset) ends at \(end), buffer has \(buffer.byteCount)")
     }
     self.buffer = buffer
     self.byteOffset = byteOffset
@@ -94,8 +98,10 @@ public struct Tensor: Sendable {
   }
 
   /// Zero-filled tensor on `backend`'s device.
-  public static func zeros(shape: [Int], dtype: DType = .f32, on backend: any ComputeBackend) throws -> Tensor {
-    guard let n = elementCount(shape), case (let bytes, false) = n.multipliedReportingOverflow(by: dtype.byteSize)
+  public static func zeros(shape: [Int], dtype: DType = .f32, on backend: any ComputeBackend) throws -> Tensor
+  {
+    guard let n = elementCount(shape),
+      case (let bytes, false) = n.multipliedReportingOverflow(by: dtype.byteSize)
     else { throw QuantaError.sizeOverflow(op: "Tensor.zeros", shape: shape) }
     return try Tensor(buffer: backend.allocate(byteCount: bytes), dtype: dtype, shape: shape)
   }
@@ -163,7 +169,8 @@ public struct Tensor: Sendable {
   public func reshaped(_ newShape: [Int]) throws(QuantaError) -> Tensor {
     guard isContiguous else { throw .notContiguous(op: "reshaped", shape: shape, strides: strides) }
     guard let n = elementCount(newShape), n == count else {
-      throw .elementCount(op: "reshaped", shape: newShape, expected: elementCount(newShape) ?? -1, actual: count)
+      throw .elementCount(
+        op: "reshaped", shape: newShape, expected: elementCount(newShape) ?? -1, actual: count)
     }
     return try Tensor(buffer: buffer, byteOffset: byteOffset, dtype: dtype, shape: newShape)
   }

@@ -7,7 +7,9 @@ enum Validate {
     }
   }
 
-  static func sameBackend(_ op: String, _ backend: any ComputeBackend, _ tensors: Tensor?...) throws(QuantaError) {
+  static func sameBackend(_ op: String, _ backend: any ComputeBackend, _ tensors: Tensor?...)
+    throws(QuantaError)
+  {
     for t in tensors {
       guard let t else { continue }
       guard t.backend === backend else {
@@ -23,7 +25,9 @@ enum Validate {
   }
 
   static func dtype(_ op: String, _ t: Tensor, _ expected: DType) throws(QuantaError) {
-    guard t.dtype == expected else { throw .typeMismatch(op: op, expected: expected.rawValue, actual: t.dtype.rawValue) }
+    guard t.dtype == expected else {
+      throw .typeMismatch(op: op, expected: expected.rawValue, actual: t.dtype.rawValue)
+    }
   }
 
   static func contiguous(_ op: String, _ tensors: Tensor?...) throws(QuantaError) {
@@ -34,7 +38,8 @@ enum Validate {
   }
 
   /// f32, contiguous, on `backend`.
-  static func f32Input(_ op: String, _ backend: any ComputeBackend, _ tensors: Tensor?...) throws(QuantaError) {
+  static func f32Input(_ op: String, _ backend: any ComputeBackend, _ tensors: Tensor?...) throws(QuantaError)
+  {
     for t in tensors {
       guard let t else { continue }
       try sameBackend(op, backend, t)

@@ -5,7 +5,8 @@ import Quanta
 /// `quanta devices`: the CPU (always) and every GPU found, per vendor with why none is usable.
 struct Devices: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "devices", abstract: "List the CPU and every CUDA / ROCm device, or why a backend is unavailable.")
+    commandName: "devices",
+    abstract: "List the CPU and every CUDA / ROCm device, or why a backend is unavailable.")
 
   func run() throws {
     do {

@@ -19,7 +19,9 @@ struct Kernels: ParsableCommand {
     guard compile else { throw ValidationError("nothing to do: pass --compile") }
     let v: GPUVendor
     if let vendor {
-      guard let parsed = GPUVendor(rawValue: vendor.lowercased()) else { throw ValidationError("--vendor must be hip or cuda") }
+      guard let parsed = GPUVendor(rawValue: vendor.lowercased()) else {
+        throw ValidationError("--vendor must be hip or cuda")
+      }
       v = parsed
     } else {
       guard let inferred = KernelBuild.vendor(forArchitecture: arch) else {
@@ -36,11 +38,14 @@ struct Kernels: ParsableCommand {
     let result = try compiler.codeObject(architecture: arch, warpSize: warp, useCache: output == nil)
     if let output {
       try Data(result.code.bytes).write(to: URL(fileURLWithPath: output))
-      print("\(KernelBuild.kernelNames.count) kernels for \(arch) (wave\(warp)): \(result.code.bytes.count) bytes → \(output)")
+      print(
+        "\(KernelBuild.kernelNames.count) kernels for \(arch) (wave\(warp)): \(result.code.bytes.count) bytes → \(output)"
+      )
     } else {
       let path = cache.url(vendor: v, architecture: arch, key: result.key).path
-      print("\(KernelBuild.kernelNames.count) kernels for \(arch) (wave\(warp)): \(result.code.bytes.count) bytes → \(path)"
-        + (result.fromCache ? " (already cached)" : ""))
+      print(
+        "\(KernelBuild.kernelNames.count) kernels for \(arch) (wave\(warp)): \(result.code.bytes.count) bytes → \(path)"
+          + (result.fromCache ? " (already cached)" : ""))
     }
   }
 }

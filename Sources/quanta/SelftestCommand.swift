@@ -7,7 +7,8 @@ import QuantaCore
 /// per case, a closing `N passed, N failed`, non-zero exit on any failure.
 struct Selftest: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "selftest", abstract: "Check every op × type × ragged shape on a device against the CPU reference.")
+    commandName: "selftest",
+    abstract: "Check every op × type × ragged shape on a device against the CPU reference.")
 
   @Option(help: "Device: cuda:N or rocm:N.") var device: String
 

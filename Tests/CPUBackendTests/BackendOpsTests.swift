@@ -25,7 +25,8 @@ import Testing
     let w = rng.floats(n, 0.5, 1.5)
     let b = rng.floats(n)
     let rms = try Ops.rmsNorm(tensor(x, [rows, n]), weight: tensor(w, [n]), eps: 1e-6).toArray()
-    let ln = try Ops.layerNorm(tensor(x, [rows, n]), weight: tensor(w, [n]), bias: tensor(b, [n]), eps: 1e-5).toArray()
+    let ln = try Ops.layerNorm(tensor(x, [rows, n]), weight: tensor(w, [n]), bias: tensor(b, [n]), eps: 1e-5)
+      .toArray()
     var wantRMS: [Double] = []
     var wantLN: [Double] = []
     for r in 0..<rows {
@@ -35,7 +36,9 @@ import Testing
     }
     expectClose(rms, wantRMS, 1e-10, "rmsNorm")
     expectClose(ln, wantLN, 1e-10, "layerNorm")
-    #expect(throws: QuantaError.self) { try Ops.rmsNorm(tensor(x, [rows, n]), weight: tensor(b, [n / 2]), eps: 1e-6) }
+    #expect(throws: QuantaError.self) {
+      try Ops.rmsNorm(tensor(x, [rows, n]), weight: tensor(b, [n / 2]), eps: 1e-6)
+    }
   }
 
   @Test(arguments: [RoPEParameters.Mode.normal, .neox])
@@ -51,7 +54,8 @@ import Testing
       for h in 0..<heads {
         let head = Array(x[(t * heads + h) * headDim..<(t * heads + h + 1) * headDim])
         want += OpsReference.rope(
-          head, position: Int(positions[t]), nRot: nRot, neox: mode == .neox, freqBase: 500_000, freqScale: 0.5)
+          head, position: Int(positions[t]), nRot: nRot, neox: mode == .neox, freqBase: 500_000,
+          freqScale: 0.5)
       }
     }
     expectClose(got, want, 1e-9, "rope \(mode)")
@@ -78,7 +82,8 @@ import Testing
     let plain = try Ops.softmax(tensor(Array(x[0..<keys]), [keys])).toArray()
     expectClose(
       plain,
-      OpsReference.softmax(x[0..<keys].map(Double.init), scale: 1, softCap: 0, queryPosition: nil, causal: false, window: 0),
+      OpsReference.softmax(
+        x[0..<keys].map(Double.init), scale: 1, softCap: 0, queryPosition: nil, causal: false, window: 0),
       1e-10, "plain softmax")
   }
 
@@ -108,20 +113,24 @@ import Testing
       let positions = (11 - tokens..<11).map(Int32.init)
       let params = AttentionParameters(
         kvLength: 11,
-        softmax: .init(scale: 1 / Float(headDim).squareRoot(), softCap: cap, causal: true, slidingWindow: window))
+        softmax: .init(
+          scale: 1 / Float(headDim).squareRoot(), softCap: cap, causal: true, slidingWindow: window))
       let got = try Ops.attention(
-        query: tensor(q, [tokens, heads, headDim]), positions: positions, keyCache: kCache, valueCache: vCache,
+        query: tensor(q, [tokens, heads, headDim]), positions: positions, keyCache: kCache,
+        valueCache: vCache,
         parameters: params
       ).toArray()
       let want = OpsReference.attention(
-        q: q, k: kBits, v: vBits, positions: positions, nHead: heads, nKVHead: kvHeads, headDim: headDim, nKV: 11,
+        q: q, k: kBits, v: vBits, positions: positions, nHead: heads, nKVHead: kvHeads, headDim: headDim,
+        nKV: 11,
         scale: 1 / Double(headDim).squareRoot(), softCap: Double(cap ?? 0), causal: true, window: window ?? 0)
       expectClose(got, want, 5e-4, "attention tokens=\(tokens) window=\(window ?? 0)")
     }
     #expect(throws: QuantaError.self) {
       try Ops.writeKV(
         keys: tensor(Array(kAll[0..<kvHeads * headDim]), [1, kvHeads, headDim]),
-        values: tensor(Array(vAll[0..<kvHeads * headDim]), [1, kvHeads, headDim]), positions: [Int32(capacity)],
+        values: tensor(Array(vAll[0..<kvHeads * headDim]), [1, kvHeads, headDim]),
+        positions: [Int32(capacity)],
         keyCache: kCache, valueCache: vCache)
     }
   }
@@ -134,10 +143,12 @@ import Testing
     expectClose(try Ops.silu(ta).toArray(), a.map { OpsReference.silu(Double($0)) }, 1e-7, "silu")
     expectClose(try Ops.gelu(ta).toArray(), a.map { OpsReference.gelu(Double($0)) }, 1e-7, "gelu")
     expectClose(
-      try Ops.swiglu(gate: ta, up: tb).toArray(), zip(a, b).map { OpsReference.silu(Double($0)) * Double($1) }, 1e-7,
+      try Ops.swiglu(gate: ta, up: tb).toArray(),
+      zip(a, b).map { OpsReference.silu(Double($0)) * Double($1) }, 1e-7,
       "swiglu")
     expectClose(
-      try Ops.geglu(gate: ta, up: tb).toArray(), zip(a, b).map { OpsReference.gelu(Double($0)) * Double($1) }, 1e-7,
+      try Ops.geglu(gate: ta, up: tb).toArray(), zip(a, b).map { OpsReference.gelu(Double($0)) * Double($1) },
+      1e-7,
       "geglu")
     expectClose(try Ops.add(ta, tb).toArray(), zip(a, b).map { Double($0) + Double($1) }, 1e-14, "add")
     expectClose(try Ops.mul(ta, tb).toArray(), zip(a, b).map { Double($0) * Double($1) }, 1e-14, "mul")
@@ -161,7 +172,9 @@ import Testing
     let want = ids.flatMap { deq[Int($0) * dim..<(Int($0) + 1) * dim] }
     #expect(try Ops.getRows(q, ids: ids).toArray() == want)
     let f16 = try tensor(values, [rows, dim], dtype: .f16)
-    let wantF16 = ids.flatMap { values[Int($0) * dim..<(Int($0) + 1) * dim].map { fp16ToFp32(fp32ToFp16($0)) } }
+    let wantF16 = ids.flatMap {
+      values[Int($0) * dim..<(Int($0) + 1) * dim].map { fp16ToFp32(fp32ToFp16($0)) }
+    }
     #expect(try Ops.getRows(f16, ids: ids).toArray() == wantF16)
     #expect(throws: QuantaError.indexOutOfRange(op: "getRows", index: -1, bound: rows)) {
       try Ops.getRows(q, ids: [-1])

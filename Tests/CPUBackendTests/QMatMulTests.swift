@@ -19,7 +19,9 @@ enum Fixture {
   static let xRows = [1, 2, 3, 7, 8, 16, 512]
   static let weightRows = 37
   /// k of one block and of several.
-  static func ks(_ type: GGMLType) -> [Int] { [type.blockSize, type.blockSize == 1 ? 96 : type.blockSize * (type.blockSize >= 256 ? 4 : 8)] }
+  static func ks(_ type: GGMLType) -> [Int] {
+    [type.blockSize, type.blockSize == 1 ? 96 : type.blockSize * (type.blockSize >= 256 ? 4 : 8)]
+  }
 
   static func reason(_ isa: CPUInstructionSet) -> Comment? {
     CPUBackend.unsupportedReason(isa).map { Comment(rawValue: "\(isa) unsupported here: \($0)") }
@@ -59,7 +61,8 @@ enum Fixture {
         }
       }
     }
-    let c = Case(weights: bytes, dequantized: try type.dequantize(bytes, count: n * k), x: rng.floats(512 * k))
+    let c = Case(
+      weights: bytes, dequantized: try type.dequantize(bytes, count: n * k), x: rng.floats(512 * k))
     cache.withLock { $0[key] = c }
     return c
   }
@@ -96,7 +99,8 @@ enum Fixture {
         let got = try y.toArray()
         let e = OpsReference.nmse(got, expected)
         #expect(
-          e <= 5e-4, "\(type) \(options.cpuInstructionSet?.rawValue ?? "best") \(options.path) m=\(m) k=\(k): NMSE \(e)")
+          e <= 5e-4,
+          "\(type) \(options.cpuInstructionSet?.rawValue ?? "best") \(options.path) m=\(m) k=\(k): NMSE \(e)")
         #expect(OpsReference.firstNonFinite(got, expected) == nil, "\(type) m=\(m) k=\(k): non-finite output")
       }
     }
@@ -118,7 +122,8 @@ enum Fixture {
   func avx512(_ type: GGMLType) throws { try Fixture.check(type, options: .init(cpuInstructionSet: .avx512)) }
 
   @Test(
-    "QMatMul, AVX-512 VNNI kernels", .enabled(if: Fixture.reason(.avx512VNNI) == nil, Fixture.reason(.avx512VNNI)),
+    "QMatMul, AVX-512 VNNI kernels",
+    .enabled(if: Fixture.reason(.avx512VNNI) == nil, Fixture.reason(.avx512VNNI)),
     arguments: Fixture.types)
   func avx512VNNI(_ type: GGMLType) throws {
     try Fixture.check(type, options: .init(cpuInstructionSet: .avx512VNNI))
@@ -139,7 +144,8 @@ enum Fixture {
       return
     }
     let w = try QTensor.zeros(shape: [2, type.blockSize], type: type, on: Fixture.cpu())
-    let x = try Tensor([Float](repeating: 1, count: type.blockSize), shape: [type.blockSize], on: Fixture.cpu())
+    let x = try Tensor(
+      [Float](repeating: 1, count: type.blockSize), shape: [type.blockSize], on: Fixture.cpu())
     #expect(throws: QuantaError.self) {
       try QMatMul(weights: w, options: .init(path: .integerDot, cpuInstructionSet: .scalar)).forward(x)
     }

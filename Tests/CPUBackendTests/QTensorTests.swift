@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
 import GGML
 import GGUF
 import QuantaCore
 import Testing
 
 @testable import CPUBackend
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 @Suite struct QTensorTests {
   @Test("dequantize and dequantizeF16 equal the reference exactly", arguments: Fixture.types)
@@ -24,7 +25,9 @@ import Testing
     #expect(try f16.toArray().map(\.bitPattern) == halfBits.map { fp16ToFp32($0).bitPattern })
   }
 
-  @Test("quantize(from:) equals the reference quantizer byte for byte", arguments: Fixture.types.filter { $0.quantizer != nil })
+  @Test(
+    "quantize(from:) equals the reference quantizer byte for byte",
+    arguments: Fixture.types.filter { $0.quantizer != nil })
   func quantizeExact(_ type: GGMLType) throws {
     let k = Fixture.ks(type)[1]
     var rng = OpsReference.Random(seed: 99)
@@ -49,8 +52,10 @@ import Testing
     let k = 512
     let c = try Fixture.data(.q4_K, k: k)
     var writer = GGUFWriter()
-    writer.addTensor(name: "blk.0.ffn_up.weight", type: .q4_K, shape: [k, Fixture.weightRows], bytes: c.weights)
-    writer.addTensor(name: "bias", type: .f32, shape: [3], bytes: [Float(1), 2, 3].withUnsafeBytes { Array($0) })
+    writer.addTensor(
+      name: "blk.0.ffn_up.weight", type: .q4_K, shape: [k, Fixture.weightRows], bytes: c.weights)
+    writer.addTensor(
+      name: "bias", type: .f32, shape: [3], bytes: [Float(1), 2, 3].withUnsafeBytes { Array($0) })
     let path = "/tmp/quanta-core-load-\(getpid()).gguf"
     try writer.write(to: path)
     defer { unlink(path) }
@@ -76,7 +81,8 @@ import Testing
     }
     #expect(try loaded.dequantize().toArray() == c.dequantized)
     // Read-only map: writing into it is refused, not a crash.
-    let x = try Tensor([Float](repeating: 0, count: Fixture.weightRows * k), shape: [Fixture.weightRows, k], on: Fixture.cpu())
+    let x = try Tensor(
+      [Float](repeating: 0, count: Fixture.weightRows * k), shape: [Fixture.weightRows, k], on: Fixture.cpu())
     #expect(throws: QuantaError.self) { try loaded.quantize(from: x) }
   }
 }

@@ -33,7 +33,8 @@ import Testing
         magnitude += abs(Double(v))
       }
       let got = x.withUnsafeBufferPointer { sum($0.baseAddress, n) }
-      #expect(abs(Double(got) - exact) <= 2 * Double(n) * 0x1p-24 * magnitude, "\(isa) n=\(n): \(got) vs \(exact)")
+      #expect(
+        abs(Double(got) - exact) <= 2 * Double(n) * 0x1p-24 * magnitude, "\(isa) n=\(n): \(got) vs \(exact)")
     }
   }
 }

@@ -4,7 +4,9 @@ import Testing
 
 /// The C row dequantizers of the types without an integer kernel: bit-equal to the reference codecs.
 @Suite struct DequantizeTests {
-  static let types: [GGMLType] = [.iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m, .tq1_0, .tq2_0, .q8_1]
+  static let types: [GGMLType] = [
+    .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .iq1_s, .iq1_m, .tq1_0, .tq2_0, .q8_1,
+  ]
 
   /// Random block bytes (every grid index, sign pattern and scale code occurs across the blocks).
   static func randomBlocks(_ type: GGMLType, blocks: Int, seed: UInt64) -> [UInt8] {
@@ -14,20 +16,26 @@ import Testing
 
   @Test("C dequantizer equals the reference codec bit for bit", arguments: ISA.supported, types)
   func matchesReference(isa: ISA, type: GGMLType) throws {
-    let fn = try #require(qk_table_dequantize(try isa.table, Int32(type.rawValue)), "\(isa) has no dequantizer for \(type)")
+    let fn = try #require(
+      qk_table_dequantize(try isa.table, Int32(type.rawValue)), "\(isa) has no dequantizer for \(type)")
     let blocks = 64
     let k = blocks * type.blockSize
     let bytes = Self.randomBlocks(type, blocks: blocks, seed: 0xD0 &+ UInt64(type.rawValue))
     let expected = try type.dequantize(bytes, count: k)
     var got = [Float](repeating: .nan, count: k)
-    bytes.withUnsafeBytes { src in got.withUnsafeMutableBufferPointer { fn(src.baseAddress, $0.baseAddress, Int64(k)) } }
+    bytes.withUnsafeBytes { src in
+      got.withUnsafeMutableBufferPointer { fn(src.baseAddress, $0.baseAddress, Int64(k)) }
+    }
     var differing = 0
     var first = -1
     for i in 0..<k where got[i].bitPattern != expected[i].bitPattern && !(got[i].isNaN && expected[i].isNaN) {
       differing += 1
       if first < 0 { first = i }
     }
-    #expect(differing == 0, "\(isa) \(type): \(differing) of \(k) values differ, first at \(first): \(first >= 0 ? "\(got[first]) vs \(expected[first])" : "")")
+    #expect(
+      differing == 0,
+      "\(isa) \(type): \(differing) of \(k) values differ, first at \(first): \(first >= 0 ? "\(got[first]) vs \(expected[first])" : "")"
+    )
     // Random bytes give finite values for most blocks: the comparison is not all-NaN.
     #expect(expected.filter(\.isFinite).count > k / 2, "\(type): test data mostly non-finite")
   }

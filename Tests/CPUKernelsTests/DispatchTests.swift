@@ -43,7 +43,8 @@ import Testing
       #expect(qk_table_vec_dot_type(t, Int32(type.rawValue)) == -1)
     }
     #expect(qk_table_vec_dot(t, -1) == nil && qk_table_vec_dot(t, 1000) == nil)
-    #expect(t.pointee.quantize_q8_0 != nil && t.pointee.quantize_q8_1 != nil && t.pointee.quantize_q8_K != nil)
+    #expect(
+      t.pointee.quantize_q8_0 != nil && t.pointee.quantize_q8_1 != nil && t.pointee.quantize_q8_K != nil)
     #expect(t.pointee.stream_sum != nil)
     #expect(t.pointee.tile_rows >= 1 && t.pointee.tile_cols >= 1)
   }
@@ -57,7 +58,8 @@ import Testing
     switch isa.value {
     case QK_ISA_SCALAR, QK_ISA_AVX2: own = quantTypes + denseTypes
     case QK_ISA_AVX512: own = [.q3_K, .q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
-    case QK_ISA_AVX512_VNNI: own = [.q4_0, .q8_0, .q5_0, .iq4_nl, .mxfp4, .q3_K, .q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
+    case QK_ISA_AVX512_VNNI:
+      own = [.q4_0, .q8_0, .q5_0, .iq4_nl, .mxfp4, .q3_K, .q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
     case QK_ISA_NEON: own = [.q4_0, .q8_0, .q4_K, .q6_K]
     default: own = []
     }

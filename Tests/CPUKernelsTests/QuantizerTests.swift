@@ -42,7 +42,10 @@ import Testing
       let expected = try type.quantize(values)
       let got = try kernelQuantize(table, dot: type, values)
       let firstDiff = zip(expected, got).enumerated().first { $0.element.0 != $0.element.1 }?.offset
-      #expect(firstDiff == nil, "\(isa) \(type) [\(name)]: first differing byte \(firstDiff ?? -1) (block \((firstDiff ?? 0) / type.typeSize))")
+      #expect(
+        firstDiff == nil,
+        "\(isa) \(type) [\(name)]: first differing byte \(firstDiff ?? -1) (block \((firstDiff ?? 0) / type.typeSize))"
+      )
     }
   }
 }

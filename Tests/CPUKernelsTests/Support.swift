@@ -24,7 +24,9 @@ struct ISA: Sendable, CustomStringConvertible, Hashable {
 }
 
 /// Weight types with integer kernels, and dense weight types (f32 activations).
-let quantTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs, .mxfp4]
+let quantTypes: [GGMLType] = [
+  .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs, .mxfp4,
+]
 let denseTypes: [GGMLType] = [.f32, .f16, .bf16]
 
 /// ggml-cpu's vec_dot_type for the quantized weight types.
@@ -75,7 +77,9 @@ func ggmlTestData(offset: Float, count: Int) -> [Float] {
 }
 
 /// Quantizes `values` with the ISA's activation quantizer for `dot` (q8_0, q8_1 or q8_K).
-func kernelQuantize(_ table: UnsafePointer<qk_kernel_table>, dot: GGMLType, _ values: [Float]) throws -> [UInt8] {
+func kernelQuantize(_ table: UnsafePointer<qk_kernel_table>, dot: GGMLType, _ values: [Float]) throws
+  -> [UInt8]
+{
   let quantize = try #require(qk_table_quantizer(table, Int32(dot.rawValue)), "no quantizer for \(dot)")
   let bytes = try #require(dot.byteCount(forElements: values.count))
   var out = [UInt8](repeating: 0xA5, count: bytes)

@@ -5,7 +5,9 @@ import Testing
 /// The nr × nc tile kernel: bit-identical to nr·nc vec_dot calls, for full and ragged tiles, without
 /// writing outside its outputs.
 @Suite struct TileTests {
-  static let shapes: [(nr: Int, nc: Int)] = [(1, 1), (1, 3), (2, 2), (3, 1), (4, 1), (4, 2), (4, 4), (5, 3), (9, 7), (8, 16)]
+  static let shapes: [(nr: Int, nc: Int)] = [
+    (1, 1), (1, 3), (2, 2), (3, 1), (4, 1), (4, 2), (4, 4), (5, 3), (9, 7), (8, 16),
+  ]
 
   @Test("tile equals vec_dot per (row, column)", arguments: ISA.supported, quantTypes + denseTypes)
   func tileEqualsVecDot(isa: ISA, type: GGMLType) throws {
@@ -35,7 +37,9 @@ import Testing
         weights.withUnsafeBytes { w in
           acts.withUnsafeBytes { a in
             out.withUnsafeMutableBufferPointer { s in
-              tile(Int32(k), Int32(nr), Int32(nc), w.baseAddress, rowBytes, a.baseAddress, colBytes, s.baseAddress, ldS)
+              tile(
+                Int32(k), Int32(nr), Int32(nc), w.baseAddress, rowBytes, a.baseAddress, colBytes,
+                s.baseAddress, ldS)
             }
           }
         }
@@ -50,8 +54,10 @@ import Testing
           }
           for r in nr..<ldS where !out[c * ldS + r].isNaN { touchedPadding += 1 }
         }
-        #expect(mismatches == 0, "\(isa) \(type) k=\(k) \(nr)x\(nc): \(mismatches) outputs differ from vec_dot")
-        #expect(touchedPadding == 0, "\(isa) \(type) k=\(k) \(nr)x\(nc): wrote \(touchedPadding) padding floats")
+        #expect(
+          mismatches == 0, "\(isa) \(type) k=\(k) \(nr)x\(nc): \(mismatches) outputs differ from vec_dot")
+        #expect(
+          touchedPadding == 0, "\(isa) \(type) k=\(k) \(nr)x\(nc): wrote \(touchedPadding) padding floats")
       }
     }
   }

@@ -7,12 +7,16 @@ import Testing
   /// Double-precision dot of the reference-dequantized operands. For q4_1/q5_1 one correction: the
   /// min term uses q8_1's stored s = fp16(d·Σq) (ggml's design, 2⁻¹¹ relative rounding), so the
   /// reference does too: Σŵŷ + Σ_blocks m·(s − Σŷ).
-  func expectedDot(_ type: GGMLType, _ wq: [UInt8], _ aq: [UInt8], count k: Int) throws -> (dot: Double, magnitude: Double) {
+  func expectedDot(_ type: GGMLType, _ wq: [UInt8], _ aq: [UInt8], count k: Int) throws -> (
+    dot: Double, magnitude: Double
+  ) {
     let act = dotType(type)
     let yhat = try act.dequantize(aq, count: k)
     var result = referenceDot(try type.dequantize(wq, count: k), yhat)
     if act == .q8_1 {
-      func half(_ bytes: [UInt8], _ at: Int) -> Double { Double(fp16ToFp32(UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8)) }
+      func half(_ bytes: [UInt8], _ at: Int) -> Double {
+        Double(fp16ToFp32(UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8))
+      }
       for b in 0..<(k / 32) {
         let m = half(wq, b * type.typeSize + 2)
         let s = half(aq, b * act.typeSize + 2)
@@ -41,8 +45,10 @@ import Testing
       let expected = try expectedDot(type, wq, aq, count: k)
       let got = callVecDot(dot, n: k, wq, aq)
       let bound = 1e-5 * expected.magnitude + 1e-30
-      #expect(abs(Double(got) - expected.dot) <= bound,
-              "\(isa) \(type) k=\(k): \(got) vs \(expected.dot), error \(abs(Double(got) - expected.dot)) > \(bound)")
+      #expect(
+        abs(Double(got) - expected.dot) <= bound,
+        "\(isa) \(type) k=\(k): \(got) vs \(expected.dot), error \(abs(Double(got) - expected.dot)) > \(bound)"
+      )
     }
   }
 
@@ -77,7 +83,9 @@ import Testing
     for isa in ISA.supported {
       let dot = try #require(qk_table_vec_dot(try isa.table, Int32(type.rawValue)))
       let got = callVecDot(dot, n: k, wq, aq)
-      #expect(abs(Double(got) - expected.dot) <= 1e-5 * expected.magnitude, "\(isa) \(type): \(got) vs \(expected.dot)")
+      #expect(
+        abs(Double(got) - expected.dot) <= 1e-5 * expected.magnitude,
+        "\(isa) \(type): \(got) vs \(expected.dot)")
     }
   }
 }

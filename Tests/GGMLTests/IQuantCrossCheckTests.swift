@@ -31,7 +31,8 @@ import Testing
     let mismatches = bitMismatches(ours, theirs)
     print("\(type.name): \(Self.blocksPerType) blocks, \(count) floats, \(mismatches.count) mismatches")
     if let first = mismatches.first {
-      Issue.record("""
+      Issue.record(
+        """
         \(type.name): \(mismatches.count) of \(count) floats differ from gguf-py; first at \(first) \
         (block \(first / type.blockSize)): ours \(ours[first]) (0x\(String(ours[first].bitPattern, radix: 16))), \
         gguf-py \(theirs[first]) (0x\(String(theirs[first].bitPattern, radix: 16)))
@@ -50,7 +51,8 @@ import Testing
     let differing = zip(ours, theirs).filter { $0 != $1 }.count
     print("\(type.name) quantize: \(values.count / type.blockSize) blocks, \(differing) differing bytes")
     if let first {
-      Issue.record("""
+      Issue.record(
+        """
         \(type.name): \(differing) bytes differ from gguf-py; first at byte \(first) \
         (block \(first / type.typeSize)): ours \(ours[first]), gguf-py \(theirs[first])
         """)

@@ -39,7 +39,9 @@ struct DenseOpsTests {
     for t in KernelBuild.quantizeTypes {
       #expect(t.blockSize == 32)
       #expect(t.quantizer != nil, "\(t.name) has no CPU reference quantizer to compare with")
-      #expect(text.contains("QUANTIZE_REF_KERNEL(\(t.name), \(t.typeSize))"), "\(t.name): kernel block bytes ≠ \(t.typeSize)")
+      #expect(
+        text.contains("QUANTIZE_REF_KERNEL(\(t.name), \(t.typeSize))"),
+        "\(t.name): kernel block bytes ≠ \(t.typeSize)")
     }
   }
 
@@ -73,13 +75,16 @@ struct DenseOpsTests {
     #expect(failures.filter { !$0.contains("typed unsupported") }.isEmpty, "\(failures)")
     let names = cases.map(\.name)
     for op in [
-      "quantize", "dequantize", "getRows", "matmul", "rmsNorm", "layerNorm", "rope", "softmax", "writeKV", "attention",
+      "quantize", "dequantize", "getRows", "matmul", "rmsNorm", "layerNorm", "rope", "softmax", "writeKV",
+      "attention",
       "silu", "gelu", "swiglu", "geglu", "add", "mul", "scale",
     ] {
       #expect(names.contains { $0.hasPrefix(op + " ") }, "no selftest case for \(op)")
     }
     for t in KernelBuild.quantizeTypes { #expect(names.contains { $0.hasPrefix("quantize \(t.name) ") }) }
-    for t in KernelBuild.types { #expect(names.contains("dequantize \(t.name) bf16 [5, \(t.blockSize * 3)]")) }
+    for t in KernelBuild.types {
+      #expect(names.contains("dequantize \(t.name) bf16 [5, \(t.blockSize * 3)]"))
+    }
     #expect(cases.count >= 150)
   }
 }

@@ -33,7 +33,8 @@ struct GPUDeviceTests {
 
   @Test func missingLibraryNamesWhatWasSearched() {
     let r1 = Result { () throws(GPUError) in
-      try DynamicLibrary.open("X", candidates: ["libquanta-none-1.so", "/nonexistent/libquanta-none-2.so"], override: nil)
+      try DynamicLibrary.open(
+        "X", candidates: ["libquanta-none-1.so", "/nonexistent/libquanta-none-2.so"], override: nil)
     }
     guard case .failure(.libraryNotFound(let lib, let searched, let messages)) = r1 else {
       Issue.record("expected .libraryNotFound")
@@ -56,11 +57,14 @@ struct GPUDeviceTests {
 
   @Test func unsupportedAndOOMMapToTheContractErrors() {
     let d = Device.rocm(1)
-    #expect(GPUError.outOfMemory(vendor: .hip, device: 1, requestedBytes: 10, freeBytes: 4).asQuantaError(device: d)
-      == .outOfMemory(device: d, requestedBytes: 10, freeBytes: 4))
-    #expect(GPUError.unsupported(op: "rope", type: "f32", device: "rocm:1").asQuantaError(device: d)
-      == .unsupported(op: "rope", type: "f32", device: d))
-    #expect(GPUError.noDevice(vendor: .hip, reason: "r", visibleDevices: "").description.hasPrefix("no AMD device"))
+    #expect(
+      GPUError.outOfMemory(vendor: .hip, device: 1, requestedBytes: 10, freeBytes: 4).asQuantaError(device: d)
+        == .outOfMemory(device: d, requestedBytes: 10, freeBytes: 4))
+    #expect(
+      GPUError.unsupported(op: "rope", type: "f32", device: "rocm:1").asQuantaError(device: d)
+        == .unsupported(op: "rope", type: "f32", device: d))
+    #expect(
+      GPUError.noDevice(vendor: .hip, reason: "r", visibleDevices: "").description.hasPrefix("no AMD device"))
   }
 
   @Test func warpSizeAndCapabilitiesFromArchitecture() {
@@ -102,7 +106,8 @@ struct GPUDeviceTests {
 
   @Test func sha256KnownVectors() {
     #expect(SHA256.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-    #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    #expect(
+      SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     #expect(
       SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
         == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
@@ -117,7 +122,9 @@ struct GPUDeviceTests {
     #expect(Set(names) == Set(KernelSources.files.keys))
     for name in names {
       let text = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
-      #expect(KernelSources.files[name] == text, "\(name) differs from the embedded copy: run scripts/gen_gpu_kernels.py")
+      #expect(
+        KernelSources.files[name] == text,
+        "\(name) differs from the embedded copy: run scripts/gen_gpu_kernels.py")
     }
     let quants = try #require(KernelSources.files["quants.cuh"])
     let listed = quants.split(separator: "\n").compactMap { line -> String? in
@@ -128,7 +135,9 @@ struct GPUDeviceTests {
     #expect(listed == KernelBuild.types.map(\.name))
     for t in KernelBuild.types {
       let line = try #require(quants.split(separator: "\n").first { $0.contains("X(\(t.name),") })
-      #expect(line.contains("\(t.blockSize), \(t.typeSize),"), "\(t.name): block size / bytes disagree with GGMLType")
+      #expect(
+        line.contains("\(t.blockSize), \(t.typeSize),"),
+        "\(t.name): block size / bytes disagree with GGMLType")
     }
   }
 }

@@ -28,7 +28,8 @@ struct HIPCompileTests {
         if case .failure(.noCodeForArchitecture(_, let a, let available, _)) = outcome {
           #expect(a == arch)
           #expect(available.contains("gfx90a"))
-          tally.append("\(arch): NOT COMPILED — \(api.versionDescription) cannot target it (typed error checked)")
+          tally.append(
+            "\(arch): NOT COMPILED — \(api.versionDescription) cannot target it (typed error checked)")
         } else {
           Issue.record("\(arch): expected .noCodeForArchitecture, got \(outcome)")
         }
@@ -40,7 +41,9 @@ struct HIPCompileTests {
       let text = String(decoding: result.code.bytes, as: UTF8.self)
       let missing = KernelBuild.kernelNames.filter { !text.contains($0) }
       #expect(missing.isEmpty, "\(arch): kernels missing from the code object: \(missing)")
-      tally.append("\(arch) (wave\(warp)): \(KernelBuild.kernelNames.count - missing.count)/\(KernelBuild.kernelNames.count) kernels, \(result.code.bytes.count) bytes")
+      tally.append(
+        "\(arch) (wave\(warp)): \(KernelBuild.kernelNames.count - missing.count)/\(KernelBuild.kernelNames.count) kernels, \(result.code.bytes.count) bytes"
+      )
     }
     print("hiprtc compile tally (\(api.versionDescription)):\n  " + tally.joined(separator: "\n  "))
     // gfx906, gfx90a and gfx1030 must always compile: they are in every ROCm since 5.0.
@@ -50,7 +53,8 @@ struct HIPCompileTests {
   @Test func compileErrorCarriesTheLog() throws {
     let api = try HIPVendorAPI()
     let outcome = Result { () throws(GPUError) in
-      try api.compile(source: "extern \"C\" __global__ void k() { undefined_name = 1; }", name: "bad.cu",
+      try api.compile(
+        source: "extern \"C\" __global__ void k() { undefined_name = 1; }", name: "bad.cu",
         architecture: "gfx90a", options: [])
     }
     guard case .failure(.compileFailed(let vendor, let arch, _, let log)) = outcome else {

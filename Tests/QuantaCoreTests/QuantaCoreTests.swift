@@ -10,7 +10,8 @@ final class MemoryOnlyBackend: ComputeBackend, @unchecked Sendable {
   let device: Device
   var info: DeviceInfo {
     DeviceInfo(
-      device: device, name: "memory only", architecture: "test", totalMemory: 0, computeUnits: 1, warpSize: 64,
+      device: device, name: "memory only", architecture: "test", totalMemory: 0, computeUnits: 1,
+      warpSize: 64,
       lastLevelCacheBytes: nil, capabilities: [])
   }
   init(device: Device) { self.device = device }
@@ -37,9 +38,12 @@ final class MemoryOnlyBackend: ComputeBackend, @unchecked Sendable {
   }
   func copy(_ source: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, at offset: Int) throws {
     let b = buffer as! Buffer
-    if source.count > 0 { (b.storage.baseAddress! + offset).copyMemory(from: source.baseAddress!, byteCount: source.count) }
+    if source.count > 0 {
+      (b.storage.baseAddress! + offset).copyMemory(from: source.baseAddress!, byteCount: source.count)
+    }
   }
-  func copy(_ buffer: any DeviceBuffer, at offset: Int, to destination: UnsafeMutableRawBufferPointer) throws {
+  func copy(_ buffer: any DeviceBuffer, at offset: Int, to destination: UnsafeMutableRawBufferPointer) throws
+  {
     let b = buffer as! Buffer
     if destination.count > 0 {
       destination.baseAddress!.copyMemory(from: b.storage.baseAddress! + offset, byteCount: destination.count)
@@ -154,7 +158,9 @@ final class MemoryOnlyBackend: ComputeBackend, @unchecked Sendable {
       try mm.forward(wrongK)
     }
     let f16 = try Tensor([Float](repeating: 1, count: 64), shape: [1, 64], dtype: .f16, on: backend)
-    #expect(throws: QuantaError.typeMismatch(op: "matmul", expected: "f32", actual: "f16")) { try mm.forward(f16) }
+    #expect(throws: QuantaError.typeMismatch(op: "matmul", expected: "f32", actual: "f16")) {
+      try mm.forward(f16)
+    }
     let other = MemoryOnlyBackend(device: .rocm(1))
     let elsewhere = try Tensor([Float](repeating: 1, count: 64), shape: [64], on: other)
     #expect(throws: QuantaError.deviceMismatch(op: "matmul", expected: .rocm(0), actual: .rocm(1))) {
@@ -177,7 +183,9 @@ final class MemoryOnlyBackend: ComputeBackend, @unchecked Sendable {
     #expect(throws: QuantaError.notBlockMultiple(op: "QTensor.zeros", type: .q4_K, count: 100)) {
       try QTensor.zeros(shape: [2, 100], type: .q4_K, on: backend)
     }
-    #expect(throws: QuantaError.self) { try QTensor.zeros(shape: [Int.max / 2, 256], type: .q4_K, on: backend) }
+    #expect(throws: QuantaError.self) {
+      try QTensor.zeros(shape: [Int.max / 2, 256], type: .q4_K, on: backend)
+    }
     #expect(throws: QuantaError.self) {
       try QTensor(bytes: [UInt8](repeating: 0, count: 17), type: .q4_0, shape: [32], on: backend)
     }

@@ -9,7 +9,8 @@ import Testing
   @Test func reproducesReferenceTokenizations() throws {
     let file = try GGUFFile(path: try TestModels.gemma3())
     let tokenizer = try Tokenizer(try Vocabulary(metadata: file.metadata))
-    let reference = try String(contentsOfFile: try TestModels.sharedFile("testdata/gemma3-270m/tokenize.txt"), encoding: .utf8)
+    let reference = try String(
+      contentsOfFile: try TestModels.sharedFile("testdata/gemma3-270m/tokenize.txt"), encoding: .utf8)
     var cases = 0
     for line in reference.split(separator: "\n") where !line.hasPrefix("#") {
       let parts = line.split(separator: "\t", maxSplits: 1)

@@ -73,7 +73,12 @@ import Testing
   }
 
   @Test func rendersChatML() {
-    let text = ChatTemplate.chatml.render([.init(.user, "Hi"), .init(.assistant, "Hello"), .init(.user, "Bye")])
-    #expect(text == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n")
+    let text = ChatTemplate.chatml.render([
+      .init(.user, "Hi"), .init(.assistant, "Hello"), .init(.user, "Bye"),
+    ])
+    #expect(
+      text
+        == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n"
+    )
   }
 }

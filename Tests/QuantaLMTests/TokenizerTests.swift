@@ -15,9 +15,10 @@ import Testing
       types.append(.byte)
       scores.append(0)
     }
-    for (text, score) in [("▁", -1.0), ("h", -2), ("e", -2), ("l", -2), ("o", -2), ("he", -3), ("ll", -3),
-      ("hell", -4), ("hello", -5), ("▁hello", -6), ("w", -2), ("r", -2), ("d", -2), ("▁w", -4)] as [(String, Float)]
-    {
+    for (text, score) in [
+      ("▁", -1.0), ("h", -2), ("e", -2), ("l", -2), ("o", -2), ("he", -3), ("ll", -3),
+      ("hell", -4), ("hello", -5), ("▁hello", -6), ("w", -2), ("r", -2), ("d", -2), ("▁w", -4),
+    ] as [(String, Float)] {
       tokens.append(text)
       types.append(.normal)
       scores.append(score)
@@ -84,7 +85,10 @@ import Testing
 
   @Test func preTokenizersSplitLikeUpstream() throws {
     let llama3 = try BPEPreTokenizer(name: "llama-bpe")
-    #expect(llama3.split("Hello world's 12345 ok!!\n\n") == ["Hello", " world", "'s", " ", "123", "45", " ok", "!!\n\n"])
+    #expect(
+      llama3.split("Hello world's 12345 ok!!\n\n") == [
+        "Hello", " world", "'s", " ", "123", "45", " ok", "!!\n\n",
+      ])
     let qwen2 = try BPEPreTokenizer(name: "qwen2")
     #expect(qwen2.split("ab 123") == ["ab", " ", "1", "2", "3"])
     #expect(throws: TokenizerError.self) { try BPEPreTokenizer(name: "no-such-pre") }

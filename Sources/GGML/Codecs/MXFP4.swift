@@ -1,11 +1,11 @@
 /// MXFP4 (OCP microscaling FP4): blocks of 32 E2M1 values sharing an E8M0 exponent.
 /// Ports of ggml's `quantize_row_mxfp4_ref` and `dequantize_row_mxfp4`.
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #elseif canImport(Musl)
-import Musl
+  import Musl
 #elseif canImport(Darwin)
-import Darwin
+  import Darwin
 #endif
 
 private let QK_MXFP4 = 32

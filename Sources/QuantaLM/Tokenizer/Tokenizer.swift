@@ -204,8 +204,11 @@ public final class Tokenizer: Sendable {
 
       func tryAddBigram(_ left: Int, _ right: Int) {
         guard left >= 0, right >= 0 else { return }
-        let a = String(decoding: encoded[symbols[left].start..<(symbols[left].start + symbols[left].count)], as: UTF8.self)
-        let b = String(decoding: encoded[symbols[right].start..<(symbols[right].start + symbols[right].count)], as: UTF8.self)
+        let a = String(
+          decoding: encoded[symbols[left].start..<(symbols[left].start + symbols[left].count)], as: UTF8.self)
+        let b = String(
+          decoding: encoded[symbols[right].start..<(symbols[right].start + symbols[right].count)],
+          as: UTF8.self)
         guard let rank = vocabulary.mergeRanks[a + " " + b] else { return }
         // Lower rank merges first: store the negated rank as the score.
         queue.push(Bigram(left: left, right: right, score: -Float(rank), size: a.utf8.count + b.utf8.count))
