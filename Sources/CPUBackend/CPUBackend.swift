@@ -290,6 +290,10 @@ struct KernelTable: @unchecked Sendable {
 
   func vecDotType(_ type: GGMLType) -> Int32 { qk_table_vec_dot_type(table, Int32(type.rawValue)) }
   func tile(_ type: GGMLType) -> qk_tile_fn? { qk_table_vec_dot_tile(table, Int32(type.rawValue)) }
+  /// The tile kernel for x rows in full groups of four, where ggml sums those differently (nil: `tile`).
+  func tileGroupsOf4(_ type: GGMLType) -> qk_tile_fn? {
+    qk_table_vec_dot_tile_g4(table, Int32(type.rawValue))
+  }
   func quantizer(_ dotType: Int32) -> qk_quantize_fn? { qk_table_quantizer(table, dotType) }
 
   /// A row dequantizer to f32 for `type`: the C kernel where the table has one (bit-equal), else

@@ -56,8 +56,9 @@ extension CPUBackend {
     case .dequantize: integer = false
     }
     if integer, let tile {
+      let tiles = TileKernels(plain: tile, groupsOf4: table.tileGroupsOf4(type) ?? tile)
       try integerMatmul(
-        xs, m: m, k: k, w: w, n: n, rowBytes: weights.rowByteCount, dotType: dotType, tile: tile,
+        xs, m: m, k: k, w: w, n: n, rowBytes: weights.rowByteCount, dotType: dotType, tile: tiles,
         table: table,
         out: ys)
     } else {
@@ -68,7 +69,7 @@ extension CPUBackend {
 
   private func integerMatmul(
     _ x: UnsafePointer<Float>, m: Int, k: Int, w: UnsafeRawPointer, n: Int, rowBytes: Int, dotType: Int32,
-    tile: qk_tile_fn, table: KernelTable, out: UnsafeMutablePointer<Float>
+    tile: TileKernels, table: KernelTable, out: UnsafeMutablePointer<Float>
   ) throws {
     if dotType == Int32(QK_TYPE_F32) {
       tiles(
@@ -93,10 +94,17 @@ extension CPUBackend {
     }
   }
 
+  /// The tile kernels of one weight type: ggml (whose sums the kernels reproduce) sums x rows
+  /// 0 ..< m − m % 4 of some types differently from the rest (its repacked gemm vs gemv).
+  struct TileKernels {
+    var plain: qk_tile_fn
+    var groupsOf4: qk_tile_fn
+  }
+
   /// Splits `[m, n]` into tasks of (weight rows × x rows) for the tile kernel.
   private func tiles(
     x y: UnsafeRawPointer, ldY: Int, m: Int, k: Int, w: UnsafeRawPointer, n: Int, rowBytes: Int,
-    tile: qk_tile_fn,
+    tile: TileKernels,
     table: KernelTable, out: UnsafeMutablePointer<Float>
   ) {
     // The tile kernel keeps an MR-row weight strip in L1 and streams the task's columns past it from
@@ -111,13 +119,25 @@ extension CPUBackend {
     let perThread = max(1, 8 / colChunks)
     let rows = min(n, pool.chunk(for: n, perThread: perThread, minimum: 16, multiple: table.tileRows))
     let rowChunks = (n + rows - 1) / rows
+    let grouped = m - m % 4
     pool.parallelFor(tasks: rowChunks * colChunks) { task, _ in
       let r0 = (task % rowChunks) * rows
       let c0 = (task / rowChunks) * cols
       let nr = min(rows, n - r0)
       let nc = min(cols, m - c0)
-      tile(
-        Int32(k), Int32(nr), Int32(nc), w + r0 * rowBytes, rowBytes, y + c0 * ldY, ldY, out + c0 * n + r0, n)
+      // x rows below `grouped` take the groups-of-4 kernel, the rest the plain one.
+      let split = min(max(grouped - c0, 0), nc)
+      if split > 0 {
+        tile.groupsOf4(
+          Int32(k), Int32(nr), Int32(split), w + r0 * rowBytes, rowBytes, y + c0 * ldY, ldY,
+          out + c0 * n + r0, n)
+      }
+      if split < nc {
+        let c1 = c0 + split
+        tile.plain(
+          Int32(k), Int32(nr), Int32(nc - split), w + r0 * rowBytes, rowBytes, y + c1 * ldY, ldY,
+          out + c1 * n + r0, n)
+      }
     }
   }
 

@@ -21,6 +21,19 @@ AVX2_INL float qk_hsum_ps_avx2(__m256 x) {
   return _mm_cvtss_f32(s);
 }
 
+AVX2_INL int qk_hsum_epi32_avx2(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// The four int32 sums of t0..t3 (exact), as one vector [Σt0, Σt1, Σt2, Σt3].
+AVX2_INL __m128i qk_hsum4_epi32_avx2(__m256i t0, __m256i t1, __m256i t2, __m256i t3) {
+  const __m256i c = _mm256_hadd_epi32(_mm256_hadd_epi32(t0, t1), _mm256_hadd_epi32(t2, t3));
+  return _mm_add_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+}
+
 void qk_fill_avx2_legacy(qk_kernel_table *t);
 void qk_fill_avx2_k(qk_kernel_table *t);
 #endif

@@ -2,7 +2,8 @@
 // Each weight super-block is unpacked once (per weight row) to 8 vectors of 32 byte-sized weights plus
 // 16-bit scale vectors; every activation column then costs 8 maddubs + 8 madd.
 // Offsets (q3_K's -4, q6_K's -32) and mins are applied through q8_K's bsums, keeping the weights
-// unsigned so maddubs needs no sign fix-up.
+// unsigned so maddubs needs no sign fix-up. q4_K and q6_K sum exactly as ggml's x86 kernels
+// (cpu_kernels.h): q6_K's dot_K lanes are ggml's ggml_vec_dot_q6_K_q8_K lanes.
 #include "kernels_avx2_prep.h"
 
 #if defined(__x86_64__)
@@ -11,8 +12,10 @@ QK_DEFINE_TILE(q2_K_q8_K_avx2, AVX2_ATTR, block_q2_K, block_q8_K, QK_K, pK, __m2
                qk_hsum_ps_avx2, QK_NO_TAIL, 2, 2)
 QK_DEFINE_TILE(q3_K_q8_K_avx2, AVX2_ATTR, block_q3_K, block_q8_K, QK_K, pK, __m256, prep_q3_K, zero_ps, dot_K,
                qk_hsum_ps_avx2, QK_NO_TAIL, 2, 2)
-QK_DEFINE_TILE(q4_K_q8_K_avx2, AVX2_ATTR, block_q4_K, block_q8_K, QK_K, pK, __m256, prep_q4_K, zero_ps, dot_K,
-               qk_hsum_ps_avx2, QK_NO_TAIL, 2, 2)
+QK_DEFINE_TILE(q4_K_q8_K_avx2, AVX2_ATTR, block_q4_K, block_q8_K, QK_K, pK, acc_q4K, prep_q4_K, zero_q4K,
+               dot_q4K_gemv, fin_q4K, QK_NO_TAIL, 2, 2)
+QK_DEFINE_TILE(q4_K_q8_K_g4_avx2, AVX2_ATTR, block_q4_K, block_q8_K, QK_K, pK, acc_q4K, prep_q4_K, zero_q4K,
+               dot_q4K_gemm, fin_q4K, QK_NO_TAIL, 2, 2)
 QK_DEFINE_TILE(q5_K_q8_K_avx2, AVX2_ATTR, block_q5_K, block_q8_K, QK_K, pK, __m256, prep_q5_K, zero_ps, dot_K,
                qk_hsum_ps_avx2, QK_NO_TAIL, 2, 2)
 QK_DEFINE_TILE(q6_K_q8_K_avx2, AVX2_ATTR, block_q6_K, block_q8_K, QK_K, pK, __m256, prep_q6_K, zero_ps, dot_K,
@@ -25,6 +28,7 @@ void qk_fill_avx2_k(qk_kernel_table *t) {
   qk_set(t, QK_TYPE_Q2_K, q2_K_q8_K_avx2_vec_dot, q2_K_q8_K_avx2_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q3_K, q3_K_q8_K_avx2_vec_dot, q3_K_q8_K_avx2_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_avx2_vec_dot, q4_K_q8_K_avx2_tile, QK_TYPE_Q8_K, I);
+  t->vec_dot_tile_g4[QK_TYPE_Q4_K] = q4_K_q8_K_g4_avx2_tile;
   qk_set(t, QK_TYPE_Q5_K, q5_K_q8_K_avx2_vec_dot, q5_K_q8_K_avx2_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q6_K, q6_K_q8_K_avx2_vec_dot, q6_K_q8_K_avx2_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_IQ4_XS, iq4_xs_q8_K_avx2_vec_dot, iq4_xs_q8_K_avx2_tile, QK_TYPE_Q8_K, I);

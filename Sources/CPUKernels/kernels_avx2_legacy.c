@@ -7,16 +7,7 @@
 
 #include <math.h>
 
-// ---- activation quantizers: byte for byte ggml's *_ref ----
-
-// roundf (half away from zero) for |v| < 2^23: add the largest float below 0.5 with v's sign, then
-// truncate. ggml's SIMD quantizers round half to even; the reference (our spec) rounds away.
-AVX2_INL __m256i round_away_epi32(__m256 v) {
-  const __m256 sign = _mm256_and_ps(v, _mm256_set1_ps(-0.0f));
-  const __m256 half = _mm256_or_ps(sign, _mm256_set1_ps(0x1.fffffep-2f));
-  return _mm256_cvttps_epi32(_mm256_add_ps(v, half));
-}
-
+// ---- activation quantizers: byte for byte ggml's x86 quantize_row_q8_0 / _q8_1 / _q8_K ----
 // Packs four vectors of 8 int32 (in range) to 32 int8 in order.
 AVX2_INL __m256i pack_epi32_to_epi8(__m256i a, __m256i b, __m256i c, __m256i d) {
   const __m256i ab = _mm256_packs_epi32(a, b);
@@ -32,12 +23,7 @@ AVX2_INL float hmax_ps(__m256 v) {
   return _mm_cvtss_f32(m);
 }
 
-AVX2_INL int hsum_epi32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-  return _mm_cvtsi128_si32(s);
-}
+#define hsum_epi32 qk_hsum_epi32_avx2
 
 // One 32-value block: returns qs and the int32 values (for sums); d written as fp16 by the caller.
 AVX2_INL __m256i quantize32(const float *x, float *d_out, __m256i *sum32) {
@@ -48,11 +34,13 @@ AVX2_INL __m256i quantize32(const float *x, float *d_out, __m256i *sum32) {
     v[j] = _mm256_loadu_ps(x + 8 * j);
     amax = _mm256_max_ps(amax, _mm256_andnot_ps(absmask, v[j]));
   }
-  const float d = hmax_ps(amax) / 127.0f;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  // ggml multiplies by 127/amax (not 1/d); cvtps rounds half to even as its _mm256_round_ps does.
+  const float maxv = hmax_ps(amax);
+  const float d = maxv / 127.0f;
+  const float id = maxv != 0.0f ? 127.0f / maxv : 0.0f;
   const __m256 vid = _mm256_set1_ps(id);
   __m256i i32[4];
-  for (int j = 0; j < 4; ++j) i32[j] = round_away_epi32(_mm256_mul_ps(v[j], vid));
+  for (int j = 0; j < 4; ++j) i32[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], vid));
   *sum32 = _mm256_add_epi32(_mm256_add_epi32(i32[0], i32[1]), _mm256_add_epi32(i32[2], i32[3]));
   *d_out = d;
   return pack_epi32_to_epi8(i32[0], i32[1], i32[2], i32[3]);

@@ -158,6 +158,45 @@ AVX2_INL __m256 dot_Ks(const pKs *p, const block_q8_K *y, __m256 acc) {
   return _mm256_fmadd_ps(_mm256_set1_ps(p->d * y->d), _mm256_cvtepi32_ps(sumi), acc);
 }
 
+// q4_K as ggml's repacked q4_K_8x8 kernels (cpu_kernels.h): integer sums folded in with one scalar
+// FMA each, per super-block (gemv) or per 64 values (gemm, activation rows in full groups of four).
+typedef struct { float a, m; } acc_q4K;
+
+AVX2_INL acc_q4K zero_q4K(void) { return (acc_q4K){0.0f, 0.0f}; }
+AVX2_INL float fin_q4K(acc_q4K a) { return a.a - a.m; }
+
+// Per 32-value sub-block pair j (values 64j..64j+63): Σ scale·q·y as 8 int32 lanes.
+AVX2_INL __m256i q4K_part64(const pK *p, const block_q8_K *y, int j) {
+  const __m256i y0 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j));
+  const __m256i y1 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j + 32));
+  return _mm256_add_epi32(_mm256_madd_epi16(p->sc[2 * j], _mm256_maddubs_epi16(p->q[2 * j], y0)),
+                          _mm256_madd_epi16(p->sc[2 * j + 1], _mm256_maddubs_epi16(p->q[2 * j + 1], y1)));
+}
+
+AVX2_INL acc_q4K dot_q4K_gemv(const pK *p, const block_q8_K *y, acc_q4K acc) {
+  __m256i sumi = q4K_part64(p, y, 0);
+  for (int j = 1; j < 4; ++j) sumi = _mm256_add_epi32(sumi, q4K_part64(p, y, j));
+  // Lane l: min of sub-block l times its 32 values' bsum.
+  const __m256i mins = _mm256_madd_epi16(p->mb, _mm256_loadu_si256((const __m256i *)y->bsums));
+  acc.a = __builtin_fmaf((float)qk_hsum_epi32_avx2(sumi), p->d * y->d, acc.a);
+  acc.m = __builtin_fmaf((float)qk_hsum_epi32_avx2(mins), -p->dm * y->d, acc.m);
+  return acc;
+}
+
+AVX2_INL acc_q4K dot_q4K_gemm(const pK *p, const block_q8_K *y, acc_q4K acc) {
+  int32_t s[4], m[8];
+  _mm_storeu_si128((__m128i *)s, qk_hsum4_epi32_avx2(q4K_part64(p, y, 0), q4K_part64(p, y, 1),
+                                                     q4K_part64(p, y, 2), q4K_part64(p, y, 3)));
+  _mm256_storeu_si256((__m256i *)m,
+                      _mm256_madd_epi16(p->mb, _mm256_loadu_si256((const __m256i *)y->bsums)));
+  const float d = p->d * y->d, dmin = -p->dm * y->d;
+  for (int j = 0; j < 4; ++j) {
+    acc.a = __builtin_fmaf((float)s[j], d, acc.a);
+    acc.m = __builtin_fmaf((float)(m[2 * j] + m[2 * j + 1]), dmin, acc.m);
+  }
+  return acc;
+}
+
 // Scale vector for a 32-weight vector whose two halves of 16 have scales a and b.
 AVX2_INL __m256i scale_pair(int a, int b) {
   return _mm256_setr_m128i(_mm_set1_epi16((short)a), _mm_set1_epi16((short)b));

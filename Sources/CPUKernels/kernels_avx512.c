@@ -167,14 +167,70 @@ AVX512_INL acc512 dot_K512(const pK512 *p, const block_q8_K *y, acc512 acc) {
   return acc;
 }
 
+// q6_K: ggml's 8 AVX2 lanes. Vector j holds 32-value chunks 2j (low half) and 2j+1 (high half), so
+// adding the halves' int32 lanes gives exactly ggml's per-lane sums; then one 256-bit FMA.
+#define QK_Q6K_LANES512(NAME, INL, MADD_ACC)                                                          \
+  INL __m256 NAME(const pK512 *p, const block_q8_K *y, __m256 acc) {                                 \
+    __m512i sumi = _mm512_setzero_si512();                                                           \
+    for (int j = 0; j < 4; ++j) {                                                                    \
+      const __m512i qy = _mm512_loadu_si512((const void *)(y->qs + 64 * j));                         \
+      sumi = MADD_ACC(sumi, p->sc[j], _mm512_maddubs_epi16(p->q[j], qy));                            \
+    }                                                                                                \
+    const __m256i bias = _mm256_madd_epi16(p->mb, _mm256_loadu_si256((const __m256i *)y->bsums));   \
+    const __m256i s8 = _mm256_sub_epi32(                                                             \
+        _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1)), bias);   \
+    return _mm256_fmadd_ps(_mm256_set1_ps(y->d * p->d), _mm256_cvtepi32_ps(s8), acc);                \
+  }
+
+// q4_K: ggml's repacked-kernel sums (cpu_kernels.h). Vector j is exactly the 64 values of one gemm
+// step; the mins come from the sub-blocks' bsums (lane l of the madd: sub-block l).
+typedef struct { float a, m; } acc_q4K512;
+AVX512_INL acc_q4K512 zero_q4K512(void) { return (acc_q4K512){0.0f, 0.0f}; }
+AVX512_INL float fin_q4K512(acc_q4K512 a) { return a.a - a.m; }
+
+#define QK_Q4K512(SUFFIX, INL, MADD_ACC)                                                             \
+  INL acc_q4K512 dot_q4K_gemv_##SUFFIX(const pK512 *p, const block_q8_K *y, acc_q4K512 acc) {        \
+    __m512i sumi = _mm512_setzero_si512();                                                           \
+    for (int j = 0; j < 4; ++j) {                                                                    \
+      const __m512i qy = _mm512_loadu_si512((const void *)(y->qs + 64 * j));                         \
+      sumi = MADD_ACC(sumi, p->sc[j], _mm512_maddubs_epi16(p->q[j], qy));                            \
+    }                                                                                                \
+    const __m256i mins = _mm256_madd_epi16(p->mb, _mm256_loadu_si256((const __m256i *)y->bsums));   \
+    acc.a = __builtin_fmaf((float)_mm512_reduce_add_epi32(sumi), p->d * y->d, acc.a);               \
+    acc.m = __builtin_fmaf((float)qk_hsum_epi32_avx2(mins), -p->dm * y->d, acc.m);                  \
+    return acc;                                                                                      \
+  }                                                                                                  \
+  INL acc_q4K512 dot_q4K_gemm_##SUFFIX(const pK512 *p, const block_q8_K *y, acc_q4K512 acc) {        \
+    int32_t m[8];                                                                                    \
+    _mm256_storeu_si256((__m256i *)m,                                                                \
+                        _mm256_madd_epi16(p->mb, _mm256_loadu_si256((const __m256i *)y->bsums)));   \
+    const float d = p->d * y->d, dmin = -p->dm * y->d;                                               \
+    for (int j = 0; j < 4; ++j) {                                                                    \
+      const __m512i qy = _mm512_loadu_si512((const void *)(y->qs + 64 * j));                         \
+      const __m512i t = MADD_ACC(_mm512_setzero_si512(), p->sc[j], _mm512_maddubs_epi16(p->q[j], qy)); \
+      acc.a = __builtin_fmaf((float)_mm512_reduce_add_epi32(t), d, acc.a);                           \
+      acc.m = __builtin_fmaf((float)(m[2 * j] + m[2 * j + 1]), dmin, acc.m);                         \
+    }                                                                                                \
+    return acc;                                                                                      \
+  }
+
+#define QK_MADD_ADD(acc, a, b) _mm512_add_epi32((acc), _mm512_madd_epi16((a), (b)))
+#define QK_DPWSSD(acc, a, b) _mm512_dpwssd_epi32((acc), (a), (b))
+QK_Q6K_LANES512(dot_q6K_lanes_avx512, AVX512_INL, QK_MADD_ADD)
+QK_Q6K_LANES512(dot_q6K_lanes_vnni, VNNI_INL, QK_DPWSSD)
+QK_Q4K512(avx512, AVX512_INL, QK_MADD_ADD)
+QK_Q4K512(vnni, VNNI_INL, QK_DPWSSD)
+
 QK_DEFINE_TILE(q3_K_q8_K_avx512, AVX512_ATTR, block_q3_K, block_q8_K, QK_K, pK512, acc512, prep_q3_K_512,
                zero_512, dot_K512, hsum_512, QK_NO_TAIL, 4, 2)
-QK_DEFINE_TILE(q4_K_q8_K_avx512, AVX512_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc512, prep_q4_K_512,
-               zero_512, dot_K512, hsum_512, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(q4_K_q8_K_avx512, AVX512_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc_q4K512, prep_q4_K_512,
+               zero_q4K512, dot_q4K_gemv_avx512, fin_q4K512, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(q4_K_q8_K_g4_avx512, AVX512_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc_q4K512, prep_q4_K_512,
+               zero_q4K512, dot_q4K_gemm_avx512, fin_q4K512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q5_K_q8_K_avx512, AVX512_ATTR, block_q5_K, block_q8_K, QK_K, pK512, acc512, prep_q5_K_512,
                zero_512, dot_K512, hsum_512, QK_NO_TAIL, 4, 2)
-QK_DEFINE_TILE(q6_K_q8_K_avx512, AVX512_ATTR, block_q6_K, block_q8_K, QK_K, pK512, acc512, prep_q6_K_512,
-               zero_512, dot_K512, hsum_512, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(q6_K_q8_K_avx512, AVX512_ATTR, block_q6_K, block_q8_K, QK_K, pK512, __m256, prep_q6_K_512,
+               _mm256_setzero_ps, dot_q6K_lanes_avx512, qk_hsum_ps_avx2, QK_NO_TAIL, 4, 2)
 
 // AVX512-VNNI: vpdpwssd folds each scale multiply (madd) and the int32 add into one instruction;
 // integer results are identical to dot_K512's.
@@ -197,17 +253,20 @@ VNNI_INL acc512 dot_K512_vnni(const pK512 *p, const block_q8_K *y, acc512 acc) {
 
 QK_DEFINE_TILE(q3_K_q8_K_vnni, VNNI_ATTR, block_q3_K, block_q8_K, QK_K, pK512, acc512, prep_q3_K_512, zero_512,
                dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
-QK_DEFINE_TILE(q4_K_q8_K_vnni, VNNI_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc512, prep_q4_K_512, zero_512,
-               dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(q4_K_q8_K_vnni, VNNI_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc_q4K512, prep_q4_K_512,
+               zero_q4K512, dot_q4K_gemv_vnni, fin_q4K512, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(q4_K_q8_K_g4_vnni, VNNI_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc_q4K512, prep_q4_K_512,
+               zero_q4K512, dot_q4K_gemm_vnni, fin_q4K512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q5_K_q8_K_vnni, VNNI_ATTR, block_q5_K, block_q8_K, QK_K, pK512, acc512, prep_q5_K_512, zero_512,
                dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
-QK_DEFINE_TILE(q6_K_q8_K_vnni, VNNI_ATTR, block_q6_K, block_q8_K, QK_K, pK512, acc512, prep_q6_K_512, zero_512,
-               dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(q6_K_q8_K_vnni, VNNI_ATTR, block_q6_K, block_q8_K, QK_K, pK512, __m256, prep_q6_K_512,
+               _mm256_setzero_ps, dot_q6K_lanes_vnni, qk_hsum_ps_avx2, QK_NO_TAIL, 4, 2)
 
 void qk_fill_avx512(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX512;
   qk_set(t, QK_TYPE_Q3_K, q3_K_q8_K_avx512_vec_dot, q3_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_avx512_vec_dot, q4_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
+  t->vec_dot_tile_g4[QK_TYPE_Q4_K] = q4_K_q8_K_g4_avx512_tile;
   qk_set(t, QK_TYPE_Q5_K, q5_K_q8_K_avx512_vec_dot, q5_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q6_K, q6_K_q8_K_avx512_vec_dot, q6_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
   t->tile_rows = 4;
@@ -297,61 +356,69 @@ VNNI_INL void prep_mxfp4x2(pP *p, const mxfp4x2 *x) {
   p->d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), _mm512_castps128_ps512(d));
 }
 
-VNNI_INL __m512 zero_512ps(void) { return _mm512_setzero_ps(); }
-VNNI_INL float hsum_512ps(__m512 a) { return _mm512_reduce_add_ps(a); }
+// ggml's summation (cpu_kernels.h) is one 8-lane chain, block after block: the pair's 16 lanes go
+// in as two 256-bit FMAs, block 0 first.
+VNNI_INL __m256 chain_pair(__m512 d, __m512 f, __m256 acc) {
+  acc = _mm256_fmadd_ps(_mm512_castps512_ps256(d), _mm512_castps512_ps256(f), acc);
+  return _mm256_fmadd_ps(_mm512_extractf32x8_ps(d, 1), _mm512_extractf32x8_ps(f, 1), acc);
+}
 
 // Unsigned weights u with value u − K.
-VNNI_INL __m512 dot_u(const pP *p, const q8_0x2 *y, __m512 acc, int K) {
+VNNI_INL __m256 dot_u(const pP *p, const q8_0x2 *y, __m256 acc, int K) {
   const __m512i yq = load_pair32(y->b[0].qs, y->b[1].qs);
   const __m512i corr = _mm512_sub_epi32(_mm512_setzero_si512(),
                                         _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)K), yq));
   const __m512i s = _mm512_dpbusd_epi32(corr, p->q, yq);
-  return _mm512_fmadd_ps(_mm512_mul_ps(p->d, scale16(y->b[0].d, y->b[1].d)), _mm512_cvtepi32_ps(s), acc);
+  return chain_pair(_mm512_mul_ps(p->d, scale16(y->b[0].d, y->b[1].d)), _mm512_cvtepi32_ps(s), acc);
 }
-VNNI_INL __m512 dot_u8(const pP *p, const q8_0x2 *y, __m512 acc) { return dot_u(p, y, acc, 8); }
-VNNI_INL __m512 dot_u16(const pP *p, const q8_0x2 *y, __m512 acc) { return dot_u(p, y, acc, 16); }
+VNNI_INL __m256 dot_u8(const pP *p, const q8_0x2 *y, __m256 acc) { return dot_u(p, y, acc, 8); }
+VNNI_INL __m256 dot_u16(const pP *p, const q8_0x2 *y, __m256 acc) { return dot_u(p, y, acc, 16); }
 
 // Signed weights: the activation goes unsigned.
-VNNI_INL __m512 dot_s(const pP *p, const q8_0x2 *y, __m512 acc) {
+VNNI_INL __m256 dot_s(const pP *p, const q8_0x2 *y, __m256 acc) {
   const __m512i yu = _mm512_xor_si512(load_pair32(y->b[0].qs, y->b[1].qs), _mm512_set1_epi8((char)0x80));
   const __m512i s = _mm512_dpbusd_epi32(p->bias, yu, p->q);
-  return _mm512_fmadd_ps(_mm512_mul_ps(p->d, scale16(y->b[0].d, y->b[1].d)), _mm512_cvtepi32_ps(s), acc);
+  return chain_pair(_mm512_mul_ps(p->d, scale16(y->b[0].d, y->b[1].d)), _mm512_cvtepi32_ps(s), acc);
 }
 
-// The odd last block, 256-bit.
+// The odd last block, 256-bit, continuing the same chain.
 VNNI_INL __m256 dot_sym_vnni(const p32 *p, const block_q8_0 *y, __m256 acc) {
   const __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
   const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), p->aq, _mm256_sign_epi8(qy, p->q));
   return _mm256_fmadd_ps(_mm256_set1_ps(qk_fp16_pair_product(p->dh, y->d)), _mm256_cvtepi32_ps(s), acc);
 }
-#define QK_PAIR_TAIL(NAME, BLK, PREP1)                                                                   \
-  VNNI_INL float NAME(int rem, const BLK *x, const q8_0x2 *y) {                                      \
-    if (rem == 0) return 0.0f;                                                                       \
-    p32 p;                                                                                           \
-    PREP1(&p, &x->b[0]);                                                                             \
-    return qk_hsum_ps_avx2(dot_sym_vnni(&p, &y->b[0], _mm256_setzero_ps()));                         \
+#define QK_PAIR_FIN(NAME, BLK, PREP1)                                                                    \
+  VNNI_INL float NAME(__m256 acc, int rem, const BLK *x, const q8_0x2 *y) {                          \
+    if (rem != 0) {                                                                                  \
+      p32 p;                                                                                         \
+      PREP1(&p, &x->b[0]);                                                                           \
+      acc = dot_sym_vnni(&p, &y->b[0], acc);                                                         \
+    }                                                                                                \
+    return qk_hsum_ps_avx2(acc);                                                                     \
   }
-QK_PAIR_TAIL(tail_q4_0x2, q4_0x2, prep_q4_0)
-QK_PAIR_TAIL(tail_q5_0x2, q5_0x2, prep_q5_0)
-QK_PAIR_TAIL(tail_q8_0x2, q8_0x2, prep_q8_0)
-QK_PAIR_TAIL(tail_iq4_nlx2, iq4_nlx2, prep_iq4_nl)
-VNNI_INL float tail_mxfp4x2(int rem, const mxfp4x2 *x, const q8_0x2 *y) {
-  if (rem == 0) return 0.0f;
-  p32f p;
-  prep_mxfp4(&p, &x->b[0]);
-  return qk_hsum_ps_avx2(dot_sym_f(&p, &y->b[0], _mm256_setzero_ps()));
+QK_PAIR_FIN(fin_q4_0x2, q4_0x2, prep_q4_0)
+QK_PAIR_FIN(fin_q5_0x2, q5_0x2, prep_q5_0)
+QK_PAIR_FIN(fin_q8_0x2, q8_0x2, prep_q8_0)
+QK_PAIR_FIN(fin_iq4_nlx2, iq4_nlx2, prep_iq4_nl)
+VNNI_INL float fin_mxfp4x2(__m256 acc, int rem, const mxfp4x2 *x, const q8_0x2 *y) {
+  if (rem != 0) {
+    p32f p;
+    prep_mxfp4(&p, &x->b[0]);
+    acc = dot_sym_f(&p, &y->b[0], acc);
+  }
+  return qk_hsum_ps_avx2(acc);
 }
 
-QK_DEFINE_TILE(q4_0_q8_0_vnni, VNNI_ATTR, q4_0x2, q8_0x2, 64, pP, __m512, prep_q4_0x2, zero_512ps, dot_u8,
-               hsum_512ps, tail_q4_0x2, VNNI_MR, VNNI_MC)
-QK_DEFINE_TILE(q5_0_q8_0_vnni, VNNI_ATTR, q5_0x2, q8_0x2, 64, pP, __m512, prep_q5_0x2, zero_512ps, dot_u16,
-               hsum_512ps, tail_q5_0x2, VNNI_MR, VNNI_MC)
-QK_DEFINE_TILE(q8_0_q8_0_vnni, VNNI_ATTR, q8_0x2, q8_0x2, 64, pP, __m512, prep_q8_0x2, zero_512ps, dot_s,
-               hsum_512ps, tail_q8_0x2, VNNI_MR, VNNI_MC)
-QK_DEFINE_TILE(iq4_nl_q8_0_vnni, VNNI_ATTR, iq4_nlx2, q8_0x2, 64, pP, __m512, prep_iq4_nlx2, zero_512ps, dot_s,
-               hsum_512ps, tail_iq4_nlx2, VNNI_MR, VNNI_MC)
-QK_DEFINE_TILE(mxfp4_q8_0_vnni, VNNI_ATTR, mxfp4x2, q8_0x2, 64, pP, __m512, prep_mxfp4x2, zero_512ps, dot_s,
-               hsum_512ps, tail_mxfp4x2, VNNI_MR, VNNI_MC)
+QK_DEFINE_TILE_FIN(q4_0_q8_0_vnni, VNNI_ATTR, q4_0x2, q8_0x2, 64, pP, __m256, prep_q4_0x2, _mm256_setzero_ps,
+                   dot_u8, fin_q4_0x2, VNNI_MR, VNNI_MC)
+QK_DEFINE_TILE_FIN(q5_0_q8_0_vnni, VNNI_ATTR, q5_0x2, q8_0x2, 64, pP, __m256, prep_q5_0x2, _mm256_setzero_ps,
+                   dot_u16, fin_q5_0x2, VNNI_MR, VNNI_MC)
+QK_DEFINE_TILE_FIN(q8_0_q8_0_vnni, VNNI_ATTR, q8_0x2, q8_0x2, 64, pP, __m256, prep_q8_0x2, _mm256_setzero_ps,
+                   dot_s, fin_q8_0x2, VNNI_MR, VNNI_MC)
+QK_DEFINE_TILE_FIN(iq4_nl_q8_0_vnni, VNNI_ATTR, iq4_nlx2, q8_0x2, 64, pP, __m256, prep_iq4_nlx2,
+                   _mm256_setzero_ps, dot_s, fin_iq4_nlx2, VNNI_MR, VNNI_MC)
+QK_DEFINE_TILE_FIN(mxfp4_q8_0_vnni, VNNI_ATTR, mxfp4x2, q8_0x2, 64, pP, __m256, prep_mxfp4x2, _mm256_setzero_ps,
+                   dot_s, fin_mxfp4x2, VNNI_MR, VNNI_MC)
 
 void qk_fill_avx512_vnni(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX512_VNNI;
@@ -362,6 +429,7 @@ void qk_fill_avx512_vnni(qk_kernel_table *t) {
   qk_set(t, QK_TYPE_MXFP4, mxfp4_q8_0_vnni_vec_dot, mxfp4_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_Q3_K, q3_K_q8_K_vnni_vec_dot, q3_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_vnni_vec_dot, q4_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
+  t->vec_dot_tile_g4[QK_TYPE_Q4_K] = q4_K_q8_K_g4_vnni_tile;
   qk_set(t, QK_TYPE_Q5_K, q5_K_q8_K_vnni_vec_dot, q5_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q6_K, q6_K_q8_K_vnni_vec_dot, q6_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   t->tile_cols = VNNI_MC;  // a multiple of the K-quant tiles' 2 columns too

@@ -113,7 +113,18 @@ static inline void qk_set(qk_kernel_table *t, int type, qk_vec_dot_fn dot, qk_ti
 #endif
 #define QK_NO_TAIL(rem, x, y) 0.0f
 #define QK_UNROLL _Pragma("clang loop unroll(full)")
+// QK_DEFINE_TILE_FIN is the general form: FINISH(ACC_T acc, int rem, const WBLK *x, const YBLK *y)
+// -> float turns an accumulator (and the last n % WPER values) into the dot; QK_DEFINE_TILE builds it
+// from HSUM(acc) + TAIL(rem, x, y).
 #define QK_DEFINE_TILE(NAME, ATTR, WBLK, YBLK, WPER, PREP_T, ACC_T, PREP, ZERO, DOT, HSUM, TAIL, MR, MC)  \
+  ATTR static QK_ALWAYS_INLINE float NAME##_fin(ACC_T a_, int rem_, const WBLK *x_, const YBLK *y_) {    \
+    (void)x_;                                                                                            \
+    (void)y_;                                                                                            \
+    (void)rem_;                                                                                          \
+    return HSUM(a_) + TAIL(rem_, x_, y_);                                                                \
+  }                                                                                                      \
+  QK_DEFINE_TILE_FIN(NAME, ATTR, WBLK, YBLK, WPER, PREP_T, ACC_T, PREP, ZERO, DOT, NAME##_fin, MR, MC)
+#define QK_DEFINE_TILE_FIN(NAME, ATTR, WBLK, YBLK, WPER, PREP_T, ACC_T, PREP, ZERO, DOT, FINISH, MR, MC) \
   ATTR static QK_ALWAYS_INLINE void NAME##_micro(int n, const int nr, const int nc, const char *x,        \
                                                  size_t ldX, const char *y, size_t ldY, float *s,        \
                                                  size_t ldS) {                                           \
@@ -133,9 +144,9 @@ static inline void qk_set(qk_kernel_table *t, int type, qk_vec_dot_fn dot, qk_ti
     }                                                                                                    \
     QK_UNROLL for (int r = 0; r < nr; ++r)                                                               \
       QK_UNROLL for (int c = 0; c < nc; ++c)                                                             \
-        s[(size_t)c * ldS + r] = HSUM(acc[r][c]) + TAIL(n - nb * (WPER),                                 \
-                                                        (const WBLK *)(x + (size_t)r * ldX) + nb,        \
-                                                        (const YBLK *)(y + (size_t)c * ldY) + nb);       \
+        s[(size_t)c * ldS + r] = FINISH(acc[r][c], n - nb * (WPER),                                      \
+                                        (const WBLK *)(x + (size_t)r * ldX) + nb,                        \
+                                        (const YBLK *)(y + (size_t)c * ldY) + nb);                       \
   }                                                                                                      \
   ATTR static float NAME##_vec_dot(int n, const void *x, const void *y) {                                \
     float s;                                                                                             \

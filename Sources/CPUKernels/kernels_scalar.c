@@ -1,5 +1,6 @@
-// Portable C kernels: every type, the activation quantizers (ggml's *_ref, byte for byte), dense dots
-// and the streaming read. The other ISAs fall back to these entries.
+// Portable C kernels: every type, the activation quantizers (ggml's x86 ones, byte for byte), dense
+// dots and the streaming read. The legacy types, q4_K and q6_K sum exactly as ggml's x86 kernels do
+// (cpu_kernels.h). The other ISAs fall back to these entries.
 #include <math.h>
 
 #include "kernels_scalar_prep.h"
@@ -8,31 +9,36 @@ const int8_t qk_kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1
 
 // ---- activation quantizers (ggml's quantize_row_q8_0_ref / _q8_1_ref / _q8_K_ref) ----
 
+// ggml's x86 activation quantizer (quantize_row_q8_0 / _q8_1 in ggml-cpu/arch/x86/quants.c): the
+// multiplier is 127/amax (not 1/d) and rintf rounds half to even, as _mm256_round_ps does.
+static QK_ALWAYS_INLINE float q8_block(const float *x, int8_t *qs, int *sum) {
+  float amax = 0.0f;
+  for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+  const float d = amax / 127.0f;
+  const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+  int s = 0;
+  for (int j = 0; j < 32; j++) {
+    qs[j] = (int8_t)rintf(x[j] * id);
+    s += qs[j];
+  }
+  *sum = s;
+  return d;
+}
+
 static void quantize_row_q8_0_scalar(const float *x, void *vy, int64_t k) {
   block_q8_0 *y = vy;
   for (int64_t i = 0; i < k / QK8_0; i++) {
-    float amax = 0.0f;
-    for (int j = 0; j < QK8_0; j++) amax = fmaxf(amax, fabsf(x[i * QK8_0 + j]));
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    y[i].d = qk_fp32_to_fp16(d);
-    for (int j = 0; j < QK8_0; j++) y[i].qs[j] = (int8_t)roundf(x[i * QK8_0 + j] * id);
+    int sum;
+    y[i].d = qk_fp32_to_fp16(q8_block(x + i * QK8_0, y[i].qs, &sum));
   }
 }
 
 static void quantize_row_q8_1_scalar(const float *x, void *vy, int64_t k) {
   block_q8_1 *y = vy;
   for (int64_t i = 0; i < k / QK8_1; i++) {
-    float amax = 0.0f;
-    for (int j = 0; j < QK8_1; j++) amax = fmaxf(amax, fabsf(x[i * QK8_1 + j]));
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    int sum;
+    const float d = q8_block(x + i * QK8_1, y[i].qs, &sum);
     y[i].d = qk_fp32_to_fp16(d);
-    int sum = 0;
-    for (int j = 0; j < QK8_1; j++) {
-      y[i].qs[j] = (int8_t)roundf(x[i * QK8_1 + j] * id);
-      sum += y[i].qs[j];
-    }
     y[i].s = qk_fp32_to_fp16((float)sum * d);
   }
 }
@@ -77,35 +83,61 @@ static void quantize_row_q8_K_scalar(const float *x, void *vy, int64_t k) {
 static inline float zero_f(void) { return 0.0f; }
 static inline float id_f(float a) { return a; }
 
-static QK_ALWAYS_INLINE int dot32(const int8_t *q, const int8_t *y) {
-  int sum = 0;
-  for (int j = 0; j < 32; ++j) sum += q[j] * y[j];
-  return sum;
+// ggml's x86 summation (see cpu_kernels.h): 8 float lanes, each the int sum of 4 consecutive
+// products, one FMA per block with d_x·d_y; hsum_float_8 at the end.
+typedef struct { float v[8]; } lanes8;
+
+static QK_ALWAYS_INLINE lanes8 zero_l8(void) { return (lanes8){{0}}; }
+
+static QK_ALWAYS_INLINE float hsum_l8(lanes8 a) {
+  const float s0 = a.v[0] + a.v[4], s1 = a.v[1] + a.v[5], s2 = a.v[2] + a.v[6], s3 = a.v[3] + a.v[7];
+  const float t0 = s0 + s2, t1 = s1 + s3;
+  return t0 + t1;
 }
 
-static QK_ALWAYS_INLINE float dot_sym_q8_0(const prep32 *p, const block_q8_0 *y, float acc) {
-  return acc + (float)dot32(p->q, y->qs) * (p->d * qk_fp16_to_fp32(y->d));
+static QK_ALWAYS_INLINE lanes8 fma_lanes4(const int8_t *q, const int8_t *y, float d, lanes8 acc) {
+  for (int l = 0; l < 8; ++l) {
+    int s = 0;
+    for (int j = 0; j < 4; ++j) s += q[4 * l + j] * y[4 * l + j];
+    acc.v[l] = fmaf(d, (float)s, acc.v[l]);
+  }
+  return acc;
 }
 
-static QK_ALWAYS_INLINE float dot_min_q8_1(const prep32 *p, const block_q8_1 *y, float acc) {
-  return acc + (p->d * qk_fp16_to_fp32(y->d)) * (float)dot32(p->q, y->qs) + p->m * qk_fp16_to_fp32(y->s);
+static QK_ALWAYS_INLINE lanes8 dot_sym_q8_0(const prep32 *p, const block_q8_0 *y, lanes8 acc) {
+  const float d = p->d * qk_fp16_to_fp32(y->d);
+  return fma_lanes4(p->q, y->qs, d, acc);
+}
+
+// q4_1 / q5_1 against q8_1: the lanes as above, plus ggml's scalar running sum of m_x·s_y.
+typedef struct { lanes8 l; float s; } lanes8_min;
+
+static QK_ALWAYS_INLINE lanes8_min zero_l8m(void) { return (lanes8_min){{{0}}, 0.0f}; }
+static QK_ALWAYS_INLINE float hsum_l8m(lanes8_min a) { return hsum_l8(a.l) + a.s; }
+
+static QK_ALWAYS_INLINE lanes8_min dot_min_q8_1(const prep32 *p, const block_q8_1 *y, lanes8_min acc) {
+  const float d = p->d * qk_fp16_to_fp32(y->d);
+  acc.l = fma_lanes4(p->q, y->qs, d, acc.l);
+  const float ms = p->m * qk_fp16_to_fp32(y->s);
+  acc.s = acc.s + ms;
+  return acc;
 }
 
 #define SC_ATTR
-QK_DEFINE_TILE(q4_0_q8_0_scalar, SC_ATTR, block_q4_0, block_q8_0, 32, prep32, float, prep_q4_0, zero_f,
-               dot_sym_q8_0, id_f, QK_NO_TAIL, 4, 2)
-QK_DEFINE_TILE(q4_1_q8_1_scalar, SC_ATTR, block_q4_1, block_q8_1, 32, prep32, float, prep_q4_1, zero_f,
-               dot_min_q8_1, id_f, QK_NO_TAIL, 4, 2)
-QK_DEFINE_TILE(q5_0_q8_0_scalar, SC_ATTR, block_q5_0, block_q8_0, 32, prep32, float, prep_q5_0, zero_f,
-               dot_sym_q8_0, id_f, QK_NO_TAIL, 4, 2)
-QK_DEFINE_TILE(q5_1_q8_1_scalar, SC_ATTR, block_q5_1, block_q8_1, 32, prep32, float, prep_q5_1, zero_f,
-               dot_min_q8_1, id_f, QK_NO_TAIL, 4, 2)
-QK_DEFINE_TILE(q8_0_q8_0_scalar, SC_ATTR, block_q8_0, block_q8_0, 32, prep32, float, prep_q8_0, zero_f,
-               dot_sym_q8_0, id_f, QK_NO_TAIL, 4, 2)
-QK_DEFINE_TILE(iq4_nl_q8_0_scalar, SC_ATTR, block_iq4_nl, block_q8_0, 32, prep32, float, prep_iq4_nl, zero_f,
-               dot_sym_q8_0, id_f, QK_NO_TAIL, 4, 2)
-QK_DEFINE_TILE(mxfp4_q8_0_scalar, SC_ATTR, block_mxfp4, block_q8_0, 32, prep32, float, prep_mxfp4, zero_f,
-               dot_sym_q8_0, id_f, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(q4_0_q8_0_scalar, SC_ATTR, block_q4_0, block_q8_0, 32, prep32, lanes8, prep_q4_0, zero_l8,
+               dot_sym_q8_0, hsum_l8, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(q4_1_q8_1_scalar, SC_ATTR, block_q4_1, block_q8_1, 32, prep32, lanes8_min, prep_q4_1, zero_l8m,
+               dot_min_q8_1, hsum_l8m, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(q5_0_q8_0_scalar, SC_ATTR, block_q5_0, block_q8_0, 32, prep32, lanes8, prep_q5_0, zero_l8,
+               dot_sym_q8_0, hsum_l8, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(q5_1_q8_1_scalar, SC_ATTR, block_q5_1, block_q8_1, 32, prep32, lanes8_min, prep_q5_1, zero_l8m,
+               dot_min_q8_1, hsum_l8m, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(q8_0_q8_0_scalar, SC_ATTR, block_q8_0, block_q8_0, 32, prep32, lanes8, prep_q8_0, zero_l8,
+               dot_sym_q8_0, hsum_l8, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(iq4_nl_q8_0_scalar, SC_ATTR, block_iq4_nl, block_q8_0, 32, prep32, lanes8, prep_iq4_nl, zero_l8,
+               dot_sym_q8_0, hsum_l8, QK_NO_TAIL, 4, 2)
+QK_DEFINE_TILE(mxfp4_q8_0_scalar, SC_ATTR, block_mxfp4, block_q8_0, 32, prep32, lanes8, prep_mxfp4, zero_l8,
+               dot_sym_q8_0, hsum_l8, QK_NO_TAIL, 4, 2)
 
 // ---- 256-value super-blocks against q8_K ----
 // Every K-type unpacks to: 256 integer weights, a scale per 16 values, and a multiplier per 16 values
@@ -126,12 +158,79 @@ QK_DEFINE_TILE(q2_K_q8_K_scalar, SC_ATTR, block_q2_K, block_q8_K, QK_K, prepK, f
                id_f, QK_NO_TAIL, 2, 2)
 QK_DEFINE_TILE(q3_K_q8_K_scalar, SC_ATTR, block_q3_K, block_q8_K, QK_K, prepK, float, prep_q3_K, zero_f, dot_K,
                id_f, QK_NO_TAIL, 2, 2)
-QK_DEFINE_TILE(q4_K_q8_K_scalar, SC_ATTR, block_q4_K, block_q8_K, QK_K, prepK, float, prep_q4_K, zero_f, dot_K,
-               id_f, QK_NO_TAIL, 2, 2)
 QK_DEFINE_TILE(q5_K_q8_K_scalar, SC_ATTR, block_q5_K, block_q8_K, QK_K, prepK, float, prep_q5_K, zero_f, dot_K,
                id_f, QK_NO_TAIL, 2, 2)
-QK_DEFINE_TILE(q6_K_q8_K_scalar, SC_ATTR, block_q6_K, block_q8_K, QK_K, prepK, float, prep_q6_K, zero_f, dot_K,
-               id_f, QK_NO_TAIL, 2, 2)
+
+// q6_K as ggml's AVX2 ggml_vec_dot_q6_K_q8_K: lane l of a super-block is the int32 sum over the 8
+// 32-value chunks of scale·u·y for values 4l..4l+3 of each chunk (u = q + 32, unsigned) minus
+// 32·Σ scale·bsum of 16-value groups 2l and 2l+1; one FMA per lane per super-block.
+static QK_ALWAYS_INLINE lanes8 dot_q6_K_lanes(const prepK *p, const block_q8_K *y, lanes8 acc) {
+  const float d = y->d * p->d;
+  for (int l = 0; l < 8; ++l) {
+    int s = 0;
+    for (int c = 0; c < 8; ++c)
+      for (int b = 4 * l; b < 4 * l + 4; ++b) {
+        const int e = 32 * c + b;
+        s += p->sc[e / 16] * ((p->q[e] + 32) * y->qs[e]);
+      }
+    s -= 32 * (p->sc[2 * l] * y->bsums[2 * l] + p->sc[2 * l + 1] * y->bsums[2 * l + 1]);
+    acc.v[l] = fmaf(d, (float)s, acc.v[l]);
+  }
+  return acc;
+}
+
+QK_DEFINE_TILE(q6_K_q8_K_scalar, SC_ATTR, block_q6_K, block_q8_K, QK_K, prepK, lanes8, prep_q6_K, zero_l8,
+               dot_q6_K_lanes, hsum_l8, QK_NO_TAIL, 2, 2)
+
+// q4_K as ggml's repacked q4_K_8x8 kernels: an integer sum and an integer min term per step (a
+// super-block in its gemv, 64 values in its gemm), each folded in with one FMA; result acc − min.
+typedef struct { float a, m; } acc_q4K;
+
+static QK_ALWAYS_INLINE acc_q4K zero_q4K(void) { return (acc_q4K){0.0f, 0.0f}; }
+static QK_ALWAYS_INLINE float fin_q4K(acc_q4K a) { return a.a - a.m; }
+
+// Integer sums of values [64j, 64j + 64): scale·q·y and min·bsum (prep_q4_K's mb holds the mins,
+// dm = −dmin).
+static QK_ALWAYS_INLINE void q4K_sums64(const prepK *p, const block_q8_K *y, int j, int *sum, int *mins) {
+  int s = 0, m = 0;
+  for (int g = 4 * j; g < 4 * j + 4; ++g) {
+    int t = 0;
+    for (int l = 0; l < 16; ++l) t += p->q[16 * g + l] * y->qs[16 * g + l];
+    s += p->sc[g] * t;
+    m += p->mb[g] * y->bsums[g];
+  }
+  *sum = s;
+  *mins = m;
+}
+
+static QK_ALWAYS_INLINE acc_q4K dot_q4K_gemv(const prepK *p, const block_q8_K *y, acc_q4K acc) {
+  int s = 0, m = 0;
+  for (int j = 0; j < 4; ++j) {
+    int sj, mj;
+    q4K_sums64(p, y, j, &sj, &mj);
+    s += sj;
+    m += mj;
+  }
+  acc.a = fmaf((float)s, p->d * y->d, acc.a);
+  acc.m = fmaf((float)m, -p->dm * y->d, acc.m);
+  return acc;
+}
+
+static QK_ALWAYS_INLINE acc_q4K dot_q4K_gemm(const prepK *p, const block_q8_K *y, acc_q4K acc) {
+  const float d = p->d * y->d, dmin = -p->dm * y->d;
+  for (int j = 0; j < 4; ++j) {
+    int s, m;
+    q4K_sums64(p, y, j, &s, &m);
+    acc.a = fmaf((float)s, d, acc.a);
+    acc.m = fmaf((float)m, dmin, acc.m);
+  }
+  return acc;
+}
+
+QK_DEFINE_TILE(q4_K_q8_K_scalar, SC_ATTR, block_q4_K, block_q8_K, QK_K, prepK, acc_q4K, prep_q4_K, zero_q4K,
+               dot_q4K_gemv, fin_q4K, QK_NO_TAIL, 2, 2)
+QK_DEFINE_TILE(q4_K_q8_K_g4_scalar, SC_ATTR, block_q4_K, block_q8_K, QK_K, prepK, acc_q4K, prep_q4_K, zero_q4K,
+               dot_q4K_gemm, fin_q4K, QK_NO_TAIL, 2, 2)
 QK_DEFINE_TILE(iq4_xs_q8_K_scalar, SC_ATTR, block_iq4_xs, block_q8_K, QK_K, prepK, float, prep_iq4_xs, zero_f,
                dot_K, id_f, QK_NO_TAIL, 2, 2)
 
@@ -199,6 +298,7 @@ void qk_fill_scalar(qk_kernel_table *t) {
   qk_set(t, QK_TYPE_Q2_K, q2_K_q8_K_scalar_vec_dot, q2_K_q8_K_scalar_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q3_K, q3_K_q8_K_scalar_vec_dot, q3_K_q8_K_scalar_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_scalar_vec_dot, q4_K_q8_K_scalar_tile, QK_TYPE_Q8_K, I);
+  t->vec_dot_tile_g4[QK_TYPE_Q4_K] = q4_K_q8_K_g4_scalar_tile;
   qk_set(t, QK_TYPE_Q5_K, q5_K_q8_K_scalar_vec_dot, q5_K_q8_K_scalar_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q6_K, q6_K_q8_K_scalar_vec_dot, q6_K_q8_K_scalar_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_IQ4_XS, iq4_xs_q8_K_scalar_vec_dot, iq4_xs_q8_K_scalar_tile, QK_TYPE_Q8_K, I);

@@ -5,6 +5,16 @@
 // The instruction set is a value: `qk_kernels(isa)` returns that ISA's table, or NULL when this CPU
 // (or this build's architecture) cannot run it. Nothing here keeps a global "current ISA".
 //
+// Numerics: the quantized dots reproduce ggml's x86 CPU backend bit for bit (llama.cpp on an AVX2 /
+// AVX-512 machine), so a model run gives the same logits as llama.cpp there. For the 32-value types
+// against q8_0: 8 float lanes, lane l += d_x·d_y · (int sum of values 4l..4l+3) with one FMA per
+// block, then ggml's hsum_float_8 ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)). q6_K: the same 8 lanes over a
+// super-block's int32 sums of its AVX2 layout, one FMA per super-block. q4_K: ggml repacks it
+// (q4_K_8x8): per output, acc += (int Σ scale·q·y)·d_x·d_y and acc_min += (int Σ min·bsum)·dmin_x·d_y
+// per super-block (its gemv), or per 64 values for activation rows in full groups of four (its gemm:
+// see vec_dot_tile_g4), result acc − acc_min. The scalar and x86 tables follow this exactly; other
+// types and the NEON kernels keep their own summation order.
+//
 // Tables are indexed by GGML type id (the raw values of Swift's GGMLType: f32 = 0, f16 = 1, q4_0 = 2,
 // ..., iq4_xs = 23, bf16 = 30). An entry is NULL when that type has no kernel. Where an ISA has no
 // kernel of its own for a type, its table points at the next-best one (`impl_isa` says which).
@@ -55,7 +65,9 @@ typedef void (*qk_tile_fn)(int n, int nr, int nc, const void *x, size_t ldX, con
                            float *s, size_t ldS);
 
 // Quantizes k floats (k a multiple of the block size: 32 for q8_0/q8_1, 256 for q8_K) into blocks,
-// byte for byte equal to ggml's quantize_row_q8_0_ref / _q8_1_ref / _q8_K_ref (bsums included).
+// byte for byte equal to what ggml's CPU backend does to activations on x86: q8_0 / q8_1 as its
+// AVX quantize_row_q8_0 / _q8_1 (d = amax/127, values · 127/amax rounded half to even; the *_ref
+// codecs use 1/d and round half away), q8_K as quantize_row_q8_K_ref (bsums included).
 typedef void (*qk_quantize_fn)(const float *x, void *y, int64_t k);
 
 // Dequantizes k values (k a multiple of the block size) of one weight row to f32, bit-equal to the
@@ -70,6 +82,9 @@ typedef struct {
   const char *name;                       // "scalar", "avx2", "avx512", "avx512_vnni", "neon"
   qk_vec_dot_fn vec_dot[QK_TYPE_COUNT];   // per weight type
   qk_tile_fn vec_dot_tile[QK_TYPE_COUNT]; // per weight type; same results as vec_dot
+  qk_tile_fn vec_dot_tile_g4[QK_TYPE_COUNT]; // for activation rows 0 ..< m − m % 4 of an m-row
+                                             // matmul where ggml's summation differs there (its
+                                             // repacked gemm); NULL: vec_dot_tile serves every row
   int32_t vec_dot_type[QK_TYPE_COUNT];    // activation type id per weight type (-1: no kernel);
                                           // QK_TYPE_F32 for the dense types
   qk_isa impl_isa[QK_TYPE_COUNT];         // which ISA's code the entry really runs
@@ -107,6 +122,9 @@ static inline qk_vec_dot_fn qk_table_vec_dot(const qk_kernel_table *t, int type)
 }
 static inline qk_tile_fn qk_table_vec_dot_tile(const qk_kernel_table *t, int type) {
   return (type >= 0 && type < QK_TYPE_COUNT) ? t->vec_dot_tile[type] : (qk_tile_fn)0;
+}
+static inline qk_tile_fn qk_table_vec_dot_tile_g4(const qk_kernel_table *t, int type) {
+  return (type >= 0 && type < QK_TYPE_COUNT) ? t->vec_dot_tile_g4[type] : (qk_tile_fn)0;
 }
 static inline int32_t qk_table_vec_dot_type(const qk_kernel_table *t, int type) {
   return (type >= 0 && type < QK_TYPE_COUNT) ? t->vec_dot_type[type] : -1;

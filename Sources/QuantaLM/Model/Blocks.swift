@@ -207,12 +207,14 @@ struct LayerInput {
   /// token's output is needed (the last layer of a prompt: llama.cpp's `inp_out_ids`).
   var lastRowOnly: Activations?
 
-  /// After attention: the heads' outputs, residual and activations narrowed to the last row when
-  /// asked (the rest of the layer is per-row, so other rows need not be computed).
-  func narrowed(heads: Tensor) throws -> (heads: Tensor, x: Tensor, a: Activations) {
-    guard let one = lastRowOnly, activations.rows > 1 else { return (heads, x, activations) }
+  /// After the attention output projection: its output, the residual and the activations narrowed to
+  /// the last row when asked (the rest of the layer is per-row, so other rows need not be computed).
+  /// The projection itself runs on every row, as in llama.cpp, whose CPU kernels sum a row
+  /// differently depending on the batch around it.
+  func narrowed(attention: Tensor) throws -> (attention: Tensor, x: Tensor, a: Activations) {
+    guard let one = lastRowOnly, activations.rows > 1 else { return (attention, x, activations) }
     let last = activations.rows - 1
-    return (try heads.rows(last..<(last + 1)), try x.rows(last..<(last + 1)), one)
+    return (try attention.rows(last..<(last + 1)), try x.rows(last..<(last + 1)), one)
   }
 }
 
@@ -269,8 +271,8 @@ func preNormLayer(
     layer: index, input: a0.normed, weights: w.attention, ropeFactors: model.ropeFactors, cache: cache,
     batch: batch,
     a: a0)
-  let (h, x, a) = try input.narrowed(heads: heads)
-  let attn = try c.attentionOutput(h, weights: w.attention, a: a)
+  let (attn, x, a) = try input.narrowed(
+    attention: try c.attentionOutput(heads, weights: w.attention, a: a0))
   try c.add(x, attn, into: a.mid)
   try c.rmsNorm(a.mid, w.feedForwardNorm, into: a.normed)
   let ffn = try c.feedForward(a.normed, weights: w.feedForward, activation: .silu, a: a)

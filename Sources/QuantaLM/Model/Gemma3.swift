@@ -26,8 +26,8 @@ struct Gemma3Architecture: DecoderArchitecture {
     let heads = try c.selfAttention(
       layer: index, input: a0.normed, weights: w.attention, ropeFactors: nil, cache: cache, batch: batch,
       a: a0)
-    let (h, x, a) = try input.narrowed(heads: heads)
-    let attn = try c.attentionOutput(h, weights: w.attention, a: a)
+    let (attn, x, a) = try input.narrowed(
+      attention: try c.attentionOutput(heads, weights: w.attention, a: a0))
     // attentionOutput wrote a.proj (or a.normed with a bias): norm into the other one.
     let postAttn = attn.buffer === a.proj.buffer ? a.normed : a.proj
     try c.rmsNorm(attn, w.postAttentionNorm, into: postAttn)
