@@ -3,9 +3,12 @@ import QuantaLM
 
 /// Prompt and decode time added up over a run (one completion, or every turn of a chat).
 public struct RunTotals: Sendable, Equatable {
+  /// Prompt tokens actually evaluated: in a chat, each turn's new tokens only (the earlier turns
+  /// stay in the KV cache).
   public var promptTokens = 0
   public var promptSeconds = 0.0
-  /// Decode steps: generated tokens after the first of each reply (which the prompt's logits give).
+  /// Decode steps actually run (single-token forward passes; the first token of each reply comes
+  /// from the prompt's logits).
   public var evalTokens = 0
   public var evalSeconds = 0.0
 
@@ -14,7 +17,7 @@ public struct RunTotals: Sendable, Equatable {
   public mutating func add(_ s: GenerationSummary) {
     promptTokens += s.promptTokens
     promptSeconds += s.promptSeconds
-    evalTokens += max(s.generatedTokens - 1, 0)
+    evalTokens += s.decodeSteps
     evalSeconds += s.generationSeconds
   }
 
@@ -44,15 +47,16 @@ public enum ModelRun {
   /// An interactive conversation in the model's chat format: each line from `readLine` is a user
   /// turn (`system`, if given, opens the conversation); each reply streams to `output`. `/exit`
   /// or the end of input ends it. `prompt` is shown before each read (on stderr in the CLI).
+  ///
+  /// The conversation keeps its KV cache between turns (`ChatSession`): a turn evaluates only its
+  /// own tokens. A turn that does not fit the context is refused with a message on `prompt`
+  /// (tokens needed, context size) and the conversation goes on unchanged, so a shorter message
+  /// or `/exit` can follow; a reply cut by a full context is noted there too.
   public static func chat(
     model: LanguageModel, system: String?, options: GenerationOptions,
     readLine: () -> String?, output: (String) -> Void, prompt: (String) -> Void = { _ in }
   ) async throws -> RunTotals {
-    guard model.chatTemplate != nil else {
-      throw GenerationError.noChatTemplate(model.config.architecture.rawValue)
-    }
-    var messages: [ChatTemplate.Message] = []
-    if let system, !system.isEmpty { messages.append(.init(.system, system)) }
+    let conversation = try ChatSession(model: model, system: system)
     var totals = RunTotals()
     while true {
       prompt("> ")
@@ -60,21 +64,25 @@ public enum ModelRun {
       let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
       if text == "/exit" { break }
       if text.isEmpty { continue }
-      messages.append(.init(.user, text))
-      var reply = ""
       var summary: GenerationSummary?
-      for try await event in try model.chat(messages, options: options) {
-        switch event {
-        case .text(let piece):
-          reply += piece
-          output(piece)
-        case .finished(let s): summary = s
+      do {
+        for try await event in conversation.send(text, options: options) {
+          switch event {
+          case .text(let piece): output(piece)
+          case .finished(let s): summary = s
+          }
         }
+      } catch let error as GenerationError {
+        guard case .contextOverflow = error else { throw error }
+        prompt("error: \(error)\n")
+        continue
       }
       output("\n")
       guard let summary else { throw GenerationError.endedWithoutSummary }
       totals.add(summary)
-      messages.append(.init(.assistant, reply))
+      if summary.stopReason == .contextFull {
+        prompt("note: the context of \(conversation.contextLength) tokens is full (raise -c)\n")
+      }
     }
     return totals
   }

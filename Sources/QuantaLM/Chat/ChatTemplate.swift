@@ -40,46 +40,86 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
   /// `addGenerationPrompt` is set. Control tokens are written as text; tokenize with
   /// `parseSpecial: true`. BOS is not included (the tokenizer adds it).
   public func render(_ messages: [Message], addGenerationPrompt: Bool = true) -> String {
-    var out = ""
+    var renderer = Renderer(self)
+    var out = messages.map { renderer.append($0) }.joined()
+    if addGenerationPrompt { out += generationPrompt }
+    return out
+  }
+
+  /// The text that a new user turn adds to the rendered `history`: `render(history + [user])`
+  /// minus `render(history, addGenerationPrompt: false)`, i.e. the user's turn and the opened
+  /// assistant turn. `history` is rendered as closed (its last assistant turn ends with
+  /// `assistantClosing`). Built by appending, so it is exactly that difference (ChatSession).
+  public func renderTurn(_ user: Message, after history: [Message]) -> String {
+    var renderer = Renderer(self)
+    for m in history { _ = renderer.append(m) }
+    return renderer.append(user) + generationPrompt
+  }
+
+  /// What opens the assistant's turn (the end of a prompt rendered with `addGenerationPrompt`).
+  public var generationPrompt: String {
     switch self {
-    case .gemma:
-      // Gemma has no system role: the system text is prefixed to the first user turn.
-      var pendingSystem: String?
-      for m in messages {
+    case .gemma: return "<start_of_turn>model\n"
+    case .chatml: return "<|im_start|>assistant\n"
+    case .llama3: return "<|start_header_id|>assistant<|end_header_id|>\n\n"
+    // Llama 2 has no assistant header: the reply follows "[/INST]".
+    case .llama2: return ""
+    }
+  }
+
+  /// What closes an assistant turn after its content. For gemma, chatml and llama3 an assistant
+  /// message renders as `generationPrompt + content + assistantClosing`; llama 2 writes
+  /// `" " + content + " </s>"` (the model generates the leading space itself).
+  public var assistantClosing: String {
+    switch self {
+    case .gemma: return "<end_of_turn>\n"
+    case .chatml: return "<|im_end|>\n"
+    case .llama3: return "<|eot_id|>"
+    case .llama2: return " </s>"
+    }
+  }
+
+  /// Renders messages one at a time, carrying what a format keeps between them (Gemma's pending
+  /// system text, Llama 2's first turn), so a conversation's prompt grows by appending only.
+  struct Renderer {
+    let format: ChatTemplate
+    private var pendingSystem: String?
+    private var first = true
+
+    init(_ format: ChatTemplate) { self.format = format }
+
+    mutating func append(_ m: Message) -> String {
+      switch format {
+      case .gemma:
+        // Gemma has no system role: the system text is prefixed to the next user turn.
         switch m.role {
-        case .system: pendingSystem = m.content
+        case .system:
+          pendingSystem = m.content
+          return ""
         case .user:
           let text = pendingSystem.map { $0 + "\n\n" + m.content } ?? m.content
           pendingSystem = nil
-          out += "<start_of_turn>user\n\(text)<end_of_turn>\n"
-        case .assistant: out += "<start_of_turn>model\n\(m.content)<end_of_turn>\n"
+          return "<start_of_turn>user\n\(text)<end_of_turn>\n"
+        case .assistant: return format.generationPrompt + m.content + format.assistantClosing
         }
-      }
-      if addGenerationPrompt { out += "<start_of_turn>model\n" }
-    case .chatml:
-      for m in messages { out += "<|im_start|>\(m.role.rawValue)\n\(m.content)<|im_end|>\n" }
-      if addGenerationPrompt { out += "<|im_start|>assistant\n" }
-    case .llama3:
-      for m in messages {
-        out += "<|start_header_id|>\(m.role.rawValue)<|end_header_id|>\n\n\(m.content)<|eot_id|>"
-      }
-      if addGenerationPrompt { out += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
-    case .llama2:
-      var system: String?
-      var first = true
-      for m in messages {
+      case .chatml:
+        return "<|im_start|>\(m.role.rawValue)\n\(m.content)<|im_end|>\n"
+      case .llama3:
+        return "<|start_header_id|>\(m.role.rawValue)<|end_header_id|>\n\n\(m.content)<|eot_id|>"
+      case .llama2:
         switch m.role {
-        case .system: system = m.content
+        case .system:
+          pendingSystem = m.content
+          return ""
         case .user:
-          let sys = system.map { "<<SYS>>\n\($0)\n<</SYS>>\n\n" } ?? ""
-          system = nil
-          out += (first ? "" : "<s>") + "[INST] \(sys)\(m.content) [/INST]"
-          first = false
-        case .assistant: out += " \(m.content) </s>"
+          let sys = pendingSystem.map { "<<SYS>>\n\($0)\n<</SYS>>\n\n" } ?? ""
+          pendingSystem = nil
+          defer { first = false }
+          return (first ? "" : "<s>") + "[INST] \(sys)\(m.content) [/INST]"
+        case .assistant: return " \(m.content)" + format.assistantClosing
         }
       }
     }
-    return out
   }
 
   /// Text that ends an assistant turn in this format (besides the EOS/EOT ids).

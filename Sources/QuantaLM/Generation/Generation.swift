@@ -44,6 +44,10 @@ public struct GenerationSummary: Sendable, Equatable {
   public var generatedTokens: Int
   /// The generated ids, in order (an end-of-generation id is not included).
   public var tokenIDs: [Int32]
+  /// Single-token forward passes run (decode steps): a generated token is evaluated only when
+  /// another one is sampled after it, so this is `generatedTokens - 1`, or `generatedTokens` when
+  /// an end-of-generation id was sampled after the last one.
+  public var decodeSteps: Int
   public var promptSeconds: Double
   public var generationSeconds: Double
   public var stopReason: StopReason
@@ -51,20 +55,22 @@ public struct GenerationSummary: Sendable, Equatable {
   public init(
     promptTokens: Int, generatedTokens: Int, tokenIDs: [Int32], promptSeconds: Double,
     generationSeconds: Double,
-    stopReason: StopReason
+    stopReason: StopReason, decodeSteps: Int? = nil
   ) {
     self.promptTokens = promptTokens
     self.generatedTokens = generatedTokens
     self.tokenIDs = tokenIDs
+    self.decodeSteps = decodeSteps ?? max(generatedTokens - 1, 0)
     self.promptSeconds = promptSeconds
     self.generationSeconds = generationSeconds
     self.stopReason = stopReason
   }
 
   public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0 }
-  /// Decode speed: tokens after the first (which comes from the prompt's logits) per second.
+  /// Decode speed: single-token forward passes per second (the first generated token comes from
+  /// the prompt's logits).
   public var generationTokensPerSecond: Double {
-    generationSeconds > 0 ? Double(max(generatedTokens - 1, 0)) / generationSeconds : 0
+    generationSeconds > 0 ? Double(decodeSteps) / generationSeconds : 0
   }
 }
 
@@ -135,8 +141,11 @@ extension Session {
     let suffix = Array(prompt[common...])
     var summary = GenerationSummary(
       promptTokens: suffix.count, generatedTokens: 0, tokenIDs: [], promptSeconds: 0, generationSeconds: 0,
-      stopReason: .maxTokens)
-    if tokens.count + suffix.count > contextLength { throw ModelError.contextFull(limit: contextLength) }
+      stopReason: .maxTokens, decodeSteps: 0)
+    // The cache holds `common` tokens now; with the suffix that is the whole prompt.
+    if prompt.count > contextLength {
+      throw GenerationError.contextOverflow(needed: prompt.count, contextLength: contextLength)
+    }
     try evaluate(tokens: suffix)
     summary.promptSeconds = (clock.now - promptStart).seconds
     let genStart = clock.now
@@ -172,6 +181,7 @@ extension Session {
         break
       }
       try evaluate(token: id)
+      summary.decodeSteps += 1
     }
     if case .stopString = reason {
     } else {
@@ -198,6 +208,32 @@ private final class CancelFlag: Sendable {
   var isCancelled: Bool { flag.load(ordering: .relaxed) }
 }
 
+/// Streams what `work` generates on its own thread (forward passes block): `.text` pieces, then
+/// `.finished` with the summary it returns, or the error it throws. Ending the iteration early
+/// makes `isCancelled` true, which `work` polls between tokens.
+func generationStream(
+  _ work:
+    @escaping @Sendable (_ isCancelled: () -> Bool, _ onText: (String) -> Void) throws
+    -> GenerationSummary
+) -> AsyncThrowingStream<GenerationEvent, any Error> {
+  AsyncThrowingStream { continuation in
+    let cancel = CancelFlag()
+    continuation.onTermination = { _ in cancel.cancel() }
+    let thread = Thread {
+      do {
+        let summary = try work({ cancel.isCancelled }, { continuation.yield(.text($0)) })
+        continuation.yield(.finished(summary))
+        continuation.finish()
+      } catch {
+        continuation.finish(throwing: error)
+      }
+    }
+    // Forward passes of big models recurse through deep closures; give them room.
+    thread.stackSize = 8 << 20
+    thread.start()
+  }
+}
+
 extension LanguageModel {
   /// Streams the continuation of `prompt`: `.text` pieces as they are generated, then
   /// `.finished` with counts and timings. Runs in a fresh session on its own thread (the forward
@@ -209,7 +245,9 @@ extension LanguageModel {
     return generate(promptTokens: ids, options: options)
   }
 
-  /// Streams a chat reply to `messages`, in the model's chat format (`chatTemplate`).
+  /// Streams a chat reply to `messages`, in the model's chat format (`chatTemplate`). The whole
+  /// conversation is evaluated in a fresh session; for a conversation of many turns use
+  /// `ChatSession`, which keeps its KV cache between turns.
   public func chat(_ messages: [ChatTemplate.Message], options: GenerationOptions = .init()) throws
     -> AsyncThrowingStream<GenerationEvent, any Error>
   {
@@ -228,24 +266,9 @@ extension LanguageModel {
   public func generate(promptTokens: [Int32], options: GenerationOptions = .init()) -> AsyncThrowingStream<
     GenerationEvent, any Error
   > {
-    AsyncThrowingStream { continuation in
-      let cancel = CancelFlag()
-      continuation.onTermination = { _ in cancel.cancel() }
-      let thread = Thread { [self] in
-        do {
-          let session = try makeSession()
-          let summary = try session.generate(
-            promptTokens: promptTokens, options: options, isCancelled: { cancel.isCancelled },
-            onText: { continuation.yield(.text($0)) })
-          continuation.yield(.finished(summary))
-          continuation.finish()
-        } catch {
-          continuation.finish(throwing: error)
-        }
-      }
-      // Forward passes of big models recurse through deep closures; give them room.
-      thread.stackSize = 8 << 20
-      thread.start()
+    generationStream { [self] isCancelled, onText in
+      try makeSession().generate(
+        promptTokens: promptTokens, options: options, isCancelled: isCancelled, onText: onText)
     }
   }
 
@@ -269,12 +292,20 @@ extension LanguageModel {
 public enum GenerationError: Error, Sendable, Equatable, CustomStringConvertible {
   case noChatTemplate(String)
   case endedWithoutSummary
+  /// The prompt (for a chat: the whole conversation so far plus the new turn) needs `needed`
+  /// positions of a cache of `contextLength`.
+  case contextOverflow(needed: Int, contextLength: Int)
+  /// A `ChatSession` was asked for a turn while another was still being generated.
+  case turnInProgress
 
   public var description: String {
     switch self {
     case .noChatTemplate(let a):
       return "the model has no recognized chat template and architecture \(a) has no usual chat format"
     case .endedWithoutSummary: return "the generation stream ended without its summary"
+    case .contextOverflow(let needed, let limit):
+      return "the prompt needs \(needed) tokens but the context holds \(limit) (raise -c / contextLength)"
+    case .turnInProgress: return "the conversation is still generating the previous reply"
     }
   }
 }
