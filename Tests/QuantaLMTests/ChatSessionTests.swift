@@ -42,6 +42,9 @@ import Testing
     let turn1 = Self.tokens(model, "<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n", bos: true)
     #expect(s1.promptTokens == turn1.count)
     #expect(!s1.tokenIDs.isEmpty)
+    // Decode steps: every generated token but a last one that no end-of-generation id followed.
+    #expect(s1.decodeSteps == s1.tokenIDs.count - Self.pending(s1))
+    #expect(chat.cachedTokenCount == turn1.count + s1.decodeSteps)
 
     let s2 = try chat.respond(to: "tell me more", options: Self.greedy) { _ in }
     let turn2 = Self.tokens(

@@ -77,7 +77,8 @@ public final class ChatSession: Sendable {
   /// `onText` with each printable piece; returns the turn's summary, whose `promptTokens` counts
   /// only the tokens evaluated for this turn. Stop strings and end-of-generation ids work as in
   /// `LanguageModel.chat` (the format's end-of-turn text is added as a stop string).
-  /// A cancelled reply is kept as far as it got.
+  /// A cancelled reply is kept as far as it got; a turn that throws (an overflow, a backend
+  /// error, `onText`) leaves the conversation as it was before it.
   public func respond(
     to text: String, options: GenerationOptions = .init(), isCancelled: () -> Bool = { false },
     onText: (String) throws -> Void
