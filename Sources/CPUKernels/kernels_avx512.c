@@ -188,6 +188,26 @@ typedef struct { float a, m; } acc_q4K512;
 AVX512_INL acc_q4K512 zero_q4K512(void) { return (acc_q4K512){0.0f, 0.0f}; }
 AVX512_INL float fin_q4K512(acc_q4K512 a) { return a.a - a.m; }
 
+// The gemm step's four sums s (one per 64 values) and the matching min sums, folded in order: the
+// value and min chains run side by side as lanes 0 and 1 of one FMA per step.
+AVX512_INL acc_q4K512 q4K_chain4(__m128i s, __m256i mb, const block_q8_K *y, float dx, float dminx,
+                                 acc_q4K512 acc) {
+  const __m256i mins8 = _mm256_madd_epi16(mb, _mm256_loadu_si256((const __m256i *)y->bsums));
+  const __m256i h = _mm256_hadd_epi32(mins8, mins8);  // per half: [l0+l1, l2+l3, ..]
+  const __m128i m = _mm_unpacklo_epi64(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  const __m128 fs = _mm_cvtepi32_ps(s), fm = _mm_cvtepi32_ps(m);
+  const __m128 lo = _mm_unpacklo_ps(fs, fm), hi = _mm_unpackhi_ps(fs, fm);  // [s0 m0 s1 m1], [s2 m2 s3 m3]
+  const __m128 dd = _mm_setr_ps(dx * y->d, dminx * y->d, 0.0f, 0.0f);
+  __m128 a = _mm_setr_ps(acc.a, acc.m, 0.0f, 0.0f);
+  a = _mm_fmadd_ps(lo, dd, a);
+  a = _mm_fmadd_ps(_mm_movehl_ps(lo, lo), dd, a);
+  a = _mm_fmadd_ps(hi, dd, a);
+  a = _mm_fmadd_ps(_mm_movehl_ps(hi, hi), dd, a);
+  acc.a = _mm_cvtss_f32(a);
+  acc.m = _mm_cvtss_f32(_mm_movehdup_ps(a));
+  return acc;
+}
+
 #define QK_Q4K512(SUFFIX, INL, MADD_ACC)                                                             \
   INL acc_q4K512 dot_q4K_gemv_##SUFFIX(const pK512 *p, const block_q8_K *y, acc_q4K512 acc) {        \
     __m512i sumi = _mm512_setzero_si512();                                                           \
@@ -201,17 +221,13 @@ AVX512_INL float fin_q4K512(acc_q4K512 a) { return a.a - a.m; }
     return acc;                                                                                      \
   }                                                                                                  \
   INL acc_q4K512 dot_q4K_gemm_##SUFFIX(const pK512 *p, const block_q8_K *y, acc_q4K512 acc) {        \
-    int32_t m[8];                                                                                    \
-    _mm256_storeu_si256((__m256i *)m,                                                                \
-                        _mm256_madd_epi16(p->mb, _mm256_loadu_si256((const __m256i *)y->bsums)));   \
-    const float d = p->d * y->d, dmin = -p->dm * y->d;                                               \
+    __m256i t[4];                                                                                    \
     for (int j = 0; j < 4; ++j) {                                                                    \
       const __m512i qy = _mm512_loadu_si512((const void *)(y->qs + 64 * j));                         \
-      const __m512i t = MADD_ACC(_mm512_setzero_si512(), p->sc[j], _mm512_maddubs_epi16(p->q[j], qy)); \
-      acc.a = __builtin_fmaf((float)_mm512_reduce_add_epi32(t), d, acc.a);                           \
-      acc.m = __builtin_fmaf((float)(m[2 * j] + m[2 * j + 1]), dmin, acc.m);                         \
+      const __m512i v = MADD_ACC(_mm512_setzero_si512(), p->sc[j], _mm512_maddubs_epi16(p->q[j], qy)); \
+      t[j] = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));           \
     }                                                                                                \
-    return acc;                                                                                      \
+    return q4K_chain4(qk_hsum4_epi32_avx2(t[0], t[1], t[2], t[3]), p->mb, y, p->d, -p->dm, acc);     \
   }
 
 #define QK_MADD_ADD(acc, a, b) _mm512_add_epi32((acc), _mm512_madd_epi16((a), (b)))
@@ -226,7 +242,7 @@ QK_DEFINE_TILE(q3_K_q8_K_avx512, AVX512_ATTR, block_q3_K, block_q8_K, QK_K, pK51
 QK_DEFINE_TILE(q4_K_q8_K_avx512, AVX512_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc_q4K512, prep_q4_K_512,
                zero_q4K512, dot_q4K_gemv_avx512, fin_q4K512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q4_K_q8_K_g4_avx512, AVX512_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc_q4K512, prep_q4_K_512,
-               zero_q4K512, dot_q4K_gemm_avx512, fin_q4K512, QK_NO_TAIL, 4, 2)
+               zero_q4K512, dot_q4K_gemm_avx512, fin_q4K512, QK_NO_TAIL, 4, 4)
 QK_DEFINE_TILE(q5_K_q8_K_avx512, AVX512_ATTR, block_q5_K, block_q8_K, QK_K, pK512, acc512, prep_q5_K_512,
                zero_512, dot_K512, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q6_K_q8_K_avx512, AVX512_ATTR, block_q6_K, block_q8_K, QK_K, pK512, __m256, prep_q6_K_512,
@@ -256,7 +272,7 @@ QK_DEFINE_TILE(q3_K_q8_K_vnni, VNNI_ATTR, block_q3_K, block_q8_K, QK_K, pK512, a
 QK_DEFINE_TILE(q4_K_q8_K_vnni, VNNI_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc_q4K512, prep_q4_K_512,
                zero_q4K512, dot_q4K_gemv_vnni, fin_q4K512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q4_K_q8_K_g4_vnni, VNNI_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc_q4K512, prep_q4_K_512,
-               zero_q4K512, dot_q4K_gemm_vnni, fin_q4K512, QK_NO_TAIL, 4, 2)
+               zero_q4K512, dot_q4K_gemm_vnni, fin_q4K512, QK_NO_TAIL, 4, 4)
 QK_DEFINE_TILE(q5_K_q8_K_vnni, VNNI_ATTR, block_q5_K, block_q8_K, QK_K, pK512, acc512, prep_q5_K_512, zero_512,
                dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q6_K_q8_K_vnni, VNNI_ATTR, block_q6_K, block_q8_K, QK_K, pK512, __m256, prep_q6_K_512,
@@ -387,6 +403,12 @@ VNNI_INL __m256 dot_sym_vnni(const p32 *p, const block_q8_0 *y, __m256 acc) {
   const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), p->aq, _mm256_sign_epi8(qy, p->q));
   return _mm256_fmadd_ps(_mm256_set1_ps(qk_fp16_pair_product(p->dh, y->d)), _mm256_cvtepi32_ps(s), acc);
 }
+VNNI_INL float fin_single(__m256 acc, int rem, const void *x, const void *y) {
+  (void)rem;
+  (void)x;
+  (void)y;
+  return qk_hsum_ps_avx2(acc);
+}
 #define QK_PAIR_FIN(NAME, BLK, PREP1)                                                                    \
   VNNI_INL float NAME(__m256 acc, int rem, const BLK *x, const q8_0x2 *y) {                          \
     if (rem != 0) {                                                                                  \
@@ -410,22 +432,126 @@ VNNI_INL float fin_mxfp4x2(__m256 acc, int rem, const mxfp4x2 *x, const q8_0x2 *
 }
 
 QK_DEFINE_TILE_FIN(q4_0_q8_0_vnni, VNNI_ATTR, q4_0x2, q8_0x2, 64, pP, __m256, prep_q4_0x2, _mm256_setzero_ps,
-                   dot_u8, fin_q4_0x2, VNNI_MR, VNNI_MC)
+                   dot_u8, fin_q4_0x2, VNNI_MR, VNNI_MC, 0)
 QK_DEFINE_TILE_FIN(q5_0_q8_0_vnni, VNNI_ATTR, q5_0x2, q8_0x2, 64, pP, __m256, prep_q5_0x2, _mm256_setzero_ps,
-                   dot_u16, fin_q5_0x2, VNNI_MR, VNNI_MC)
+                   dot_u16, fin_q5_0x2, VNNI_MR, VNNI_MC, 0)
 QK_DEFINE_TILE_FIN(q8_0_q8_0_vnni, VNNI_ATTR, q8_0x2, q8_0x2, 64, pP, __m256, prep_q8_0x2, _mm256_setzero_ps,
-                   dot_s, fin_q8_0x2, VNNI_MR, VNNI_MC)
+                   dot_s, fin_q8_0x2, VNNI_MR, VNNI_MC, 0)
 QK_DEFINE_TILE_FIN(iq4_nl_q8_0_vnni, VNNI_ATTR, iq4_nlx2, q8_0x2, 64, pP, __m256, prep_iq4_nlx2,
-                   _mm256_setzero_ps, dot_s, fin_iq4_nlx2, VNNI_MR, VNNI_MC)
+                   _mm256_setzero_ps, dot_s, fin_iq4_nlx2, VNNI_MR, VNNI_MC, 0)
 QK_DEFINE_TILE_FIN(mxfp4_q8_0_vnni, VNNI_ATTR, mxfp4x2, q8_0x2, 64, pP, __m256, prep_mxfp4x2, _mm256_setzero_ps,
-                   dot_s, fin_mxfp4x2, VNNI_MR, VNNI_MC)
+                   dot_s, fin_mxfp4x2, VNNI_MR, VNNI_MC, 0)
+
+// Mat-mat on column pairs: a zmm holds one block of two activation columns (lanes 0-7: column c,
+// 8-15: column c+1) against the same weight block in both halves, so each of ggml's per-block FMAs
+// (cpu_kernels.h) is one 512-bit FMA doing two outputs' work. The activation side of a block (two
+// columns' values and scales) is loaded once and reused across the MR weight rows. Full 4×4 tiles
+// go through here; ragged edges through the pair kernels above (same sums, bit for bit).
+typedef struct { __m512i y, corr; __m512 dy; } ycp;
+
+VNNI_INL ycp load_ycp(const block_q8_0 *a, const block_q8_0 *b) {
+  ycp v;
+  v.y = load_pair32(a->qs, b->qs);
+  v.dy = scale16(a->d, b->d);
+  return v;
+}
+
+VNNI_INL __m512 dot_cp(const p32 *p, const ycp *y, __m512 acc) {
+  const __m512i w = _mm512_broadcast_i64x4(p->q);
+  const __m512i aw = _mm512_broadcast_i64x4(p->aq);
+  const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, _mm512_mask_sub_epi8(
+      y->y, _mm512_movepi8_mask(w), _mm512_setzero_si512(), y->y));
+  const __m512 d = _mm512_mul_ps(_mm512_set1_ps(qk_fp16_to_fp32(p->dh)), y->dy);
+  return _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc);
+}
+
+#define QK_CP_TILE(NAME, WBLK, PREP_T, PREP1, LOADY, DOT, FALLBACK)                                                          \
+  VNNI_ATTR static void NAME(int n, int nr, int nc, const void *x, size_t ldX, const void *y, size_t ldY,   \
+                             float *s, size_t ldS) {                                                   \
+    const int nb = n / 32;                                                                             \
+    const int nr4 = nr / 4 * 4, nc4 = nc / 4 * 4;                                                      \
+    for (int r0 = 0; r0 < nr4; r0 += 4) {                                                              \
+      const char *xr = (const char *)x + (size_t)r0 * ldX;                                             \
+      for (int c0 = 0; c0 < nc4; c0 += 4) {                                                            \
+        const char *yc = (const char *)y + (size_t)c0 * ldY;                                           \
+        __m512 acc[4][2];                                                                              \
+        QK_UNROLL for (int r = 0; r < 4; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();             \
+        for (int i = 0; i < nb; ++i) {                                                                 \
+          ycp yv[2];                                                                                   \
+          QK_UNROLL for (int cp = 0; cp < 2; ++cp)                                                     \
+            yv[cp] = LOADY((const block_q8_0 *)(yc + (size_t)(2 * cp) * ldY) + i,                   \
+                              (const block_q8_0 *)(yc + (size_t)(2 * cp + 1) * ldY) + i);              \
+          QK_UNROLL for (int r = 0; r < 4; ++r) {                                                      \
+            const WBLK *xb = (const WBLK *)(xr + (size_t)r * ldX) + i;                                 \
+            __builtin_prefetch((const char *)xb + QK_PF_DIST);                                         \
+            PREP_T p;                                                                                  \
+            PREP1(&p, xb);                                                                             \
+            QK_UNROLL for (int cp = 0; cp < 2; ++cp) acc[r][cp] = DOT(&p, &yv[cp], acc[r][cp]);        \
+          }                                                                                            \
+        }                                                                                              \
+        QK_UNROLL for (int r = 0; r < 4; ++r)                                                          \
+          QK_UNROLL for (int cp = 0; cp < 2; ++cp) {                                                   \
+            s[(size_t)(c0 + 2 * cp) * ldS + r0 + r] = qk_hsum_ps_avx2(_mm512_castps512_ps256(acc[r][cp]));      \
+            s[(size_t)(c0 + 2 * cp + 1) * ldS + r0 + r] = qk_hsum_ps_avx2(_mm512_extractf32x8_ps(acc[r][cp], 1)); \
+          }                                                                                            \
+      }                                                                                                \
+      if (nc4 < nc)                                                                                    \
+        FALLBACK(n, 4, nc - nc4, xr, ldX, (const char *)y + (size_t)nc4 * ldY, ldY, s + (size_t)nc4 * ldS + r0, ldS); \
+    }                                                                                                  \
+    if (nr4 < nr) FALLBACK(n, nr - nr4, nc, (const char *)x + (size_t)nr4 * ldX, ldX, y, ldY, s + nr4, ldS); \
+  }
+// q5_0: the weights stay unsigned (u = value + 16, one mask blend from qh) and −16·Σy, a per-lane
+// property of the activation block, is loaded with it as the vpdpbusd accumulator start.
+typedef struct { __m256i u; uint16_t dh; } p5u;
+
+VNNI_INL void prep_q5_0u(p5u *p, const block_q5_0 *x) {
+  uint32_t qh;
+  memcpy(&qh, x->qh, 4);
+  const __m256i n = nibbles32(x->qs);
+  p->u = _mm256_mask_blend_epi8(_cvtu32_mask32(qh), n, _mm256_or_si256(n, _mm256_set1_epi8(0x10)));
+  p->dh = x->d;
+}
+
+VNNI_INL ycp load_ycp16(const block_q8_0 *a, const block_q8_0 *b) {
+  ycp v = load_ycp(a, b);
+  v.corr = _mm512_sub_epi32(_mm512_setzero_si512(),
+                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(16), v.y));
+  return v;
+}
+
+VNNI_INL __m512 dot_cp_u(const p5u *p, const ycp *y, __m512 acc) {
+  const __m512i s = _mm512_dpbusd_epi32(y->corr, _mm512_broadcast_i64x4(p->u), y->y);
+  const __m512 d = _mm512_mul_ps(_mm512_set1_ps(qk_fp16_to_fp32(p->dh)), y->dy);
+  return _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc);
+}
+
+QK_CP_TILE(q4_0_q8_0_cp_tile, block_q4_0, p32, prep_q4_0, load_ycp, dot_cp, q4_0_q8_0_vnni_tile)
+QK_CP_TILE(q5_0_q8_0_cp_tile, block_q5_0, p5u, prep_q5_0u, load_ycp16, dot_cp_u, q5_0_q8_0_vnni_tile)
+QK_CP_TILE(q8_0_q8_0_cp_tile, block_q8_0, p32, prep_q8_0, load_ycp, dot_cp, q8_0_q8_0_vnni_tile)
+QK_CP_TILE(iq4_nl_q8_0_cp_tile, block_iq4_nl, p32, prep_iq4_nl, load_ycp, dot_cp, iq4_nl_q8_0_vnni_tile)
+
+// Single 32-value blocks on 256-bit vectors: one vpdpbusd, one convert, one FMA per block and
+// column, which is ggml's chain with nothing extra (Zen 4 runs a 512-bit op as two 256-bit halves,
+// so the pair kernels above gain nothing in throughput once their chain is ggml's).
+#ifndef VNNI1_MR
+#define VNNI1_MR 4
+#define VNNI1_MC 4
+#endif
+QK_DEFINE_TILE_FIN(q4_0_q8_0_vnni1, VNNI_ATTR, block_q4_0, block_q8_0, 32, p32, __m256, prep_q4_0, _mm256_setzero_ps,
+                   dot_sym_vnni, fin_single, VNNI1_MR, VNNI1_MC, 1)
+QK_DEFINE_TILE_FIN(q5_0_q8_0_vnni1, VNNI_ATTR, block_q5_0, block_q8_0, 32, p32, __m256, prep_q5_0, _mm256_setzero_ps,
+                   dot_sym_vnni, fin_single, VNNI1_MR, VNNI1_MC, 1)
+QK_DEFINE_TILE_FIN(q8_0_q8_0_vnni1, VNNI_ATTR, block_q8_0, block_q8_0, 32, p32, __m256, prep_q8_0, _mm256_setzero_ps,
+                   dot_sym_vnni, fin_single, VNNI1_MR, VNNI1_MC, 1)
+QK_DEFINE_TILE_FIN(iq4_nl_q8_0_vnni1, VNNI_ATTR, block_iq4_nl, block_q8_0, 32, p32, __m256, prep_iq4_nl,
+                   _mm256_setzero_ps, dot_sym_vnni, fin_single, VNNI1_MR, VNNI1_MC, 1)
 
 void qk_fill_avx512_vnni(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX512_VNNI;
-  qk_set(t, QK_TYPE_Q4_0, q4_0_q8_0_vnni_vec_dot, q4_0_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
-  qk_set(t, QK_TYPE_Q5_0, q5_0_q8_0_vnni_vec_dot, q5_0_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
-  qk_set(t, QK_TYPE_Q8_0, q8_0_q8_0_vnni_vec_dot, q8_0_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
-  qk_set(t, QK_TYPE_IQ4_NL, iq4_nl_q8_0_vnni_vec_dot, iq4_nl_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
+  qk_set(t, QK_TYPE_Q4_0, q4_0_q8_0_vnni_vec_dot, q4_0_q8_0_cp_tile, QK_TYPE_Q8_0, I);
+  qk_set(t, QK_TYPE_Q5_0, q5_0_q8_0_vnni_vec_dot, q5_0_q8_0_cp_tile, QK_TYPE_Q8_0, I);
+  qk_set(t, QK_TYPE_Q8_0, q8_0_q8_0_vnni_vec_dot, q8_0_q8_0_cp_tile, QK_TYPE_Q8_0, I);
+  qk_set(t, QK_TYPE_IQ4_NL, iq4_nl_q8_0_vnni_vec_dot, iq4_nl_q8_0_cp_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_MXFP4, mxfp4_q8_0_vnni_vec_dot, mxfp4_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_Q3_K, q3_K_q8_K_vnni_vec_dot, q3_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_vnni_vec_dot, q4_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
