@@ -23,7 +23,6 @@ AVX2_INL float hmax_ps(__m256 v) {
   return _mm_cvtss_f32(m);
 }
 
-#define hsum_epi32 qk_hsum_epi32_avx2
 
 // One 32-value block: returns qs and the int32 values (for sums); d written as fp16 by the caller.
 AVX2_INL __m256i quantize32(const float *x, float *d_out, __m256i *sum32) {
@@ -64,7 +63,7 @@ AVX2_ATTR static void quantize_row_q8_1_avx2(const float *x, void *vy, int64_t k
     __m256i sum;
     const __m256i q = quantize32(x + i * QK8_1, &d, &sum);
     y[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
-    y[i].s = _cvtss_sh((float)hsum_epi32(sum) * d, _MM_FROUND_TO_NEAREST_INT);
+    y[i].s = _cvtss_sh((float)qk_hsum_epi32_avx2(sum) * d, _MM_FROUND_TO_NEAREST_INT);
     _mm256_storeu_si256((__m256i *)y[i].qs, q);
   }
 }
@@ -92,8 +91,8 @@ AVX2_ATTR static void quantize_row_q8_K_avx2(const float *x, void *vy, int64_t k
       // cvtps rounds half to even, as ggml's nearest_int does.
       for (int j = 0; j < 4; ++j)
         q[j] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(vs, _mm256_loadu_ps(x + 32 * g + 8 * j))), lim);
-      y[i].bsums[2 * g] = (int16_t)hsum_epi32(_mm256_add_epi32(q[0], q[1]));
-      y[i].bsums[2 * g + 1] = (int16_t)hsum_epi32(_mm256_add_epi32(q[2], q[3]));
+      y[i].bsums[2 * g] = (int16_t)qk_hsum_epi32_avx2(_mm256_add_epi32(q[0], q[1]));
+      y[i].bsums[2 * g + 1] = (int16_t)qk_hsum_epi32_avx2(_mm256_add_epi32(q[2], q[3]));
       _mm256_storeu_si256((__m256i *)(y[i].qs + 32 * g), pack_epi32_to_epi8(q[0], q[1], q[2], q[3]));
     }
     y[i].d = 1 / iscale;

@@ -3,9 +3,11 @@
 //   each activation column costs 4 maddubs + 4 madd instead of 8 + 8; unpacked with 512-bit shifts
 //   and one word permute per scale vector (no scalar per-scale work). With VNNI, vpdpwssd replaces
 //   each madd + add.
-// - AVX512-VNNI: the 32-value types against q8_0 (q4_0, q5_0, q8_0, iq4_nl), two blocks per 512-bit
-//   vector with vpdpbusd (maddubs + madd, u8·s8 summed in fours into int32, in one instruction).
-// The single-block tails reuse the AVX2 code (kernels_avx2_prep.h).
+// - AVX512-VNNI: the 32-value types against q8_0 (q4_0, q5_0, q8_0, iq4_nl) with vpdpbusd (u8·s8
+//   summed in fours into int32, in one instruction): mat-vec two blocks per 512-bit vector, full
+//   mat-mat tiles one block of two activation columns per vector.
+// Every sum follows ggml's x86 order (cpu_kernels.h). Single-block tails reuse the AVX2 code
+// (kernels_avx2_prep.h).
 #include "kernels_avx2_prep.h"
 
 #if defined(__x86_64__)
@@ -403,12 +405,6 @@ VNNI_INL __m256 dot_sym_vnni(const p32 *p, const block_q8_0 *y, __m256 acc) {
   const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), p->aq, _mm256_sign_epi8(qy, p->q));
   return _mm256_fmadd_ps(_mm256_set1_ps(qk_fp16_pair_product(p->dh, y->d)), _mm256_cvtepi32_ps(s), acc);
 }
-VNNI_INL float fin_single(__m256 acc, int rem, const void *x, const void *y) {
-  (void)rem;
-  (void)x;
-  (void)y;
-  return qk_hsum_ps_avx2(acc);
-}
 #define QK_PAIR_FIN(NAME, BLK, PREP1)                                                                    \
   VNNI_INL float NAME(__m256 acc, int rem, const BLK *x, const q8_0x2 *y) {                          \
     if (rem != 0) {                                                                                  \
@@ -432,15 +428,15 @@ VNNI_INL float fin_mxfp4x2(__m256 acc, int rem, const mxfp4x2 *x, const q8_0x2 *
 }
 
 QK_DEFINE_TILE_FIN(q4_0_q8_0_vnni, VNNI_ATTR, q4_0x2, q8_0x2, 64, pP, __m256, prep_q4_0x2, _mm256_setzero_ps,
-                   dot_u8, fin_q4_0x2, VNNI_MR, VNNI_MC, 0)
+                   dot_u8, fin_q4_0x2, VNNI_MR, VNNI_MC)
 QK_DEFINE_TILE_FIN(q5_0_q8_0_vnni, VNNI_ATTR, q5_0x2, q8_0x2, 64, pP, __m256, prep_q5_0x2, _mm256_setzero_ps,
-                   dot_u16, fin_q5_0x2, VNNI_MR, VNNI_MC, 0)
+                   dot_u16, fin_q5_0x2, VNNI_MR, VNNI_MC)
 QK_DEFINE_TILE_FIN(q8_0_q8_0_vnni, VNNI_ATTR, q8_0x2, q8_0x2, 64, pP, __m256, prep_q8_0x2, _mm256_setzero_ps,
-                   dot_s, fin_q8_0x2, VNNI_MR, VNNI_MC, 0)
+                   dot_s, fin_q8_0x2, VNNI_MR, VNNI_MC)
 QK_DEFINE_TILE_FIN(iq4_nl_q8_0_vnni, VNNI_ATTR, iq4_nlx2, q8_0x2, 64, pP, __m256, prep_iq4_nlx2,
-                   _mm256_setzero_ps, dot_s, fin_iq4_nlx2, VNNI_MR, VNNI_MC, 0)
+                   _mm256_setzero_ps, dot_s, fin_iq4_nlx2, VNNI_MR, VNNI_MC)
 QK_DEFINE_TILE_FIN(mxfp4_q8_0_vnni, VNNI_ATTR, mxfp4x2, q8_0x2, 64, pP, __m256, prep_mxfp4x2, _mm256_setzero_ps,
-                   dot_s, fin_mxfp4x2, VNNI_MR, VNNI_MC, 0)
+                   dot_s, fin_mxfp4x2, VNNI_MR, VNNI_MC)
 
 // Mat-mat on column pairs: a zmm holds one block of two activation columns (lanes 0-7: column c,
 // 8-15: column c+1) against the same weight block in both halves, so each of ggml's per-block FMAs
@@ -529,22 +525,6 @@ QK_CP_TILE(q4_0_q8_0_cp_tile, block_q4_0, p32, prep_q4_0, load_ycp, dot_cp, q4_0
 QK_CP_TILE(q5_0_q8_0_cp_tile, block_q5_0, p5u, prep_q5_0u, load_ycp16, dot_cp_u, q5_0_q8_0_vnni_tile)
 QK_CP_TILE(q8_0_q8_0_cp_tile, block_q8_0, p32, prep_q8_0, load_ycp, dot_cp, q8_0_q8_0_vnni_tile)
 QK_CP_TILE(iq4_nl_q8_0_cp_tile, block_iq4_nl, p32, prep_iq4_nl, load_ycp, dot_cp, iq4_nl_q8_0_vnni_tile)
-
-// Single 32-value blocks on 256-bit vectors: one vpdpbusd, one convert, one FMA per block and
-// column, which is ggml's chain with nothing extra (Zen 4 runs a 512-bit op as two 256-bit halves,
-// so the pair kernels above gain nothing in throughput once their chain is ggml's).
-#ifndef VNNI1_MR
-#define VNNI1_MR 4
-#define VNNI1_MC 4
-#endif
-QK_DEFINE_TILE_FIN(q4_0_q8_0_vnni1, VNNI_ATTR, block_q4_0, block_q8_0, 32, p32, __m256, prep_q4_0, _mm256_setzero_ps,
-                   dot_sym_vnni, fin_single, VNNI1_MR, VNNI1_MC, 1)
-QK_DEFINE_TILE_FIN(q5_0_q8_0_vnni1, VNNI_ATTR, block_q5_0, block_q8_0, 32, p32, __m256, prep_q5_0, _mm256_setzero_ps,
-                   dot_sym_vnni, fin_single, VNNI1_MR, VNNI1_MC, 1)
-QK_DEFINE_TILE_FIN(q8_0_q8_0_vnni1, VNNI_ATTR, block_q8_0, block_q8_0, 32, p32, __m256, prep_q8_0, _mm256_setzero_ps,
-                   dot_sym_vnni, fin_single, VNNI1_MR, VNNI1_MC, 1)
-QK_DEFINE_TILE_FIN(iq4_nl_q8_0_vnni1, VNNI_ATTR, block_iq4_nl, block_q8_0, 32, p32, __m256, prep_iq4_nl,
-                   _mm256_setzero_ps, dot_sym_vnni, fin_single, VNNI1_MR, VNNI1_MC, 1)
 
 void qk_fill_avx512_vnni(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX512_VNNI;

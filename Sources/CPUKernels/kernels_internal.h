@@ -123,11 +123,8 @@ static inline void qk_set(qk_kernel_table *t, int type, qk_vec_dot_fn dot, qk_ti
     (void)rem_;                                                                                          \
     return HSUM(a_) + TAIL(rem_, x_, y_);                                                                \
   }                                                                                                      \
-  QK_DEFINE_TILE_FIN(NAME, ATTR, WBLK, YBLK, WPER, PREP_T, ACC_T, PREP, ZERO, DOT, NAME##_fin, MR, MC, 0)
-// MV_STRIPS: 1 to run mat-vec (one column) as MR-row strips too, for kernels whose per-block FMA
-// chain is long enough that interleaving rows beats one sequential row stream.
-#define QK_DEFINE_TILE_FIN(NAME, ATTR, WBLK, YBLK, WPER, PREP_T, ACC_T, PREP, ZERO, DOT, FINISH, MR, MC,    \
-                           MV_STRIPS)                                                                    \
+  QK_DEFINE_TILE_FIN(NAME, ATTR, WBLK, YBLK, WPER, PREP_T, ACC_T, PREP, ZERO, DOT, NAME##_fin, MR, MC)
+#define QK_DEFINE_TILE_FIN(NAME, ATTR, WBLK, YBLK, WPER, PREP_T, ACC_T, PREP, ZERO, DOT, FINISH, MR, MC) \
   ATTR static QK_ALWAYS_INLINE void NAME##_micro(int n, const int nr, const int nc, const char *x,        \
                                                  size_t ldX, const char *y, size_t ldY, float *s,        \
                                                  size_t ldS) {                                           \
@@ -172,7 +169,7 @@ static inline void qk_set(qk_kernel_table *t, int type, qk_vec_dot_fn dot, qk_ti
         float *sp = s + (size_t)c0 * ldS + r0;                                                           \
         if (rr == (MR) && cc == (MC)) {                                                                  \
           NAME##_micro(n, MR, MC, xp, ldX, yp, ldY, sp, ldS);                                            \
-        } else if (rr == (MR) && (cc > 1 || (MV_STRIPS))) {                                              \
+        } else if (rr == (MR) && cc > 1) {                                                               \
           for (int c = 0; c < cc; ++c)                                                                   \
             NAME##_micro(n, MR, 1, xp, ldX, yp + (size_t)c * ldY, 0, sp + (size_t)c * ldS, 0);           \
         } else {                                                                                         \
