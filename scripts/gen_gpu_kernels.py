@@ -18,8 +18,10 @@ KDIR = ROOT / "Sources/GPUKernels/kernels"
 TABLES = KDIR / "iq_tables.cuh"
 SWIFT = ROOT / "Sources/GPUKernels/KernelSources.swift"
 # Concatenation order of the common part (after the vendor prelude and the host's defines).
-# Then the dense kernels (dense*.cu, by name), which use the quantized part's helpers.
-COMMON_ORDER = ["common.cuh", "iq_tables.cuh", "quants.cuh", "kernels.cu"] + sorted(p.name for p in KDIR.glob("dense*.cu"))
+# Then every other .cu file by name (dense ops, mat-vec, mat-mat, graph-step kernels), which use the quantized
+# part's helpers.
+COMMON_ORDER = ["common.cuh", "iq_tables.cuh", "quants.cuh", "kernels.cu"] + sorted(
+  p.name for p in KDIR.glob("*.cu") if p.name != "kernels.cu")
 PRELUDES = {"cuda": "prelude_cuda.cuh", "hip": "prelude_hip.cuh"}
 CTYPES = {"UInt8": "u8", "Int8": "s8", "UInt32": "u32", "UInt64": "u64"}
 

@@ -10,7 +10,7 @@ CXX="${CXX:-$(command -v clang++ || true)}"
 if [ -z "$CXX" ]; then echo "gpu_kernels_emulate: no clang++" >&2; exit 1; fi
 K=Sources/GPUKernels/kernels
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-cat "$K/common.cuh" "$K/iq_tables.cuh" "$K/quants.cuh" "$K/kernels.cu" "$K"/dense*.cu > "$tmp/kernels_common.inc"
+cat "$K/common.cuh" "$K/iq_tables.cuh" "$K/quants.cuh" "$K/kernels.cu" $(ls "$K"/*.cu | grep -v '/kernels.cu$' | sort) > "$tmp/kernels_common.inc"
 cp scripts/gpu_emulate/emu_prelude.h scripts/gpu_emulate/dense_test.cpp "$tmp/"
 for w in 32 64; do
   "$CXX" -std=c++20 -O1 -ffp-contract=off -DQK_WARP_SIZE=$w -w -o "$tmp/emu$w" "$tmp/dense_test.cpp" -lpthread

@@ -219,20 +219,10 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
       return
     }
     let xq = try quantizeQ8_1(x, k: k, m: m)
-    var args = KernelArguments()
-    args.append(w); args.append(xq.pointer); args.append(y); args.append(Int64(k)); args.append(Int64(n))
-    if m <= 8 {
-      try call { () throws(GPUError) in
-        try context.launch(
-          "mul_mat_vec_via_q8_1_\(t)", grid: (Self.blocks(n, 4), m, 1), block: (warp, 4, 1), arguments: args)
-      }
+    if m <= GPUMatVec.maxColumns {
+      try matVecViaQ8_1(type: weights.type, weights: w, activations: xq.pointer, out: y, k: k, n: n, m: m)
     } else {
-      args.append(Int64(m))
-      try call { () throws(GPUError) in
-        try context.launch(
-          "mul_mat_via_q8_1_\(t)", grid: (Self.blocks(n, 32), Self.blocks(m, 16), 1), block: (128, 1, 1),
-          arguments: args)
-      }
+      try matMatViaQ8_1(type: weights.type, weights: w, activations: xq.pointer, out: y, k: k, n: n, m: m)
     }
     // xq returns to the pool when released; the stream orders any reuse after this launch.
     try synchronize()

@@ -13,8 +13,7 @@ public enum KernelBuild {
   /// Per-type kernel name prefixes (`<prefix><type>`).
   public static let perTypeOps = [
     "dequantize_block_%_f32", "dequantize_block_%_f16", "get_rows_%", "dequantize_mul_mat_vec_%",
-    "mul_mat_vec_via_q8_1_%", "mul_mat_via_q8_1_%",
-  ]
+  ] + GPUMatVec.perTypeKernels + GPUMatMat.perTypeKernels
   /// Every extern "C" kernel in the source.
   public static var kernelNames: [String] {
     ["quantize_q8_1"]
