@@ -11,11 +11,32 @@ if [ -z "$CXX" ]; then echo "gpu_kernels_emulate: no clang++" >&2; exit 1; fi
 K=Sources/GPUKernels/kernels
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 cat "$K/common.cuh" "$K/iq_tables.cuh" "$K/quants.cuh" "$K/kernels.cu" $(ls "$K"/*.cu | grep -v '/kernels.cu$' | sort) > "$tmp/kernels_common.inc"
-cp scripts/gpu_emulate/emu_prelude.h scripts/gpu_emulate/dense_test.cpp "$tmp/"
+cp scripts/gpu_emulate/emu_prelude.h scripts/gpu_emulate/dense_test.cpp scripts/gpu_emulate/matmat_test.cpp "$tmp/"
+# The mat-mat tile geometry exactly as the host injects it: GPUMatMat.sourceDefines' #define lines, with
+# the values of the GPUMatMat.MatrixCore constants they name.
+MMQ_DEFS="$(python3 - Sources/GPUBackend/GPUMatMat.swift <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+core = s[s.index("enum MatrixCore"):]
+vals = dict(re.findall(r"static let (\w+) = (\d+)", core[:core.index("\n  }\n")]))
+print(" ".join(f"-D{d}={vals[v]}" for d, v in re.findall(r"#define (\w+) \\\(MatrixCore\.(\w+)\)", s)))
+PY
+)"
+# A second, small geometry (two 32-lane groups of 16 rows, 32 × 8 tiles, one block per k-step) for more
+# partial tiles, with the generic per-element weight loaders instead of the per-type ones.
+MMQ_SMALL="-DQK_MMA_LANES=32 -DMMQ_Y=32 -DMMQ_X=8 -DMMQ_NWARPS=2 -DMMQ_KB=1 -DMMQ_GENERIC_LOADERS=1"
 for w in 32 64; do
-  "$CXX" -std=c++20 -O1 -ffp-contract=off -DQK_WARP_SIZE=$w -w -o "$tmp/emu$w" "$tmp/dense_test.cpp" -lpthread
+  "$CXX" -std=c++20 -O1 -ffp-contract=off -DQK_WARP_SIZE=$w $MMQ_DEFS -w -o "$tmp/emu$w" "$tmp/dense_test.cpp" -lpthread
   rc=0; "$tmp/emu$w" > "$tmp/out$w.txt" || rc=$?
   grep -v '^ok' "$tmp/out$w.txt" || true
   if [ "$rc" -ne 0 ]; then echo "gpu_kernels_emulate: failures at wave$w" >&2; exit 1; fi
+  for geo in "$MMQ_DEFS" "$MMQ_SMALL"; do
+    "$CXX" -std=c++20 -O1 -ffp-contract=off -DQK_WARP_SIZE=$w $geo -w -o "$tmp/mm$w" "$tmp/matmat_test.cpp" -lpthread
+    rc=0; "$tmp/mm$w" > "$tmp/mm$w.txt" || rc=$?
+    grep -v '^ok' "$tmp/mm$w.txt" || true
+    if [ "$rc" -ne 0 ]; then echo "gpu_kernels_emulate: mat-mat failures at wave$w ($geo)" >&2; exit 1; fi
+  done
 done
-echo "gpu_kernels_emulate: dense kernels match the references at wave32 and wave64 (CPU emulation)"
+# The per-type mat-vec kernels (mmvq.cu): every type × 1…8 columns, host and odd geometry, wave32 and 64.
+bash scripts/gpu_emulate/matvec.sh
+echo "gpu_kernels_emulate: dense and mat-mat (mul_mat_q) kernels match the references at wave32 and wave64 (CPU emulation)"

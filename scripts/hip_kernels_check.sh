@@ -25,6 +25,9 @@ extern __device__ const qk_dim3_shim threadIdx, blockIdx, blockDim;
 __device__ float __shfl_xor_sync(unsigned, float, int, int);
 __device__ int __shfl_xor_sync(unsigned, int, int, int);
 __device__ int __dp4a(int, int, int);
+__device__ int __shfl_sync(unsigned, int, int, int);
+__device__ float __shfl_sync(unsigned, float, int, int);
+__device__ unsigned __byte_perm(unsigned, unsigned, unsigned);
 __device__ float __fmul_rn(float, float);
 __device__ float __fadd_rn(float, float);
 __device__ float __int_as_float(int);
@@ -42,11 +45,12 @@ __device__ double sin(double);
 extern __device__ const qk_dim3_shim gridDim;
 __device__ void __syncthreads();
 SHIM
-K=Sources/GPUKernels/kernels
+# The exact text the host compiles for CUDA (prelude, the host's geometry defines, every kernel file).
+QUANTA="${QUANTA:-.build/debug/quanta}"
+[ -x "$QUANTA" ] || swift build --product quanta >&2
 n=0
 for arch in sm_61 sm_80 sm_90; do
-  (cat "$tmp/shim.h" "$K/prelude_cuda.cuh"; echo "#define QK_WARP_SIZE 32";
-   cat "$K/common.cuh" "$K/iq_tables.cuh" "$K/quants.cuh" "$K/kernels.cu" "$K"/dense*.cu) > "$tmp/all.cu"
+  (cat "$tmp/shim.h"; "$QUANTA" kernels --print-source --arch "$arch") > "$tmp/all.cu"
   "$CLANG" -x cuda --cuda-gpu-arch="$arch" --cuda-device-only -nocudainc -nocudalib -fsyntax-only -std=c++17 \
     -Werror=return-type "$tmp/all.cu"
   n=$((n + 1))

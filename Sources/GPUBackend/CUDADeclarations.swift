@@ -10,6 +10,8 @@ typealias CUfunction = UnsafeMutableRawPointer?
 typealias CUstream = UnsafeMutableRawPointer?
 typealias CUevent = UnsafeMutableRawPointer?
 typealias nvrtcProgram = UnsafeMutableRawPointer?
+typealias CUgraph = UnsafeMutableRawPointer?
+typealias CUgraphExec = UnsafeMutableRawPointer?
 
 typealias PFN_cuInit = @convention(c) (UInt32) -> CUresult
 typealias PFN_cuDriverGetVersion = @convention(c) (UnsafeMutablePointer<Int32>?) -> CUresult
@@ -49,6 +51,13 @@ typealias PFN_cuLaunchKernel =
     CUfunction, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUstream,
     UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
   ) -> CUresult
+typealias PFN_cuStreamBeginCapture_v2 = @convention(c) (CUstream, Int32) -> CUresult
+typealias PFN_cuStreamEndCapture = @convention(c) (CUstream, UnsafeMutablePointer<CUgraph>?) -> CUresult
+typealias PFN_cuGraphInstantiateWithFlags =
+  @convention(c) (UnsafeMutablePointer<CUgraphExec>?, CUgraph, UInt64) -> CUresult
+typealias PFN_cuGraphLaunch = @convention(c) (CUgraphExec, CUstream) -> CUresult
+typealias PFN_cuGraphExecDestroy = @convention(c) (CUgraphExec) -> CUresult
+typealias PFN_cuGraphDestroy = @convention(c) (CUgraph) -> CUresult
 typealias PFN_cuGetErrorName =
   @convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> CUresult
 typealias PFN_cuGetErrorString =

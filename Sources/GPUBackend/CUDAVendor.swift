@@ -52,6 +52,12 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
   private let cuModuleUnload: PFN_cuModuleUnload
   private let cuModuleGetFunction: PFN_cuModuleGetFunction
   private let cuLaunchKernel: PFN_cuLaunchKernel
+  private let cuStreamBeginCapture: PFN_cuStreamBeginCapture_v2
+  private let cuStreamEndCapture: PFN_cuStreamEndCapture
+  private let cuGraphInstantiateWithFlags: PFN_cuGraphInstantiateWithFlags
+  private let cuGraphLaunch: PFN_cuGraphLaunch
+  private let cuGraphExecDestroy: PFN_cuGraphExecDestroy
+  private let cuGraphDestroy: PFN_cuGraphDestroy
   private let cuGetErrorName: PFN_cuGetErrorName
   private let cuGetErrorString: PFN_cuGetErrorString
   private let nvrtcCreateProgram: PFN_nvrtcCreateProgram
@@ -98,6 +104,12 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
     cuModuleUnload = try d.function("cuModuleUnload")
     cuModuleGetFunction = try d.function("cuModuleGetFunction")
     cuLaunchKernel = try d.function("cuLaunchKernel")
+    cuStreamBeginCapture = try d.function("cuStreamBeginCapture_v2")
+    cuStreamEndCapture = try d.function("cuStreamEndCapture")
+    cuGraphInstantiateWithFlags = try d.function("cuGraphInstantiateWithFlags")
+    cuGraphLaunch = try d.function("cuGraphLaunch")
+    cuGraphExecDestroy = try d.function("cuGraphExecDestroy")
+    cuGraphDestroy = try d.function("cuGraphDestroy")
     cuGetErrorName = try d.function("cuGetErrorName")
     cuGetErrorString = try d.function("cuGetErrorString")
     nvrtcCreateProgram = try n.function("nvrtcCreateProgram")
@@ -320,6 +332,22 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
         function.pointer, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2), UInt32(block.0), UInt32(block.1),
         UInt32(block.2), UInt32(sharedBytes), stream.pointer, arguments, nil))
   }
+  public func beginCapture(stream: VendorHandle) throws(GPUError) {
+    // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: other threads' unsafe calls do not break this capture.
+    try check("cuStreamBeginCapture_v2", cuStreamBeginCapture(stream.pointer, 1))
+  }
+  public func endCapture(stream: VendorHandle) throws(GPUError) -> VendorHandle {
+    var graph: CUgraph = nil
+    try check("cuStreamEndCapture", cuStreamEndCapture(stream.pointer, &graph))
+    defer { _ = cuGraphDestroy(graph) }
+    var exec: CUgraphExec = nil
+    try check("cuGraphInstantiateWithFlags", cuGraphInstantiateWithFlags(&exec, graph, 0))
+    return VendorHandle(exec)
+  }
+  public func launchGraph(_ graph: VendorHandle, stream: VendorHandle) throws(GPUError) {
+    try check("cuGraphLaunch", cuGraphLaunch(graph.pointer, stream.pointer))
+  }
+  public func destroyGraph(_ graph: VendorHandle) { _ = cuGraphExecDestroy(graph.pointer) }
   public func isSticky(_ error: GPUError) -> Bool {
     guard case .apiCall(_, _, let code, _, _) = error else { return false }
     return [

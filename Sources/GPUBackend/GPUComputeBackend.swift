@@ -183,21 +183,41 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     }
   }
 
-  /// x f32 `[m, k]` → q8_1 blocks `[m, k/32]` in a temporary buffer.
-  private func quantizeQ8_1(_ x: Tensor, k: Int, m: Int) throws -> GPUBuffer {
-    let xq = try gpuBuffer(allocate(byteCount: m * (k / 32) * 36), "quantize_q8_1")
+  /// x f32 `[m, k]` → q8_1 blocks `[m, k/32]` at `xq`.
+  func quantizeQ8_1(_ x: Tensor, k: Int, m: Int, into xq: DevicePointer) throws {
     var args = KernelArguments()
     args.append(try ptr(x, "quantize_q8_1"))
-    args.append(xq.pointer)
+    args.append(xq)
     args.append(Int64(m * k))
     try call { () throws(GPUError) in
       try context.launch(
         "quantize_q8_1", grid: (Self.blocks(m * k, 256), 1, 1), block: (256, 1, 1), arguments: args)
     }
-    return xq
+  }
+
+  /// Bytes of q8_1 activations a matmul of `x` through `weights` needs (0: none).
+  static func matmulScratchBytes(_ x: Tensor, weights: QTensor, options: QMatMulOptions) -> Int {
+    guard DType(weights.type) == nil, options.path != .dequantize else { return 0 }
+    let k = weights.rowLength
+    return x.count / max(k, 1) * (k / 32) * 36
   }
 
   public func matmul(_ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor) throws {
+    let bytes = Self.matmulScratchBytes(x, weights: weights, options: options)
+    // The scratch returns to the pool on release; the one stream orders its reuse after this matmul.
+    let xq = bytes > 0 ? try gpuBuffer(allocate(byteCount: bytes), "matmul") : nil
+    try withExtendedLifetime(xq) {
+      try matmul(
+        x, weights: weights, options: options, into: out, scratch: xq?.pointer ?? .null, quantized: false)
+    }
+  }
+
+  /// The matmul with its q8_1 scratch given (`matmulScratchBytes`); `quantized`: the scratch already
+  /// holds `x` quantized (a plan's q/k/v or gate/up projections share one input).
+  func matmul(
+    _ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor, scratch xq: DevicePointer,
+    quantized: Bool
+  ) throws {
     // f32/f16/bf16 weights: GPUDenseOps.swift.
     if DType(weights.type) != nil { return try denseMatmul(x, weights: weights, into: out) }
     try checkType("matmul", weights.type)
@@ -218,33 +238,34 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
       }
       return
     }
-    let xq = try quantizeQ8_1(x, k: k, m: m)
+    if !quantized { try quantizeQ8_1(x, k: k, m: m, into: xq) }
     if m <= GPUMatVec.maxColumns {
-      try matVecViaQ8_1(type: weights.type, weights: w, activations: xq.pointer, out: y, k: k, n: n, m: m)
+      try matVecViaQ8_1(type: weights.type, weights: w, activations: xq, out: y, k: k, n: n, m: m)
     } else {
-      try matMatViaQ8_1(type: weights.type, weights: w, activations: xq.pointer, out: y, k: k, n: n, m: m)
+      try matMatViaQ8_1(type: weights.type, weights: w, activations: xq, out: y, k: k, n: n, m: m)
     }
-    // xq returns to the pool when released; the stream orders any reuse after this launch.
-    try synchronize()
-    _ = xq
   }
 
   public func getRows(_ table: QTensor, ids: [Int32], into out: Tensor) throws {
     try checkType("getRows", table.type)
     guard !ids.isEmpty else { return }
+    let idBuf = try upload(ids, "getRows")
+    try withExtendedLifetime(idBuf) { try getRows(table, ids: idBuf.pointer, count: ids.count, into: out) }
+  }
+
+  /// Quantized getRows with `count` ids already on the device.
+  func getRows(_ table: QTensor, ids: DevicePointer, count: Int, into out: Tensor) throws {
+    try checkType("getRows", table.type)
     let k = table.rowLength
-    let idBuf = try ids.withUnsafeBytes { try makeBuffer(wrapping: $0, owner: 0) }
     var args = KernelArguments()
     args.append(try ptr(table, "getRows"))
-    args.append(try gpuBuffer(idBuf, "getRows").pointer)
+    args.append(ids)
     args.append(try ptr(out, "getRows"))
     args.append(Int64(k))
     try call { () throws(GPUError) in
       try context.launch(
-        "get_rows_\(table.type.name)", grid: (Self.blocks(k / 8, 256), ids.count, 1), block: (256, 1, 1),
+        "get_rows_\(table.type.name)", grid: (Self.blocks(k / 8, 256), count, 1), block: (256, 1, 1),
         arguments: args)
     }
-    try synchronize()
-    _ = idBuf
   }
 }

@@ -43,14 +43,24 @@ extension GPUBackend {
   public func rope(
     _ x: Tensor, positions: [Int32], parameters: RoPEParameters, freqFactors: Tensor?, into out: Tensor
   ) throws {
+    guard x.count > 0 else { return }
+    let pos = try upload(positions, "rope")
+    try withExtendedLifetime(pos) {
+      try rope(x, positions: pos.pointer, parameters: parameters, freqFactors: freqFactors, into: out)
+    }
+  }
+
+  /// RoPE with the positions already on the device (`x.shape[0]` Int32 values).
+  func rope(
+    _ x: Tensor, positions: DevicePointer, parameters: RoPEParameters, freqFactors: Tensor?, into out: Tensor
+  ) throws {
     let (tokens, heads, headDim) = (x.shape[0], x.shape[1], x.shape[2])
     let nRot = parameters.dimensions
     guard tokens > 0, heads > 0, headDim > 0 else { return }
-    let pos = try upload(positions, "rope")
     var args = KernelArguments()
     args.append(try ptr(x, "rope"))
     args.append(try ptr(out, "rope"))
-    args.append(pos.pointer)
+    args.append(positions)
     args.append(try optionalPointer(freqFactors, "rope"))
     args.append(Int64(tokens))
     args.append(Int64(heads))
@@ -61,7 +71,7 @@ extension GPUBackend {
     args.append(parameters.freqScale)
     args.append(parameters.attnFactor)
     let items = tokens * heads * (nRot / 2 + headDim - nRot)
-    try withExtendedLifetime(pos) { try launch1D("rope_f32", count: items, args) }
+    try launch1D("rope_f32", count: items, args)
   }
 
   public func softmax(_ x: Tensor, positions: [Int32], parameters: SoftmaxParameters, into out: Tensor) throws
@@ -89,25 +99,50 @@ extension GPUBackend {
   public func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor)
     throws
   {
+    guard keys.count > 0 else { return }
+    let pos = try upload(positions, "writeKV")
+    try withExtendedLifetime(pos) {
+      try writeKV(
+        keys: keys, values: values, positions: pos.pointer, keyCache: keyCache, valueCache: valueCache)
+    }
+  }
+
+  /// writeKV with the positions already on the device.
+  func writeKV(keys: Tensor, values: Tensor, positions: DevicePointer, keyCache: Tensor, valueCache: Tensor)
+    throws
+  {
     let tokens = keys.shape[0]
     let kvDim = keys.shape[1] * keys.shape[2]
     guard tokens > 0, kvDim > 0 else { return }
-    let pos = try upload(positions, "writeKV")
     for (src, cache) in [(keys, keyCache), (values, valueCache)] {
       var args = KernelArguments()
       args.append(try ptr(src, "writeKV"))
-      args.append(pos.pointer)
+      args.append(positions)
       args.append(try ptr(cache, "writeKV"))
       args.append(Int64(kvDim))
       args.append(Int64(tokens))
       try launch1D("write_kv_f16", count: tokens * kvDim, args)
     }
-    withExtendedLifetime(pos) {}
   }
 
   public func attention(
     query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters,
     into out: Tensor
+  ) throws {
+    guard query.count > 0 else { return }
+    let pos = try upload(positions, "attention")
+    try withExtendedLifetime(pos) {
+      try attention(
+        query: query, positions: pos.pointer, keyCache: keyCache, valueCache: valueCache,
+        kvLength: parameters.kvLength, softmax: parameters.softmax, into: out)
+    }
+  }
+
+  /// Attention with the positions on the device. A plan passes the cache's capacity as `kvLength`:
+  /// with the causal mask each query then sees the rows up to its own position, whatever the step.
+  func attention(
+    query: Tensor, positions: DevicePointer, keyCache: Tensor, valueCache: Tensor, kvLength: Int,
+    softmax s: SoftmaxParameters, into out: Tensor
   ) throws {
     let (tokens, heads, headDim) = (query.shape[0], query.shape[1], query.shape[2])
     guard headDim <= KernelBuild.attentionMaxHeadDim else {
@@ -117,26 +152,22 @@ extension GPUBackend {
         device: device)
     }
     guard tokens > 0, heads > 0, headDim > 0 else { return }
-    let s = parameters.softmax
-    let pos = try upload(positions, "attention")
     var args = KernelArguments()
     args.append(try ptr(query, "attention"))
     args.append(try ptr(keyCache, "attention"))
     args.append(try ptr(valueCache, "attention"))
-    args.append(pos.pointer)
+    args.append(positions)
     args.append(try ptr(out, "attention"))
     args.append(Int64(heads))
     args.append(Int64(keyCache.shape[1]))
     args.append(Int64(headDim))
-    args.append(Int64(parameters.kvLength))
+    args.append(Int64(kvLength))
     args.append(s.scale)
     args.append(s.softCap ?? 0)
     args.append(Int32(s.causal ? 1 : 0))
     args.append(Self.s32(s.slidingWindow ?? 0))
     // One 128-thread CTA (2 wave64 / 4 warp32) per (token, head).
-    try withExtendedLifetime(pos) {
-      try launch("attention_f16", grid: (tokens * heads, 1, 1), block: (128, 1, 1), args)
-    }
+    try launch("attention_f16", grid: (tokens * heads, 1, 1), block: (128, 1, 1), args)
   }
 
   // MARK: Element-wise

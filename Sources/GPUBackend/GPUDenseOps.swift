@@ -15,7 +15,7 @@ extension KernelBuild {
   /// Element-wise and row kernels of dense_ops.cu.
   static let denseOpKernels = [
     "rms_norm_f32", "layer_norm_f32", "rope_f32", "soft_max_f32", "write_kv_f16", "attention_f16", "silu_f32",
-    "gelu_f32", "swiglu_f32", "geglu_f32", "add_f32", "mul_f32", "scale_f32",
+    "gelu_f32", "swiglu_f32", "geglu_f32", "add_f32", "mul_f32", "scale_f32", "argmax_f32",
   ]
   /// Every extern "C" kernel of dense_convert.cu and dense_ops.cu.
   public static var denseKernelNames: [String] {
@@ -92,17 +92,20 @@ extension GPUBackend {
 
   public func getRows(_ table: Tensor, ids: [Int32], into out: Tensor) throws {
     guard !ids.isEmpty else { return }
-    let k = table.shape[1]
     let idBuf = try upload(ids, "getRows")
+    try withExtendedLifetime(idBuf) { try getRows(table, ids: idBuf.pointer, count: ids.count, into: out) }
+  }
+
+  /// Dense getRows with `count` ids already on the device.
+  func getRows(_ table: Tensor, ids: DevicePointer, count: Int, into out: Tensor) throws {
+    let k = table.shape[1]
     var args = KernelArguments()
     args.append(try ptr(table, "getRows"))
-    args.append(idBuf.pointer)
+    args.append(ids)
     args.append(try ptr(out, "getRows"))
     args.append(Int64(k))
-    args.append(Int64(ids.count))
-    try withExtendedLifetime(idBuf) {
-      try launch1D("get_rows_\(table.dtype.rawValue)", count: ids.count * k, args)
-    }
+    args.append(Int64(count))
+    try launch1D("get_rows_\(table.dtype.rawValue)", count: count * k, args)
   }
 
   /// `out [m, n] = x [m, k] · wᵀ` with w f32/f16/bf16 `[n, k]`: f32 dots for every path (the

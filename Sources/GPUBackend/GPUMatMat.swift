@@ -1,7 +1,8 @@
 import GGML
 
 /// Mat-mat (prompt) through q8_1 activations: more than `GPUMatVec.maxColumns` columns.
-/// Launch geometry of the mat-mat kernels (Sources/GPUKernels/kernels/kernels.cu).
+/// Launch geometry of the mat-mat kernels: `mul_mat_via_q8_1_<type>` (kernels.cu, every type, scalar
+/// dp4a) and `mul_mat_q_<type>` (mmq.cu, int8 matrix cores, the types in `matrixCoreTypes`).
 enum GPUMatMat {
   /// Weight rows × activation columns per CTA, and its threads (MMQ_TN, MMQ_TM, MMQ_THREADS).
   static let tileRows = 32
@@ -9,18 +10,84 @@ enum GPUMatMat {
   static let threads = 128
   /// Kernels defined for the mat-mat path, per type (`%` = type name).
   static let perTypeKernels = ["mul_mat_via_q8_1_%"]
+
+  /// The matrix-core kernel `mul_mat_q_<type>` (mmq.cu). Its geometry reaches the kernel source only
+  /// through `sourceDefines`; scripts/gpu_kernels_emulate.sh reads the same constants. Static shared
+  /// memory per CTA is 4·(tileRows + tileColumns)·(8·blocksPerStep + 4) bytes of int8 tiles plus the
+  /// scales, under CUDA's 48 KiB: 40,448 bytes at 128 × 64 × 4 for the largest case (q2_K).
+  enum MatrixCore {
+    /// Lanes over which the m16n8k32 / m16n8k16 fragments are defined (QK_MMA_LANES). A property of
+    /// the instruction, not of the device: at wave64 a wavefront holds two such groups.
+    static let lanes = 32
+    /// Weight rows per CTA (MMQ_Y); each 32-lane group owns `tileRows / warps` of them (a multiple of 16).
+    static let tileRows = 128
+    /// Activation columns per CTA (MMQ_X), a multiple of 8.
+    static let tileColumns = 64
+    /// 32-lane groups per CTA (MMQ_NWARPS).
+    static let warps = 4
+    /// q8_1 blocks (32 values) per k-step through shared memory (MMQ_KB).
+    static let blocksPerStep = 4
+    static var threads: Int { warps * lanes }
+  }
+
+  /// Types with a `mul_mat_q_<type>` kernel (MMQ_TYPE_LIST in mmq.cu; HIPCompileTests finds each name
+  /// in the compiled code object). Each has a per-type weight loader there (32-bit reads).
+  static let matrixCoreTypes: [GGMLType] = [
+    .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs,
+  ]
+  /// The matrix-core kernels, by name.
+  static var matrixCoreKernelNames: [String] { matrixCoreTypes.map { "mul_mat_q_\($0.name)" } }
+
+  /// The geometry as the kernel source reads it (KernelBuild prepends it).
+  static var sourceDefines: String {
+    """
+    #define QK_MMA_LANES \(MatrixCore.lanes)
+    #define MMQ_Y \(MatrixCore.tileRows)
+    #define MMQ_X \(MatrixCore.tileColumns)
+    #define MMQ_NWARPS \(MatrixCore.warps)
+    #define MMQ_KB \(MatrixCore.blocksPerStep)
+
+    """
+  }
+
+  /// Compute capability of an NVIDIA architecture name ("sm_90" → 90, "sm_120" → 120).
+  static func computeCapability(_ architecture: String) -> Int? {
+    guard architecture.hasPrefix("sm_") else { return nil }
+    return Int(architecture.dropFirst(3).prefix { $0.isNumber })
+  }
+
+  /// Whether `type` runs on the int8 matrix-core kernel on this device: NVIDIA sm_80+ (mma.sync
+  /// m16n8k32 s8). Elsewhere the kernel's portable shuffle version would be correct (it is what the
+  /// CPU emulation tests, at wave32 and wave64) but slower than `mul_mat_via_q8_1`, so it is not
+  /// chosen; AMD MFMA / WMMA versions of the MMA primitive are future work.
+  static func usesMatrixCores(_ type: GGMLType, vendor: GPUVendor, architecture: String) -> Bool {
+    guard vendor == .cuda, matrixCoreTypes.contains(type) else { return false }
+    return (computeCapability(architecture) ?? 0) >= 80
+  }
 }
 
 extension GPUBackend {
   /// `out[col, row] = Σ_j w[row, j] · x[col, j]` for `m` columns, `activations` already quantized to
   /// q8_1 blocks `[m, k / 32]`.
   func matMatViaQ8_1(
-    type: GGMLType, weights w: DevicePointer, activations xq: DevicePointer, out y: DevicePointer, k: Int, n: Int,
-    m: Int
+    type: GGMLType, weights w: DevicePointer, activations xq: DevicePointer, out y: DevicePointer, k: Int,
+    n: Int, m: Int
   ) throws {
     var args = KernelArguments()
     args.append(w); args.append(xq); args.append(y); args.append(Int64(k)); args.append(Int64(n))
     args.append(Int64(m))
+    // The kernel reads weight blocks with 16-bit loads: an odd start (never seen; blocks are even-sized)
+    // keeps the byte-reading kernel.
+    let vendor = context.api.vendor, arch = context.properties.architecture
+    if GPUMatMat.usesMatrixCores(type, vendor: vendor, architecture: arch), w.address % 2 == 0 {
+      let g = GPUMatMat.MatrixCore.self
+      try call { () throws(GPUError) in
+        try context.launch(
+          "mul_mat_q_\(type.name)", grid: (Self.blocks(n, g.tileRows), Self.blocks(m, g.tileColumns), 1),
+          block: (g.threads, 1, 1), arguments: args)
+      }
+      return
+    }
     try call { () throws(GPUError) in
       try context.launch(
         "mul_mat_via_q8_1_\(type.name)",

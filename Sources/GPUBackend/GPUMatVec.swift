@@ -1,31 +1,87 @@
 import GGML
 
 /// Mat-vec (decode) through q8_1 activations: `m` ≤ `maxColumns` activation columns.
-/// Launch geometry of the mat-vec kernels (Sources/GPUKernels/kernels/kernels.cu).
+/// The one owner of the mat-vec launch geometry (issue 12 §3): `mul_mat_vec_q_<type>_<m>` (mmvq.cu)
+/// reads it through `sourceDefines`, `matVecViaQ8_1` launches with the same numbers.
 enum GPUMatVec {
-  /// Widest activation batch the mat-vec kernels take; wider goes to the mat-mat kernels.
+  /// Widest activation batch the mat-vec kernels take; wider goes to the mat-mat kernels. The
+  /// kernels exist for 1…8 columns (mmvq.cu instantiates them).
   static let maxColumns = 8
-  /// Weight rows per CTA (one wavefront per row).
-  static let rowsPerBlock = 4
-  /// Kernels defined for the mat-vec path, per type (`%` = type name).
+  /// Threads per CTA for `m` columns at index `m - 1` (MMVQ_THREADS(m)): a multiple of 64, so whole
+  /// wavefronts at 32 and 64 wide; they split k (several wavefronts per row). Fewer for many columns,
+  /// whose per-thread sums take registers (ggml's calc_nwarps: 4 warps of 32 up to 4 columns, then 2).
+  static let threadsPerBlock: [Int] = [128, 128, 128, 128, 64, 64, 64, 64]
+  /// Weight rows per CTA for `m` columns at index `m - 1` (MMVQ_ROWS(m)); every thread works on all of
+  /// them, so the activations it loads serve each row (ggml's calc_rows_per_block).
+  static let rowsPerBlock: [Int] = [1, 2, 2, 2, 2, 2, 2, 2]
+  /// The per-type kernels read weight blocks with loads as wide as the block layout allows (up to 128
+  /// bits), which needs the weights to start at this alignment; otherwise the launch falls back to
+  /// `mul_mat_vec_via_q8_1` (kernels.cu: byte loads, one launch column per activation column).
+  static let weightAlignment = 16
+  /// Weight rows per CTA of that fallback (MMV_ROWS in kernels.cu; one wavefront per row).
+  static let fallbackRowsPerBlock = 4
+  /// Types with per-type kernels `mul_mat_vec_q_<type>_<m>` (MMVQ_TYPE_LIST in mmvq.cu; the CPU
+  /// emulation script checks they agree). Every other type runs `mul_mat_vec_via_q8_1`.
+  static let dotTypes: [GGMLType] = [
+    .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs, .mxfp4,
+  ]
+  /// Kernels defined for every type (`%` = type name): the fallback mat-vec.
   static let perTypeKernels = ["mul_mat_vec_via_q8_1_%"]
+  /// The per-type kernels, by name: 1…maxColumns columns for each of `dotTypes`.
+  static var dotKernelNames: [String] {
+    dotTypes.flatMap { t in (1...maxColumns).map { "mul_mat_vec_q_\(t.name)_\($0)" } }
+  }
+
+  static func threads(columns m: Int) -> Int { threadsPerBlock[m - 1] }
+  static func rows(columns m: Int) -> Int { rowsPerBlock[m - 1] }
+
+  /// The geometry as the kernel source reads it (KernelBuild prepends it): MMVQ_THREADS(c) and
+  /// MMVQ_ROWS(c) as constant expressions of c.
+  static var sourceDefines: String {
+    func table(_ values: [Int]) -> String {
+      "(" + values.enumerated().map { "(c) == \($0.offset + 1) ? \($0.element) : " }.joined() + "0)"
+    }
+    return """
+      #define MMVQ_MAX_COLS \(maxColumns)
+      #define MMVQ_THREADS(c) \(table(threadsPerBlock))
+      #define MMVQ_ROWS(c) \(table(rowsPerBlock))
+
+      """
+  }
 }
 
 extension GPUBackend {
   /// `out[col, row] = Σ_j w[row, j] · x[col, j]` for `m` ≤ `GPUMatVec.maxColumns` columns, `activations`
   /// already quantized to q8_1 blocks `[m, k / 32]`.
   func matVecViaQ8_1(
-    type: GGMLType, weights w: DevicePointer, activations xq: DevicePointer, out y: DevicePointer, k: Int, n: Int,
+    type: GGMLType, weights w: DevicePointer, activations xq: DevicePointer, out y: DevicePointer, k: Int,
+    n: Int,
     m: Int
   ) throws {
     var args = KernelArguments()
     args.append(w); args.append(xq); args.append(y); args.append(Int64(k)); args.append(Int64(n))
-    let warp = context.properties.warpSize
-    let rows = GPUMatVec.rowsPerBlock
+    guard (1...GPUMatVec.maxColumns).contains(m) else {
+      return try call { () throws(GPUError) in
+        throw .unsupported(op: "mat-vec of \(m) columns", type: type.name, device: device.description)
+      }
+    }
+    if !GPUMatVec.dotTypes.contains(type) || w.address % UInt64(GPUMatVec.weightAlignment) != 0 {
+      // Types without a per-type kernel, or weights at an odd offset: the group-of-8 kernel with byte
+      // loads, one launch column (grid.y) per activation column.
+      let warp = context.properties.warpSize
+      let rows = GPUMatVec.fallbackRowsPerBlock
+      try call { () throws(GPUError) in
+        try context.launch(
+          "mul_mat_vec_via_q8_1_\(type.name)", grid: (Self.blocks(n, rows), m, 1), block: (warp, rows, 1),
+          arguments: args)
+      }
+      return
+    }
+    let rows = GPUMatVec.rows(columns: m)
     try call { () throws(GPUError) in
       try context.launch(
-        "mul_mat_vec_via_q8_1_\(type.name)", grid: (Self.blocks(n, rows), m, 1), block: (warp, rows, 1),
-        arguments: args)
+        "mul_mat_vec_q_\(type.name)_\(m)", grid: (Self.blocks(n, rows), 1, 1),
+        block: (GPUMatVec.threads(columns: m), 1, 1), arguments: args)
     }
   }
 }

@@ -15,6 +15,10 @@ typealias hipModule_t = UnsafeMutableRawPointer?
 typealias hipFunction_t = UnsafeMutableRawPointer?
 typealias hiprtcProgram = UnsafeMutableRawPointer?
 typealias hipDeviceProp_t_ptr = UnsafeMutableRawPointer?
+typealias hipStreamCaptureMode = Int32
+typealias hipGraph_t = UnsafeMutableRawPointer?
+typealias hipGraphExec_t = UnsafeMutableRawPointer?
+typealias hipGraphNode_t = UnsafeMutableRawPointer?
 
 // Functions.
 typealias PFN_hipInit = @convention(c) (UInt32) -> hipError_t
@@ -54,6 +58,17 @@ typealias PFN_hipModuleLaunchKernel =
     hipFunction_t, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, hipStream_t,
     UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
   ) -> hipError_t
+typealias PFN_hipStreamBeginCapture = @convention(c) (hipStream_t, hipStreamCaptureMode) -> hipError_t
+typealias PFN_hipStreamEndCapture =
+  @convention(c) (hipStream_t, UnsafeMutablePointer<hipGraph_t>?) -> hipError_t
+typealias PFN_hipGraphInstantiate =
+  @convention(c) (
+    UnsafeMutablePointer<hipGraphExec_t>?, hipGraph_t, UnsafeMutablePointer<hipGraphNode_t>?,
+    UnsafeMutablePointer<CChar>?, Int
+  ) -> hipError_t
+typealias PFN_hipGraphLaunch = @convention(c) (hipGraphExec_t, hipStream_t) -> hipError_t
+typealias PFN_hipGraphExecDestroy = @convention(c) (hipGraphExec_t) -> hipError_t
+typealias PFN_hipGraphDestroy = @convention(c) (hipGraph_t) -> hipError_t
 typealias PFN_hipGetErrorName = @convention(c) (hipError_t) -> UnsafePointer<CChar>?
 typealias PFN_hipGetErrorString = @convention(c) (hipError_t) -> UnsafePointer<CChar>?
 typealias PFN_hiprtcVersion =
@@ -86,6 +101,7 @@ enum HIPConst {
   static let hipErrorECCNotCorrectable: Int32 = 214
   static let hipErrorIllegalAddress: Int32 = 700
   static let hipErrorLaunchFailure: Int32 = 719
+  static let hipStreamCaptureModeThreadLocal: Int32 = 1
   static let hipMemcpyHostToDevice: Int32 = 1
   static let hipMemcpyDeviceToHost: Int32 = 2
   static let hipMemcpyDeviceToDevice: Int32 = 3

@@ -51,6 +51,12 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
   private let hipModuleGetFunction: PFN_hipModuleGetFunction
   private let hipModuleLaunchKernel: PFN_hipModuleLaunchKernel
   private let hipGetErrorName: PFN_hipGetErrorName
+  private let hipStreamBeginCapture: PFN_hipStreamBeginCapture
+  private let hipStreamEndCapture: PFN_hipStreamEndCapture
+  private let hipGraphInstantiate: PFN_hipGraphInstantiate
+  private let hipGraphLaunch: PFN_hipGraphLaunch
+  private let hipGraphExecDestroy: PFN_hipGraphExecDestroy
+  private let hipGraphDestroy: PFN_hipGraphDestroy
   private let hipGetErrorString: PFN_hipGetErrorString
   private let hiprtcCreateProgram: PFN_hiprtcCreateProgram
   private let hiprtcCompileProgram: PFN_hiprtcCompileProgram
@@ -103,6 +109,12 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
     hipModuleGetFunction = try rt.function("hipModuleGetFunction")
     hipModuleLaunchKernel = try rt.function("hipModuleLaunchKernel")
     hipGetErrorName = try rt.function("hipGetErrorName")
+    hipStreamBeginCapture = try rt.function("hipStreamBeginCapture")
+    hipStreamEndCapture = try rt.function("hipStreamEndCapture")
+    hipGraphInstantiate = try rt.function("hipGraphInstantiate")
+    hipGraphLaunch = try rt.function("hipGraphLaunch")
+    hipGraphExecDestroy = try rt.function("hipGraphExecDestroy")
+    hipGraphDestroy = try rt.function("hipGraphDestroy")
     hipGetErrorString = try rt.function("hipGetErrorString")
     hiprtcCreateProgram = try rtc.function("hiprtcCreateProgram")
     hiprtcCompileProgram = try rtc.function("hiprtcCompileProgram")
@@ -288,6 +300,24 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
     try check("hipEventElapsedTime", hipEventElapsedTime(&ms, start.pointer, end.pointer))
     return ms
   }
+
+  public func beginCapture(stream: VendorHandle) throws(GPUError) {
+    try check(
+      "hipStreamBeginCapture",
+      hipStreamBeginCapture(stream.pointer, HIPConst.hipStreamCaptureModeThreadLocal))
+  }
+  public func endCapture(stream: VendorHandle) throws(GPUError) -> VendorHandle {
+    var graph: hipGraph_t = nil
+    try check("hipStreamEndCapture", hipStreamEndCapture(stream.pointer, &graph))
+    defer { _ = hipGraphDestroy(graph) }
+    var exec: hipGraphExec_t = nil
+    try check("hipGraphInstantiate", hipGraphInstantiate(&exec, graph, nil, nil, 0))
+    return VendorHandle(exec)
+  }
+  public func launchGraph(_ graph: VendorHandle, stream: VendorHandle) throws(GPUError) {
+    try check("hipGraphLaunch", hipGraphLaunch(graph.pointer, stream.pointer))
+  }
+  public func destroyGraph(_ graph: VendorHandle) { _ = hipGraphExecDestroy(graph.pointer) }
 
   public func compile(source: String, name: String, architecture: String, options: [String]) throws(GPUError)
     -> CodeObject

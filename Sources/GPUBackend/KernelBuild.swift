@@ -11,14 +11,16 @@ public enum KernelBuild {
     .iq3_s, .iq1_s, .iq1_m, .iq4_nl, .iq4_xs, .tq1_0, .tq2_0, .mxfp4,
   ]
   /// Per-type kernel name prefixes (`<prefix><type>`).
-  public static let perTypeOps = [
-    "dequantize_block_%_f32", "dequantize_block_%_f16", "get_rows_%", "dequantize_mul_mat_vec_%",
-  ] + GPUMatVec.perTypeKernels + GPUMatMat.perTypeKernels
+  public static let perTypeOps =
+    [
+      "dequantize_block_%_f32", "dequantize_block_%_f16", "get_rows_%", "dequantize_mul_mat_vec_%",
+    ] + GPUMatVec.perTypeKernels + GPUMatMat.perTypeKernels
   /// Every extern "C" kernel in the source.
   public static var kernelNames: [String] {
     ["quantize_q8_1"]
       + types.flatMap { t in perTypeOps.map { $0.replacingOccurrences(of: "%", with: t.name) } }
-      + denseKernelNames
+      + denseKernelNames + GPUPlanGeometry.kernels
+      + GPUMatMat.matrixCoreKernelNames + GPUMatVec.dotKernelNames
   }
 
   /// The physical wavefront width of an architecture, for ahead-of-time builds (a device's own
@@ -42,6 +44,8 @@ public enum KernelBuild {
   public static func source(vendor: GPUVendor, warpSize: Int) -> String {
     let prelude = KernelSources.files[KernelSources.preludes[vendor == .cuda ? "cuda" : "hip"]!]!
     var text = prelude + "\n#define QK_WARP_SIZE \(warpSize)\n"
+    text += GPUMatMat.sourceDefines  // mat-mat tile geometry (GPUMatMat.swift owns it)
+    text += GPUMatVec.sourceDefines  // mat-vec geometry (GPUMatVec.swift owns it)
     for name in KernelSources.commonOrder { text += "\n// ---- \(name)\n" + KernelSources.files[name]! }
     return text
   }

@@ -101,6 +101,16 @@ public protocol VendorAPI: AnyObject, Sendable {
     stream: VendorHandle,
     arguments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
   ) throws(GPUError)
+  /// Starts recording the work issued to `stream` (from this thread) into a graph: nothing runs
+  /// until the graph is launched. Allocation, synchronization and host copies are not allowed
+  /// while recording.
+  func beginCapture(stream: VendorHandle) throws(GPUError)
+  /// Ends the recording on `stream` and instantiates it: an executable graph to launch any number
+  /// of times (CUDA graphs / HIP graphs).
+  func endCapture(stream: VendorHandle) throws(GPUError) -> VendorHandle
+  /// Launches an executable graph on `stream` (ordered after the work issued before it).
+  func launchGraph(_ graph: VendorHandle, stream: VendorHandle) throws(GPUError)
+  func destroyGraph(_ graph: VendorHandle)
   /// True when `code` (a failing call's result) leaves the context unusable (RELIABILITY.md B8).
   func isSticky(_ error: GPUError) -> Bool
 }

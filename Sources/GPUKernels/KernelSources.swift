@@ -4,7 +4,7 @@
 /// The kernel source tree, embedded: vendor preludes and the common dialect, by file name.
 public enum KernelSources {
   /// Files of the common part, in concatenation order.
-  public static let commonOrder: [String] = ["common.cuh", "iq_tables.cuh", "quants.cuh", "kernels.cu", "dense_convert.cu", "dense_ops.cu"]
+  public static let commonOrder: [String] = ["common.cuh", "iq_tables.cuh", "quants.cuh", "kernels.cu", "dense_convert.cu", "dense_ops.cu", "mmq.cu", "mmvq.cu", "plan_fused.cu"]
   /// Vendor prelude file per vendor key ("cuda", "hip").
   public static let preludes: [String: String] = ["cuda": "prelude_cuda.cuh", "hip": "prelude_hip.cuh"]
   /// Every file's text.
@@ -596,6 +596,36 @@ QK_KERNEL void __launch_bounds__(256) mul_f32(const float* a, const float* b, fl
 }
 QK_KERNEL void __launch_bounds__(256) scale_f32(const float* x, float* y, s64 n, float f) {
   QK_FOR_EACH(i, n) y[i] = x[i] * f;
+}
+
+// ---- Row-wise argmax (greedy sampling on the device): grid (rows), block 256. The first index wins
+// ties, as the host's argmax does; NaN never wins; a row with no number > -inf gives 0.
+QK_KERNEL void __launch_bounds__(256) argmax_f32(const float* __restrict__ x, s32* __restrict__ out, s64 n) {
+  __shared__ float wv[256 / 32];
+  __shared__ s64 wi[256 / 32];
+  const float* xr = x + (s64)blockIdx.x * n;
+  float best = QK_NEG_INF;
+  s64 bi = n;  // sentinel: larger than every index
+  for (s64 j = threadIdx.x; j < n; j += blockDim.x) {
+    const float v = xr[j];
+    if (v > best) { best = v; bi = j; }  // j increases per thread: the first index is kept
+  }
+#pragma unroll
+  for (int offset = QK_WARP_SIZE / 2; offset > 0; offset >>= 1) {
+    const float ov = qk_shfl_xor(best, offset, QK_WARP_SIZE);
+    const s64 oi = ((s64)qk_shfl_xor_int((int)(bi >> 32), offset, QK_WARP_SIZE) << 32)
+      | (s64)(u32)qk_shfl_xor_int((int)(bi & 0xffffffff), offset, QK_WARP_SIZE);
+    if (ov > best || (ov == best && oi < bi)) { best = ov; bi = oi; }
+  }
+  const int lane = threadIdx.x % QK_WARP_SIZE, wid = threadIdx.x / QK_WARP_SIZE;
+  if (lane == 0) { wv[wid] = best; wi[wid] = bi; }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < (int)(blockDim.x / QK_WARP_SIZE); ++w) {
+      if (wv[w] > best || (wv[w] == best && wi[w] < bi)) { best = wv[w]; bi = wi[w]; }
+    }
+    out[blockIdx.x] = bi < n ? (s32)bi : 0;
+  }
 }
 
 """#,
@@ -1902,6 +1932,1403 @@ QK_DEVICE void mul_mat_via_q8_1(
 QTYPE_LIST(QTYPE_KERNELS)
 
 """#,
+    "mmq.cu": #"""
+// Mat-mat through q8_1 activations on int8 matrix cores (llama.cpp's mul_mat_q / mmq design, Quanta's
+// own code): y[col * nrows + row] = Σ_j w[row, j] · x[col, j], x already quantized to q8_1 blocks
+// { half d; half s; s8 qs[32]; } [ncols, k/32] by quantize_q8_1.
+//
+// A CTA computes MMQ_Y weight rows × MMQ_X activation columns and steps k MMQ_KB q8_1 blocks (32
+// values each) at a time. Per k-step the weight tile is decoded once into shared memory — int8 values
+// plus one scale a (and offset b) per 16 or 32 values, w = a·q + b, by a per-type loader (mmq_quads:
+// 32-bit reads) or the generic per-element decoders of quants.cuh — and
+// the activation tile (int8, d, and d·Σq per sub-block for the b terms) is copied beside it. Each of
+// the MMQ_NWARPS 32-lane groups owns MMQ_Y / MMQ_NWARPS rows × all MMQ_X columns: int8 m16n8k32 (or
+// m16n8k16 where a type's scale changes every 16 values) products into int32, scaled per q8_1 block
+// by (weight scale × activation d) into float accumulators; Σ b·x comes from the activations' sums.
+//
+// Geometry (MMQ_Y, MMQ_X, MMQ_NWARPS, MMQ_KB, QK_MMA_LANES) comes from the host, GPUMatMat.swift, its
+// one owner (issue 12 §3): KernelBuild prepends them as #defines.
+//
+// Matrix-core instruction: qk_mma_s8_16x8x32 / qk_mma_s8_16x8x16. On NVIDIA sm_80+ one mma.sync; else
+// a portable version built from 32-wide shuffles that reproduces the PTX fragment layout exactly (which
+// lane holds which elements), so the tile logic runs — and is tested by the CPU emulation — anywhere.
+// The fragments are defined over a logical group of 32 lanes (QK_MMA_LANES), independent of the
+// physical wavefront: at wave64 each wavefront holds two independent groups (every shuffle names width
+// 32), so the portable path is correct at wave32 and wave64 (scripts/gpu_kernels_emulate.sh checks
+// both). The host selects this kernel only on CUDA sm_80+ (GPUMatMat.usesMatrixCores); on AMD the
+// shuffle path would be slower than mul_mat_via_q8_1, and MFMA (CDNA) / WMMA (RDNA3) versions of the
+// two functions are not written yet.
+#ifndef MMQ_Y
+#error "MMQ_Y, MMQ_X, MMQ_NWARPS, MMQ_KB and QK_MMA_LANES come from the host (GPUMatMat.sourceDefines)"
+#endif
+#if QK_MMA_LANES != 32
+#error "the m16n8k32 / m16n8k16 fragment layouts are defined over 32 lanes"
+#endif
+#define MMQ_MMA_THREADS (MMQ_NWARPS * QK_MMA_LANES)
+#define MMQ_ROWS_PER_WARP (MMQ_Y / MMQ_NWARPS)
+#if MMQ_Y % MMQ_NWARPS != 0 || MMQ_ROWS_PER_WARP % 16 != 0 || MMQ_X % 8 != 0 || MMQ_KB < 1
+#error "MMQ geometry: each 32-lane group owns a multiple of 16 rows; columns a multiple of 8"
+#endif
+// Ints (4 × s8) per row of a shared int8 tile: 8 per q8_1 block, padded by 4 so that the eight rows
+// (or columns) one fragment load touches fall in distinct banks.
+#define MMQ_TILE_STRIDE (MMQ_KB * 8 + 4)
+
+// ---- The matrix-core primitive -------------------------------------------------------------------
+// PTX ISA fragment layouts (mma.m16n8k32 / m16n8k16, .s8): lane = 4·groupID + threadID_in_group; with
+// g = groupID, t = threadID_in_group, each register 4 consecutive s8 along k:
+//   A 16×32 row-major: a[0] = A[g][4t..4t+3], a[1] = A[g+8][4t..], a[2] = A[g][16+4t..], a[3] = A[g+8][16+4t..]
+//   B 32×8 col-major:  b[0] = B[4t..4t+3][g], b[1] = B[16+4t..][g]
+//   C 16×8 s32:        c[0] = C[g][2t], c[1] = C[g][2t+1], c[2] = C[g+8][2t], c[3] = C[g+8][2t+1]
+//   m16n8k16: A a[0] = A[g][4t..], a[1] = A[g+8][4t..]; B b = B[4t..][g]; C as above.
+// c += A·B. Every lane of the 32-lane group calls it together (1-D blocks: lane = threadIdx.x % 32).
+
+#if defined(QUANTA_VENDOR_CUDA) && __CUDA_ARCH__ >= 800
+#define QK_MMA_INT8 1
+#endif
+
+// Portable int8 lane exchange for the fragment layouts above (also what the CPU emulation runs).
+QK_DEVICE int qk_mma_lane() { return (int)(threadIdx.x % QK_MMA_LANES); }
+
+QK_DEVICE void qk_mma_s8_16x8x32(int (&c)[4], const int (&a)[4], const int (&b)[2]) {
+#ifdef QK_MMA_INT8
+  asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};"
+      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+  const int lane = qk_mma_lane(), g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    // Row g / g+8 of A, values 4j.. and 16+4j..: lane 4g+j's a[0..3]. Column 2t / 2t+1 of B, the same
+    // k: lanes 4·2t+j and 4·(2t+1)+j's b[0..1].
+    const int ar0 = qk_shfl_int(a[0], 4 * g + j, QK_MMA_LANES), ar8 = qk_shfl_int(a[1], 4 * g + j, QK_MMA_LANES);
+    const int ah0 = qk_shfl_int(a[2], 4 * g + j, QK_MMA_LANES), ah8 = qk_shfl_int(a[3], 4 * g + j, QK_MMA_LANES);
+    const int bl0 = qk_shfl_int(b[0], 8 * t + j, QK_MMA_LANES), bh0 = qk_shfl_int(b[1], 8 * t + j, QK_MMA_LANES);
+    const int bl1 = qk_shfl_int(b[0], 8 * t + 4 + j, QK_MMA_LANES);
+    const int bh1 = qk_shfl_int(b[1], 8 * t + 4 + j, QK_MMA_LANES);
+    c[0] = ggml_cuda_dp4a(ar0, bl0, ggml_cuda_dp4a(ah0, bh0, c[0]));
+    c[1] = ggml_cuda_dp4a(ar0, bl1, ggml_cuda_dp4a(ah0, bh1, c[1]));
+    c[2] = ggml_cuda_dp4a(ar8, bl0, ggml_cuda_dp4a(ah8, bh0, c[2]));
+    c[3] = ggml_cuda_dp4a(ar8, bl1, ggml_cuda_dp4a(ah8, bh1, c[3]));
+  }
+#endif
+}
+
+QK_DEVICE void qk_mma_s8_16x8x16(int (&c)[4], int a0, int a1, int b) {
+#ifdef QK_MMA_INT8
+  asm("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5}, {%6}, {%0, %1, %2, %3};"
+      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+      : "r"(a0), "r"(a1), "r"(b));
+#else
+  const int lane = qk_mma_lane(), g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const int ar0 = qk_shfl_int(a0, 4 * g + j, QK_MMA_LANES), ar8 = qk_shfl_int(a1, 4 * g + j, QK_MMA_LANES);
+    const int b0 = qk_shfl_int(b, 8 * t + j, QK_MMA_LANES), b1 = qk_shfl_int(b, 8 * t + 4 + j, QK_MMA_LANES);
+    c[0] = ggml_cuda_dp4a(ar0, b0, c[0]);
+    c[1] = ggml_cuda_dp4a(ar0, b1, c[1]);
+    c[2] = ggml_cuda_dp4a(ar8, b0, c[2]);
+    c[3] = ggml_cuda_dp4a(ar8, b1, c[3]);
+  }
+#endif
+}
+
+// ---- Per-type weight loaders ---------------------------------------------------------------------
+// mmq_quads<T>::quad gives the 4 s8 values 4j..4j+3 of q8_1-block kb (32 values) of a weight row from
+// one 32-bit read, ::scales that block's a (and b), per SUB values; every type in MMQ_TYPE_LIST has
+// one. A type without (fast = 0) goes through the per-element decoders (load_group8<T>), as does every
+// type when MMQ_GENERIC_LOADERS is 1 (the emulation test builds it so, to keep that path checked).
+// Blocks of these types have even sizes and their fields sit at even offsets, so 16-bit reads are
+// aligned as long as the weights start at an even address (the host checks).
+#ifndef MMQ_GENERIC_LOADERS
+#define MMQ_GENERIC_LOADERS 0
+#endif
+QK_DEVICE u32 mmq_rd32_2(const u8* p) {
+  const u16* h = (const u16*)p;
+  return (u32)h[0] | ((u32)h[1] << 16);
+}
+// Per byte: v - 8 (v ≤ 15), v - 16 (v ≤ 31), v - 32 (v ≤ 63), without borrows between bytes.
+QK_DEVICE int mmq_sub8(u32 v) { return (int)((v + 0x78787878u) ^ 0x80808080u); }
+QK_DEVICE int mmq_sub16(u32 v) { return (int)((v + 0x70707070u) ^ 0x80808080u); }
+QK_DEVICE int mmq_sub32(u32 v) { return (int)((v + 0x60606060u) ^ 0x80808080u); }
+// Bit 4 of the four bytes from the low four bits of h.
+QK_DEVICE u32 mmq_spread4(u32 h) { return ((h & 1) << 4) | ((h & 2) << 11) | ((h & 4) << 18) | ((h & 8) << 25); }
+// Nibbles of values 4j..4j+3 of a 32-value block whose qs[16] hold value e (e < 16) low, e + 16 high.
+QK_DEVICE u32 mmq_nibbles32(const u8* qs, int j) { return (mmq_rd32_2(qs + 4 * (j & 3)) >> (4 * (j >> 2))) & 0x0f0f0f0fu; }
+
+template <class T>
+struct mmq_quads {
+  enum { fast = 0 };
+  static __device__ __forceinline__ int quad(const u8*, s64, int) { return 0; }
+  static __device__ __forceinline__ void scales(const u8*, s64, float (&a)[2], float (&b)[2]) {
+    a[0] = a[1] = b[0] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q4_0> {  // { half d; u8 qs[16]; }
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) { return mmq_sub8(mmq_nibbles32(row + kb * 18 + 2, j)); }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    a[0] = rdh(row + kb * 18); a[1] = b[0] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q4_1> {  // { half d; half m; u8 qs[16]; }
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) { return (int)mmq_nibbles32(row + kb * 20 + 4, j); }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    a[0] = rdh(row + kb * 20); b[0] = rdh(row + kb * 20 + 2); a[1] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q5_0> {  // { half d; u8 qh[4]; u8 qs[16]; }: bit e of qh is bit 4 of value e
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const u8* blk = row + kb * 22;
+    return mmq_sub16(mmq_nibbles32(blk + 6, j) | mmq_spread4((mmq_rd32_2(blk + 2) >> (4 * j)) & 0xf));
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    a[0] = rdh(row + kb * 22); a[1] = b[0] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q5_1> {  // { half d; half m; u8 qh[4]; u8 qs[16]; }
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const u8* blk = row + kb * 24;
+    return (int)(mmq_nibbles32(blk + 8, j) | mmq_spread4((mmq_rd32_2(blk + 4) >> (4 * j)) & 0xf));
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    a[0] = rdh(row + kb * 24); b[0] = rdh(row + kb * 24 + 2); a[1] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q8_0> {  // { half d; s8 qs[32]; }
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) { return (int)mmq_rd32_2(row + kb * 34 + 2 + 4 * j); }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    a[0] = rdh(row + kb * 34); a[1] = b[0] = b[1] = 0.0f;
+  }
+};
+// K-quants: q8_1-block kb is 32-value block kb % 8 of super-block kb / 8.
+template <>
+struct mmq_quads<qt_q2_K> {  // { u8 scales[16]; u8 qs[64]; half d; half dmin; }: block b = 4·n + j
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const int b = (int)(kb % 8);
+    return (int)((mmq_rd32_2(row + (kb / 8) * 84 + 16 + (b / 4) * 32 + 4 * j) >> (2 * (b % 4))) & 0x03030303u);
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    const int bl = (int)(kb % 8);
+    const u8* blk = row + (kb / 8) * 84;
+    const float d = rdh(blk + 80), dmin = rdh(blk + 82);
+#pragma unroll
+    for (int s = 0; s < 2; ++s) {
+      const int sc = blk[(bl / 4) * 8 + (bl % 4) * 2 + s];
+      a[s] = d * (float)(sc & 0xf);
+      b[s] = -(dmin * (float)(sc >> 4));
+    }
+  }
+};
+template <>
+struct mmq_quads<qt_q3_K> {  // { u8 hmask[32]; u8 qs[64]; u8 scales[12]; half d; }: block b = 4·n + j
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const int b = (int)(kb % 8);
+    const u8* blk = row + (kb / 8) * 110;
+    const u32 lo = (mmq_rd32_2(blk + 32 + (b / 4) * 32 + 4 * j) >> (2 * (b % 4))) & 0x03030303u;
+    const u32 h = (mmq_rd32_2(blk + 4 * j) >> b) & 0x01010101u;  // set: q = lo, clear: q = lo - 4
+    return (int)(((lo | (h << 2)) + 0x7c7c7c7cu) ^ 0x80808080u);
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    const int bl = (int)(kb % 8);
+    const u8* blk = row + (kb / 8) * 110;
+    const u8* sc = blk + 96;
+    const float d = rdh(blk + 108);
+#pragma unroll
+    for (int s = 0; s < 2; ++s) {
+      const int is = (bl / 4) * 8 + (bl % 4) * 2 + s;
+      const int lo4 = is < 8 ? (sc[is] & 0xf) : (sc[is - 8] >> 4);
+      const int hi2 = (sc[8 + (is % 4)] >> (2 * (is / 4))) & 3;
+      a[s] = d * (float)((lo4 | (hi2 << 4)) - 32);
+      b[s] = 0.0f;
+    }
+  }
+};
+template <>
+struct mmq_quads<qt_q4_K> {  // { half d; half dmin; u8 scales[12]; u8 qs[128]; }: block b = 2·ch + hi
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const int b = (int)(kb % 8);
+    return (int)((mmq_rd32_2(row + (kb / 8) * 144 + 16 + (b / 2) * 32 + 4 * j) >> (4 * (b % 2))) & 0x0f0f0f0fu);
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    const u8* blk = row + (kb / 8) * 144;
+    int sc, mn;
+    get_scale_min_k4((int)(kb % 8), blk + 4, sc, mn);
+    a[0] = rdh(blk) * (float)sc; b[0] = -(rdh(blk + 2) * (float)mn); a[1] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q5_K> {  // { half d; half dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]; }
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const int b = (int)(kb % 8);
+    const u8* blk = row + (kb / 8) * 176;
+    const u32 lo = (mmq_rd32_2(blk + 48 + (b / 2) * 32 + 4 * j) >> (4 * (b % 2))) & 0x0f0f0f0fu;
+    return (int)(lo | (((mmq_rd32_2(blk + 16 + 4 * j) >> b) & 0x01010101u) << 4));
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    const u8* blk = row + (kb / 8) * 176;
+    int sc, mn;
+    get_scale_min_k4((int)(kb % 8), blk + 4, sc, mn);
+    a[0] = rdh(blk) * (float)sc; b[0] = -(rdh(blk + 2) * (float)mn); a[1] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q6_K> {  // { u8 ql[128]; u8 qh[64]; s8 scales[16]; half d; }: block b = 4·n + quarter
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const int b = (int)(kb % 8), n = b / 4, quarter = b % 4;
+    const u8* blk = row + (kb / 8) * 210;
+    const u32 lo = (mmq_rd32_2(blk + n * 64 + (quarter & 1) * 32 + 4 * j) >> (4 * (quarter >> 1))) & 0x0f0f0f0fu;
+    const u32 hi = (mmq_rd32_2(blk + 128 + n * 32 + 4 * j) >> (2 * quarter)) & 0x03030303u;
+    return mmq_sub32(lo | (hi << 4));
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    const int bl = (int)(kb % 8), n = bl / 4, quarter = bl % 4;
+    const u8* blk = row + (kb / 8) * 210;
+    const float d = rdh(blk + 208);
+    a[0] = d * (float)(s8)blk[192 + n * 8 + 2 * quarter];
+    a[1] = d * (float)(s8)blk[192 + n * 8 + 2 * quarter + 1];
+    b[0] = b[1] = 0.0f;
+  }
+};
+
+// Four 4-bit indices (one per byte) → the four s8 values of a 16-entry table, held in four words read
+// uniformly (no divergent table reads).
+QK_DEVICE int mmq_lookup16(u32 idx4, const s8* table) {
+  u32 t[4];
+#pragma unroll
+  for (int w = 0; w < 4; ++w) t[w] = (u32)pack4(table[4 * w], table[4 * w + 1], table[4 * w + 2], table[4 * w + 3]);
+  u32 r = 0;
+#pragma unroll
+  for (int b = 0; b < 4; ++b) {
+    const u32 i = (idx4 >> (8 * b)) & 0xf;
+    const u32 word = i & 8 ? (i & 4 ? t[3] : t[2]) : (i & 4 ? t[1] : t[0]);
+    r |= ((word >> (8 * (i & 3))) & 0xff) << (8 * b);
+  }
+  return (int)r;
+}
+template <>
+struct mmq_quads<qt_iq4_nl> {  // { half d; u8 qs[16]; }: q4_0's nibbles through kvalues_iq4nl
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    return mmq_lookup16(mmq_nibbles32(row + kb * 18 + 2, j), kvalues_iq4nl);
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    a[0] = rdh(row + kb * 18); a[1] = b[0] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_iq4_xs> {  // { half d; u16 scales_h; u8 scales_l[4]; u8 qs[128]; }
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    return mmq_lookup16(mmq_nibbles32(row + (kb / 8) * 136 + 8 + (kb % 8) * 16, j), kvalues_iq4nl);
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    const int ib = (int)(kb % 8);
+    const u8* blk = row + (kb / 8) * 136;
+    const int ls = ((blk[4 + ib / 2] >> (4 * (ib % 2))) & 0xf) | (((rd16(blk + 2) >> (2 * ib)) & 3) << 4);
+    a[0] = rdh(blk) * (float)(ls - 32); a[1] = b[0] = b[1] = 0.0f;
+  }
+};
+
+// ---- The tile kernel -----------------------------------------------------------------------------
+// SUB: values per weight scale (32, or 16 for q2_K / q3_K / q6_K); T::has_b: an offset b per SUB
+// values (w = a·q + b), summed against d·Σq of the same activation values. Types with a shift c
+// (iq1_s, iq1_m) are not served here.
+template <class T, int SUB>
+QK_DEVICE void mul_mat_q(
+  const u8* __restrict__ w, const u8* __restrict__ xq, float* __restrict__ y, s64 k, s64 nrows, s64 ncols) {
+  constexpr int SUBS = 32 / SUB;               // scales per q8_1 block
+  constexpr int SSTRIDE = MMQ_KB * SUBS + 1;   // floats per row of a scale tile (padded)
+  constexpr int TM = MMQ_ROWS_PER_WARP / 16;   // m16 tiles per 32-lane group
+  constexpr int TN = MMQ_X / 8;                // n8 tiles
+  constexpr bool HAS_B = T::has_b != 0;
+  static_assert(SUB == 16 || SUB == 32, "scales change every 16 or 32 values");
+  static_assert(!T::has_c, "types with a shift c use mul_mat_via_q8_1");
+
+  __shared__ int wq[MMQ_Y][MMQ_TILE_STRIDE];
+  __shared__ float wsa[MMQ_Y][SSTRIDE];
+  __shared__ float wsb[HAS_B ? MMQ_Y : 1][SSTRIDE];
+  __shared__ int xs[MMQ_X][MMQ_TILE_STRIDE];
+  __shared__ float xd[MMQ_X][MMQ_KB + 1];
+  __shared__ float xsum[HAS_B ? MMQ_X : 1][SSTRIDE];
+
+  const int tid = threadIdx.x;
+  const int lane = qk_mma_lane(), g = lane / 4, t = lane % 4;
+  const int wrow0 = (tid / QK_MMA_LANES) * MMQ_ROWS_PER_WARP;  // this group's first row in the tile
+  const s64 row0 = (s64)blockIdx.x * MMQ_Y;
+  const s64 col0 = (s64)blockIdx.y * MMQ_X;
+  const s64 nb = k / 32;  // q8_1 blocks per row
+  const s64 wrow_bytes = (k / T::qk) * T::bytes;
+  const s64 xcol_bytes = nb * 36;
+
+  float acc[TM][TN][4];
+#pragma unroll
+  for (int mt = 0; mt < TM; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < TN; ++nt)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) acc[mt][nt][i] = 0.0f;
+
+  for (s64 kb0 = 0; kb0 < nb; kb0 += MMQ_KB) {
+    // Weights: MMQ_Y rows × MMQ_KB blocks, decoded once (zeros past the edges).
+    if (mmq_quads<T>::fast && !MMQ_GENERIC_LOADERS) {
+      for (int i = tid; i < MMQ_Y * MMQ_KB * 8; i += MMQ_MMA_THREADS) {
+        const int r = i / (MMQ_KB * 8), j = i % (MMQ_KB * 8);
+        const s64 row = row0 + r, kb = kb0 + j / 8;
+        wq[r][j] = row < nrows && kb < nb ? mmq_quads<T>::quad(w + row * wrow_bytes, kb, j % 8) : 0;
+      }
+      for (int i = tid; i < MMQ_Y * MMQ_KB; i += MMQ_MMA_THREADS) {
+        const int r = i / MMQ_KB, kbl = i % MMQ_KB;
+        const s64 row = row0 + r, kb = kb0 + kbl;
+        float sa[2] = {0.0f, 0.0f}, sb[2] = {0.0f, 0.0f};
+        if (row < nrows && kb < nb) mmq_quads<T>::scales(w + row * wrow_bytes, kb, sa, sb);
+#pragma unroll
+        for (int s = 0; s < SUBS; ++s) {
+          wsa[r][kbl * SUBS + s] = sa[s];
+          if (HAS_B) wsb[r][kbl * SUBS + s] = sb[s];
+        }
+      }
+    } else {
+      for (int i = tid; i < MMQ_Y * MMQ_KB * 4; i += MMQ_MMA_THREADS) {  // 4 groups of 8 per block
+        const int r = i / (MMQ_KB * 4), kbl = (i / 4) % MMQ_KB, gi = i % 4;
+        const s64 row = row0 + r, kb = kb0 + kbl;
+        group8 v;
+        if (row < nrows && kb < nb) {
+          v = load_group8<T>(w + row * wrow_bytes, kb * 4 + gi);
+        } else {
+          v.q0 = 0; v.q1 = 0; v.a = 0.0f; v.b = 0.0f; v.c = 0.0f;
+        }
+        wq[r][kbl * 8 + 2 * gi] = v.q0;
+        wq[r][kbl * 8 + 2 * gi + 1] = v.q1;
+        if ((gi * 8) % SUB == 0) {
+          const int s = kbl * SUBS + gi * 8 / SUB;
+          wsa[r][s] = v.a;
+          if (HAS_B) wsb[r][s] = v.b;
+        }
+      }
+    }
+    // Activations: MMQ_X columns × MMQ_KB blocks × 8 ints of s8, then d (and d·Σq per sub-block).
+    for (int i = tid; i < MMQ_X * MMQ_KB * 8; i += MMQ_MMA_THREADS) {
+      const int c = i / (MMQ_KB * 8), j = i % (MMQ_KB * 8);
+      const s64 col = col0 + c, kb = kb0 + j / 8;
+      xs[c][j] = col < ncols && kb < nb ? ((const int*)(xq + col * xcol_bytes + kb * 36 + 4))[j % 8] : 0;
+    }
+    for (int i = tid; i < MMQ_X * MMQ_KB; i += MMQ_MMA_THREADS) {
+      const int c = i / MMQ_KB, kbl = i % MMQ_KB;
+      const s64 col = col0 + c, kb = kb0 + kbl;
+      const bool ok = col < ncols && kb < nb;
+      const u8* blk = xq + (ok ? col * xcol_bytes + kb * 36 : 0);
+      const float d = ok ? rdh(blk) : 0.0f;
+      xd[c][kbl] = d;
+      if (HAS_B) {
+#pragma unroll
+        for (int s = 0; s < SUBS; ++s) {
+          int sum = 0;
+#pragma unroll
+          for (int j = 0; j < 8 / SUBS; ++j)
+            sum = ok ? ggml_cuda_dp4a(0x01010101, ((const int*)(blk + 4))[s * (8 / SUBS) + j], sum) : 0;
+          xsum[c][kbl * SUBS + s] = d * (float)sum;
+        }
+      }
+    }
+    __syncthreads();
+
+    const int kbn = nb - kb0 < MMQ_KB ? (int)(nb - kb0) : MMQ_KB;  // uniform over the CTA
+#pragma unroll
+    for (int kbl = 0; kbl < MMQ_KB; ++kbl) {
+      if (kbl >= kbn) break;
+      int a[TM][4];
+      float sa[TM][2][SUBS], sb[TM][2][SUBS];
+#pragma unroll
+      for (int mt = 0; mt < TM; ++mt) {
+        const int r = wrow0 + mt * 16 + g;
+        a[mt][0] = wq[r][kbl * 8 + t];
+        a[mt][1] = wq[r + 8][kbl * 8 + t];
+        a[mt][2] = wq[r][kbl * 8 + 4 + t];
+        a[mt][3] = wq[r + 8][kbl * 8 + 4 + t];
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+          for (int s = 0; s < SUBS; ++s) {
+            sa[mt][h][s] = wsa[r + 8 * h][kbl * SUBS + s];
+            sb[mt][h][s] = HAS_B ? wsb[r + 8 * h][kbl * SUBS + s] : 0.0f;
+          }
+      }
+#pragma unroll
+      for (int nt = 0; nt < TN; ++nt) {
+        const int cb = nt * 8;
+        const int b[2] = {xs[cb + g][kbl * 8 + t], xs[cb + g][kbl * 8 + 4 + t]};
+        const float d[2] = {xd[cb + 2 * t][kbl], xd[cb + 2 * t + 1][kbl]};
+        float xsm[2][SUBS];
+#pragma unroll
+        for (int e = 0; e < 2; ++e)
+#pragma unroll
+          for (int s = 0; s < SUBS; ++s) xsm[e][s] = HAS_B ? xsum[cb + 2 * t + e][kbl * SUBS + s] : 0.0f;
+#pragma unroll
+        for (int mt = 0; mt < TM; ++mt) {
+          // Element i of the C fragment: row g + 8·(i / 2), column 2t + i % 2.
+          if (SUBS == 1) {
+            int c[4] = {0, 0, 0, 0};
+            qk_mma_s8_16x8x32(c, a[mt], b);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[mt][nt][i] += (float)c[i] * sa[mt][i / 2][0] * d[i % 2];
+          } else {
+            int c0[4] = {0, 0, 0, 0}, c1[4] = {0, 0, 0, 0};
+            qk_mma_s8_16x8x16(c0, a[mt][0], a[mt][1], b[0]);
+            qk_mma_s8_16x8x16(c1, a[mt][2], a[mt][3], b[1]);
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+              acc[mt][nt][i] += ((float)c0[i] * sa[mt][i / 2][0] + (float)c1[i] * sa[mt][i / 2][SUBS - 1]) * d[i % 2];
+          }
+          if (HAS_B) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+              for (int s = 0; s < SUBS; ++s) acc[mt][nt][i] += sb[mt][i / 2][s] * xsm[i % 2][s];
+          }
+        }
+      }
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int mt = 0; mt < TM; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < TN; ++nt)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const s64 row = row0 + wrow0 + mt * 16 + g + 8 * (i / 2);
+        const s64 col = col0 + nt * 8 + 2 * t + i % 2;
+        if (row < nrows && col < ncols) y[col * nrows + row] = acc[mt][nt][i];
+      }
+}
+
+// Types with a matrix-core kernel mul_mat_q_<type>: name, values per weight scale. The host's list is
+// GPUMatMat.matrixCoreTypes; its names are in KernelBuild.kernelNames, which HIPCompileTests finds in
+// the compiled code object. Adding a type without a shift c is one line here and one there (the
+// generic load_group8 path serves it; the emulation test picks it up from this list).
+#define MMQ_TYPE_LIST(X) \
+  X(q4_0, 32)            \
+  X(q4_1, 32)            \
+  X(q5_0, 32)            \
+  X(q5_1, 32)            \
+  X(q8_0, 32)            \
+  X(q2_K, 16)            \
+  X(q3_K, 16)            \
+  X(q4_K, 32)            \
+  X(q5_K, 32)            \
+  X(q6_K, 16)            \
+  X(iq4_nl, 32)          \
+  X(iq4_xs, 32)
+
+#define MMQ_KERNEL(name, SUB)                                                                                \
+  QK_KERNEL void __launch_bounds__(MMQ_MMA_THREADS)                                                          \
+    mul_mat_q_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows, s64 ncols) {                    \
+    mul_mat_q<qt_##name, SUB>(w, xq, y, k, nrows, ncols);                                                    \
+  }
+MMQ_TYPE_LIST(MMQ_KERNEL)
+
+"""#,
+    "mmvq.cu": #"""
+// Mat-vec through q8_1 activations, one kernel per type and column count (llama.cpp's mul_mat_vec_q /
+// mmvq design, Quanta's own code): y[col * nrows + row] = Σ_j w[row, j] · x[col, j] for ncols = 1 …
+// MMVQ_MAX_COLS activation columns in one pass over the weights, x already quantized to q8_1 blocks
+// { half d; half s; s8 qs[32]; } [ncols, k/32] by quantize_q8_1.
+//
+// A CTA of MMVQ_THREADS(C) threads (a multiple of 64: whole wavefronts at 32 and 64 wide) computes
+// MMVQ_ROWS(C) consecutive weight rows for all C columns. Its threads split k: thread t takes part
+// t % P of the weight blocks t / P, t / P + THREADS / P, … (P = the type's parts per block), so
+// consecutive threads read consecutive bytes of a row. Per block a thread loads its part of each of the
+// CTA's rows once — with the widest loads the block layout's alignment allows (128-bit for q4_K / q5_K),
+// K-quant scales unpacked once — and dots it with every column's q8_1 ints (dp4a / sdot4). The C × R
+// per-thread sums stay in registers, are summed over the wavefront (warp_reduce_sum: every shuffle
+// names its width) and then over the CTA's wavefronts in shared memory.
+//
+// Geometry (MMVQ_MAX_COLS, MMVQ_THREADS(c), MMVQ_ROWS(c)) comes from the host, GPUMatVec.swift, its one
+// owner (issue 12 §3): KernelBuild prepends it as #defines. Host contract: the weights start 16-byte
+// aligned (the host checks; otherwise it launches mul_mat_vec_via_q8_1), rows are contiguous runs of
+// k / qk blocks, the q8_1 activations 4-byte aligned. Rows past nrows are read as row nrows - 1 and
+// never written, so every load is in bounds for any nrows ≥ 1 and k a multiple of the block size.
+//
+// Types (MMVQ_TYPE_LIST): q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs and
+// mxfp4, each with its own vec_dot (vec_dot_<type>_q8_1, upstream's names). The other types keep
+// kernels.cu's mul_mat_vec_via_q8_1: this kernel over their group-of-8 decoders, for 1…8 columns,
+// more than doubled the hiprtc compile time of the whole source.
+
+#if defined(MMVQ_MAX_COLS) && defined(MMVQ_THREADS) && defined(MMVQ_ROWS)
+#if MMVQ_MAX_COLS < 1 || MMVQ_MAX_COLS > 8
+#error "MMVQ_MAX_COLS: 1 to 8 columns (the kernels below are instantiated for 1 … 8)"
+#endif
+
+// The CPU emulation checks every typed load's alignment through this hook (scripts/gpu_emulate).
+#ifndef QK_ASSERT_ALIGNED
+#define QK_ASSERT_ALIGNED(p, a)
+#endif
+
+namespace mmvq {
+
+struct alignas(8) i32x2 { int x, y; };
+struct alignas(16) i32x4 { int x, y, z, w; };
+
+// N ints (4·N bytes) at p, which is A-byte aligned (the block layout's guarantee): 128-, 64-, 32-bit,
+// 2 × 16-bit or byte loads.
+template <int N, int A>
+QK_DEVICE void load_ints(const u8* __restrict__ p, int* v) {
+  QK_ASSERT_ALIGNED(p, A);
+  if (A >= 16 && N % 4 == 0) {
+#pragma unroll
+    for (int i = 0; i < N / 4; ++i) {
+      const i32x4 q = ((const i32x4*)p)[i];
+      v[4 * i] = q.x; v[4 * i + 1] = q.y; v[4 * i + 2] = q.z; v[4 * i + 3] = q.w;
+    }
+  } else if (A >= 8 && N % 2 == 0) {
+#pragma unroll
+    for (int i = 0; i < N / 2; ++i) {
+      const i32x2 q = ((const i32x2*)p)[i];
+      v[2 * i] = q.x; v[2 * i + 1] = q.y;
+    }
+  } else if (A >= 4) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) v[i] = ((const int*)p)[i];
+  } else if (A >= 2) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) v[i] = (int)((u32)((const u16*)p)[2 * i] | ((u32)((const u16*)p)[2 * i + 1] << 16));
+  } else {
+#pragma unroll
+    for (int i = 0; i < N; ++i) v[i] = (int)rd32(p + 4 * i);
+  }
+}
+QK_DEVICE u32 load_u16(const u8* __restrict__ p) {
+  QK_ASSERT_ALIGNED(p, 2);
+  return *(const u16*)p;
+}
+QK_DEVICE u32 load_u32(const u8* __restrict__ p) {
+  QK_ASSERT_ALIGNED(p, 4);
+  return *(const u32*)p;
+}
+
+// IEEE half bits → float with the hardware conversion (exact, as h2f).
+#if defined(QUANTA_VENDOR_CUDA)
+QK_DEVICE float half_to_float(u32 h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((unsigned short)h));
+  return f;
+}
+#elif defined(QUANTA_VENDOR_HIP)
+QK_DEVICE float half_to_float(u32 h) { return (float)__builtin_bit_cast(_Float16, (u16)h); }
+#else
+QK_DEVICE float half_to_float(u32 h) { return h2f(h & 0xffffu); }
+#endif
+
+// q8_1 block at b: d and s = d · Σq.
+QK_DEVICE void q8_1_ds(const u8* __restrict__ b, float& d, float& s) {
+  const u32 ds = load_u32(b);
+  d = half_to_float(ds & 0xffffu);
+  s = half_to_float(ds >> 16);
+}
+// 4·N consecutive int8 values of a q8_1 block from int i0 on (4 values per int), and its d.
+template <int N>
+QK_DEVICE float q8_1_ints(const u8* __restrict__ b, int i0, int* u) {
+  load_ints<N, 4>(b + 4 + 4 * i0, u);
+  return half_to_float(load_u32(b) & 0xffffu);
+}
+
+// 4-bit indices → int8 values of a 16-entry table: the table as 4 words, read once per thread.
+struct lut16 {
+  u32 t[4];
+};
+QK_DEVICE lut16 make_lut16(const s8* table) {
+  lut16 l;
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+    l.t[i] = (u32)(u8)table[4 * i] | ((u32)(u8)table[4 * i + 1] << 8) | ((u32)(u8)table[4 * i + 2] << 16) |
+             ((u32)(u8)table[4 * i + 3] << 24);
+  return l;
+}
+// The 8 nibbles of q4: lo = table values of the 4 low nibbles (byte order), hi = of the 4 high nibbles.
+// The CPU emulation runs each vendor's version over emulated byte-permute instructions
+// (QK_EMULATE_BYTE_PERM / QK_EMULATE_AMDGCN_PERM), and the portable one.
+QK_DEVICE void lut16_lookup(const lut16& l, u32 q4, int& lo, int& hi) {
+#if defined(QUANTA_VENDOR_CUDA) || defined(QK_EMULATE_BYTE_PERM)
+  // __byte_perm selects with 3-bit indices: look up in both table halves, then pick by bit 3.
+  u32 r[2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const u32 s = (q4 >> (16 * i)) & 0xffffu;  // nibbles: b.lo, b.hi, b'.lo, b'.hi
+    const u32 low = __byte_perm(l.t[0], l.t[1], s & 0x7777u);
+    const u32 high = __byte_perm(l.t[2], l.t[3], s & 0x7777u);
+    r[i] = __byte_perm(low, high, 0x3210u | ((s & 0x8888u) >> 1));
+  }
+  lo = (int)__byte_perm(r[0], r[1], 0x6420u);
+  hi = (int)__byte_perm(r[0], r[1], 0x7531u);
+#elif defined(QUANTA_VENDOR_HIP) || defined(QK_EMULATE_AMDGCN_PERM)
+  // v_perm_b32: selector bytes 0-3 pick from the second operand, 4-7 from the first.
+  const u32 qe = q4, qo = q4 >> 4;
+  const u32 el = __builtin_amdgcn_perm(l.t[1], l.t[0], qe & 0x07070707u);
+  const u32 eh = __builtin_amdgcn_perm(l.t[3], l.t[2], qe & 0x07070707u);
+  const u32 ol = __builtin_amdgcn_perm(l.t[1], l.t[0], qo & 0x07070707u);
+  const u32 oh = __builtin_amdgcn_perm(l.t[3], l.t[2], qo & 0x07070707u);
+  lo = (int)__builtin_amdgcn_perm(eh, el, 0x03020100u | ((qe & 0x08080808u) >> 1));
+  hi = (int)__builtin_amdgcn_perm(oh, ol, 0x03020100u | ((qo & 0x08080808u) >> 1));
+#else
+  u32 a = 0, b = 0;
+  for (int j = 0; j < 4; ++j) {
+    const u32 lj = (q4 >> (8 * j)) & 0xf, hj = (q4 >> (8 * j + 4)) & 0xf;
+    a |= ((l.t[lj / 4] >> (8 * (lj % 4))) & 0xff) << (8 * j);
+    b |= ((l.t[hj / 4] >> (8 * (hj % 4))) & 0xff) << (8 * j);
+  }
+  lo = (int)a;
+  hi = (int)b;
+#endif
+}
+
+// Σ of 4·N int8 pairs, and Σ of u's 4·N values.
+template <int N>
+QK_DEVICE int dot_ints(const int* v, const int* u) {
+  int s = 0;
+#pragma unroll
+  for (int i = 0; i < N; ++i) s = ggml_cuda_dp4a(v[i], u[i], s);
+  return s;
+}
+template <int N>
+QK_DEVICE int sum_ints(const int* u) {
+  int s = 0;
+#pragma unroll
+  for (int i = 0; i < N; ++i) s = ggml_cuda_dp4a(0x01010101, u[i], s);
+  return s;
+}
+
+// Low / high nibbles of the 4 bytes of v.
+QK_DEVICE int nib_lo(int v) { return v & 0x0F0F0F0F; }
+QK_DEVICE int nib_hi(int v) { return (int)(((u32)v >> 4) & 0x0F0F0F0Fu); }
+// Bits 0-3 of b → bit 4 of bytes 0-3 (the 5th bit of four q5 values).
+QK_DEVICE int bit4_of_bytes(u32 b) {
+  return (int)(((b << 4) & 0x10u) | ((b << 11) & 0x1000u) | ((b << 18) & 0x100000u) | ((b << 25) & 0x10000000u));
+}
+
+// ---- Per-type parts: Ctx (per thread, once), W (a part of one weight block, decoded to int8 values
+// and scales), X (the matching q8_1 ints of one column), load_w / load_x, and the vec_dot. Each type's
+// comment gives its block layout (byte offsets), the part → values map and the loads' alignment.
+struct no_ctx {};
+
+// q4_0 { half d @0; u8 qs[16] @2 } 18 bytes (2-aligned). Part p (2 per block): qs bytes 8p…8p+7 →
+// values 8p…8p+7 (low nibbles) and 16+8p… (high): q8_1 ints 2p, 2p+1 and 4+2p, 5+2p.
+struct q4_0_w { int q[4]; float d; };
+struct q4_0_x { int u[4]; float d, s; };
+QK_DEVICE float vec_dot_q4_0_q8_1(const q4_0_w& w, const q4_0_x& x) {
+  // Σ (q - 8)·d8·u = d8·Σq·u - 8·d8·Σu; the two parts each take half of s = d8·Σu of the block.
+  return w.d * ((float)dot_ints<4>(w.q, x.u) * x.d - 4.0f * x.s);
+}
+struct vdq_q4_0 {
+  enum { qk = 32, bytes = 18, parts = 2 };
+  typedef no_ctx Ctx;
+  typedef q4_0_w W;
+  typedef q4_0_x X;
+  QK_DEVICE Ctx context() { return Ctx(); }
+  QK_DEVICE W load_w(const Ctx&, const u8* b, int p) {
+    int v[2];
+    load_ints<2, 2>(b + 2 + 8 * p, v);
+    W w;
+    w.q[0] = nib_lo(v[0]); w.q[1] = nib_lo(v[1]); w.q[2] = nib_hi(v[0]); w.q[3] = nib_hi(v[1]);
+    w.d = half_to_float(load_u16(b));
+    return w;
+  }
+  QK_DEVICE X load_x(const u8* b, int p) {
+    X x;
+    q8_1_ints<2>(b, 2 * p, x.u);
+    q8_1_ints<2>(b, 4 + 2 * p, x.u + 2);
+    q8_1_ds(b, x.d, x.s);
+    return x;
+  }
+  QK_DEVICE float dot(const W& w, const X& x) { return vec_dot_q4_0_q8_1(w, x); }
+};
+
+// q4_1 { half d @0; half m @2; u8 qs[16] @4 } 20 bytes (4-aligned). Parts as q4_0.
+struct q4_1_w { int q[4]; float d, m; };
+QK_DEVICE float vec_dot_q4_1_q8_1(const q4_1_w& w, const q4_0_x& x) {
+  // Σ (d·q + m)·d8·u = d·d8·Σq·u + m·d8·Σu; each part takes half of s.
+  return w.d * x.d * (float)dot_ints<4>(w.q, x.u) + 0.5f * w.m * x.s;
+}
+struct vdq_q4_1 {
+  enum { qk = 32, bytes = 20, parts = 2 };
+  typedef no_ctx Ctx;
+  typedef q4_1_w W;
+  typedef q4_0_x X;
+  QK_DEVICE Ctx context() { return Ctx(); }
+  QK_DEVICE W load_w(const Ctx&, const u8* b, int p) {
+    int v[2];
+    load_ints<2, 4>(b + 4 + 8 * p, v);
+    W w;
+    w.q[0] = nib_lo(v[0]); w.q[1] = nib_lo(v[1]); w.q[2] = nib_hi(v[0]); w.q[3] = nib_hi(v[1]);
+    const u32 dm = load_u32(b);
+    w.d = half_to_float(dm & 0xffffu);
+    w.m = half_to_float(dm >> 16);
+    return w;
+  }
+  QK_DEVICE X load_x(const u8* b, int p) { return vdq_q4_0::load_x(b, p); }
+  QK_DEVICE float dot(const W& w, const X& x) { return vec_dot_q4_1_q8_1(w, x); }
+};
+
+// q5_0 { half d @0; u8 qh[4] @2; u8 qs[16] @6 } 22 bytes (2-aligned). Parts as q4_0; value j's 5th
+// bit is qh bit j.
+QK_DEVICE void q5_part(const int* v, u32 qh, int p, int* q) {
+  const u32 lo = qh >> (8 * p), hi = qh >> (16 + 8 * p);  // bits of values 8p… and 16+8p…
+  q[0] = nib_lo(v[0]) | bit4_of_bytes(lo);
+  q[1] = nib_lo(v[1]) | bit4_of_bytes(lo >> 4);
+  q[2] = nib_hi(v[0]) | bit4_of_bytes(hi);
+  q[3] = nib_hi(v[1]) | bit4_of_bytes(hi >> 4);
+}
+QK_DEVICE float vec_dot_q5_0_q8_1(const q4_0_w& w, const q4_0_x& x) {
+  return w.d * ((float)dot_ints<4>(w.q, x.u) * x.d - 8.0f * x.s);  // q - 16, half of s per part
+}
+struct vdq_q5_0 {
+  enum { qk = 32, bytes = 22, parts = 2 };
+  typedef no_ctx Ctx;
+  typedef q4_0_w W;
+  typedef q4_0_x X;
+  QK_DEVICE Ctx context() { return Ctx(); }
+  QK_DEVICE W load_w(const Ctx&, const u8* b, int p) {
+    int v[2], qh[1];
+    load_ints<2, 2>(b + 6 + 8 * p, v);
+    load_ints<1, 2>(b + 2, qh);
+    W w;
+    q5_part(v, (u32)qh[0], p, w.q);
+    w.d = half_to_float(load_u16(b));
+    return w;
+  }
+  QK_DEVICE X load_x(const u8* b, int p) { return vdq_q4_0::load_x(b, p); }
+  QK_DEVICE float dot(const W& w, const X& x) { return vec_dot_q5_0_q8_1(w, x); }
+};
+
+// q5_1 { half d @0; half m @2; u8 qh[4] @4; u8 qs[16] @8 } 24 bytes (8-aligned).
+QK_DEVICE float vec_dot_q5_1_q8_1(const q4_1_w& w, const q4_0_x& x) {
+  return w.d * x.d * (float)dot_ints<4>(w.q, x.u) + 0.5f * w.m * x.s;
+}
+struct vdq_q5_1 {
+  enum { qk = 32, bytes = 24, parts = 2 };
+  typedef no_ctx Ctx;
+  typedef q4_1_w W;
+  typedef q4_0_x X;
+  QK_DEVICE Ctx context() { return Ctx(); }
+  QK_DEVICE W load_w(const Ctx&, const u8* b, int p) {
+    int v[2];
+    load_ints<2, 8>(b + 8 + 8 * p, v);
+    W w;
+    q5_part(v, load_u32(b + 4), p, w.q);
+    const u32 dm = load_u32(b);
+    w.d = half_to_float(dm & 0xffffu);
+    w.m = half_to_float(dm >> 16);
+    return w;
+  }
+  QK_DEVICE X load_x(const u8* b, int p) { return vdq_q4_0::load_x(b, p); }
+  QK_DEVICE float dot(const W& w, const X& x) { return vec_dot_q5_1_q8_1(w, x); }
+};
+
+// q8_0 { half d @0; s8 qs[32] @2 } 34 bytes (2-aligned). Part p (2 per block): values 16p…16p+15 =
+// q8_1 ints 4p…4p+3.
+struct q8_0_x { int u[4]; float d; };
+struct q8_0_x8 { int u[8]; float d; };
+QK_DEVICE float vec_dot_q8_0_q8_1(const q4_0_w& w, const q8_0_x& x) {
+  return w.d * x.d * (float)dot_ints<4>(w.q, x.u);
+}
+struct vdq_q8_0 {
+  enum { qk = 32, bytes = 34, parts = 2 };
+  typedef no_ctx Ctx;
+  typedef q4_0_w W;
+  typedef q8_0_x X;
+  QK_DEVICE Ctx context() { return Ctx(); }
+  QK_DEVICE W load_w(const Ctx&, const u8* b, int p) {
+    W w;
+    load_ints<4, 2>(b + 2 + 16 * p, w.q);
+    w.d = half_to_float(load_u16(b));
+    return w;
+  }
+  QK_DEVICE X load_x(const u8* b, int p) {
+    X x;
+    x.d = q8_1_ints<4>(b, 4 * p, x.u);
+    return x;
+  }
+  QK_DEVICE float dot(const W& w, const X& x) { return vec_dot_q8_0_q8_1(w, x); }
+};
+
+// iq4_nl { half d @0; u8 qs[16] @2 } 18 bytes (2-aligned): q4_0's layout, nibbles through
+// kvalues_iq4nl.
+struct iq4_ctx {
+  lut16 lut;
+};
+QK_DEVICE float vec_dot_iq4_nl_q8_1(const q4_0_w& w, const q4_0_x& x) {
+  return w.d * x.d * (float)dot_ints<4>(w.q, x.u);
+}
+QK_DEVICE void lut_part(const lut16& l, const int* v, int* q) {
+  lut16_lookup(l, (u32)v[0], q[0], q[2]);
+  lut16_lookup(l, (u32)v[1], q[1], q[3]);
+}
+struct vdq_iq4_nl {
+  enum { qk = 32, bytes = 18, parts = 2 };
+  typedef iq4_ctx Ctx;
+  typedef q4_0_w W;
+  typedef q4_0_x X;
+  QK_DEVICE Ctx context() {
+    Ctx c;
+    c.lut = make_lut16(kvalues_iq4nl);
+    return c;
+  }
+  QK_DEVICE W load_w(const Ctx& c, const u8* b, int p) {
+    int v[2];
+    load_ints<2, 2>(b + 2 + 8 * p, v);
+    W w;
+    lut_part(c.lut, v, w.q);
+    w.d = half_to_float(load_u16(b));
+    return w;
+  }
+  QK_DEVICE X load_x(const u8* b, int p) { return vdq_q4_0::load_x(b, p); }
+  QK_DEVICE float dot(const W& w, const X& x) { return vec_dot_iq4_nl_q8_1(w, x); }
+};
+
+// mxfp4 { u8 e @0; u8 qs[16] @1 } 17 bytes (1-aligned: byte loads). q4_0's nibble layout through
+// kvalues_mxfp4 (doubled E2M1), scale e8m0 / 2.
+QK_DEVICE float vec_dot_mxfp4_q8_1(const q4_0_w& w, const q4_0_x& x) {
+  return w.d * x.d * (float)dot_ints<4>(w.q, x.u);
+}
+struct vdq_mxfp4 {
+  enum { qk = 32, bytes = 17, parts = 2 };
+  typedef iq4_ctx Ctx;
+  typedef q4_0_w W;
+  typedef q4_0_x X;
+  QK_DEVICE Ctx context() {
+    Ctx c;
+    c.lut = make_lut16(kvalues_mxfp4);
+    return c;
+  }
+  QK_DEVICE W load_w(const Ctx& c, const u8* b, int p) {
+    int v[2];
+    load_ints<2, 1>(b + 1 + 8 * p, v);
+    W w;
+    lut_part(c.lut, v, w.q);
+    w.d = e8m0_to_fp32_half(b[0]);
+    return w;
+  }
+  QK_DEVICE X load_x(const u8* b, int p) { return vdq_q4_0::load_x(b, p); }
+  QK_DEVICE float dot(const W& w, const X& x) { return vec_dot_mxfp4_q8_1(w, x); }
+};
+
+// ---- Super-blocks (256 values, 8 q8_1 blocks): 8 parts of 32 values each.
+// Two q8_1 half-blocks: ints 4h…4h+3 of the q8_1 blocks i0 and i1 (values 32·i + 16h …), their d.
+struct half2_x { int u[2][4]; float d[2]; };
+QK_DEVICE half2_x load_half2_x(const u8* b, int i0, int i1, int h) {
+  half2_x x;
+  x.d[0] = q8_1_ints<4>(b + 36 * i0, 4 * h, x.u[0]);
+  x.d[1] = q8_1_ints<4>(b + 36 * i1, 4 * h, x.u[1]);
+  return x;
+}
+
+// q2_K { u8 scales[16] @0; u8 qs[64] @16; half d @80; half dmin @82 } 84 bytes (4-aligned). Value
+// 128n + 32j + l (l < 32): 2 bits at shift 2j of qs[32n + l], scale byte 8n + 2j + l/16 (low nibble
+// scale, high nibble min). Part p: n = p/4, h = p/2 % 2, j ∈ {2(p%2), 2(p%2)+1}, l ∈ 16h…16h+15:
+// qs bytes 32n+16h… (16, shared by the part pair p, p^1), q8_1 blocks 4n + j, ints 4h….
+struct q2_K_w { int q[2][4]; int sc[2]; float d, dmin; };
+QK_DEVICE float vec_dot_q2_K_q8_1(const q2_K_w& w, const half2_x& x) {
+  float fd = 0.0f, fm = 0.0f;
+#pragma unroll
+  for (int s = 0; s < 2; ++s) {
+    fd += x.d[s] * (float)(dot_ints<4>(w.q[s], x.u[s]) * (w.sc[s] & 0xf));
+    fm += x.d[s] * (float)(sum_ints<4>(x.u[s]) * (w.sc[s] >> 4));
+  }
+  return w.d * fd - w.dmin * fm;
+}
+struct vdq_q2_K {
+  enum { qk = 256, bytes = 84, parts = 8 };
+  typedef no_ctx Ctx;
+  typedef q2_K_w W;
+  typedef half2_x X;
+  QK_DEVICE Ctx context() { return Ctx(); }
+  QK_DEVICE W load_w(const Ctx&, const u8* b, int p) {
+    const int n = p >> 2, h = (p >> 1) & 1, j0 = 2 * (p & 1);
+    int v[4];
+    load_ints<4, 4>(b + 16 + 32 * n + 16 * h, v);
+    W w;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      w.q[0][i] = (int)(((u32)v[i] >> (2 * j0)) & 0x03030303u);
+      w.q[1][i] = (int)(((u32)v[i] >> (2 * j0 + 2)) & 0x03030303u);
+    }
+    const u32 sc = load_u32(b + 8 * n + 2 * j0);  // scale bytes 8n + 2j0 + {0, 1, 2, 3}
+    w.sc[0] = (int)((sc >> (8 * h)) & 0xffu);
+    w.sc[1] = (int)((sc >> (16 + 8 * h)) & 0xffu);
+    const u32 dm = load_u32(b + 80);
+    w.d = half_to_float(dm & 0xffffu);
+    w.dmin = half_to_float(dm >> 16);
+    return w;
+  }
+  QK_DEVICE X load_x(const u8* b, int p) {
+    const int n = p >> 2, h = (p >> 1) & 1, j0 = 2 * (p & 1);
+    return load_half2_x(b, 4 * n + j0, 4 * n + j0 + 1, h);
+  }
+  QK_DEVICE float dot(const W& w, const X& x) { return vec_dot_q2_K_q8_1(w, x); }
+};
+
+// q3_K { u8 hmask[32] @0; u8 qs[64] @32; u8 scales[12] @96; half d @108 } 110 bytes (2-aligned).
+// Value 128n + 32j + l: (2 bits at shift 2j of qs[32n + l]) - (hmask[l] bit 4n + j ? 0 : 4), 6-bit
+// scale 8n + 2j + l/16 (minus 32). Parts as q2_K.
+struct q3_K_w { int q[2][4]; int qm[2][4]; int sc[2]; float d; };
+QK_DEVICE float vec_dot_q3_K_q8_1(const q3_K_w& w, const half2_x& x) {
+  float f = 0.0f;
+#pragma unroll
+  for (int s = 0; s < 2; ++s)
+    f += x.d[s] * (float)((dot_ints<4>(w.q[s], x.u[s]) - dot_ints<4>(w.qm[s], x.u[s])) * w.sc[s]);
+  return w.d * f;
+}
+QK_DEVICE int q3_K_scale(const u8* s, int is) {
+  const int lo4 = is < 8 ? (s[is & 7] & 0xf) : (s[is & 7] >> 4);
+  const int hi2 = (s[8 + (is & 3)] >> (2 * (is >> 2))) & 3;
+  return (lo4 | (hi2 << 4)) - 32;
+}
+struct vdq_q3_K {
+  enum { qk = 256, bytes = 110, parts = 8 };
+  typedef no_ctx Ctx;
+  typedef q3_K_w W;
+  typedef half2_x X;
+  QK_DEVICE Ctx context() { return Ctx(); }
+  QK_DEVICE W load_w(const Ctx&, const u8* b, int p) {
+    const int n = p >> 2, h = (p >> 1) & 1, j0 = 2 * (p & 1);
+    int v[4], hm[4];
+    load_ints<4, 2>(b + 32 + 32 * n + 16 * h, v);
+    load_ints<4, 2>(b + 16 * h, hm);
+    W w;
+#pragma unroll
+    for (int s = 0; s < 2; ++s) {
+      const int j = j0 + s;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        w.q[s][i] = (int)(((u32)v[i] >> (2 * j)) & 0x03030303u);
+        w.qm[s][i] = (int)((((~(u32)hm[i]) >> (4 * n + j)) & 0x01010101u) << 2);  // 4 where the bit is clear
+      }
+      w.sc[s] = q3_K_scale(b + 96, 8 * n + 2 * j + h);
+    }
+    w.d = half_to_float(load_u16(b + 108));
+    return w;
+  }
+  QK_DEVICE X load_x(const u8* b, int p) { return vdq_q2_K::load_x(b, p); }
+  QK_DEVICE float dot(const W& w, const X& x) { return vec_dot_q3_K_q8_1(w, x); }
+};
+
+// q4_K { half d @0; half dmin @2; u8 scales[12] @4; u8 qs[128] @16 } 144 bytes (16-aligned). Value
+// 64c + 32s + l: nibble s of qs[32c + l], 6-bit scale/min pair 2c + s (get_scale_min_k4). Part p:
+// c = p/2, l ∈ 16h…16h+15 (h = p%2): one 128-bit load of qs bytes 32c+16h…, q8_1 blocks 2c, 2c+1,
+// ints 4h….
+struct q4_K_w { int q[2][4]; int sc[2], m[2]; float d, dmin; };
+QK_DEVICE float vec_dot_q4_K_q8_1(const q4_K_w& w, const half2_x& x) {
+  float fd = 0.0f, fm = 0.0f;
+#pragma unroll
+  for (int s = 0; s < 2; ++s) {
+    fd += x.d[s] * (float)(dot_ints<4>(w.q[s], x.u[s]) * w.sc[s]);
+    fm += x.d[s] * (float)(sum_ints<4>(x.u[s]) * w.m[s]);
+  }
+  return w.d * fd - w.dmin * fm;
+}
+// Scale and min j (0…7) of the 12 packed bytes q (ggml's get_scale_min_k4), byte reads in bounds.
+QK_DEVICE void scale_min_k4(const u8* q, int j, int& sc, int& m) {
+  const int bj = q[j], bj4 = q[j + 4], bjm4 = q[j & 3];
+  if (j < 4) {
+    sc = bj & 63;
+    m = bj4 & 63;
+  } else {
+    sc = (bj4 & 0xf) | ((bjm4 >> 6) << 4);
+    m = (bj4 >> 4) | ((bj >> 6) << 4);
+  }
+}
+QK_DEVICE void k4_scales(const u8* b, int c, int* sc, int* m, float& d, float& dmin) {
+  scale_min_k4(b + 4, 2 * c, sc[0], m[0]);
+  scale_min_k4(b + 4, 2 * c + 1, sc[1], m[1]);
+  const u32 dm = load_u32(b);
+  d = half_to_float(dm & 0xffffu);
+  dmin = half_to_float(dm >> 16);
+}
+struct vdq_q4_K {
+  enum { qk = 256, bytes = 144, parts = 8 };
+  typedef no_ctx Ctx;
+  typedef q4_K_w W;
+  typedef half2_x X;
+  QK_DEVICE Ctx context() { return Ctx(); }
+  QK_DEVICE W load_w(const Ctx&, const u8* b, int p) {
+    const int c = p >> 1, h = p & 1;
+    int v[4];
+    load_ints<4, 16>(b + 16 + 32 * c + 16 * h, v);
+    W w;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      w.q[0][i] = nib_lo(v[i]);
+      w.q[1][i] = nib_hi(v[i]);
+    }
+    k4_scales(b, c, w.sc, w.m, w.d, w.dmin);
+    return w;
+  }
+  QK_DEVICE X load_x(const u8* b, int p) {
+    const int c = p >> 1, h = p & 1;
+    return load_half2_x(b, 2 * c, 2 * c + 1, h);
+  }
+  QK_DEVICE float dot(const W& w, const X& x) { return vec_dot_q4_K_q8_1(w, x); }
+};
+
+// q5_K { half d @0; half dmin @2; u8 scales[12] @4; u8 qh[32] @16; u8 qs[128] @48 } 176 bytes
+// (16-aligned). q4_K's values plus bit 2c + s of qh[l] as bit 4. Parts as q4_K, plus one 128-bit load
+// of qh bytes 16h….
+QK_DEVICE float vec_dot_q5_K_q8_1(const q4_K_w& w, const half2_x& x) { return vec_dot_q4_K_q8_1(w, x); }
+struct vdq_q5_K {
+  enum { qk = 256, bytes = 176, parts = 8 };
+  typedef no_ctx Ctx;
+  typedef q4_K_w W;
+  typedef half2_x X;
+  QK_DEVICE Ctx context() { return Ctx(); }
+  QK_DEVICE W load_w(const Ctx&, const u8* b, int p) {
+    const int c = p >> 1, h = p & 1;
+    int v[4], qh[4];
+    load_ints<4, 16>(b + 48 + 32 * c + 16 * h, v);
+    load_ints<4, 16>(b + 16 + 16 * h, qh);
+    W w;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      w.q[0][i] = nib_lo(v[i]) | (int)((((u32)qh[i] >> (2 * c)) & 0x01010101u) << 4);
+      w.q[1][i] = nib_hi(v[i]) | (int)((((u32)qh[i] >> (2 * c + 1)) & 0x01010101u) << 4);
+    }
+    k4_scales(b, c, w.sc, w.m, w.d, w.dmin);
+    return w;
+  }
+  QK_DEVICE X load_x(const u8* b, int p) { return vdq_q4_K::load_x(b, p); }
+  QK_DEVICE float dot(const W& w, const X& x) { return vec_dot_q5_K_q8_1(w, x); }
+};
+
+// q6_K { u8 ql[128] @0; u8 qh[64] @128; s8 scales[16] @192; half d @208 } 210 bytes (2-aligned).
+// Value 128n + 32Q + l: (nibble Q/2 of ql[64n + 32(Q%2) + l]) | (2 bits at shift 2Q of qh[32n + l]) << 4,
+// minus 32; scale 8n + 2Q + l/16. Part p: n = p/4, l ∈ 16h… (h = p/2 % 2), Q ∈ {p%2, p%2 + 2}: ql bytes
+// 64n + 32(p%2) + 16h… and qh bytes 32n + 16h… (shared by the pair p, p^1), q8_1 blocks 4n + Q.
+struct q6_K_w { int q[2][4]; int sc[2]; float d; };
+QK_DEVICE float vec_dot_q6_K_q8_1(const q6_K_w& w, const half2_x& x) {
+  float f = 0.0f;
+#pragma unroll
+  for (int s = 0; s < 2; ++s) {
+    // Σ (q - 32)·u = Σ q·u - Σ 32·u (q ∈ 0…63).
+    const int sumi = dot_ints<4>(w.q[s], x.u[s]) - 32 * sum_ints<4>(x.u[s]);
+    f += x.d[s] * (float)(sumi * w.sc[s]);
+  }
+  return w.d * f;
+}
+struct vdq_q6_K {
+  enum { qk = 256, bytes = 210, parts = 8 };
+  typedef no_ctx Ctx;
+  typedef q6_K_w W;
+  typedef half2_x X;
+  QK_DEVICE Ctx context() { return Ctx(); }
+  QK_DEVICE W load_w(const Ctx&, const u8* b, int p) {
+    const int n = p >> 2, h = (p >> 1) & 1, q0 = p & 1;
+    int ql[4], qh[4];
+    load_ints<4, 2>(b + 64 * n + 32 * q0 + 16 * h, ql);
+    load_ints<4, 2>(b + 128 + 32 * n + 16 * h, qh);
+    W w;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      w.q[0][i] = nib_lo(ql[i]) | (int)((((u32)qh[i] >> (2 * q0)) & 0x03030303u) << 4);
+      w.q[1][i] = nib_hi(ql[i]) | (int)((((u32)qh[i] >> (2 * q0 + 4)) & 0x03030303u) << 4);
+    }
+    w.sc[0] = (s8)b[192 + 8 * n + h + 2 * q0];
+    w.sc[1] = (s8)b[192 + 8 * n + h + 2 * q0 + 4];
+    w.d = half_to_float(load_u16(b + 208));
+    return w;
+  }
+  QK_DEVICE X load_x(const u8* b, int p) {
+    const int n = p >> 2, h = (p >> 1) & 1, q0 = p & 1;
+    return load_half2_x(b, 4 * n + q0, 4 * n + q0 + 2, h);
+  }
+  QK_DEVICE float dot(const W& w, const X& x) { return vec_dot_q6_K_q8_1(w, x); }
+};
+
+// iq4_xs { half d @0; u16 scales_h @2; u8 scales_l[4] @4; u8 qs[128] @8 } 136 bytes (8-aligned).
+// Part p = sub-block p (32 values): qs bytes 16p… (low nibbles = values 32p…32p+15, high = +16…),
+// 6-bit scale p minus 32; the whole q8_1 block p.
+struct iq4_xs_w { int q[8]; float d; };
+QK_DEVICE float vec_dot_iq4_xs_q8_1(const iq4_xs_w& w, const q8_0_x8& x) {
+  return w.d * x.d * (float)dot_ints<8>(w.q, x.u);
+}
+struct vdq_iq4_xs {
+  enum { qk = 256, bytes = 136, parts = 8 };
+  typedef iq4_ctx Ctx;
+  typedef iq4_xs_w W;
+  typedef q8_0_x8 X;
+  QK_DEVICE Ctx context() { return vdq_iq4_nl::context(); }
+  QK_DEVICE W load_w(const Ctx& c, const u8* b, int p) {
+    int v[4], head[2];
+    load_ints<4, 8>(b + 8 + 16 * p, v);
+    load_ints<2, 8>(b, head);  // d | scales_h << 16, scales_l[4]
+    W w;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) lut16_lookup(c.lut, (u32)v[i], w.q[i], w.q[4 + i]);
+    const int ls = (int)((((u32)head[1] >> (4 * p)) & 0xfu) | ((((u32)head[0] >> (16 + 2 * p)) & 3u) << 4));
+    w.d = half_to_float((u32)head[0] & 0xffffu) * (float)(ls - 32);
+    return w;
+  }
+  QK_DEVICE X load_x(const u8* b, int p) {
+    X x;
+    x.d = q8_1_ints<8>(b + 36 * p, 0, x.u);
+    return x;
+  }
+  QK_DEVICE float dot(const W& w, const X& x) { return vec_dot_iq4_xs_q8_1(w, x); }
+};
+
+// ---- The kernel: C columns, the geometry of C from the host.
+template <class V, int C>
+QK_DEVICE void mul_mat_vec_q(
+  const u8* __restrict__ w, const u8* __restrict__ xq, float* __restrict__ y, s64 k, s64 nrows) {
+  constexpr int NT = MMVQ_THREADS(C), R = MMVQ_ROWS(C), P = V::parts, NW = NT / QK_WARP_SIZE;
+  static_assert(NT > 0 && NT % 64 == 0 && NT % P == 0, "MMVQ_THREADS: a multiple of 64 and of the parts per block");
+  static_assert(R >= 1 && C * R <= NT, "MMVQ_ROWS: at least 1, C · R ≤ threads");
+  const int tid = (int)threadIdx.x;
+  const s64 row0 = (s64)blockIdx.x * R;
+  const int nb = (int)(k / V::qk);  // weight blocks per row
+  const s64 row_bytes = (s64)nb * V::bytes, col_bytes = (k / 32) * 36;
+  const u8* wr[R];
+#pragma unroll
+  for (int i = 0; i < R; ++i) wr[i] = w + (row0 + i < nrows ? row0 + i : nrows - 1) * row_bytes;
+  float acc[C][R];
+#pragma unroll
+  for (int j = 0; j < C; ++j)
+#pragma unroll
+    for (int i = 0; i < R; ++i) acc[j][i] = 0.0f;
+
+  const typename V::Ctx ctx = V::context();
+  const int part = tid % P;
+  for (int kb = tid / P; kb < nb; kb += NT / P) {
+    typename V::W wv[R];
+#pragma unroll
+    for (int i = 0; i < R; ++i) wv[i] = V::load_w(ctx, wr[i] + (s64)kb * V::bytes, part);
+    const u8* xb = xq + (s64)kb * (V::qk / 32) * 36;
+#pragma unroll
+    for (int j = 0; j < C; ++j) {
+      const typename V::X xv = V::load_x(xb + j * col_bytes, part);
+#pragma unroll
+      for (int i = 0; i < R; ++i) acc[j][i] += V::dot(wv[i], xv);
+    }
+  }
+
+  __shared__ float red[NW][C * R];
+  const int lane = tid % QK_WARP_SIZE, wid = tid / QK_WARP_SIZE;
+#pragma unroll
+  for (int j = 0; j < C; ++j)
+#pragma unroll
+    for (int i = 0; i < R; ++i) {
+      const float s = warp_reduce_sum(acc[j][i]);
+      if (lane == 0) red[wid][j * R + i] = s;
+    }
+  __syncthreads();
+  if (tid < C * R) {
+    float s = 0.0f;
+#pragma unroll
+    for (int v = 0; v < NW; ++v) s += red[v][tid];
+    const s64 row = row0 + tid % R;
+    if (row < nrows) y[(s64)(tid / R) * nrows + row] = s;
+  }
+}
+
+}  // namespace mmvq
+
+// The types with a per-type kernel (GPUMatVec.dotTypes lists the same; scripts/gpu_emulate/matvec.sh
+// checks). Every other type keeps mul_mat_vec_via_q8_1 (kernels.cu), which the host picks for it.
+#define MMVQ_TYPE_LIST(X) \
+  X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q8_0) X(q2_K) X(q3_K) X(q4_K) X(q5_K) X(q6_K) X(iq4_nl) X(iq4_xs) X(mxfp4)
+
+// extern "C" entry points: mul_mat_vec_q_<type>_<ncols>.
+#define MMVQ_KERNEL(name, C)                                                                               \
+  QK_KERNEL void __launch_bounds__(MMVQ_THREADS(C))                                                        \
+    mul_mat_vec_q_##name##_##C(const u8* w, const u8* xq, float* y, s64 k, s64 nrows) {                   \
+    mmvq::mul_mat_vec_q<mmvq::vdq_##name, C>(w, xq, y, k, nrows);                                          \
+  }
+#define MMVQ_TYPE_KERNELS(name)                                                                            \
+  static_assert((int)mmvq::vdq_##name::qk == (int)qt_##name::qk &&                                      \
+                  (int)mmvq::vdq_##name::bytes == (int)qt_##name::bytes,                                   \
+                "mmvq.cu: block shape of " #name " disagrees with QTYPE_LIST");                            \
+  MMVQ_KERNEL(name, 1) MMVQ_KERNEL(name, 2) MMVQ_KERNEL(name, 3) MMVQ_KERNEL(name, 4)                     \
+  MMVQ_KERNEL(name, 5) MMVQ_KERNEL(name, 6) MMVQ_KERNEL(name, 7) MMVQ_KERNEL(name, 8)
+MMVQ_TYPE_LIST(MMVQ_TYPE_KERNELS)
+
+#elif defined(QUANTA_VENDOR_CUDA) || defined(QUANTA_VENDOR_HIP)
+#error "MMVQ_MAX_COLS, MMVQ_THREADS(c) and MMVQ_ROWS(c) come from the host (GPUMatVec.sourceDefines)"
+#endif  // a CPU emulation of other kernels may leave the mat-vec geometry out
+
+"""#,
+    "plan_fused.cu": #"""
+// Fused kernels of forward plans (GPUPlan.swift matches the op sequences they replace). Each one
+// writes every intermediate the separate ops would have written (so later readers find them), and
+// saves launches: a decode step is a chain of small dependent kernels.
+
+// Row chain: v = b; [norm1] t = rms_norm(v)·w1; [add] s = a + v; [norm2] y = rms_norm(v)·w2;
+// [quant] q8_1 blocks of v (as quantize_q8_1: d = amax/127, q = round(v/d), s = d·Σq).
+// One CTA of FUSED_ROW_THREADS per row of n values; thread t owns elements t, t + 256, … in every
+// pass, so each element is read and written by one thread and outputs may alias inputs.
+#define FUSED_NORM1 1
+#define FUSED_ADD 2
+#define FUSED_NORM2 4
+#define FUSED_QUANT 8
+#define FUSED_ROW_THREADS 256
+QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
+  const float* b, const float* a, const float* __restrict__ w1, const float* __restrict__ w2, float* t_out,
+  float* s_out, float* y_out, u8* __restrict__ yq, s64 n, float eps1, float eps2, s32 flags) {
+  __shared__ float red[32];
+  const s64 row = blockIdx.x;
+  const float* br = b + row * n;
+  const float* ar = a ? a + row * n : (const float*)0;
+  // Pass 1: Σ b² (norm1).
+  float scale1 = 1.0f;
+  if (flags & FUSED_NORM1) {
+    float ss = 0.0f;
+    for (s64 i = threadIdx.x; i < n; i += FUSED_ROW_THREADS) ss += br[i] * br[i];
+    ss = block_reduce_sum(ss, red);
+    scale1 = 1.0f / sqrtf(ss / (float)n + eps1);
+  }
+  // Pass 2: norm1 and add; the value kept in the output that holds it, Σ v² for norm2.
+  float ss2 = 0.0f;
+  float* vr = (float*)br;  // where the current value lives after pass 2
+  for (s64 i = threadIdx.x; i < n; i += FUSED_ROW_THREADS) {
+    float v = br[i];
+    if (flags & FUSED_NORM1) {
+      v = w1 ? v * scale1 * w1[i] : v * scale1;
+      t_out[row * n + i] = v;
+    }
+    if (flags & FUSED_ADD) {
+      v = ar[i] + v;
+      s_out[row * n + i] = v;
+    }
+    ss2 += v * v;
+  }
+  if (flags & FUSED_ADD) vr = s_out + row * n;
+  else if (flags & FUSED_NORM1) vr = t_out + row * n;
+  float scale2 = 1.0f;
+  if (flags & FUSED_NORM2) {
+    ss2 = block_reduce_sum(ss2, red);
+    scale2 = 1.0f / sqrtf(ss2 / (float)n + eps2);
+  }
+  // Pass 3: norm2 and the q8_1 blocks. Groups of 32 consecutive lanes are one block; n is a multiple
+  // of 32 when quantizing, so a group is wholly in or out of range (and so is a 32-wide warp).
+  for (s64 i0 = 0; i0 < n; i0 += FUSED_ROW_THREADS) {
+    const s64 i = i0 + threadIdx.x;
+    if (i >= n) break;
+    float v = vr[i];
+    if (flags & FUSED_NORM2) {
+      v = w2 ? v * scale2 * w2[i] : v * scale2;
+      y_out[row * n + i] = v;
+    }
+    if (flags & FUSED_QUANT) {
+      const float amax = group_reduce_max(fabsf(v), 32);
+      const float d = amax / 127.0f;
+      const int q = amax == 0.0f ? 0 : (int)roundf(v / d);
+      const float sum = group_reduce_sum((float)q, 32);
+      u8* blk = yq + (row * n + i) / 32 * 36;
+      ((s8*)blk)[4 + (i % 32)] = (s8)q;
+      if (i % 32 == 0) {
+        const u16 dh = f2h(d), sh = f2h(d * sum);
+        blk[0] = dh & 0xff; blk[1] = dh >> 8;
+        blk[2] = sh & 0xff; blk[3] = sh >> 8;
+      }
+    }
+  }
+}
+
+// Per-head chain of attention inputs, one CTA of ROPE_FUSED_THREADS per (token, head) of x
+// [ntok, nhead, hd]: [norm] per-head rms_norm·w; rope (as rope_f32: modes 0/2, θ in double);
+// ·factor (the query scale); y written (f32); when kc is given, the row also goes to the f16 cache
+// row pos[token] (write_kv_f16), with the same row of v (v [ntok, nhead, hd]) into vc.
+#define ROPE_FUSED_THREADS 128
+QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
+  const float* x, const float* __restrict__ w, float eps, s32 do_norm, float* y, const s32* __restrict__ pos,
+  const float* __restrict__ ff, s64 nhead, s64 hd, s64 nrot, s32 neox, float freq_base, float freq_scale,
+  float attn_factor, float factor, u16* __restrict__ kc, const float* __restrict__ v, u16* __restrict__ vc) {
+  __shared__ float red[32];
+  __shared__ float row[ATT_MAX_D];
+  const s64 r = blockIdx.x, token = r / nhead, head = r % nhead;
+  const float* xr = x + r * hd;
+  float scale = 1.0f;
+  if (do_norm) {
+    float ss = 0.0f;
+    for (s64 i = threadIdx.x; i < hd; i += ROPE_FUSED_THREADS) ss += xr[i] * xr[i];
+    ss = block_reduce_sum(ss, red);
+    scale = 1.0f / sqrtf(ss / (float)hd + eps);
+  }
+  for (s64 i = threadIdx.x; i < hd; i += ROPE_FUSED_THREADS) {
+    const float v0 = xr[i];
+    row[i] = do_norm ? (w ? v0 * scale * w[i] : v0 * scale) : v0;
+  }
+  __syncthreads();
+  const s64 half = nrot / 2;
+  const s64 p = pos[token];
+  float* yr = y + r * hd;
+  const s64 cache_row = p * nhead * hd + head * hd;
+  for (s64 i = threadIdx.x; i < half + (hd - nrot); i += ROPE_FUSED_THREADS) {
+    if (i >= half) {
+      const s64 j = nrot + (i - half);
+      const float o = row[j] * factor;
+      yr[j] = o;
+      if (kc) kc[cache_row + j] = f2h(o);
+      continue;
+    }
+    const s64 i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+    double theta = (double)p * (double)freq_scale * exp(-2.0 * (double)i / (double)nrot * log((double)freq_base));
+    if (ff) theta /= (double)ff[i];
+    const float c = (float)cos(theta) * attn_factor, s = (float)sin(theta) * attn_factor;
+    const float x0 = row[i0], x1 = row[i1];
+    const float o0 = (x0 * c - x1 * s) * factor, o1 = (x0 * s + x1 * c) * factor;
+    yr[i0] = o0;
+    yr[i1] = o1;
+    if (kc) {
+      kc[cache_row + i0] = f2h(o0);
+      kc[cache_row + i1] = f2h(o1);
+    }
+  }
+  if (vc) {
+    const float* vr = v + r * hd;
+    for (s64 i = threadIdx.x; i < hd; i += ROPE_FUSED_THREADS) vc[cache_row + i] = f2h(vr[i]);
+  }
+}
+
+// Gated activation with the q8_1 blocks of its output: act = f(gate)·up (f: silu when gelu == 0, else
+// tanh-GELU), written f32 and as q8_1 for the next matmul. Rows of n (a multiple of 32) values, one
+// CTA of FUSED_ROW_THREADS per row.
+QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) glu_q8_1(
+  const float* g, const float* u, float* act, u8* __restrict__ yq, s64 n, s32 gelu) {
+  const s64 row = blockIdx.x;
+  for (s64 i0 = 0; i0 < n; i0 += FUSED_ROW_THREADS) {
+    const s64 i = i0 + threadIdx.x;
+    if (i >= n) break;
+    const s64 e = row * n + i;
+    const float v = (gelu ? qk_gelu(g[e]) : qk_silu(g[e])) * u[e];
+    act[e] = v;
+    const float amax = group_reduce_max(fabsf(v), 32);
+    const float d = amax / 127.0f;
+    const int q = amax == 0.0f ? 0 : (int)roundf(v / d);
+    const float sum = group_reduce_sum((float)q, 32);
+    u8* blk = yq + e / 32 * 36;
+    ((s8*)blk)[4 + (i % 32)] = (s8)q;
+    if (i % 32 == 0) {
+      const u16 dh = f2h(d), sh = f2h(d * sum);
+      blk[0] = dh & 0xff; blk[1] = dh >> 8;
+      blk[2] = sh & 0xff; blk[3] = sh >> 8;
+    }
+  }
+}
+
+"""#,
     "prelude_cuda.cuh": #"""
 // Vendor prelude: NVIDIA (NVRTC). Maps the common dialect's names onto CUDA. No system headers:
 // NVRTC compiles this text alone.
@@ -1925,6 +3352,8 @@ QK_DEVICE float qk_shfl_xor(float v, int lane_mask, int width) {
 QK_DEVICE int qk_shfl_xor_int(int v, int lane_mask, int width) {
   return __shfl_xor_sync(0xffffffffu, v, lane_mask, width);
 }
+// Lane `src` (0 ≤ src < width) of the caller's group of `width` lanes.
+QK_DEVICE int qk_shfl_int(int v, int src, int width) { return __shfl_sync(0xffffffffu, v, src, width); }
 
 // 4-way int8 dot product with accumulate (sm_61+).
 QK_DEVICE int ggml_cuda_dp4a(int a, int b, int c) {
@@ -1963,6 +3392,8 @@ typedef unsigned long long u64;
 // HIP shuffles take no mask; the width is always explicit (64-wide wavefronts on GCN/CDNA).
 QK_DEVICE float qk_shfl_xor(float v, int lane_mask, int width) { return __shfl_xor(v, lane_mask, width); }
 QK_DEVICE int qk_shfl_xor_int(int v, int lane_mask, int width) { return __shfl_xor(v, lane_mask, width); }
+// Lane `src` (0 ≤ src < width) of the caller's group of `width` lanes.
+QK_DEVICE int qk_shfl_int(int v, int src, int width) { return __shfl(v, src, width); }
 
 #if defined(__gfx1030__) || defined(__gfx1031__) || defined(__gfx1032__) || defined(__gfx1033__) || \
     defined(__gfx1034__) || defined(__gfx1035__) || defined(__gfx1036__)

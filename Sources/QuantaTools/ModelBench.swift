@@ -104,6 +104,34 @@ public enum ModelBench {
     return rows
   }
 
+  /// Per-op device time of `steps` decode steps from an empty context (after one warm-up step).
+  public static func profileDecode(model: LanguageModel, steps: Int) throws -> OpProfile {
+    let session = try model.makeSession()
+    let profile = OpProfile()
+    session.profile = profile
+    let bos = model.tokenizer.vocabulary.bos ?? 0
+    try session.evaluate(token: bos)
+    session.reset()
+    profile.reset()
+    for i in 0..<steps { try session.evaluate(token: Int32(i % model.config.vocabularySize)) }
+    return profile
+  }
+
+  /// One row per op kind: calls and microseconds per step, share of the step.
+  public static func profileTable(_ p: OpProfile, steps: Int) -> String {
+    let total = max(p.total, 1e-12)
+    var lines = ["| op (decode step) | calls/step | µs/step | % |", "| --- | ---: | ---: | ---: |"]
+    for kind in OpKind.allCases where p.calls[kind.rawValue] > 0 {
+      let s = p.seconds(kind)
+      lines.append(
+        "| \(kind) | \(String(format: "%.1f", Double(p.calls[kind.rawValue]) / Double(steps))) | "
+          + "\(String(format: "%.1f", s / Double(steps) * 1e6)) | \(String(format: "%.1f", s / total * 100)) |"
+      )
+    }
+    lines.append("| total | | \(String(format: "%.1f", total / Double(steps) * 1e6)) | 100 |")
+    return lines.joined(separator: "\n") + "\n"
+  }
+
   private static func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
   }

@@ -16,6 +16,9 @@ public struct ModelSettings: Sendable, Equatable {
   public var threads: Int?
   /// `--device`.
   public var device = "cpu"
+  /// `--no-fusion` / `--no-graphs` (bench model: comparisons of the GPU execution paths).
+  public var fusion = true
+  public var deviceGraphs = true
   /// `-n`: tokens to generate; −1 = until end of generation (capped by the context).
   public var maxTokens = -1
   /// `-s`: −1 (llama.cpp's LLAMA_DEFAULT_SEED) picks a random seed.
@@ -52,7 +55,11 @@ public struct ModelSettings: Sendable, Equatable {
 
   public func loadOptions() -> ModelLoadOptions {
     // 0 asks for the training context; the loader caps any request at it.
-    ModelLoadOptions(contextLength: contextSize <= 0 ? 1 << 30 : contextSize, batchSize: max(1, batchSize))
+    var o = ModelLoadOptions(
+      contextLength: contextSize <= 0 ? 1 << 30 : contextSize, batchSize: max(1, batchSize))
+    o.fusion = fusion
+    o.deviceGraphs = deviceGraphs
+    return o
   }
 
   public func validate() throws {

@@ -33,6 +33,17 @@ struct BenchModel: AsyncParsableCommand {
   @Option(help: "Device: cpu, cuda[:N], rocm[:N], metal.")
   var device = "cpu"
 
+  @Flag(
+    help:
+      "Also print where a decode step's device time goes, per op kind (ops run one by one, not as a graph).")
+  var profile = false
+
+  @Flag(help: "Run each op of a plan by itself (no fused kernels), for comparisons.")
+  var noFusion = false
+
+  @Flag(help: "Launch a decode step's kernels one by one instead of replaying a device graph.")
+  var noGraphs = false
+
   func run() async throws {
     var settings = ModelSettings()
     settings.modelPath = model
@@ -41,10 +52,16 @@ struct BenchModel: AsyncParsableCommand {
     settings.batchSize = max(1, min(batchSize, max(nPrompt, 1)))
     settings.threads = threads
     settings.device = device
+    settings.fusion = !noFusion
+    settings.deviceGraphs = !noGraphs
     let (lm, _) = try await settings.loadModel()
     let rows = try ModelBench.run(
       model: lm, promptTokens: nPrompt, generatedTokens: nGen, repetitions: repetitions,
       progress: { test, rate in stderr("\(test): " + String(format: "%.2f t/s\n", rate)) })
     stdout(ModelBench.table(rows))
+    if profile {
+      let steps = max(nGen, 1)
+      stdout(ModelBench.profileTable(try ModelBench.profileDecode(model: lm, steps: steps), steps: steps))
+    }
   }
 }

@@ -10,13 +10,17 @@ struct Kernels: ParsableCommand {
     commandName: "kernels", abstract: "Compile the GPU kernels ahead of time for a target.")
 
   @Flag(help: "Compile every kernel for --arch.") var compile = false
+  @Flag(help: "Print the source --arch compiles (vendor prelude, host defines, kernels) and exit.")
+  var printSource = false
   @Option(help: "Target architecture: gfx906, gfx90a, gfx1030, sm_90, ...") var arch: String
   @Option(help: "hip or cuda (default: from the architecture's name).") var vendor: String?
   @Option(help: "Write the code object to FILE instead of the kernel cache.") var output: String?
   @Option(help: "Physical wavefront width (default: the architecture's).") var warpSize: Int?
 
   func run() throws {
-    guard compile else { throw ValidationError("nothing to do: pass --compile") }
+    guard compile || printSource else {
+      throw ValidationError("nothing to do: pass --compile or --print-source")
+    }
     let v: GPUVendor
     if let vendor {
       guard let parsed = GPUVendor(rawValue: vendor.lowercased()) else {
@@ -31,6 +35,10 @@ struct Kernels: ParsableCommand {
     }
     guard let warp = warpSize ?? KernelBuild.warpSize(forArchitecture: arch), warp == 32 || warp == 64 else {
       throw ValidationError("unknown wavefront width for '\(arch)': pass --warp-size 32 or 64")
+    }
+    if printSource {
+      print(KernelBuild.source(vendor: v, warpSize: warp))
+      return
     }
     let api = try GPUDevices.loadAPI(v)
     let cache = KernelCache()

@@ -2,6 +2,7 @@ import ArgumentParser
 import GPUBackend
 import Quanta
 import QuantaCore
+import QuantaTools
 
 /// `quanta selftest --device D`: the cross-backend suite on D against the CPU reference; one line
 /// per case, a closing `N passed, N failed`, non-zero exit on any failure.
@@ -11,12 +12,31 @@ struct Selftest: ParsableCommand {
     abstract: "Check every op × type × ragged shape on a device against the CPU reference.")
 
   @Option(help: "Device: cuda:N or rocm:N.") var device: String
+  @Option(
+    help: "Which part: all, ops (every op × type × shape) or plans (forward plans of every architecture).")
+  var only: String = "all"
 
   func run() throws {
     let d = try Device(parsing: device)
+    guard ["all", "ops", "plans"].contains(only) else {
+      throw ValidationError("--only must be all, ops or plans, not \(only)")
+    }
     // The dense ops are compared with the CPU backend (the quantized cases with the reference codecs).
     let cpu = try BackendRegistry.standard.backend(for: .cpu)
-    let result = GPUSelftest.run(device: d, reference: cpu) { print($0) }
-    if result.failed > 0 || result.passed == 0 { throw ExitCode.failure }
+    var passed = 0, failed = 0
+    if only != "plans" {
+      let result = GPUSelftest.run(device: d, reference: cpu) { print($0) }
+      passed += result.passed
+      failed += result.failed
+    }
+    if only != "ops" {
+      let gpu = try BackendRegistry.standard.backend(for: d)
+      let result = PlanSelftest.run(device: gpu, cpu: cpu) { print($0) }
+      print("plans: \(result.passed) passed, \(result.failed) failed")
+      passed += result.passed
+      failed += result.failed
+    }
+    print("total: \(passed) passed, \(failed) failed")
+    if failed > 0 || passed == 0 { throw ExitCode.failure }
   }
 }

@@ -17,8 +17,12 @@ struct DenseOpsTests {
     let names = KernelBuild.kernelNames
     #expect(Set(names).count == names.count, "duplicate kernel names")
     #expect(Set(KernelBuild.denseKernelNames).isSubset(of: Set(names)))
-    // 6 quantizers, bf16 dequantize per quantized type, 9 conversions, 3 × (getRows, mat-vec, mat-mat), 13 ops.
-    #expect(KernelBuild.denseKernelNames.count == 6 + KernelBuild.types.count + 9 + 9 + 13)
+    // 6 quantizers, bf16 dequantize per quantized type, 9 conversions, 3 × (getRows, mat-vec, mat-mat), 14 ops.
+    #expect(KernelBuild.denseKernelNames.count == 6 + KernelBuild.types.count + 9 + 9 + 14)
+    // The plan's fused kernels are defined and listed.
+    let source = KernelBuild.source(vendor: .cuda, warpSize: 32)
+    for name in GPUPlanGeometry.kernels { #expect(source.contains(" \(name)("), "\(name) not defined") }
+    #expect(Set(GPUPlanGeometry.kernels).isSubset(of: Set(names)))
   }
 
   /// The dense kernel files are embedded and concatenated after kernels.cu (they use its helpers).

@@ -2,6 +2,8 @@
 // references; built and run by scripts/gpu_kernels_emulate.sh for QK_WARP_SIZE 32 and 64.
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <string>
 #include "emu_prelude.h"
 #include "kernels_common.inc"
 static int failures = 0;
@@ -136,9 +138,95 @@ static void test_misc() {
   std::vector<double> r3(gr.size()); for (size_t r = 0; r < ids.size(); ++r) for (int j = 0; j < 41; ++j) r3[r * 41 + j] = bf2f(tb[ids[r] * 41 + j]);
   check("get_rows bf16", gr, r3, 0);
 }
+// The plan's fused kernels (plan_fused.cu) against the separate kernels they replace, run in the
+// same emulation: every intermediate the chain writes, and the q8_1 blocks byte for byte.
+static std::vector<float> dequant_q8_1(const std::vector<u8>& q, size_t n) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = h2f(q[i / 32 * 36] | (q[i / 32 * 36 + 1] << 8)) * (float)(s8)q[i / 32 * 36 + 4 + i % 32];
+  return v;
+}
+static void check_bytes(const char* name, const std::vector<u8>& got, const std::vector<u8>& want) {
+  size_t bad = 0; for (size_t i = 0; i < got.size(); ++i) bad += got[i] != want[i];
+  if (bad) failures++;
+  printf("%s w%d %s: %zu of %zu bytes differ\n", bad ? "FAIL" : "ok  ", QK_WARP_SIZE, name, bad, got.size());
+}
+static std::vector<double> dbl(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
+static void test_plan_fused() {
+  for (int n : {64, 640, 4096 + 32}) for (int flags : {1 | 2 | 4 | 8, 2 | 4 | 8, 4 | 8, 1 | 2, 2 | 4, 1 | 2 | 4}) {
+    const int rows = 3;
+    auto a = wave(rows * n, 3), b = wave(rows * n, 5, 3), w1 = wave(n, 7), w2 = wave(n, 9);
+    // Reference: the separate kernels.
+    std::vector<float> t(rows * n), s(rows * n), y(rows * n); std::vector<u8> q(rows * n / 32 * 36);
+    std::vector<float> v = b;
+    if (flags & 1) { qk_launch(d3(rows), d3(256), [&] { rms_norm_f32(v.data(), w1.data(), t.data(), n, 1e-6f); }); v = t; }
+    if (flags & 2) { qk_launch(d3(g1(rows * n)), d3(256), [&] { add_f32(a.data(), v.data(), s.data(), rows * n, rows * n); }); v = s; }
+    if (flags & 4) { qk_launch(d3(rows), d3(256), [&] { rms_norm_f32(v.data(), w2.data(), y.data(), n, 1e-5f); }); v = y; }
+    if (flags & 8) qk_launch(d3(g1(rows * n)), d3(256), [&] { quantize_q8_1(v.data(), q.data(), rows * n); });
+    std::vector<float> ft(rows * n), fs(rows * n), fy(rows * n); std::vector<u8> fq(q.size());
+    qk_launch(d3(rows), d3(FUSED_ROW_THREADS), [&] {
+      fused_norm_add_norm_q8_1(b.data(), a.data(), w1.data(), w2.data(), ft.data(), fs.data(), fy.data(), fq.data(), n, 1e-6f, 1e-5f, flags); });
+    const std::string tag = "fused row chain n=" + std::to_string(n) + " flags=" + std::to_string(flags);
+    if (flags & 1) check((tag + " t").c_str(), ft, dbl(t), 1e-10);
+    if (flags & 2) check((tag + " s").c_str(), fs, dbl(s), 1e-10);
+    if (flags & 4) check((tag + " y").c_str(), fy, dbl(y), 1e-10);
+    if (flags & 8) check_bytes((tag + " q8_1").c_str(), fq, q);
+  }
+  // In place (outputs alias inputs, as a plan's residual adds do): the same values.
+  {
+    const int n = 640, rows = 2; auto a = wave(rows * n, 3), b = wave(rows * n, 5), w = wave(n, 7);
+    std::vector<float> s(rows * n), y(rows * n);
+    qk_launch(d3(g1(rows * n)), d3(256), [&] { add_f32(a.data(), b.data(), s.data(), rows * n, rows * n); });
+    qk_launch(d3(rows), d3(256), [&] { rms_norm_f32(s.data(), w.data(), y.data(), n, 1e-6f); });
+    auto fa = a; std::vector<u8> fq(rows * n / 32 * 36);
+    qk_launch(d3(rows), d3(FUSED_ROW_THREADS), [&] {
+      fused_norm_add_norm_q8_1(b.data(), fa.data(), nullptr, w.data(), nullptr, fa.data(), fa.data(), fq.data(), n, 0, 1e-6f, 2 | 4); });
+    check("fused row chain in place", fa, dbl(y), 1e-10);
+  }
+  struct R { int neox, tokens, heads, hd, dims; bool norm, ff, kv; float factor; };
+  for (R r : {R{1, 1, 4, 256, 256, true, false, false, 0.0625f}, R{1, 3, 1, 256, 256, true, false, true, 1}, R{0, 2, 8, 128, 128, false, true, true, 1},
+              R{1, 5, 2, 80, 48, false, false, false, 0.5f}, R{0, 1, 2, 64, 64, true, false, true, 1}}) {
+    const int rows = r.tokens * r.heads; auto x = wave(rows * r.hd, r.hd), w = wave(r.hd, 3), vsrc = wave(rows * r.hd, 17);
+    std::vector<float> ff(r.dims / 2); for (int i = 0; i < r.dims / 2; ++i) ff[i] = (1 + i % 5) * 0.75f;
+    std::vector<s32> pos; for (int t = 0; t < r.tokens; ++t) pos.push_back((int[]){0, 9, 4, 17, 2}[t % 5]);
+    const int cap = 20;
+    // Reference: rms_norm → rope → scale → write_kv (K and V).
+    std::vector<float> n1 = x, ro(x.size()), sc(x.size());
+    if (r.norm) qk_launch(d3(rows), d3(256), [&] { rms_norm_f32(x.data(), w.data(), n1.data(), r.hd, 1e-6f); });
+    const s64 items = (s64)rows * (r.dims / 2 + r.hd - r.dims);
+    qk_launch(d3(g1(items)), d3(256), [&] { rope_f32(n1.data(), ro.data(), pos.data(), r.ff ? ff.data() : nullptr, r.tokens, r.heads, r.hd, r.dims, r.neox, 10000, 1, 1); });
+    qk_launch(d3(g1(rows * r.hd)), d3(256), [&] { scale_f32(ro.data(), sc.data(), rows * r.hd, r.factor); });
+    std::vector<u16> kc(cap * r.heads * r.hd, 0), vc(kc.size(), 0), fkc(kc.size(), 0), fvc(kc.size(), 0);
+    if (r.kv) {
+      qk_launch(d3(g1(rows * r.hd)), d3(256), [&] { write_kv_f16(sc.data(), pos.data(), kc.data(), r.heads * r.hd, r.tokens); });
+      qk_launch(d3(g1(rows * r.hd)), d3(256), [&] { write_kv_f16(vsrc.data(), pos.data(), vc.data(), r.heads * r.hd, r.tokens); });
+    }
+    std::vector<float> fy(x.size());
+    qk_launch(d3(rows), d3(ROPE_FUSED_THREADS), [&] {
+      rope_norm_kv_f32(x.data(), w.data(), 1e-6f, r.norm, fy.data(), pos.data(), r.ff ? ff.data() : nullptr, r.heads, r.hd, r.dims, r.neox, 10000, 1, 1,
+                       r.factor, r.kv ? fkc.data() : nullptr, vsrc.data(), r.kv ? fvc.data() : nullptr); });
+    const std::string tag = "rope chain hd=" + std::to_string(r.hd) + " dims=" + std::to_string(r.dims) + (r.norm ? " norm" : "") + (r.kv ? " kv" : "");
+    check(tag.c_str(), fy, dbl(sc), 1e-10);
+    if (r.kv) {
+      std::vector<u8> a(kc.size() * 2), b(kc.size() * 2); memcpy(a.data(), fkc.data(), a.size()); memcpy(b.data(), kc.data(), b.size());
+      check_bytes((tag + " K cache").c_str(), a, b);
+      memcpy(a.data(), fvc.data(), a.size()); memcpy(b.data(), vc.data(), b.size());
+      check_bytes((tag + " V cache").c_str(), a, b);
+    }
+  }
+  for (int gelu : {0, 1}) for (int n : {64, 2048}) {
+    const int rows = 2; auto g = wave(rows * n, 1, 2), u = wave(rows * n, 2);
+    std::vector<float> act(rows * n), fact(rows * n); std::vector<u8> q(rows * n / 32 * 36), fq(q.size());
+    qk_launch(d3(g1(rows * n)), d3(256), [&] { if (gelu) geglu_f32(g.data(), u.data(), act.data(), rows * n); else swiglu_f32(g.data(), u.data(), act.data(), rows * n); });
+    qk_launch(d3(g1(rows * n)), d3(256), [&] { quantize_q8_1(act.data(), q.data(), rows * n); });
+    qk_launch(d3(rows), d3(FUSED_ROW_THREADS), [&] { glu_q8_1(g.data(), u.data(), fact.data(), fq.data(), n, gelu); });
+    const std::string tag = std::string(gelu ? "geglu" : "swiglu") + "+q8_1 n=" + std::to_string(n);
+    check(tag.c_str(), fact, dbl(act), 1e-12);
+    check_bytes((tag + " q8_1").c_str(), fq, q);
+  }
+}
 int main() {
   qk_warp_size_rt = QK_WARP_SIZE;
-  test_norms(); test_softmax(); test_attention(); test_rope(); test_matmul(); test_misc();
+  test_norms(); test_softmax(); test_attention(); test_rope(); test_matmul(); test_misc(); test_plan_fused();
   printf("w%d: %d failures\n", QK_WARP_SIZE, failures);
   return failures != 0;
 }

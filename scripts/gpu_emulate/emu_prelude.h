@@ -48,6 +48,16 @@ static int qk_shfl_xor_int(int v, int mask, int width) {
   const int r = qk_current->islots[w * qk_warp_size_rt + src]; b.arrive_and_wait();
   return r;
 }
+// Indexed shuffle with one wavefront barrier: two slot arrays used in turn (a thread can write one
+// again only after the next call's barrier, when every lane has read it).
+static int qk_shfl_int_slots[2][1024];
+static thread_local int qk_shfl_int_turn;
+static int qk_shfl_int(int v, int src_lane, int width) {
+  const int t = qk_linear(), w = t / qk_warp_size_rt, lane = t % qk_warp_size_rt;
+  int* slots = qk_shfl_int_slots[qk_shfl_int_turn ^= 1];
+  slots[t] = v; qk_current->warps[w]->arrive_and_wait();
+  return slots[w * qk_warp_size_rt + ((lane & ~(width - 1)) | (src_lane & (width - 1)))];
+}
 static int ggml_cuda_dp4a(int a, int b, int c) {
   const s8* a8 = (const s8*)&a; const s8* b8 = (const s8*)&b;
   return c + a8[0] * b8[0] + a8[1] * b8[1] + a8[2] * b8[2] + a8[3] * b8[3];

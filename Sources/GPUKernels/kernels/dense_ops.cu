@@ -228,3 +228,33 @@ QK_KERNEL void __launch_bounds__(256) mul_f32(const float* a, const float* b, fl
 QK_KERNEL void __launch_bounds__(256) scale_f32(const float* x, float* y, s64 n, float f) {
   QK_FOR_EACH(i, n) y[i] = x[i] * f;
 }
+
+// ---- Row-wise argmax (greedy sampling on the device): grid (rows), block 256. The first index wins
+// ties, as the host's argmax does; NaN never wins; a row with no number > -inf gives 0.
+QK_KERNEL void __launch_bounds__(256) argmax_f32(const float* __restrict__ x, s32* __restrict__ out, s64 n) {
+  __shared__ float wv[256 / 32];
+  __shared__ s64 wi[256 / 32];
+  const float* xr = x + (s64)blockIdx.x * n;
+  float best = QK_NEG_INF;
+  s64 bi = n;  // sentinel: larger than every index
+  for (s64 j = threadIdx.x; j < n; j += blockDim.x) {
+    const float v = xr[j];
+    if (v > best) { best = v; bi = j; }  // j increases per thread: the first index is kept
+  }
+#pragma unroll
+  for (int offset = QK_WARP_SIZE / 2; offset > 0; offset >>= 1) {
+    const float ov = qk_shfl_xor(best, offset, QK_WARP_SIZE);
+    const s64 oi = ((s64)qk_shfl_xor_int((int)(bi >> 32), offset, QK_WARP_SIZE) << 32)
+      | (s64)(u32)qk_shfl_xor_int((int)(bi & 0xffffffff), offset, QK_WARP_SIZE);
+    if (ov > best || (ov == best && oi < bi)) { best = ov; bi = oi; }
+  }
+  const int lane = threadIdx.x % QK_WARP_SIZE, wid = threadIdx.x / QK_WARP_SIZE;
+  if (lane == 0) { wv[wid] = best; wi[wid] = bi; }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < (int)(blockDim.x / QK_WARP_SIZE); ++w) {
+      if (wv[w] > best || (wv[w] == best && wi[w] < bi)) { best = wv[w]; bi = wi[w]; }
+    }
+    out[blockIdx.x] = bi < n ? (s32)bi : 0;
+  }
+}

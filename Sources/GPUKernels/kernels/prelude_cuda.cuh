@@ -20,6 +20,8 @@ QK_DEVICE float qk_shfl_xor(float v, int lane_mask, int width) {
 QK_DEVICE int qk_shfl_xor_int(int v, int lane_mask, int width) {
   return __shfl_xor_sync(0xffffffffu, v, lane_mask, width);
 }
+// Lane `src` (0 ≤ src < width) of the caller's group of `width` lanes.
+QK_DEVICE int qk_shfl_int(int v, int src, int width) { return __shfl_sync(0xffffffffu, v, src, width); }
 
 // 4-way int8 dot product with accumulate (sm_61+).
 QK_DEVICE int ggml_cuda_dp4a(int a, int b, int c) {

@@ -16,6 +16,8 @@ typedef unsigned long long u64;
 // HIP shuffles take no mask; the width is always explicit (64-wide wavefronts on GCN/CDNA).
 QK_DEVICE float qk_shfl_xor(float v, int lane_mask, int width) { return __shfl_xor(v, lane_mask, width); }
 QK_DEVICE int qk_shfl_xor_int(int v, int lane_mask, int width) { return __shfl_xor(v, lane_mask, width); }
+// Lane `src` (0 ≤ src < width) of the caller's group of `width` lanes.
+QK_DEVICE int qk_shfl_int(int v, int src, int width) { return __shfl(v, src, width); }
 
 #if defined(__gfx1030__) || defined(__gfx1031__) || defined(__gfx1032__) || defined(__gfx1033__) || \
     defined(__gfx1034__) || defined(__gfx1035__) || defined(__gfx1036__)

@@ -156,12 +156,15 @@ extension Session {
     var filter = StopStringFilter(options.stopStrings)
     let limit = options.maxTokens < 0 ? Int.max : options.maxTokens
     var reason = StopReason.maxTokens
+    // Greedy decoding samples on the device: only the next id comes back from a step.
+    let greedy = options.sampling.temperature <= 0 && options.sampling.repeatPenalty == 1
+    var nextFromDevice: Int32?
     generation: while summary.generatedTokens < limit {
       if isCancelled() {
         reason = .cancelled
         break
       }
-      let id = withLastLogits { sampler.sample($0) }
+      let id = nextFromDevice ?? withLastLogits { sampler.sample($0) }
       if model.endOfGenerationTokens.contains(id) {
         reason = .endOfGeneration(id)
         break
@@ -180,7 +183,11 @@ extension Session {
         reason = .contextFull
         break
       }
-      try evaluate(token: id)
+      if greedy {
+        nextFromDevice = try evaluateGreedy(token: id)
+      } else {
+        try evaluate(token: id)
+      }
       summary.decodeSteps += 1
     }
     if case .stopString = reason {

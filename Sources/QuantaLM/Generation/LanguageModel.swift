@@ -11,6 +11,12 @@ public struct ModelLoadOptions: Sendable, Hashable {
   public var logitsChunk: Int = 16
   /// How quantized matmuls run (the fastest path by default).
   public var matmul: QMatMulOptions = .init()
+  /// Lets the backend fuse known chains of a forward plan's ops into one kernel (GPUs; results
+  /// within the cross-backend tolerance, not bit for bit). Off: every op by itself.
+  public var fusion = true
+  /// Records the decode step once and replays it as a device graph (CUDA/HIP graphs). Off: the
+  /// step's kernels are launched one by one (for comparisons).
+  public var deviceGraphs = true
 
   public init(contextLength: Int = 4096, batchSize: Int = 512) {
     self.contextLength = contextLength

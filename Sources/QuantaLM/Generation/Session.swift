@@ -1,7 +1,9 @@
 import QuantaCore
 
-/// One conversation's state on the model's device: the KV cache, the tokens it holds, and the
-/// activation memory of forward passes (allocated once; decode steps allocate nothing).
+/// One conversation's state on the model's device: the KV cache, the tokens it holds, the
+/// activation memory of forward passes (allocated once; decode steps allocate nothing) and the
+/// forward plans over it: one decode plan, recorded once and replayed every step (a device graph on
+/// GPUs), and plans per prompt-batch shape.
 ///
 /// A session is used from one thread at a time (it is not `Sendable`); make one per concurrent
 /// conversation with `LanguageModel.makeSession()`.
@@ -13,7 +15,8 @@ public final class Session {
   public var position: Int { tokens.count }
   /// Capacity of the cache (the context length).
   public var contextLength: Int { cache.capacity }
-  /// When set, every forward pass adds its per-op times here (ops are then synchronized).
+  /// When set, every forward pass adds its per-op device times here (plans then run op by op, not
+  /// as a device graph).
   public var profile: OpProfile?
 
   let transformer: Transformer
@@ -23,8 +26,25 @@ public final class Session {
   private var single: Activations
   private let logitsRow: Tensor  // (1, vocab)
   private var hostLogits: [Float]
-  private var idScratch: [Int32] = [0]
-  private var positionScratch: [Int32] = [0]
+  /// Host staging of a plan's inputs: ids, then positions.
+  private var inputScratch: [Int32] = []
+  private var decodePlan: (any PreparedPlan)?
+  /// The decode plan with the argmax of the logits on the device (greedy decoding).
+  private var greedyPlan: (any PreparedPlan)?
+  private var sampled: IndexTensor?
+  /// Prompt-batch plans by shape; dropped when the activation buffers grow.
+  private var batchPlans: [BatchPlanKey: BatchPlan] = [:]
+
+  private enum BatchPlanMode: Hashable { case intermediate, lastLogits, allRows }
+  private struct BatchPlanKey: Hashable {
+    var rows: Int
+    var mode: BatchPlanMode
+  }
+  private struct BatchPlan {
+    var prepared: any PreparedPlan
+    /// Where the plan leaves the normed hidden states.
+    var hidden: Tensor
+  }
 
   init(model: LanguageModel) throws {
     self.model = model
@@ -63,6 +83,31 @@ public final class Session {
     try decodeStep(id)
   }
 
+  /// Appends one token and returns the index of its largest logit (the first on ties: greedy
+  /// sampling), computed where the model runs: on a GPU only that id comes back, not the logits.
+  /// `withLastLogits` is not updated by this call.
+  public func evaluateGreedy(token id: Int32) throws -> Int32 {
+    let vocab = transformer.config.vocabularySize
+    guard id >= 0, Int(id) < vocab else { throw ModelError.invalidToken(id: id, vocabularySize: vocab) }
+    guard tokens.count < cache.capacity else { throw ModelError.contextFull(limit: cache.capacity) }
+    let backend = transformer.backend
+    if sampled == nil { sampled = try IndexTensor(buffer: backend.allocate(byteCount: 4), count: 1) }
+    if greedyPlan == nil {
+      greedyPlan = try makePlan(
+        rows: 1, activations: single, lastRowOnly: nil, logits: true, replayed: true, argmax: sampled
+      ).prepared
+    }
+    try run(greedyPlan!, ids: [id], start: tokens.count)
+    var next: Int32 = 0
+    try timed(.logitsCopy) {
+      try withUnsafeMutableBytes(of: &next) {
+        try backend.copy(sampled!.buffer, at: sampled!.byteOffset, to: $0)
+      }
+    }
+    tokens.append(id)
+    return next
+  }
+
   /// Appends `tokens` and calls `body(i, logits)` with the logits of every one of them, in order
   /// (perplexity). Logits are computed `logitsChunk` rows at a time, never all at once.
   public func evaluateAll(tokens new: [Int32], _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void)
@@ -85,10 +130,42 @@ public final class Session {
     try hostLogits.withUnsafeBufferPointer(body)
   }
 
-  private var context: ForwardContext {
-    ForwardContext(
-      backend: transformer.backend, config: transformer.config, matmulOptions: model.options.matmul,
-      profile: profile)
+  /// Records the forward pass of `rows` tokens over `activations` (and the logits of the last one
+  /// into `logitsRow` when `logits`), and prepares it on the backend.
+  private func makePlan(
+    rows n: Int, activations a: Activations, lastRowOnly: Activations?, logits: Bool, replayed: Bool,
+    argmax: IndexTensor? = nil
+  ) throws -> BatchPlan {
+    let backend = transformer.backend
+    let block = try IndexTensor(buffer: backend.allocate(byteCount: 8 * n), count: 2 * n)
+    let recorder = PlanRecorder(inputs: block)
+    let c = ForwardContext(
+      backend: backend, config: transformer.config, matmulOptions: model.options.matmul, recorder: recorder)
+    let batch = BatchPositions(ids: try block.slice(0..<n), positions: try block.slice(n..<(2 * n)))
+    let hidden = try transformer.forward(
+      batch: batch, activations: a, lastRowOnly: lastRowOnly, cache: cache, context: c)
+    if logits { try transformer.logits(hidden, into: logitsRow, context: c) }
+    if let argmax { recorder.append(.argmax(logits: logitsRow, out: argmax), .sampling) }
+    let prepared = try backend.prepare(
+      recorder.plan,
+      options: PlanOptions(replayed: replayed && model.options.deviceGraphs, fusion: model.options.fusion))
+    return BatchPlan(prepared: prepared, hidden: hidden)
+  }
+
+  /// Runs `plan` for `ids` at positions `start...`: one graph launch on a GPU, unless profiling.
+  private func run(_ plan: any PreparedPlan, ids: ArraySlice<Int32>, start: Int) throws {
+    let n = ids.count
+    if inputScratch.count != 2 * n { inputScratch = [Int32](repeating: 0, count: 2 * n) }
+    for (i, id) in ids.enumerated() {
+      inputScratch[i] = id
+      inputScratch[n + i] = Int32(start + i)
+    }
+    try inputScratch.withUnsafeBufferPointer { inputs in
+      guard let profile else { return try plan.execute(inputs: inputs) }
+      for (tag, seconds) in try plan.executeTimed(inputs: inputs) {
+        if let kind = OpKind(rawValue: tag) { profile.record(kind, seconds: seconds) }
+      }
+    }
   }
 
   private func evaluate(_ new: [Int32], allRows: ((Int, UnsafeBufferPointer<Float>) throws -> Void)?) throws {
@@ -109,59 +186,72 @@ public final class Session {
     var scored = 0
     while start < new.count {
       let end = min(start + chunk, new.count)
-      let ids = Array(new[start..<end])
-      try batch(ids, isLast: end == new.count, allRows: allRows, firstIndex: scored)
-      scored += ids.count
+      try batch(new[start..<end], isLast: end == new.count, allRows: allRows, firstIndex: scored)
+      scored += end - start
       start = end
     }
   }
 
-  /// One token, through the prebuilt one-row views: no tensor or array is created.
+  /// One token through the decode plan (recorded on the first step, replayed after): no tensor or
+  /// array is created.
   private func decodeStep(_ id: Int32) throws {
-    idScratch[0] = id
-    positionScratch[0] = Int32(tokens.count)
-    let b = BatchPositions(positions: positionScratch, kvLength: tokens.count + 1)
-    let c = context
-    let hidden = try transformer.forward(
-      ids: idScratch, batch: b, activations: single, lastRowOnly: nil, cache: cache, context: c)
-    try transformer.logits(hidden, into: logitsRow, context: c)
-    try copyLogits(logitsRow, c)
+    if decodePlan == nil {
+      decodePlan = try makePlan(rows: 1, activations: single, lastRowOnly: nil, logits: true, replayed: true)
+        .prepared
+    }
+    try run(decodePlan!, ids: [id], start: tokens.count)
+    try copyLogits(logitsRow)
     tokens.append(id)
   }
 
   private func batch(
-    _ ids: [Int32], isLast: Bool, allRows: ((Int, UnsafeBufferPointer<Float>) throws -> Void)?,
+    _ ids: ArraySlice<Int32>, isLast: Bool, allRows: ((Int, UnsafeBufferPointer<Float>) throws -> Void)?,
     firstIndex: Int
   ) throws {
     let n = ids.count
-    let c = context
     if buffers.capacity < n {
-      // Grown to the largest batch seen (at most batchSize rows), then reused.
+      // Grown to the largest batch seen (at most batchSize rows), then reused; plans over the old
+      // buffers go with them.
       buffers = try ActivationBuffers(config: transformer.config, capacity: n, backend: transformer.backend)
       single = try Activations(buffers, rows: 1, config: transformer.config)
+      batchPlans.removeAll()
+      decodePlan = nil
+      greedyPlan = nil
     }
-    let a = try Activations(buffers, rows: n, config: transformer.config)
-    let start = tokens.count
-    let b = BatchPositions(positions: (0..<n).map { Int32(start + $0) }, kvLength: start + n)
-    if let allRows {
-      let hidden = try transformer.forward(
-        ids: ids, batch: b, activations: a, lastRowOnly: nil, cache: cache, context: c)
-      try scoreRows(hidden, firstIndex: firstIndex, c, allRows)
+    let mode: BatchPlanMode = allRows != nil ? .allRows : isLast ? .lastLogits : .intermediate
+    let key = BatchPlanKey(rows: n, mode: mode)
+    let plan: BatchPlan
+    if let p = batchPlans[key] {
+      plan = p
     } else {
-      let hidden = try transformer.forward(
-        ids: ids, batch: b, activations: a, lastRowOnly: isLast ? single : nil, cache: cache, context: c)
-      if isLast {
-        try transformer.logits(hidden, into: logitsRow, context: c)
-        try copyLogits(logitsRow, c)
-      }
+      if batchPlans.count >= 4 { batchPlans.removeAll() }
+      let a = try Activations(buffers, rows: n, config: transformer.config)
+      plan = try makePlan(
+        rows: n, activations: a, lastRowOnly: mode == .lastLogits ? single : nil, logits: mode == .lastLogits,
+        replayed: false)
+      batchPlans[key] = plan
+    }
+    try run(plan.prepared, ids: ids, start: tokens.count)
+    if let allRows {
+      try scoreRows(plan.hidden, firstIndex: firstIndex, allRows)
+    } else if isLast {
+      try copyLogits(logitsRow)
     }
     tokens += ids
   }
 
+  /// `body` timed as `kind` when profiling (after a synchronize, so device work lands on it).
+  private func timed(_ kind: OpKind, _ body: () throws -> Void) throws {
+    guard let profile else { return try body() }
+    let start = ContinuousClock.now
+    try body()
+    try transformer.backend.synchronize()
+    profile.record(kind, ContinuousClock.now - start)
+  }
+
   /// Logits of every row of `hidden`, `logitsChunk` rows per matmul, handed to `body` row by row.
   private func scoreRows(
-    _ hidden: Tensor, firstIndex: Int, _ c: ForwardContext,
-    _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void
+    _ hidden: Tensor, firstIndex: Int, _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void
   ) throws {
     let vocab = transformer.config.vocabularySize
     let rows = hidden.shape[0]
@@ -172,8 +262,10 @@ public final class Session {
     while r < rows {
       let m = min(chunk, rows - r)
       let dst = try out.rows(0..<m)
-      try transformer.logits(try hidden.rows(r..<(r + m)), into: dst, context: c)
-      try c.timed(.logitsCopy) {
+      try timed(.matmulOutput) {
+        try transformer.logits(try hidden.rows(r..<(r + m)), into: dst, options: model.options.matmul)
+      }
+      try timed(.logitsCopy) {
         try host.withUnsafeMutableBytes {
           try transformer.backend.copy(
             out.buffer, at: out.byteOffset,
@@ -190,8 +282,8 @@ public final class Session {
   }
 
   /// Only the last token's logits come back to the host.
-  private func copyLogits(_ row: Tensor, _ c: ForwardContext) throws {
-    try c.timed(.logitsCopy) {
+  private func copyLogits(_ row: Tensor) throws {
+    try timed(.logitsCopy) {
       try hostLogits.withUnsafeMutableBytes {
         try transformer.backend.copy(row.buffer, at: row.byteOffset, to: $0)
       }

@@ -4,7 +4,7 @@ import QuantaCore
 /// What a forward pass spends its time on (`OpProfile`).
 public enum OpKind: Int, Sendable, CaseIterable, CustomStringConvertible {
   case embedding, rmsNorm, matmulQKV, matmulAttentionOutput, matmulFeedForward, matmulOutput, rope, writeKV,
-    attention, activation, add, scale, logitsCopy
+    attention, activation, add, scale, logitsCopy, sampling
 
   public var description: String {
     switch self {
@@ -21,12 +21,14 @@ public enum OpKind: Int, Sendable, CaseIterable, CustomStringConvertible {
     case .add: return "add (residual, bias)"
     case .scale: return "scale"
     case .logitsCopy: return "logits to host"
+    case .sampling: return "sampling (argmax on the device)"
     }
   }
 }
 
-/// Per-op wall time of forward passes, for `quanta bench` style breakdowns. When a session has
-/// one, each op is followed by `synchronize()` so GPU time lands on the op that spent it.
+/// Per-op device time of forward passes, for `quanta bench model --profile`. When a session has
+/// one, its plans run op by op (no device graph) and the backend times each op (events between
+/// the kernels on a GPU, the clock on the CPU); a fused kernel's time lands on its chain's first op.
 public final class OpProfile {
   public private(set) var seconds = [Double](repeating: 0, count: OpKind.allCases.count)
   public private(set) var calls = [Int](repeating: 0, count: OpKind.allCases.count)
@@ -39,39 +41,44 @@ public final class OpProfile {
   }
   func record(_ kind: OpKind, _ d: Duration) {
     let c = d.components
-    seconds[kind.rawValue] += Double(c.seconds) + Double(c.attoseconds) * 1e-18
+    record(kind, seconds: Double(c.seconds) + Double(c.attoseconds) * 1e-18)
+  }
+  func record(_ kind: OpKind, seconds s: Double) {
+    seconds[kind.rawValue] += s
     calls[kind.rawValue] += 1
   }
   public func seconds(_ kind: OpKind) -> Double { seconds[kind.rawValue] }
   public var total: Double { seconds.reduce(0, +) }
 }
 
-/// Issues the ops of one forward pass into preallocated tensors, straight to the backend's
-/// "into" entry points: shapes are fixed by construction (`Activations`, `ModelWeights`, both
-/// validated against `ModelConfig`), so the hot path skips `Ops`' per-call checks and allocations.
+/// Collects the ops of one forward pass into a `ForwardPlan` (a reference, so the value-typed
+/// contexts of the blocks all append to the same plan).
+final class PlanRecorder {
+  var plan: ForwardPlan
+  init(inputs: IndexTensor) { plan = ForwardPlan(inputs: inputs) }
+  func append(_ op: PlanOp, _ kind: OpKind) { plan.append(op, tag: kind.rawValue) }
+}
+
+/// Records the ops of one forward pass into preallocated tensors: shapes are fixed by construction
+/// (`Activations`, `ModelWeights`, both validated against `ModelConfig`), so the plan skips `Ops`'
+/// per-call checks and allocations. The backend executes the plan (`ComputeBackend.prepare`).
 struct ForwardContext {
   let backend: any ComputeBackend
   let config: ModelConfig
   let matmulOptions: QMatMulOptions
-  let profile: OpProfile?
+  let recorder: PlanRecorder
 
-  @inline(__always)
-  func timed(_ kind: OpKind, _ body: () throws -> Void) throws {
-    guard let profile else { return try body() }
-    let start = ContinuousClock.now
-    try body()
-    try backend.synchronize()
-    profile.record(kind, ContinuousClock.now - start)
+  func matmul(_ x: Tensor, _ w: QTensor, into out: Tensor, _ kind: OpKind) {
+    recorder.append(.matmul(x: x, weights: w, options: matmulOptions, out: out), kind)
   }
-
-  func matmul(_ x: Tensor, _ w: QTensor, into out: Tensor, _ kind: OpKind) throws {
-    try timed(kind) { try backend.matmul(x, weights: w, options: matmulOptions, into: out) }
+  func rmsNorm(_ x: Tensor, _ w: Tensor?, into out: Tensor) {
+    recorder.append(.rmsNorm(x: x, weight: w, eps: config.rmsEpsilon, out: out), .rmsNorm)
   }
-  func rmsNorm(_ x: Tensor, _ w: Tensor?, into out: Tensor) throws {
-    try timed(.rmsNorm) { try backend.rmsNorm(x, weight: w, eps: config.rmsEpsilon, into: out) }
+  func add(_ a: Tensor, _ b: Tensor, into out: Tensor) {
+    recorder.append(.add(a: a, b: b, out: out), .add)
   }
-  func add(_ a: Tensor, _ b: Tensor, into out: Tensor) throws {
-    try timed(.add) { try backend.add(a, b, into: out) }
+  func scale(_ x: Tensor, by factor: Float, into out: Tensor) {
+    recorder.append(.scale(x: x, factor: factor, out: out), .scale)
   }
 
   /// RoPE parameters of `layer` (gemma3's sliding layers have their own base and no scaling).
@@ -87,22 +94,19 @@ struct ForwardContext {
   var scalesQueryFirst: Bool { config.architecture == .gemma3 }
 
   /// Masks of `layer`: causal, plus the sliding window on gemma3's local layers.
-  func attentionParameters(layer: Int, kvLength: Int) -> AttentionParameters {
-    AttentionParameters(
-      kvLength: kvLength,
-      softmax: SoftmaxParameters(
-        scale: scalesQueryFirst ? 1 : config.attentionScale,
-        softCap: config.attentionSoftcap > 0 ? config.attentionSoftcap : nil,
-        causal: true, slidingWindow: config.isSlidingWindowLayer(layer) ? config.slidingWindow : nil))
+  func softmaxParameters(layer: Int) -> SoftmaxParameters {
+    SoftmaxParameters(
+      scale: scalesQueryFirst ? 1 : config.attentionScale,
+      softCap: config.attentionSoftcap > 0 ? config.attentionSoftcap : nil,
+      causal: true, slidingWindow: config.isSlidingWindowLayer(layer) ? config.slidingWindow : nil)
   }
 }
 
-/// Where a batch sits in the sequence.
+/// Where a batch sits in the sequence: its token ids and positions, on the device (slices of the
+/// plan's input block, written before each execution).
 struct BatchPositions {
-  /// Position of each token (a host array the backend reads).
-  var positions: [Int32]
-  /// Cache rows valid once this batch is written: the last position + 1.
-  var kvLength: Int
+  var ids: IndexTensor
+  var positions: IndexTensor
 }
 
 /// Shared blocks of the decoder layers (each architecture's file arranges them).
@@ -117,62 +121,59 @@ extension ForwardContext {
     var q = (a.q, a.qAlt)
     var k = (a.k, a.kAlt)
     var v = (a.v, a.vAlt)
-    try matmul(input, w.query, into: q.0.flat, .matmulQKV)
-    try matmul(input, w.key, into: k.0.flat, .matmulQKV)
-    try matmul(input, w.value, into: v.0.flat, .matmulQKV)
+    matmul(input, w.query, into: q.0.flat, .matmulQKV)
+    matmul(input, w.key, into: k.0.flat, .matmulQKV)
+    matmul(input, w.value, into: v.0.flat, .matmulQKV)
     // Each step writes the spare buffer of its pair, which then becomes current (no aliasing).
     if let b = w.queryBias {
-      try add(q.0.flat, b, into: q.1.flat)
+      add(q.0.flat, b, into: q.1.flat)
       swap(&q.0, &q.1)
     }
     if let b = w.keyBias {
-      try add(k.0.flat, b, into: k.1.flat)
+      add(k.0.flat, b, into: k.1.flat)
       swap(&k.0, &k.1)
     }
     if let b = w.valueBias {
-      try add(v.0.flat, b, into: v.1.flat)
+      add(v.0.flat, b, into: v.1.flat)
       swap(&v.0, &v.1)
     }
+    // Per-head norm, rope and scale of q, then of k (the GPU fuses each chain into one kernel).
+    let r = rope(layer: layer)
+    let pos = batch.positions
     if let n = w.queryNorm {
-      try rmsNorm(q.0.heads, n, into: q.1.heads)
+      rmsNorm(q.0.heads, n, into: q.1.heads)
+      swap(&q.0, &q.1)
+    }
+    recorder.append(
+      .rope(x: q.0.heads, positions: pos, parameters: r, freqFactors: ropeFactors, out: q.1.heads), .rope)
+    swap(&q.0, &q.1)
+    if scalesQueryFirst {
+      scale(q.0.flat, by: config.attentionScale, into: q.1.flat)
       swap(&q.0, &q.1)
     }
     if let n = w.keyNorm {
-      try rmsNorm(k.0.heads, n, into: k.1.heads)
+      rmsNorm(k.0.heads, n, into: k.1.heads)
       swap(&k.0, &k.1)
     }
-    let r = rope(layer: layer)
-    try timed(.rope) {
-      try backend.rope(
-        q.0.heads, positions: batch.positions, parameters: r, freqFactors: ropeFactors, into: q.1.heads)
-      try backend.rope(
-        k.0.heads, positions: batch.positions, parameters: r, freqFactors: ropeFactors, into: k.1.heads)
-    }
-    swap(&q.0, &q.1)
+    recorder.append(
+      .rope(x: k.0.heads, positions: pos, parameters: r, freqFactors: ropeFactors, out: k.1.heads), .rope)
     swap(&k.0, &k.1)
-    if scalesQueryFirst {
-      try timed(.scale) { try backend.scale(q.0.flat, by: config.attentionScale, into: q.1.flat) }
-      swap(&q.0, &q.1)
-    }
-    try timed(.writeKV) {
-      try backend.writeKV(
-        keys: k.0.heads, values: v.0.heads, positions: batch.positions, keyCache: cache.keys,
-        valueCache: cache.values)
-    }
-    let p = attentionParameters(layer: layer, kvLength: batch.kvLength)
-    try timed(.attention) {
-      try backend.attention(
-        query: q.0.heads, positions: batch.positions, keyCache: cache.keys, valueCache: cache.values,
-        parameters: p, into: a.attention.heads)
-    }
+    recorder.append(
+      .writeKV(
+        keys: k.0.heads, values: v.0.heads, positions: pos, keyCache: cache.keys, valueCache: cache.values),
+      .writeKV)
+    recorder.append(
+      .attention(
+        query: q.0.heads, positions: pos, keyCache: cache.keys, valueCache: cache.values,
+        softmax: softmaxParameters(layer: layer), out: a.attention.heads), .attention)
     return a.attention.flat
   }
 
   /// The output projection of the attention heads (+ bias) → `a.proj` (or `a.normed` with a bias).
   func attentionOutput(_ heads: Tensor, weights w: AttentionWeights, a: Activations) throws -> Tensor {
-    try matmul(heads, w.output, into: a.proj, .matmulAttentionOutput)
+    matmul(heads, w.output, into: a.proj, .matmulAttentionOutput)
     guard let b = w.outputBias else { return a.proj }
-    try add(a.proj, b, into: a.normed)
+    add(a.proj, b, into: a.normed)
     return a.normed
   }
 
@@ -184,15 +185,13 @@ extension ForwardContext {
   )
     throws -> Tensor
   {
-    try matmul(input, w.gate, into: a.gate, .matmulFeedForward)
-    try matmul(input, w.up, into: a.up, .matmulFeedForward)
-    try timed(.activation) {
-      switch activation {
-      case .silu: try backend.swiglu(gate: a.gate, up: a.up, into: a.act)
-      case .gelu: try backend.geglu(gate: a.gate, up: a.up, into: a.act)
-      }
+    matmul(input, w.gate, into: a.gate, .matmulFeedForward)
+    matmul(input, w.up, into: a.up, .matmulFeedForward)
+    switch activation {
+    case .silu: recorder.append(.swiglu(gate: a.gate, up: a.up, out: a.act), .activation)
+    case .gelu: recorder.append(.geglu(gate: a.gate, up: a.up, out: a.act), .activation)
     }
-    try matmul(a.act, w.down, into: a.proj, .matmulFeedForward)
+    matmul(a.act, w.down, into: a.proj, .matmulFeedForward)
     return a.proj
   }
 }
@@ -228,13 +227,15 @@ protocol DecoderArchitecture: Sendable {
   ) throws -> Tensor
 
   /// Token rows → residual stream (gemma scales by √d).
-  func embed(ids: [Int32], model: ModelWeights, into x: Tensor, scratch: Tensor, context: ForwardContext)
+  func embed(ids: IndexTensor, model: ModelWeights, into x: Tensor, scratch: Tensor, context: ForwardContext)
     throws
     -> Tensor
 }
 
 extension DecoderArchitecture {
-  func embed(ids: [Int32], model: ModelWeights, into x: Tensor, scratch: Tensor, context c: ForwardContext)
+  func embed(
+    ids: IndexTensor, model: ModelWeights, into x: Tensor, scratch: Tensor, context c: ForwardContext
+  )
     throws
     -> Tensor
   {
@@ -245,15 +246,13 @@ extension DecoderArchitecture {
 
 extension ForwardContext {
   /// Embedding rows (a quantized table, or a dense f32/f16/bf16 one stored in the GGUF).
-  func getRows(_ table: QTensor, ids: [Int32], into out: Tensor) throws {
-    try timed(.embedding) {
-      if let dtype = DType(table.type) {
-        let dense = try Tensor(
-          buffer: table.buffer, byteOffset: table.byteOffset, dtype: dtype, shape: table.shape)
-        try backend.getRows(dense, ids: ids, into: out)
-      } else {
-        try backend.getRows(table, ids: ids, into: out)
-      }
+  func getRows(_ table: QTensor, ids: IndexTensor, into out: Tensor) throws {
+    if let dtype = DType(table.type) {
+      let dense = try Tensor(
+        buffer: table.buffer, byteOffset: table.byteOffset, dtype: dtype, shape: table.shape)
+      recorder.append(.getRowsDense(table: dense, ids: ids, out: out), .embedding)
+    } else {
+      recorder.append(.getRows(table: table, ids: ids, out: out), .embedding)
     }
   }
 }
@@ -266,16 +265,16 @@ func preNormLayer(
   batch: BatchPositions, context c: ForwardContext
 ) throws -> Tensor {
   let a0 = input.activations
-  try c.rmsNorm(input.x, w.attentionNorm, into: a0.normed)
+  c.rmsNorm(input.x, w.attentionNorm, into: a0.normed)
   let heads = try c.selfAttention(
     layer: index, input: a0.normed, weights: w.attention, ropeFactors: model.ropeFactors, cache: cache,
     batch: batch,
     a: a0)
   let (attn, x, a) = try input.narrowed(
     attention: try c.attentionOutput(heads, weights: w.attention, a: a0))
-  try c.add(x, attn, into: a.mid)
-  try c.rmsNorm(a.mid, w.feedForwardNorm, into: a.normed)
+  c.add(x, attn, into: a.mid)
+  c.rmsNorm(a.mid, w.feedForwardNorm, into: a.normed)
   let ffn = try c.feedForward(a.normed, weights: w.feedForward, activation: .silu, a: a)
-  try c.add(a.mid, ffn, into: x)
+  c.add(a.mid, ffn, into: x)
   return x
 }

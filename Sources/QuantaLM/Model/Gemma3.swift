@@ -8,12 +8,14 @@ import QuantaCore
 ///     h   = x + norm(attn(norm(x) · attn_norm)) · post_attention_norm
 ///     out = h + norm(ffn(norm(h) · ffn_norm)) · post_ffw_norm
 struct Gemma3Architecture: DecoderArchitecture {
-  func embed(ids: [Int32], model: ModelWeights, into x: Tensor, scratch: Tensor, context c: ForwardContext)
+  func embed(
+    ids: IndexTensor, model: ModelWeights, into x: Tensor, scratch: Tensor, context c: ForwardContext
+  )
     throws
     -> Tensor
   {
     try c.getRows(model.tokenEmbedding, ids: ids, into: scratch)
-    try c.timed(.scale) { try c.backend.scale(scratch, by: c.config.embeddingScale, into: x) }
+    c.scale(scratch, by: c.config.embeddingScale, into: x)
     return x
   }
 
@@ -22,7 +24,7 @@ struct Gemma3Architecture: DecoderArchitecture {
     batch: BatchPositions, context c: ForwardContext
   ) throws -> Tensor {
     let a0 = input.activations
-    try c.rmsNorm(input.x, w.attentionNorm, into: a0.normed)
+    c.rmsNorm(input.x, w.attentionNorm, into: a0.normed)
     let heads = try c.selfAttention(
       layer: index, input: a0.normed, weights: w.attention, ropeFactors: nil, cache: cache, batch: batch,
       a: a0)
@@ -30,12 +32,12 @@ struct Gemma3Architecture: DecoderArchitecture {
       attention: try c.attentionOutput(heads, weights: w.attention, a: a0))
     // attentionOutput wrote a.proj (or a.normed with a bias): norm into the other one.
     let postAttn = attn.buffer === a.proj.buffer ? a.normed : a.proj
-    try c.rmsNorm(attn, w.postAttentionNorm, into: postAttn)
-    try c.add(x, postAttn, into: a.mid)
-    try c.rmsNorm(a.mid, w.feedForwardNorm, into: a.normed)
+    c.rmsNorm(attn, w.postAttentionNorm, into: postAttn)
+    c.add(x, postAttn, into: a.mid)
+    c.rmsNorm(a.mid, w.feedForwardNorm, into: a.normed)
     let ffn = try c.feedForward(a.normed, weights: w.feedForward, activation: .gelu, a: a)  // a.proj
-    try c.rmsNorm(ffn, w.postFeedForwardNorm, into: a.normed)
-    try c.add(a.mid, a.normed, into: x)
+    c.rmsNorm(ffn, w.postFeedForwardNorm, into: a.normed)
+    c.add(a.mid, a.normed, into: x)
     return x
   }
 }

@@ -22,15 +22,14 @@ final class Transformer: Sendable {
     }
   }
 
-  /// Runs `ids` (at `batch.positions`, already checked against the cache) through every layer and
-  /// the final norm. Returns the normed hidden states: every row, or only the last one when
-  /// `lastRowOnly` views are given.
+  /// Records the forward pass of `batch.ids` (at `batch.positions`, checked against the cache when
+  /// the plan runs) through every layer and the final norm. Returns the tensor that will hold the
+  /// normed hidden states: every row, or only the last one when `lastRowOnly` views are given.
   func forward(
-    ids: [Int32], batch: BatchPositions, activations a: Activations, lastRowOnly: Activations?,
-    cache: KVCache,
+    batch: BatchPositions, activations a: Activations, lastRowOnly: Activations?, cache: KVCache,
     context c: ForwardContext
   ) throws -> Tensor {
-    var x = try architecture.embed(ids: ids, model: weights, into: a.x, scratch: a.normed, context: c)
+    var x = try architecture.embed(ids: batch.ids, model: weights, into: a.x, scratch: a.normed, context: c)
     for i in 0..<config.layerCount {
       let input = LayerInput(
         x: x, activations: a, lastRowOnly: i == config.layerCount - 1 ? lastRowOnly : nil)
@@ -40,15 +39,26 @@ final class Transformer: Sendable {
     }
     // The final norm goes to `normed` of the activations the last layer used.
     let out = x.shape[0] == a.rows ? a.normed : (lastRowOnly ?? a).normed
-    try c.rmsNorm(x, weights.outputNorm, into: out)
+    c.rmsNorm(x, weights.outputNorm, into: out)
     return out
   }
 
-  /// Logits of `hidden` rows `[m, d]` into `out` `[m, vocab]` (final soft-cap: gemma 2 style models).
+  /// Records the logits of `hidden` rows `[m, d]` into `out` `[m, vocab]`.
   func logits(_ hidden: Tensor, into out: Tensor, context c: ForwardContext) throws {
-    try c.matmul(hidden, weights.output, into: out, .matmulOutput)
+    try checkFinalSoftcap()
+    c.matmul(hidden, weights.output, into: out, .matmulOutput)
+  }
+
+  /// The same, run now (perplexity's chunks of logits rows, outside any plan).
+  func logits(_ hidden: Tensor, into out: Tensor, options: QMatMulOptions) throws {
+    try checkFinalSoftcap()
+    try backend.matmul(hidden, weights: weights.output, options: options, into: out)
+  }
+
+  /// Final soft-capping (gemma 2 style models) has no op in the contract; the families supported
+  /// here never set it.
+  private func checkFinalSoftcap() throws {
     if config.finalLogitSoftcap > 0 {
-      // No tanh op in the contract: the families supported here never set it with a sliding window.
       throw QuantaError.unsupported(op: "final logit soft-capping", type: "f32", device: backend.device)
     }
   }

@@ -1,0 +1,399 @@
+import QuantaCore
+
+/// A forward plan on a GPU: the ops encoded as kernel launches over the plan's own tensors, one q8_1
+/// scratch for every matmul, the Int32 inputs uploaded with one asynchronous copy. A replayed plan
+/// (decode) is recorded into a device graph on its first execution and launched as one graph
+/// after; nothing in a step allocates, uploads per op or synchronizes.
+final class GPUPreparedPlan: PreparedPlan {
+  let gpu: GPUBackend
+  let plan: ForwardPlan
+  let replayed: Bool
+  /// q8_1 activations of the matmuls (the largest one's size).
+  private let scratch: GPUBuffer?
+  /// Host staging of the inputs: a stable address the asynchronous copy reads.
+  private let staging: UnsafeMutableBufferPointer<Int32>
+  private var graph: VendorHandle?
+  /// Fused kernels for known op chains (off: every op by itself, for comparisons).
+  let fusion: Bool
+
+  init(_ plan: ForwardPlan, gpu: GPUBackend, options: PlanOptions) throws {
+    self.gpu = gpu
+    self.plan = plan
+    replayed = options.replayed
+    fusion = options.fusion
+    _ = try gpu.gpuBuffer(plan.inputs.buffer, "plan inputs")
+    var bytes = 0
+    for step in plan.steps {
+      switch step.op {
+      case .matmul(let x, let w, let o, _):
+        bytes = max(bytes, GPUBackend.matmulScratchBytes(x, weights: w, options: o))
+      case .attention(_, _, _, _, let s, _) where !s.causal:
+        throw QuantaError.unsupported(
+          op: "plan attention without a causal mask", type: "f16", device: gpu.device)
+      default: break
+      }
+    }
+    scratch = bytes > 0 ? try gpu.gpuBuffer(gpu.allocate(byteCount: bytes), "plan scratch") : nil
+    staging = .allocate(capacity: max(plan.inputs.count, 1))
+    staging.initialize(repeating: 0)
+  }
+
+  deinit {
+    if let graph { gpu.context.api.destroyGraph(graph) }
+    staging.deallocate()
+  }
+
+  func execute(inputs: UnsafeBufferPointer<Int32>) throws {
+    try upload(inputs)
+    guard replayed else { return try encodeAll { _ in } }
+    if graph == nil { graph = try record() }
+    let g = graph!
+    try gpu.call { () throws(GPUError) in
+      try gpu.context.run { () throws(GPUError) in
+        try gpu.context.api.launchGraph(g, stream: gpu.context.stream)
+      }
+    }
+  }
+
+  /// Device time per op from events recorded between the kernels (no synchronize between ops).
+  func executeTimed(inputs: UnsafeBufferPointer<Int32>) throws -> [(tag: Int, seconds: Double)] {
+    try upload(inputs)
+    let ctx = gpu.context
+    let api = ctx.api
+    var events: [VendorHandle] = []
+    defer { for e in events { api.destroyEvent(e) } }
+    func mark() throws {
+      try gpu.call { () throws(GPUError) in
+        try ctx.run { () throws(GPUError) in
+          let e = try api.createEvent()
+          events.append(e)
+          try api.record(event: e, stream: ctx.stream)
+        }
+      }
+    }
+    try mark()
+    var groups: [[Int]] = []
+    try encodeAll { group in
+      groups.append(group.map(\.tag))
+      try mark()
+    }
+    try gpu.synchronize()
+    var out: [(tag: Int, seconds: Double)] = []
+    for (g, tags) in groups.enumerated() {
+      let ms = try gpu.call { () throws(GPUError) -> Float in
+        try ctx.run { () throws(GPUError) -> Float in
+          try api.elapsedMilliseconds(from: events[g], to: events[g + 1])
+        }
+      }
+      out.append((tags[0], Double(ms) / 1000))
+      for t in tags.dropFirst() { out.append((t, 0)) }
+    }
+    return out
+  }
+
+  /// One asynchronous host → device copy of the inputs, ordered before the step's kernels.
+  private func upload(_ inputs: UnsafeBufferPointer<Int32>) throws {
+    guard inputs.count == plan.inputs.count else {
+      throw QuantaError.shapeMismatch(
+        op: "plan inputs", expected: "[\(plan.inputs.count)]", actual: [inputs.count])
+    }
+    guard inputs.count > 0 else { return }
+    for i in 0..<inputs.count { staging[i] = inputs[i] }
+    let dst = try gpu.gpuBuffer(plan.inputs.buffer, "plan inputs").pointer.advanced(
+      by: plan.inputs.byteOffset)
+    let src = UnsafeRawPointer(staging.baseAddress!)
+    let bytes = 4 * inputs.count
+    try gpu.call { () throws(GPUError) in
+      try gpu.context.run { () throws(GPUError) in
+        try gpu.context.api.copyToDevice(dst, from: src, bytes: bytes, stream: gpu.context.stream)
+      }
+    }
+  }
+
+  /// Records every op into a device graph (kernels resolved first: module loading is not recorded).
+  private func record() throws -> VendorHandle {
+    let ctx = gpu.context
+    try gpu.call { () throws(GPUError) in
+      try ctx.run { () throws(GPUError) in try ctx.api.beginCapture(stream: ctx.stream) }
+    }
+    do {
+      try encodeAll { _ in }
+    } catch {
+      // End the recording whatever happened, so the stream is usable again.
+      if let g = try? ctx.api.endCapture(stream: ctx.stream) { ctx.api.destroyGraph(g) }
+      throw error
+    }
+    return try gpu.call { () throws(GPUError) -> VendorHandle in
+      try ctx.run { () throws(GPUError) -> VendorHandle in try ctx.api.endCapture(stream: ctx.stream) }
+    }
+  }
+
+  /// Issues the ops in order, fused where a known chain starts (see `encodeFused`). `issued` gets
+  /// the steps each kernel group (one op, or a fused chain) covered, once it is issued.
+  private func encodeAll(_ issued: (ArraySlice<ForwardPlan.Step>) throws -> Void) throws {
+    var quantizedInput: Tensor?
+    var i = 0
+    let steps = plan.steps
+    while i < steps.count {
+      if fusion, let used = try encodeFused(at: i, quantizedInput: &quantizedInput) {
+        try issued(steps[i..<(i + used)])
+        i += used
+        continue
+      }
+      try encode(steps[i].op, quantizedInput: &quantizedInput)
+      try issued(steps[i..<(i + 1)])
+      i += 1
+    }
+  }
+
+  private func pointer(_ t: IndexTensor) throws -> DevicePointer {
+    try gpu.gpuBuffer(t.buffer, "plan").pointer.advanced(by: t.byteOffset)
+  }
+
+  /// Issues one op. `quantizedInput`: the matmul input the scratch holds as q8_1, kept across
+  /// consecutive matmuls of the same input (q/k/v, gate/up) so it is quantized once.
+  private func encode(_ op: PlanOp, quantizedInput: inout Tensor?) throws {
+    let g = gpu
+    if case .matmul(let x, let w, let options, let out) = op {
+      let same = quantizedInput.map { Self.sameView($0, x) } ?? false
+      try g.matmul(
+        x, weights: w, options: options, into: out, scratch: scratch?.pointer ?? .null, quantized: same)
+      quantizedInput = GPUBackend.matmulScratchBytes(x, weights: w, options: options) > 0 ? x : nil
+      return
+    }
+    quantizedInput = nil
+    switch op {
+    case .matmul: break
+    case .getRows(let table, let ids, let out):
+      try g.getRows(table, ids: pointer(ids), count: ids.count, into: out)
+    case .getRowsDense(let table, let ids, let out):
+      try g.getRows(table, ids: pointer(ids), count: ids.count, into: out)
+    case .rmsNorm(let x, let w, let eps, let out): try g.rmsNorm(x, weight: w, eps: eps, into: out)
+    case .rope(let x, let positions, let p, let f, let out):
+      try g.rope(x, positions: pointer(positions), parameters: p, freqFactors: f, into: out)
+    case .writeKV(let k, let v, let positions, let kc, let vc):
+      try g.writeKV(keys: k, values: v, positions: pointer(positions), keyCache: kc, valueCache: vc)
+    case .attention(let q, let positions, let kc, let vc, let s, let out):
+      // Every cache row is in range; the causal mask bounds each query by its position.
+      try g.attention(
+        query: q, positions: pointer(positions), keyCache: kc, valueCache: vc, kvLength: kc.shape[0],
+        softmax: s,
+        into: out)
+    case .swiglu(let a, let b, let out): try g.swiglu(gate: a, up: b, into: out)
+    case .geglu(let a, let b, let out): try g.geglu(gate: a, up: b, into: out)
+    case .add(let a, let b, let out): try g.add(a, b, into: out)
+    case .mul(let a, let b, let out): try g.mul(a, b, into: out)
+    case .scale(let x, let f, let out): try g.scale(x, by: f, into: out)
+    case .argmax(let logits, let out): try g.argmax(logits, into: pointer(out), rows: out.count)
+    }
+  }
+
+  static func sameView(_ a: Tensor, _ b: Tensor) -> Bool {
+    a.buffer === b.buffer && a.byteOffset == b.byteOffset && a.shape == b.shape && a.dtype == b.dtype
+  }
+}
+
+extension GPUBackend {
+  public func prepare(_ plan: ForwardPlan, options: PlanOptions) throws -> any PreparedPlan {
+    try GPUPreparedPlan(plan, gpu: self, options: options)
+  }
+
+  /// Row-wise argmax of f32 `logits` `[rows, n]` → `rows` Int32 at `out` (first index on ties).
+  func argmax(_ logits: Tensor, into out: DevicePointer, rows: Int) throws {
+    let n = logits.shape.last ?? 0
+    guard rows > 0, n > 0 else { return }
+    var args = KernelArguments()
+    args.append(try ptr(logits, "argmax"))
+    args.append(out)
+    args.append(Int64(n))
+    try launch("argmax_f32", grid: (rows, 1, 1), block: (256, 1, 1), args)
+  }
+}
+
+// MARK: Fused chains
+
+extension GPUPreparedPlan {
+  /// Flags of `fused_norm_add_norm_q8_1` (plan_fused.cu).
+  enum RowChain {
+    static let norm1: Int32 = 1, add: Int32 = 2, norm2: Int32 = 4, quant: Int32 = 8
+  }
+
+  private func op(_ i: Int) -> PlanOp? { i < plan.steps.count ? plan.steps[i].op : nil }
+
+  /// The next op reads `t` as the input of a quantized matmul (q8_1 through the scratch).
+  private func quantizedMatmul(at i: Int, reading t: Tensor) -> Bool {
+    guard case .matmul(let x, let w, let o, _) = op(i), Self.sameView(x, t) else { return false }
+    return GPUBackend.matmulScratchBytes(x, weights: w, options: o) > 0 && w.rowLength == t.shape.last
+  }
+
+  /// Encodes the fused chain starting at step `i`, if one does; returns how many ops it covered.
+  func encodeFused(at i: Int, quantizedInput: inout Tensor?) throws -> Int? {
+    if let n = try encodeRopeChain(at: i) {
+      quantizedInput = nil
+      return n
+    }
+    if let n = try encodeGLU(at: i) {
+      quantizedInput = nil  // set again below when the glu wrote the scratch
+      if case .swiglu(_, _, let out) = op(i) { quantizedInput = out }
+      if case .geglu(_, _, let out) = op(i) { quantizedInput = out }
+      return n
+    }
+    if let (n, q) = try encodeRowChain(at: i) {
+      quantizedInput = q
+      return n
+    }
+    return nil
+  }
+
+  /// `[rmsNorm(b → t)] [add(a, v → s)] [rmsNorm(v → y)] [then a quantized matmul of the last value]`:
+  /// one row kernel (at least two of the four stages).
+  private func encodeRowChain(at start: Int) throws -> (Int, Tensor?)? {
+    var i = start
+    var flags: Int32 = 0
+    var b: Tensor?, a: Tensor?, w1: Tensor?, w2: Tensor?, t: Tensor?, sOut: Tensor?, y: Tensor?
+    var eps1: Float = 0, eps2: Float = 0
+    var value: Tensor?  // the chain's current value
+    if case .rmsNorm(let x, let w, let eps, let out) = op(i), x.shape == out.shape {
+      flags |= RowChain.norm1
+      b = x; w1 = w; eps1 = eps; t = out; value = out
+      i += 1
+    }
+    if case .add(let l, let r, let out) = op(i), l.shape == r.shape, l.shape == out.shape {
+      if let v = value {
+        if Self.sameView(v, r) { a = l } else if Self.sameView(v, l) { a = r }
+      } else {
+        b = r; a = l
+      }
+      if a != nil {
+        flags |= RowChain.add
+        sOut = out; value = out
+        i += 1
+      }
+    }
+    if case .rmsNorm(let x, let w, let eps, let out) = op(i), x.shape == out.shape,
+      value.map({ Self.sameView($0, x) }) ?? true
+    {
+      if value == nil { b = x }
+      flags |= RowChain.norm2
+      w2 = w; eps2 = eps; y = out; value = out
+      i += 1
+    }
+    guard let v = value, let b, let n = v.shape.last, n > 0 else { return nil }
+    var quantized: Tensor?
+    if n % 32 == 0, quantizedMatmul(at: i, reading: v), let scratch, scratch.byteCount >= v.count / 32 * 36 {
+      flags |= RowChain.quant
+      quantized = v
+    }
+    // One stage alone is the plain op.
+    guard flags.nonzeroBitCount >= 2 else { return nil }
+    let g = gpu
+    var args = KernelArguments()
+    args.append(try g.ptr(b, "fused"))
+    args.append(try a.map { try g.ptr($0, "fused") } ?? .null)
+    args.append(try g.optionalPointer(w1, "fused"))
+    args.append(try g.optionalPointer(w2, "fused"))
+    args.append(try g.optionalPointer(t, "fused"))
+    args.append(try g.optionalPointer(sOut, "fused"))
+    args.append(try g.optionalPointer(y, "fused"))
+    args.append(quantized != nil ? scratch!.pointer : .null)
+    args.append(Int64(n))
+    args.append(eps1)
+    args.append(eps2)
+    args.append(flags)
+    try g.launch(
+      "fused_norm_add_norm_q8_1", grid: (v.count / n, 1, 1), block: (GPUPlanGeometry.rowThreads, 1, 1), args)
+    return (i - start, quantized)
+  }
+
+  /// `[rmsNorm per head] rope [scale] [writeKV of the result and a value tensor]`: one CTA per
+  /// (token, head).
+  private func encodeRopeChain(at start: Int) throws -> Int? {
+    var i = start
+    var norm: (w: Tensor?, eps: Float)?
+    var input: Tensor?
+    if case .rmsNorm(let x, let w, let eps, let out) = op(i), x.shape.count == 3,
+      case .rope(let rx, _, _, _, _) = op(i + 1), Self.sameView(rx, out)
+    {
+      norm = (w, eps)
+      input = x
+      i += 1
+    }
+    guard case .rope(let rx, let positions, let p, let ff, var out) = op(i), rx.shape.count == 3 else {
+      return nil
+    }
+    let (tokens, heads, hd) = (rx.shape[0], rx.shape[1], rx.shape[2])
+    guard hd <= KernelBuild.attentionMaxHeadDim, p.dimensions <= hd else { return nil }
+    i += 1
+    var factor: Float = 1
+    if case .scale(let sx, let f, let sOut) = op(i), sx.count == out.count, sx.buffer === out.buffer,
+      sx.byteOffset == out.byteOffset
+    {
+      factor = f
+      out = try Tensor(buffer: sOut.buffer, byteOffset: sOut.byteOffset, dtype: .f32, shape: out.shape)
+      i += 1
+    }
+    var kv: (keyCache: Tensor, values: Tensor, valueCache: Tensor)?
+    if case .writeKV(let k, let v, let kvPositions, let kc, let vc) = op(i), Self.sameView(k, out),
+      kvPositions.buffer === positions.buffer, kvPositions.byteOffset == positions.byteOffset,
+      v.shape == k.shape
+    {
+      kv = (kc, v, vc)
+      i += 1
+    }
+    // A plain rope is the plain op.
+    guard i - start >= 2 else { return nil }
+    let g = gpu
+    var args = KernelArguments()
+    args.append(try g.ptr(input ?? rx, "rope"))
+    args.append(try g.optionalPointer(norm?.w, "rope"))
+    args.append(norm?.eps ?? 0)
+    args.append(Int32(norm != nil ? 1 : 0))
+    args.append(try g.ptr(out, "rope"))
+    args.append(try pointer(positions))
+    args.append(try g.optionalPointer(ff, "rope"))
+    args.append(Int64(heads))
+    args.append(Int64(hd))
+    args.append(Int64(p.dimensions))
+    args.append(Int32(p.mode == .neox ? 1 : 0))
+    args.append(p.freqBase)
+    args.append(p.freqScale)
+    args.append(p.attnFactor)
+    args.append(factor)
+    args.append(try kv.map { try g.ptr($0.keyCache, "writeKV") } ?? .null)
+    args.append(try kv.map { try g.ptr($0.values, "writeKV") } ?? .null)
+    args.append(try kv.map { try g.ptr($0.valueCache, "writeKV") } ?? .null)
+    try g.launch(
+      "rope_norm_kv_f32", grid: (tokens * heads, 1, 1), block: (GPUPlanGeometry.ropeThreads, 1, 1), args)
+    return i - start
+  }
+
+  /// `swiglu/geglu` whose output the next op quantizes for a matmul: the q8_1 blocks written with it.
+  private func encodeGLU(at i: Int) throws -> Int? {
+    let gate: Tensor, up: Tensor, out: Tensor, gelu: Bool
+    switch op(i) {
+    case .swiglu(let g0, let u, let o): (gate, up, out, gelu) = (g0, u, o, false)
+    case .geglu(let g0, let u, let o): (gate, up, out, gelu) = (g0, u, o, true)
+    default: return nil
+    }
+    guard let n = out.shape.last, n % 32 == 0, gate.count == out.count, up.count == out.count,
+      quantizedMatmul(at: i + 1, reading: out), let scratch, scratch.byteCount >= out.count / 32 * 36
+    else { return nil }
+    let g = gpu
+    var args = KernelArguments()
+    args.append(try g.ptr(gate, "glu"))
+    args.append(try g.ptr(up, "glu"))
+    args.append(try g.ptr(out, "glu"))
+    args.append(scratch.pointer)
+    args.append(Int64(n))
+    args.append(Int32(gelu ? 1 : 0))
+    try g.launch("glu_q8_1", grid: (out.count / n, 1, 1), block: (GPUPlanGeometry.rowThreads, 1, 1), args)
+    return 1
+  }
+}
+
+/// Launch geometry of plan_fused.cu (FUSED_ROW_THREADS, ROPE_FUSED_THREADS there).
+enum GPUPlanGeometry {
+  static let rowThreads = 256
+  static let ropeThreads = 128
+  static let kernels = ["fused_norm_add_norm_q8_1", "rope_norm_kv_f32", "glu_q8_1"]
+}

@@ -1,0 +1,509 @@
+// Mat-mat through q8_1 activations on int8 matrix cores (llama.cpp's mul_mat_q / mmq design, Quanta's
+// own code): y[col * nrows + row] = Σ_j w[row, j] · x[col, j], x already quantized to q8_1 blocks
+// { half d; half s; s8 qs[32]; } [ncols, k/32] by quantize_q8_1.
+//
+// A CTA computes MMQ_Y weight rows × MMQ_X activation columns and steps k MMQ_KB q8_1 blocks (32
+// values each) at a time. Per k-step the weight tile is decoded once into shared memory — int8 values
+// plus one scale a (and offset b) per 16 or 32 values, w = a·q + b, by a per-type loader (mmq_quads:
+// 32-bit reads) or the generic per-element decoders of quants.cuh — and
+// the activation tile (int8, d, and d·Σq per sub-block for the b terms) is copied beside it. Each of
+// the MMQ_NWARPS 32-lane groups owns MMQ_Y / MMQ_NWARPS rows × all MMQ_X columns: int8 m16n8k32 (or
+// m16n8k16 where a type's scale changes every 16 values) products into int32, scaled per q8_1 block
+// by (weight scale × activation d) into float accumulators; Σ b·x comes from the activations' sums.
+//
+// Geometry (MMQ_Y, MMQ_X, MMQ_NWARPS, MMQ_KB, QK_MMA_LANES) comes from the host, GPUMatMat.swift, its
+// one owner (issue 12 §3): KernelBuild prepends them as #defines.
+//
+// Matrix-core instruction: qk_mma_s8_16x8x32 / qk_mma_s8_16x8x16. On NVIDIA sm_80+ one mma.sync; else
+// a portable version built from 32-wide shuffles that reproduces the PTX fragment layout exactly (which
+// lane holds which elements), so the tile logic runs — and is tested by the CPU emulation — anywhere.
+// The fragments are defined over a logical group of 32 lanes (QK_MMA_LANES), independent of the
+// physical wavefront: at wave64 each wavefront holds two independent groups (every shuffle names width
+// 32), so the portable path is correct at wave32 and wave64 (scripts/gpu_kernels_emulate.sh checks
+// both). The host selects this kernel only on CUDA sm_80+ (GPUMatMat.usesMatrixCores); on AMD the
+// shuffle path would be slower than mul_mat_via_q8_1, and MFMA (CDNA) / WMMA (RDNA3) versions of the
+// two functions are not written yet.
+#ifndef MMQ_Y
+#error "MMQ_Y, MMQ_X, MMQ_NWARPS, MMQ_KB and QK_MMA_LANES come from the host (GPUMatMat.sourceDefines)"
+#endif
+#if QK_MMA_LANES != 32
+#error "the m16n8k32 / m16n8k16 fragment layouts are defined over 32 lanes"
+#endif
+#define MMQ_MMA_THREADS (MMQ_NWARPS * QK_MMA_LANES)
+#define MMQ_ROWS_PER_WARP (MMQ_Y / MMQ_NWARPS)
+#if MMQ_Y % MMQ_NWARPS != 0 || MMQ_ROWS_PER_WARP % 16 != 0 || MMQ_X % 8 != 0 || MMQ_KB < 1
+#error "MMQ geometry: each 32-lane group owns a multiple of 16 rows; columns a multiple of 8"
+#endif
+// Ints (4 × s8) per row of a shared int8 tile: 8 per q8_1 block, padded by 4 so that the eight rows
+// (or columns) one fragment load touches fall in distinct banks.
+#define MMQ_TILE_STRIDE (MMQ_KB * 8 + 4)
+
+// ---- The matrix-core primitive -------------------------------------------------------------------
+// PTX ISA fragment layouts (mma.m16n8k32 / m16n8k16, .s8): lane = 4·groupID + threadID_in_group; with
+// g = groupID, t = threadID_in_group, each register 4 consecutive s8 along k:
+//   A 16×32 row-major: a[0] = A[g][4t..4t+3], a[1] = A[g+8][4t..], a[2] = A[g][16+4t..], a[3] = A[g+8][16+4t..]
+//   B 32×8 col-major:  b[0] = B[4t..4t+3][g], b[1] = B[16+4t..][g]
+//   C 16×8 s32:        c[0] = C[g][2t], c[1] = C[g][2t+1], c[2] = C[g+8][2t], c[3] = C[g+8][2t+1]
+//   m16n8k16: A a[0] = A[g][4t..], a[1] = A[g+8][4t..]; B b = B[4t..][g]; C as above.
+// c += A·B. Every lane of the 32-lane group calls it together (1-D blocks: lane = threadIdx.x % 32).
+
+#if defined(QUANTA_VENDOR_CUDA) && __CUDA_ARCH__ >= 800
+#define QK_MMA_INT8 1
+#endif
+
+// Portable int8 lane exchange for the fragment layouts above (also what the CPU emulation runs).
+QK_DEVICE int qk_mma_lane() { return (int)(threadIdx.x % QK_MMA_LANES); }
+
+QK_DEVICE void qk_mma_s8_16x8x32(int (&c)[4], const int (&a)[4], const int (&b)[2]) {
+#ifdef QK_MMA_INT8
+  asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};"
+      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+  const int lane = qk_mma_lane(), g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    // Row g / g+8 of A, values 4j.. and 16+4j..: lane 4g+j's a[0..3]. Column 2t / 2t+1 of B, the same
+    // k: lanes 4·2t+j and 4·(2t+1)+j's b[0..1].
+    const int ar0 = qk_shfl_int(a[0], 4 * g + j, QK_MMA_LANES), ar8 = qk_shfl_int(a[1], 4 * g + j, QK_MMA_LANES);
+    const int ah0 = qk_shfl_int(a[2], 4 * g + j, QK_MMA_LANES), ah8 = qk_shfl_int(a[3], 4 * g + j, QK_MMA_LANES);
+    const int bl0 = qk_shfl_int(b[0], 8 * t + j, QK_MMA_LANES), bh0 = qk_shfl_int(b[1], 8 * t + j, QK_MMA_LANES);
+    const int bl1 = qk_shfl_int(b[0], 8 * t + 4 + j, QK_MMA_LANES);
+    const int bh1 = qk_shfl_int(b[1], 8 * t + 4 + j, QK_MMA_LANES);
+    c[0] = ggml_cuda_dp4a(ar0, bl0, ggml_cuda_dp4a(ah0, bh0, c[0]));
+    c[1] = ggml_cuda_dp4a(ar0, bl1, ggml_cuda_dp4a(ah0, bh1, c[1]));
+    c[2] = ggml_cuda_dp4a(ar8, bl0, ggml_cuda_dp4a(ah8, bh0, c[2]));
+    c[3] = ggml_cuda_dp4a(ar8, bl1, ggml_cuda_dp4a(ah8, bh1, c[3]));
+  }
+#endif
+}
+
+QK_DEVICE void qk_mma_s8_16x8x16(int (&c)[4], int a0, int a1, int b) {
+#ifdef QK_MMA_INT8
+  asm("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5}, {%6}, {%0, %1, %2, %3};"
+      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+      : "r"(a0), "r"(a1), "r"(b));
+#else
+  const int lane = qk_mma_lane(), g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const int ar0 = qk_shfl_int(a0, 4 * g + j, QK_MMA_LANES), ar8 = qk_shfl_int(a1, 4 * g + j, QK_MMA_LANES);
+    const int b0 = qk_shfl_int(b, 8 * t + j, QK_MMA_LANES), b1 = qk_shfl_int(b, 8 * t + 4 + j, QK_MMA_LANES);
+    c[0] = ggml_cuda_dp4a(ar0, b0, c[0]);
+    c[1] = ggml_cuda_dp4a(ar0, b1, c[1]);
+    c[2] = ggml_cuda_dp4a(ar8, b0, c[2]);
+    c[3] = ggml_cuda_dp4a(ar8, b1, c[3]);
+  }
+#endif
+}
+
+// ---- Per-type weight loaders ---------------------------------------------------------------------
+// mmq_quads<T>::quad gives the 4 s8 values 4j..4j+3 of q8_1-block kb (32 values) of a weight row from
+// one 32-bit read, ::scales that block's a (and b), per SUB values; every type in MMQ_TYPE_LIST has
+// one. A type without (fast = 0) goes through the per-element decoders (load_group8<T>), as does every
+// type when MMQ_GENERIC_LOADERS is 1 (the emulation test builds it so, to keep that path checked).
+// Blocks of these types have even sizes and their fields sit at even offsets, so 16-bit reads are
+// aligned as long as the weights start at an even address (the host checks).
+#ifndef MMQ_GENERIC_LOADERS
+#define MMQ_GENERIC_LOADERS 0
+#endif
+QK_DEVICE u32 mmq_rd32_2(const u8* p) {
+  const u16* h = (const u16*)p;
+  return (u32)h[0] | ((u32)h[1] << 16);
+}
+// Per byte: v - 8 (v ≤ 15), v - 16 (v ≤ 31), v - 32 (v ≤ 63), without borrows between bytes.
+QK_DEVICE int mmq_sub8(u32 v) { return (int)((v + 0x78787878u) ^ 0x80808080u); }
+QK_DEVICE int mmq_sub16(u32 v) { return (int)((v + 0x70707070u) ^ 0x80808080u); }
+QK_DEVICE int mmq_sub32(u32 v) { return (int)((v + 0x60606060u) ^ 0x80808080u); }
+// Bit 4 of the four bytes from the low four bits of h.
+QK_DEVICE u32 mmq_spread4(u32 h) { return ((h & 1) << 4) | ((h & 2) << 11) | ((h & 4) << 18) | ((h & 8) << 25); }
+// Nibbles of values 4j..4j+3 of a 32-value block whose qs[16] hold value e (e < 16) low, e + 16 high.
+QK_DEVICE u32 mmq_nibbles32(const u8* qs, int j) { return (mmq_rd32_2(qs + 4 * (j & 3)) >> (4 * (j >> 2))) & 0x0f0f0f0fu; }
+
+template <class T>
+struct mmq_quads {
+  enum { fast = 0 };
+  static __device__ __forceinline__ int quad(const u8*, s64, int) { return 0; }
+  static __device__ __forceinline__ void scales(const u8*, s64, float (&a)[2], float (&b)[2]) {
+    a[0] = a[1] = b[0] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q4_0> {  // { half d; u8 qs[16]; }
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) { return mmq_sub8(mmq_nibbles32(row + kb * 18 + 2, j)); }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    a[0] = rdh(row + kb * 18); a[1] = b[0] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q4_1> {  // { half d; half m; u8 qs[16]; }
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) { return (int)mmq_nibbles32(row + kb * 20 + 4, j); }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    a[0] = rdh(row + kb * 20); b[0] = rdh(row + kb * 20 + 2); a[1] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q5_0> {  // { half d; u8 qh[4]; u8 qs[16]; }: bit e of qh is bit 4 of value e
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const u8* blk = row + kb * 22;
+    return mmq_sub16(mmq_nibbles32(blk + 6, j) | mmq_spread4((mmq_rd32_2(blk + 2) >> (4 * j)) & 0xf));
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    a[0] = rdh(row + kb * 22); a[1] = b[0] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q5_1> {  // { half d; half m; u8 qh[4]; u8 qs[16]; }
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const u8* blk = row + kb * 24;
+    return (int)(mmq_nibbles32(blk + 8, j) | mmq_spread4((mmq_rd32_2(blk + 4) >> (4 * j)) & 0xf));
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    a[0] = rdh(row + kb * 24); b[0] = rdh(row + kb * 24 + 2); a[1] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q8_0> {  // { half d; s8 qs[32]; }
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) { return (int)mmq_rd32_2(row + kb * 34 + 2 + 4 * j); }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    a[0] = rdh(row + kb * 34); a[1] = b[0] = b[1] = 0.0f;
+  }
+};
+// K-quants: q8_1-block kb is 32-value block kb % 8 of super-block kb / 8.
+template <>
+struct mmq_quads<qt_q2_K> {  // { u8 scales[16]; u8 qs[64]; half d; half dmin; }: block b = 4·n + j
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const int b = (int)(kb % 8);
+    return (int)((mmq_rd32_2(row + (kb / 8) * 84 + 16 + (b / 4) * 32 + 4 * j) >> (2 * (b % 4))) & 0x03030303u);
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    const int bl = (int)(kb % 8);
+    const u8* blk = row + (kb / 8) * 84;
+    const float d = rdh(blk + 80), dmin = rdh(blk + 82);
+#pragma unroll
+    for (int s = 0; s < 2; ++s) {
+      const int sc = blk[(bl / 4) * 8 + (bl % 4) * 2 + s];
+      a[s] = d * (float)(sc & 0xf);
+      b[s] = -(dmin * (float)(sc >> 4));
+    }
+  }
+};
+template <>
+struct mmq_quads<qt_q3_K> {  // { u8 hmask[32]; u8 qs[64]; u8 scales[12]; half d; }: block b = 4·n + j
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const int b = (int)(kb % 8);
+    const u8* blk = row + (kb / 8) * 110;
+    const u32 lo = (mmq_rd32_2(blk + 32 + (b / 4) * 32 + 4 * j) >> (2 * (b % 4))) & 0x03030303u;
+    const u32 h = (mmq_rd32_2(blk + 4 * j) >> b) & 0x01010101u;  // set: q = lo, clear: q = lo - 4
+    return (int)(((lo | (h << 2)) + 0x7c7c7c7cu) ^ 0x80808080u);
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    const int bl = (int)(kb % 8);
+    const u8* blk = row + (kb / 8) * 110;
+    const u8* sc = blk + 96;
+    const float d = rdh(blk + 108);
+#pragma unroll
+    for (int s = 0; s < 2; ++s) {
+      const int is = (bl / 4) * 8 + (bl % 4) * 2 + s;
+      const int lo4 = is < 8 ? (sc[is] & 0xf) : (sc[is - 8] >> 4);
+      const int hi2 = (sc[8 + (is % 4)] >> (2 * (is / 4))) & 3;
+      a[s] = d * (float)((lo4 | (hi2 << 4)) - 32);
+      b[s] = 0.0f;
+    }
+  }
+};
+template <>
+struct mmq_quads<qt_q4_K> {  // { half d; half dmin; u8 scales[12]; u8 qs[128]; }: block b = 2·ch + hi
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const int b = (int)(kb % 8);
+    return (int)((mmq_rd32_2(row + (kb / 8) * 144 + 16 + (b / 2) * 32 + 4 * j) >> (4 * (b % 2))) & 0x0f0f0f0fu);
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    const u8* blk = row + (kb / 8) * 144;
+    int sc, mn;
+    get_scale_min_k4((int)(kb % 8), blk + 4, sc, mn);
+    a[0] = rdh(blk) * (float)sc; b[0] = -(rdh(blk + 2) * (float)mn); a[1] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q5_K> {  // { half d; half dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]; }
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const int b = (int)(kb % 8);
+    const u8* blk = row + (kb / 8) * 176;
+    const u32 lo = (mmq_rd32_2(blk + 48 + (b / 2) * 32 + 4 * j) >> (4 * (b % 2))) & 0x0f0f0f0fu;
+    return (int)(lo | (((mmq_rd32_2(blk + 16 + 4 * j) >> b) & 0x01010101u) << 4));
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    const u8* blk = row + (kb / 8) * 176;
+    int sc, mn;
+    get_scale_min_k4((int)(kb % 8), blk + 4, sc, mn);
+    a[0] = rdh(blk) * (float)sc; b[0] = -(rdh(blk + 2) * (float)mn); a[1] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_q6_K> {  // { u8 ql[128]; u8 qh[64]; s8 scales[16]; half d; }: block b = 4·n + quarter
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    const int b = (int)(kb % 8), n = b / 4, quarter = b % 4;
+    const u8* blk = row + (kb / 8) * 210;
+    const u32 lo = (mmq_rd32_2(blk + n * 64 + (quarter & 1) * 32 + 4 * j) >> (4 * (quarter >> 1))) & 0x0f0f0f0fu;
+    const u32 hi = (mmq_rd32_2(blk + 128 + n * 32 + 4 * j) >> (2 * quarter)) & 0x03030303u;
+    return mmq_sub32(lo | (hi << 4));
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    const int bl = (int)(kb % 8), n = bl / 4, quarter = bl % 4;
+    const u8* blk = row + (kb / 8) * 210;
+    const float d = rdh(blk + 208);
+    a[0] = d * (float)(s8)blk[192 + n * 8 + 2 * quarter];
+    a[1] = d * (float)(s8)blk[192 + n * 8 + 2 * quarter + 1];
+    b[0] = b[1] = 0.0f;
+  }
+};
+
+// Four 4-bit indices (one per byte) → the four s8 values of a 16-entry table, held in four words read
+// uniformly (no divergent table reads).
+QK_DEVICE int mmq_lookup16(u32 idx4, const s8* table) {
+  u32 t[4];
+#pragma unroll
+  for (int w = 0; w < 4; ++w) t[w] = (u32)pack4(table[4 * w], table[4 * w + 1], table[4 * w + 2], table[4 * w + 3]);
+  u32 r = 0;
+#pragma unroll
+  for (int b = 0; b < 4; ++b) {
+    const u32 i = (idx4 >> (8 * b)) & 0xf;
+    const u32 word = i & 8 ? (i & 4 ? t[3] : t[2]) : (i & 4 ? t[1] : t[0]);
+    r |= ((word >> (8 * (i & 3))) & 0xff) << (8 * b);
+  }
+  return (int)r;
+}
+template <>
+struct mmq_quads<qt_iq4_nl> {  // { half d; u8 qs[16]; }: q4_0's nibbles through kvalues_iq4nl
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    return mmq_lookup16(mmq_nibbles32(row + kb * 18 + 2, j), kvalues_iq4nl);
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    a[0] = rdh(row + kb * 18); a[1] = b[0] = b[1] = 0.0f;
+  }
+};
+template <>
+struct mmq_quads<qt_iq4_xs> {  // { half d; u16 scales_h; u8 scales_l[4]; u8 qs[128]; }
+  enum { fast = 1 };
+  static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) {
+    return mmq_lookup16(mmq_nibbles32(row + (kb / 8) * 136 + 8 + (kb % 8) * 16, j), kvalues_iq4nl);
+  }
+  static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
+    const int ib = (int)(kb % 8);
+    const u8* blk = row + (kb / 8) * 136;
+    const int ls = ((blk[4 + ib / 2] >> (4 * (ib % 2))) & 0xf) | (((rd16(blk + 2) >> (2 * ib)) & 3) << 4);
+    a[0] = rdh(blk) * (float)(ls - 32); a[1] = b[0] = b[1] = 0.0f;
+  }
+};
+
+// ---- The tile kernel -----------------------------------------------------------------------------
+// SUB: values per weight scale (32, or 16 for q2_K / q3_K / q6_K); T::has_b: an offset b per SUB
+// values (w = a·q + b), summed against d·Σq of the same activation values. Types with a shift c
+// (iq1_s, iq1_m) are not served here.
+template <class T, int SUB>
+QK_DEVICE void mul_mat_q(
+  const u8* __restrict__ w, const u8* __restrict__ xq, float* __restrict__ y, s64 k, s64 nrows, s64 ncols) {
+  constexpr int SUBS = 32 / SUB;               // scales per q8_1 block
+  constexpr int SSTRIDE = MMQ_KB * SUBS + 1;   // floats per row of a scale tile (padded)
+  constexpr int TM = MMQ_ROWS_PER_WARP / 16;   // m16 tiles per 32-lane group
+  constexpr int TN = MMQ_X / 8;                // n8 tiles
+  constexpr bool HAS_B = T::has_b != 0;
+  static_assert(SUB == 16 || SUB == 32, "scales change every 16 or 32 values");
+  static_assert(!T::has_c, "types with a shift c use mul_mat_via_q8_1");
+
+  __shared__ int wq[MMQ_Y][MMQ_TILE_STRIDE];
+  __shared__ float wsa[MMQ_Y][SSTRIDE];
+  __shared__ float wsb[HAS_B ? MMQ_Y : 1][SSTRIDE];
+  __shared__ int xs[MMQ_X][MMQ_TILE_STRIDE];
+  __shared__ float xd[MMQ_X][MMQ_KB + 1];
+  __shared__ float xsum[HAS_B ? MMQ_X : 1][SSTRIDE];
+
+  const int tid = threadIdx.x;
+  const int lane = qk_mma_lane(), g = lane / 4, t = lane % 4;
+  const int wrow0 = (tid / QK_MMA_LANES) * MMQ_ROWS_PER_WARP;  // this group's first row in the tile
+  const s64 row0 = (s64)blockIdx.x * MMQ_Y;
+  const s64 col0 = (s64)blockIdx.y * MMQ_X;
+  const s64 nb = k / 32;  // q8_1 blocks per row
+  const s64 wrow_bytes = (k / T::qk) * T::bytes;
+  const s64 xcol_bytes = nb * 36;
+
+  float acc[TM][TN][4];
+#pragma unroll
+  for (int mt = 0; mt < TM; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < TN; ++nt)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) acc[mt][nt][i] = 0.0f;
+
+  for (s64 kb0 = 0; kb0 < nb; kb0 += MMQ_KB) {
+    // Weights: MMQ_Y rows × MMQ_KB blocks, decoded once (zeros past the edges).
+    if (mmq_quads<T>::fast && !MMQ_GENERIC_LOADERS) {
+      for (int i = tid; i < MMQ_Y * MMQ_KB * 8; i += MMQ_MMA_THREADS) {
+        const int r = i / (MMQ_KB * 8), j = i % (MMQ_KB * 8);
+        const s64 row = row0 + r, kb = kb0 + j / 8;
+        wq[r][j] = row < nrows && kb < nb ? mmq_quads<T>::quad(w + row * wrow_bytes, kb, j % 8) : 0;
+      }
+      for (int i = tid; i < MMQ_Y * MMQ_KB; i += MMQ_MMA_THREADS) {
+        const int r = i / MMQ_KB, kbl = i % MMQ_KB;
+        const s64 row = row0 + r, kb = kb0 + kbl;
+        float sa[2] = {0.0f, 0.0f}, sb[2] = {0.0f, 0.0f};
+        if (row < nrows && kb < nb) mmq_quads<T>::scales(w + row * wrow_bytes, kb, sa, sb);
+#pragma unroll
+        for (int s = 0; s < SUBS; ++s) {
+          wsa[r][kbl * SUBS + s] = sa[s];
+          if (HAS_B) wsb[r][kbl * SUBS + s] = sb[s];
+        }
+      }
+    } else {
+      for (int i = tid; i < MMQ_Y * MMQ_KB * 4; i += MMQ_MMA_THREADS) {  // 4 groups of 8 per block
+        const int r = i / (MMQ_KB * 4), kbl = (i / 4) % MMQ_KB, gi = i % 4;
+        const s64 row = row0 + r, kb = kb0 + kbl;
+        group8 v;
+        if (row < nrows && kb < nb) {
+          v = load_group8<T>(w + row * wrow_bytes, kb * 4 + gi);
+        } else {
+          v.q0 = 0; v.q1 = 0; v.a = 0.0f; v.b = 0.0f; v.c = 0.0f;
+        }
+        wq[r][kbl * 8 + 2 * gi] = v.q0;
+        wq[r][kbl * 8 + 2 * gi + 1] = v.q1;
+        if ((gi * 8) % SUB == 0) {
+          const int s = kbl * SUBS + gi * 8 / SUB;
+          wsa[r][s] = v.a;
+          if (HAS_B) wsb[r][s] = v.b;
+        }
+      }
+    }
+    // Activations: MMQ_X columns × MMQ_KB blocks × 8 ints of s8, then d (and d·Σq per sub-block).
+    for (int i = tid; i < MMQ_X * MMQ_KB * 8; i += MMQ_MMA_THREADS) {
+      const int c = i / (MMQ_KB * 8), j = i % (MMQ_KB * 8);
+      const s64 col = col0 + c, kb = kb0 + j / 8;
+      xs[c][j] = col < ncols && kb < nb ? ((const int*)(xq + col * xcol_bytes + kb * 36 + 4))[j % 8] : 0;
+    }
+    for (int i = tid; i < MMQ_X * MMQ_KB; i += MMQ_MMA_THREADS) {
+      const int c = i / MMQ_KB, kbl = i % MMQ_KB;
+      const s64 col = col0 + c, kb = kb0 + kbl;
+      const bool ok = col < ncols && kb < nb;
+      const u8* blk = xq + (ok ? col * xcol_bytes + kb * 36 : 0);
+      const float d = ok ? rdh(blk) : 0.0f;
+      xd[c][kbl] = d;
+      if (HAS_B) {
+#pragma unroll
+        for (int s = 0; s < SUBS; ++s) {
+          int sum = 0;
+#pragma unroll
+          for (int j = 0; j < 8 / SUBS; ++j)
+            sum = ok ? ggml_cuda_dp4a(0x01010101, ((const int*)(blk + 4))[s * (8 / SUBS) + j], sum) : 0;
+          xsum[c][kbl * SUBS + s] = d * (float)sum;
+        }
+      }
+    }
+    __syncthreads();
+
+    const int kbn = nb - kb0 < MMQ_KB ? (int)(nb - kb0) : MMQ_KB;  // uniform over the CTA
+#pragma unroll
+    for (int kbl = 0; kbl < MMQ_KB; ++kbl) {
+      if (kbl >= kbn) break;
+      int a[TM][4];
+      float sa[TM][2][SUBS], sb[TM][2][SUBS];
+#pragma unroll
+      for (int mt = 0; mt < TM; ++mt) {
+        const int r = wrow0 + mt * 16 + g;
+        a[mt][0] = wq[r][kbl * 8 + t];
+        a[mt][1] = wq[r + 8][kbl * 8 + t];
+        a[mt][2] = wq[r][kbl * 8 + 4 + t];
+        a[mt][3] = wq[r + 8][kbl * 8 + 4 + t];
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+          for (int s = 0; s < SUBS; ++s) {
+            sa[mt][h][s] = wsa[r + 8 * h][kbl * SUBS + s];
+            sb[mt][h][s] = HAS_B ? wsb[r + 8 * h][kbl * SUBS + s] : 0.0f;
+          }
+      }
+#pragma unroll
+      for (int nt = 0; nt < TN; ++nt) {
+        const int cb = nt * 8;
+        const int b[2] = {xs[cb + g][kbl * 8 + t], xs[cb + g][kbl * 8 + 4 + t]};
+        const float d[2] = {xd[cb + 2 * t][kbl], xd[cb + 2 * t + 1][kbl]};
+        float xsm[2][SUBS];
+#pragma unroll
+        for (int e = 0; e < 2; ++e)
+#pragma unroll
+          for (int s = 0; s < SUBS; ++s) xsm[e][s] = HAS_B ? xsum[cb + 2 * t + e][kbl * SUBS + s] : 0.0f;
+#pragma unroll
+        for (int mt = 0; mt < TM; ++mt) {
+          // Element i of the C fragment: row g + 8·(i / 2), column 2t + i % 2.
+          if (SUBS == 1) {
+            int c[4] = {0, 0, 0, 0};
+            qk_mma_s8_16x8x32(c, a[mt], b);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[mt][nt][i] += (float)c[i] * sa[mt][i / 2][0] * d[i % 2];
+          } else {
+            int c0[4] = {0, 0, 0, 0}, c1[4] = {0, 0, 0, 0};
+            qk_mma_s8_16x8x16(c0, a[mt][0], a[mt][1], b[0]);
+            qk_mma_s8_16x8x16(c1, a[mt][2], a[mt][3], b[1]);
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+              acc[mt][nt][i] += ((float)c0[i] * sa[mt][i / 2][0] + (float)c1[i] * sa[mt][i / 2][SUBS - 1]) * d[i % 2];
+          }
+          if (HAS_B) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+              for (int s = 0; s < SUBS; ++s) acc[mt][nt][i] += sb[mt][i / 2][s] * xsm[i % 2][s];
+          }
+        }
+      }
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int mt = 0; mt < TM; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < TN; ++nt)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const s64 row = row0 + wrow0 + mt * 16 + g + 8 * (i / 2);
+        const s64 col = col0 + nt * 8 + 2 * t + i % 2;
+        if (row < nrows && col < ncols) y[col * nrows + row] = acc[mt][nt][i];
+      }
+}
+
+// Types with a matrix-core kernel mul_mat_q_<type>: name, values per weight scale. The host's list is
+// GPUMatMat.matrixCoreTypes; its names are in KernelBuild.kernelNames, which HIPCompileTests finds in
+// the compiled code object. Adding a type without a shift c is one line here and one there (the
+// generic load_group8 path serves it; the emulation test picks it up from this list).
+#define MMQ_TYPE_LIST(X) \
+  X(q4_0, 32)            \
+  X(q4_1, 32)            \
+  X(q5_0, 32)            \
+  X(q5_1, 32)            \
+  X(q8_0, 32)            \
+  X(q2_K, 16)            \
+  X(q3_K, 16)            \
+  X(q4_K, 32)            \
+  X(q5_K, 32)            \
+  X(q6_K, 16)            \
+  X(iq4_nl, 32)          \
+  X(iq4_xs, 32)
+
+#define MMQ_KERNEL(name, SUB)                                                                                \
+  QK_KERNEL void __launch_bounds__(MMQ_MMA_THREADS)                                                          \
+    mul_mat_q_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows, s64 ncols) {                    \
+    mul_mat_q<qt_##name, SUB>(w, xq, y, k, nrows, ncols);                                                    \
+  }
+MMQ_TYPE_LIST(MMQ_KERNEL)

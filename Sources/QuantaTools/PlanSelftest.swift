@@ -1,0 +1,169 @@
+import Foundation
+import GGUF
+import QuantaCore
+import QuantaLM
+
+/// The forward-plan part of `quanta selftest`: for every architecture, a small synthetic model runs
+/// the same prompt batch and decode steps on the device (prompt plans, and the decode plan recorded
+/// once and replayed — a device graph on GPUs), fused and unfused, and on the CPU with f32
+/// activations (the exact reference); the logits of every step agree by
+/// normalized MSE ≤ 5e-4 (TESTING.md tier 3), and greedy sampling on the device picks the argmax of
+/// the device's logits.
+public enum PlanSelftest {
+  /// The real presets' layouts (heads, head size, GQA, norms, biases, rope) at 2 layers, a small
+  /// FFN and vocabulary.
+  public static var presets: [SynthPreset] {
+    ["tiny", "gemma3-270m", "qwen2.5-0.5b", "qwen3-0.6b"].compactMap { name in
+      guard var p = SynthPreset.all.first(where: { $0.name == name }) else { return nil }
+      p.name += "-plan"
+      p.layerCount = 2
+      p.feedForwardLength = min(p.feedForwardLength, 768)
+      if p.vocabularySize > 4096 {
+        p.vocabularySize = 4096
+        switch p.architecture {
+        case .gemma3: p.tokenizer = .gemma3(vocabularySize: 4096)
+        case .qwen2, .qwen3:
+          p.tokenizer = .qwen(vocabularySize: 4096, regularCount: 3800, qwen3: p.architecture == .qwen3)
+        default: p.tokenizer = .llama2(vocabularySize: 4096)
+        }
+      }
+      p.contextLength = 256
+      // gemma3: a window shorter than the test sequence, so the sliding mask is exercised.
+      if p.slidingWindow > 0 { p.slidingWindow = 16 }
+      return p
+    }
+  }
+
+  public struct Result: Sendable {
+    public var passed = 0
+    public var failed = 0
+  }
+
+  /// Runs every preset in `types` on `device` against `cpu`; one line per case through `log`.
+  public static func run(
+    device: any ComputeBackend, cpu: any ComputeBackend, types: [String] = ["Q4_K_M", "Q8_0", "Q4_0"],
+    log: (String) -> Void
+  ) -> Result {
+    var result = Result()
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "quanta-plan-selftest-\(getpid())")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for preset in presets {
+      for type in types {
+        for fusion in [true, false] {
+          let name =
+            "plan \(preset.architecture.rawValue) \(type) on \(device.device)\(fusion ? "" : " (unfused)") vs cpu"
+          let start = ContinuousClock.now
+          do {
+            let failure = try check(
+              preset: preset, type: type, dir: dir, device: device, cpu: cpu, fusion: fusion)
+            let ms = (ContinuousClock.now - start).components
+            let t = String(format: "%.0f ms", Double(ms.seconds) * 1000 + Double(ms.attoseconds) * 1e-15)
+            if let failure {
+              result.failed += 1
+              log("FAIL \(name): \(failure)")
+            } else {
+              result.passed += 1
+              log("ok   \(name) (\(t))")
+            }
+          } catch {
+            result.failed += 1
+            log("FAIL \(name): \(error)")
+          }
+        }
+      }
+    }
+    return result
+  }
+
+  /// Prompt (a 21-token batch: the mat-mat path), then 10 decode steps, then a scored batch of 5
+  /// (every row's logits): each step's logits on both backends.
+  static func check(
+    preset: SynthPreset, type: String, dir: URL, device: any ComputeBackend, cpu: any ComputeBackend,
+    fusion: Bool
+  ) throws -> String? {
+    let path = dir.appendingPathComponent("\(preset.name)-\(type).gguf").path
+    if !FileManager.default.fileExists(atPath: path) {
+      _ = try SynthModel.write(
+        SynthOptions(preset: preset, target: try SynthTarget(argument: type), seed: 7, outputPath: path))
+    }
+    var options = ModelLoadOptions(contextLength: 64, batchSize: 512)
+    options.fusion = fusion
+    let file = try GGUFFile(path: path)
+    // The reference dots f32 activations with the dequantized weights (the model's exact math): the
+    // CPU's integer path quantizes activations per 256 values for k-quants, which on these random
+    // 2-layer models alone moves the logits by up to ~5e-4 — as far as the device's q8_1 does.
+    var reference = options
+    reference.matmul = QMatMulOptions(path: .dequantize)
+    let models = [
+      try LanguageModel(file: file, backend: cpu, options: reference),
+      try LanguageModel(file: file, backend: device, options: options),
+    ]
+    let sessions = try models.map { try $0.makeSession() }
+    var rng = SplitMix(seed: 11)
+    let vocab = Int32(models[0].config.vocabularySize)
+    let prompt = (0..<21).map { _ in Int32(rng.next() % UInt64(vocab)) }
+    var worst = 0.0
+    func compare(_ step: String, _ a: [Float], _ b: [Float]) -> String? {
+      guard let e = nmse(b, a) else { return "\(step): non-finite logits on the device" }
+      worst = max(worst, e)
+      return e <= 5e-4 ? nil : "\(step): normalized MSE \(e) > 5e-4"
+    }
+    let p = try sessions.map { try $0.evaluate(tokens: prompt) }
+    if let f = compare("prompt", p[0], p[1]) { return f }
+    // A third session samples greedily on the device: its ids must be the argmax of the device's
+    // own logits at every step (the same plan plus the argmax op).
+    let greedy = try models[1].makeSession()
+    try greedy.evaluate(tokens: prompt)
+    var next = argmax(p[0])
+    for step in 0..<10 {
+      let l = try sessions.map { s -> [Float] in
+        try s.evaluate(token: next)
+        return s.withLastLogits { Array($0) }
+      }
+      if let f = compare("decode step \(step)", l[0], l[1]) { return f }
+      let onDevice = try greedy.evaluateGreedy(token: next)
+      if onDevice != argmax(l[1]) {
+        return "decode step \(step): argmax on the device \(onDevice), of the device's logits \(argmax(l[1]))"
+      }
+      next = argmax(l[0])
+    }
+    let tail = (0..<5).map { _ in Int32(rng.next() % UInt64(vocab)) }
+    let rows = try sessions.map { try $0.evaluateAll(tokens: tail) }
+    for i in 0..<tail.count {
+      if let f = compare("scored row \(i)", rows[0][i], rows[1][i]) { return f }
+    }
+    return nil
+  }
+
+  static func argmax(_ x: [Float]) -> Int32 {
+    var best = 0
+    for i in x.indices where x[i] > x[best] { best = i }
+    return Int32(best)
+  }
+
+  /// `sum((a-b)²) / sum(b²)` with `b` the reference; nil when `a` has a NaN/Inf.
+  static func nmse(_ a: [Float], _ b: [Float]) -> Double? {
+    var num = 0.0, den = 0.0
+    for i in a.indices {
+      guard a[i].isFinite else { return nil }
+      let d = Double(a[i]) - Double(b[i])
+      num += d * d
+      den += Double(b[i]) * Double(b[i])
+    }
+    return den > 0 ? num / den : num
+  }
+
+  struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+      state &+= 0x9E37_79B9_7F4A_7C15
+      var z = state
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return z ^ (z >> 31)
+    }
+  }
+}

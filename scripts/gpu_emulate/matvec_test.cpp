@@ -1,0 +1,170 @@
+// Runs the per-type mat-vec kernels (mmvq.cu: mul_mat_vec_q_<type>_<ncols>) on the CPU emulation
+// (emu_prelude.h) for every type in MMVQ_TYPE_LIST, ncols 1…8 and ragged shapes (one block; rows not a
+// multiple of the CTA's rows; k not a multiple of a CTA's step), against a double-precision reference:
+// weights decoded by the per-element decoders elem_<type> (quants.cuh, bit-exact with the CPU reference
+// codecs per the GPU selftest) times the q8_1-dequantized activations. Random valid blocks (sane f16
+// scales, every other byte random), random q8_1 activations. Pass: normalized MSE ≤ 5e-4 and every
+// output written. Built by scripts/gpu_emulate/matvec.sh for QK_WARP_SIZE 32 and 64, with the host's
+// geometry (GPUMatVec.swift) and a second, odd one; under AddressSanitizer, with every typed load's
+// alignment checked (QK_ASSERT_ALIGNED), and buffers of exactly the kernel's extent.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include "emu_prelude.h"
+static void qk_check_aligned(const void* p, int a, const char* file, int line) {
+  if ((uintptr_t)p % (uintptr_t)a != 0) {
+    fprintf(stderr, "FAIL misaligned %d-byte load at %p (%s:%d)\n", a, p, file, line);
+    abort();
+  }
+}
+#define QK_ASSERT_ALIGNED(p, a) qk_check_aligned((const void*)(p), (a), __FILE__, __LINE__)
+// The vendors' byte-permute instructions, for their versions of the 16-entry table lookup (mmvq.cu):
+// PTX prmt as __byte_perm (bytes 0-3 of x, 4-7 of y; 3-bit selectors) and AMD v_perm_b32 (bytes 0-3 of
+// the second operand, 4-7 of the first; selectors 0-7 only, which is all the kernels use).
+#if defined(QK_EMULATE_BYTE_PERM)
+static u32 __byte_perm(u32 x, u32 y, u32 s) {
+  const u64 b = (u64)x | ((u64)y << 32);
+  u32 r = 0;
+  for (int n = 0; n < 4; ++n) r |= (u32)((b >> (8 * ((s >> (4 * n)) & 7))) & 0xff) << (8 * n);
+  return r;
+}
+#endif
+#if defined(QK_EMULATE_AMDGCN_PERM)
+static u32 __builtin_amdgcn_perm(u32 hi, u32 lo, u32 sel) {
+  const u64 b = (u64)lo | ((u64)hi << 32);
+  u32 r = 0;
+  for (int n = 0; n < 4; ++n) {
+    const u32 k = (sel >> (8 * n)) & 0xff;
+    if (k > 7) { fprintf(stderr, "FAIL v_perm selector %u outside 0-7\n", k); abort(); }
+    r |= (u32)((b >> (8 * k)) & 0xff) << (8 * n);
+  }
+  return r;
+}
+#endif
+#include "kernels_mmvq.inc"
+#ifndef MMVQ_MAX_COLS
+#error "compile with the mat-vec geometry (scripts/gpu_emulate/matvec.sh: -include <geometry header>)"
+#endif
+
+typedef void (*mv_fn)(const u8*, const u8*, float*, s64, s64);
+typedef void (*elem_fn)(const u8*, int, int&, float&, float&, float&);
+struct TypeCase {
+  const char* name;
+  int qk, bytes;
+  mv_fn fn[8];
+  elem_fn elem;
+};
+#define MV_CASE(name)                                                                                      \
+  {#name, qt_##name::qk, qt_##name::bytes,                                                                 \
+   {mul_mat_vec_q_##name##_1, mul_mat_vec_q_##name##_2, mul_mat_vec_q_##name##_3, mul_mat_vec_q_##name##_4, \
+    mul_mat_vec_q_##name##_5, mul_mat_vec_q_##name##_6, mul_mat_vec_q_##name##_7, mul_mat_vec_q_##name##_8}, \
+   elem_##name},
+static const TypeCase cases[] = {MMVQ_TYPE_LIST(MV_CASE)};
+
+static u64 rng_state = 0x9E3779B97F4A7C15ull;
+static u32 rnd() { rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17; return (u32)(rng_state >> 11); }
+static float urand(float lo, float hi) { return lo + (hi - lo) * (float)(rnd() % 1000000) / 1e6f; }
+static void put_half(u8* p, float v) { const u16 h = f2h(v); p[0] = h & 0xff; p[1] = h >> 8; }
+static float sane_scale() { return (rnd() & 1 ? -1.0f : 1.0f) * urand(0.002f, 0.05f); }
+
+// A random valid block: random bytes, then every f16 field a sane scale (ggml-common.h offsets).
+static void random_block(const std::string& t, u8* b, int bytes) {
+  for (int i = 0; i < bytes; ++i) b[i] = (u8)rnd();
+  int at[2] = {-1, -1};
+  if (t == "q4_1" || t == "q5_1" || t == "q4_K" || t == "q5_K") { at[0] = 0; at[1] = 2; }
+  else if (t == "q2_K") { at[0] = 80; at[1] = 82; }
+  else if (t == "q3_K") at[0] = 108;
+  else if (t == "q6_K") at[0] = 208;
+  else if (t == "tq1_0") at[0] = 52;
+  else if (t == "tq2_0") at[0] = 64;
+  else if (t == "mxfp4") b[0] = (u8)(119 + rnd() % 8);  // e8m0 exponent: scales 2^-9 … 2^-2
+  else if (t == "iq1_m") {                                 // the f16 scale is the top nibbles of scales[4] (u16)
+    const u16 h = f2h(sane_scale());
+    for (int i = 0; i < 4; ++i) b[48 + 2 * i + 1] = (u8)((b[48 + 2 * i + 1] & 0x0f) | (((h >> (4 * i)) & 0xf) << 4));
+  } else at[0] = 0;  // { half d; … } first
+  for (int f : at) if (f >= 0) put_half(b + f, sane_scale());
+}
+
+static int failures = 0;
+static double nmse(const float* a, const std::vector<double>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (!std::isfinite(a[i])) return 1e30;
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += b[i] * b[i];
+  }
+  return den == 0 ? num : num / den;
+}
+
+static void run_case(const TypeCase& tc, s64 nrows, s64 k) {
+  const int nb = (int)(k / tc.qk);
+  const size_t wbytes = (size_t)nrows * nb * tc.bytes;
+  // Exactly the matrix: AddressSanitizer reports a read past it. 16-byte aligned (the host's check).
+  u8* w = new u8[wbytes];
+  if ((uintptr_t)w % 16 != 0) { fprintf(stderr, "allocator gave an unaligned buffer\n"); abort(); }
+  for (s64 r = 0; r < nrows; ++r) for (int ib = 0; ib < nb; ++ib) random_block(tc.name, w + (r * nb + ib) * tc.bytes, tc.bytes);
+  std::vector<double> wd((size_t)nrows * k);
+  for (s64 r = 0; r < nrows; ++r)
+    for (int ib = 0; ib < nb; ++ib)
+      for (int e = 0; e < tc.qk; ++e) {
+        int q; float a, bb, c;
+        tc.elem(w + (r * nb + ib) * tc.bytes, e, q, a, bb, c);
+        wd[r * k + ib * tc.qk + e] = (double)a * ((double)q + c) + bb;
+      }
+  // q8_1 activations for 8 columns, as quantize_q8_1 writes them (d = amax / 127 as f16, s = d · Σq).
+  const size_t col_bytes = (size_t)(k / 32) * 36;
+  std::vector<u8> x8(8 * col_bytes);
+  std::vector<double> xd(8 * k);
+  for (int c = 0; c < 8; ++c)
+    for (s64 ib = 0; ib < k / 32; ++ib) {
+      u8* blk = x8.data() + c * col_bytes + ib * 36;
+      const float d = urand(0.004f, 0.02f);
+      int sum = 0;
+      for (int i = 0; i < 32; ++i) { const int q = (int)(rnd() % 255) - 127; blk[4 + i] = (u8)(s8)q; sum += q; }
+      put_half(blk, d);
+      put_half(blk + 2, d * (float)sum);
+      for (int i = 0; i < 32; ++i) xd[c * k + ib * 32 + i] = (double)h2f(rd16(blk)) * (s8)blk[4 + i];
+    }
+  for (int ncols = 1; ncols <= MMVQ_MAX_COLS; ++ncols) {
+    u8* xq = new u8[ncols * col_bytes];  // exactly ncols columns
+    memcpy(xq, x8.data(), ncols * col_bytes);
+    float* y = new float[(size_t)ncols * nrows];
+    for (s64 i = 0; i < ncols * nrows; ++i) y[i] = NAN;  // every output must be written
+    const int nt = MMVQ_THREADS(ncols), rows = MMVQ_ROWS(ncols);
+    qk_dim3 grid, block;
+    grid.x = (unsigned)((nrows + rows - 1) / rows);
+    block.x = (unsigned)nt;
+    const mv_fn fn = tc.fn[ncols - 1];
+    qk_launch(grid, block, [&] { fn(w, xq, y, k, nrows); });
+    std::vector<double> ref((size_t)ncols * nrows);
+    for (int c = 0; c < ncols; ++c)
+      for (s64 r = 0; r < nrows; ++r) {
+        double s = 0;
+        for (s64 j = 0; j < k; ++j) s += wd[r * k + j] * xd[c * k + j];
+        ref[c * nrows + r] = s;
+      }
+    const double e = nmse(y, ref);
+    const bool ok = e <= 5e-4;
+    if (!ok) failures++;
+    printf("%s w%d mul_mat_vec_q_%s_%d rows=%lld k=%lld (CTA %d threads, %d rows): nmse %.3g\n", ok ? "ok  " : "FAIL",
+           QK_WARP_SIZE, tc.name, ncols, (long long)nrows, (long long)k, nt, rows, e);
+    delete[] y;
+    delete[] xq;
+  }
+  delete[] w;
+}
+
+int main(int argc, char** argv) {
+  qk_warp_size_rt = QK_WARP_SIZE;
+  const char* only = argc > 1 ? argv[1] : nullptr;  // optional: one type
+  for (const TypeCase& tc : cases) {
+    if (only && std::string(only) != tc.name) continue;
+    // One block; 13 rows (not a multiple of 2, 3 or 4 rows per CTA) and a k of several CTA k-steps, the
+    // last one partial (109 or 25 blocks); 3 rows of k = 4096.
+    const s64 shapes[3][2] = {{1, tc.qk}, {13, tc.qk == 32 ? 32 * 109 : 256 * 25}, {3, 4096}};
+    for (auto& s : shapes) run_case(tc, s[0], s[1]);
+  }
+  printf("w%d: %d failures\n", QK_WARP_SIZE, failures);
+  return failures != 0;
+}
