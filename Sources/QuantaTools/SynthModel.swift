@@ -1,6 +1,7 @@
 import Foundation
 import GGML
 import GGUF
+import QuantaLM
 
 /// What `--type` asked for.
 public enum SynthTarget: Sendable, Equatable, CustomStringConvertible {
@@ -90,44 +91,20 @@ public struct SynthSummary: Sendable {
 
 /// Writes GGUF files with a real model's tensors and hyperparameters and random weights.
 public enum SynthModel {
-  /// The preset's tensors in llama.cpp's names and shapes (ne0 first), in writing order, all F32
-  /// as the planner's source type.
+  /// The preset's tensors from its architecture's table (llama.cpp's names, shapes from the
+  /// preset's sizes, ne0 first), in file order, all F32 as the planner's source type. Required
+  /// tensors are written; of the others, a tied one (the LM head) unless the preset ties it, the
+  /// RoPE frequency factors with Llama 3 scaling, and no optional bias.
   public static func tensors(for p: SynthPreset) -> [TensorDescriptor] {
-    let d = p.embeddingLength
-    let q = p.headCount * p.headDim
-    let kv = p.kvHeadCount * p.headDim
-    var out: [TensorDescriptor] = []
-    func add(_ name: String, _ shape: [Int]) {
-      out.append(TensorDescriptor(name: name, type: .f32, shape: shape))
-    }
-    add("token_embd.weight", [d, p.vocabularySize])
-    if p.ropeScaling != nil { add("rope_freqs.weight", [p.headDim / 2]) }
-    for i in 0..<p.layerCount {
-      let b = "blk.\(i)."
-      add(b + "attn_norm.weight", [d])
-      add(b + "attn_q.weight", [d, q])
-      add(b + "attn_k.weight", [d, kv])
-      add(b + "attn_v.weight", [d, kv])
-      if p.hasQKVBias {
-        add(b + "attn_q.bias", [q])
-        add(b + "attn_k.bias", [kv])
-        add(b + "attn_v.bias", [kv])
+    let dims = p.dimensions
+    return p.architecture.fileOrder(layerCount: p.layerCount).compactMap { name, t in
+      switch t.presence {
+      case .required: break
+      case .tiedTo: if p.tiedEmbeddings { return nil }
+      case .optional: if t.role != .ropeFrequencyFactors || p.ropeScaling == nil { return nil }
       }
-      if p.hasQKNorm {
-        add(b + "attn_q_norm.weight", [p.headDim])
-        add(b + "attn_k_norm.weight", [p.headDim])
-      }
-      add(b + "attn_output.weight", [q, d])
-      if p.hasPostNorms { add(b + "post_attention_norm.weight", [d]) }
-      add(b + "ffn_norm.weight", [d])
-      add(b + "ffn_gate.weight", [d, p.feedForwardLength])
-      add(b + "ffn_up.weight", [d, p.feedForwardLength])
-      add(b + "ffn_down.weight", [p.feedForwardLength, d])
-      if p.hasPostNorms { add(b + "post_ffw_norm.weight", [d]) }
+      return TensorDescriptor(name: name, type: .f32, shape: dims.shape(t.shape))
     }
-    add("output_norm.weight", [d])
-    if !p.tiedEmbeddings { add("output.weight", [d, p.vocabularySize]) }
-    return out
   }
 
   /// The type of every tensor, in `tensors(for:)` order: llama.cpp's rules through
@@ -188,22 +165,30 @@ public enum SynthModel {
     ]
     if let fileType = target.fileType { out.append(("general.file_type", .uint32(fileType.rawValue))) }
     if quantized { out.append(("general.quantization_version", .uint32(2))) }
-    out += [
-      ("\(a).vocab_size", .uint32(UInt32(p.vocabularySize))),
-      ("\(a).context_length", .uint32(UInt32(p.contextLength))),
-      ("\(a).embedding_length", .uint32(UInt32(p.embeddingLength))),
-      ("\(a).block_count", .uint32(UInt32(p.layerCount))),
-      ("\(a).feed_forward_length", .uint32(UInt32(p.feedForwardLength))),
-      ("\(a).rope.dimension_count", .uint32(UInt32(p.headDim))),
-      ("\(a).attention.head_count", .uint32(UInt32(p.headCount))),
-      ("\(a).attention.head_count_kv", .uint32(UInt32(p.kvHeadCount))),
-      ("\(a).attention.key_length", .uint32(UInt32(p.headDim))),
-      ("\(a).attention.value_length", .uint32(UInt32(p.headDim))),
-      ("\(a).attention.layer_norm_rms_epsilon", .float32(p.rmsEpsilon)),
-      ("\(a).rope.freq_base", .float32(p.ropeFreqBase)),
-    ]
-    if p.slidingWindow > 0 { out.append(("\(a).attention.sliding_window", .uint32(UInt32(p.slidingWindow)))) }
+    // The architecture's keys (vocab_size first, which only llama.cpp reads), in converter order.
+    out.append(("\(a).vocab_size", .uint32(UInt32(p.vocabularySize))))
+    for key in Hyperparameter.allCases where p.architecture.declaration(of: key) != nil {
+      if let value = value(of: key, p) { out.append((p.architecture.key(key), value)) }
+    }
     return out
+  }
+
+  /// The preset's value of `key`; nil for keys a preset leaves at their defaults (RoPE scaling
+  /// travels as `rope_freqs.weight`; no soft-capping).
+  static func value(of key: Hyperparameter, _ p: SynthPreset) -> GGUFValue? {
+    switch key {
+    case .contextLength: .uint32(UInt32(p.contextLength))
+    case .embeddingLength: .uint32(UInt32(p.embeddingLength))
+    case .blockCount: .uint32(UInt32(p.layerCount))
+    case .feedForwardLength: .uint32(UInt32(p.feedForwardLength))
+    case .ropeDimensionCount, .keyLength, .valueLength: .uint32(UInt32(p.headDim))
+    case .headCount: .uint32(UInt32(p.headCount))
+    case .headCountKV: .uint32(UInt32(p.kvHeadCount))
+    case .rmsEpsilon: .float32(p.rmsEpsilon)
+    case .ropeFreqBase: .float32(p.ropeFreqBase)
+    case .slidingWindow: p.slidingWindow > 0 ? .uint32(UInt32(p.slidingWindow)) : nil
+    case .ropeScalingFactor, .attentionLogitSoftcap, .finalLogitSoftcap: nil
+    }
   }
 
   /// A stable per-tensor seed: FNV-1a of the name, mixed with the run's seed.
@@ -229,15 +214,19 @@ public enum SynthModel {
     for (key, value) in p.tokenizer.metadata(p.tokenizer.build()) { writer.set(key, value) }
 
     let ropeFactors = p.ropeScaling?.factors(headDim: p.headDim, base: p.ropeFreqBase)
+    let roles = Dictionary(
+      p.architecture.fileOrder(layerCount: p.layerCount).map { ($0.name, $0.declaration.role) },
+      uniquingKeysWith: { a, _ in a })
     for t in planned {
       let content: SynthContent
       // 1-D tensors stay F32 under every mix (llama.cpp never quantizes them).
       let isF32 = t.targetType == .f32
-      if isF32, t.name == "rope_freqs.weight", let ropeFactors {
+      let role = roles[t.name]
+      if isF32, role == .ropeFrequencyFactors, let ropeFactors {
         content = .values(ropeFactors)
-      } else if isF32, t.name.hasSuffix("_norm.weight") {
+      } else if isF32, role?.isNorm == true {
         content = .ones
-      } else if isF32, t.name.hasSuffix(".bias") {
+      } else if isF32, role?.isBias == true {
         content = .noise
       } else {
         content = .weights(t.targetType, scales[t.targetType])

@@ -1,4 +1,5 @@
 import GGML
+import QuantaLM
 
 #if canImport(Glibc)
   import Glibc
@@ -8,10 +9,10 @@ import GGML
   import Darwin
 #endif
 
-/// An architecture `quanta synth` can write, named as GGUF's `general.architecture`.
-public enum SynthArchitecture: String, CaseIterable, Sendable {
-  case llama, gemma3, qwen2, qwen3
-}
+/// An architecture `quanta synth` can write: every registered one (`ArchitectureRegistry`), named as
+/// GGUF's `general.architecture`. Its declaration's tensor table and hyperparameter keys are what
+/// synth writes.
+public typealias SynthArchitecture = ArchitectureDeclaration
 
 /// Llama 3.1+'s RoPE frequency scaling (HF `rope_scaling` with `rope_type: llama3`). GGUF carries
 /// it as the `rope_freqs.weight` tensor, one factor per rotated pair, as convert_hf_to_gguf.py does.
@@ -91,12 +92,14 @@ public struct SynthPreset: Sendable {
     self.tokenizer = tokenizer
   }
 
-  /// qwen2 carries q/k/v biases (llama.cpp requires them for the arch).
-  public var hasQKVBias: Bool { architecture == .qwen2 }
-  /// qwen3 and gemma3 normalize queries and keys per head.
-  public var hasQKNorm: Bool { architecture == .qwen3 || architecture == .gemma3 }
-  /// gemma3's norms after attention and after the FFN.
-  public var hasPostNorms: Bool { architecture == .gemma3 }
+  /// The sizes the architecture's tensor shapes are written in (values and keys as wide as
+  /// queries; RoPE rotates the whole head).
+  public var dimensions: ModelDimensions {
+    ModelDimensions(
+      embedding: embeddingLength, vocabulary: vocabularySize, feedForward: feedForwardLength,
+      headCount: headCount, kvHeadCount: kvHeadCount, headDim: headDim, valueDim: headDim,
+      ropeDimensions: headDim)
+  }
 
   /// Parameters (elements of every tensor), as llama-bench's `params` column counts them.
   public var parameterCount: Int { SynthModel.tensors(for: self).reduce(0) { $0 + $1.elementCount } }
@@ -180,6 +183,11 @@ extension SynthPreset {
     return preset
   }
 
+  /// The architectures `--arch` accepts (every registered one), for `--help` and errors.
+  public static var architectureNames: String {
+    SynthArchitecture.allCases.map(\.rawValue).joined(separator: ", ")
+  }
+
   /// One line per preset, for `--help`.
   public static var helpTable: String {
     all.map { p in
@@ -206,8 +214,7 @@ public enum SynthError: Error, Equatable, Sendable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .unknownArchitecture(let a):
-      return
-        "unknown architecture '\(a)' (\(SynthArchitecture.allCases.map(\.rawValue).joined(separator: ", ")))"
+      return "unknown architecture '\(a)' (\(SynthPreset.architectureNames))"
     case .unknownPreset(let p):
       return "unknown preset '\(p)'; presets: "
         + SynthPreset.all.map { ([$0.name] + $0.aliases).joined(separator: "/") }.joined(separator: ", ")

@@ -21,7 +21,7 @@ struct Synth: ParsableCommand {
       (\(SynthTarget.supportedTypeNames)).
       """)
 
-  @Option(help: "Architecture, which must be the preset's (llama, gemma3, qwen2, qwen3).")
+  @Option(help: ArgumentHelp("Architecture, which must be the preset's (\(SynthPreset.architectureNames))."))
   var arch: String = "llama"
 
   @Option(help: "Model shape (see the list below).")

@@ -88,12 +88,13 @@ struct ForwardContext {
       freqBase: config.ropeBase(layer: layer), freqScale: config.ropeScale(layer: layer))
   }
 
-  /// Gemma 3 multiplies q by the attention scale before attention (llama.cpp's gemma3 graph:
-  /// `ggml_scale(Qcur, f_attention_scale)`, then attention with scale 1), other families scale q·k.
-  /// Where q is rounded to f16 for the dot (the CPU attention does, as ggml), the order matters.
-  var scalesQueryFirst: Bool { config.architecture == .gemma3 }
+  /// The recipe's query scaling before attention (llama.cpp's gemma3 graph:
+  /// `ggml_scale(Qcur, f_attention_scale)`, then attention with scale 1), else the attention
+  /// scales q·k. Where q is rounded to f16 for the dot (the CPU attention does, as ggml), the order
+  /// matters.
+  var scalesQueryFirst: Bool { config.recipe.scalesQueryBeforeAttention }
 
-  /// Masks of `layer`: causal, plus the sliding window on gemma3's local layers.
+  /// Masks of `layer`: causal, plus the sliding window on the recipe's sliding layers.
   func softmaxParameters(layer: Int) -> SoftmaxParameters {
     SoftmaxParameters(
       scale: scalesQueryFirst ? 1 : config.attentionScale,
@@ -109,7 +110,7 @@ struct BatchPositions {
   var positions: IndexTensor
 }
 
-/// Shared blocks of the decoder layers (each architecture's file arranges them).
+/// Shared blocks of the decoder layers (`decoderLayer` arranges them as the recipe says).
 extension ForwardContext {
   /// Projects `input` (normed, `[n, d]`) to Q/K/V (+ biases, + per-head QK-norm), applies RoPE,
   /// writes K/V at the batch's positions of `cache`, and attends. Returns the heads' outputs
@@ -177,11 +178,9 @@ extension ForwardContext {
     return a.normed
   }
 
-  enum GatedActivation { case silu, gelu }
-
   /// `down(act(gate(x)) · up(x))` of `input` `[n, d]` → `a.proj`. `input` may be `a.normed`.
   func feedForward(
-    _ input: Tensor, weights w: FeedForwardWeights, activation: GatedActivation, a: Activations
+    _ input: Tensor, weights w: FeedForwardWeights, activation: LayerRecipe.GatedActivation, a: Activations
   )
     throws -> Tensor
   {
@@ -217,33 +216,6 @@ struct LayerInput {
   }
 }
 
-/// What distinguishes a decoder family: how one layer arranges the shared blocks.
-protocol DecoderArchitecture: Sendable {
-  /// Runs layer `index` over `input.x`; returns the tensor holding its output (input.x, or its last
-  /// row when narrowed).
-  func layer(
-    _ index: Int, weights: LayerWeights, model: ModelWeights, input: LayerInput, cache: KVCache.Layer,
-    batch: BatchPositions, context: ForwardContext
-  ) throws -> Tensor
-
-  /// Token rows → residual stream (gemma scales by √d).
-  func embed(ids: IndexTensor, model: ModelWeights, into x: Tensor, scratch: Tensor, context: ForwardContext)
-    throws
-    -> Tensor
-}
-
-extension DecoderArchitecture {
-  func embed(
-    ids: IndexTensor, model: ModelWeights, into x: Tensor, scratch: Tensor, context c: ForwardContext
-  )
-    throws
-    -> Tensor
-  {
-    try c.getRows(model.tokenEmbedding, ids: ids, into: x)
-    return x
-  }
-}
-
 extension ForwardContext {
   /// Embedding rows (a quantized table, or a dense f32/f16/bf16 one stored in the GGUF).
   func getRows(_ table: QTensor, ids: IndexTensor, into out: Tensor) throws {
@@ -257,24 +229,55 @@ extension ForwardContext {
   }
 }
 
-/// The pre-norm decoder layer of llama, qwen2 and qwen3 (they differ only in the attention
-/// block's biases and QK-norm, which `AttentionWeights` carries):
-/// `h = x + attn(norm(x)); out = h + ffn(norm(h))`.
-func preNormLayer(
-  _ index: Int, weights w: LayerWeights, model: ModelWeights, input: LayerInput, cache: KVCache.Layer,
-  batch: BatchPositions, context c: ForwardContext
-) throws -> Tensor {
-  let a0 = input.activations
-  c.rmsNorm(input.x, w.attentionNorm, into: a0.normed)
-  let heads = try c.selfAttention(
-    layer: index, input: a0.normed, weights: w.attention, ropeFactors: model.ropeFactors, cache: cache,
-    batch: batch,
-    a: a0)
-  let (attn, x, a) = try input.narrowed(
-    attention: try c.attentionOutput(heads, weights: w.attention, a: a0))
-  c.add(x, attn, into: a.mid)
-  c.rmsNorm(a.mid, w.feedForwardNorm, into: a.normed)
-  let ffn = try c.feedForward(a.normed, weights: w.feedForward, activation: .silu, a: a)
-  c.add(a.mid, ffn, into: x)
-  return x
+extension ForwardContext {
+  /// Token rows → residual stream `x` (times the recipe's embedding scale, through `scratch`).
+  func embed(ids: IndexTensor, model: ModelWeights, into x: Tensor, scratch: Tensor) throws -> Tensor {
+    switch config.recipe.embeddingScale {
+    case .none:
+      try getRows(model.tokenEmbedding, ids: ids, into: x)
+    case .sqrtEmbedding:
+      try getRows(model.tokenEmbedding, ids: ids, into: scratch)
+      scale(scratch, by: config.embeddingScale, into: x)
+    }
+    return x
+  }
+
+  /// Layer `index` of every architecture, as its recipe arranges the shared blocks. Pre-norm
+  /// (llama, qwen2, qwen3): `h = x + attn(norm(x)); out = h + ffn(norm(h))`. Sandwich (gemma3):
+  /// the attention and FFN outputs are normed again before each residual add:
+  ///
+  ///     h   = x + norm(attn(norm(x) · attn_norm)) · post_attention_norm
+  ///     out = h + norm(ffn(norm(h) · ffn_norm)) · post_ffw_norm
+  ///
+  /// Biases, q/k norms and RoPE factors run where the weights have them. Returns the tensor holding
+  /// the layer's output (input.x, or its last row when narrowed).
+  func decoderLayer(
+    _ index: Int, weights w: LayerWeights, model: ModelWeights, input: LayerInput, cache: KVCache.Layer,
+    batch: BatchPositions
+  ) throws -> Tensor {
+    let recipe = config.recipe
+    let a0 = input.activations
+    rmsNorm(input.x, w.attentionNorm, into: a0.normed)
+    let heads = try selfAttention(
+      layer: index, input: a0.normed, weights: w.attention, ropeFactors: model.ropeFactors, cache: cache,
+      batch: batch, a: a0)
+    let (attn, x, a) = try input.narrowed(attention: try attentionOutput(heads, weights: w.attention, a: a0))
+    var attended = attn
+    if recipe.norms == .sandwich {
+      // attentionOutput wrote a.proj (or a.normed with a bias): norm into the other one.
+      let post = attn.buffer === a.proj.buffer ? a.normed : a.proj
+      rmsNorm(attn, w.postAttentionNorm, into: post)
+      attended = post
+    }
+    add(x, attended, into: a.mid)
+    rmsNorm(a.mid, w.feedForwardNorm, into: a.normed)
+    // The FFN writes a.proj.
+    var ffn = try feedForward(a.normed, weights: w.feedForward, activation: recipe.activation, a: a)
+    if recipe.norms == .sandwich {
+      rmsNorm(ffn, w.postFeedForwardNorm, into: a.normed)
+      ffn = a.normed
+    }
+    add(a.mid, ffn, into: x)
+    return x
+  }
 }

@@ -1,43 +1,50 @@
-import QuantaCore
-
-/// Gemma 3 (llama.cpp's `src/models/gemma3.cpp`): embeddings scaled by √d; "sandwich" norms
-/// around both blocks; per-head QK-norm; NeoX RoPE with base 10 000 on sliding-window layers (5 of
-/// every 6) and the global base elsewhere; the query scale folded into the attention scale;
-/// GeGLU (tanh GELU); LM head tied to the embedding.
-///
-///     h   = x + norm(attn(norm(x) · attn_norm)) · post_attention_norm
-///     out = h + norm(ffn(norm(h) · ffn_norm)) · post_ffw_norm
-struct Gemma3Architecture: DecoderArchitecture {
-  func embed(
-    ids: IndexTensor, model: ModelWeights, into x: Tensor, scratch: Tensor, context c: ForwardContext
-  )
-    throws
-    -> Tensor
-  {
-    try c.getRows(model.tokenEmbedding, ids: ids, into: scratch)
-    c.scale(scratch, by: c.config.embeddingScale, into: x)
-    return x
-  }
-
-  func layer(
-    _ index: Int, weights w: LayerWeights, model: ModelWeights, input: LayerInput, cache: KVCache.Layer,
-    batch: BatchPositions, context c: ForwardContext
-  ) throws -> Tensor {
-    let a0 = input.activations
-    c.rmsNorm(input.x, w.attentionNorm, into: a0.normed)
-    let heads = try c.selfAttention(
-      layer: index, input: a0.normed, weights: w.attention, ropeFactors: nil, cache: cache, batch: batch,
-      a: a0)
-    let (attn, x, a) = try input.narrowed(
-      attention: try c.attentionOutput(heads, weights: w.attention, a: a0))
-    // attentionOutput wrote a.proj (or a.normed with a bias): norm into the other one.
-    let postAttn = attn.buffer === a.proj.buffer ? a.normed : a.proj
-    c.rmsNorm(attn, w.postAttentionNorm, into: postAttn)
-    c.add(x, postAttn, into: a.mid)
-    c.rmsNorm(a.mid, w.feedForwardNorm, into: a.normed)
-    let ffn = try c.feedForward(a.normed, weights: w.feedForward, activation: .gelu, a: a)  // a.proj
-    c.rmsNorm(ffn, w.postFeedForwardNorm, into: a.normed)
-    c.add(a.mid, a.normed, into: x)
-    return x
-  }
+extension ArchitectureDeclaration {
+  /// Gemma 3 (llama.cpp's `src/models/gemma3.cpp`): embeddings scaled by √d; "sandwich" norms
+  /// around both blocks; per-head QK-norm; NeoX RoPE with base 10 000 on sliding-window layers (5 of
+  /// every 6) and the global base elsewhere; q scaled before attention; GeGLU (tanh GELU); LM head
+  /// tied to the embedding. No RoPE frequency factors.
+  ///
+  ///     h   = x + norm(attn(norm(x) · attn_norm)) · post_attention_norm
+  ///     out = h + norm(ffn(norm(h) · ffn_norm)) · post_ffw_norm
+  public static let gemma3 = ArchitectureDeclaration(
+    name: "gemma3",
+    hyperparameters: [
+      .init(.blockCount), .init(.embeddingLength), .init(.feedForwardLength), .init(.headCount),
+      .init(.headCountKV, .sameAs(.headCount)), .init(.keyLength, .quotient(.embeddingLength, .headCount)),
+      .init(.valueLength, .sameAs(.keyLength)), .init(.contextLength), .init(.rmsEpsilon),
+      .init(.ropeDimensionCount, .sameAs(.keyLength)), .init(.ropeFreqBase, .value(10_000)),
+      .init(.ropeScalingFactor, .unset), .init(.attentionLogitSoftcap, .value(0)),
+      .init(.finalLogitSoftcap, .value(0)),
+      .init(.slidingWindow, .value(0)),
+    ],
+    tensors: [
+      .init("token_embd.weight", .tokenEmbedding, [.embedding, .vocabulary]),
+      .init("blk.%d.attn_norm.weight", .attentionNorm, [.embedding]),
+      .init("blk.%d.attn_q.weight", .query, [.embedding, .queryWidth]),
+      .init("blk.%d.attn_k.weight", .key, [.embedding, .keyWidth]),
+      .init("blk.%d.attn_v.weight", .value, [.embedding, .valueWidth]),
+      .init("blk.%d.attn_q.bias", .queryBias, [.queryWidth], .optional),
+      .init("blk.%d.attn_k.bias", .keyBias, [.keyWidth], .optional),
+      .init("blk.%d.attn_v.bias", .valueBias, [.valueWidth], .optional),
+      .init("blk.%d.attn_q_norm.weight", .queryNorm, [.headDim]),
+      .init("blk.%d.attn_k_norm.weight", .keyNorm, [.headDim]),
+      .init("blk.%d.attn_output.weight", .attentionOutput, [.attentionOutputWidth, .embedding]),
+      .init("blk.%d.attn_output.bias", .attentionOutputBias, [.embedding], .optional),
+      .init("blk.%d.post_attention_norm.weight", .postAttentionNorm, [.embedding]),
+      .init("blk.%d.ffn_norm.weight", .feedForwardNorm, [.embedding]),
+      .init("blk.%d.ffn_gate.weight", .gate, [.embedding, .feedForward]),
+      .init("blk.%d.ffn_up.weight", .up, [.embedding, .feedForward]),
+      .init("blk.%d.ffn_down.weight", .down, [.feedForward, .embedding]),
+      .init("blk.%d.post_ffw_norm.weight", .postFeedForwardNorm, [.embedding]),
+      .init("output_norm.weight", .outputNorm, [.embedding]),
+      .init("output.weight", .output, [.embedding, .vocabulary], .tiedTo(.tokenEmbedding)),
+    ],
+    // llama.cpp's gemma3 loader: sliding window on 5 of every 6 layers, local RoPE base 10 000,
+    // embeddings scaled by √n_embd, no final soft-cap with sliding windows; queries scaled by
+    // 1/√head_dim, except the 27B (62 layers: query_pre_attn_scalar = n_embd / n_head).
+    recipe: LayerRecipe(
+      norms: .sandwich, qkNorm: true, activation: .gelu, rope: .neox,
+      slidingWindow: .init(pattern: 6, ropeFreqBase: 10_000, disablesFinalSoftcap: true),
+      queryScaleByBlockCount: [62: .inverseSqrtEmbeddingPerHead], scalesQueryBeforeAttention: true,
+      embeddingScale: .sqrtEmbedding))
 }

@@ -1,14 +1,13 @@
 import GGUF
 
-/// The hyperparameters of a decoder-only transformer, read from GGUF metadata (`{arch}.*` keys) and
-/// checked against each other and against the tensors (RELIABILITY.md A14).
+/// The hyperparameters of a decoder-only transformer, read from GGUF metadata (`{arch}.*` keys) as
+/// its `ArchitectureDeclaration` lists them, and checked against each other and against the
+/// declaration's tensor table (RELIABILITY.md A14).
 public struct ModelConfig: Sendable, Equatable {
-  public enum Architecture: String, Sendable, CaseIterable {
-    case llama, qwen2, qwen3, gemma3
-  }
-
+  /// The architecture's declaration (`ArchitectureRegistry`); `rawValue` is its name.
+  public typealias Architecture = ArchitectureDeclaration
   /// How RoPE pairs dimensions: adjacent pairs (llama) or the two halves (NeoX: qwen2/3, gemma3).
-  public enum RopeStyle: Sendable { case normal, neox }
+  public typealias RopeStyle = LayerRecipe.RopeStyle
 
   public var architecture: Architecture
   public var layerCount: Int
@@ -23,7 +22,6 @@ public struct ModelConfig: Sendable, Equatable {
   public var vocabularySize: Int
   public var contextLength: Int
   public var rmsEpsilon: Float
-  public var ropeStyle: RopeStyle
   /// Dimensions of each head that RoPE rotates (`rope.dimension_count`, else headDim).
   public var ropeDimensions: Int
   public var ropeFreqBase: Float
@@ -42,11 +40,23 @@ public struct ModelConfig: Sendable, Equatable {
   /// Soft-capping of attention logits / final logits (0: none).
   public var attentionSoftcap: Float
   public var finalLogitSoftcap: Float
-  public var hasQKNorm: Bool
+
+  /// How a layer arranges the shared blocks (the architecture's).
+  public var recipe: LayerRecipe { architecture.recipe }
+  public var ropeStyle: RopeStyle { recipe.rope }
+  public var hasQKNorm: Bool { recipe.qkNorm }
   /// Gemma-style extra norms after attention and after the FFN.
-  public var hasPostNorms: Bool
+  public var hasPostNorms: Bool { recipe.norms == .sandwich }
   /// The FFN activation: SiLU (SwiGLU) or tanh-GELU (GeGLU).
-  public var usesGELU: Bool
+  public var usesGELU: Bool { recipe.activation == .gelu }
+
+  /// The sizes the tensor table's shapes are written in.
+  public var dimensions: ModelDimensions {
+    ModelDimensions(
+      embedding: embeddingLength, vocabulary: vocabularySize, feedForward: feedForwardLength,
+      headCount: headCount, kvHeadCount: kvHeadCount, headDim: headDim, valueDim: valueDim,
+      ropeDimensions: ropeDimensions)
+  }
 
   public func isSlidingWindowLayer(_ layer: Int) -> Bool {
     guard slidingWindow > 0, slidingWindowPattern > 0 else { return false }
@@ -67,173 +77,153 @@ public struct ModelConfig: Sendable, Equatable {
   public init(file: GGUFFile) throws {
     let m = file.metadata
     let archName = try m.string("general.architecture")
-    guard let arch = Architecture(rawValue: archName) else {
+    guard let arch = ArchitectureRegistry.named(archName) else {
       throw ModelError.unsupportedArchitecture(archName)
     }
     architecture = arch
-    func key(_ k: String) -> String { "\(archName).\(k)" }
-    func positive(_ k: String, max limit: Int) throws -> Int {
-      let v = try m.int(key(k))
-      guard v > 0, v <= limit else {
-        throw ModelError.invalidHyperparameter(key: key(k), value: "\(v)", reason: "must be in 1...\(limit)")
-      }
-      return v
-    }
-    layerCount = try positive("block_count", max: 4096)
-    embeddingLength = try positive("embedding_length", max: 1 << 20)
-    feedForwardLength = try positive("feed_forward_length", max: 1 << 22)
-    headCount = try positive("attention.head_count", max: 4096)
-    kvHeadCount =
-      try m.contains(key("attention.head_count_kv"))
-      ? positive("attention.head_count_kv", max: 4096) : headCount
-    guard headCount % kvHeadCount == 0 else {
-      throw ModelError.invalidHyperparameter(
-        key: key("attention.head_count"), value: "\(headCount)",
-        reason: "not a multiple of head_count_kv \(kvHeadCount)")
-    }
-    headDim =
-      try m.contains(key("attention.key_length"))
-      ? positive("attention.key_length", max: 1 << 16) : embeddingLength / headCount
-    valueDim =
-      try m.contains(key("attention.value_length"))
-      ? positive("attention.value_length", max: 1 << 16) : headDim
-    contextLength = try positive("context_length", max: 1 << 24)
-    let eps = try m.float(key("attention.layer_norm_rms_epsilon"))
-    guard eps > 0, eps < 1 else {
-      throw ModelError.invalidHyperparameter(
-        key: key("attention.layer_norm_rms_epsilon"), value: "\(eps)", reason: "must be in (0, 1)")
-    }
-    rmsEpsilon = eps
-    ropeDimensions =
-      try m.contains(key("rope.dimension_count"))
-      ? positive("rope.dimension_count", max: 1 << 16) : headDim
-    guard ropeDimensions <= headDim, ropeDimensions % 2 == 0 else {
-      throw ModelError.invalidHyperparameter(
-        key: key("rope.dimension_count"), value: "\(ropeDimensions)",
-        reason: "must be even and ≤ head dim \(headDim)")
-    }
-    ropeFreqBase = try m.optionalFloat(key("rope.freq_base")) ?? 10_000
-    var scale: Float = 1
-    if let factor = try m.optionalFloat(key("rope.scaling.factor")), factor > 0 {
-      let type = try m.optionalString(key("rope.scaling.type")) ?? "linear"
-      if type == "linear" {
-        scale = 1 / factor
-      } else if type == "llama3" && file.tensor(named: "rope_freqs.weight") != nil {
-        // Llama 3.1's per-frequency scaling is carried by the `rope_freqs.weight` tensor.
-      } else if type != "none" {
-        // Other types (yarn, longrope) need more than a linear factor.
-        throw ModelError.unsupportedRopeScaling(type)
-      }
-    }
-    ropeFreqScale = scale
-    attentionSoftcap = try m.optionalFloat(key("attn_logit_softcapping")) ?? 0
-    finalLogitSoftcap = try m.optionalFloat(key("final_logit_softcapping")) ?? 0
 
-    let tokens = file.tensor(named: "token_embd.weight")
-    guard let tokens, tokens.shape.count == 2 else {
-      throw ModelError.missingTensor("token_embd.weight")
+    // The declared hyperparameters, in the declaration's order, each checked as it is read.
+    var values: [Hyperparameter: Double] = [:]
+    var scale: Float = 1
+    for h in arch.hyperparameters {
+      let k = arch.key(h.key)
+      func fallback() -> Double? {
+        switch h.absent {
+        case .required, .unset: nil
+        case .value(let v): v
+        case .sameAs(let other): values[other]
+        case .quotient(let a, let b): Double(Int(values[a] ?? 0) / max(Int(values[b] ?? 1), 1))
+        }
+      }
+      var required = false
+      if case .required = h.absent { required = true }
+      var value: Double?
+      switch h.key.kind {
+      case .count(let limit):
+        if required || m.contains(k) {
+          let v = try m.int(k)
+          guard v > 0, v <= limit else {
+            throw ModelError.invalidHyperparameter(key: k, value: "\(v)", reason: "must be in 1...\(limit)")
+          }
+          value = Double(v)
+        } else {
+          value = fallback()
+        }
+      case .integer:
+        value = try required ? Double(m.int(k)) : m.optionalInt(k).map(Double.init) ?? fallback()
+      case .epsilon:
+        let v = try required ? m.float(k) : m.optionalFloat(k) ?? fallback().map(Float.init)
+        if let v {
+          guard v > 0, v < 1 else {
+            throw ModelError.invalidHyperparameter(key: k, value: "\(v)", reason: "must be in (0, 1)")
+          }
+          value = Double(v)
+        }
+      case .float:
+        value = try required ? Double(m.float(k)) : m.optionalFloat(k).map(Double.init) ?? fallback()
+      }
+      values[h.key] = value
+      // Checks between keys, as soon as both are known.
+      switch h.key {
+      case .headCountKV:
+        let (heads, kv) = (Int(values[.headCount] ?? 0), Int(value ?? 0))
+        guard kv > 0, heads % kv == 0 else {
+          throw ModelError.invalidHyperparameter(
+            key: arch.key(.headCount), value: "\(heads)", reason: "not a multiple of head_count_kv \(kv)")
+        }
+      case .ropeDimensionCount:
+        let (dims, head) = (Int(value ?? 0), Int(values[.keyLength] ?? 0))
+        guard dims <= head, dims % 2 == 0 else {
+          throw ModelError.invalidHyperparameter(
+            key: k, value: "\(dims)", reason: "must be even and ≤ head dim \(head)")
+        }
+      case .ropeScalingFactor:
+        if let factor = value.map(Float.init), factor > 0 {
+          let type = try m.optionalString("\(arch.rawValue).rope.scaling.type") ?? "linear"
+          if type == "linear" {
+            scale = 1 / factor
+          } else if type == "llama3" && file.tensor(named: "rope_freqs.weight") != nil {
+            // Llama 3.1's per-frequency scaling is carried by the `rope_freqs.weight` tensor.
+          } else if type != "none" {
+            // Other types (yarn, longrope) need more than a linear factor.
+            throw ModelError.unsupportedRopeScaling(type)
+          }
+        }
+      default: break
+      }
+    }
+    func int(_ k: Hyperparameter) -> Int { Int(values[k] ?? 0) }
+    func float(_ k: Hyperparameter) -> Float { Float(values[k] ?? 0) }
+    layerCount = int(.blockCount)
+    embeddingLength = int(.embeddingLength)
+    feedForwardLength = int(.feedForwardLength)
+    headCount = int(.headCount)
+    kvHeadCount = int(.headCountKV)
+    headDim = int(.keyLength)
+    valueDim = int(.valueLength)
+    contextLength = int(.contextLength)
+    rmsEpsilon = float(.rmsEpsilon)
+    ropeDimensions = int(.ropeDimensionCount)
+    ropeFreqBase = float(.ropeFreqBase)
+    ropeFreqScale = scale
+    attentionSoftcap = float(.attentionLogitSoftcap)
+    finalLogitSoftcap = float(.finalLogitSoftcap)
+    slidingWindow = int(.slidingWindow)
+
+    let embeddingName = arch.tensor(.tokenEmbedding)?.name ?? "token_embd.weight"
+    guard let tokens = file.tensor(named: embeddingName), tokens.shape.count == 2 else {
+      throw ModelError.missingTensor(embeddingName)
     }
     vocabularySize = tokens.shape[1]
 
-    switch arch {
-    case .llama:
-      ropeStyle = .normal
-      hasQKNorm = false
-      hasPostNorms = false
-      usesGELU = false
-      embeddingScale = 1
-      slidingWindow = 0
-      slidingWindowPattern = 0
-      ropeFreqBaseSWA = ropeFreqBase
-    case .qwen2, .qwen3:
-      ropeStyle = .neox
-      hasQKNorm = arch == .qwen3
-      hasPostNorms = false
-      usesGELU = false
-      embeddingScale = 1
-      slidingWindow = 0
-      slidingWindowPattern = 0
-      ropeFreqBaseSWA = ropeFreqBase
-    case .gemma3:
-      // llama.cpp's gemma3 loader: sliding window on 5 of every 6 layers, local RoPE base 10 000,
-      // embeddings scaled by √n_embd, no final soft-cap with sliding windows.
-      ropeStyle = .neox
-      hasQKNorm = true
-      hasPostNorms = true
-      usesGELU = true
-      embeddingScale = Float(embeddingLength).squareRoot()
-      slidingWindow = try m.optionalInt(key("attention.sliding_window")) ?? 0
-      slidingWindowPattern = slidingWindow > 0 ? 6 : 0
-      ropeFreqBaseSWA = 10_000
-      if slidingWindow > 0 { finalLogitSoftcap = 0 }
-    }
-    // Queries are scaled by 1/√head_dim (gemma3 27B uses n_embd / n_head; its shapes say so).
-    if arch == .gemma3 && layerCount == 62 {
-      attentionScale = 1 / Float(embeddingLength / headCount).squareRoot()
+    // The recipe's constants.
+    let r = arch.recipe
+    embeddingScale = r.embeddingScale == .sqrtEmbedding ? Float(embeddingLength).squareRoot() : 1
+    ropeFreqBaseSWA = r.slidingWindow?.ropeFreqBase ?? ropeFreqBase
+    if let window = r.slidingWindow, slidingWindow > 0 {
+      slidingWindowPattern = window.pattern
+      if window.disablesFinalSoftcap { finalLogitSoftcap = 0 }
     } else {
-      attentionScale = 1 / Float(headDim).squareRoot()
+      slidingWindowPattern = 0
+    }
+    switch r.queryScaleByBlockCount[layerCount] ?? r.queryScale {
+    case .inverseSqrtHeadDim: attentionScale = 1 / Float(headDim).squareRoot()
+    case .inverseSqrtEmbeddingPerHead: attentionScale = 1 / Float(embeddingLength / headCount).squareRoot()
     }
     try validateTensors(file)
   }
 
-  /// Every tensor the architecture needs is present with the shape the hyperparameters imply.
+  /// Every tensor of the architecture's table is present (or optional) with the shape the
+  /// hyperparameters imply: the model-wide ones first, then layer by layer.
   private func validateTensors(_ file: GGUFFile) throws {
-    let d = embeddingLength
-    let q = headCount * headDim
-    let kv = kvHeadCount * headDim
-    let v = kvHeadCount * valueDim
-    func check(_ name: String, _ shape: [Int], optional: Bool = false) throws {
-      guard let t = file.tensor(named: name) else {
-        if optional { return }
-        throw ModelError.missingTensor(name)
-      }
-      guard t.shape == shape else {
-        throw ModelError.tensorShape(name: name, expected: shape, actual: t.shape)
-      }
-    }
     // The KV caches hold keys and values in one shape (the attention op's contract).
     guard valueDim == headDim else {
       throw ModelError.invalidHyperparameter(
-        key: "\(architecture.rawValue).attention.value_length", value: "\(valueDim)",
+        key: architecture.key(.valueLength), value: "\(valueDim)",
         reason: "differs from key_length \(headDim); not supported")
     }
-    try check("token_embd.weight", [d, vocabularySize])
-    // Llama 3's RoPE frequency factors (one shared tensor), one per rotated pair.
-    try check("rope_freqs.weight", [ropeDimensions / 2], optional: true)
-    try check("output_norm.weight", [d])
-    try check("output.weight", [d, vocabularySize], optional: true)
+    let dims = dimensions
+    func check(_ name: String, _ t: TensorDeclaration) throws {
+      guard let info = file.tensor(named: name) else {
+        if t.presence != .required { return }
+        throw ModelError.missingTensor(name)
+      }
+      let shape = dims.shape(t.shape)
+      guard info.shape == shape else {
+        throw ModelError.tensorShape(name: name, expected: shape, actual: info.shape)
+      }
+    }
+    let table = architecture.tensors
+    for t in table where !t.isPerLayer { try check(t.name, t) }
     for i in 0..<layerCount {
-      let p = "blk.\(i)."
-      try check(p + "attn_norm.weight", [d])
-      try check(p + "attn_q.weight", [d, q])
-      try check(p + "attn_k.weight", [d, kv])
-      try check(p + "attn_v.weight", [d, v])
-      try check(p + "attn_output.weight", [headCount * valueDim, d])
-      try check(p + "ffn_norm.weight", [d])
-      try check(p + "ffn_gate.weight", [d, feedForwardLength])
-      try check(p + "ffn_up.weight", [d, feedForwardLength])
-      try check(p + "ffn_down.weight", [feedForwardLength, d])
-      if hasQKNorm {
-        try check(p + "attn_q_norm.weight", [headDim])
-        try check(p + "attn_k_norm.weight", [headDim])
-      }
-      if hasPostNorms {
-        try check(p + "post_attention_norm.weight", [d])
-        try check(p + "post_ffw_norm.weight", [d])
-      }
-      // qwen2 requires q/k/v biases; llama-family files may carry them (and an output bias).
-      let biasOptional = architecture != .qwen2
-      try check(p + "attn_q.bias", [q], optional: biasOptional)
-      try check(p + "attn_k.bias", [kv], optional: biasOptional)
-      try check(p + "attn_v.bias", [v], optional: biasOptional)
-      try check(p + "attn_output.bias", [d], optional: true)
+      for t in table where t.isPerLayer { try check(t.name(layer: i), t) }
     }
     // A layer index at or past block_count means the metadata and tensors disagree.
     for t in file.tensors where t.name.hasPrefix("blk.") {
       let index = t.name.dropFirst(4).prefix { $0.isNumber }
       if let i = Int(index), i >= layerCount {
         throw ModelError.invalidHyperparameter(
-          key: "\(architecture.rawValue).block_count", value: "\(layerCount)",
+          key: architecture.key(.blockCount), value: "\(layerCount)",
           reason: "tensor \(t.name) names layer \(i)")
       }
     }
@@ -254,7 +244,8 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .unsupportedArchitecture(let a):
-      return "architecture '\(a)' is not supported (llama, qwen2, qwen3, gemma3 are)"
+      let names = ArchitectureRegistry.all.map(\.rawValue).joined(separator: ", ")
+      return "architecture '\(a)' is not supported (\(names) are)"
     case .invalidHyperparameter(let k, let v, let why): return "\(k) = \(v): \(why)"
     case .unsupportedRopeScaling(let t): return "RoPE scaling type '\(t)' is not supported"
     case .missingTensor(let n): return "tensor \(n) is missing"

@@ -3,7 +3,7 @@ import GGUF
 import QuantaCore
 
 /// The projections of one attention block. Biases and QK-norm weights exist only where the
-/// architecture has them (qwen2 biases; qwen3 / gemma3 QK-norm).
+/// architecture's table has them and the file carries them (qwen2 biases; qwen3 / gemma3 QK-norm).
 struct AttentionWeights: Sendable {
   var query: QTensor  // [heads · headDim, d]
   var key: QTensor  // [kvHeads · headDim, d]
@@ -46,8 +46,15 @@ struct ModelWeights: Sendable {
   var ropeFactors: Tensor?
   var layers: [LayerWeights]
 
-  /// Loads the tensors `config` (already validated against the file) names.
+  /// Loads the tensors of the architecture's table (already validated against the file by
+  /// `config`): each by its role; an optional one absent from the file is nil, a tied one is the
+  /// tensor it is tied to.
   init(file: GGUFFile, config: ModelConfig, backend: any ComputeBackend) throws {
+    let table = config.architecture
+    func name(_ role: TensorRole, _ layer: Int?) -> String? {
+      guard let t = table.tensor(role) else { return nil }
+      return layer.map { t.name(layer: $0) } ?? t.name
+    }
     func q(_ name: String) throws -> QTensor {
       guard let info = file.tensor(named: name) else { throw ModelError.missingTensor(name) }
       return try QTensor.load(info, from: file, on: backend)
@@ -64,35 +71,58 @@ struct ModelWeights: Sendable {
       }
       return try t.dequantize().reshaped([t.count])
     }
-    func required(_ name: String) throws -> Tensor {
-      guard let t = try dense(name) else { throw ModelError.missingTensor(name) }
+    /// A matrix the blocks need (the table of every architecture has it).
+    func matrix(_ role: TensorRole, layer: Int? = nil) throws -> QTensor {
+      guard let n = name(role, layer) else {
+        throw ModelError.missingTensor("\(role) (\(table) has none)")
+      }
+      return try q(n)
+    }
+    /// A dense weight: nil when the architecture has none or an optional one is absent.
+    func optional(_ role: TensorRole, layer: Int? = nil) throws -> Tensor? {
+      guard let n = name(role, layer) else { return nil }
+      guard let t = try dense(n) else {
+        if table.tensor(role)?.presence == .required { throw ModelError.missingTensor(n) }
+        return nil
+      }
+      return t
+    }
+    func required(_ role: TensorRole, layer: Int? = nil) throws -> Tensor {
+      guard let t = try optional(role, layer: layer) else {
+        throw ModelError.missingTensor(name(role, layer) ?? "\(role) (\(table) has none)")
+      }
       return t
     }
 
-    tokenEmbedding = try q("token_embd.weight")
-    outputNorm = try required("output_norm.weight")
-    output = file.tensor(named: "output.weight") != nil ? try q("output.weight") : tokenEmbedding
-    ropeFactors = try dense("rope_freqs.weight")
+    tokenEmbedding = try matrix(.tokenEmbedding)
+    outputNorm = try required(.outputNorm)
+    // A tied LM head absent from the file is the token embedding (the one tie the blocks know).
+    if let out = table.tensor(.output), out.presence == .tiedTo(.tokenEmbedding),
+      file.tensor(named: out.name) == nil
+    {
+      output = tokenEmbedding
+    } else {
+      output = try matrix(.output)
+    }
+    ropeFactors = try optional(.ropeFrequencyFactors)
     layers = []
     layers.reserveCapacity(config.layerCount)
     for i in 0..<config.layerCount {
-      let p = "blk.\(i)."
       let attention = AttentionWeights(
-        query: try q(p + "attn_q.weight"), key: try q(p + "attn_k.weight"), value: try q(p + "attn_v.weight"),
-        output: try q(p + "attn_output.weight"),
-        queryBias: try dense(p + "attn_q.bias"), keyBias: try dense(p + "attn_k.bias"),
-        valueBias: try dense(p + "attn_v.bias"), outputBias: try dense(p + "attn_output.bias"),
-        queryNorm: config.hasQKNorm ? try required(p + "attn_q_norm.weight") : nil,
-        keyNorm: config.hasQKNorm ? try required(p + "attn_k_norm.weight") : nil)
+        query: try matrix(.query, layer: i), key: try matrix(.key, layer: i),
+        value: try matrix(.value, layer: i), output: try matrix(.attentionOutput, layer: i),
+        queryBias: try optional(.queryBias, layer: i), keyBias: try optional(.keyBias, layer: i),
+        valueBias: try optional(.valueBias, layer: i),
+        outputBias: try optional(.attentionOutputBias, layer: i),
+        queryNorm: try optional(.queryNorm, layer: i), keyNorm: try optional(.keyNorm, layer: i))
       let ffn = FeedForwardWeights(
-        gate: try q(p + "ffn_gate.weight"), up: try q(p + "ffn_up.weight"), down: try q(p + "ffn_down.weight")
-      )
+        gate: try matrix(.gate, layer: i), up: try matrix(.up, layer: i), down: try matrix(.down, layer: i))
       layers.append(
         LayerWeights(
-          attentionNorm: try required(p + "attn_norm.weight"), attention: attention,
-          postAttentionNorm: config.hasPostNorms ? try required(p + "post_attention_norm.weight") : nil,
-          feedForwardNorm: try required(p + "ffn_norm.weight"), feedForward: ffn,
-          postFeedForwardNorm: config.hasPostNorms ? try required(p + "post_ffw_norm.weight") : nil))
+          attentionNorm: try required(.attentionNorm, layer: i), attention: attention,
+          postAttentionNorm: try optional(.postAttentionNorm, layer: i),
+          feedForwardNorm: try required(.feedForwardNorm, layer: i), feedForward: ffn,
+          postFeedForwardNorm: try optional(.postFeedForwardNorm, layer: i)))
     }
   }
 }

@@ -1,14 +1,34 @@
-import QuantaCore
-
-/// Qwen2 / Qwen2.5 (llama.cpp's `src/models/qwen2.cpp`): the llama layer with biases on the
-/// q/k/v projections (required; `ModelConfig` checks them) and NeoX-style RoPE.
-struct Qwen2Architecture: DecoderArchitecture {
-  func layer(
-    _ index: Int, weights: LayerWeights, model: ModelWeights, input: LayerInput, cache: KVCache.Layer,
-    batch: BatchPositions, context: ForwardContext
-  ) throws -> Tensor {
-    // The biases travel in `weights.attention` and are added right after each projection.
-    try preNormLayer(
-      index, weights: weights, model: model, input: input, cache: cache, batch: batch, context: context)
-  }
+extension ArchitectureDeclaration {
+  /// Qwen2 / Qwen2.5 (llama.cpp's `src/models/qwen2.cpp`): the llama layer with biases on the
+  /// q/k/v projections (required) and NeoX-style RoPE.
+  public static let qwen2 = ArchitectureDeclaration(
+    name: "qwen2",
+    hyperparameters: [
+      .init(.blockCount), .init(.embeddingLength), .init(.feedForwardLength), .init(.headCount),
+      .init(.headCountKV, .sameAs(.headCount)), .init(.keyLength, .quotient(.embeddingLength, .headCount)),
+      .init(.valueLength, .sameAs(.keyLength)), .init(.contextLength), .init(.rmsEpsilon),
+      .init(.ropeDimensionCount, .sameAs(.keyLength)), .init(.ropeFreqBase, .value(10_000)),
+      .init(.ropeScalingFactor, .unset), .init(.attentionLogitSoftcap, .value(0)),
+      .init(.finalLogitSoftcap, .value(0)),
+    ],
+    tensors: [
+      .init("token_embd.weight", .tokenEmbedding, [.embedding, .vocabulary]),
+      .init("rope_freqs.weight", .ropeFrequencyFactors, [.ropePairs], .optional),
+      .init("blk.%d.attn_norm.weight", .attentionNorm, [.embedding]),
+      .init("blk.%d.attn_q.weight", .query, [.embedding, .queryWidth]),
+      .init("blk.%d.attn_k.weight", .key, [.embedding, .keyWidth]),
+      .init("blk.%d.attn_v.weight", .value, [.embedding, .valueWidth]),
+      .init("blk.%d.attn_q.bias", .queryBias, [.queryWidth]),
+      .init("blk.%d.attn_k.bias", .keyBias, [.keyWidth]),
+      .init("blk.%d.attn_v.bias", .valueBias, [.valueWidth]),
+      .init("blk.%d.attn_output.weight", .attentionOutput, [.attentionOutputWidth, .embedding]),
+      .init("blk.%d.attn_output.bias", .attentionOutputBias, [.embedding], .optional),
+      .init("blk.%d.ffn_norm.weight", .feedForwardNorm, [.embedding]),
+      .init("blk.%d.ffn_gate.weight", .gate, [.embedding, .feedForward]),
+      .init("blk.%d.ffn_up.weight", .up, [.embedding, .feedForward]),
+      .init("blk.%d.ffn_down.weight", .down, [.feedForward, .embedding]),
+      .init("output_norm.weight", .outputNorm, [.embedding]),
+      .init("output.weight", .output, [.embedding, .vocabulary], .tiedTo(.tokenEmbedding)),
+    ],
+    recipe: LayerRecipe(rope: .neox))
 }

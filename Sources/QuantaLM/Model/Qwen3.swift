@@ -1,14 +1,36 @@
-import QuantaCore
-
-/// Qwen3 (llama.cpp's `src/models/qwen3.cpp`): the llama layer with per-head RMS norms of Q and K
-/// (`attn_q_norm`, `attn_k_norm`) before NeoX-style RoPE, and no biases.
-struct Qwen3Architecture: DecoderArchitecture {
-  func layer(
-    _ index: Int, weights: LayerWeights, model: ModelWeights, input: LayerInput, cache: KVCache.Layer,
-    batch: BatchPositions, context: ForwardContext
-  ) throws -> Tensor {
-    // QK-norm travels in `weights.attention` (queryNorm/keyNorm) and runs before RoPE.
-    try preNormLayer(
-      index, weights: weights, model: model, input: input, cache: cache, batch: batch, context: context)
-  }
+extension ArchitectureDeclaration {
+  /// Qwen3 (llama.cpp's `src/models/qwen3.cpp`): the llama layer with per-head RMS norms of Q and K
+  /// (`attn_q_norm`, `attn_k_norm`) before NeoX-style RoPE, and no biases.
+  public static let qwen3 = ArchitectureDeclaration(
+    name: "qwen3",
+    hyperparameters: [
+      .init(.blockCount), .init(.embeddingLength), .init(.feedForwardLength), .init(.headCount),
+      .init(.headCountKV, .sameAs(.headCount)), .init(.keyLength, .quotient(.embeddingLength, .headCount)),
+      .init(.valueLength, .sameAs(.keyLength)), .init(.contextLength), .init(.rmsEpsilon),
+      .init(.ropeDimensionCount, .sameAs(.keyLength)), .init(.ropeFreqBase, .value(10_000)),
+      .init(.ropeScalingFactor, .unset), .init(.attentionLogitSoftcap, .value(0)),
+      .init(.finalLogitSoftcap, .value(0)),
+    ],
+    tensors: [
+      .init("token_embd.weight", .tokenEmbedding, [.embedding, .vocabulary]),
+      .init("rope_freqs.weight", .ropeFrequencyFactors, [.ropePairs], .optional),
+      .init("blk.%d.attn_norm.weight", .attentionNorm, [.embedding]),
+      .init("blk.%d.attn_q.weight", .query, [.embedding, .queryWidth]),
+      .init("blk.%d.attn_k.weight", .key, [.embedding, .keyWidth]),
+      .init("blk.%d.attn_v.weight", .value, [.embedding, .valueWidth]),
+      .init("blk.%d.attn_q.bias", .queryBias, [.queryWidth], .optional),
+      .init("blk.%d.attn_k.bias", .keyBias, [.keyWidth], .optional),
+      .init("blk.%d.attn_v.bias", .valueBias, [.valueWidth], .optional),
+      .init("blk.%d.attn_q_norm.weight", .queryNorm, [.headDim]),
+      .init("blk.%d.attn_k_norm.weight", .keyNorm, [.headDim]),
+      .init("blk.%d.attn_output.weight", .attentionOutput, [.attentionOutputWidth, .embedding]),
+      .init("blk.%d.attn_output.bias", .attentionOutputBias, [.embedding], .optional),
+      .init("blk.%d.ffn_norm.weight", .feedForwardNorm, [.embedding]),
+      .init("blk.%d.ffn_gate.weight", .gate, [.embedding, .feedForward]),
+      .init("blk.%d.ffn_up.weight", .up, [.embedding, .feedForward]),
+      .init("blk.%d.ffn_down.weight", .down, [.feedForward, .embedding]),
+      .init("output_norm.weight", .outputNorm, [.embedding]),
+      .init("output.weight", .output, [.embedding, .vocabulary], .tiedTo(.tokenEmbedding)),
+    ],
+    recipe: LayerRecipe(qkNorm: true, rope: .neox))
 }

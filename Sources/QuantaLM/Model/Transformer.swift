@@ -1,25 +1,18 @@
 import GGUF
 import QuantaCore
 
-/// A decoder-only transformer on one device: configuration, weights (loaded once) and the
-/// architecture that arranges the shared blocks. Stateless: the KV cache and activations belong
+/// A decoder-only transformer on one device: configuration (with the architecture's recipe, which
+/// arranges the shared blocks) and weights (loaded once). Stateless: the KV cache and activations belong
 /// to a `Session`.
 final class Transformer: Sendable {
   let config: ModelConfig
   let weights: ModelWeights
-  let architecture: any DecoderArchitecture
   let backend: any ComputeBackend
 
   init(file: GGUFFile, config: ModelConfig, backend: any ComputeBackend) throws {
     self.config = config
     self.backend = backend
     weights = try ModelWeights(file: file, config: config, backend: backend)
-    switch config.architecture {
-    case .llama: architecture = LlamaArchitecture()
-    case .qwen2: architecture = Qwen2Architecture()
-    case .qwen3: architecture = Qwen3Architecture()
-    case .gemma3: architecture = Gemma3Architecture()
-    }
   }
 
   /// Records the forward pass of `batch.ids` (at `batch.positions`, checked against the cache when
@@ -29,13 +22,12 @@ final class Transformer: Sendable {
     batch: BatchPositions, activations a: Activations, lastRowOnly: Activations?, cache: KVCache,
     context c: ForwardContext
   ) throws -> Tensor {
-    var x = try architecture.embed(ids: batch.ids, model: weights, into: a.x, scratch: a.normed, context: c)
+    var x = try c.embed(ids: batch.ids, model: weights, into: a.x, scratch: a.normed)
     for i in 0..<config.layerCount {
       let input = LayerInput(
         x: x, activations: a, lastRowOnly: i == config.layerCount - 1 ? lastRowOnly : nil)
-      x = try architecture.layer(
-        i, weights: weights.layers[i], model: weights, input: input, cache: cache.layers[i], batch: batch,
-        context: c)
+      x = try c.decoderLayer(
+        i, weights: weights.layers[i], model: weights, input: input, cache: cache.layers[i], batch: batch)
     }
     // The final norm goes to `normed` of the activations the last layer used.
     let out = x.shape[0] == a.rows ? a.normed : (lastRowOnly ?? a).normed
