@@ -45,7 +45,8 @@ let package = Package(
     .testTarget(
       name: "QuantaToolsTests",
       dependencies: [
-        "QuantaTools", "GGUF", "GGML", "QuantaLM", "Quanta", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        "QuantaTools", "GGUF", "GGML", "QuantaLM", "Quanta", "GPUBackend", "QuantaCore",
+        .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
     // The CLI.
     .executableTarget(

@@ -117,6 +117,13 @@ public protocol ComputeBackend: AnyObject, Sendable {
   /// `a · b`, broadcast as `add`.
   func mul(_ a: Tensor, _ b: Tensor, into out: Tensor) throws
   func scale(_ x: Tensor, by factor: Float, into out: Tensor) throws
+
+  // MARK: Forward plans
+
+  /// Makes `plan` ready to execute on this backend (a requirement, so calls through
+  /// `any ComputeBackend` reach a backend's own implementation; the default runs each op through
+  /// the one-op entry points, see ForwardPlan.swift).
+  func prepare(_ plan: ForwardPlan, options: PlanOptions) throws -> any PreparedPlan
 }
 
 // Defaults: every op is "unsupported" until a backend implements it.

@@ -1,0 +1,171 @@
+import Foundation
+import GGUF
+import QuantaCore
+import QuantaLM
+import QuantaTools
+import Testing
+
+@testable import GPUBackend
+
+/// A vendor layer that runs nothing and records what the host issues (kernel names, graph
+/// captures and launches): what a GPU plan launches, checked without a GPU.
+final class RecordingVendorAPI: VendorAPI, @unchecked Sendable {
+  // @unchecked: every mutable field is guarded by `lock`.
+  let vendor = GPUVendor.cuda
+  let versionDescription = "recording (no GPU)"
+  private let lock = NSLock()
+  private var nextHandle: UInt = 0x1000
+  private var nextAddress: UInt64 = 0x10_0000
+  private var names: [UInt: String] = [:]
+  private var capturing = false
+  private var _launches: [String] = []
+  private var _captured: [String] = []
+  private var _graphLaunches = 0
+
+  var launches: [String] { lock.withLock { _launches } }
+  var captured: [String] { lock.withLock { _captured } }
+  var graphLaunches: Int { lock.withLock { _graphLaunches } }
+  func reset() {
+    lock.withLock {
+      _launches = []; _captured = []; _graphLaunches = 0
+    }
+  }
+
+  private func handle() -> VendorHandle {
+    lock.withLock {
+      nextHandle += 16
+      return VendorHandle(nextHandle)
+    }
+  }
+  func deviceCount() throws(GPUError) -> Int { 1 }
+  func properties(device: Int) throws(GPUError) -> GPUDeviceProperties {
+    GPUDeviceProperties(
+      index: 0, name: "recording", architecture: "sm_90", targetID: "sm_90", totalMemory: 80 << 30,
+      multiprocessors: 132, warpSize: 32, l2CacheBytes: 50 << 20, maxThreadsPerBlock: 1024)
+  }
+  func activate(device: Int) throws(GPUError) {}
+  func memoryInfo() throws(GPUError) -> (free: Int, total: Int) { (80 << 30, 80 << 30) }
+  func allocate(bytes: Int) throws(GPUError) -> DevicePointer {
+    lock.withLock {
+      defer { nextAddress += UInt64((bytes + 255) / 256 * 256) }
+      return DevicePointer(nextAddress)
+    }
+  }
+  func free(_ pointer: DevicePointer) throws(GPUError) {}
+  func copyToDevice(_ dst: DevicePointer, from src: UnsafeRawPointer, bytes: Int, stream: VendorHandle)
+    throws(GPUError)
+  {}
+  func copyToHost(_ dst: UnsafeMutableRawPointer, from src: DevicePointer, bytes: Int, stream: VendorHandle)
+    throws(GPUError)
+  { dst.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
+  func copyOnDevice(_ dst: DevicePointer, from src: DevicePointer, bytes: Int, stream: VendorHandle)
+    throws(GPUError)
+  {}
+  func memset(_ dst: DevicePointer, value: UInt8, bytes: Int, stream: VendorHandle) throws(GPUError) {}
+  func createStream() throws(GPUError) -> VendorHandle { handle() }
+  func destroyStream(_ stream: VendorHandle) {}
+  func synchronize(stream: VendorHandle) throws(GPUError) {}
+  func createEvent() throws(GPUError) -> VendorHandle { handle() }
+  func destroyEvent(_ event: VendorHandle) {}
+  func record(event: VendorHandle, stream: VendorHandle) throws(GPUError) {}
+  func elapsedMilliseconds(from start: VendorHandle, to end: VendorHandle) throws(GPUError) -> Float { 0 }
+  func compile(source: String, name: String, architecture: String, options: [String]) throws(GPUError)
+    -> CodeObject
+  { CodeObject(architecture: architecture, bytes: [0]) }
+  func compilerTargets() -> [String]? { nil }
+  func loadModule(_ code: CodeObject) throws(GPUError) -> VendorHandle { handle() }
+  func unloadModule(_ module: VendorHandle) {}
+  func function(_ module: VendorHandle, named: String) throws(GPUError) -> VendorHandle {
+    let h = handle()
+    lock.withLock { names[h.raw] = named }
+    return h
+  }
+  func launch(
+    _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int,
+    stream: VendorHandle, arguments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+  ) throws(GPUError) {
+    lock.withLock {
+      let name = names[function.raw] ?? "?"
+      if capturing { _captured.append(name) } else { _launches.append(name) }
+    }
+  }
+  func beginCapture(stream: VendorHandle) throws(GPUError) { lock.withLock { capturing = true } }
+  func endCapture(stream: VendorHandle) throws(GPUError) -> VendorHandle {
+    lock.withLock { capturing = false }
+    return handle()
+  }
+  func launchGraph(_ graph: VendorHandle, stream: VendorHandle) throws(GPUError) {
+    lock.withLock { _graphLaunches += 1 }
+  }
+  func destroyGraph(_ graph: VendorHandle) {}
+  func isSticky(_ error: GPUError) -> Bool { false }
+}
+
+/// What a GPU decode plan issues: one graph recorded on the first step and replayed after, and the
+/// fused kernels in place of the op chains they replace (llama and gemma3 layers).
+@Suite("GPU plan fusion (recording vendor, no GPU)")
+struct PlanFusionTests {
+  func decodeKernels(arch: String, preset: String, fusion: Bool) throws -> (
+    captured: [String], launchesAfter: [String], graphLaunches: Int, layers: Int
+  ) {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "quanta-fusion-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var p = try #require(PlanSelftest.presets.first { $0.architecture.rawValue == arch })
+    p.name = preset
+    let path = dir.appendingPathComponent("m.gguf").path
+    _ = try SynthModel.write(
+      SynthOptions(preset: p, target: try SynthTarget(argument: "Q4_0"), outputPath: path))
+    let api = RecordingVendorAPI()
+    let gpu = try GPUBackend(device: .cuda(0), api: api, cache: KernelCache(directory: dir))
+    var options = ModelLoadOptions(contextLength: 32, batchSize: 32)
+    options.fusion = fusion
+    let model = try LanguageModel(file: try GGUFFile(path: path), backend: gpu, options: options)
+    let session = try model.makeSession()
+    api.reset()
+    try session.evaluate(token: 1)  // records the graph, launches it
+    let captured = api.captured
+    let first = api.graphLaunches
+    api.reset()
+    try session.evaluate(token: 2)  // replays it
+    #expect(first == 1)
+    return (captured, api.launches, api.graphLaunches, p.layerCount)
+  }
+
+  @Test func llamaDecodeIsOneGraphOfFusedKernels() throws {
+    let r = try decodeKernels(arch: "llama", preset: "fusion-llama", fusion: true)
+    #expect(r.graphLaunches == 1)
+    #expect(r.launchesAfter.isEmpty, "a replayed step launches kernels outside its graph: \(r.launchesAfter)")
+    let count = { (name: String) in r.captured.filter { $0 == name }.count }
+    // Nothing the fused kernels replace is left in the step.
+    for plain in ["rms_norm_f32", "add_f32", "write_kv_f16", "swiglu_f32"] {
+      #expect(count(plain) == 0, "\(plain) launched \(count(plain)) times: \(r.captured)")
+    }
+    #expect(count("rope_norm_kv_f32") == r.layers)  // k: rope + K/V cache write
+    #expect(count("rope_f32") == r.layers)  // q: rope alone
+    #expect(count("glu_q8_1") == r.layers)
+    // Quantized inputs: the attention output's only (norm chains and the GLU quantize their own).
+    #expect(count("quantize_q8_1") == r.layers)
+    // Norm chains: the first attention norm, then (add + norm) twice per layer.
+    #expect(count("fused_norm_add_norm_q8_1") == 2 * r.layers + 1)
+  }
+
+  @Test func gemma3DecodeFusesNormRopeScaleAndCacheWrite() throws {
+    let r = try decodeKernels(arch: "gemma3", preset: "fusion-gemma3", fusion: true)
+    let count = { (name: String) in r.captured.filter { $0 == name }.count }
+    for plain in ["rms_norm_f32", "add_f32", "write_kv_f16", "geglu_f32", "rope_f32"] {
+      #expect(count(plain) == 0, "\(plain) launched \(count(plain)) times: \(r.captured)")
+    }
+    #expect(count("scale_f32") == 1, "the embedding scale only: \(r.captured)")
+    #expect(count("rope_norm_kv_f32") == 2 * r.layers)  // q: norm + rope + scale; k: norm + rope + cache
+  }
+
+  @Test func withoutFusionEveryOpIsItsOwnKernel() throws {
+    let r = try decodeKernels(arch: "llama", preset: "fusion-off", fusion: false)
+    let count = { (name: String) in r.captured.filter { $0 == name }.count }
+    #expect(count("fused_norm_add_norm_q8_1") == 0)
+    #expect(count("rms_norm_f32") == 2 * r.layers + 1)
+    #expect(count("write_kv_f16") == 2 * r.layers)
+  }
+}
