@@ -58,3 +58,6 @@ done
 echo "hip_kernels_check: CUDA dialect type-checks for $n NVIDIA targets (clang -fsyntax-only, no NVRTC)"
 # 4. the dense kernels run on a CPU emulation of 32- and 64-wide wavefronts against references.
 bash scripts/gpu_kernels_emulate.sh
+# 5. the HIP-on-CUDA test layer (Tests/HIPOnCUDA) builds against AMD's own HIP headers with -Werror
+#    (its exports' signatures are AMD's) and exports every function HIPVendor.swift loads.
+bash Tests/HIPOnCUDA/build.sh "$tmp/hip_on_cuda"
