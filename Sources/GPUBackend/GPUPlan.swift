@@ -2,8 +2,8 @@ import QuantaCore
 
 /// A forward plan on a GPU: the ops encoded as kernel launches over the plan's own tensors, one q8_1
 /// scratch for every matmul, the Int32 inputs uploaded with one asynchronous copy. A replayed plan
-/// (decode) is recorded into a device graph on its first execution and launched as one graph
-/// after; nothing in a step allocates, uploads per op or synchronizes.
+/// (decode) runs eagerly once, is recorded into a device graph on its second execution and launched
+/// as one graph from then on; nothing in a step allocates, uploads per op or synchronizes.
 final class GPUPreparedPlan: PreparedPlan {
   let gpu: GPUBackend
   let plan: ForwardPlan
@@ -15,6 +15,7 @@ final class GPUPreparedPlan: PreparedPlan {
   private var graph: VendorHandle?
   /// Fused kernels for known op chains (off: every op by itself, for comparisons).
   let fusion: Bool
+  private var executions = 0
 
   init(_ plan: ForwardPlan, gpu: GPUBackend, options: PlanOptions) throws {
     self.gpu = gpu
@@ -45,7 +46,13 @@ final class GPUPreparedPlan: PreparedPlan {
 
   func execute(inputs: UnsafeBufferPointer<Int32>) throws {
     try upload(inputs)
-    guard replayed else { return try encodeAll { _ in } }
+    // The first execution runs eagerly: it loads the kernel module and resolves every kernel, which
+    // must not happen while a stream is being recorded. The second records the graph.
+    guard replayed, executions > 0 else {
+      executions += 1
+      return try encodeAll { _ in }
+    }
+    executions += 1
     if graph == nil { graph = try record() }
     let g = graph!
     try gpu.call { () throws(GPUError) in

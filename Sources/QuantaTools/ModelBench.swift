@@ -91,7 +91,7 @@ public enum ModelBench {
       rows.append(row)
     }
     if generatedTokens > 0 {
-      _ = try generation(1)
+      _ = try generation(2)  // warm-up: the first decode step runs eagerly, the second records the graph
       var row = base
       row.test = "tg\(generatedTokens)"
       for _ in 0..<repetitions {

@@ -124,12 +124,17 @@ struct PlanFusionTests {
     let model = try LanguageModel(file: try GGUFFile(path: path), backend: gpu, options: options)
     let session = try model.makeSession()
     api.reset()
-    try session.evaluate(token: 1)  // records the graph, launches it
-    let captured = api.captured
-    let first = api.graphLaunches
+    try session.evaluate(token: 1)  // eager: loads and resolves every kernel
+    let eager = api.launches
+    #expect(api.graphLaunches == 0 && api.captured.isEmpty)
     api.reset()
-    try session.evaluate(token: 2)  // replays it
-    #expect(first == 1)
+    try session.evaluate(token: 2)  // records the graph, launches it
+    let captured = api.captured
+    #expect(api.graphLaunches == 1 && api.launches.isEmpty)
+    // The graph holds exactly the kernels the eager step launched.
+    #expect(captured == eager)
+    api.reset()
+    try session.evaluate(token: 3)  // replays it
     return (captured, api.launches, api.graphLaunches, p.layerCount)
   }
 
