@@ -3,7 +3,8 @@
 # use a prebuilt one), run its smoke test, then Quanta's ROCm path through it:
 #   quanta devices                       (rocm:0 must be listed through the layer)
 #   quanta selftest --device rocm:0      (closing line: total: N passed, N failed)
-# and, with --cuda-baseline, `quanta selftest --device cuda:0` for the count to compare.
+# and, with --cuda-baseline, `quanta selftest --device cuda:0` for the count to compare, then on a
+# synthetic 1B model: greedy tokens, perplexity and bench model on rocm:0 against cuda:0.
 #
 #   bash Tests/HIPOnCUDA/run_on_gpu.sh QUANTA [--cuda-baseline] [--smoke-only]
 #
@@ -99,6 +100,41 @@ if [[ $BASELINE == 1 ]]; then
   c="$(grep -E '^total:' "$LOGS/selftest_cuda.log" | tail -1)"
   echo "rocm:0 (HIP-on-CUDA) $r | cuda:0 $c"
   [[ $cuda_rc == 0 && -n "$r" && "$r" == "$c" ]] || { echo "run_on_gpu: rocm:0 and cuda:0 totals differ"; status=1; }
+fi
+
+if [[ $BASELINE == 1 ]]; then
+  # The rest of issue 13's checks, rocm:0 (this layer) against cuda:0 on the same GPU and file:
+  # greedy tokens equal, perplexity equal to 4 digits, decode/prompt speed within 10 %.
+  M=/tmp/hip_on_cuda_1b.gguf
+  [[ -f $M ]] || "$QUANTA" synth --arch llama --preset 1b --type Q4_K_M "$M" >/dev/null
+  cuda() { (unset QUANTA_HIP_LIB QUANTA_HIPRTC_LIB; "$QUANTA" "$@"); }
+  step "run --temp 0 -n 64, rocm:0 vs cuda:0"
+  r="$("$QUANTA" run -m "$M" -p "The first" -n 64 --temp 0 --no-display-prompt --device rocm:0 2>/dev/null)"
+  c="$(cuda run -m "$M" -p "The first" -n 64 --temp 0 --no-display-prompt --device cuda:0 2>/dev/null)"
+  if [[ -n "$c" && "$r" == "$c" ]]; then echo "same 64 tokens"; else echo "run_on_gpu: FAIL: greedy text differs"; status=1; fi
+  step "perplexity, rocm:0 vs cuda:0"
+  python3 -c "
+import random
+random.seed(3)
+w='the of and to in is was for on that with as by at from it an are were this be or has had not'.split()
+print(' '.join(random.choice(w) for _ in range(4000)))" > /tmp/hip_on_cuda_text.txt
+pr="$("$QUANTA" perplexity -m "$M" -f /tmp/hip_on_cuda_text.txt -c 512 --chunks 2 --device rocm:0 2>&1 | grep Final)"
+  pc="$(cuda perplexity -m "$M" -f /tmp/hip_on_cuda_text.txt -c 512 --chunks 2 --device cuda:0 2>&1 | grep Final)"
+  echo "rocm:0 $pr | cuda:0 $pc"
+  python3 -c "
+import re, sys
+a, b = (float(re.search(r'PPL = ([0-9.]+)', t).group(1)) for t in sys.argv[1:3])
+sys.exit(0 if abs(a - b) <= 5e-5 * b else 1)" "$pr" "$pc" || { echo "run_on_gpu: FAIL: perplexity differs"; status=1; }
+  step "bench model, rocm:0 vs cuda:0"
+  br="$("$QUANTA" bench model -m "$M" -p 512 -n 128 -r 3 --device rocm:0 2>/dev/null | grep -E 'pp512|tg128')"
+  bc="$(cuda bench model -m "$M" -p 512 -n 128 -r 3 --device cuda:0 2>/dev/null | grep -E 'pp512|tg128')"
+  echo "$br"; echo "$bc"
+  python3 -c "
+import sys
+def rates(t): return [float(l.split('|')[-2].split()[0]) for l in t.strip().splitlines()]
+r, c = rates(sys.argv[1]), rates(sys.argv[2])
+for name, a, b in zip(['pp512', 'tg128'], r, c): print(f'{name}: rocm:0 {a:.1f} cuda:0 {b:.1f} ({a / b:.2f}x)')
+sys.exit(0 if all(a >= 0.9 * b for a, b in zip(r, c)) else 1)" "$br" "$bc" || { echo "run_on_gpu: rocm:0 more than 10 % slower"; status=1; }
 fi
 
 echo
