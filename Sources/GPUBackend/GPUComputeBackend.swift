@@ -228,12 +228,15 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     let t = weights.type.name
     let warp = context.properties.warpSize
     if options.path == .dequantize {
+      // The generic mat-vec family's geometry (MMV_ROWS in kernels.cu).
+      let rows = GPUMatVec.fallbackRowsPerBlock
       var args = KernelArguments()
       args.append(w); args.append(try ptr(x, "matmul")); args.append(y); args.append(Int64(k));
       args.append(Int64(n))
       try call { () throws(GPUError) in
         try context.launch(
-          "dequantize_mul_mat_vec_\(t)", grid: (Self.blocks(n, 4), m, 1), block: (warp, 4, 1), arguments: args
+          "dequantize_mul_mat_vec_\(t)", grid: (Self.blocks(n, rows), m, 1), block: (warp, rows, 1),
+          arguments: args
         )
       }
       return

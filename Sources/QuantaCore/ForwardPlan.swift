@@ -107,6 +107,9 @@ public final class DirectPlan: PreparedPlan {
   let plan: ForwardPlan
   let backend: any ComputeBackend
   private var host: [Int32]
+  /// Host arrays of the input slices the ops read (ids, positions), made once per execution: every
+  /// rope, cache write and attention of a step reads the same positions.
+  private var slices: [(start: Int, count: Int, values: [Int32])] = []
 
   public init(_ plan: ForwardPlan, backend: any ComputeBackend) throws {
     self.plan = plan
@@ -146,6 +149,7 @@ public final class DirectPlan: PreparedPlan {
       throw QuantaError.shapeMismatch(op: "plan inputs", expected: "[\(host.count)]", actual: [inputs.count])
     }
     for i in 0..<inputs.count { host[i] = inputs[i] }
+    slices.removeAll(keepingCapacity: true)
     let block = plan.inputs
     try host.withUnsafeBytes { try backend.copy($0, to: block.buffer, at: block.byteOffset) }
   }
@@ -154,7 +158,10 @@ public final class DirectPlan: PreparedPlan {
   private func values(_ t: IndexTensor) -> [Int32] {
     let start = (t.byteOffset - plan.inputs.byteOffset) / 4
     if t.buffer === plan.inputs.buffer, start >= 0, start + t.count <= host.count {
-      return Array(host[start..<(start + t.count)])
+      if let hit = slices.first(where: { $0.start == start && $0.count == t.count }) { return hit.values }
+      let values = Array(host[start..<(start + t.count)])
+      slices.append((start, t.count, values))
+      return values
     }
     // Not part of the input block (an op's output): read it from the device.
     var out = [Int32](repeating: 0, count: t.count)

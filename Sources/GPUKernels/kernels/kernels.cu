@@ -2,25 +2,30 @@
 // extern "C" names the host looks up: <op>_<type>. Block shapes are multiples of 64 threads, so they
 // hold whole wavefronts on 32- and 64-wide hardware alike.
 
-// Activations → q8_1 (ggml's quantize_q8_1): x f32 [rows, k] (k a multiple of 32) → blocks of
-// { half d; half s; s8 qs[32]; }, s = d · Σq. 32 lanes per block (a logical width of 32, whatever
-// the wavefront), 256 threads per CTA.
-QK_KERNEL void __launch_bounds__(256) quantize_q8_1(const float* __restrict__ x, u8* __restrict__ y, s64 n) {
-  const s64 i = (s64)blockIdx.x * blockDim.x + threadIdx.x;
-  const s64 n_pad = (n + 31) / 32 * 32;
-  if (i >= n_pad) return;  // whole groups of 32 leave together
-  const float xi = i < n ? x[i] : 0.0f;
-  const float amax = group_reduce_max(fabsf(xi), 32);
+// Activations → q8_1 (ggml's quantize_q8_1): value e of a flat f32 array goes into block e / 32 of
+// { half d; half s; s8 qs[32]; }, d = amax/127, q = round(v/d), s = d · Σq. The 32 lanes holding one
+// block call it together (a logical width of 32, whatever the wavefront). One owner for every
+// producer of q8_1 blocks (quantize_q8_1 below and the plan's fused kernels).
+QK_DEVICE void store_q8_1(float v, s64 e, u8* __restrict__ y) {
+  const float amax = group_reduce_max(fabsf(v), 32);
   const float d = amax / 127.0f;
-  const int q = amax == 0.0f ? 0 : (int)roundf(xi / d);
+  const int q = amax == 0.0f ? 0 : (int)roundf(v / d);
   const float sum = group_reduce_sum((float)q, 32);
-  u8* blk = y + (i / 32) * 36;
-  ((s8*)blk)[4 + (i % 32)] = (s8)q;
-  if (i % 32 == 0) {
+  u8* blk = y + (e / 32) * 36;
+  ((s8*)blk)[4 + (e % 32)] = (s8)q;
+  if (e % 32 == 0) {
     const u16 dh = f2h(d), sh = f2h(d * sum);
     blk[0] = dh & 0xff; blk[1] = dh >> 8;
     blk[2] = sh & 0xff; blk[3] = sh >> 8;
   }
+}
+
+// x f32 [rows, k] (k a multiple of 32) → q8_1 blocks, 256 threads per CTA.
+QK_KERNEL void __launch_bounds__(256) quantize_q8_1(const float* __restrict__ x, u8* __restrict__ y, s64 n) {
+  const s64 i = (s64)blockIdx.x * blockDim.x + threadIdx.x;
+  const s64 n_pad = (n + 31) / 32 * 32;
+  if (i >= n_pad) return;  // whole groups of 32 leave together
+  store_q8_1(i < n ? x[i] : 0.0f, i, y);
 }
 
 // Dequantize n values (whole blocks) → f32 or f16 bits. One thread per group of 8.

@@ -3,7 +3,7 @@
 // saves launches: a decode step is a chain of small dependent kernels.
 
 // Row chain: v = b; [norm1] t = rms_norm(v)·w1; [add] s = a + v; [norm2] y = rms_norm(v)·w2;
-// [quant] q8_1 blocks of v (as quantize_q8_1: d = amax/127, q = round(v/d), s = d·Σq).
+// [quant] q8_1 blocks of v (store_q8_1, as quantize_q8_1).
 // One CTA of FUSED_ROW_THREADS per row of n values; thread t owns elements t, t + 256, … in every
 // pass, so each element is read and written by one thread and outputs may alias inputs.
 #define FUSED_NORM1 1
@@ -58,19 +58,7 @@ QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
       v = w2 ? v * scale2 * w2[i] : v * scale2;
       y_out[row * n + i] = v;
     }
-    if (flags & FUSED_QUANT) {
-      const float amax = group_reduce_max(fabsf(v), 32);
-      const float d = amax / 127.0f;
-      const int q = amax == 0.0f ? 0 : (int)roundf(v / d);
-      const float sum = group_reduce_sum((float)q, 32);
-      u8* blk = yq + (row * n + i) / 32 * 36;
-      ((s8*)blk)[4 + (i % 32)] = (s8)q;
-      if (i % 32 == 0) {
-        const u16 dh = f2h(d), sh = f2h(d * sum);
-        blk[0] = dh & 0xff; blk[1] = dh >> 8;
-        blk[2] = sh & 0xff; blk[3] = sh >> 8;
-      }
-    }
+    if (flags & FUSED_QUANT) store_q8_1(v, row * n + i, yq);
   }
 }
 
@@ -142,16 +130,6 @@ QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) glu_q8_1(
     const s64 e = row * n + i;
     const float v = (gelu ? qk_gelu(g[e]) : qk_silu(g[e])) * u[e];
     act[e] = v;
-    const float amax = group_reduce_max(fabsf(v), 32);
-    const float d = amax / 127.0f;
-    const int q = amax == 0.0f ? 0 : (int)roundf(v / d);
-    const float sum = group_reduce_sum((float)q, 32);
-    u8* blk = yq + e / 32 * 36;
-    ((s8*)blk)[4 + (i % 32)] = (s8)q;
-    if (i % 32 == 0) {
-      const u16 dh = f2h(d), sh = f2h(d * sum);
-      blk[0] = dh & 0xff; blk[1] = dh >> 8;
-      blk[2] = sh & 0xff; blk[3] = sh >> 8;
-    }
+    store_q8_1(v, e, yq);
   }
 }
