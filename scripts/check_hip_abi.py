@@ -53,8 +53,28 @@ def ctype(t, aliases):
   sys.exit(f"check_hip_abi: no C mapping for Swift type {t!r}")
 
 
+def joined(text):
+  """The declarations with the formatter's line breaks undone: a `typealias PFN_…` spread over several
+  lines (wrapped after `=`, or one parameter list over several lines) becomes one line."""
+  out, cur = [], None
+  for line in text.splitlines():
+    if cur is None and line.startswith("typealias PFN_") and (line.rstrip().endswith("=") or line.count("(") > line.count(")")):
+      cur = line.strip()
+      continue
+    if cur is not None:
+      cur += " " + line.strip()
+      if cur.count("(") == cur.count(")") and "->" in cur.split("@convention")[-1]:
+        cur = re.sub(r"\(\s+", "(", cur)
+        cur = re.sub(r",?\s+\)", ")", cur)
+        out.append(re.sub(r"\s+", " ", cur))
+        cur = None
+      continue
+    out.append(line)
+  return "\n".join(out)
+
+
 def generate():
-  text = DECL.read_text()
+  text = joined(DECL.read_text())
   aliases = dict(re.findall(r"^typealias (\w+) = ((?:Int32|UnsafeMutableRawPointer\?))$", text, re.M))
   lines = ["#include <hip/hip_runtime_api.h>", "#include <hip/hiprtc.h>", "#include <stddef.h>", ""]
   n_asserts = n_funcs = 0
