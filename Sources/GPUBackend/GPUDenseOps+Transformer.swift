@@ -166,8 +166,10 @@ extension GPUBackend {
     args.append(s.softCap ?? 0)
     args.append(Int32(s.causal ? 1 : 0))
     args.append(Self.s32(s.slidingWindow ?? 0))
-    // One 128-thread CTA (2 wave64 / 4 warp32) per (token, head).
-    try launch("attention_f16", grid: (tokens * heads, 1, 1), block: (128, 1, 1), args)
+    // One CTA per (token, head).
+    let threads = KernelBuild.attentionThreads(
+      rows: tokens * heads, multiprocessors: context.properties.multiprocessors)
+    try launch("attention_f16", grid: (tokens * heads, 1, 1), block: (threads, 1, 1), args)
   }
 
   // MARK: Element-wise

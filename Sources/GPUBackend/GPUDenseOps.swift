@@ -25,6 +25,12 @@ extension KernelBuild {
   }
   /// The largest head dimension `attention` serves (ATT_MAX_D in dense_ops.cu).
   public static let attentionMaxHeadDim = 512
+  /// CTA width of `attention_f16` for `rows` (token, head) pairs: a multiple of 64 (whole wavefronts
+  /// at 32 and 64 wide), at most ATT_MAX_THREADS. Fewer rows than two per multiprocessor (a decode
+  /// step) get 512 threads, so each CTA's keys spread over more wavefronts; prompts keep 128.
+  static func attentionThreads(rows: Int, multiprocessors: Int) -> Int {
+    rows < 2 * multiprocessors ? 512 : 128
+  }
 }
 
 extension GPUBackend {

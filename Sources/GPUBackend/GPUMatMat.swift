@@ -1,3 +1,4 @@
+import Foundation
 import GGML
 
 /// Mat-mat (prompt) through q8_1 activations: more than `GPUMatVec.maxColumns` columns.
@@ -56,12 +57,16 @@ enum GPUMatMat {
     return Int(architecture.dropFirst(3).prefix { $0.isNumber })
   }
 
+  /// `QUANTA_GPU_MATRIX_CORES=0` keeps CUDA on the portable mat-mat kernel, the one the ROCm path runs:
+  /// scripts/rocm_on_cuda.sh compares rocm:0 with cuda:0 on the same kernels that way.
+  static let matrixCoresAllowed = ProcessInfo.processInfo.environment["QUANTA_GPU_MATRIX_CORES"] != "0"
+
   /// Whether `type` runs on the int8 matrix-core kernel on this device: NVIDIA sm_80+ (mma.sync
   /// m16n8k32 s8). Elsewhere the kernel's portable shuffle version would be correct (it is what the
   /// CPU emulation tests, at wave32 and wave64) but slower than `mul_mat_via_q8_1`, so it is not
   /// chosen; AMD MFMA / WMMA versions of the MMA primitive are future work.
   static func usesMatrixCores(_ type: GGMLType, vendor: GPUVendor, architecture: String) -> Bool {
-    guard vendor == .cuda, matrixCoreTypes.contains(type) else { return false }
+    guard vendor == .cuda, matrixCoreTypes.contains(type), matrixCoresAllowed else { return false }
     return (computeCapability(architecture) ?? 0) >= 80
   }
 }

@@ -391,16 +391,18 @@ extension GPUPreparedPlan {
     args.append(try g.ptr(up, "glu"))
     args.append(try g.ptr(out, "glu"))
     args.append(scratch.pointer)
-    args.append(Int64(n))
+    args.append(Int64(out.count))
     args.append(Int32(gelu ? 1 : 0))
-    try g.launch("glu_q8_1", grid: (out.count / n, 1, 1), block: (GPUPlanGeometry.rowThreads, 1, 1), args)
+    let threads = GPUPlanGeometry.elementThreads
+    try g.launch("glu_q8_1", grid: ((out.count + threads - 1) / threads, 1, 1), block: (threads, 1, 1), args)
     return 1
   }
 }
 
-/// Launch geometry of plan_fused.cu (FUSED_ROW_THREADS, ROPE_FUSED_THREADS there).
+/// Launch geometry of plan_fused.cu (FUSED_ROW_THREADS, ROPE_FUSED_THREADS, glu_q8_1's block there).
 enum GPUPlanGeometry {
-  static let rowThreads = 256
+  static let rowThreads = 1024
+  static let elementThreads = 256
   static let ropeThreads = 128
   static let kernels = ["fused_norm_add_norm_q8_1", "rope_norm_kv_f32", "glu_q8_1"]
 }

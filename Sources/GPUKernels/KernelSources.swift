@@ -47,6 +47,19 @@ QK_DEVICE float h2f(u32 h) {
 }
 QK_DEVICE float rdh(const u8* p) { return h2f(rd16(p)); }
 
+// IEEE half bits → float with the hardware conversion (exact, as h2f).
+#if defined(QUANTA_VENDOR_CUDA)
+QK_DEVICE float half_to_float(u32 h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((unsigned short)h));
+  return f;
+}
+#elif defined(QUANTA_VENDOR_HIP)
+QK_DEVICE float half_to_float(u32 h) { return (float)__builtin_bit_cast(_Float16, (u16)h); }
+#else
+QK_DEVICE float half_to_float(u32 h) { return h2f(h & 0xffffu); }
+#endif
+
 // float → IEEE half bits, round to nearest even (NaN → quiet NaN), as the reference's f16.
 QK_DEVICE u16 f2h(float f) {
   const u32 x = qk_float_as_uint(f);
@@ -434,6 +447,15 @@ QK_KERNEL void __launch_bounds__(256) layer_norm_f32(
 // ---- RoPE (ggml modes 0 and 2, no YaRN): x, y [ntok, nhead, hd]. Per row (token, head) the work
 // items are the nrot/2 rotated pairs, then the hd − nrot passed-through values; a pair is read and
 // written by one thread, so y may be x. θ in double, as the CPU's rope cache.
+// cos / sin of a rope angle θ computed in double (as the CPU's rope cache): reduced to [-π, π] in
+// double, then evaluated in float. Double-precision sin/cos cost several times more per pair and the
+// result is rounded to float either way (agrees with (float)cos(θ) to about an ulp).
+QK_DEVICE float rope_reduced(double theta) {
+  const double two_pi = 6.283185307179586;
+  return (float)(theta - two_pi * rint(theta / two_pi));
+}
+QK_DEVICE float rope_cos(double theta) { return cosf(rope_reduced(theta)); }
+QK_DEVICE float rope_sin(double theta) { return sinf(rope_reduced(theta)); }
 QK_KERNEL void __launch_bounds__(256) rope_f32(
   const float* x, float* y, const s32* __restrict__ pos, const float* __restrict__ ff, s64 ntok, s64 nhead, s64 hd,
   s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor) {
@@ -452,7 +474,7 @@ QK_KERNEL void __launch_bounds__(256) rope_f32(
     const double p = (double)pos[row / nhead] * (double)freq_scale;
     double theta = p * exp(-2.0 * (double)i / (double)nrot * log((double)freq_base));
     if (ff) theta /= (double)ff[i];
-    const float c = (float)cos(theta) * attn_factor, s = (float)sin(theta) * attn_factor;
+    const float c = rope_cos(theta) * attn_factor, s = rope_sin(theta) * attn_factor;
     const float x0 = xr[i0], x1 = xr[i1];
     yr[i0] = x0 * c - x1 * s;
     yr[i1] = x0 * s + x1 * c;
@@ -508,67 +530,129 @@ QK_KERNEL void __launch_bounds__(256)
   QK_FOR_EACH(i, ntok * kvdim) cache[(s64)pos[i / kvdim] * kvdim + i % kvdim] = f2h(src[i]);
 }
 
-// ---- Attention over the f16 caches, flash style: one CTA per (token, head), keys in tiles of
-// ATT_THREADS with an online softmax (no [tokens × keys] score matrix). Thread t scores key
-// j0 + t (its dot with q from shared memory), the CTA rescales by the running max, then each
-// thread accumulates its own output dimensions d = t, t + ATT_THREADS, … over the tile's values
-// (coalesced V reads). q [ntok, nhead, hd], caches [capacity, nkvhead, hd], out like q; query
-// head h reads kv head h / (nhead / nkvhead). A query that sees no key gets zeros. hd ≤ ATT_MAX_D.
-#define ATT_THREADS 128
+// ---- Attention over the f16 caches, flash style: one CTA per (token, head), no [tokens × keys]
+// score matrix. The CTA's nw wavefronts take tiles of ATT_KEYS consecutive visible keys in turn
+// (wavefront w: tiles w, w + nw, …), each with its own online softmax. Lanes split the head dimension
+// in pairs (lane l holds pairs l, l + QK_WARP_SIZE, …), so a key's row is read coalesced, 4 bytes per
+// lane, and a tile's ATT_KEYS rows are loaded together: a decode step's dependent chain is one tile
+// per wavefront, not one key. The wavefronts' (max, sum, acc) are merged through shared memory.
+// The host picks the CTA width (GPUBackend.attentionThreads: a multiple of 64, ≤ ATT_MAX_THREADS):
+// wide when there are few (token, head) rows, so a decode step spreads over more wavefronts.
+// q [ntok, nhead, hd], caches [capacity, nkvhead, hd], out like q; query head h reads kv head
+// h / (nhead / nkvhead). A query that sees no key gets zeros. hd ≤ ATT_MAX_D.
+#define ATT_MAX_THREADS 512
 #define ATT_MAX_D 512
-QK_KERNEL void __launch_bounds__(ATT_THREADS) attention_f16(
+#define ATT_KEYS 8
+#define ATT_MAX_PAIRS (ATT_MAX_D / 2 / 32)  // pairs per lane at wave32 (half that at wave64)
+// Pair p (values 2p, 2p + 1; the second 0 past an odd hd) of an f16 row.
+QK_DEVICE void att_pair(const u16* __restrict__ r, s64 p, s64 hd, float& a, float& b) {
+  if ((hd & 1) == 0) {  // rows start 4-byte aligned: one 32-bit load
+    const u32 v = *(const u32*)(r + 2 * p);
+    a = half_to_float(v & 0xffffu);
+    b = half_to_float(v >> 16);
+  } else {
+    a = half_to_float(r[2 * p]);
+    b = 2 * p + 1 < hd ? half_to_float(r[2 * p + 1]) : 0.0f;
+  }
+}
+QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_f16(
   const float* __restrict__ q, const u16* __restrict__ kc, const u16* __restrict__ vc, const s32* __restrict__ pos,
   float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window) {
-  __shared__ float qs[ATT_MAX_D];
-  __shared__ float ps[ATT_THREADS];
-  __shared__ float red[32];
-  const int t = threadIdx.x;
+  __shared__ float wm[ATT_MAX_THREADS / 32], wl[ATT_MAX_THREADS / 32];
+  __shared__ float wacc[ATT_MAX_THREADS / 32][ATT_MAX_D];
+  const int lane = threadIdx.x % QK_WARP_SIZE, w = threadIdx.x / QK_WARP_SIZE;
+  const int nw = blockDim.x / QK_WARP_SIZE;
   const s64 token = (s64)blockIdx.x / nhead, head = (s64)blockIdx.x % nhead;
   const s64 kvh = head / (nhead / nkvhead);
-  const s64 kv_stride = nkvhead * hd;
+  const s64 kv_stride = nkvhead * hd, npairs = (hd + 1) / 2;
   const float* qr = q + (s64)blockIdx.x * hd;
-  for (s64 d = t; d < hd; d += ATT_THREADS) qs[d] = qr[d];
+  const u16* kh = kc + kvh * hd;
+  const u16* vh = vc + kvh * hd;
+  float q0[ATT_MAX_PAIRS], q1[ATT_MAX_PAIRS], a0[ATT_MAX_PAIRS], a1[ATT_MAX_PAIRS];
+#pragma unroll
+  for (int i = 0; i < ATT_MAX_PAIRS; ++i) {
+    const s64 p = lane + (s64)i * QK_WARP_SIZE;
+    q0[i] = p < npairs ? qr[2 * p] : 0.0f;
+    q1[i] = p < npairs && 2 * p + 1 < hd ? qr[2 * p + 1] : 0.0f;
+    a0[i] = 0.0f;
+    a1[i] = 0.0f;
+  }
   s64 lo, hi;
   visible_keys(pos[token], nkv, causal, window, lo, hi);
-  float acc[ATT_MAX_D / ATT_THREADS];
-#pragma unroll
-  for (int i = 0; i < ATT_MAX_D / ATT_THREADS; ++i) acc[i] = 0.0f;
   float m = QK_NEG_INF, l = 0.0f;
-  __syncthreads();
-  for (s64 j0 = lo; j0 < hi; j0 += ATT_THREADS) {
-    const s64 j = j0 + t;
-    float s = QK_NEG_INF;
-    if (j < hi) {
-      const u16* kr = kc + j * kv_stride + kvh * hd;
-      float dot = 0.0f;
-      for (s64 d = 0; d < hd; ++d) dot += qs[d] * h2f(kr[d]);
-      s = attn_logit(dot, scale, cap);
-    }
-    // The reduction's first barrier also ends the previous tile's reads of ps.
-    const float mnew = fmaxf(m, block_reduce_max(s, red));
-    const float corr = expf(m - mnew);  // 0 on the first tile (m = -inf)
-    const float e = j < hi ? expf(s - mnew) : 0.0f;
-    ps[t] = e;
-    l = l * corr + block_reduce_sum(e, red);  // its barriers publish ps
-    m = mnew;
-    const int nj = (int)(hi - j0 < ATT_THREADS ? hi - j0 : ATT_THREADS);
+  for (s64 j0 = lo + (s64)w * ATT_KEYS; j0 < hi; j0 += (s64)nw * ATT_KEYS) {
+    // Scores of the tile; keys past hi read the last visible row and get weight 0.
+    float s[ATT_KEYS];
 #pragma unroll
-    for (int i = 0; i < ATT_MAX_D / ATT_THREADS; ++i) {
-      const s64 d = t + (s64)i * ATT_THREADS;
-      if (d < hd) {
-        const u16* vr = vc + j0 * kv_stride + kvh * hd + d;
-        float a = acc[i] * corr;
-        for (int jj = 0; jj < nj; ++jj) a += ps[jj] * h2f(vr[(s64)jj * kv_stride]);
-        acc[i] = a;
+    for (int c = 0; c < ATT_KEYS; ++c) {
+      const u16* kr = kh + (j0 + c < hi ? j0 + c : hi - 1) * kv_stride;
+      float dot = 0.0f;
+#pragma unroll
+      for (int i = 0; i < ATT_MAX_PAIRS; ++i) {
+        const s64 p = lane + (s64)i * QK_WARP_SIZE;
+        if (p < npairs) {
+          float k0, k1;
+          att_pair(kr, p, hd, k0, k1);
+          dot += q0[i] * k0 + q1[i] * k1;
+        }
+      }
+      s[c] = dot;
+    }
+    float mt = m;
+#pragma unroll
+    for (int c = 0; c < ATT_KEYS; ++c) {
+      s[c] = j0 + c < hi ? attn_logit(warp_reduce_sum(s[c]), scale, cap) : QK_NEG_INF;
+      mt = fmaxf(mt, s[c]);
+    }
+    const float corr = expf(m - mt);  // 0 on the first tile (m = -inf)
+    l *= corr;
+#pragma unroll
+    for (int i = 0; i < ATT_MAX_PAIRS; ++i) {
+      a0[i] *= corr;
+      a1[i] *= corr;
+    }
+#pragma unroll
+    for (int c = 0; c < ATT_KEYS; ++c) {
+      const float e = expf(s[c] - mt);  // 0 past hi
+      l += e;
+      const u16* vr = vh + (j0 + c < hi ? j0 + c : hi - 1) * kv_stride;
+#pragma unroll
+      for (int i = 0; i < ATT_MAX_PAIRS; ++i) {
+        const s64 p = lane + (s64)i * QK_WARP_SIZE;
+        if (p < npairs) {
+          float v0, v1;
+          att_pair(vr, p, hd, v0, v1);
+          a0[i] += e * v0;
+          a1[i] += e * v1;
+        }
       }
     }
+    m = mt;
   }
-  const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-  float* o = out + (s64)blockIdx.x * hd;
+  // Merge the wavefronts: o = Σ_w acc_w·exp(m_w − M) / Σ_w l_w·exp(m_w − M), M = max_w m_w.
+  if (lane == 0) {
+    wm[w] = m;
+    wl[w] = l;
+  }
 #pragma unroll
-  for (int i = 0; i < ATT_MAX_D / ATT_THREADS; ++i) {
-    const s64 d = t + (s64)i * ATT_THREADS;
-    if (d < hd) o[d] = acc[i] * inv;
+  for (int i = 0; i < ATT_MAX_PAIRS; ++i) {
+    const s64 p = lane + (s64)i * QK_WARP_SIZE;
+    if (p < npairs) {
+      wacc[w][2 * p] = a0[i];
+      wacc[w][2 * p + 1] = a1[i];
+    }
+  }
+  __syncthreads();
+  float mm = QK_NEG_INF;
+  for (int k = 0; k < nw; ++k) mm = fmaxf(mm, wm[k]);
+  float lsum = 0.0f;
+  for (int k = 0; k < nw; ++k) lsum += mm > QK_NEG_INF ? wl[k] * expf(wm[k] - mm) : 0.0f;
+  const float inv = lsum > 0.0f ? 1.0f / lsum : 0.0f;
+  float* o = out + (s64)blockIdx.x * hd;
+  for (s64 d = threadIdx.x; d < hd; d += blockDim.x) {
+    float acc = 0.0f;
+    for (int k = 0; k < nw; ++k) acc += mm > QK_NEG_INF ? wacc[k][d] * expf(wm[k] - mm) : 0.0f;
+    o[d] = acc * inv;
   }
 }
 
@@ -2527,19 +2611,6 @@ QK_DEVICE u32 load_u32(const u8* __restrict__ p) {
   return *(const u32*)p;
 }
 
-// IEEE half bits → float with the hardware conversion (exact, as h2f).
-#if defined(QUANTA_VENDOR_CUDA)
-QK_DEVICE float half_to_float(u32 h) {
-  float f;
-  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((unsigned short)h));
-  return f;
-}
-#elif defined(QUANTA_VENDOR_HIP)
-QK_DEVICE float half_to_float(u32 h) { return (float)__builtin_bit_cast(_Float16, (u16)h); }
-#else
-QK_DEVICE float half_to_float(u32 h) { return h2f(h & 0xffffu); }
-#endif
-
 // q8_1 block at b: d and s = d · Σq.
 QK_DEVICE void q8_1_ds(const u8* __restrict__ b, float& d, float& s) {
   const u32 ds = load_u32(b);
@@ -3181,13 +3252,13 @@ MMVQ_TYPE_LIST(MMVQ_TYPE_KERNELS)
 
 // Row chain: v = b; [norm1] t = rms_norm(v)·w1; [add] s = a + v; [norm2] y = rms_norm(v)·w2;
 // [quant] q8_1 blocks of v (store_q8_1, as quantize_q8_1).
-// One CTA of FUSED_ROW_THREADS per row of n values; thread t owns elements t, t + 256, … in every
+// One CTA of FUSED_ROW_THREADS per row of n values; thread t owns elements t, t + 1024, … in every
 // pass, so each element is read and written by one thread and outputs may alias inputs.
 #define FUSED_NORM1 1
 #define FUSED_ADD 2
 #define FUSED_NORM2 4
 #define FUSED_QUANT 8
-#define FUSED_ROW_THREADS 256
+#define FUSED_ROW_THREADS 1024
 QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
   const float* b, const float* a, const float* __restrict__ w1, const float* __restrict__ w2, float* t_out,
   float* s_out, float* y_out, u8* __restrict__ yq, s64 n, float eps1, float eps2, s32 flags) {
@@ -3279,7 +3350,7 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
     const s64 i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
     double theta = (double)p * (double)freq_scale * exp(-2.0 * (double)i / (double)nrot * log((double)freq_base));
     if (ff) theta /= (double)ff[i];
-    const float c = (float)cos(theta) * attn_factor, s = (float)sin(theta) * attn_factor;
+    const float c = rope_cos(theta) * attn_factor, s = rope_sin(theta) * attn_factor;
     const float x0 = row[i0], x1 = row[i1];
     const float o0 = (x0 * c - x1 * s) * factor, o1 = (x0 * s + x1 * c) * factor;
     yr[i0] = o0;
@@ -3296,19 +3367,16 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
 }
 
 // Gated activation with the q8_1 blocks of its output: act = f(gate)·up (f: silu when gelu == 0, else
-// tanh-GELU), written f32 and as q8_1 for the next matmul. Rows of n (a multiple of 32) values, one
-// CTA of FUSED_ROW_THREADS per row.
-QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) glu_q8_1(
+// tanh-GELU), written f32 and as q8_1 for the next matmul. Element-wise over all n values (rows of a
+// multiple of 32, so every aligned group of 32 threads is one q8_1 block): grid ceil(n / 256), block 256.
+// (One CTA per row left a decode step's 11008-wide FFN to a single SM.)
+QK_KERNEL void __launch_bounds__(256) glu_q8_1(
   const float* g, const float* u, float* act, u8* __restrict__ yq, s64 n, s32 gelu) {
-  const s64 row = blockIdx.x;
-  for (s64 i0 = 0; i0 < n; i0 += FUSED_ROW_THREADS) {
-    const s64 i = i0 + threadIdx.x;
-    if (i >= n) break;
-    const s64 e = row * n + i;
-    const float v = (gelu ? qk_gelu(g[e]) : qk_silu(g[e])) * u[e];
-    act[e] = v;
-    store_q8_1(v, e, yq);
-  }
+  const s64 e = (s64)blockIdx.x * blockDim.x + threadIdx.x;
+  if (e >= n) return;  // n is a multiple of 32: whole groups leave together
+  const float v = (gelu ? qk_gelu(g[e]) : qk_silu(g[e])) * u[e];
+  act[e] = v;
+  store_q8_1(v, e, yq);
 }
 
 """#,

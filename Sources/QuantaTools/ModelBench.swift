@@ -117,6 +117,19 @@ public enum ModelBench {
     return profile
   }
 
+  /// Per-op device time of one `tokens`-token prompt from an empty context (after one warm-up prompt),
+  /// as one "step".
+  public static func profilePrompt(model: LanguageModel, tokens: Int) throws -> OpProfile {
+    let session = try model.makeSession()
+    let profile = OpProfile()
+    let ids = (0..<tokens).map { Int32($0 % model.config.vocabularySize) }
+    _ = try session.evaluate(tokens: ids)
+    session.reset()
+    session.profile = profile
+    _ = try session.evaluate(tokens: ids)
+    return profile
+  }
+
   /// One row per op kind: calls and microseconds per step, share of the step.
   public static func profileTable(_ p: OpProfile, steps: Int) -> String {
     let total = max(p.total, 1e-12)

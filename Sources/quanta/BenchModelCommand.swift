@@ -35,7 +35,8 @@ struct BenchModel: AsyncParsableCommand {
 
   @Flag(
     help:
-      "Also print where a decode step's device time goes, per op kind (ops run one by one, not as a graph).")
+      "Also print where a decode step's and the prompt's device time goes, per op kind (ops run one by one, not as a graph)."
+  )
   var profile = false
 
   @Flag(help: "Run each op of a plan by itself (no fused kernels), for comparisons.")
@@ -62,6 +63,10 @@ struct BenchModel: AsyncParsableCommand {
     if profile {
       let steps = max(nGen, 1)
       stdout(ModelBench.profileTable(try ModelBench.profileDecode(model: lm, steps: steps), steps: steps))
+      if nPrompt > 0 {
+        stdout("\nprompt of \(nPrompt) tokens (one step = the whole prompt):\n")
+        stdout(ModelBench.profileTable(try ModelBench.profilePrompt(model: lm, tokens: nPrompt), steps: 1))
+      }
     }
   }
 }

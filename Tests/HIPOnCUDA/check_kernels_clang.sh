@@ -22,6 +22,15 @@ order="$(grep -o 'commonOrder: \[String\] = \[[^]]*\]' "$ROOT/Sources/GPUKernels
 defines="$(awk '/static var sourceDefines: String/{f=1; next} f && /"""/{n++; if (n==2) exit; next} f && n==1' \
   "$ROOT/Sources/GPUBackend/GPUMatMat.swift" | sed -E 's/\\\(MatrixCore\.lanes\)/32/; s/\\\(MatrixCore\.tileRows\)/128/;
   s/\\\(MatrixCore\.tileColumns\)/64/; s/\\\(MatrixCore\.warps\)/4/; s/\\\(MatrixCore\.blocksPerStep\)/4/; s/^ +//')"
+# GPUMatVec.sourceDefines: the same tables, read from GPUMatVec.swift.
+mv="$ROOT/Sources/GPUBackend/GPUMatVec.swift"
+mv_table() {  # name of a [Int] array → (c) == 1 ? a : (c) == 2 ? b : … 0
+  grep -o "static let $1: \[Int\] = \[[^]]*\]" "$mv" | sed -E 's/.*\[//; s/\]//; s/,/ /g' \
+    | awk '{s="("; for (i=1;i<=NF;i++) s=s "(c) == " i " ? " $i " : "; print s "0)"}'
+}
+defines+=$'\n'"#define MMVQ_MAX_COLS $(grep -o 'static let maxColumns = [0-9]*' "$mv" | grep -o '[0-9]*$')"
+defines+=$'\n'"#define MMVQ_THREADS(c) $(mv_table threadsPerBlock)"
+defines+=$'\n'"#define MMVQ_ROWS(c) $(mv_table rowsPerBlock)"
 if grep -q '\\(' <<<"$defines"; then
   echo "check_kernels_clang: GPUMatMat.sourceDefines changed shape; update this script" >&2
   exit 1
@@ -70,6 +79,8 @@ __device__ void __syncwarp(unsigned = 0xffffffffu);
 static __device__ __forceinline__ int __dp4a(int a, int b, int c) { return c + a * b; }  // signature only
 static __device__ __forceinline__ unsigned __dp4a(unsigned a, unsigned b, unsigned c) { return c + a * b; }
 #define warpSize 32
+// NVRTC has no _Float16 (clang does): a use the mapping prelude does not cover must fail here too.
+#define _Float16 _Float16_is_not_an_NVRTC_type
 EOF
 
 build() {  # prelude file, output

@@ -53,4 +53,20 @@ static __device__ __forceinline__ int hoc_dot4(bool sa, int a, bool sb, int b, i
 }
 #define __builtin_amdgcn_sdot4(a, b, c, clamp) hoc_dot4(true, (a), true, (b), (c), (clamp))
 #define __builtin_amdgcn_sudot4(sa, a, sb, b, c, clamp) hoc_dot4((sa), (a), (sb), (b), (c), (clamp))
+// AMD v_perm_b32 (__builtin_amdgcn_perm(a, b, sel)): selector bytes 0-3 pick bytes of b, 4-7 bytes of
+// a → __byte_perm(b, a, one nibble per selector byte). Only selectors 0-7 occur in Quanta's kernels.
+static __device__ __forceinline__ unsigned int hoc_perm(unsigned int a, unsigned int b, unsigned int sel) {
+  const unsigned int s = (sel & 0x7u) | ((sel >> 4) & 0x70u) | ((sel >> 8) & 0x700u) | ((sel >> 12) & 0x7000u);
+  return __byte_perm(b, a, s);
+}
+#define __builtin_amdgcn_perm(a, b, sel) hoc_perm((a), (b), (sel))
+
+// AMD's _Float16 (NVRTC has no such type): the kernels only bit-cast 16 bits to it and widen to
+// float, so __builtin_bit_cast(_Float16, h) maps to a conversion by name.
+static __device__ __forceinline__ float hoc_bit_cast__Float16(unsigned short h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+  return f;
+}
+#define __builtin_bit_cast(T, v) hoc_bit_cast_##T(v)
 // ---- end of the mapping prelude ----

@@ -104,10 +104,13 @@ fi
 
 if [[ $BASELINE == 1 ]]; then
   # The rest of issue 13's checks, rocm:0 (this layer) against cuda:0 on the same GPU and file:
-  # greedy tokens equal, perplexity equal to 4 digits, decode/prompt speed within 10 %.
+  # greedy tokens equal, perplexity equal to 4 digits, decode/prompt speed within 10 %. On the same
+  # kernels: the ROCm path has no matrix-core mat-mat yet (GPUMatMat.usesMatrixCores), so cuda:0 runs
+  # with QUANTA_GPU_MATRIX_CORES=0 (the portable mat-mat both then use); its default speed is printed too.
   M=/tmp/hip_on_cuda_1b.gguf
   [[ -f $M ]] || "$QUANTA" synth --arch llama --preset 1b --type Q4_K_M "$M" >/dev/null
-  cuda() { (unset QUANTA_HIP_LIB QUANTA_HIPRTC_LIB; "$QUANTA" "$@"); }
+  cuda() { (unset QUANTA_HIP_LIB QUANTA_HIPRTC_LIB; QUANTA_GPU_MATRIX_CORES=0 "$QUANTA" "$@"); }
+  cuda_mma() { (unset QUANTA_HIP_LIB QUANTA_HIPRTC_LIB; "$QUANTA" "$@"); }
   step "run --temp 0 -n 64, rocm:0 vs cuda:0"
   r="$("$QUANTA" run -m "$M" -p "The first" -n 64 --temp 0 --no-display-prompt --device rocm:0 2>/dev/null)"
   c="$(cuda run -m "$M" -p "The first" -n 64 --temp 0 --no-display-prompt --device cuda:0 2>/dev/null)"
@@ -128,7 +131,8 @@ sys.exit(0 if abs(a - b) <= 5e-5 * b else 1)" "$pr" "$pc" || { echo "run_on_gpu:
   step "bench model, rocm:0 vs cuda:0"
   br="$("$QUANTA" bench model -m "$M" -p 512 -n 128 -r 3 --device rocm:0 2>/dev/null | grep -E 'pp512|tg128')"
   bc="$(cuda bench model -m "$M" -p 512 -n 128 -r 3 --device cuda:0 2>/dev/null | grep -E 'pp512|tg128')"
-  echo "$br"; echo "$bc"
+  bm="$(cuda_mma bench model -m "$M" -p 512 -n 128 -r 3 --device cuda:0 2>/dev/null | grep -E 'pp512|tg128')"
+  echo "$br"; echo "$bc"; echo "cuda:0 with matrix cores (default; not the ROCm path's kernels):"; echo "$bm"
   python3 -c "
 import sys
 def rates(t): return [float(l.split('|')[-2].split()[0]) for l in t.strip().splitlines()]

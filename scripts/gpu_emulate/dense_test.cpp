@@ -69,12 +69,17 @@ static void test_attention() {
     {3, 4, 1, 256, 40, 37, {34, 35, 36}, 0.0625f, 50, 1, 8},
     {2, 2, 1, 32, 24, 10, {20, 9}, 1, 0, 1, 4},
     {5, 6, 3, 128, 130, 130, {3, 100, 129, 0, 64}, 0.088f, 0, 0, 0},
+    {2, 4, 2, 45, 16, 16, {15, 3}, 0.15f, 0, 1, 0},  // odd head dimension: pairs end in a half pair
   };
   for (auto& s : ss) {
     auto q = wave(s.tokens * s.heads * s.hd, s.hd, 0.5f);
     auto kf = wave(s.cap * s.kvh * s.hd, 21), vf = wave(s.cap * s.kvh * s.hd, 22);
     auto kc = to_half(kf), vc = to_half(vf); std::vector<float> out(q.size());
-    qk_launch(d3(s.tokens * s.heads), d3(128), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window); });
+    // The host's two CTA widths (GPUBackend.attentionThreads): 128 for prompts, 512 for a decode step.
+    for (int threads : {128, 512}) {
+    if (threads == 512 && s.tokens > 2) continue;  // 512 emulated threads per CTA: the small cases
+    std::fill(out.begin(), out.end(), NAN);
+    qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window); });
     std::vector<double> ref(q.size(), 0.0); const int g = s.heads / s.kvh, kvs = s.kvh * s.hd;
     for (int t = 0; t < s.tokens; ++t) for (int h = 0; h < s.heads; ++h) {
       s64 lo, hi; visible(s.pos[t], s.nkv, s.causal, s.window, lo, hi); const int kv = h / g;
@@ -84,7 +89,8 @@ static void test_attention() {
       double sum = 0; for (auto& v : sc) { v = exp(v - m); sum += v; }
       for (int i = 0; i < s.hd; ++i) { double a = 0; for (s64 j = lo; j < hi; ++j) a += sc[j - lo] * h2f(vc[j * kvs + kv * s.hd + i]); ref[(t * s.heads + h) * s.hd + i] = sum > 0 ? a / sum : 0; }
     }
-    check(("attention hd=" + std::to_string(s.hd) + " nkv=" + std::to_string(s.nkv)).c_str(), out, ref, 1e-9);
+    check(("attention hd=" + std::to_string(s.hd) + " nkv=" + std::to_string(s.nkv) + " threads=" + std::to_string(threads)).c_str(), out, ref, 1e-9);
+    }
   }
 }
 static void test_rope() {
@@ -218,7 +224,7 @@ static void test_plan_fused() {
     std::vector<float> act(rows * n), fact(rows * n); std::vector<u8> q(rows * n / 32 * 36), fq(q.size());
     qk_launch(d3(g1(rows * n)), d3(256), [&] { if (gelu) geglu_f32(g.data(), u.data(), act.data(), rows * n); else swiglu_f32(g.data(), u.data(), act.data(), rows * n); });
     qk_launch(d3(g1(rows * n)), d3(256), [&] { quantize_q8_1(act.data(), q.data(), rows * n); });
-    qk_launch(d3(rows), d3(FUSED_ROW_THREADS), [&] { glu_q8_1(g.data(), u.data(), fact.data(), fq.data(), n, gelu); });
+    qk_launch(d3(g1(rows * n)), d3(256), [&] { glu_q8_1(g.data(), u.data(), fact.data(), fq.data(), rows * n, gelu); });
     const std::string tag = std::string(gelu ? "geglu" : "swiglu") + "+q8_1 n=" + std::to_string(n);
     check(tag.c_str(), fact, dbl(act), 1e-12);
     check_bytes((tag + " q8_1").c_str(), fq, q);

@@ -35,6 +35,19 @@ QK_DEVICE float h2f(u32 h) {
 }
 QK_DEVICE float rdh(const u8* p) { return h2f(rd16(p)); }
 
+// IEEE half bits → float with the hardware conversion (exact, as h2f).
+#if defined(QUANTA_VENDOR_CUDA)
+QK_DEVICE float half_to_float(u32 h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((unsigned short)h));
+  return f;
+}
+#elif defined(QUANTA_VENDOR_HIP)
+QK_DEVICE float half_to_float(u32 h) { return (float)__builtin_bit_cast(_Float16, (u16)h); }
+#else
+QK_DEVICE float half_to_float(u32 h) { return h2f(h & 0xffffu); }
+#endif
+
 // float → IEEE half bits, round to nearest even (NaN → quiet NaN), as the reference's f16.
 QK_DEVICE u16 f2h(float f) {
   const u32 x = qk_float_as_uint(f);

@@ -75,19 +75,6 @@ QK_DEVICE u32 load_u32(const u8* __restrict__ p) {
   return *(const u32*)p;
 }
 
-// IEEE half bits → float with the hardware conversion (exact, as h2f).
-#if defined(QUANTA_VENDOR_CUDA)
-QK_DEVICE float half_to_float(u32 h) {
-  float f;
-  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((unsigned short)h));
-  return f;
-}
-#elif defined(QUANTA_VENDOR_HIP)
-QK_DEVICE float half_to_float(u32 h) { return (float)__builtin_bit_cast(_Float16, (u16)h); }
-#else
-QK_DEVICE float half_to_float(u32 h) { return h2f(h & 0xffffu); }
-#endif
-
 // q8_1 block at b: d and s = d · Σq.
 QK_DEVICE void q8_1_ds(const u8* __restrict__ b, float& d, float& s) {
   const u32 ds = load_u32(b);

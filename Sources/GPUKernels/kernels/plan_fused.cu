@@ -4,13 +4,13 @@
 
 // Row chain: v = b; [norm1] t = rms_norm(v)·w1; [add] s = a + v; [norm2] y = rms_norm(v)·w2;
 // [quant] q8_1 blocks of v (store_q8_1, as quantize_q8_1).
-// One CTA of FUSED_ROW_THREADS per row of n values; thread t owns elements t, t + 256, … in every
+// One CTA of FUSED_ROW_THREADS per row of n values; thread t owns elements t, t + 1024, … in every
 // pass, so each element is read and written by one thread and outputs may alias inputs.
 #define FUSED_NORM1 1
 #define FUSED_ADD 2
 #define FUSED_NORM2 4
 #define FUSED_QUANT 8
-#define FUSED_ROW_THREADS 256
+#define FUSED_ROW_THREADS 1024
 QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
   const float* b, const float* a, const float* __restrict__ w1, const float* __restrict__ w2, float* t_out,
   float* s_out, float* y_out, u8* __restrict__ yq, s64 n, float eps1, float eps2, s32 flags) {
@@ -102,7 +102,7 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
     const s64 i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
     double theta = (double)p * (double)freq_scale * exp(-2.0 * (double)i / (double)nrot * log((double)freq_base));
     if (ff) theta /= (double)ff[i];
-    const float c = (float)cos(theta) * attn_factor, s = (float)sin(theta) * attn_factor;
+    const float c = rope_cos(theta) * attn_factor, s = rope_sin(theta) * attn_factor;
     const float x0 = row[i0], x1 = row[i1];
     const float o0 = (x0 * c - x1 * s) * factor, o1 = (x0 * s + x1 * c) * factor;
     yr[i0] = o0;
@@ -119,17 +119,14 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
 }
 
 // Gated activation with the q8_1 blocks of its output: act = f(gate)·up (f: silu when gelu == 0, else
-// tanh-GELU), written f32 and as q8_1 for the next matmul. Rows of n (a multiple of 32) values, one
-// CTA of FUSED_ROW_THREADS per row.
-QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) glu_q8_1(
+// tanh-GELU), written f32 and as q8_1 for the next matmul. Element-wise over all n values (rows of a
+// multiple of 32, so every aligned group of 32 threads is one q8_1 block): grid ceil(n / 256), block 256.
+// (One CTA per row left a decode step's 11008-wide FFN to a single SM.)
+QK_KERNEL void __launch_bounds__(256) glu_q8_1(
   const float* g, const float* u, float* act, u8* __restrict__ yq, s64 n, s32 gelu) {
-  const s64 row = blockIdx.x;
-  for (s64 i0 = 0; i0 < n; i0 += FUSED_ROW_THREADS) {
-    const s64 i = i0 + threadIdx.x;
-    if (i >= n) break;
-    const s64 e = row * n + i;
-    const float v = (gelu ? qk_gelu(g[e]) : qk_silu(g[e])) * u[e];
-    act[e] = v;
-    store_q8_1(v, e, yq);
-  }
+  const s64 e = (s64)blockIdx.x * blockDim.x + threadIdx.x;
+  if (e >= n) return;  // n is a multiple of 32: whole groups leave together
+  const float v = (gelu ? qk_gelu(g[e]) : qk_silu(g[e])) * u[e];
+  act[e] = v;
+  store_q8_1(v, e, yq);
 }
