@@ -28,24 +28,40 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
   public let device: Device
   public let info: DeviceInfo
   public let context: GPUContext
+  public let configuration: Configuration
+
+  /// Choices a caller makes for a GPU backend (passed in: libraries read no environment).
+  public struct Configuration: Sendable, Equatable {
+    /// Run the prompt mat-mat on int8 matrix cores where the device has them (NVIDIA sm_80+); off, the
+    /// portable kernel the ROCm path runs (scripts/rocm_on_cuda.sh compares the two vendors on the
+    /// same kernels that way).
+    public var matrixCores = true
+    public init(matrixCores: Bool = true) { self.matrixCores = matrixCores }
+  }
 
   /// Opens `device` (`.cuda(i)` → CUDA, `.rocm(i)` → HIP): loads the vendor libraries, checks the
   /// index, reads the device. Throws `GPUError` with the facts when any step fails.
-  public convenience init(device: Device, cache: KernelCache = KernelCache()) throws(GPUError) {
+  public convenience init(
+    device: Device, cache: KernelCache = KernelCache(), configuration: Configuration = .init()
+  ) throws(GPUError) {
     let vendor: GPUVendor
     switch device.kind {
     case .cuda: vendor = .cuda
     case .rocm: vendor = .hip
     default: throw .unsupported(op: "open", type: "device kind", device: device.description)
     }
-    try self.init(device: device, api: GPUDevices.loadAPI(vendor), cache: cache)
+    try self.init(device: device, api: GPUDevices.loadAPI(vendor), cache: cache, configuration: configuration)
   }
 
-  public init(device: Device, api: any VendorAPI, cache: KernelCache = KernelCache()) throws(GPUError) {
+  public init(
+    device: Device, api: any VendorAPI, cache: KernelCache = KernelCache(),
+    configuration: Configuration = .init()
+  ) throws(GPUError) {
     let ctx = try GPUContext(api: api, device: device.ordinal, cache: cache)
     let p = ctx.properties
     self.device = device
     self.context = ctx
+    self.configuration = configuration
     self.info = DeviceInfo(
       device: device, name: p.name, architecture: p.targetID, totalMemory: p.totalMemory,
       computeUnits: p.multiprocessors, warpSize: p.warpSize, lastLevelCacheBytes: p.l2CacheBytes,
@@ -53,9 +69,13 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
   }
 
   /// A factory for `BackendRegistry.register(.cuda / .rocm)`.
-  public static let factory: @Sendable (Device) throws -> any ComputeBackend = { device in
-    do { return try GPUBackend(device: device) } catch {
-      throw QuantaError.deviceUnavailable(device: device, reason: "\(error)")
+  public static func factory(_ configuration: Configuration)
+    -> @Sendable (Device) throws -> any ComputeBackend
+  {
+    { device in
+      do { return try GPUBackend(device: device, configuration: configuration) } catch {
+        throw QuantaError.deviceUnavailable(device: device, reason: "\(error)")
+      }
     }
   }
 

@@ -2,8 +2,8 @@ import GGML
 import QuantaCore
 
 // The ops of `ComputeBackend`, part 2: the f32 ops of a transformer (kernels:
-// Sources/GPUKernels/kernels/dense_ops.cu). QuantaCore has checked shapes, dtypes, positions and
-// ids; these wrappers only find pointers, upload positions and launch.
+// Sources/GPUKernels/kernels/dense_ops.cu and fattn_tile.cu). QuantaCore has checked shapes, dtypes,
+// positions and ids; these wrappers only find pointers, upload positions and launch.
 extension GPUBackend {
   /// A kernel's s32 argument from a count or window that may not fit (saturated: the kernels
   /// compare it with 64-bit positions).
@@ -140,6 +140,8 @@ extension GPUBackend {
 
   /// Attention with the positions on the device. A plan passes the cache's capacity as `kvLength`:
   /// with the causal mask each query then sees the rows up to its own position, whatever the step.
+  /// Prompts (`KernelBuild.attentionTile`) run a tile kernel whose CTAs share each K/V tile among
+  /// many query rows; decode and small batches run attention_f16, one CTA per (token, head).
   func attention(
     query: Tensor, positions: DevicePointer, keyCache: Tensor, valueCache: Tensor, kvLength: Int,
     softmax s: SoftmaxParameters, into out: Tensor
@@ -158,14 +160,25 @@ extension GPUBackend {
     args.append(try ptr(valueCache, "attention"))
     args.append(positions)
     args.append(try ptr(out, "attention"))
+    let kvHeads = keyCache.shape[1]
+    let tile = KernelBuild.attentionTile(tokens: tokens, headDim: headDim)
+    if tile != nil { args.append(Int64(tokens)) }
     args.append(Int64(heads))
-    args.append(Int64(keyCache.shape[1]))
+    args.append(Int64(kvHeads))
     args.append(Int64(headDim))
     args.append(Int64(kvLength))
     args.append(s.scale)
     args.append(s.softCap ?? 0)
     args.append(Int32(s.causal ? 1 : 0))
     args.append(Self.s32(s.slidingWindow ?? 0))
+    if let tile {
+      // One CTA per (tile of query rows, kv head); a kv head's rows are its tokens × GQA group heads.
+      let rows = tokens * (heads / kvHeads)
+      try launch(
+        tile.kernel, grid: (Self.blocks(rows, tile.rows), kvHeads, 1),
+        block: (KernelBuild.attentionTileThreads, 1, 1), args)
+      return
+    }
     // One CTA per (token, head).
     let threads = KernelBuild.attentionThreads(
       rows: tokens * heads, multiprocessors: context.properties.multiprocessors)

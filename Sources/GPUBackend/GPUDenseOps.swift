@@ -12,12 +12,13 @@ extension KernelBuild {
   public static let quantizeTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1]
   /// Dense storage types, as kernel name suffixes.
   static let denseTypeNames = ["f32", "f16", "bf16"]
-  /// Element-wise and row kernels of dense_ops.cu.
-  static let denseOpKernels = [
+  /// Element-wise and row kernels of dense_ops.cu, and the prompt attention kernels of fattn_tile.cu.
+  static let denseOpKernels = rowOpKernels + attentionTiles.map(\.kernel)
+  private static let rowOpKernels = [
     "rms_norm_f32", "layer_norm_f32", "rope_f32", "soft_max_f32", "write_kv_f16", "attention_f16", "silu_f32",
     "gelu_f32", "swiglu_f32", "geglu_f32", "add_f32", "mul_f32", "scale_f32", "argmax_f32",
   ]
-  /// Every extern "C" kernel of dense_convert.cu and dense_ops.cu.
+  /// Every extern "C" kernel of dense_convert.cu, dense_ops.cu and fattn_tile.cu.
   public static var denseKernelNames: [String] {
     quantizeTypes.map { "quantize_ref_\($0.name)" } + types.map { "dequantize_block_\($0.name)_bf16" }
       + denseTypeNames.flatMap { a in denseTypeNames.map { "convert_\(a)_\($0)" } }
@@ -30,6 +31,32 @@ extension KernelBuild {
   /// step) get 512 threads, so each CTA's keys spread over more wavefronts; prompts keep 128.
   static func attentionThreads(rows: Int, multiprocessors: Int) -> Int {
     rows < 2 * multiprocessors ? 512 : 128
+  }
+
+  /// One variant of the prompt attention kernel (fattn_tile.cu): it serves head dimensions up to
+  /// `maxHeadDim` with CTAs of `rows` query rows (a kv head's (token, query head) pairs) each.
+  struct AttentionTile: Sendable {
+    let maxHeadDim, rows: Int
+    var kernel: String { "flash_attn_tile_f16_d\(maxHeadDim)" }
+  }
+  /// The variants, smallest head dimension first: the same numbers as the flash_attn_tile_f16_d*
+  /// kernels at the end of fattn_tile.cu, which also fix each one's key tile and thread blocks.
+  /// Larger head dimensions stay on attention_f16.
+  static let attentionTiles = [
+    AttentionTile(maxHeadDim: 64, rows: 64), AttentionTile(maxHeadDim: 128, rows: 32),
+    AttentionTile(maxHeadDim: 256, rows: 16),
+  ]
+  /// CTA width of every tile variant (FA_THREADS in fattn_tile.cu).
+  static let attentionTileThreads = 256
+  /// Query tokens from which `attention` runs the tile kernels. Fewer (decode, small batches) stay
+  /// on attention_f16: a tile would sit mostly empty and the grid would leave multiprocessors idle.
+  static let attentionTileMinTokens = 32
+
+  /// The tile variant for `headDim`, or nil (attention_f16) when `tokens` is below
+  /// `attentionTileMinTokens` or `headDim` above every variant.
+  static func attentionTile(tokens: Int, headDim: Int) -> AttentionTile? {
+    guard tokens >= attentionTileMinTokens else { return nil }
+    return attentionTiles.first { headDim <= $0.maxHeadDim }
   }
 }
 

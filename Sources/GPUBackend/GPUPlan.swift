@@ -291,17 +291,13 @@ extension GPUPreparedPlan {
       flags |= RowChain.quant
       quantized = v
     }
-    // One stage alone is the plain op.
-    guard flags.nonzeroBitCount >= 2 else { return nil }
+    // One stage alone is the plain op; the kernel holds a row in registers as 16-byte vectors.
+    guard flags.nonzeroBitCount >= 2, n % 4 == 0, n <= GPUPlanGeometry.rowMaxValues else { return nil }
     let g = gpu
+    let vectors = try [b, a, w1, w2, t, sOut, y].map { try g.optionalPointer($0, "fused") }
+    guard vectors.allSatisfy({ $0.address % 16 == 0 }) else { return nil }
     var args = KernelArguments()
-    args.append(try g.ptr(b, "fused"))
-    args.append(try a.map { try g.ptr($0, "fused") } ?? .null)
-    args.append(try g.optionalPointer(w1, "fused"))
-    args.append(try g.optionalPointer(w2, "fused"))
-    args.append(try g.optionalPointer(t, "fused"))
-    args.append(try g.optionalPointer(sOut, "fused"))
-    args.append(try g.optionalPointer(y, "fused"))
+    for p in vectors { args.append(p) }
     args.append(quantized != nil ? scratch!.pointer : .null)
     args.append(Int64(n))
     args.append(eps1)
@@ -386,22 +382,25 @@ extension GPUPreparedPlan {
       quantizedMatmul(at: i + 1, reading: out), let scratch, scratch.byteCount >= out.count / 32 * 36
     else { return nil }
     let g = gpu
+    let vectors = try [gate, up, out].map { try g.ptr($0, "glu") }  // read and written 4 floats at a time
+    guard vectors.allSatisfy({ $0.address % 16 == 0 }) else { return nil }
     var args = KernelArguments()
-    args.append(try g.ptr(gate, "glu"))
-    args.append(try g.ptr(up, "glu"))
-    args.append(try g.ptr(out, "glu"))
+    for p in vectors { args.append(p) }
     args.append(scratch.pointer)
     args.append(Int64(out.count))
     args.append(Int32(gelu ? 1 : 0))
-    let threads = GPUPlanGeometry.elementThreads
-    try g.launch("glu_q8_1", grid: ((out.count + threads - 1) / threads, 1, 1), block: (threads, 1, 1), args)
+    let threads = GPUPlanGeometry.elementThreads, perCTA = 4 * threads
+    try g.launch("glu_q8_1", grid: ((out.count + perCTA - 1) / perCTA, 1, 1), block: (threads, 1, 1), args)
     return 1
   }
 }
 
-/// Launch geometry of plan_fused.cu (FUSED_ROW_THREADS, ROPE_FUSED_THREADS, glu_q8_1's block there).
+/// Launch geometry of plan_fused.cu (FUSED_ROW_THREADS, FUSED_ROW_VECS, ROPE_FUSED_THREADS, glu_q8_1's
+/// block there).
 enum GPUPlanGeometry {
-  static let rowThreads = 1024
+  static let rowThreads = 256
+  /// The longest row the fused row chain holds in registers: 4 values × rowThreads × FUSED_ROW_VECS (8).
+  static let rowMaxValues = 4 * rowThreads * 8
   static let elementThreads = 256
   static let ropeThreads = 128
   static let kernels = ["fused_norm_add_norm_q8_1", "rope_norm_kv_f32", "glu_q8_1"]

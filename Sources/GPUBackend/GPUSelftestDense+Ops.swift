@@ -115,6 +115,28 @@ extension GPUSelftest {
       Setup(
         label: "unmasked, tile + 2 keys", heads: 6, kvHeads: 3, headDim: 128, capacity: 130, kvLength: 130,
         positions: [3, 100, 129, 0, 64], softmax: .init(scale: 0.088)),
+      // Prompts (≥ KernelBuild.attentionTileMinTokens tokens): the tile kernels, each variant, token
+      // counts that are no multiple of a tile, rows of a tile whose windows leave gaps.
+      Setup(
+        label: "prompt causal GQA 8/2", heads: 8, kvHeads: 2, headDim: 128, capacity: 208, kvLength: 200,
+        positions: Array(0..<200), softmax: .init(scale: 0.088, causal: true)),
+      Setup(
+        label: "prompt GQA 4/2 after 30 cached", heads: 4, kvHeads: 2, headDim: 64, capacity: 100,
+        kvLength: 100, positions: Array(30..<100), softmax: .init(scale: 0.125, causal: true)),
+      Setup(
+        label: "prompt sliding window 32 + soft-cap (gemma-like, MQA)", heads: 4, kvHeads: 1, headDim: 256,
+        capacity: 120, kvLength: 110, positions: Array(45..<110),
+        softmax: .init(scale: 0.0625, softCap: 50, causal: true, slidingWindow: 32)),
+      Setup(
+        label: "prompt unsorted positions, window 2 (gaps)", heads: 2, kvHeads: 1, headDim: 80, capacity: 100,
+        kvLength: 100, positions: (0..<37).map { Int32($0 * 37 % 97) },
+        softmax: .init(scale: 0.11, causal: true, slidingWindow: 2)),
+      Setup(
+        label: "prompt odd head dim, unmasked", heads: 3, kvHeads: 3, headDim: 45, capacity: 40, kvLength: 40,
+        positions: Array(0..<33), softmax: .init(scale: 0.15)),
+      Setup(
+        label: "prompt head dim 300 (no tile variant: attention_f16)", heads: 2, kvHeads: 1, headDim: 300,
+        capacity: 40, kvLength: 40, positions: Array(0..<40), softmax: .init(scale: 0.05, causal: true)),
     ]
     return setups.map { s in
       let tokens = s.positions.count

@@ -4,7 +4,7 @@
 /// The kernel source tree, embedded: vendor preludes and the common dialect, by file name.
 public enum KernelSources {
   /// Files of the common part, in concatenation order.
-  public static let commonOrder: [String] = ["common.cuh", "iq_tables.cuh", "quants.cuh", "kernels.cu", "dense_convert.cu", "dense_ops.cu", "mmq.cu", "mmvq.cu", "plan_fused.cu"]
+  public static let commonOrder: [String] = ["common.cuh", "iq_tables.cuh", "quants.cuh", "kernels.cu", "dense_convert.cu", "dense_ops.cu", "fattn_tile.cu", "mmq.cu", "mmvq.cu", "plan_fused.cu"]
   /// Vendor prelude file per vendor key ("cuda", "hip").
   public static let preludes: [String: String] = ["cuda": "prelude_cuda.cuh", "hip": "prelude_hip.cuh"]
   /// Every file's text.
@@ -643,16 +643,22 @@ QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_f16(
     }
   }
   __syncthreads();
-  float mm = QK_NEG_INF;
-  for (int k = 0; k < nw; ++k) mm = fmaxf(mm, wm[k]);
-  float lsum = 0.0f;
-  for (int k = 0; k < nw; ++k) lsum += mm > QK_NEG_INF ? wl[k] * expf(wm[k] - mm) : 0.0f;
-  const float inv = lsum > 0.0f ? 1.0f / lsum : 0.0f;
+  // The first wavefront turns the (m_w, l_w) into the factors exp(m_w − M) / Σ once (lane w: wavefront w;
+  // nw ≤ 16 lanes), instead of every output thread recomputing them.
+  __shared__ float wf[ATT_MAX_THREADS / 32];
+  if (w == 0) {
+    const float mk = lane < nw ? wm[lane] : QK_NEG_INF;
+    const float mm = warp_reduce_max(mk);
+    const float f = lane < nw && mm > QK_NEG_INF ? expf(mk - mm) : 0.0f;
+    const float lsum = warp_reduce_sum(lane < nw ? wl[lane] * f : 0.0f);
+    if (lane < nw) wf[lane] = lsum > 0.0f ? f / lsum : 0.0f;
+  }
+  __syncthreads();
   float* o = out + (s64)blockIdx.x * hd;
   for (s64 d = threadIdx.x; d < hd; d += blockDim.x) {
     float acc = 0.0f;
-    for (int k = 0; k < nw; ++k) acc += mm > QK_NEG_INF ? wacc[k][d] * expf(wm[k] - mm) : 0.0f;
-    o[d] = acc * inv;
+    for (int k = 0; k < nw; ++k) acc += wacc[k][d] * wf[k];
+    o[d] = acc;
   }
 }
 
@@ -710,6 +716,311 @@ QK_KERNEL void __launch_bounds__(256) argmax_f32(const float* __restrict__ x, s3
     }
     out[blockIdx.x] = bi < n ? (s32)bi : 0;
   }
+}
+
+"""#,
+    "fattn_tile.cu": #"""
+// Dense kernels, part 3: attention for many query tokens at once (a prompt), upstream's concept
+// flash_attn_tile (ggml-cuda fattn-tile) in plain f32 FMAs — no matrix-core intrinsics, so one source
+// serves every target and the CPU emulation. Same semantics as attention_f16 (dense_ops.cu, whose
+// visible_keys and attn_logit it uses; this file sorts after it), which stays the kernel for decode
+// and small batches: q [ntok, nhead, hd] f32, caches [capacity, nkvhead, hd] f16, out like q, query
+// head h reads kv head h / (nhead / nkvhead), a query that sees no key gets zeros.
+//
+// One CTA of FA_THREADS per (tile of BQ query rows, kv head). The rows of a kv head are its (token,
+// query head) pairs, row = token · G + g for the G = nhead / nkvhead heads of its GQA group, so each
+// K/V element the CTA stages serves all BQ rows, the group's heads included. The CTA walks the union
+// of its rows' visible key ranges (positions need not be sorted or consecutive) in tiles of BK keys;
+// each score is masked by its own row's range. Per key tile, through shared memory, all in f32:
+//   1. S = Q·Kᵀ: each thread an SR × SK block of scores over every DS-th group of 4 dims (16-byte
+//      shared loads), the DS partial sums of a score added by shuffles of width DS;
+//   2. online softmax, FA_THREADS / BQ lanes per row (shuffles of that width): running max m and
+//      sum l per row, the tile's probabilities P over S in place, the rescale factor per row;
+//   3. O = O·corr + P·V: each thread PR consecutive rows × 4 consecutive dims of O in registers.
+// The next tile's K and this tile's V are fetched from global memory into registers (f16 pairs)
+// while the previous phase computes, and converted to f32 once, when staged.
+// Geometry per head-dimension bound D: the flash_attn_tile_f16_d<D> kernels at the end; the host
+// reads the same numbers from KernelBuild.attentionTiles (GPUDenseOps.swift).
+#define FA_THREADS 256  // KernelBuild.attentionTileThreads
+
+// 16 bytes of shared memory: one vector load or store.
+struct alignas(16) fa_f4 {
+  float x, y, z, w;
+};
+
+// Whether some row of the tile sees key j (only for tiles whose rows' ranges leave gaps).
+QK_DEVICE bool fa_seen(s64 j, const s32* rlo, const s32* rhi, int rows) {
+  for (int r = 0; r < rows; ++r) {
+    if (rlo[r] <= j && j < rhi[r]) return true;
+  }
+  return false;
+}
+
+// Fetch keys [j0, j0 + BK) ∩ [.., hi) of one cache head (row stride `stride` elements) as f16 pairs:
+// pair i = threadIdx.x + FA_THREADS·n is pair i % (D/2) of key i / (D/2), so a wavefront reads
+// consecutive 4-byte words of a row. Pairs past hd or hi are 0; with `gaps`, so are the keys that no
+// row sees, so a 0 probability never meets a stale non-finite value.
+template <int D, int BK>
+QK_DEVICE void fa_fetch(
+  const u16* __restrict__ base, s64 j0, s64 hi, s64 stride, s64 hd, bool gaps, const s32* rlo, const s32* rhi,
+  int rows, u32* pf) {
+  constexpr int NPF = BK * (D / 2) / FA_THREADS;
+#pragma unroll
+  for (int n = 0; n < NPF; ++n) {
+    const int i = threadIdx.x + FA_THREADS * n, j = i / (D / 2), p = i % (D / 2);
+    const s64 key = j0 + j;
+    u32 v = 0;
+    if (key < hi && 2 * p < hd && (!gaps || fa_seen(key, rlo, rhi, rows))) {
+      const u16* r = base + key * stride + 2 * p;
+      if ((hd & 1) == 0) {
+        v = *(const u32*)r;  // rows start 4-byte aligned (as att_pair)
+      } else {
+        v = (u32)r[0] | (2 * p + 1 < hd ? (u32)r[1] << 16 : 0u);
+      }
+    }
+    pf[n] = v;
+  }
+}
+// Stage fetched pairs as f32 rows of DP floats.
+template <int D, int BK, int DP>
+QK_DEVICE void fa_stage(const u32* pf, float* dst) {
+  constexpr int NPF = BK * (D / 2) / FA_THREADS;
+#pragma unroll
+  for (int n = 0; n < NPF; ++n) {
+    const int i = threadIdx.x + FA_THREADS * n, j = i / (D / 2), p = i % (D / 2);
+    dst[j * DP + 2 * p] = half_to_float(pf[n] & 0xffffu);
+    dst[j * DP + 2 * p + 1] = half_to_float(pf[n] >> 16);
+  }
+}
+
+// Offset of row R (token R / G, head kvh·G + R % G) in q and out.
+QK_DEVICE s64 fa_row_offset(s64 R, s64 G, s64 kvh, s64 nhead, s64 hd) {
+  return ((R / G) * nhead + kvh * G + R % G) * hd;
+}
+
+// D: head-dimension bound (hd ≤ D, a multiple of 32); BQ rows and BK keys per tile; SR × SK scores
+// per thread over every DS-th 4-dim group (BQ/SR · BK/SK · DS = FA_THREADS).
+template <int D, int BQ, int BK, int SR, int SK, int DS>
+QK_DEVICE void flash_attn_tile(
+  const float* __restrict__ q, const u16* __restrict__ kc, const u16* __restrict__ vc, const s32* __restrict__ pos,
+  float* __restrict__ out, s64 ntok, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal,
+  s32 window) {
+  constexpr int T = FA_THREADS;
+  // Rows of Q and K/V padded by DS 4-float groups: the 8 lanes of a 16-byte-load phase read 8
+  // different rows (or one row's DS neighbouring groups) in distinct banks.
+  constexpr int DP = D + 4 * DS, DP4 = DP / 4, D4 = D / 4;
+  constexpr int SP = BQ + 4;  // scores are [BK][SP]: PR consecutive rows of a key are 16-byte loads
+  constexpr int RG = BQ / SR, KG = BK / SK;
+  static_assert(RG * KG * DS == T && RG * SR == BQ && KG * SK == BK, "score blocks must tile BQ × BK");
+  constexpr int PG = T / D4, PR = BQ / PG;  // P·V: PG groups of PR rows × D4 groups of 4 dims
+  static_assert(PG * D4 == T && PG * PR == BQ && PR % 4 == 0, "P·V blocks must tile BQ × D");
+  constexpr int SMT = T / BQ;  // softmax lanes per row: a power of two ≤ 32 divides every wavefront
+  static_assert(SMT * BQ == T && SMT <= 32 && DS <= 32, "softmax groups must fit a wavefront");
+  constexpr int NPF = BK * (D / 2) / T;
+  static_assert(NPF * T == BK * (D / 2), "staging must tile BK × D");
+
+  __shared__ fa_f4 qs4[BQ * DP4];    // [BQ][DP] query rows, dims ≥ hd 0
+  __shared__ fa_f4 kv4[BK * DP4];    // [BK][DP] the K tile, then the V tile
+  __shared__ fa_f4 ss4[BK * SP / 4];  // [BK][SP] scores, then probabilities
+  __shared__ float rcorr[BQ], rl[BQ];  // per row: this tile's rescale of O; the final sum
+  __shared__ s32 rlo[BQ], rhi[BQ];     // per row: visible keys [lo, hi)
+  __shared__ s32 gaps;
+  float* qs = (float*)qs4;
+  float* kvs = (float*)kv4;
+  float* ss = (float*)ss4;
+
+  const int t = threadIdx.x;
+  const s64 G = nhead / nkvhead, kvh = blockIdx.y, nrows = ntok * G;
+  const s64 row0 = ((s64)gridDim.x - 1 - blockIdx.x) * BQ;  // the last rows (most keys, in a prompt) start first
+  const s64 kv_stride = nkvhead * hd;
+  const u16* kh = kc + kvh * hd;
+  const u16* vh = vc + kvh * hd;
+
+  if (t < BQ) {
+    s64 lo = 0, hi = 0;
+    if (row0 + t < nrows) visible_keys(pos[(row0 + t) / G], nkv, causal, window, lo, hi);
+    rlo[t] = (s32)lo;
+    rhi[t] = (s32)hi;
+  }
+  if (t == 0) gaps = 0;
+  for (int i = t; i < BQ * D; i += T) {
+    const int r = i / D, d = i % D;
+    const s64 R = row0 + r;
+    qs[r * DP + d] = R < nrows && d < hd ? q[fa_row_offset(R, G, kvh, nhead, hd) + d] : 0.0f;
+  }
+  __syncthreads();
+  // The CTA's keys: the union of its rows' ranges. It has a gap iff the end of some range (< thi)
+  // lies in no other range.
+  s64 tlo = nkv, thi = 0;
+  for (int r = 0; r < BQ; ++r) {
+    if (rlo[r] < rhi[r]) {
+      tlo = rlo[r] < tlo ? rlo[r] : tlo;
+      thi = rhi[r] > thi ? rhi[r] : thi;
+    }
+  }
+  if (t < BQ && rlo[t] < rhi[t] && rhi[t] < thi) {
+    bool covered = false;
+    for (int u = 0; u < BQ; ++u) covered = covered || (rlo[u] <= rhi[t] && rhi[t] < rhi[u]);
+    if (!covered) gaps = 1;
+  }
+  __syncthreads();
+  const bool has_gaps = gaps != 0;
+
+  // Phase coordinates: scores (rows rg + RG·i, keys kg + KG·c, dim groups ds + DS·n), softmax (row
+  // sr, keys sl + SMT·c), P·V (rows pg·PR + i, dims 4·dg .. 4·dg + 3).
+  const int ds = t % DS, kg = (t / DS) % KG, rg = t / (DS * KG);
+  const int sr = t / SMT, sl = t % SMT;
+  const int dg = t % D4, pg = t / D4;
+  s32 mlo[SR], mhi[SR];
+#pragma unroll
+  for (int i = 0; i < SR; ++i) {
+    mlo[i] = rlo[rg + RG * i];
+    mhi[i] = rhi[rg + RG * i];
+  }
+  const int nd4 = (int)((hd + 3) / 4);
+  const bool pv = 4 * dg < hd;  // this thread's dims hold output
+  float m = QK_NEG_INF, l = 0.0f;  // softmax state of row sr (the same in its SMT lanes)
+  float acc[PR][4];
+#pragma unroll
+  for (int i = 0; i < PR; ++i) {
+#pragma unroll
+    for (int c = 0; c < 4; ++c) acc[i][c] = 0.0f;
+  }
+
+  u32 pf[NPF];
+  fa_fetch<D, BK>(kh, tlo, thi, kv_stride, hd, false, rlo, rhi, BQ, pf);
+  for (s64 j0 = tlo; j0 < thi; j0 += BK) {
+    fa_stage<D, BK, DP>(pf, kvs);  // K
+    __syncthreads();
+    fa_fetch<D, BK>(vh, j0, thi, kv_stride, hd, has_gaps, rlo, rhi, BQ, pf);
+
+    // 1. Scores.
+    float s[SR][SK];
+#pragma unroll
+    for (int i = 0; i < SR; ++i) {
+#pragma unroll
+      for (int c = 0; c < SK; ++c) s[i][c] = 0.0f;
+    }
+#pragma unroll 2
+    for (int d4 = ds; d4 < nd4; d4 += DS) {
+      fa_f4 a[SR], b[SK];
+#pragma unroll
+      for (int i = 0; i < SR; ++i) a[i] = qs4[(rg + RG * i) * DP4 + d4];
+#pragma unroll
+      for (int c = 0; c < SK; ++c) b[c] = kv4[(kg + KG * c) * DP4 + d4];
+#pragma unroll
+      for (int i = 0; i < SR; ++i) {
+#pragma unroll
+        for (int c = 0; c < SK; ++c) {
+          s[i][c] += a[i].x * b[c].x;
+          s[i][c] += a[i].y * b[c].y;
+          s[i][c] += a[i].z * b[c].z;
+          s[i][c] += a[i].w * b[c].w;
+        }
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < SR; ++i) {
+#pragma unroll
+      for (int c = 0; c < SK; ++c) {
+        const float dot = group_reduce_sum(s[i][c], DS);  // every lane takes part (DS == 1: none)
+        const s64 key = j0 + kg + KG * c;
+        if ((i * SK + c) % DS == ds) {  // the DS lanes share the stores
+          ss[(kg + KG * c) * SP + rg + RG * i] =
+            key >= mlo[i] && key < mhi[i] ? attn_logit(dot, scale, cap) : QK_NEG_INF;
+        }
+      }
+    }
+    __syncthreads();
+    fa_stage<D, BK, DP>(pf, kvs);  // V: every thread is done with K
+    if (j0 + BK < thi) fa_fetch<D, BK>(kh, j0 + BK, thi, kv_stride, hd, false, rlo, rhi, BQ, pf);
+
+    // 2. Online softmax of row sr.
+    float mt = m;
+    for (int c = sl; c < BK; c += SMT) mt = fmaxf(mt, ss[c * SP + sr]);
+    mt = group_reduce_max(mt, SMT);
+    const float corr = mt > QK_NEG_INF ? expf(m - mt) : 1.0f;  // 0 when m was -inf
+    float ps = 0.0f;
+    for (int c = sl; c < BK; c += SMT) {
+      const float e = mt > QK_NEG_INF ? expf(ss[c * SP + sr] - mt) : 0.0f;  // 0 where masked
+      ss[c * SP + sr] = e;
+      ps += e;
+    }
+    ps = group_reduce_sum(ps, SMT);
+    l = l * corr + ps;
+    m = mt;
+    if (sl == 0) rcorr[sr] = corr;
+    __syncthreads();
+
+    // 3. O = O·corr + P·V.
+    if (pv) {
+#pragma unroll
+      for (int i = 0; i < PR; ++i) {
+        const float f = rcorr[pg * PR + i];
+#pragma unroll
+        for (int c = 0; c < 4; ++c) acc[i][c] *= f;
+      }
+#pragma unroll 4
+      for (int j = 0; j < BK; ++j) {
+        const fa_f4 v = kv4[j * DP4 + dg];
+#pragma unroll
+        for (int i4 = 0; i4 < PR / 4; ++i4) {
+          const fa_f4 p = ss4[(j * SP + pg * PR) / 4 + i4];
+          const float pr[4] = {p.x, p.y, p.z, p.w};
+#pragma unroll
+          for (int k = 0; k < 4; ++k) {
+            acc[4 * i4 + k][0] += pr[k] * v.x;
+            acc[4 * i4 + k][1] += pr[k] * v.y;
+            acc[4 * i4 + k][2] += pr[k] * v.z;
+            acc[4 * i4 + k][3] += pr[k] * v.w;
+          }
+        }
+      }
+    }
+    __syncthreads();  // before the next tile overwrites kvs, ss and rcorr
+  }
+  if (sl == 0) rl[sr] = l;
+  __syncthreads();
+  if (!pv) return;
+#pragma unroll
+  for (int i = 0; i < PR; ++i) {
+    const int r = pg * PR + i;
+    const s64 R = row0 + r;
+    if (R >= nrows) continue;
+    const float inv = rl[r] > 0.0f ? 1.0f / rl[r] : 0.0f;
+    float* o = out + fa_row_offset(R, G, kvh, nhead, hd);
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      if (4 * dg + c < hd) o[4 * dg + c] = acc[i][c] * inv;
+    }
+  }
+}
+
+// The variants, by head-dimension bound D (KernelBuild.attentionTiles lists D and BQ; keep them in
+// step). Larger head dimensions (≤ ATT_MAX_D) stay on attention_f16: few models have them, and a
+// 512-dim tile would hold so few rows that small prompts give too few CTAs. Static shared memory
+// ≤ 48 KiB each: (BQ + BK)·(D + 4·DS)·4 + BK·(BQ + 4)·4 + 16·BQ + 4 bytes.
+// Grid (ceil(ntok · nhead / nkvhead / BQ), nkvhead), block FA_THREADS.
+#define FA_ARGS                                                                                               \
+  const float *q, const u16 *kc, const u16 *vc, const s32 *pos, float *out, s64 ntok, s64 nhead, s64 nkvhead, \
+    s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window
+#define FA_PASS q, kc, vc, pos, out, ntok, nhead, nkvhead, hd, nkv, scale, cap, causal, window
+// Two CTAs a multiprocessor: on NVIDIA that caps a thread at 128 registers, which the d128 variant
+// otherwise exceeds (then one CTA a multiprocessor: 15-25% slower on an H100). HIP reads the second
+// number as waves per SIMD, a looser bound.
+#define FA_MIN_CTAS 2
+// D 64: 64 rows × 32 keys, 4 × 2 scores a thread (35.0 KiB).
+QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d64(FA_ARGS) {
+  flash_attn_tile<64, 64, 32, 4, 2, 1>(FA_PASS);
+}
+// D 128: 32 rows × 32 keys, 4 × 2 scores over half the dims (39.0 KiB).
+QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d128(FA_ARGS) {
+  flash_attn_tile<128, 32, 32, 4, 2, 2>(FA_PASS);
+}
+// D 256: 16 rows × 16 keys, 2 × 2 scores over a quarter of the dims (35.5 KiB). 16 rows, not 32: the
+// models with this head size have few heads, and a prompt's CTAs must still fill the GPU.
+QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d256(FA_ARGS) {
+  flash_attn_tile<256, 16, 16, 2, 2, 4>(FA_PASS);
 }
 
 """#,
@@ -3250,63 +3561,128 @@ MMVQ_TYPE_LIST(MMVQ_TYPE_KERNELS)
 // writes every intermediate the separate ops would have written (so later readers find them), and
 // saves launches: a decode step is a chain of small dependent kernels.
 
+// Rows of n floats read and written 4 at a time (16-byte vectors: the host checks n % 4 == 0 and the
+// pointers' alignment, GPUPlanGeometry).
+struct alignas(16) f32x4 {
+  float x, y, z, w;
+};
+QK_DEVICE f32x4 f4_load(const float* p, s64 j) { return ((const f32x4*)p)[j]; }
+QK_DEVICE void f4_store(float* p, s64 j, f32x4 v) { ((f32x4*)p)[j] = v; }
+QK_DEVICE float f4_dot(f32x4 a, f32x4 b) { return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w; }
+
+// q8_1 blocks of 4 consecutive values per lane (store_q8_1's result, bit for bit): values e0 … e0 + 3
+// (e0 % 4 == 0), so 8 consecutive lanes hold one block. Every lane of the wavefront takes part in the
+// reductions; only `live` lanes write.
+QK_DEVICE void store_q8_1_x4(f32x4 v, s64 e0, bool live, u8* __restrict__ y) {
+  float amax = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+  amax = group_reduce_max(live ? amax : 0.0f, 8);
+  const float d = amax / 127.0f;
+  int q[4] = {0, 0, 0, 0};
+  if (amax != 0.0f) {
+    q[0] = (int)roundf(v.x / d);
+    q[1] = (int)roundf(v.y / d);
+    q[2] = (int)roundf(v.z / d);
+    q[3] = (int)roundf(v.w / d);
+  }
+  const float sum = group_reduce_sum((float)(q[0] + q[1] + q[2] + q[3]), 8);
+  if (!live) return;
+  u8* blk = y + (e0 / 32) * 36;
+  *(u32*)(blk + 4 + e0 % 32) = (u32)pack4(q[0], q[1], q[2], q[3]);
+  if (e0 % 32 == 0) *(u32*)blk = (u32)f2h(d) | ((u32)f2h(d * sum) << 16);
+}
+
 // Row chain: v = b; [norm1] t = rms_norm(v)·w1; [add] s = a + v; [norm2] y = rms_norm(v)·w2;
-// [quant] q8_1 blocks of v (store_q8_1, as quantize_q8_1).
-// One CTA of FUSED_ROW_THREADS per row of n values; thread t owns elements t, t + 1024, … in every
-// pass, so each element is read and written by one thread and outputs may alias inputs.
+// [quant] q8_1 blocks of v (store_q8_1_x4, as quantize_q8_1).
+// One CTA of FUSED_ROW_THREADS per row of n values (n ≤ 4 · FUSED_ROW_THREADS · FUSED_ROW_VECS): thread t
+// holds the 4-value vectors t, t + FUSED_ROW_THREADS, … in registers, loaded once up front, so a decode
+// step's row is one memory round trip and two CTA reductions (a row re-read per pass was a chain of
+// dependent loads). Each value is read and written by one thread, so outputs may alias inputs.
 #define FUSED_NORM1 1
 #define FUSED_ADD 2
 #define FUSED_NORM2 4
 #define FUSED_QUANT 8
-#define FUSED_ROW_THREADS 1024
+#define FUSED_ROW_THREADS 256
+#define FUSED_ROW_VECS 8
 QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
   const float* b, const float* a, const float* __restrict__ w1, const float* __restrict__ w2, float* t_out,
   float* s_out, float* y_out, u8* __restrict__ yq, s64 n, float eps1, float eps2, s32 flags) {
   __shared__ float red[32];
-  const s64 row = blockIdx.x;
-  const float* br = b + row * n;
-  const float* ar = a ? a + row * n : (const float*)0;
-  // Pass 1: Σ b² (norm1).
-  float scale1 = 1.0f;
+  const int tid = threadIdx.x;
+  const s64 base = (s64)blockIdx.x * n;  // a multiple of 4
+  const s64 nv = n / 4;
+  // Every input up front (the weights too), so their loads overlap.
+  f32x4 v[FUSED_ROW_VECS], av[FUSED_ROW_VECS], w1v[FUSED_ROW_VECS], w2v[FUSED_ROW_VECS];
+#pragma unroll
+  for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+    const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+    if (j < nv) {
+      v[i] = f4_load(b + base, j);
+      if (flags & FUSED_ADD) av[i] = f4_load(a + base, j);
+      if ((flags & FUSED_NORM1) && w1) w1v[i] = f4_load(w1, j);
+      if ((flags & FUSED_NORM2) && w2) w2v[i] = f4_load(w2, j);
+    }
+  }
   if (flags & FUSED_NORM1) {
     float ss = 0.0f;
-    for (s64 i = threadIdx.x; i < n; i += FUSED_ROW_THREADS) ss += br[i] * br[i];
-    ss = block_reduce_sum(ss, red);
-    scale1 = 1.0f / sqrtf(ss / (float)n + eps1);
+#pragma unroll
+    for (int i = 0; i < FUSED_ROW_VECS; ++i)
+      if (tid + (s64)i * FUSED_ROW_THREADS < nv) ss += f4_dot(v[i], v[i]);
+    const float scale = 1.0f / sqrtf(block_reduce_sum(ss, red) / (float)n + eps1);
+#pragma unroll
+    for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+      const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+      if (j < nv) {
+        f32x4 o = v[i];
+        if (w1) {
+          const f32x4 w = w1v[i];
+          o = f32x4{o.x * scale * w.x, o.y * scale * w.y, o.z * scale * w.z, o.w * scale * w.w};
+        } else {
+          o = f32x4{o.x * scale, o.y * scale, o.z * scale, o.w * scale};
+        }
+        v[i] = o;
+        f4_store(t_out + base, j, o);
+      }
+    }
   }
-  // Pass 2: norm1 and add; the value kept in the output that holds it, Σ v² for norm2.
   float ss2 = 0.0f;
-  float* vr = (float*)br;  // where the current value lives after pass 2
-  for (s64 i = threadIdx.x; i < n; i += FUSED_ROW_THREADS) {
-    float v = br[i];
-    if (flags & FUSED_NORM1) {
-      v = w1 ? v * scale1 * w1[i] : v * scale1;
-      t_out[row * n + i] = v;
+#pragma unroll
+  for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+    const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+    if (j < nv) {
+      if (flags & FUSED_ADD) {
+        const f32x4 x = av[i], o = v[i];
+        v[i] = f32x4{x.x + o.x, x.y + o.y, x.z + o.z, x.w + o.w};
+        f4_store(s_out + base, j, v[i]);
+      }
+      ss2 += f4_dot(v[i], v[i]);
     }
-    if (flags & FUSED_ADD) {
-      v = ar[i] + v;
-      s_out[row * n + i] = v;
-    }
-    ss2 += v * v;
   }
-  if (flags & FUSED_ADD) vr = s_out + row * n;
-  else if (flags & FUSED_NORM1) vr = t_out + row * n;
-  float scale2 = 1.0f;
   if (flags & FUSED_NORM2) {
-    ss2 = block_reduce_sum(ss2, red);
-    scale2 = 1.0f / sqrtf(ss2 / (float)n + eps2);
-  }
-  // Pass 3: norm2 and the q8_1 blocks. Groups of 32 consecutive lanes are one block; n is a multiple
-  // of 32 when quantizing, so a group is wholly in or out of range (and so is a 32-wide warp).
-  for (s64 i0 = 0; i0 < n; i0 += FUSED_ROW_THREADS) {
-    const s64 i = i0 + threadIdx.x;
-    if (i >= n) break;
-    float v = vr[i];
-    if (flags & FUSED_NORM2) {
-      v = w2 ? v * scale2 * w2[i] : v * scale2;
-      y_out[row * n + i] = v;
+    const float scale = 1.0f / sqrtf(block_reduce_sum(ss2, red) / (float)n + eps2);
+#pragma unroll
+    for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+      const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+      if (j < nv) {
+        f32x4 o = v[i];
+        if (w2) {
+          const f32x4 w = w2v[i];
+          o = f32x4{o.x * scale * w.x, o.y * scale * w.y, o.z * scale * w.z, o.w * scale * w.w};
+        } else {
+          o = f32x4{o.x * scale, o.y * scale, o.z * scale, o.w * scale};
+        }
+        v[i] = o;
+        f4_store(y_out + base, j, o);
+      }
     }
-    if (flags & FUSED_QUANT) store_q8_1(v, row * n + i, yq);
+  }
+  // q8_1 blocks: n is a multiple of 32 when quantizing; every lane takes part in the group reductions.
+  if (flags & FUSED_QUANT) {
+#pragma unroll
+    for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+      const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+      if ((s64)i * FUSED_ROW_THREADS >= nv) break;  // uniform over the CTA
+      store_q8_1_x4(j < nv ? v[i] : f32x4{0.0f, 0.0f, 0.0f, 0.0f}, base + 4 * j, j < nv, yq);
+    }
   }
 }
 
@@ -3368,15 +3744,20 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
 
 // Gated activation with the q8_1 blocks of its output: act = f(gate)·up (f: silu when gelu == 0, else
 // tanh-GELU), written f32 and as q8_1 for the next matmul. Element-wise over all n values (rows of a
-// multiple of 32, so every aligned group of 32 threads is one q8_1 block): grid ceil(n / 256), block 256.
-// (One CTA per row left a decode step's 11008-wide FFN to a single SM.)
+// multiple of 32), 4 per thread (16-byte vectors; 8 lanes = one q8_1 block): grid ceil(n / 1024),
+// block 256. (One CTA per row left a decode step's 11008-wide FFN to a single SM.)
+QK_DEVICE float glu_value(float g, float u, s32 gelu) { return (gelu ? qk_gelu(g) : qk_silu(g)) * u; }
 QK_KERNEL void __launch_bounds__(256) glu_q8_1(
   const float* g, const float* u, float* act, u8* __restrict__ yq, s64 n, s32 gelu) {
-  const s64 e = (s64)blockIdx.x * blockDim.x + threadIdx.x;
-  if (e >= n) return;  // n is a multiple of 32: whole groups leave together
-  const float v = (gelu ? qk_gelu(g[e]) : qk_silu(g[e])) * u[e];
-  act[e] = v;
-  store_q8_1(v, e, yq);
+  const s64 j = (s64)blockIdx.x * blockDim.x + threadIdx.x;
+  const bool live = 4 * j < n;
+  f32x4 v = {0.0f, 0.0f, 0.0f, 0.0f};
+  if (live) {
+    const f32x4 a = f4_load(g, j), b = f4_load(u, j);
+    v = f32x4{glu_value(a.x, b.x, gelu), glu_value(a.y, b.y, gelu), glu_value(a.z, b.z, gelu), glu_value(a.w, b.w, gelu)};
+    f4_store(act, j, v);
+  }
+  store_q8_1_x4(v, 4 * j, live, yq);  // the wavefront's lanes past n take part with zeros
 }
 
 """#,

@@ -8,8 +8,10 @@ import GPUBackend
 
 extension BackendRegistry {
   /// A new registry with every standard backend: the CPU (configured by `cpu`), CUDA and ROCm
-  /// (opened on first use; a missing driver or device is a typed error then). Metal joins here.
-  public static func makeStandard(cpu: CPUBackend.Configuration = .init()) -> BackendRegistry {
+  /// (opened on first use with `gpu`; a missing driver or device is a typed error then). Metal joins here.
+  public static func makeStandard(
+    cpu: CPUBackend.Configuration = .init(), gpu: GPUBackend.Configuration = .init()
+  ) -> BackendRegistry {
     let registry = BackendRegistry()
     registry.register(.cpu) { device in
       guard device.ordinal == 0 else {
@@ -18,8 +20,8 @@ extension BackendRegistry {
       return try CPUBackend(configuration: cpu)
     }
     // One host implementation serves both vendors; the vendor comes from the device kind.
-    registry.register(.cuda, factory: GPUBackend.factory)
-    registry.register(.rocm, factory: GPUBackend.factory)
+    registry.register(.cuda, factory: GPUBackend.factory(gpu))
+    registry.register(.rocm, factory: GPUBackend.factory(gpu))
     return registry
   }
 

@@ -19,6 +19,8 @@ public struct ModelSettings: Sendable, Equatable {
   /// `--no-fusion` / `--no-graphs` (bench model: comparisons of the GPU execution paths).
   public var fusion = true
   public var deviceGraphs = true
+  /// `--no-matrix-cores`: GPU prompt mat-mat on the portable kernel (the one the ROCm path runs).
+  public var matrixCores = true
   /// `-n`: tokens to generate; −1 = until end of generation (capped by the context).
   public var maxTokens = -1
   /// `-s`: −1 (llama.cpp's LLAMA_DEFAULT_SEED) picks a random seed.
@@ -73,9 +75,11 @@ public struct ModelSettings: Sendable, Equatable {
     }
   }
 
-  /// The backend registry for these settings (threads for the CPU backend).
+  /// The backend registry for these settings (threads for the CPU backend, matrix cores for GPUs).
   public func registry() -> BackendRegistry {
-    threads.map { BackendRegistry.makeStandard(cpu: .init(threadCount: $0)) } ?? .standard
+    guard threads != nil || !matrixCores else { return .standard }
+    return BackendRegistry.makeStandard(
+      cpu: .init(threadCount: threads), gpu: .init(matrixCores: matrixCores))
   }
 
   /// The model file: `modelPath`, or the default model from the cache (downloaded when missing).

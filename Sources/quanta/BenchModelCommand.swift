@@ -33,6 +33,8 @@ struct BenchModel: AsyncParsableCommand {
   @Option(help: "Device: cpu, cuda[:N], rocm[:N], metal.")
   var device = "cpu"
 
+  @Flag(help: CommonHelp.noMatrixCores) var noMatrixCores = false
+
   @Flag(
     help:
       "Also print where a decode step's and the prompt's device time goes, per op kind (ops run one by one, not as a graph)."
@@ -47,6 +49,7 @@ struct BenchModel: AsyncParsableCommand {
 
   func run() async throws {
     var settings = ModelSettings()
+    settings.matrixCores = !noMatrixCores
     settings.modelPath = model
     // llama-bench sizes the context for the longest test.
     settings.contextSize = max(nPrompt, nGen + 1, 16)

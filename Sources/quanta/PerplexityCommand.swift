@@ -34,6 +34,8 @@ struct PerplexityCommand: AsyncParsableCommand {
   @Option(help: "Device: cpu, cuda[:N], rocm[:N], metal.")
   var device = "cpu"
 
+  @Flag(help: CommonHelp.noMatrixCores) var noMatrixCores = false
+
   func run() async throws {
     guard ctxSize >= 4 else { throw ValidationError("-c must be at least 4") }
     let text: String
@@ -43,6 +45,7 @@ struct PerplexityCommand: AsyncParsableCommand {
       throw ValidationError("cannot read \(file) as UTF-8 text: \(error.localizedDescription)")
     }
     var settings = ModelSettings()
+    settings.matrixCores = !noMatrixCores
     settings.modelPath = model
     settings.contextSize = ctxSize
     settings.batchSize = min(batchSize, ctxSize)

@@ -58,6 +58,8 @@ struct Run: AsyncParsableCommand {
   @Option(help: "Device: cpu, cuda[:N], rocm[:N], metal.")
   var device = "cpu"
 
+  @Flag(help: CommonHelp.noMatrixCores) var noMatrixCores = false
+
   @Option(
     name: [.customLong("ngl", withSingleDash: true), .customLong("n-gpu-layers")],
     help: "Accepted for llama.cpp compatibility; every layer runs on --device.")
@@ -72,6 +74,7 @@ struct Run: AsyncParsableCommand {
 
   func run() async throws {
     var settings = ModelSettings()
+    settings.matrixCores = !noMatrixCores
     settings.modelPath = model
     settings.contextSize = ctxSize
     settings.batchSize = batchSize
@@ -112,5 +115,11 @@ struct Run: AsyncParsableCommand {
 }
 
 /// Unbuffered writes, so streamed text appears as it is generated.
+/// Help texts of flags several commands share.
+enum CommonHelp {
+  static let noMatrixCores: ArgumentHelp =
+    "On a GPU, run the prompt mat-mat on the portable kernel instead of int8 matrix cores (the ROCm path's kernel), for comparisons."
+}
+
 func stdout(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
 func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }

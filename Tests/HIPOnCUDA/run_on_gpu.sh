@@ -106,10 +106,10 @@ if [[ $BASELINE == 1 ]]; then
   # The rest of issue 13's checks, rocm:0 (this layer) against cuda:0 on the same GPU and file:
   # greedy tokens equal, perplexity equal to 4 digits, decode/prompt speed within 10 %. On the same
   # kernels: the ROCm path has no matrix-core mat-mat yet (GPUMatMat.usesMatrixCores), so cuda:0 runs
-  # with QUANTA_GPU_MATRIX_CORES=0 (the portable mat-mat both then use); its default speed is printed too.
+  # with --no-matrix-cores (the portable mat-mat both then use); its default speed is printed too.
   M=/tmp/hip_on_cuda_1b.gguf
   [[ -f $M ]] || "$QUANTA" synth --arch llama --preset 1b --type Q4_K_M "$M" >/dev/null
-  cuda() { (unset QUANTA_HIP_LIB QUANTA_HIPRTC_LIB; QUANTA_GPU_MATRIX_CORES=0 "$QUANTA" "$@"); }
+  cuda() { (unset QUANTA_HIP_LIB QUANTA_HIPRTC_LIB; "$QUANTA" "$@" --no-matrix-cores); }
   cuda_mma() { (unset QUANTA_HIP_LIB QUANTA_HIPRTC_LIB; "$QUANTA" "$@"); }
   step "run --temp 0 -n 64, rocm:0 vs cuda:0"
   r="$("$QUANTA" run -m "$M" -p "The first" -n 64 --temp 0 --no-display-prompt --device rocm:0 2>/dev/null)"

@@ -61,9 +61,27 @@ static void test_softmax() {
     check(("softmax keys=" + std::to_string(keys) + " mode " + std::to_string(mode)).c_str(), y, ref, 1e-7);
   }
 }
+struct AttCase { int tokens, heads, kvh, hd, cap, nkv; std::vector<s32> pos; float scale, softcap; int causal, window; };
+// Double-precision attention; cache rows no query sees may hold anything (NaN here).
+static std::vector<double> attention_ref(const AttCase& s, const std::vector<float>& q, const std::vector<u16>& kc, const std::vector<u16>& vc) {
+  std::vector<double> ref(q.size(), 0.0); const int g = s.heads / s.kvh, kvs = s.kvh * s.hd;
+  for (int t = 0; t < s.tokens; ++t) for (int h = 0; h < s.heads; ++h) {
+    s64 lo, hi; visible(s.pos[t], s.nkv, s.causal, s.window, lo, hi); const int kv = h / g;
+    std::vector<double> sc; double m = -INFINITY;
+    for (s64 j = lo; j < hi; ++j) { double d = 0; for (int i = 0; i < s.hd; ++i) d += (double)q[(t * s.heads + h) * s.hd + i] * h2f(kc[j * kvs + kv * s.hd + i]);
+      sc.push_back(logit(d, s.scale, s.softcap)); m = std::max(m, sc.back()); }
+    double sum = 0; for (auto& v : sc) { v = exp(v - m); sum += v; }
+    for (int i = 0; i < s.hd; ++i) { double a = 0; for (s64 j = lo; j < hi; ++j) a += sc[j - lo] * h2f(vc[j * kvs + kv * s.hd + i]); ref[(t * s.heads + h) * s.hd + i] = sum > 0 ? a / sum : 0; }
+  }
+  return ref;
+}
+// The prompt kernels (fattn_tile.cu) by head-dimension bound, with their rows per CTA
+// (KernelBuild.attentionTiles).
+typedef void (*fa_kernel)(const float*, const u16*, const u16*, const s32*, float*, s64, s64, s64, s64, s64, float, float, s32, s32);
+struct FaVariant { int d, rows; fa_kernel k; };
+static const FaVariant fa_variants[] = {{64, 64, flash_attn_tile_f16_d64}, {128, 32, flash_attn_tile_f16_d128}, {256, 16, flash_attn_tile_f16_d256}};
 static void test_attention() {
-  struct S { int tokens, heads, kvh, hd, cap, nkv; std::vector<s32> pos; float scale, softcap; int causal, window; };
-  std::vector<S> ss = {
+  std::vector<AttCase> ss = {
     {1, 8, 2, 64, 320, 300, {299}, 0.125f, 0, 1, 0},
     {7, 4, 4, 80, 8, 7, {0, 1, 2, 3, 4, 5, 6}, 0.11f, 0, 1, 0},
     {3, 4, 1, 256, 40, 37, {34, 35, 36}, 0.0625f, 50, 1, 8},
@@ -71,25 +89,47 @@ static void test_attention() {
     {5, 6, 3, 128, 130, 130, {3, 100, 129, 0, 64}, 0.088f, 0, 0, 0},
     {2, 4, 2, 45, 16, 16, {15, 3}, 0.15f, 0, 1, 0},  // odd head dimension: pairs end in a half pair
   };
-  for (auto& s : ss) {
+  // Prompt-sized cases, for the tile kernels only (the tokens count not a multiple of any tile).
+  std::vector<AttCase> prompts = {
+    {70, 8, 2, 64, 80, 70, {}, 0.125f, 0, 1, 0},        // GQA 4: 280 rows over 64-row tiles
+    {40, 4, 4, 128, 150, 140, {}, 0.088f, 30, 1, 16},  // window 16 + soft-cap, positions 100…139
+    {20, 4, 1, 256, 40, 37, {}, 0.0625f, 50, 1, 8},    // MQA, gemma-like window + soft-cap
+    {33, 2, 2, 45, 40, 40, {}, 0.15f, 0, 1, 0},        // odd head dimension
+    {37, 2, 1, 80, 100, 100, {}, 0.11f, 0, 1, 2},      // unsorted positions, gaps between their windows
+    {33, 2, 1, 201, 40, 40, {}, 0.05f, 0, 0, 0},       // odd, unmasked, 55 dims past hd idle
+  };
+  for (int t = 0; t < 70; ++t) prompts[0].pos.push_back(t);
+  for (int t = 0; t < 40; ++t) prompts[1].pos.push_back(100 + t);
+  for (int t = 0; t < 20; ++t) prompts[2].pos.push_back(17 + t);
+  for (int t = 0; t < 33; ++t) prompts[3].pos.push_back(t);
+  for (int t = 0; t < 37; ++t) prompts[4].pos.push_back((t * 37) % 97);
+  for (int t = 0; t < 33; ++t) prompts[5].pos.push_back(39 - t);  // descending
+  for (int pass = 0; pass < 2; ++pass) for (auto& s : pass == 0 ? ss : prompts) {
     auto q = wave(s.tokens * s.heads * s.hd, s.hd, 0.5f);
     auto kf = wave(s.cap * s.kvh * s.hd, 21), vf = wave(s.cap * s.kvh * s.hd, 22);
     auto kc = to_half(kf), vc = to_half(vf); std::vector<float> out(q.size());
+    // Cache rows no query sees hold NaN: neither kernel may let them reach a result.
+    std::vector<bool> seen(s.cap, false);
+    for (int t = 0; t < s.tokens; ++t) { s64 lo, hi; visible(s.pos[t], s.nkv, s.causal, s.window, lo, hi); for (s64 j = lo; j < hi; ++j) seen[j] = true; }
+    for (int j = 0; j < s.cap; ++j) if (!seen[j]) for (int i = 0; i < s.kvh * s.hd; ++i) kc[j * s.kvh * s.hd + i] = vc[j * s.kvh * s.hd + i] = 0x7e00;
+    const auto ref = attention_ref(s, q, kc, vc);
+    const std::string tag = "hd=" + std::to_string(s.hd) + " nkv=" + std::to_string(s.nkv) + " tokens=" + std::to_string(s.tokens);
     // The host's two CTA widths (GPUBackend.attentionThreads): 128 for prompts, 512 for a decode step.
     for (int threads : {128, 512}) {
-    if (threads == 512 && s.tokens > 2) continue;  // 512 emulated threads per CTA: the small cases
-    std::fill(out.begin(), out.end(), NAN);
-    qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window); });
-    std::vector<double> ref(q.size(), 0.0); const int g = s.heads / s.kvh, kvs = s.kvh * s.hd;
-    for (int t = 0; t < s.tokens; ++t) for (int h = 0; h < s.heads; ++h) {
-      s64 lo, hi; visible(s.pos[t], s.nkv, s.causal, s.window, lo, hi); const int kv = h / g;
-      std::vector<double> sc; double m = -INFINITY;
-      for (s64 j = lo; j < hi; ++j) { double d = 0; for (int i = 0; i < s.hd; ++i) d += (double)q[(t * s.heads + h) * s.hd + i] * h2f(kc[j * kvs + kv * s.hd + i]);
-        sc.push_back(logit(d, s.scale, s.softcap)); m = std::max(m, sc.back()); }
-      double sum = 0; for (auto& v : sc) { v = exp(v - m); sum += v; }
-      for (int i = 0; i < s.hd; ++i) { double a = 0; for (s64 j = lo; j < hi; ++j) a += sc[j - lo] * h2f(vc[j * kvs + kv * s.hd + i]); ref[(t * s.heads + h) * s.hd + i] = sum > 0 ? a / sum : 0; }
+      if (pass == 1 || (threads == 512 && s.tokens > 2)) continue;  // 512 emulated threads per CTA: the small cases
+      std::fill(out.begin(), out.end(), NAN);
+      qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window); });
+      check(("attention " + tag + " threads=" + std::to_string(threads)).c_str(), out, ref, 1e-9);
     }
-    check(("attention hd=" + std::to_string(s.hd) + " nkv=" + std::to_string(s.nkv) + " threads=" + std::to_string(threads)).c_str(), out, ref, 1e-9);
+    // The tile kernel the host picks (smallest bound ≥ hd), and the next larger one (dims past hd idle).
+    int picked = 0;
+    for (const auto& v : fa_variants) {
+      if (v.d < s.hd || picked == 2) continue;
+      ++picked;
+      const s64 rows = (s64)s.tokens * (s.heads / s.kvh);
+      std::fill(out.begin(), out.end(), NAN);
+      qk_launch(d3((unsigned)((rows + v.rows - 1) / v.rows), s.kvh), d3(FA_THREADS), [&] { v.k(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.tokens, s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window); });
+      check(("flash_attn_tile_f16_d" + std::to_string(v.d) + " " + tag).c_str(), out, ref, 1e-9);
     }
   }
 }
@@ -224,7 +264,7 @@ static void test_plan_fused() {
     std::vector<float> act(rows * n), fact(rows * n); std::vector<u8> q(rows * n / 32 * 36), fq(q.size());
     qk_launch(d3(g1(rows * n)), d3(256), [&] { if (gelu) geglu_f32(g.data(), u.data(), act.data(), rows * n); else swiglu_f32(g.data(), u.data(), act.data(), rows * n); });
     qk_launch(d3(g1(rows * n)), d3(256), [&] { quantize_q8_1(act.data(), q.data(), rows * n); });
-    qk_launch(d3(g1(rows * n)), d3(256), [&] { glu_q8_1(g.data(), u.data(), fact.data(), fq.data(), rows * n, gelu); });
+    qk_launch(d3((rows * n + 1023) / 1024), d3(256), [&] { glu_q8_1(g.data(), u.data(), fact.data(), fq.data(), rows * n, gelu); });
     const std::string tag = std::string(gelu ? "geglu" : "swiglu") + "+q8_1 n=" + std::to_string(n);
     check(tag.c_str(), fact, dbl(act), 1e-12);
     check_bytes((tag + " q8_1").c_str(), fq, q);

@@ -261,16 +261,22 @@ QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_f16(
     }
   }
   __syncthreads();
-  float mm = QK_NEG_INF;
-  for (int k = 0; k < nw; ++k) mm = fmaxf(mm, wm[k]);
-  float lsum = 0.0f;
-  for (int k = 0; k < nw; ++k) lsum += mm > QK_NEG_INF ? wl[k] * expf(wm[k] - mm) : 0.0f;
-  const float inv = lsum > 0.0f ? 1.0f / lsum : 0.0f;
+  // The first wavefront turns the (m_w, l_w) into the factors exp(m_w − M) / Σ once (lane w: wavefront w;
+  // nw ≤ 16 lanes), instead of every output thread recomputing them.
+  __shared__ float wf[ATT_MAX_THREADS / 32];
+  if (w == 0) {
+    const float mk = lane < nw ? wm[lane] : QK_NEG_INF;
+    const float mm = warp_reduce_max(mk);
+    const float f = lane < nw && mm > QK_NEG_INF ? expf(mk - mm) : 0.0f;
+    const float lsum = warp_reduce_sum(lane < nw ? wl[lane] * f : 0.0f);
+    if (lane < nw) wf[lane] = lsum > 0.0f ? f / lsum : 0.0f;
+  }
+  __syncthreads();
   float* o = out + (s64)blockIdx.x * hd;
   for (s64 d = threadIdx.x; d < hd; d += blockDim.x) {
     float acc = 0.0f;
-    for (int k = 0; k < nw; ++k) acc += mm > QK_NEG_INF ? wacc[k][d] * expf(wm[k] - mm) : 0.0f;
-    o[d] = acc * inv;
+    for (int k = 0; k < nw; ++k) acc += wacc[k][d] * wf[k];
+    o[d] = acc;
   }
 }
 

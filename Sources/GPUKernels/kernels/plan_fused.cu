@@ -2,63 +2,128 @@
 // writes every intermediate the separate ops would have written (so later readers find them), and
 // saves launches: a decode step is a chain of small dependent kernels.
 
+// Rows of n floats read and written 4 at a time (16-byte vectors: the host checks n % 4 == 0 and the
+// pointers' alignment, GPUPlanGeometry).
+struct alignas(16) f32x4 {
+  float x, y, z, w;
+};
+QK_DEVICE f32x4 f4_load(const float* p, s64 j) { return ((const f32x4*)p)[j]; }
+QK_DEVICE void f4_store(float* p, s64 j, f32x4 v) { ((f32x4*)p)[j] = v; }
+QK_DEVICE float f4_dot(f32x4 a, f32x4 b) { return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w; }
+
+// q8_1 blocks of 4 consecutive values per lane (store_q8_1's result, bit for bit): values e0 … e0 + 3
+// (e0 % 4 == 0), so 8 consecutive lanes hold one block. Every lane of the wavefront takes part in the
+// reductions; only `live` lanes write.
+QK_DEVICE void store_q8_1_x4(f32x4 v, s64 e0, bool live, u8* __restrict__ y) {
+  float amax = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+  amax = group_reduce_max(live ? amax : 0.0f, 8);
+  const float d = amax / 127.0f;
+  int q[4] = {0, 0, 0, 0};
+  if (amax != 0.0f) {
+    q[0] = (int)roundf(v.x / d);
+    q[1] = (int)roundf(v.y / d);
+    q[2] = (int)roundf(v.z / d);
+    q[3] = (int)roundf(v.w / d);
+  }
+  const float sum = group_reduce_sum((float)(q[0] + q[1] + q[2] + q[3]), 8);
+  if (!live) return;
+  u8* blk = y + (e0 / 32) * 36;
+  *(u32*)(blk + 4 + e0 % 32) = (u32)pack4(q[0], q[1], q[2], q[3]);
+  if (e0 % 32 == 0) *(u32*)blk = (u32)f2h(d) | ((u32)f2h(d * sum) << 16);
+}
+
 // Row chain: v = b; [norm1] t = rms_norm(v)·w1; [add] s = a + v; [norm2] y = rms_norm(v)·w2;
-// [quant] q8_1 blocks of v (store_q8_1, as quantize_q8_1).
-// One CTA of FUSED_ROW_THREADS per row of n values; thread t owns elements t, t + 1024, … in every
-// pass, so each element is read and written by one thread and outputs may alias inputs.
+// [quant] q8_1 blocks of v (store_q8_1_x4, as quantize_q8_1).
+// One CTA of FUSED_ROW_THREADS per row of n values (n ≤ 4 · FUSED_ROW_THREADS · FUSED_ROW_VECS): thread t
+// holds the 4-value vectors t, t + FUSED_ROW_THREADS, … in registers, loaded once up front, so a decode
+// step's row is one memory round trip and two CTA reductions (a row re-read per pass was a chain of
+// dependent loads). Each value is read and written by one thread, so outputs may alias inputs.
 #define FUSED_NORM1 1
 #define FUSED_ADD 2
 #define FUSED_NORM2 4
 #define FUSED_QUANT 8
-#define FUSED_ROW_THREADS 1024
+#define FUSED_ROW_THREADS 256
+#define FUSED_ROW_VECS 8
 QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
   const float* b, const float* a, const float* __restrict__ w1, const float* __restrict__ w2, float* t_out,
   float* s_out, float* y_out, u8* __restrict__ yq, s64 n, float eps1, float eps2, s32 flags) {
   __shared__ float red[32];
-  const s64 row = blockIdx.x;
-  const float* br = b + row * n;
-  const float* ar = a ? a + row * n : (const float*)0;
-  // Pass 1: Σ b² (norm1).
-  float scale1 = 1.0f;
+  const int tid = threadIdx.x;
+  const s64 base = (s64)blockIdx.x * n;  // a multiple of 4
+  const s64 nv = n / 4;
+  // Every input up front (the weights too), so their loads overlap.
+  f32x4 v[FUSED_ROW_VECS], av[FUSED_ROW_VECS], w1v[FUSED_ROW_VECS], w2v[FUSED_ROW_VECS];
+#pragma unroll
+  for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+    const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+    if (j < nv) {
+      v[i] = f4_load(b + base, j);
+      if (flags & FUSED_ADD) av[i] = f4_load(a + base, j);
+      if ((flags & FUSED_NORM1) && w1) w1v[i] = f4_load(w1, j);
+      if ((flags & FUSED_NORM2) && w2) w2v[i] = f4_load(w2, j);
+    }
+  }
   if (flags & FUSED_NORM1) {
     float ss = 0.0f;
-    for (s64 i = threadIdx.x; i < n; i += FUSED_ROW_THREADS) ss += br[i] * br[i];
-    ss = block_reduce_sum(ss, red);
-    scale1 = 1.0f / sqrtf(ss / (float)n + eps1);
+#pragma unroll
+    for (int i = 0; i < FUSED_ROW_VECS; ++i)
+      if (tid + (s64)i * FUSED_ROW_THREADS < nv) ss += f4_dot(v[i], v[i]);
+    const float scale = 1.0f / sqrtf(block_reduce_sum(ss, red) / (float)n + eps1);
+#pragma unroll
+    for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+      const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+      if (j < nv) {
+        f32x4 o = v[i];
+        if (w1) {
+          const f32x4 w = w1v[i];
+          o = f32x4{o.x * scale * w.x, o.y * scale * w.y, o.z * scale * w.z, o.w * scale * w.w};
+        } else {
+          o = f32x4{o.x * scale, o.y * scale, o.z * scale, o.w * scale};
+        }
+        v[i] = o;
+        f4_store(t_out + base, j, o);
+      }
+    }
   }
-  // Pass 2: norm1 and add; the value kept in the output that holds it, Σ v² for norm2.
   float ss2 = 0.0f;
-  float* vr = (float*)br;  // where the current value lives after pass 2
-  for (s64 i = threadIdx.x; i < n; i += FUSED_ROW_THREADS) {
-    float v = br[i];
-    if (flags & FUSED_NORM1) {
-      v = w1 ? v * scale1 * w1[i] : v * scale1;
-      t_out[row * n + i] = v;
+#pragma unroll
+  for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+    const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+    if (j < nv) {
+      if (flags & FUSED_ADD) {
+        const f32x4 x = av[i], o = v[i];
+        v[i] = f32x4{x.x + o.x, x.y + o.y, x.z + o.z, x.w + o.w};
+        f4_store(s_out + base, j, v[i]);
+      }
+      ss2 += f4_dot(v[i], v[i]);
     }
-    if (flags & FUSED_ADD) {
-      v = ar[i] + v;
-      s_out[row * n + i] = v;
-    }
-    ss2 += v * v;
   }
-  if (flags & FUSED_ADD) vr = s_out + row * n;
-  else if (flags & FUSED_NORM1) vr = t_out + row * n;
-  float scale2 = 1.0f;
   if (flags & FUSED_NORM2) {
-    ss2 = block_reduce_sum(ss2, red);
-    scale2 = 1.0f / sqrtf(ss2 / (float)n + eps2);
-  }
-  // Pass 3: norm2 and the q8_1 blocks. Groups of 32 consecutive lanes are one block; n is a multiple
-  // of 32 when quantizing, so a group is wholly in or out of range (and so is a 32-wide warp).
-  for (s64 i0 = 0; i0 < n; i0 += FUSED_ROW_THREADS) {
-    const s64 i = i0 + threadIdx.x;
-    if (i >= n) break;
-    float v = vr[i];
-    if (flags & FUSED_NORM2) {
-      v = w2 ? v * scale2 * w2[i] : v * scale2;
-      y_out[row * n + i] = v;
+    const float scale = 1.0f / sqrtf(block_reduce_sum(ss2, red) / (float)n + eps2);
+#pragma unroll
+    for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+      const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+      if (j < nv) {
+        f32x4 o = v[i];
+        if (w2) {
+          const f32x4 w = w2v[i];
+          o = f32x4{o.x * scale * w.x, o.y * scale * w.y, o.z * scale * w.z, o.w * scale * w.w};
+        } else {
+          o = f32x4{o.x * scale, o.y * scale, o.z * scale, o.w * scale};
+        }
+        v[i] = o;
+        f4_store(y_out + base, j, o);
+      }
     }
-    if (flags & FUSED_QUANT) store_q8_1(v, row * n + i, yq);
+  }
+  // q8_1 blocks: n is a multiple of 32 when quantizing; every lane takes part in the group reductions.
+  if (flags & FUSED_QUANT) {
+#pragma unroll
+    for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+      const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+      if ((s64)i * FUSED_ROW_THREADS >= nv) break;  // uniform over the CTA
+      store_q8_1_x4(j < nv ? v[i] : f32x4{0.0f, 0.0f, 0.0f, 0.0f}, base + 4 * j, j < nv, yq);
+    }
   }
 }
 
@@ -120,13 +185,18 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
 
 // Gated activation with the q8_1 blocks of its output: act = f(gate)·up (f: silu when gelu == 0, else
 // tanh-GELU), written f32 and as q8_1 for the next matmul. Element-wise over all n values (rows of a
-// multiple of 32, so every aligned group of 32 threads is one q8_1 block): grid ceil(n / 256), block 256.
-// (One CTA per row left a decode step's 11008-wide FFN to a single SM.)
+// multiple of 32), 4 per thread (16-byte vectors; 8 lanes = one q8_1 block): grid ceil(n / 1024),
+// block 256. (One CTA per row left a decode step's 11008-wide FFN to a single SM.)
+QK_DEVICE float glu_value(float g, float u, s32 gelu) { return (gelu ? qk_gelu(g) : qk_silu(g)) * u; }
 QK_KERNEL void __launch_bounds__(256) glu_q8_1(
   const float* g, const float* u, float* act, u8* __restrict__ yq, s64 n, s32 gelu) {
-  const s64 e = (s64)blockIdx.x * blockDim.x + threadIdx.x;
-  if (e >= n) return;  // n is a multiple of 32: whole groups leave together
-  const float v = (gelu ? qk_gelu(g[e]) : qk_silu(g[e])) * u[e];
-  act[e] = v;
-  store_q8_1(v, e, yq);
+  const s64 j = (s64)blockIdx.x * blockDim.x + threadIdx.x;
+  const bool live = 4 * j < n;
+  f32x4 v = {0.0f, 0.0f, 0.0f, 0.0f};
+  if (live) {
+    const f32x4 a = f4_load(g, j), b = f4_load(u, j);
+    v = f32x4{glu_value(a.x, b.x, gelu), glu_value(a.y, b.y, gelu), glu_value(a.z, b.z, gelu), glu_value(a.w, b.w, gelu)};
+    f4_store(act, j, v);
+  }
+  store_q8_1_x4(v, 4 * j, live, yq);  // the wavefront's lanes past n take part with zeros
 }
