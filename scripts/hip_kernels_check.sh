@@ -42,6 +42,9 @@ __device__ double exp(double);
 __device__ double log(double);
 __device__ double cos(double);
 __device__ double sin(double);
+__device__ double rint(double);
+__device__ float cosf(float);
+__device__ float sinf(float);
 extern __device__ const qk_dim3_shim gridDim;
 __device__ void __syncthreads();
 SHIM

@@ -50,14 +50,26 @@ enum GPUMatVec {
   }
 }
 
+extension GPUMatVec {
+  /// Most matrices one per-type mat-vec launch takes (mmvq.cu: a plan's q/k/v projections).
+  static let maxSharedMatrices = 3
+
+  /// Whether `type` weights at `w` run the per-type kernel (so they can share a launch).
+  static func hasDotKernel(_ type: GGMLType, weights w: DevicePointer) -> Bool {
+    dotTypes.contains(type) && w.address % UInt64(weightAlignment) == 0
+  }
+}
+
 extension GPUBackend {
   /// `out[col, row] = Σ_j w[row, j] · x[col, j]` for `m` ≤ `GPUMatVec.maxColumns` columns, `activations`
-  /// already quantized to q8_1 blocks `[m, k / 32]`.
+  /// already quantized to q8_1 blocks `[m, k / 32]`. `shared`: up to two more matrices of the same type
+  /// and k over the same activations, in the same launch (each with the per-type kernel).
   func matVecViaQ8_1(
     type: GGMLType, weights w: DevicePointer, activations xq: DevicePointer, out y: DevicePointer, k: Int,
     n: Int,
-    m: Int
+    m: Int, shared: [(weights: DevicePointer, out: DevicePointer, n: Int)] = []
   ) throws {
+    precondition(shared.count < GPUMatVec.maxSharedMatrices, "mmvq.cu takes at most three matrices")
     var args = KernelArguments()
     args.append(w); args.append(xq); args.append(y); args.append(Int64(k)); args.append(Int64(n))
     guard (1...GPUMatVec.maxColumns).contains(m) else {
@@ -65,7 +77,8 @@ extension GPUBackend {
         throw .unsupported(op: "mat-vec of \(m) columns", type: type.name, device: device.description)
       }
     }
-    if !GPUMatVec.dotTypes.contains(type) || w.address % UInt64(GPUMatVec.weightAlignment) != 0 {
+    if !GPUMatVec.hasDotKernel(type, weights: w) {
+      precondition(shared.isEmpty, "only per-type mat-vec kernels share a launch")
       // Types without a per-type kernel, or weights at an odd offset: the group-of-8 kernel with byte
       // loads, one launch column (grid.y) per activation column.
       let warp = context.properties.warpSize
@@ -78,9 +91,15 @@ extension GPUBackend {
       return
     }
     let rows = GPUMatVec.rows(columns: m)
+    var ctas = Self.blocks(n, rows)
+    for i in 0..<(GPUMatVec.maxSharedMatrices - 1) {
+      let more = i < shared.count ? shared[i] : (weights: DevicePointer.null, out: DevicePointer.null, n: 0)
+      args.append(more.weights); args.append(more.out); args.append(Int64(more.n))
+      ctas += Self.blocks(more.n, rows)
+    }
     try call { () throws(GPUError) in
       try context.launch(
-        "mul_mat_vec_q_\(type.name)_\(m)", grid: (Self.blocks(n, rows), 1, 1),
+        "mul_mat_vec_q_\(type.name)_\(m)", grid: (ctas, 1, 1),
         block: (GPUMatVec.threads(columns: m), 1, 1), arguments: args)
     }
   }

@@ -249,7 +249,44 @@ extension GPUPreparedPlan {
       quantizedInput = q
       return n
     }
+    if let n = try encodeSharedMatVec(at: i, quantizedInput: &quantizedInput) { return n }
     return nil
+  }
+
+  /// Consecutive mat-vecs of one input through weights of one type and row length (q/k/v, gate/up):
+  /// one launch of the per-type kernel over all of them (GPUMatVec.maxSharedMatrices at most).
+  private func encodeSharedMatVec(at start: Int, quantizedInput: inout Tensor?) throws -> Int? {
+    guard case .matmul(let x, let w0, let o0, let out0) = op(start), let scratch,
+      DType(w0.type) == nil, o0.path != .dequantize
+    else { return nil }
+    let g = gpu
+    let k = w0.rowLength
+    let m = x.count / max(k, 1)
+    guard k > 0, k % 32 == 0, (1...GPUMatVec.maxColumns).contains(m),
+      scratch.byteCount >= GPUBackend.matmulScratchBytes(x, weights: w0, options: o0),
+      GPUMatVec.hasDotKernel(w0.type, weights: try g.ptr(w0, "matmul"))
+    else { return nil }
+    var shared: [(weights: DevicePointer, out: DevicePointer, n: Int)] = []
+    var i = start + 1
+    while shared.count < GPUMatVec.maxSharedMatrices - 1,
+      case .matmul(let xi, let wi, let oi, let outi) = op(i),
+      Self.sameView(xi, x), wi.type == w0.type, wi.rowLength == k, oi.path == o0.path, wi.rowCount > 0
+    {
+      let p = try g.ptr(wi, "matmul")
+      guard GPUMatVec.hasDotKernel(wi.type, weights: p) else { break }
+      shared.append((p, try g.ptr(outi, "matmul"), wi.rowCount))
+      i += 1
+    }
+    guard !shared.isEmpty, w0.rowCount > 0 else { return nil }
+    if !(quantizedInput.map { Self.sameView($0, x) } ?? false) {
+      try g.quantizeQ8_1(x, k: k, m: m, into: scratch.pointer)
+    }
+    try g.matVecViaQ8_1(
+      type: w0.type, weights: try g.ptr(w0, "matmul"), activations: scratch.pointer,
+      out: try g.ptr(out0, "matmul"),
+      k: k, n: w0.rowCount, m: m, shared: shared)
+    quantizedInput = x
+    return i - start
   }
 
   /// `[rmsNorm(b → t)] [add(a, v → s)] [rmsNorm(v → y)] [then a quantized matmul of the last value]`:

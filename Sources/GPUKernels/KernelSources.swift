@@ -3477,14 +3477,33 @@ struct vdq_iq4_xs {
 };
 
 // ---- The kernel: C columns, the geometry of C from the host.
+// Up to three matrices of the same type and k share one launch (a plan's q/k/v or gate/up projections
+// of one input): CTAs [0, c0) take matrix 0, the next c1 matrix 1, the rest matrix 2 (c = its rows / R,
+// rounded up; nrows1 = nrows2 = 0 for one matrix). The choice is uniform per CTA.
 template <class V, int C>
 QK_DEVICE void mul_mat_vec_q(
-  const u8* __restrict__ w, const u8* __restrict__ xq, float* __restrict__ y, s64 k, s64 nrows) {
+  const u8* __restrict__ w0, const u8* __restrict__ xq, float* __restrict__ y0, s64 k, s64 nrows0,
+  const u8* __restrict__ w1, float* __restrict__ y1, s64 nrows1, const u8* __restrict__ w2, float* __restrict__ y2,
+  s64 nrows2) {
   constexpr int NT = MMVQ_THREADS(C), R = MMVQ_ROWS(C), P = V::parts, NW = NT / QK_WARP_SIZE;
   static_assert(NT > 0 && NT % 64 == 0 && NT % P == 0, "MMVQ_THREADS: a multiple of 64 and of the parts per block");
   static_assert(R >= 1 && C * R <= NT, "MMVQ_ROWS: at least 1, C · R ≤ threads");
   const int tid = (int)threadIdx.x;
-  const s64 row0 = (s64)blockIdx.x * R;
+  s64 cta = (s64)blockIdx.x;
+  const u8* w = w0;
+  float* y = y0;
+  s64 nrows = nrows0;
+  const s64 c0 = (nrows0 + R - 1) / R, c1 = (nrows1 + R - 1) / R;
+  if (cta >= c0) {
+    cta -= c0;
+    if (cta < c1) {
+      w = w1; y = y1; nrows = nrows1;
+    } else {
+      cta -= c1;
+      w = w2; y = y2; nrows = nrows2;
+    }
+  }
+  const s64 row0 = cta * R;
   const int nb = (int)(k / V::qk);  // weight blocks per row
   const s64 row_bytes = (s64)nb * V::bytes, col_bytes = (k / 32) * 36;
   const u8* wr[R];
@@ -3539,9 +3558,10 @@ QK_DEVICE void mul_mat_vec_q(
 
 // extern "C" entry points: mul_mat_vec_q_<type>_<ncols>.
 #define MMVQ_KERNEL(name, C)                                                                               \
-  QK_KERNEL void __launch_bounds__(MMVQ_THREADS(C))                                                        \
-    mul_mat_vec_q_##name##_##C(const u8* w, const u8* xq, float* y, s64 k, s64 nrows) {                   \
-    mmvq::mul_mat_vec_q<mmvq::vdq_##name, C>(w, xq, y, k, nrows);                                          \
+  QK_KERNEL void __launch_bounds__(MMVQ_THREADS(C)) mul_mat_vec_q_##name##_##C(                          \
+    const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const u8* w1, float* y1, s64 nrows1, const u8* w2, \
+    float* y2, s64 nrows2) {                                                                                \
+    mmvq::mul_mat_vec_q<mmvq::vdq_##name, C>(w, xq, y, k, nrows, w1, y1, nrows1, w2, y2, nrows2);           \
   }
 #define MMVQ_TYPE_KERNELS(name)                                                                            \
   static_assert((int)mmvq::vdq_##name::qk == (int)qt_##name::qk &&                                      \

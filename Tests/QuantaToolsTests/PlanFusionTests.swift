@@ -154,6 +154,9 @@ struct PlanFusionTests {
     #expect(count("quantize_q8_1") == r.layers)
     // Norm chains: the first attention norm, then (add + norm) twice per layer.
     #expect(count("fused_norm_add_norm_q8_1") == 2 * r.layers + 1)
+    // Mat-vec launches: q/k/v share one, gate/up one, then attn_output and ffn_down; and the logits.
+    let matVecs = r.captured.filter { $0.hasPrefix("mul_mat_vec") }
+    #expect(matVecs.count == 4 * r.layers + 1, "\(matVecs)")
   }
 
   @Test func gemma3DecodeFusesNormRopeScaleAndCacheWrite() throws {
@@ -164,6 +167,7 @@ struct PlanFusionTests {
     }
     #expect(count("scale_f32") == 1, "the embedding scale only: \(r.captured)")
     #expect(count("rope_norm_kv_f32") == 2 * r.layers)  // q: norm + rope + scale; k: norm + rope + cache
+    #expect(r.captured.filter { $0.hasPrefix("mul_mat_vec") }.count == 4 * r.layers + 1)  // q/k/v and gate/up shared
   }
 
   @Test func withoutFusionEveryOpIsItsOwnKernel() throws {
@@ -172,5 +176,6 @@ struct PlanFusionTests {
     #expect(count("fused_norm_add_norm_q8_1") == 0)
     #expect(count("rms_norm_f32") == 2 * r.layers + 1)
     #expect(count("write_kv_f16") == 2 * r.layers)
+    #expect(r.captured.filter { $0.hasPrefix("mul_mat_vec") }.count == 7 * r.layers + 1)  // one per matmul
   }
 }

@@ -47,7 +47,7 @@ static u32 __builtin_amdgcn_perm(u32 hi, u32 lo, u32 sel) {
 #error "compile with the mat-vec geometry (scripts/gpu_emulate/matvec.sh: -include <geometry header>)"
 #endif
 
-typedef void (*mv_fn)(const u8*, const u8*, float*, s64, s64);
+typedef void (*mv_fn)(const u8*, const u8*, float*, s64, s64, const u8*, float*, s64, const u8*, float*, s64);
 typedef void (*elem_fn)(const u8*, int, int&, float&, float&, float&);
 struct TypeCase {
   const char* name;
@@ -136,7 +136,7 @@ static void run_case(const TypeCase& tc, s64 nrows, s64 k) {
     grid.x = (unsigned)((nrows + rows - 1) / rows);
     block.x = (unsigned)nt;
     const mv_fn fn = tc.fn[ncols - 1];
-    qk_launch(grid, block, [&] { fn(w, xq, y, k, nrows); });
+    qk_launch(grid, block, [&] { fn(w, xq, y, k, nrows, nullptr, nullptr, 0, nullptr, nullptr, 0); });
     std::vector<double> ref((size_t)ncols * nrows);
     for (int c = 0; c < ncols; ++c)
       for (s64 r = 0; r < nrows; ++r) {
@@ -149,6 +149,39 @@ static void run_case(const TypeCase& tc, s64 nrows, s64 k) {
     if (!ok) failures++;
     printf("%s w%d mul_mat_vec_q_%s_%d rows=%lld k=%lld (CTA %d threads, %d rows): nmse %.3g\n", ok ? "ok  " : "FAIL",
            QK_WARP_SIZE, tc.name, ncols, (long long)nrows, (long long)k, nt, rows, e);
+    // The same rows as three matrices sharing one launch (a plan's q/k/v): each part its own
+    // 16-byte aligned weights and outputs, CTAs of part 0 first.
+    if (ncols <= 2 && nrows >= 3) {
+      const s64 n[3] = {nrows / 3, (nrows - nrows / 3) / 2, nrows - nrows / 3 - (nrows - nrows / 3) / 2};
+      const size_t row_bytes = (size_t)nb * tc.bytes;
+      u8* wp[3]; float* yp[3]; s64 first = 0; unsigned ctas = 0;
+      for (int i = 0; i < 3; ++i) {
+        wp[i] = new u8[n[i] * row_bytes];
+        memcpy(wp[i], w + first * row_bytes, n[i] * row_bytes);
+        yp[i] = new float[(size_t)ncols * n[i]];
+        for (s64 j = 0; j < ncols * n[i]; ++j) yp[i][j] = NAN;
+        ctas += (unsigned)((n[i] + rows - 1) / rows);
+        first += n[i];
+      }
+      qk_dim3 g3 = grid;
+      g3.x = ctas;
+      qk_launch(g3, block, [&] { fn(wp[0], xq, yp[0], k, n[0], wp[1], yp[1], n[1], wp[2], yp[2], n[2]); });
+      std::vector<float> joined((size_t)ncols * nrows);
+      first = 0;
+      for (int i = 0; i < 3; ++i) {
+        for (int c = 0; c < ncols; ++c)
+          for (s64 r = 0; r < n[i]; ++r) joined[c * nrows + first + r] = yp[i][c * n[i] + r];
+        first += n[i];
+        delete[] wp[i];
+        delete[] yp[i];
+      }
+      const double e3 = nmse(joined.data(), ref);
+      const bool ok3 = e3 <= 5e-4;
+      if (!ok3) failures++;
+      printf("%s w%d mul_mat_vec_q_%s_%d rows=%lld+%lld+%lld k=%lld (three matrices, one launch): nmse %.3g\n",
+             ok3 ? "ok  " : "FAIL", QK_WARP_SIZE, tc.name, ncols, (long long)n[0], (long long)n[1], (long long)n[2],
+             (long long)k, e3);
+    }
     delete[] y;
     delete[] xq;
   }
