@@ -6,6 +6,7 @@ need_pip=()
 python3 -c 'import gguf' 2>/dev/null || need_pip+=(gguf)
 python3 -c 'import numpy' 2>/dev/null || need_pip+=(numpy)
 if [ ${#need_pip[@]} -gt 0 ]; then
+  echo "setup: pip install ${need_pip[*]} (from PyPI)" >&2
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
 fi
 # The real model for tier-4 tests (TESTING.md), into Quanta's model cache (sha256-checked).
@@ -13,6 +14,7 @@ python3 scripts/fetch_default_model.py >/dev/null
 # HIP runtime + hiprtc (Debian's ROCm 5.2) and AMD's headers: GPUBackendTests compile every kernel
 # for AMD targets through hiprtc with no GPU present; scripts/check_hip_abi.py reads the headers.
 if ! dpkg -s libamdhip64-5 libamdhip64-dev >/dev/null 2>&1; then
+  echo "setup: apt-get install libamdhip64-5 libamdhip64-dev (Debian's HIP runtime and AMD's headers)" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends libamdhip64-5 libamdhip64-dev >/dev/null

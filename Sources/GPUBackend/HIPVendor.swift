@@ -212,7 +212,8 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
     let r = buf.withUnsafeMutableBytes { hipGetDeviceProperties($0.baseAddress, Int32(device)) }
     try check("hipGetDeviceProperties", r)
     func string(at o: Int) -> String? {
-      guard o + 3 < buf.count, buf[o] == 0x67, buf[o + 1] == 0x66, buf[o + 2] == 0x78 else { return nil }  // "gfx"
+      // The name starts with "gfx".
+      guard o + 3 < buf.count, buf[o] == 0x67, buf[o + 1] == 0x66, buf[o + 2] == 0x78 else { return nil }
       let end = buf[o...].firstIndex(of: 0) ?? buf.count
       return String(decoding: buf[o..<end], as: UTF8.self)
     }

@@ -11,7 +11,7 @@ struct BenchMatmul: AsyncParsableCommand {
   @Option(help: "Threads (CPU; default: every core).")
   var threads: Int?
 
-  @Option(help: "Device: cpu, cuda:N, rocm:N, metal.")
+  @Option(help: CommonHelp.device)
   var device: String = "cpu"
 
   @Option(help: "Comma-separated types (default: every type a QMatMul accepts).")

@@ -30,7 +30,7 @@ struct BenchModel: AsyncParsableCommand {
   @Option(name: [.customShort("t"), .long], help: "CPU threads (default: all available).")
   var threads: Int?
 
-  @Option(help: "Device: cpu, cuda[:N], rocm[:N], metal.")
+  @Option(help: CommonHelp.device)
   var device = "cpu"
 
   @Flag(help: CommonHelp.noMatrixCores) var noMatrixCores = false

@@ -55,7 +55,7 @@ struct Run: AsyncParsableCommand {
   @Option(name: .customLong("repeat-last-n"), help: "Tokens the repeat penalty looks back over.")
   var repeatLastN = 64
 
-  @Option(help: "Device: cpu, cuda[:N], rocm[:N], metal.")
+  @Option(help: CommonHelp.device)
   var device = "cpu"
 
   @Flag(help: CommonHelp.noMatrixCores) var noMatrixCores = false
@@ -117,6 +117,8 @@ struct Run: AsyncParsableCommand {
 /// Unbuffered writes, so streamed text appears as it is generated.
 /// Help texts of flags several commands share.
 enum CommonHelp {
+  static let device: ArgumentHelp =
+    "Device: cpu, cuda[:N] or rocm[:N] (there is no Metal backend)."
   static let noMatrixCores: ArgumentHelp =
     "On a GPU, run the prompt mat-mat on the portable kernel instead of int8 matrix cores (the ROCm path's kernel), for comparisons."
 }

@@ -38,7 +38,8 @@ import Testing
     #expect(bad == 0, "\(bad) of 65536 f16 values convert differently")
     let x = Self.samples()
     var r = x
-    r.withUnsafeMutableBufferPointer { qk_round_to_fp16($0.baseAddress, $0.baseAddress, $0.count) }  // in place
+    // In place.
+    r.withUnsafeMutableBufferPointer { qk_round_to_fp16($0.baseAddress, $0.baseAddress, $0.count) }
     var badRound = 0
     for i in x.indices {
       let want = fp16ToFp32(fp32ToFp16(x[i]))
