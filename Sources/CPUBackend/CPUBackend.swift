@@ -34,11 +34,13 @@ public final class CPUBackend: ComputeBackend {
   let scratch = ScratchArena()
 
   public init(configuration: Configuration = .init()) throws {
-    let threads = configuration.threadCount ?? CPUBackend.availableCPUs
-    guard threads >= 1 else {
-      throw QuantaError.invalidArgument(op: "CPUBackend", reason: "threadCount \(threads) must be ≥ 1")
+    let requested = configuration.threadCount ?? CPUBackend.availableCPUs
+    guard requested >= 1 else {
+      throw QuantaError.invalidArgument(op: "CPUBackend", reason: "threadCount \(requested) must be ≥ 1")
     }
-    pool = ThreadPool(threadCount: threads)
+    // More threads than usable CPUs only contend (thousands made no progress): capped; callers that
+    // asked for more say so (ModelSettings.threadWarning).
+    pool = ThreadPool(threadCount: min(requested, CPUBackend.availableCPUs))
     let isa = configuration.instructionSet ?? CPUBackend.bestInstructionSet
     kernels = try KernelTable(isa, device: .cpu)
     info = CPUBackend.probe(isa: isa)
@@ -61,7 +63,33 @@ public final class CPUBackend: ComputeBackend {
     CPUInstructionSet.allCases.filter { unsupportedReason($0) == nil }
   }
 
-  static var availableCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+  /// CPUs this process may use: the online CPUs, fewer when the affinity mask or a cgroup v2 CPU quota
+  /// (`cpu.max`, e.g. a container's `--cpus`) allows fewer. The pool never runs more threads.
+  public static var availableCPUs: Int {
+    var n = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    let affinity = Int(qk_affinity_cpu_count())
+    if affinity > 0 { n = min(n, affinity) }
+    if let quota = cgroupCPUQuota() { n = min(n, quota) }
+    return n
+  }
+
+  /// ⌈quota / period⌉ from /sys/fs/cgroup/cpu.max ("max 100000": no limit → nil).
+  static func cgroupCPUQuota(_ text: String? = smallFile("/sys/fs/cgroup/cpu.max")) -> Int? {
+    guard let parts = text?.split(whereSeparator: { $0 == " " || $0 == "\n" }), parts.count >= 2,
+      let quota = Double(parts[0]), let period = Double(parts[1]), quota > 0, period > 0
+    else { return nil }
+    return max(1, Int((quota / period).rounded(.up)))
+  }
+
+  /// The first 4 KiB of a small text file (a cgroup or sysfs entry), nil when unreadable.
+  static func smallFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buf = [UInt8](repeating: 0, count: 4096)
+    let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
+  }
 
   // MARK: Memory
 

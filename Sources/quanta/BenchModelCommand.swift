@@ -55,6 +55,7 @@ struct BenchModel: AsyncParsableCommand {
     settings.contextSize = max(nPrompt, nGen + 1, 16)
     settings.batchSize = max(1, min(batchSize, max(nPrompt, 1)))
     settings.threads = threads
+    if let warning = settings.threadWarning() { stderr(warning) }
     settings.device = device
     settings.fusion = !noFusion
     settings.deviceGraphs = !noGraphs

@@ -50,6 +50,7 @@ struct PerplexityCommand: AsyncParsableCommand {
     settings.contextSize = ctxSize
     settings.batchSize = min(batchSize, ctxSize)
     settings.threads = threads
+    if let warning = settings.threadWarning() { stderr(warning) }
     settings.device = device
     let (lm, loadSeconds) = try await settings.loadModel()
     guard lm.contextLength >= ctxSize else {

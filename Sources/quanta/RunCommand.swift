@@ -79,6 +79,7 @@ struct Run: AsyncParsableCommand {
     settings.contextSize = ctxSize
     settings.batchSize = batchSize
     settings.threads = threads
+    if let warning = settings.threadWarning() { stderr(warning) }
     settings.device = device
     settings.maxTokens = nPredict
     settings.seed = seed

@@ -105,6 +105,8 @@ qk_isa qk_best_isa(void);
 const qk_kernel_table *qk_kernels(qk_isa isa);
 // Why `isa` is unsupported here ("" when supported), for test reports.
 const char *qk_isa_unsupported_reason(qk_isa isa);
+// CPUs in this process's affinity mask (sched_getaffinity); 0 when unknown or not Linux.
+int qk_affinity_cpu_count(void);
 
 // f32 ↔ f16 rows, round to nearest even (F16C when the CPU has it; bit-equal to the scalar code for
 // every non-NaN input; NaN stays NaN). `qk_round_to_fp16`: x rounded to f16 and back (y may be x).
