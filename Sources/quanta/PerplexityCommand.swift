@@ -25,8 +25,16 @@ struct PerplexityCommand: AsyncParsableCommand {
   @Option(name: [.customShort("b"), .customLong("batch-size")], help: "Most tokens per forward pass.")
   var batchSize = 2048
 
-  @Option(name: .customLong("chunks"), help: "Score at most this many chunks; -1 = all.")
+  @Option(
+    name: .customLong("chunks"), parsing: .unconditional, help: "Score at most this many chunks; -1 = all.")
   var chunks = -1
+
+  func validate() throws {
+    // 0 used to mean "all" silently; only -1 does.
+    guard chunks == -1 || chunks >= 1 else {
+      throw ValidationError("--chunks must be -1 (all chunks) or at least 1, got \(chunks)")
+    }
+  }
 
   @Option(name: [.customShort("t"), .long], help: "CPU threads (default: all available).")
   var threads: Int?

@@ -37,7 +37,8 @@ struct Run: AsyncParsableCommand {
   @Option(name: [.customShort("s"), .long], parsing: .unconditional, help: "RNG seed; -1 = random.")
   var seed: Int64 = -1
 
-  @Option(help: "Temperature; 0 = greedy.")
+  // Unconditional: `--temp -1` is a value (llama.cpp's greedy), not an unknown flag.
+  @Option(parsing: .unconditional, help: "Temperature; 0 or less = greedy.")
   var temp: Float = 0.8
 
   @Option(name: .customLong("top-k"), help: "Top-k sampling; 0 = off.")
