@@ -9,6 +9,9 @@
 public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
   // I/O
   case io(path: String, operation: String, errno: Int32)
+  /// A path that is not a regular file (a FIFO, a directory, a device): mapping or reading it would
+  /// block or fail later.
+  case notRegularFile(path: String, kind: String)
 
   // Header
   case truncated(offset: Int, needed: Int, available: Int, reading: String)
@@ -56,6 +59,8 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
     switch self {
     case .io(let path, let op, let e):
       return "\(op) '\(path)' failed: \(String(cString: strerror(e))) (errno \(e))"
+    case .notRegularFile(let path, let kind):
+      return "'\(path)' is \(kind), not a regular file: a model is read from a file"
     case .truncated(let off, let needed, let avail, let what):
       return "file truncated at offset \(off): reading \(what) needs \(needed) bytes, \(avail) left"
     case .badMagic(let m):

@@ -51,11 +51,24 @@ final class FileBytes: @unchecked Sendable {
   private let mapped: Bool
 
   init(path: String) throws(GGUFError) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    // Non-blocking: opening a FIFO for reading would otherwise wait for a writer forever.
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
     defer { close(fd) }
     var st = stat()
     guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "fstat", errno: errno) }
+    let type = st.st_mode & S_IFMT
+    guard type == S_IFREG else {
+      let kind =
+        type == S_IFIFO
+        ? "a FIFO"
+        : type == S_IFDIR
+          ? "a directory"
+          : type == S_IFSOCK
+            ? "a socket"
+            : type == S_IFCHR || type == S_IFBLK ? "a device" : "not a file"
+      throw .notRegularFile(path: path, kind: kind)
+    }
     let size = Int(st.st_size)
     if size == 0 {
       buffer = UnsafeRawBufferPointer(start: nil, count: 0)
