@@ -444,9 +444,7 @@ QK_KERNEL void __launch_bounds__(256) layer_norm_f32(
   }
 }
 
-// ---- RoPE (ggml modes 0 and 2, no YaRN): x, y [ntok, nhead, hd]. Per row (token, head) the work
-// items are the nrot/2 rotated pairs, then the hd − nrot passed-through values; a pair is read and
-// written by one thread, so y may be x. θ in double, as the CPU's rope cache.
+// ---- RoPE (ggml modes 0 and 2, no YaRN).
 // cos / sin of a rope angle θ computed in double (as the CPU's rope cache): reduced to [-π, π] in
 // double, then evaluated in float. Double-precision sin/cos cost several times more per pair and the
 // result is rounded to float either way (agrees with (float)cos(θ) to about an ulp).
@@ -456,6 +454,8 @@ QK_DEVICE float rope_reduced(double theta) {
 }
 QK_DEVICE float rope_cos(double theta) { return cosf(rope_reduced(theta)); }
 QK_DEVICE float rope_sin(double theta) { return sinf(rope_reduced(theta)); }
+// x, y [ntok, nhead, hd]. Per row (token, head) the work items are the nrot/2 rotated pairs, then the
+// hd − nrot passed-through values; a pair is read and written by one thread, so y may be x.
 QK_KERNEL void __launch_bounds__(256) rope_f32(
   const float* x, float* y, const s32* __restrict__ pos, const float* __restrict__ ff, s64 ntok, s64 nhead, s64 hd,
   s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor) {
@@ -536,7 +536,7 @@ QK_KERNEL void __launch_bounds__(256)
 // in pairs (lane l holds pairs l, l + QK_WARP_SIZE, …), so a key's row is read coalesced, 4 bytes per
 // lane, and a tile's ATT_KEYS rows are loaded together: a decode step's dependent chain is one tile
 // per wavefront, not one key. The wavefronts' (max, sum, acc) are merged through shared memory.
-// The host picks the CTA width (GPUBackend.attentionThreads: a multiple of 64, ≤ ATT_MAX_THREADS):
+// The host picks the CTA width (KernelBuild.attentionThreads: a multiple of 64, ≤ ATT_MAX_THREADS):
 // wide when there are few (token, head) rows, so a decode step spreads over more wavefronts.
 // q [ntok, nhead, hd], caches [capacity, nkvhead, hd], out like q; query head h reads kv head
 // h / (nhead / nkvhead). A query that sees no key gets zeros. hd ≤ ATT_MAX_D.
@@ -3589,6 +3589,11 @@ struct alignas(16) f32x4 {
 QK_DEVICE f32x4 f4_load(const float* p, s64 j) { return ((const f32x4*)p)[j]; }
 QK_DEVICE void f4_store(float* p, s64 j, f32x4 v) { ((f32x4*)p)[j] = v; }
 QK_DEVICE float f4_dot(f32x4 a, f32x4 b) { return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w; }
+// An RMS norm's output: v·scale, times the weight w when there is one (rms_norm_f32's order of operations).
+QK_DEVICE f32x4 f4_norm_scale(f32x4 v, float scale, bool weighted, f32x4 w) {
+  if (!weighted) return f32x4{v.x * scale, v.y * scale, v.z * scale, v.w * scale};
+  return f32x4{v.x * scale * w.x, v.y * scale * w.y, v.z * scale * w.z, v.w * scale * w.w};
+}
 
 // q8_1 blocks of 4 consecutive values per lane (store_q8_1's result, bit for bit): values e0 … e0 + 3
 // (e0 % 4 == 0), so 8 consecutive lanes hold one block. Every lane of the wavefront takes part in the
@@ -3638,8 +3643,8 @@ QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
     if (j < nv) {
       v[i] = f4_load(b + base, j);
       if (flags & FUSED_ADD) av[i] = f4_load(a + base, j);
-      if ((flags & FUSED_NORM1) && w1) w1v[i] = f4_load(w1, j);
-      if ((flags & FUSED_NORM2) && w2) w2v[i] = f4_load(w2, j);
+      w1v[i] = (flags & FUSED_NORM1) && w1 ? f4_load(w1, j) : f32x4{0.0f, 0.0f, 0.0f, 0.0f};
+      w2v[i] = (flags & FUSED_NORM2) && w2 ? f4_load(w2, j) : f32x4{0.0f, 0.0f, 0.0f, 0.0f};
     }
   }
   if (flags & FUSED_NORM1) {
@@ -3652,13 +3657,7 @@ QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
     for (int i = 0; i < FUSED_ROW_VECS; ++i) {
       const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
       if (j < nv) {
-        f32x4 o = v[i];
-        if (w1) {
-          const f32x4 w = w1v[i];
-          o = f32x4{o.x * scale * w.x, o.y * scale * w.y, o.z * scale * w.z, o.w * scale * w.w};
-        } else {
-          o = f32x4{o.x * scale, o.y * scale, o.z * scale, o.w * scale};
-        }
+        const f32x4 o = f4_norm_scale(v[i], scale, (bool)w1, w1v[i]);
         v[i] = o;
         f4_store(t_out + base, j, o);
       }
@@ -3683,13 +3682,7 @@ QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
     for (int i = 0; i < FUSED_ROW_VECS; ++i) {
       const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
       if (j < nv) {
-        f32x4 o = v[i];
-        if (w2) {
-          const f32x4 w = w2v[i];
-          o = f32x4{o.x * scale * w.x, o.y * scale * w.y, o.z * scale * w.z, o.w * scale * w.w};
-        } else {
-          o = f32x4{o.x * scale, o.y * scale, o.z * scale, o.w * scale};
-        }
+        const f32x4 o = f4_norm_scale(v[i], scale, (bool)w2, w2v[i]);
         v[i] = o;
         f4_store(y_out + base, j, o);
       }

@@ -77,9 +77,9 @@ public struct ModelSettings: Sendable, Equatable {
 
   /// A warning for `-t` above the CPUs this process may use (the CPU backend caps its pool there).
   public func threadWarning() -> String? {
-    guard let t = threads, t > CPUBackend.availableCPUs else { return nil }
-    return "warning: -t \(t) is more than the \(CPUBackend.availableCPUs) CPUs this process may use; "
-      + "using \(CPUBackend.availableCPUs)\n"
+    let usable = CPUBackend.availableCPUs  // reads sysfs / cgroup files: once
+    guard let t = threads, t > usable else { return nil }
+    return "warning: -t \(t) is more than the \(usable) CPUs this process may use; using \(usable)\n"
   }
 
   /// The backend registry for these settings (threads for the CPU backend, matrix cores for GPUs).

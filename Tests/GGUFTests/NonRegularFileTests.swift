@@ -18,7 +18,9 @@ import Testing
   }
 
   @Test func directoryIsRefused() {
-    #expect(throws: GGUFError.notRegularFile(path: "/tmp", kind: "a directory")) { try GGUFFile(path: "/tmp") }
+    #expect(throws: GGUFError.notRegularFile(path: "/tmp", kind: "a directory")) {
+      try GGUFFile(path: "/tmp")
+    }
     #expect(
       GGUFError.notRegularFile(path: "/tmp", kind: "a directory").description
         == "'/tmp' is a directory, not a regular file: a model is read from a file")

@@ -62,9 +62,7 @@ QK_KERNEL void __launch_bounds__(256) layer_norm_f32(
   }
 }
 
-// ---- RoPE (ggml modes 0 and 2, no YaRN): x, y [ntok, nhead, hd]. Per row (token, head) the work
-// items are the nrot/2 rotated pairs, then the hd − nrot passed-through values; a pair is read and
-// written by one thread, so y may be x. θ in double, as the CPU's rope cache.
+// ---- RoPE (ggml modes 0 and 2, no YaRN).
 // cos / sin of a rope angle θ computed in double (as the CPU's rope cache): reduced to [-π, π] in
 // double, then evaluated in float. Double-precision sin/cos cost several times more per pair and the
 // result is rounded to float either way (agrees with (float)cos(θ) to about an ulp).
@@ -74,6 +72,8 @@ QK_DEVICE float rope_reduced(double theta) {
 }
 QK_DEVICE float rope_cos(double theta) { return cosf(rope_reduced(theta)); }
 QK_DEVICE float rope_sin(double theta) { return sinf(rope_reduced(theta)); }
+// x, y [ntok, nhead, hd]. Per row (token, head) the work items are the nrot/2 rotated pairs, then the
+// hd − nrot passed-through values; a pair is read and written by one thread, so y may be x.
 QK_KERNEL void __launch_bounds__(256) rope_f32(
   const float* x, float* y, const s32* __restrict__ pos, const float* __restrict__ ff, s64 ntok, s64 nhead, s64 hd,
   s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor) {
@@ -154,7 +154,7 @@ QK_KERNEL void __launch_bounds__(256)
 // in pairs (lane l holds pairs l, l + QK_WARP_SIZE, …), so a key's row is read coalesced, 4 bytes per
 // lane, and a tile's ATT_KEYS rows are loaded together: a decode step's dependent chain is one tile
 // per wavefront, not one key. The wavefronts' (max, sum, acc) are merged through shared memory.
-// The host picks the CTA width (GPUBackend.attentionThreads: a multiple of 64, ≤ ATT_MAX_THREADS):
+// The host picks the CTA width (KernelBuild.attentionThreads: a multiple of 64, ≤ ATT_MAX_THREADS):
 // wide when there are few (token, head) rows, so a decode step spreads over more wavefronts.
 // q [ntok, nhead, hd], caches [capacity, nkvhead, hd], out like q; query head h reads kv head
 // h / (nhead / nkvhead). A query that sees no key gets zeros. hd ≤ ATT_MAX_D.

@@ -10,6 +10,11 @@ struct alignas(16) f32x4 {
 QK_DEVICE f32x4 f4_load(const float* p, s64 j) { return ((const f32x4*)p)[j]; }
 QK_DEVICE void f4_store(float* p, s64 j, f32x4 v) { ((f32x4*)p)[j] = v; }
 QK_DEVICE float f4_dot(f32x4 a, f32x4 b) { return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w; }
+// An RMS norm's output: v·scale, times the weight w when there is one (rms_norm_f32's order of operations).
+QK_DEVICE f32x4 f4_norm_scale(f32x4 v, float scale, bool weighted, f32x4 w) {
+  if (!weighted) return f32x4{v.x * scale, v.y * scale, v.z * scale, v.w * scale};
+  return f32x4{v.x * scale * w.x, v.y * scale * w.y, v.z * scale * w.z, v.w * scale * w.w};
+}
 
 // q8_1 blocks of 4 consecutive values per lane (store_q8_1's result, bit for bit): values e0 … e0 + 3
 // (e0 % 4 == 0), so 8 consecutive lanes hold one block. Every lane of the wavefront takes part in the
@@ -59,8 +64,8 @@ QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
     if (j < nv) {
       v[i] = f4_load(b + base, j);
       if (flags & FUSED_ADD) av[i] = f4_load(a + base, j);
-      if ((flags & FUSED_NORM1) && w1) w1v[i] = f4_load(w1, j);
-      if ((flags & FUSED_NORM2) && w2) w2v[i] = f4_load(w2, j);
+      w1v[i] = (flags & FUSED_NORM1) && w1 ? f4_load(w1, j) : f32x4{0.0f, 0.0f, 0.0f, 0.0f};
+      w2v[i] = (flags & FUSED_NORM2) && w2 ? f4_load(w2, j) : f32x4{0.0f, 0.0f, 0.0f, 0.0f};
     }
   }
   if (flags & FUSED_NORM1) {
@@ -73,13 +78,7 @@ QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
     for (int i = 0; i < FUSED_ROW_VECS; ++i) {
       const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
       if (j < nv) {
-        f32x4 o = v[i];
-        if (w1) {
-          const f32x4 w = w1v[i];
-          o = f32x4{o.x * scale * w.x, o.y * scale * w.y, o.z * scale * w.z, o.w * scale * w.w};
-        } else {
-          o = f32x4{o.x * scale, o.y * scale, o.z * scale, o.w * scale};
-        }
+        const f32x4 o = f4_norm_scale(v[i], scale, (bool)w1, w1v[i]);
         v[i] = o;
         f4_store(t_out + base, j, o);
       }
@@ -104,13 +103,7 @@ QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
     for (int i = 0; i < FUSED_ROW_VECS; ++i) {
       const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
       if (j < nv) {
-        f32x4 o = v[i];
-        if (w2) {
-          const f32x4 w = w2v[i];
-          o = f32x4{o.x * scale * w.x, o.y * scale * w.y, o.z * scale * w.z, o.w * scale * w.w};
-        } else {
-          o = f32x4{o.x * scale, o.y * scale, o.z * scale, o.w * scale};
-        }
+        const f32x4 o = f4_norm_scale(v[i], scale, (bool)w2, w2v[i]);
         v[i] = o;
         f4_store(y_out + base, j, o);
       }
