@@ -10,6 +10,8 @@ final class GPUPreparedPlan: PreparedPlan {
   let replayed: Bool
   /// q8_1 activations of the matmuls (the largest one's size).
   private let scratch: GPUBuffer?
+  /// The argmax's per-CTA partial results and counters (zero-filled by allocate).
+  private let argmaxScratch: GPUBuffer?
   /// Host staging of the inputs: a stable address the asynchronous copy reads.
   private let staging: UnsafeMutableBufferPointer<Int32>
   private var graph: VendorHandle?
@@ -35,6 +37,14 @@ final class GPUPreparedPlan: PreparedPlan {
       }
     }
     scratch = bytes > 0 ? try gpu.gpuBuffer(gpu.allocate(byteCount: bytes), "plan scratch") : nil
+    let argmaxRows = plan.steps.reduce(0) { r, step in
+      if case .argmax(_, let out) = step.op { return max(r, out.count) }
+      return r
+    }
+    argmaxScratch =
+      argmaxRows > 0
+      ? try gpu.gpuBuffer(
+        gpu.allocate(byteCount: ArgmaxGeometry.scratchBytes(rows: argmaxRows)), "plan argmax scratch") : nil
     staging = .allocate(capacity: max(plan.inputs.count, 1))
     staging.initialize(repeating: 0)
   }
@@ -191,7 +201,8 @@ final class GPUPreparedPlan: PreparedPlan {
     case .add(let a, let b, let out): try g.add(a, b, into: out)
     case .mul(let a, let b, let out): try g.mul(a, b, into: out)
     case .scale(let x, let f, let out): try g.scale(x, by: f, into: out)
-    case .argmax(let logits, let out): try g.argmax(logits, into: pointer(out), rows: out.count)
+    case .argmax(let logits, let out):
+      try g.argmax(logits, into: pointer(out), rows: out.count, scratch: argmaxScratch?.pointer ?? .null)
     }
   }
 
@@ -206,15 +217,37 @@ extension GPUBackend {
   }
 
   /// Row-wise argmax of f32 `logits` `[rows, n]` → `rows` Int32 at `out` (first index on ties).
-  func argmax(_ logits: Tensor, into out: DevicePointer, rows: Int) throws {
+  /// `scratch`: `ArgmaxGeometry.scratchBytes(rows:)`, zero-filled when allocated; each launch leaves
+  /// its counters at zero again.
+  func argmax(_ logits: Tensor, into out: DevicePointer, rows: Int, scratch: DevicePointer) throws {
     let n = logits.shape.last ?? 0
     guard rows > 0, n > 0 else { return }
+    guard n < Int(Int32.max) else {
+      throw QuantaError.unsupported(op: "argmax of rows of \(n) values", type: "f32", device: device)
+    }
+    let parts = ArgmaxGeometry.parts(n)
     var args = KernelArguments()
     args.append(try ptr(logits, "argmax"))
     args.append(out)
     args.append(Int64(n))
-    try launch("argmax_f32", grid: (rows, 1, 1), block: (256, 1, 1), args)
+    let counters = scratch
+    let values = counters.advanced(by: 4 * rows)
+    args.append(values)
+    args.append(values.advanced(by: 4 * rows * ArgmaxGeometry.maxParts))
+    args.append(counters)
+    try launch("argmax_f32", grid: (parts, rows, 1), block: (ArgmaxGeometry.threads, 1, 1), args)
   }
+}
+
+/// Launch geometry of `argmax_f32` (dense_ops.cu): a row is split over `parts(n)` CTAs.
+enum ArgmaxGeometry {
+  static let threads = 256
+  /// Values per CTA aimed at: 16 per thread, a few 16-byte loads in flight each.
+  static let valuesPerPart = 16 * threads
+  static let maxParts = 128
+  static func parts(_ n: Int) -> Int { min(max(1, (n + valuesPerPart - 1) / valuesPerPart), maxParts) }
+  /// Per row: a counter (UInt32), then `maxParts` values (Float) and indices (Int32).
+  static func scratchBytes(rows: Int) -> Int { rows * (4 + 8 * maxParts) }
 }
 
 // MARK: Fused chains

@@ -162,6 +162,34 @@ static void test_matmul() {
     check(("matmul f16 m=" + std::to_string(m) + " k=" + std::to_string(k)).c_str(), y, ref, 1e-10);
   }
 }
+// argmax_f32 over several CTAs per row: ties (the first index wins, across CTAs too), NaN, -inf rows,
+// unaligned rows (scalar loads), and the counters left at zero for the next launch.
+static void test_argmax() {
+  struct Case { s64 n; int rows, parts; };
+  for (Case c : {Case{262144, 1, 64}, Case{32000, 3, 8}, Case{1001, 2, 3}, Case{7, 1, 1}, Case{4096, 2, 128}}) {
+    std::vector<float> x = wave(c.n * c.rows, 21);
+    for (int r = 0; r < c.rows; ++r) {
+      float* xr = x.data() + r * c.n;
+      if (r == 0) { xr[c.n / 2] = 9; xr[c.n - 1] = 9; xr[c.n / 3] = NAN; }  // tie across CTAs: n/2 wins
+      if (r == 1) for (s64 j = 0; j < c.n; ++j) xr[j] = -INFINITY;
+      if (r == 2) { xr[c.n - 1] = 5; xr[0] = NAN; }
+    }
+    std::vector<s32> out(c.rows, -1), part_i(c.rows * 128);
+    std::vector<float> part_v(c.rows * 128);
+    std::vector<unsigned> counters(c.rows, 0);
+    for (int rep = 0; rep < 2; ++rep)
+      qk_launch(d3(c.parts, c.rows), d3(256), [&] { argmax_f32(x.data(), out.data(), c.n, part_v.data(), part_i.data(), counters.data()); });
+    int bad = 0;
+    for (int r = 0; r < c.rows; ++r) {
+      const float* xr = x.data() + r * c.n;
+      s32 want = 0; float best = -INFINITY;
+      for (s64 j = 0; j < c.n; ++j) if (xr[j] > best) { best = xr[j]; want = (s32)j; }
+      bad += out[r] != want || counters[r] != 0;
+    }
+    if (bad) failures++;
+    printf("%s w%d argmax n=%lld rows=%d parts=%d: %d wrong rows\n", bad ? "FAIL" : "ok  ", QK_WARP_SIZE, c.n, c.rows, c.parts, bad);
+  }
+}
 static void test_misc() {
   // write_kv, add broadcast, gelu/swiglu, get_rows bf16, convert
   std::vector<float> k = wave(240, 1, 3); k[0] = 70000; k[1] = -1e-6f; std::vector<u16> cache(16 * 80, 0); std::vector<s32> pos = {5, 0, 15};
@@ -183,6 +211,7 @@ static void test_misc() {
   qk_launch(d3(1), d3(256), [&] { get_rows_bf16(tb.data(), ids.data(), gr.data(), 41, ids.size()); });
   std::vector<double> r3(gr.size()); for (size_t r = 0; r < ids.size(); ++r) for (int j = 0; j < 41; ++j) r3[r * 41 + j] = bf2f(tb[ids[r] * 41 + j]);
   check("get_rows bf16", gr, r3, 0);
+  test_argmax();
 }
 // The plan's fused kernels (plan_fused.cu) against the separate kernels they replace, run in the
 // same emulation: every intermediate the chain writes, and the q8_1 blocks byte for byte.

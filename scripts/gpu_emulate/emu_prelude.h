@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 #include <algorithm>
@@ -67,6 +68,9 @@ static float qk_add_rn(float a, float b) { volatile float r = a + b; return r; }
 static float qk_int_as_float(u32 v) { float f; memcpy(&f, &v, 4); return f; }
 static u32 qk_float_as_uint(float v) { u32 u; memcpy(&u, &v, 4); return u; }
 using std::min; using std::max;
+// CTAs run one after another, so device-wide ordering holds without fences.
+inline void __threadfence() {}
+inline unsigned atomicAdd(unsigned* p, unsigned v) { static std::mutex m; std::lock_guard<std::mutex> g(m); const unsigned o = *p; *p = o + v; return o; }
 // Launch: CTAs one after another, threads of a CTA concurrently.
 template <class F>
 void qk_launch(qk_dim3 grid, qk_dim3 block, F kernel) {

@@ -82,6 +82,13 @@ QK_DEVICE int pack4(int a, int b, int c, int d) {
   return (a & 0xff) | ((b & 0xff) << 8) | ((c & 0xff) << 16) | ((int)((u32)(d & 0xff) << 24));
 }
 
+// 4 floats as one 16-byte load or store (p 16-byte aligned; j counts vectors).
+struct alignas(16) f32x4 {
+  float x, y, z, w;
+};
+QK_DEVICE f32x4 f4_load(const float* p, s64 j) { return ((const f32x4*)p)[j]; }
+QK_DEVICE void f4_store(float* p, s64 j, f32x4 v) { ((f32x4*)p)[j] = v; }
+
 // Sum over the whole physical wavefront (every lane of it takes part).
 QK_DEVICE float warp_reduce_sum(float x) {
 #pragma unroll

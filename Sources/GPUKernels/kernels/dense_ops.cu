@@ -306,32 +306,69 @@ QK_KERNEL void __launch_bounds__(256) scale_f32(const float* x, float* y, s64 n,
   QK_FOR_EACH(i, n) y[i] = x[i] * f;
 }
 
-// ---- Row-wise argmax (greedy sampling on the device): grid (rows), block 256. The first index wins
-// ties, as the host's argmax does; NaN never wins; a row with no number > -inf gives 0.
-QK_KERNEL void __launch_bounds__(256) argmax_f32(const float* __restrict__ x, s32* __restrict__ out, s64 n) {
-  __shared__ float wv[256 / 32];
-  __shared__ s64 wi[256 / 32];
-  const float* xr = x + (s64)blockIdx.x * n;
-  float best = QK_NEG_INF;
-  s64 bi = n;  // sentinel: larger than every index
-  for (s64 j = threadIdx.x; j < n; j += blockDim.x) {
-    const float v = xr[j];
-    if (v > best) { best = v; bi = j; }  // j increases per thread: the first index is kept
-  }
+// ---- Row-wise argmax (greedy sampling on the device). The first index wins ties, as the host's argmax
+// does; NaN never wins; a row with no number > -inf gives 0.
+// (value, index) pairs: a beats b when larger, or equal with the smaller index.
+QK_DEVICE void argmax_take(float& best, s32& bi, float v, s32 i) {
+  if (v > best || (v == best && i < bi)) { best = v; bi = i; }
+}
+// The CTA's best pair, in thread 0 (blockDim.x a multiple of the wavefront, at most 1024).
+QK_DEVICE void argmax_cta(float& best, s32& bi) {
+  __shared__ float wv[1024 / 32];
+  __shared__ s32 wi[1024 / 32];
 #pragma unroll
-  for (int offset = QK_WARP_SIZE / 2; offset > 0; offset >>= 1) {
-    const float ov = qk_shfl_xor(best, offset, QK_WARP_SIZE);
-    const s64 oi = ((s64)qk_shfl_xor_int((int)(bi >> 32), offset, QK_WARP_SIZE) << 32)
-      | (s64)(u32)qk_shfl_xor_int((int)(bi & 0xffffffff), offset, QK_WARP_SIZE);
-    if (ov > best || (ov == best && oi < bi)) { best = ov; bi = oi; }
-  }
+  for (int offset = QK_WARP_SIZE / 2; offset > 0; offset >>= 1)
+    argmax_take(best, bi, qk_shfl_xor(best, offset, QK_WARP_SIZE), qk_shfl_xor_int(bi, offset, QK_WARP_SIZE));
   const int lane = threadIdx.x % QK_WARP_SIZE, wid = threadIdx.x / QK_WARP_SIZE;
   if (lane == 0) { wv[wid] = best; wi[wid] = bi; }
   __syncthreads();
-  if (threadIdx.x == 0) {
-    for (int w = 1; w < (int)(blockDim.x / QK_WARP_SIZE); ++w) {
-      if (wv[w] > best || (wv[w] == best && wi[w] < bi)) { best = wv[w]; bi = wi[w]; }
+  if (threadIdx.x == 0)
+    for (int w = 1; w < (int)(blockDim.x / QK_WARP_SIZE); ++w) argmax_take(best, bi, wv[w], wi[w]);
+}
+// Grid (parts, rows), block 256, n < 2^31. A decode step's logits row (262,144 for Gemma 3) is too
+// long for one CTA at memory speed: each CTA scans a contiguous slice (16-byte loads when the row
+// allows), writes its pair to part_v / part_i [rows, parts], and the CTA that finishes its row last
+// (counters[row], which it resets to 0 for the next launch) reduces the row's pairs.
+QK_KERNEL void __launch_bounds__(256) argmax_f32(
+    const float* __restrict__ x, s32* __restrict__ out, s64 n, float* part_v, s32* part_i, u32* counters) {
+  __shared__ int last;
+  const s64 row = blockIdx.y, parts = gridDim.x;
+  const float* xr = x + row * n;
+  const s64 chunk = ((n + parts - 1) / parts + 3) / 4 * 4;
+  const s64 lo = blockIdx.x * chunk, hi = min(n, lo + chunk);
+  float best = QK_NEG_INF;
+  s32 bi = (s32)n;  // sentinel: larger than every index
+  if (n % 4 == 0 && ((u64)x & 15) == 0) {
+    // Threads take consecutive float4s; each one's indices increase, so the first index is kept.
+    for (s64 j = lo + 4 * threadIdx.x; j < hi; j += 4 * blockDim.x) {
+      const f32x4 v = f4_load(xr + j, 0);
+      argmax_take(best, bi, v.x, (s32)j);
+      argmax_take(best, bi, v.y, (s32)j + 1);
+      argmax_take(best, bi, v.z, (s32)j + 2);
+      argmax_take(best, bi, v.w, (s32)j + 3);
     }
-    out[blockIdx.x] = bi < n ? (s32)bi : 0;
+  } else {
+    for (s64 j = lo + threadIdx.x; j < hi; j += blockDim.x) argmax_take(best, bi, xr[j], (s32)j);
+  }
+  argmax_cta(best, bi);
+  if (threadIdx.x == 0) {
+    part_v[row * parts + blockIdx.x] = best;
+    part_i[row * parts + blockIdx.x] = bi;
+    __threadfence();  // the pair is visible device-wide before the count says so
+    last = atomicAdd(&counters[row], 1u) == (u32)(parts - 1);
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  best = QK_NEG_INF;
+  bi = (s32)n;
+  for (s64 p = threadIdx.x; p < parts; p += blockDim.x) {
+    // Volatile: the other CTAs' pairs, never a cached copy.
+    argmax_take(best, bi, ((volatile float*)part_v)[row * parts + p], ((volatile s32*)part_i)[row * parts + p]);
+  }
+  argmax_cta(best, bi);
+  if (threadIdx.x == 0) {
+    out[row] = bi < (s32)n ? bi : 0;
+    counters[row] = 0;
   }
 }

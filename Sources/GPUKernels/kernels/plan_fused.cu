@@ -2,13 +2,8 @@
 // writes every intermediate the separate ops would have written (so later readers find them), and
 // saves launches: a decode step is a chain of small dependent kernels.
 
-// Rows of n floats read and written 4 at a time (16-byte vectors: the host checks n % 4 == 0 and the
-// pointers' alignment, GPUPlanGeometry).
-struct alignas(16) f32x4 {
-  float x, y, z, w;
-};
-QK_DEVICE f32x4 f4_load(const float* p, s64 j) { return ((const f32x4*)p)[j]; }
-QK_DEVICE void f4_store(float* p, s64 j, f32x4 v) { ((f32x4*)p)[j] = v; }
+// Rows of n floats read and written 4 at a time (f32x4, common.cuh: the host checks n % 4 == 0 and
+// the pointers' alignment, GPUPlanGeometry).
 QK_DEVICE float f4_dot(f32x4 a, f32x4 b) { return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w; }
 // An RMS norm's output: v·scale, times the weight w when there is one (rms_norm_f32's order of operations).
 QK_DEVICE f32x4 f4_norm_scale(f32x4 v, float scale, bool weighted, f32x4 w) {
