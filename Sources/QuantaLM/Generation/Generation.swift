@@ -150,14 +150,17 @@ extension Session {
     summary.promptSeconds = (clock.now - promptStart).seconds
     let genStart = clock.now
 
-    var sampler = Sampler(options.sampling)
+    let breakers =
+      options.sampling.dryActive
+      ? model.tokenizer.tokens(containing: options.sampling.drySequenceBreakers) : []
+    var sampler = Sampler(options.sampling, contextLength: contextLength, sequenceBreakers: breakers)
     for t in prompt { sampler.accept(t) }
     var decoder = StreamingDecoder(model.tokenizer)
     var filter = StopStringFilter(options.stopStrings)
     let limit = options.maxTokens < 0 ? Int.max : options.maxTokens
     var reason = StopReason.maxTokens
     // Greedy decoding samples on the device: only the next id comes back from a step.
-    let greedy = options.sampling.temperature <= 0 && options.sampling.repeatPenalty == 1
+    let greedy = options.sampling.isGreedy
     var nextFromDevice: Int32?
     generation: while summary.generatedTokens < limit {
       if isCancelled() {

@@ -1,124 +1,349 @@
 import Foundation
 
-/// Sampling settings, with llama.cpp's defaults (common.h): temperature 0.8, top-k 40, top-p 0.95,
-/// min-p 0.05, repeat penalty 1.0 over the last 64 tokens.
-public struct SamplingOptions: Sendable, Equatable {
-  /// ≤ 0 means greedy (argmax).
-  public var temperature: Float = 0.8
-  /// ≤ 0 disables.
-  public var topK: Int = 40
-  /// ≥ 1 disables.
-  public var topP: Float = 0.95
-  /// ≤ 0 disables.
-  public var minP: Float = 0.05
-  /// 1 disables.
-  public var repeatPenalty: Float = 1.0
-  public var repeatLastN: Int = 64
-  /// Same seed, same text.
-  public var seed: UInt64 = 0xFFFF_FFFF
-
-  public init() {}
-
-  public static var greedy: SamplingOptions {
-    var o = SamplingOptions()
-    o.temperature = 0
-    return o
-  }
-}
-
-/// Picks the next token from logits: penalties → top-k → top-p → min-p → temperature → draw,
-/// llama.cpp's default chain order.
+/// Picks the next token from logits with llama.cpp's default chain (common/sampling.cpp): logit
+/// bias → penalties → DRY → top-k → typical-p → top-p → min-p → XTC → temperature → draw.
+///
+/// Only three kinds of pass read the whole vocabulary: a copy when bias, penalties or DRY change
+/// some logits; the top-k heap, or without top-k a threshold gather of the tokens top-p / min-p
+/// can keep (and one `exp` pass for top-p's normalizer); the draw when nothing truncates. Every
+/// later sampler works on those few candidates.
 public struct Sampler: Sendable {
   public let options: SamplingOptions
   private var rng: SplitMix64
-  private var recent: [Int32] = []
+  /// Accepted tokens (prompt and generated), newest last, kept for the penalties and DRY.
+  private var history: [Int32] = []
+  private let penaltyWindow: Int
+  private let dryWindow: Int
+  private let historyLimit: Int
+  /// Tokens whose text holds a DRY sequence breaker.
+  private let breakers: Set<Int32>
+  /// The logits after bias, penalties and DRY (a copy, made only when one of them is on).
+  private var adjusted: [Float] = []
+  /// The candidates: ids and logits, largest logit first when `sorted`.
+  private var ids: [Int32] = []
+  private var logits: [Float] = []
+  private var sorted = false
+  /// `exp` terms of the draw.
+  private var weights: [Float] = []
 
-  public init(_ options: SamplingOptions) {
+  /// - Parameters:
+  ///   - options: the chain's settings.
+  ///   - contextLength: what a window of −1 (`repeatLastN`, `dryPenaltyLastN`) means.
+  ///   - sequenceBreakers: DRY's breaker tokens (`Tokenizer.tokens(containing:)` of
+  ///     `options.drySequenceBreakers`).
+  public init(_ options: SamplingOptions, contextLength: Int = .max, sequenceBreakers: Set<Int32> = []) {
     self.options = options
     rng = SplitMix64(seed: options.seed)
+    penaltyWindow = options.repeatLastN < 0 ? contextLength : options.repeatLastN
+    dryWindow = options.dryPenaltyLastN < 0 ? contextLength : options.dryPenaltyLastN
+    historyLimit = max(options.penaltiesActive ? penaltyWindow : 0, options.dryActive ? dryWindow : 0)
+    breakers = sequenceBreakers
   }
 
-  /// Records a token that is part of the context (prompt or generated), for the repeat penalty.
+  /// Records a token that is part of the context (prompt or generated), for the penalties and DRY.
   public mutating func accept(_ token: Int32) {
-    guard options.repeatLastN != 0 else { return }
-    recent.append(token)
-    let keep = options.repeatLastN < 0 ? Int.max : options.repeatLastN
-    if recent.count > keep { recent.removeFirst(recent.count - keep) }
+    guard historyLimit > 0 else { return }
+    history.append(token)
+    // Trimmed in bulk, not one removeFirst per token.
+    if historyLimit < Int.max / 2, history.count >= 2 * historyLimit + 64 {
+      history.removeFirst(history.count - historyLimit)
+    }
   }
 
-  public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
-    precondition(!logits.isEmpty, "empty logits")  // a caller bug, not input
-    if options.temperature <= 0 && (options.repeatPenalty == 1 || recent.isEmpty) {
-      return Int32(argmax(logits))
+  public mutating func sample(_ raw: UnsafeBufferPointer<Float>) -> Int32 {
+    precondition(!raw.isEmpty, "empty logits")  // a caller bug, not input
+    if options.isGreedy { return Int32(LogitScan.argmax(raw)) }
+    runChain(raw)
+    let total = fillWeights()
+    let r = rng.nextDouble() * total
+    var cumulative = 0.0
+    for (i, w) in weights.enumerated() {
+      cumulative += Double(w)
+      if r < cumulative { return ids[i] }
     }
-    var candidates = [(id: Int32, logit: Float)]()
-    candidates.reserveCapacity(logits.count)
-    for (i, l) in logits.enumerated() { candidates.append((Int32(i), l)) }
+    return ids[ids.count - 1]
+  }
 
-    if options.repeatPenalty != 1, !recent.isEmpty {
-      // llama.cpp: divide positive logits, multiply negative ones, once per distinct token.
-      for t in Set(recent) where Int(t) < candidates.count {
-        let l = candidates[Int(t)].logit
-        candidates[Int(t)].logit = l <= 0 ? l * options.repeatPenalty : l / options.repeatPenalty
+  public mutating func sample(_ raw: [Float]) -> Int32 {
+    raw.withUnsafeBufferPointer { sample($0) }
+  }
+
+  /// The tokens the draw would choose from and their probabilities (the chain without the draw;
+  /// XTC still rolls its dice).
+  public mutating func distribution(_ raw: [Float]) -> [(id: Int32, probability: Float)] {
+    raw.withUnsafeBufferPointer { runChain($0) }
+    let total = Float(fillWeights())
+    return zip(ids, weights).map { ($0, $1 / total) }
+  }
+
+  // MARK: the chain
+
+  private mutating func runChain(_ raw: UnsafeBufferPointer<Float>) {
+    let o = options
+    var work: [Float] = []
+    swap(&work, &adjusted)
+    defer { swap(&work, &adjusted) }
+    let prefixApplied: Bool
+    if o.penaltiesActive || o.dryActive || !o.logitBias.isEmpty {
+      work.removeAll(keepingCapacity: true)
+      work.append(contentsOf: raw)
+      adjust(&work)
+      prefixApplied = work.withUnsafeBufferPointer { select($0) }
+    } else {
+      prefixApplied = select(raw)
+    }
+    if o.typicalP < 1 { typical() }
+    if o.topP < 1 && !prefixApplied { topP() }
+    if o.minP > 0 && !prefixApplied { minP() }
+    if o.xtcActive { xtc() }
+    if o.temperature <= 0 {
+      let best = logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!
+      keep([best])
+    } else if o.temperature != 1 {
+      for i in logits.indices { logits[i] /= o.temperature }
+    }
+  }
+
+  /// Logit bias, then the repeat / frequency / presence penalties, then DRY, on a copy.
+  private func adjust(_ x: inout [Float]) {
+    let o = options
+    for (t, b) in o.logitBias where t >= 0 && Int(t) < x.count { x[Int(t)] += b }
+    if o.penaltiesActive {
+      var counts: [Int32: Int] = [:]
+      for t in history.suffix(penaltyWindow) { counts[t, default: 0] += 1 }
+      for (t, c) in counts where t >= 0 && Int(t) < x.count {
+        var l = x[Int(t)]
+        // Divide a positive logit, multiply a negative one: both make the token less likely.
+        l = l <= 0 ? l * o.repeatPenalty : l / o.repeatPenalty
+        x[Int(t)] = l - Float(c) * o.frequencyPenalty - o.presencePenalty
       }
     }
-    if options.temperature <= 0 {
-      return candidates.max(by: { $0.logit < $1.logit })!.id
+    if o.dryActive {
+      let repeats = Self.dryRepeats(
+        history.suffix(dryWindow), breakers: breakers, allowedLength: o.dryAllowedLength)
+      // pow(base, e) overflows a float past this exponent.
+      let maxExponent = o.dryBase > 1.000_001 ? Int(88.722_839 / log(o.dryBase)) : Int.max
+      for (t, length) in repeats where t >= 0 && Int(t) < x.count && !breakers.contains(t) {
+        let e = min(length - o.dryAllowedLength, maxExponent)
+        x[Int(t)] -= o.dryMultiplier * pow(o.dryBase, Float(e))
+      }
     }
-    candidates.sort { $0.logit > $1.logit }
-    if options.topK > 0 && options.topK < candidates.count {
-      candidates.removeSubrange(options.topK...)
+  }
+
+  /// The first candidate set from the whole row: top-k's, else the set top-p and min-p keep (then
+  /// applied here, returns true), else every token.
+  private mutating func select(_ x: UnsafeBufferPointer<Float>) -> Bool {
+    let o = options
+    ids.removeAll(keepingCapacity: true)
+    logits.removeAll(keepingCapacity: true)
+    var applied = false
+    if o.topK > 0 && o.topK < x.count {
+      LogitScan.topK(x, k: o.topK, into: &ids)
+      sorted = true
+    } else if o.typicalP >= 1 && (o.topP < 1 || o.minP > 0) {
+      selectPrefix(x)
+      sorted = true
+      applied = true
+    } else {
+      ids.append(contentsOf: 0..<Int32(x.count))
+      logits.append(contentsOf: x)
+      sorted = false
+      return false
     }
-    var probs = softmax(candidates.map(\.logit))
-    if options.topP < 1 {
-      var cumulative: Float = 0
-      var keep = candidates.count
-      for (i, p) in probs.enumerated() {
-        cumulative += p
-        if cumulative >= options.topP {
-          keep = i + 1
+    for id in ids { logits.append(x[Int(id)]) }
+    return applied
+  }
+
+  /// Top-p then min-p over the whole row without sorting it: both keep a prefix of the tokens in
+  /// logit order, so the result is the shorter prefix. Tokens within `delta` of the largest logit
+  /// (and above min-p's floor) are gathered and sorted; when their mass (over the whole row's
+  /// normalizer) is short of top-p, `delta` doubles.
+  private mutating func selectPrefix(_ x: UnsafeBufferPointer<Float>) {
+    let o = options
+    let m = LogitScan.max(x)
+    let minFloor = o.minP > 0 ? m + log(o.minP) : -Float.infinity
+    let z = o.topP < 1 ? LogitScan.expSum(x, offset: m) : 1
+    var delta: Float = 8
+    while true {
+      let floor = max(minFloor, m - delta)
+      ids.removeAll(keepingCapacity: true)
+      LogitScan.indices(x, atLeast: floor, into: &ids)
+      ids.sort { x[Int($0)] > x[Int($1)] || (x[Int($0)] == x[Int($1)] && $0 < $1) }
+      var keep = max(ids.count, 1)
+      var reached = false
+      if o.topP < 1 {
+        var cumulative = 0.0
+        for (i, id) in ids.enumerated() {
+          cumulative += Foundation.exp(Double(x[Int(id)] - m)) / z
+          if cumulative >= Double(o.topP) {
+            keep = i + 1
+            reached = true
+            break
+          }
+        }
+      }
+      // Past 256 below the top a token's probability is 0 in float: nothing more can count.
+      if reached || floor <= minFloor || delta >= 256 {
+        if ids.isEmpty { ids.append(Int32(x.firstIndex(of: m) ?? 0)) }
+        ids.removeSubrange(min(keep, ids.count)...)
+        return
+      }
+      delta *= 2
+    }
+  }
+
+  /// Locally typical sampling: keeps the tokens whose surprise `−log p` is closest to the
+  /// entropy, until their mass passes `typicalP`. (llama.cpp's own test `cum > p && i >=
+  /// min_keep − 1` never passes with its default `min_keep` of 0, so there it keeps every token.)
+  private mutating func typical() {
+    let p = probabilities()
+    var entropy = 0.0
+    for q in p where q > 0 { entropy -= q * log(q) }
+    let score = p.map { abs(-log($0) - entropy) }
+    let order = p.indices.sorted { score[$0] < score[$1] || (score[$0] == score[$1] && $0 < $1) }
+    var cumulative = 0.0
+    var n = order.count
+    for (i, j) in order.enumerated() {
+      cumulative += p[j]
+      if cumulative > Double(options.typicalP) {
+        n = i + 1
+        break
+      }
+    }
+    keep(Array(order[..<n]))
+    sorted = false
+  }
+
+  /// The most likely tokens until their mass reaches `topP`.
+  private mutating func topP() {
+    sortCandidates()
+    let p = probabilities()
+    var cumulative = 0.0
+    for i in p.indices {
+      cumulative += p[i]
+      if cumulative >= Double(options.topP) {
+        keep(Array(0...i))
+        return
+      }
+    }
+  }
+
+  /// The tokens at least `minP` times as likely as the most likely one.
+  private mutating func minP() {
+    guard let m = logits.max() else { return }
+    let floor = m + log(options.minP)
+    let kept = logits.indices.filter { logits[$0] >= floor }
+    // A min-p above 1 keeps nothing by the rule: keep the most likely token.
+    keep(kept.isEmpty ? [logits.firstIndex(of: m)!] : kept)
+  }
+
+  /// XTC: with probability `xtcProbability`, removes every token at least `xtcThreshold` likely
+  /// except the least likely of them.
+  private mutating func xtc() {
+    guard ids.count >= 2 else { return }
+    guard Float(rng.nextDouble()) <= options.xtcProbability else { return }
+    sortCandidates()
+    let p = probabilities()
+    var last = 0
+    for i in p.indices {
+      guard p[i] >= Double(options.xtcThreshold) else { break }
+      last = i
+    }
+    if last > 0 { keep(Array(last..<ids.count)) }
+  }
+
+  // MARK: candidates
+
+  /// Keeps the candidates at `order`, in that order.
+  private mutating func keep(_ order: [Int]) {
+    ids = order.map { ids[$0] }
+    logits = order.map { logits[$0] }
+  }
+
+  private mutating func sortCandidates() {
+    guard !sorted else { return }
+    let order = logits.indices.sorted {
+      logits[$0] > logits[$1] || (logits[$0] == logits[$1] && ids[$0] < ids[$1])
+    }
+    keep(order)
+    sorted = true
+  }
+
+  /// Softmax of the candidates' logits.
+  private func probabilities() -> [Double] {
+    guard let m = logits.max() else { return [] }
+    let e = logits.map { Double(Foundation.exp($0 - m)) }
+    let s = e.reduce(0, +)
+    return e.map { $0 / s }
+  }
+
+  /// `weights` = `exp(logit − max)` of every candidate; returns their sum.
+  private mutating func fillWeights() -> Double {
+    let m = logits.max() ?? 0
+    if weights.count < logits.count { weights = [Float](repeating: 0, count: logits.count) }
+    weights.removeSubrange(logits.count...)
+    return logits.withUnsafeBufferPointer { x in
+      weights.withUnsafeMutableBufferPointer { LogitScan.expSum(x, offset: m, into: $0) }
+    }
+  }
+
+  // MARK: DRY
+
+  /// For each token that would extend a repeat of the context's last tokens: the longest such
+  /// repeat, when at least `allowedLength` (llama.cpp's DRY with single-token sequence breakers).
+  /// A breaker ends every repeat, so none reaches back past the last breaker.
+  static func dryRepeats(_ window: ArraySlice<Int32>, breakers: Set<Int32>, allowedLength: Int) -> [Int32:
+    Int]
+  {
+    let n = window.count
+    guard n > allowedLength else { return [:] }
+    let rev = Array(window.reversed())  // rev[0] is the newest token
+    let limit = rev.firstIndex(where: breakers.contains) ?? n
+    guard limit >= allowedLength else { return [:] }
+    // z[k]: how many tokens ending at rev[k] (going back) equal the newest ones (Z-algorithm).
+    var z = [Int](repeating: 0, count: n)
+    var left = 0
+    var right = 0
+    for k in 1..<n {
+      var length = k < right ? min(right - k, z[k - left]) : 0
+      while k + length < n && rev[length] == rev[k + length] { length += 1 }
+      z[k] = length
+      if k + length > right {
+        left = k
+        right = k + length
+      }
+    }
+    var longest: [Int32: Int] = [:]
+    for k in 1..<n {
+      let length = min(z[k], limit)
+      guard length >= allowedLength else { continue }
+      // The token that followed that earlier occurrence would extend the repeat.
+      longest[rev[k - 1]] = max(longest[rev[k - 1]] ?? 0, length)
+    }
+    return longest
+  }
+}
+
+extension Tokenizer {
+  /// Tokens whose text contains any of `texts` (DRY's sequence breakers: a multi-token breaker,
+  /// which llama.cpp also matches across tokens, is matched only inside one token here).
+  public func tokens(containing texts: [String]) -> Set<Int32> {
+    let needles = texts.map { Array($0.utf8) }.filter { !$0.isEmpty }
+    guard !needles.isEmpty else { return [] }
+    var found = Set<Int32>()
+    for id in 0..<Int32(vocabulary.tokens.count) {
+      let bytes = piece(id)
+      for needle in needles where bytes.count >= needle.count {
+        if (0...(bytes.count - needle.count)).contains(where: {
+          bytes[$0..<($0 + needle.count)].elementsEqual(needle)
+        }) {
+          found.insert(id)
           break
         }
       }
-      candidates.removeSubrange(keep...)
-      probs.removeSubrange(keep...)
     }
-    if options.minP > 0, let top = probs.first {
-      let threshold = top * options.minP
-      let keep = max(1, probs.firstIndex(where: { $0 < threshold }) ?? probs.count)
-      candidates.removeSubrange(keep...)
-    }
-    let scaled = softmax(candidates.map { $0.logit / options.temperature })
-    let r = Float(rng.nextDouble())
-    var cumulative: Float = 0
-    for (i, p) in scaled.enumerated() {
-      cumulative += p
-      if r < cumulative { return candidates[i].id }
-    }
-    return candidates[candidates.count - 1].id
+    return found
   }
-
-  public mutating func sample(_ logits: [Float]) -> Int32 {
-    logits.withUnsafeBufferPointer { sample($0) }
-  }
-}
-
-func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
-  var best = 0
-  var bestValue = -Float.infinity
-  for i in 0..<x.count where x[i] > bestValue {
-    bestValue = x[i]
-    best = i
-  }
-  return best
-}
-
-func softmax(_ x: [Float]) -> [Float] {
-  guard let m = x.max() else { return [] }
-  var e = x.map { ($0 - m).isNaN ? 0 : Float(exp(Double($0 - m))) }
-  let s = e.reduce(0, +)
-  for i in e.indices { e[i] /= s }
-  return e
 }
 
 /// A small, fast, seedable generator (SplitMix64): reproducible across platforms.
