@@ -91,6 +91,8 @@ public final class ChatSession: Sendable {
     let user = ChatTemplate.Message(.user, text)
     var o = options
     o.parseSpecial = true
+    // The transcript's bookkeeping assumes the cache keeps every turn: a full context ends the reply.
+    o.contextShift = false
     if !o.stopStrings.contains(template.endOfTurn) { o.stopStrings.append(template.endOfTurn) }
     // BOS (when the vocabulary adds one) opens the conversation only.
     let turn = model.tokenizer.encode(

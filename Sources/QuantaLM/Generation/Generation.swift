@@ -3,7 +3,8 @@ import Synchronization
 
 /// Settings of one generation.
 public struct GenerationOptions: Sendable, Equatable {
-  /// Most tokens to generate (llama.cpp's `-n`); a negative value means until the context is full.
+  /// Most tokens to generate (llama.cpp's `-n`): −1 means no limit (with `contextShift`, until an
+  /// end-of-generation token), −2 until the context is full.
   public var maxTokens: Int
   public var sampling: SamplingOptions
   /// Generation stops before any of these texts would be printed.
@@ -12,6 +13,13 @@ public struct GenerationOptions: Sendable, Equatable {
   public var addSpecial: Bool
   /// Parse control tokens written in the prompt (`<start_of_turn>`) as single ids.
   public var parseSpecial: Bool
+  /// Never end at an end-of-generation token: they get a logit bias of −infinity (`--ignore-eos`).
+  public var ignoreEndOfGeneration = false
+  /// When the context is full, keep the first `keep` tokens, drop half of the rest and go on
+  /// (llama.cpp's context shift); off: stop with `.contextFull`.
+  public var contextShift = true
+  /// Tokens of the prompt a context shift keeps (`--keep`; BOS is kept besides); −1: the whole prompt.
+  public var keep = 0
 
   public init(
     maxTokens: Int = 128, sampling: SamplingOptions = .init(), stopStrings: [String] = [],
@@ -125,7 +133,8 @@ struct StopStringFilter {
 extension Session {
   /// Generates from `prompt` (token ids) after what the cache holds: a cached prefix of the prompt
   /// is reused, the rest goes through as one batch, then tokens are sampled one at a time until an
-  /// end-of-generation token, a stop string, `maxTokens`, a full context or `isCancelled()`.
+  /// end-of-generation token, a stop string, `maxTokens`, a full context (after which
+  /// `contextShift` drops half of the tokens after `keep` and goes on) or `isCancelled()`.
   /// `onText` gets each printable piece.
   public func generate(
     promptTokens prompt: [Int32], options: GenerationOptions, isCancelled: () -> Bool = { false },
@@ -150,17 +159,25 @@ extension Session {
     summary.promptSeconds = (clock.now - promptStart).seconds
     let genStart = clock.now
 
+    var sampling = options.sampling
+    if options.ignoreEndOfGeneration {
+      for t in model.endOfGenerationTokens { sampling.logitBias[t] = -.infinity }
+    }
     let breakers =
-      options.sampling.dryActive
-      ? model.tokenizer.tokens(containing: options.sampling.drySequenceBreakers) : []
-    var sampler = Sampler(options.sampling, contextLength: contextLength, sequenceBreakers: breakers)
+      sampling.dryActive ? model.tokenizer.tokens(containing: sampling.drySequenceBreakers) : []
+    var sampler = Sampler(sampling, contextLength: contextLength, sequenceBreakers: breakers)
+    // llama.cpp keeps BOS besides `--keep` tokens; −1 or more than the prompt keeps the prompt.
+    let keep =
+      options.keep < 0 || options.keep > prompt.count
+      ? prompt.count : options.keep + (prompt.first == model.tokenizer.vocabulary.bos ? 1 : 0)
+    let shifts = options.contextShift && options.maxTokens != -2
     for t in prompt { sampler.accept(t) }
     var decoder = StreamingDecoder(model.tokenizer)
     var filter = StopStringFilter(options.stopStrings)
     let limit = options.maxTokens < 0 ? Int.max : options.maxTokens
     var reason = StopReason.maxTokens
     // Greedy decoding samples on the device: only the next id comes back from a step.
-    let greedy = options.sampling.isGreedy
+    let greedy = sampling.isGreedy
     var nextFromDevice: Int32?
     generation: while summary.generatedTokens < limit {
       if isCancelled() {
@@ -168,7 +185,7 @@ extension Session {
         break
       }
       let id = nextFromDevice ?? withLastLogits { sampler.sample($0) }
-      if model.endOfGenerationTokens.contains(id) {
+      if model.endOfGenerationTokens.contains(id) && !options.ignoreEndOfGeneration {
         reason = .endOfGeneration(id)
         break
       }
@@ -183,8 +200,10 @@ extension Session {
       }
       if summary.generatedTokens >= limit { break }
       if position >= contextLength {
-        reason = .contextFull
-        break
+        guard shifts, try shiftContext(keep: keep) else {
+          reason = .contextFull
+          break
+        }
       }
       if greedy {
         nextFromDevice = try evaluateGreedy(token: id)

@@ -67,6 +67,21 @@ public final class Session {
     tokens.removeSubrange(max(0, position)...)
   }
 
+  /// llama.cpp's context shift: keeps the first `keep` tokens, drops half of the others (the oldest)
+  /// and moves the rest down to follow the kept ones. The cache holds keys rotated for their old
+  /// positions, and every layer's rows above the first were computed with the dropped tokens in
+  /// view, so the rest is evaluated again at its new positions (one prompt batch): the cache then
+  /// equals a fresh evaluation of the shifted tokens. Returns false when nothing can be dropped.
+  public func shiftContext(keep: Int) throws -> Bool {
+    let keep = max(0, min(keep, tokens.count))
+    let discard = (tokens.count - keep) / 2
+    guard discard > 0 else { return false }
+    let rest = Array(tokens[(keep + discard)...])
+    truncate(to: keep)
+    try evaluate(tokens: rest)
+    return true
+  }
+
   /// Appends `tokens` to the context and returns the logits (`vocabularySize` values) of the last
   /// one. A prompt goes through as one batch (the mat-mat path), in chunks of `batchSize` tokens.
   @discardableResult
