@@ -378,9 +378,31 @@ extension GPUPreparedPlan {
     return (i - start, quantized)
   }
 
-  /// `[rmsNorm per head] rope [scale] [writeKV of the result and a value tensor]`: one CTA per
-  /// (token, head).
-  private func encodeRopeChain(at start: Int) throws -> Int? {
+  /// One `[rmsNorm per head] rope [scale] [writeKV of the result and a value tensor]` chain, as
+  /// `rope_norm_kv_f32` takes it.
+  private struct RopeChain {
+    var input: Tensor
+    var norm: (w: Tensor?, eps: Float)?
+    var out: Tensor
+    var factor: Float
+    var kv: (keyCache: Tensor, values: Tensor, valueCache: Tensor)?
+    var positions: IndexTensor
+    var parameters: RoPEParameters
+    var freqFactors: Tensor?
+    var steps: Int
+    var rows: Int { out.shape[0] * out.shape[1] }
+    /// Whether `other` can share this chain's launch: the same positions, rope and head size.
+    func sharesLaunch(with other: RopeChain) -> Bool {
+      other.positions.buffer === positions.buffer && other.positions.byteOffset == positions.byteOffset
+        && other.parameters == parameters && other.out.shape[0] == out.shape[0]
+        && other.out.shape[2] == out.shape[2]
+        && other.freqFactors?.buffer === freqFactors?.buffer
+        && other.freqFactors?.byteOffset == freqFactors?.byteOffset
+    }
+  }
+
+  /// The chain starting at step `start`, if one does (a plain rope alone is the plain op).
+  private func ropeChain(at start: Int) -> RopeChain? {
     var i = start
     var norm: (w: Tensor?, eps: Float)?
     var input: Tensor?
@@ -394,15 +416,17 @@ extension GPUPreparedPlan {
     guard case .rope(let rx, let positions, let p, let ff, var out) = op(i), rx.shape.count == 3 else {
       return nil
     }
-    let (tokens, heads, hd) = (rx.shape[0], rx.shape[1], rx.shape[2])
+    let hd = rx.shape[2]
     guard hd <= KernelBuild.attentionMaxHeadDim, p.dimensions <= hd else { return nil }
     i += 1
     var factor: Float = 1
     if case .scale(let sx, let f, let sOut) = op(i), sx.count == out.count, sx.buffer === out.buffer,
-      sx.byteOffset == out.byteOffset
+      sx.byteOffset == out.byteOffset,
+      let scaled = try? Tensor(
+        buffer: sOut.buffer, byteOffset: sOut.byteOffset, dtype: .f32, shape: out.shape)
     {
       factor = f
-      out = try Tensor(buffer: sOut.buffer, byteOffset: sOut.byteOffset, dtype: .f32, shape: out.shape)
+      out = scaled
       i += 1
     }
     var kv: (keyCache: Tensor, values: Tensor, valueCache: Tensor)?
@@ -413,31 +437,49 @@ extension GPUPreparedPlan {
       kv = (kc, v, vc)
       i += 1
     }
-    // A plain rope is the plain op.
-    guard i - start >= 2 else { return nil }
+    return RopeChain(
+      input: input ?? rx, norm: norm, out: out, factor: factor, kv: kv, positions: positions, parameters: p,
+      freqFactors: ff, steps: i - start)
+  }
+
+  /// One or two rope chains (a layer's queries, then its keys) in one `rope_norm_kv_f32` launch.
+  /// A plain rope alone is the plain op.
+  private func encodeRopeChain(at start: Int) throws -> Int? {
+    guard let first = ropeChain(at: start) else { return nil }
+    var second = ropeChain(at: start + first.steps)
+    // The second must not read what the first writes: their CTAs run in any order.
+    if let s = second, !first.sharesLaunch(with: s) || Self.sameView(s.input, first.out) { second = nil }
+    guard first.steps >= 2 || second != nil else { return nil }
     let g = gpu
     var args = KernelArguments()
-    args.append(try g.ptr(input ?? rx, "rope"))
-    args.append(try g.optionalPointer(norm?.w, "rope"))
-    args.append(norm?.eps ?? 0)
-    args.append(Int32(norm != nil ? 1 : 0))
-    args.append(try g.ptr(out, "rope"))
-    args.append(try pointer(positions))
-    args.append(try g.optionalPointer(ff, "rope"))
-    args.append(Int64(heads))
-    args.append(Int64(hd))
+    func append(_ chain: RopeChain) throws {
+      args.append(try g.ptr(chain.input, "rope"))
+      args.append(try g.optionalPointer(chain.norm?.w, "rope"))
+      args.append(chain.norm?.eps ?? 0)
+      args.append(Int32(chain.norm != nil ? 1 : 0))
+      args.append(try g.ptr(chain.out, "rope"))
+      args.append(Int64(chain.out.shape[1]))
+      args.append(chain.factor)
+      args.append(try chain.kv.map { try g.ptr($0.keyCache, "writeKV") } ?? .null)
+      args.append(try chain.kv.map { try g.ptr($0.values, "writeKV") } ?? .null)
+      args.append(try chain.kv.map { try g.ptr($0.valueCache, "writeKV") } ?? .null)
+    }
+    try append(first)
+    args.append(Int64(first.rows))  // where the second chain's CTAs start (the grid's end without one)
+    try append(second ?? first)
+    let p = first.parameters
+    args.append(try pointer(first.positions))
+    args.append(try g.optionalPointer(first.freqFactors, "rope"))
+    args.append(Int64(first.out.shape[2]))
     args.append(Int64(p.dimensions))
     args.append(Int32(p.mode == .neox ? 1 : 0))
     args.append(p.freqBase)
     args.append(p.freqScale)
     args.append(p.attnFactor)
-    args.append(factor)
-    args.append(try kv.map { try g.ptr($0.keyCache, "writeKV") } ?? .null)
-    args.append(try kv.map { try g.ptr($0.values, "writeKV") } ?? .null)
-    args.append(try kv.map { try g.ptr($0.valueCache, "writeKV") } ?? .null)
+    let rows = first.rows + (second?.rows ?? 0)
     try g.launch(
-      "rope_norm_kv_f32", grid: (tokens * heads, 1, 1), block: (GPUPlanGeometry.ropeThreads, 1, 1), args)
-    return i - start
+      "rope_norm_kv_f32", grid: (rows, 1, 1), block: (GPUPlanGeometry.ropeThreads, 1, 1), args)
+    return first.steps + (second?.steps ?? 0)
   }
 
   /// `swiglu/geglu` whose output the next op quantizes for a matmul: the q8_1 blocks written with it.

@@ -275,13 +275,28 @@ static void test_plan_fused() {
       qk_launch(d3(g1(rows * r.hd)), d3(256), [&] { write_kv_f16(sc.data(), pos.data(), kc.data(), r.heads * r.hd, r.tokens); });
       qk_launch(d3(g1(rows * r.hd)), d3(256), [&] { write_kv_f16(vsrc.data(), pos.data(), vc.data(), r.heads * r.hd, r.tokens); });
     }
-    std::vector<float> fy(x.size());
-    qk_launch(d3(rows), d3(ROPE_FUSED_THREADS), [&] {
-      rope_norm_kv_f32(x.data(), w.data(), 1e-6f, r.norm, fy.data(), pos.data(), r.ff ? ff.data() : nullptr, r.heads, r.hd, r.dims, r.neox, 10000, 1, 1,
-                       r.factor, r.kv ? fkc.data() : nullptr, vsrc.data(), r.kv ? fvc.data() : nullptr); });
+    // Two launches: the chain alone, then paired with a copy of itself (CTAs past `rows` run the second
+    // chain, into its own outputs); every output must match the reference.
+    std::vector<float> fy(x.size()), fy2(x.size());
+    std::vector<u16> fkc2(kc.size(), 0), fvc2(kc.size(), 0);
+    for (int paired : {0, 1}) {
+      float* y2 = paired ? fy2.data() : fy.data();
+      u16* kc2 = r.kv ? (paired ? fkc2.data() : fkc.data()) : nullptr;
+      u16* vc2 = r.kv ? (paired ? fvc2.data() : fvc.data()) : nullptr;
+      qk_launch(d3(paired ? 2 * rows : rows), d3(ROPE_FUSED_THREADS), [&] {
+        rope_norm_kv_f32(x.data(), w.data(), 1e-6f, r.norm, fy.data(), r.heads, r.factor, r.kv ? fkc.data() : nullptr, vsrc.data(), r.kv ? fvc.data() : nullptr, rows,
+                         x.data(), w.data(), 1e-6f, r.norm, y2, r.heads, r.factor, kc2, vsrc.data(), vc2,
+                         pos.data(), r.ff ? ff.data() : nullptr, r.hd, r.dims, r.neox, 10000, 1, 1); });
+    }
     const std::string tag = "rope chain hd=" + std::to_string(r.hd) + " dims=" + std::to_string(r.dims) + (r.norm ? " norm" : "") + (r.kv ? " kv" : "");
     check(tag.c_str(), fy, dbl(sc), 1e-10);
+    check((tag + " paired").c_str(), fy2, dbl(sc), 1e-10);
     if (r.kv) {
+      std::vector<u8> a2(kc.size() * 2), b2(kc.size() * 2);
+      memcpy(a2.data(), fkc2.data(), a2.size()); memcpy(b2.data(), kc.data(), b2.size());
+      check_bytes((tag + " paired K cache").c_str(), a2, b2);
+      memcpy(a2.data(), fvc2.data(), a2.size()); memcpy(b2.data(), vc.data(), b2.size());
+      check_bytes((tag + " paired V cache").c_str(), a2, b2);
       std::vector<u8> a(kc.size() * 2), b(kc.size() * 2); memcpy(a.data(), fkc.data(), a.size()); memcpy(b.data(), kc.data(), b.size());
       check_bytes((tag + " K cache").c_str(), a, b);
       memcpy(a.data(), fvc.data(), a.size()); memcpy(b.data(), vc.data(), b.size());

@@ -115,18 +115,18 @@ QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
   }
 }
 
-// Per-head chain of attention inputs, one CTA of ROPE_FUSED_THREADS per (token, head) of x
+// Per-head chain of attention inputs, one CTA of ROPE_FUSED_THREADS per (token, head) row of x
 // [ntok, nhead, hd]: [norm] per-head rms_norm·w; rope (as rope_f32: modes 0/2, θ in double);
 // ·factor (the query scale); y written (f32); when kc is given, the row also goes to the f16 cache
 // row pos[token] (write_kv_f16), with the same row of v (v [ntok, nhead, hd]) into vc.
 #define ROPE_FUSED_THREADS 128
-QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
-  const float* x, const float* __restrict__ w, float eps, s32 do_norm, float* y, const s32* __restrict__ pos,
-  const float* __restrict__ ff, s64 nhead, s64 hd, s64 nrot, s32 neox, float freq_base, float freq_scale,
-  float attn_factor, float factor, u16* __restrict__ kc, const float* __restrict__ v, u16* __restrict__ vc) {
+QK_DEVICE void rope_chain_row(
+  s64 r, const float* x, const float* __restrict__ w, float eps, s32 do_norm, float* y, s64 nhead, float factor,
+  u16* __restrict__ kc, const float* __restrict__ v, u16* __restrict__ vc, const s32* __restrict__ pos,
+  const float* __restrict__ ff, s64 hd, s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor) {
   __shared__ float red[32];
   __shared__ float row[ATT_MAX_D];
-  const s64 r = blockIdx.x, token = r / nhead, head = r % nhead;
+  const s64 token = r / nhead, head = r % nhead;
   const float* xr = x + r * hd;
   float scale = 1.0f;
   if (do_norm) {
@@ -169,6 +169,22 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
     const float* vr = v + r * hd;
     for (s64 i = threadIdx.x; i < hd; i += ROPE_FUSED_THREADS) vc[cache_row + i] = f2h(vr[i]);
   }
+}
+// Two such chains over the same positions and rope parameters in one launch (a layer's queries and
+// keys): CTAs [0, rows) run the first, the rest the second (x2 … vc2; none when rows is the grid).
+QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
+  const float* x, const float* __restrict__ w, float eps, s32 do_norm, float* y, s64 nhead, float factor,
+  u16* __restrict__ kc, const float* __restrict__ v, u16* __restrict__ vc, s64 rows,
+  const float* x2, const float* __restrict__ w2, float eps2, s32 do_norm2, float* y2, s64 nhead2, float factor2,
+  u16* __restrict__ kc2, const float* __restrict__ v2, u16* __restrict__ vc2,
+  const s32* __restrict__ pos, const float* __restrict__ ff, s64 hd, s64 nrot, s32 neox, float freq_base,
+  float freq_scale, float attn_factor) {
+  const s64 r = blockIdx.x;
+  if (r < rows)
+    rope_chain_row(r, x, w, eps, do_norm, y, nhead, factor, kc, v, vc, pos, ff, hd, nrot, neox, freq_base, freq_scale, attn_factor);
+  else
+    rope_chain_row(r - rows, x2, w2, eps2, do_norm2, y2, nhead2, factor2, kc2, v2, vc2, pos, ff, hd, nrot, neox, freq_base,
+                   freq_scale, attn_factor);
 }
 
 // Gated activation with the q8_1 blocks of its output: act = f(gate)·up (f: silu when gelu == 0, else
