@@ -45,6 +45,8 @@ __device__ double sin(double);
 __device__ double rint(double);
 __device__ float cosf(float);
 __device__ float sinf(float);
+__device__ unsigned atomicAdd(unsigned*, unsigned);
+__device__ void __threadfence();
 extern __device__ const qk_dim3_shim gridDim;
 __device__ void __syncthreads();
 SHIM

@@ -724,7 +724,7 @@ QK_KERNEL void __launch_bounds__(256) argmax_f32(
   const s64 row = blockIdx.y, parts = gridDim.x;
   const float* xr = x + row * n;
   const s64 chunk = ((n + parts - 1) / parts + 3) / 4 * 4;
-  const s64 lo = blockIdx.x * chunk, hi = min(n, lo + chunk);
+  const s64 lo = blockIdx.x * chunk, hi = lo + chunk < n ? lo + chunk : n;
   float best = QK_NEG_INF;
   s32 bi = (s32)n;  // sentinel: larger than every index
   if (n % 4 == 0 && ((u64)x & 15) == 0) {
