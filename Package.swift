@@ -56,6 +56,8 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
+    // Argument parsing of the CLI's commands (the executable's types, through @testable import).
+    .testTarget(name: "QuantaCLITests", dependencies: ["quanta", "QuantaTools"]),
     .testTarget(
       name: "GGMLTests", dependencies: ["GGML", "GGMLBlocks", "GGUF"],
       // Run by IQuantCrossCheckTests (gguf-py as an independent codec), not compiled.

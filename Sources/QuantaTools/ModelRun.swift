@@ -41,7 +41,21 @@ public enum ModelRun {
       }
     }
     guard let summary else { throw GenerationError.endedWithoutSummary }
+    // llama.cpp prints a reverse prompt that ends the generation.
+    if case .stopString(let stop) = summary.stopReason { output(stop) }
     return summary
+  }
+
+  /// The one-line warning `--chat` gives when the model's file names no chat format it knows.
+  public static func chatTemplateWarning(_ model: LanguageModel) -> String? {
+    guard !model.chatTemplateFromFile, let t = model.chatTemplate else { return nil }
+    let has = (try? model.file.metadata.optionalString("tokenizer.chat_template")) != nil
+    let why =
+      has
+      ? "the model's tokenizer.chat_template is not one Quanta recognizes"
+      : "the model has no tokenizer.chat_template"
+    return
+      "warning: \(why); using the \(t.rawValue) format, \(model.config.architecture.rawValue)'s usual one\n"
   }
 
   /// An interactive conversation in the model's chat format: each line from `readLine` is a user
@@ -56,6 +70,7 @@ public enum ModelRun {
     model: LanguageModel, system: String?, options: GenerationOptions,
     readLine: () -> String?, output: (String) -> Void, prompt: (String) -> Void = { _ in }
   ) async throws -> RunTotals {
+    if let warning = chatTemplateWarning(model) { prompt(warning) }
     let conversation = try ChatSession(model: model, system: system)
     var totals = RunTotals()
     while true {

@@ -31,6 +31,28 @@ public struct ModelSettings: Sendable, Equatable {
   public var minP: Float = 0.05
   public var repeatPenalty: Float = 1.0
   public var repeatLastN = 64
+  public var presencePenalty: Float = 0
+  public var frequencyPenalty: Float = 0
+  public var typicalP: Float = 1.0
+  public var xtcProbability: Float = 0
+  public var xtcThreshold: Float = 0.1
+  public var dryMultiplier: Float = 0
+  public var dryBase: Float = 1.75
+  public var dryAllowedLength = 2
+  public var dryPenaltyLastN = -1
+  /// nil: llama.cpp's breakers (newline, colon, quote, asterisk).
+  public var drySequenceBreakers: [String]?
+  /// `-l TOKEN(+|-)BIAS`.
+  public var logitBias: [Int32: Float] = [:]
+  /// `--ignore-eos`.
+  public var ignoreEOS = false
+  /// `-r`: generation stops when the text ends with one of these.
+  public var reversePrompts: [String] = []
+  /// `--keep`, `--no-context-shift`.
+  public var keep = 0
+  public var contextShift = true
+  /// `--special`: control tokens written in the prompt are parsed as such.
+  public var parseSpecial = false
 
   public init() {}
 
@@ -47,12 +69,29 @@ public struct ModelSettings: Sendable, Equatable {
     o.minP = minP
     o.repeatPenalty = repeatPenalty
     o.repeatLastN = repeatLastN
+    o.presencePenalty = presencePenalty
+    o.frequencyPenalty = frequencyPenalty
+    o.typicalP = typicalP
+    o.xtcProbability = xtcProbability
+    o.xtcThreshold = xtcThreshold
+    o.dryMultiplier = dryMultiplier
+    o.dryBase = dryBase
+    o.dryAllowedLength = dryAllowedLength
+    o.dryPenaltyLastN = dryPenaltyLastN
+    if let drySequenceBreakers { o.drySequenceBreakers = drySequenceBreakers }
+    o.logitBias = logitBias
     o.seed = seed
     return o
   }
 
   public func generationOptions(seed: UInt64) -> GenerationOptions {
-    GenerationOptions(maxTokens: maxTokens, sampling: samplingOptions(seed: seed))
+    var o = GenerationOptions(
+      maxTokens: maxTokens, sampling: samplingOptions(seed: seed), stopStrings: reversePrompts,
+      parseSpecial: parseSpecial)
+    o.ignoreEndOfGeneration = ignoreEOS
+    o.keep = keep
+    o.contextShift = contextShift
+    return o
   }
 
   public func loadOptions() -> ModelLoadOptions {
@@ -70,9 +109,14 @@ public struct ModelSettings: Sendable, Equatable {
       throw QuantaToolError.invalidArgument("batch size must be at least 1, got \(batchSize)")
     }
     if topK < 0 { throw QuantaToolError.invalidArgument("--top-k must be ≥ 0, got \(topK)") }
-    if !(temperature.isFinite && topP.isFinite && minP.isFinite && repeatPenalty.isFinite) {
+    let values = [
+      temperature, topP, minP, repeatPenalty, presencePenalty, frequencyPenalty, typicalP, xtcProbability,
+      xtcThreshold, dryMultiplier, dryBase,
+    ]
+    if !values.allSatisfy(\.isFinite) {
       throw QuantaToolError.invalidArgument("sampling values must be finite numbers")
     }
+    if maxTokens < -2 { throw QuantaToolError.invalidArgument("-n must be ≥ -2, got \(maxTokens)") }
   }
 
   /// A warning for `-t` above the CPUs this process may use (the CPU backend caps its pool there).

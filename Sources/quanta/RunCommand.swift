@@ -16,12 +16,55 @@ struct Run: AsyncParsableCommand {
   @Option(name: [.customShort("m"), .long], help: "Model file (GGUF). Default: the default model.")
   var model: String?
 
-  @Option(name: [.customShort("p"), .long], help: "Prompt (with --chat: the system message).")
+  @Option(name: [.customShort("p"), .long], help: "Prompt (with --chat and no -sys: the system message).")
   var prompt: String?
 
   @Option(
+    name: [.customShort("f"), .long], help: "Read the prompt from a file (one trailing newline removed).")
+  var file: String?
+
+  @Flag(
+    name: [.customShort("e"), .long],
+    help: "Process escapes (\\n, \\t, \\xHH, …) in the prompt (the default).")
+  var escape = false
+
+  @Flag(name: .customLong("no-escape"), help: "Take the prompt and reverse prompts literally.")
+  var noEscape = false
+
+  @Flag(help: "Parse control tokens written in the prompt (<start_of_turn>) as single ids.")
+  var special = false
+
+  @Option(
+    name: [.customShort("r"), .customLong("reverse-prompt")],
+    help: "Stop when the generated text ends with this (repeatable).")
+  var reversePrompt: [String] = []
+
+  @Option(
+    name: [.customLong("sys", withSingleDash: true), .customLong("system-prompt")],
+    help: "System message of a --chat conversation.")
+  var systemPrompt: String?
+
+  @Flag(name: .customLong("ignore-eos"), help: "Never stop at an end-of-generation token.")
+  var ignoreEOS = false
+
+  @Option(
+    parsing: .unconditional, help: "Prompt tokens a context shift keeps (BOS besides); -1 = the whole prompt."
+  )
+  var keep = 0
+
+  @Flag(
+    name: .customLong("no-context-shift"),
+    help: "Stop when the context is full instead of dropping half of it (after --keep) and going on.")
+  var noContextShift = false
+
+  @Flag(name: .customLong("context-shift"), help: "Shift the context when it is full (the default).")
+  var contextShift = false
+
+  @Option(
     name: [.customShort("n"), .customLong("n-predict")], parsing: .unconditional,
-    help: "Tokens to generate; -1 = until end of generation (capped at the context).")
+    help:
+      "Tokens to generate; -1 = until end of generation (the context shifts), -2 = until the context is full."
+  )
   var nPredict = -1
 
   @Option(
@@ -53,8 +96,59 @@ struct Run: AsyncParsableCommand {
   @Option(name: .customLong("repeat-penalty"), help: "Penalty for repeated tokens; 1.0 = off.")
   var repeatPenalty: Float = 1.0
 
-  @Option(name: .customLong("repeat-last-n"), help: "Tokens the repeat penalty looks back over.")
+  @Option(
+    name: .customLong("repeat-last-n"), parsing: .unconditional,
+    help: "Tokens the penalties look back over; 0 = off, -1 = the context.")
   var repeatLastN = 64
+
+  @Option(
+    name: .customLong("presence-penalty"), parsing: .unconditional, help: "Presence penalty; 0.0 = off.")
+  var presencePenalty: Float = 0
+
+  @Option(
+    name: .customLong("frequency-penalty"), parsing: .unconditional, help: "Frequency penalty; 0.0 = off.")
+  var frequencyPenalty: Float = 0
+
+  @Option(name: .customLong("typical"), help: "Locally typical sampling p; 1.0 = off.")
+  var typical: Float = 1.0
+
+  @Option(
+    name: .customLong("xtc-probability"),
+    help: "XTC: chance per token of removing the top choices; 0.0 = off.")
+  var xtcProbability: Float = 0
+
+  @Option(
+    name: .customLong("xtc-threshold"), help: "XTC: probability a top choice must reach; above 0.5 = off.")
+  var xtcThreshold: Float = 0.1
+
+  @Option(name: .customLong("dry-multiplier"), help: "DRY penalty scale; 0.0 = off.")
+  var dryMultiplier: Float = 0
+
+  @Option(name: .customLong("dry-base"), help: "DRY penalty base.")
+  var dryBase: Float = 1.75
+
+  @Option(name: .customLong("dry-allowed-length"), help: "DRY: repeats this long are not penalized.")
+  var dryAllowedLength = 2
+
+  @Option(
+    name: .customLong("dry-penalty-last-n"), parsing: .unconditional,
+    help: "DRY: tokens looked back over; 0 = off, -1 = the context.")
+  var dryPenaltyLastN = -1
+
+  @Option(
+    name: .customLong("dry-sequence-breaker"),
+    help: "DRY sequence breaker (repeatable; replaces the defaults \\n : \" *; 'none' for none).")
+  var drySequenceBreaker: [String] = []
+
+  @Option(
+    name: [.customShort("l"), .customLong("logit-bias")],
+    help: "TOKEN_ID(+|-)BIAS, e.g. 15043+1 or 2-inf (repeatable).")
+  var logitBias: [String] = []
+
+  @Flag(
+    name: [.customLong("fa", withSingleDash: true), .customLong("flash-attn")],
+    help: "Accepted for llama.cpp compatibility: attention is always the flash (online-softmax) kind.")
+  var flashAttention = false
 
   @Option(help: CommonHelp.device)
   var device = "cpu"
@@ -90,9 +184,37 @@ struct Run: AsyncParsableCommand {
     settings.minP = minP
     settings.repeatPenalty = repeatPenalty
     settings.repeatLastN = repeatLastN
+    settings.presencePenalty = presencePenalty
+    settings.frequencyPenalty = frequencyPenalty
+    settings.typicalP = typical
+    settings.xtcProbability = xtcProbability
+    settings.xtcThreshold = xtcThreshold
+    settings.dryMultiplier = dryMultiplier
+    settings.dryBase = dryBase
+    settings.dryAllowedLength = dryAllowedLength
+    settings.dryPenaltyLastN = dryPenaltyLastN
+    let escapes = !noEscape
+    if !drySequenceBreaker.isEmpty {
+      settings.drySequenceBreakers =
+        drySequenceBreaker == ["none"]
+        ? [] : drySequenceBreaker.map { escapes ? CLIText.processEscapes($0) : $0 }
+    }
+    for b in logitBias {
+      let (token, bias) = try CLIText.logitBias(b)
+      settings.logitBias[token] = bias
+    }
+    settings.ignoreEOS = ignoreEOS
+    settings.reversePrompts = reversePrompt.map { escapes ? CLIText.processEscapes($0) : $0 }
+    settings.keep = keep
+    settings.contextShift = !noContextShift
+    settings.parseSpecial = special
     try settings.validate()
-    guard chat || prompt != nil else {
-      throw ValidationError("give a prompt with -p, or use --chat for a conversation")
+    if prompt != nil && file != nil { throw ValidationError("give the prompt with -p or -f, not both") }
+    var text = try file.map(CLIText.prompt(fromFile:)) ?? prompt
+    if escapes { text = text.map(CLIText.processEscapes) }
+    let system = (systemPrompt ?? (chat ? text : nil)).map { escapes ? CLIText.processEscapes($0) : $0 }
+    guard chat || text != nil else {
+      throw ValidationError("give a prompt with -p or -f, or use --chat for a conversation")
     }
     if gpuLayers != nil { stderr("note: -ngl is ignored: every layer runs on \(device)\n") }
 
@@ -104,10 +226,10 @@ struct Run: AsyncParsableCommand {
     var totals = RunTotals()
     if chat {
       totals = try await ModelRun.chat(
-        model: lm, system: prompt, options: options, readLine: { Swift.readLine(strippingNewline: true) },
+        model: lm, system: system, options: options, readLine: { Swift.readLine(strippingNewline: true) },
         output: stdout, prompt: stderr)
     } else {
-      let text = prompt ?? ""
+      let text = text ?? ""
       if !noDisplayPrompt { stdout(text) }
       totals.add(try await ModelRun.complete(model: lm, prompt: text, options: options, output: stdout))
       stdout("\n")

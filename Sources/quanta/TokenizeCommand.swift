@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import QuantaTools
 
-/// `quanta tokenize`: llama-tokenize's output (`ID -> 'piece'` lines, or `--ids` as a list).
+/// `quanta tokenize`: llama-tokenize's output (`ID -> 'piece'` lines, or `--ids` as a list) and
+/// defaults (control tokens parsed, escapes processed).
 struct Tokenize: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Show how a model's tokenizer splits a text (llama-tokenize's output).")
@@ -21,8 +22,15 @@ struct Tokenize: AsyncParsableCommand {
 
   @Flag(
     name: .customLong("parse-special"),
-    help: "Read control tokens written in the text (<start_of_turn>) as one id.")
+    help: "Read control tokens written in the text (<start_of_turn>) as one id (the default).")
   var parseSpecial = false
+
+  @Flag(name: .customLong("no-parse-special"), help: "Tokenize control tokens' text as plain text.")
+  var noParseSpecial = false
+
+  @Flag(
+    name: .customLong("no-escape"), help: "Take the text literally (default: process \\n, \\t, \\xHH, …).")
+  var noEscape = false
 
   @Flag(name: .customLong("show-count"), help: "Print the number of tokens at the end.")
   var showCount = false
@@ -32,7 +40,8 @@ struct Tokenize: AsyncParsableCommand {
     settings.modelPath = model
     let path = try await settings.resolveModelPath()
     let (tokenizer, tokens) = try TokenizeReport.tokenize(
-      modelPath: path, text: prompt, addSpecial: !noBOS, parseSpecial: parseSpecial)
+      modelPath: path, text: noEscape ? prompt : CLIText.processEscapes(prompt), addSpecial: !noBOS,
+      parseSpecial: !noParseSpecial)
     if ids {
       stdout(TokenizeReport.idList(tokens))
     } else {

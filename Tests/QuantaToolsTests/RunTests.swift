@@ -96,12 +96,20 @@ import Testing
     var lines = ["Say hello.", "", "/exit", "never read"]
     var out = ""
     var prompts = 0
+    var notes = ""
     let totals = try await ModelRun.chat(
       model: model, system: nil, options: s.generationOptions(seed: 1),
       readLine: { lines.isEmpty ? nil : lines.removeFirst() }, output: { out += $0 },
-      prompt: { _ in prompts += 1 })
+      prompt: {
+        if $0 == "> " { prompts += 1 } else { notes += $0 }
+      })
     #expect(lines == ["never read"])
     #expect(prompts == 3)
+    // The default (base) model has no chat template: one line says which format stands in.
+    #expect(
+      notes
+        == "warning: the model has no tokenizer.chat_template; using the gemma format, gemma3's usual one\n",
+      "\(notes)")
     // One turn of at most 3 tokens, then the newline that closes the reply.
     #expect(out.hasSuffix("\n") && out.count > 1)
     #expect(totals.promptTokens > 5)  // the rendered gemma turn, not the bare text

@@ -42,6 +42,9 @@ public final class LanguageModel: Sendable {
   public let endOfGenerationTokens: Set<Int32>
   /// The chat format named by `tokenizer.chat_template`, else the architecture's usual one.
   public let chatTemplate: ChatTemplate?
+  /// Whether `chatTemplate` was recognized in the file's `tokenizer.chat_template` (false: the
+  /// architecture's usual format, a guess).
+  public let chatTemplateFromFile: Bool
   public let file: GGUFFile
   let transformer: Transformer
 
@@ -99,13 +102,11 @@ public final class LanguageModel: Sendable {
       eog.insert(Int32(id))
     }
     endOfGenerationTokens = eog
-    if let template = try file.metadata.optionalString("tokenizer.chat_template") {
-      chatTemplate =
-        ChatTemplate.detect(template: template)
-        ?? ChatTemplate.fallback(architecture: config.architecture.rawValue)
-    } else {
-      chatTemplate = ChatTemplate.fallback(architecture: config.architecture.rawValue)
+    let detected = try file.metadata.optionalString("tokenizer.chat_template").flatMap {
+      ChatTemplate.detect(template: $0)
     }
+    chatTemplate = detected ?? ChatTemplate.fallback(architecture: config.architecture.rawValue)
+    chatTemplateFromFile = detected != nil
     transformer = try Transformer(file: file, config: config, backend: backend)
   }
 
