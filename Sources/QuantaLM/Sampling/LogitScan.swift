@@ -32,7 +32,26 @@ enum LogitScan {
   /// The index of the first largest value (0 for an all-NaN row).
   static func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
     let m = max(x)
-    return x.firstIndex(of: m) ?? 0
+    guard let base = x.baseAddress else { return 0 }
+    var i = 0
+    while i + 8 <= x.count {
+      if any(load(base, i) .== m) { break }
+      i += 8
+    }
+    return x[i...].firstIndex(of: m) ?? 0
+  }
+
+  /// Sorts `ids` by `x[id]`, largest first, the lower id first among equal values: one integer
+  /// key per id (the value's bits made monotonic, then the id) and the standard library's sort,
+  /// with no comparison closure (the gathered set can hold thousands of ids).
+  static func sortDescending(_ ids: inout [Int32], by x: (Int32) -> Float) {
+    var keys = ids.map { id -> UInt64 in
+      let bits = x(id).bitPattern
+      let ascending = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+      return UInt64(~ascending) << 32 | UInt64(UInt32(bitPattern: id))
+    }
+    keys.sort()
+    for (i, k) in keys.enumerated() { ids[i] = Int32(bitPattern: UInt32(truncatingIfNeeded: k)) }
   }
 
   /// `Σ exp((x[i] − offset) · scale)` in double precision, and `out[i]` = each term when given.

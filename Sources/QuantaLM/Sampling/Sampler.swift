@@ -168,7 +168,7 @@ public struct Sampler: Sendable {
       let floor = max(minFloor, m - delta)
       ids.removeAll(keepingCapacity: true)
       LogitScan.indices(x, atLeast: floor, into: &ids)
-      ids.sort { x[Int($0)] > x[Int($1)] || (x[Int($0)] == x[Int($1)] && $0 < $1) }
+      LogitScan.sortDescending(&ids) { x[Int($0)] }
       var keep = max(ids.count, 1)
       var reached = false
       if o.topP < 1 {
@@ -262,10 +262,11 @@ public struct Sampler: Sendable {
 
   private mutating func sortCandidates() {
     guard !sorted else { return }
-    let order = logits.indices.sorted {
-      logits[$0] > logits[$1] || (logits[$0] == logits[$1] && ids[$0] < ids[$1])
-    }
-    keep(order)
+    // Positions sorted by their logits (ties: the earlier position first).
+    var order = Array(0..<Int32(ids.count))
+    let l = logits
+    LogitScan.sortDescending(&order) { l[Int($0)] }
+    keep(order.map(Int.init))
     sorted = true
   }
 
