@@ -142,9 +142,11 @@ extension GPUBackend {
   /// with the causal mask each query then sees the rows up to its own position, whatever the step.
   /// Prompts (`KernelBuild.attentionTile`) run a tile kernel whose CTAs share each K/V tile among
   /// many query rows; decode and small batches run attention_f16, one CTA per (token, head).
+  /// `quantized`: where attention_f16 also writes the output as q8_1 blocks (the plan's fusion; only
+  /// when `attentionWritesQ8_1` says so), or null.
   func attention(
     query: Tensor, positions: DevicePointer, keyCache: Tensor, valueCache: Tensor, kvLength: Int,
-    softmax s: SoftmaxParameters, into out: Tensor
+    softmax s: SoftmaxParameters, into out: Tensor, quantized: DevicePointer = .null
   ) throws {
     let (tokens, heads, headDim) = (query.shape[0], query.shape[1], query.shape[2])
     guard headDim <= KernelBuild.attentionMaxHeadDim else {
@@ -172,6 +174,7 @@ extension GPUBackend {
     args.append(Int32(s.causal ? 1 : 0))
     args.append(Self.s32(s.slidingWindow ?? 0))
     if let tile {
+      precondition(quantized == .null, "the tile kernels write no q8_1 (attentionWritesQ8_1)")
       // One CTA per (tile of query rows, kv head); a kv head's rows are its tokens × GQA group heads.
       let rows = tokens * (heads / kvHeads)
       try launch(
@@ -180,9 +183,16 @@ extension GPUBackend {
       return
     }
     // One CTA per (token, head).
+    args.append(quantized)
     let threads = KernelBuild.attentionThreads(
       rows: tokens * heads, multiprocessors: context.properties.multiprocessors)
     try launch("attention_f16", grid: (tokens * heads, 1, 1), block: (threads, 1, 1), args)
+  }
+
+  /// Whether attention of `tokens` queries of `headDim` can write its output as q8_1 too: the
+  /// per-(token, head) kernel, whole 32-value blocks per head.
+  static func attentionWritesQ8_1(tokens: Int, headDim: Int) -> Bool {
+    KernelBuild.attentionTile(tokens: tokens, headDim: headDim) == nil && headDim % 32 == 0
   }
 
   // MARK: Element-wise

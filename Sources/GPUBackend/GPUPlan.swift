@@ -282,8 +282,28 @@ extension GPUPreparedPlan {
       quantizedInput = q
       return n
     }
+    if let x = try encodeAttentionQuantized(at: i) {
+      quantizedInput = x
+      return 1
+    }
     if let n = try encodeSharedMatVec(at: i, quantizedInput: &quantizedInput) { return n }
     return nil
+  }
+
+  /// Attention whose output (`[tokens, heads, hd]`) the next op quantizes for a matmul, as its
+  /// `[tokens, heads · hd]` view: the q8_1 blocks written with it. Returns that view.
+  private func encodeAttentionQuantized(at i: Int) throws -> Tensor? {
+    guard case .attention(let q, let positions, let kc, let vc, let s, let out) = op(i), let scratch,
+      case .matmul(let x, _, _, _) = op(i + 1), x.buffer === out.buffer, x.byteOffset == out.byteOffset,
+      x.count == out.count, x.dtype == out.dtype, quantizedMatmul(at: i + 1, reading: x),
+      scratch.byteCount >= out.count / 32 * 36,
+      GPUBackend.attentionWritesQ8_1(tokens: q.shape[0], headDim: q.shape[2])
+    else { return nil }
+    try gpu.attention(
+      query: q, positions: pointer(positions), keyCache: kc, valueCache: vc, kvLength: kc.shape[0],
+      softmax: s,
+      into: out, quantized: scratch.pointer)
+    return x
   }
 
   /// Consecutive mat-vecs of one input through weights of one type and row length (q/k/v, gate/up):

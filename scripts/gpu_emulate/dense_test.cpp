@@ -7,6 +7,7 @@
 #include "emu_prelude.h"
 #include "kernels_common.inc"
 static int failures = 0;
+static void check_bytes(const char* name, const std::vector<u8>& got, const std::vector<u8>& want);
 static double nmse(const std::vector<float>& a, const std::vector<double>& b) {
   double num = 0, den = 0;
   for (size_t i = 0; i < a.size(); ++i) { if (!std::isfinite(a[i]) && std::isfinite(b[i])) return 1e30; num += (a[i] - b[i]) * (a[i] - b[i]); den += b[i] * b[i]; }
@@ -118,8 +119,16 @@ static void test_attention() {
     for (int threads : {128, 512}) {
       if (pass == 1 || (threads == 512 && s.tokens > 2)) continue;  // 512 emulated threads per CTA: the small cases
       std::fill(out.begin(), out.end(), NAN);
-      qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window); });
+      // With hd a multiple of 32 the kernel also writes the rows as q8_1 (the plan's fused input of the
+      // output projection): byte for byte what quantize_q8_1 makes of them.
+      const bool q8 = s.hd % 32 == 0;
+      std::vector<u8> fq(q8 ? out.size() / 32 * 36 : 0), wq(fq.size());
+      qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, q8 ? fq.data() : nullptr); });
       check(("attention " + tag + " threads=" + std::to_string(threads)).c_str(), out, ref, 1e-9);
+      if (q8) {
+        qk_launch(d3(g1(out.size())), d3(256), [&] { quantize_q8_1(out.data(), wq.data(), out.size()); });
+        check_bytes(("attention q8_1 " + tag + " threads=" + std::to_string(threads)).c_str(), fq, wq);
+      }
     }
     // The tile kernel the host picks (smallest bound ≥ hd), and the next larger one (dims past hd idle).
     int picked = 0;

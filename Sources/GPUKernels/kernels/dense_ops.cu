@@ -175,7 +175,8 @@ QK_DEVICE void att_pair(const u16* __restrict__ r, s64 p, s64 hd, float& a, floa
 }
 QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_f16(
   const float* __restrict__ q, const u16* __restrict__ kc, const u16* __restrict__ vc, const s32* __restrict__ pos,
-  float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window) {
+  float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window,
+  u8* __restrict__ q8) {
   __shared__ float wm[ATT_MAX_THREADS / 32], wl[ATT_MAX_THREADS / 32];
   __shared__ float wacc[ATT_MAX_THREADS / 32][ATT_MAX_D];
   const int lane = threadIdx.x % QK_WARP_SIZE, w = threadIdx.x / QK_WARP_SIZE;
@@ -277,6 +278,9 @@ QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_f16(
     float acc = 0.0f;
     for (int k = 0; k < nw; ++k) acc += wacc[k][d] * wf[k];
     o[d] = acc;
+    // The row as the next matmul's q8_1 input too (the plan's fusion; hd a multiple of 32, so the 32
+    // lanes of a block are in the loop together).
+    if (q8) store_q8_1(acc, (s64)blockIdx.x * hd + d, q8);
   }
 }
 
