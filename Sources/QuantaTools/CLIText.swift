@@ -62,6 +62,27 @@ public enum CLIText {
     return (token, text[sign] == "-" ? -magnitude : magnitude)
   }
 
+  /// `-fa` is a flag in older llama.cpp and takes `on|off|auto` in newer: a value after it is
+  /// dropped (attention is always the flash kind here), and `off` is refused.
+  public static func flashAttentionValues(_ arguments: [String]) throws -> [String] {
+    var out: [String] = []
+    var i = 0
+    while i < arguments.count {
+      out.append(arguments[i])
+      if arguments[i] == "-fa" || arguments[i] == "--flash-attn", i + 1 < arguments.count {
+        switch arguments[i + 1].lowercased() {
+        case "on", "auto", "1", "true": i += 1
+        case "off", "0", "false":
+          throw QuantaToolError.invalidArgument(
+            "\(arguments[i]) \(arguments[i + 1]): Quanta's attention is always flash attention")
+        default: break
+        }
+      }
+      i += 1
+    }
+    return out
+  }
+
   /// The first argument that ArgumentParser would split into single letters (`-hf` is `-h -f`:
   /// help and exit 0) but that is not one of the `known` single-dash words (`-ngl`, `-sys`, …).
   /// Negative numbers (`-n -1`) are values, not flags.

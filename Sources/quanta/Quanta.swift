@@ -19,11 +19,18 @@ struct Quanta: AsyncParsableCommand {
   static let singleDashWords: Set<String> = ["-ngl", "-cnv", "-sys", "-fa"]
 
   static func main() async {
-    let arguments = Array(CommandLine.arguments.dropFirst())
-    if let word = CLIText.unsupportedSingleDash(arguments, known: singleDashWords) {
-      FileHandle.standardError.write(
-        Data("Error: unknown option '\(word)' (quanta does not support it)\n".utf8))
+    var arguments = Array(CommandLine.arguments.dropFirst())
+    func usageError(_ message: String) -> Never {
+      FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
       Foundation.exit(64)  // EX_USAGE, as ArgumentParser's own usage errors
+    }
+    if let word = CLIText.unsupportedSingleDash(arguments, known: singleDashWords) {
+      usageError("unknown option '\(word)' (quanta does not support it)")
+    }
+    do {
+      arguments = try CLIText.flashAttentionValues(arguments)
+    } catch {
+      usageError("\(error)")
     }
     await main(arguments)
   }

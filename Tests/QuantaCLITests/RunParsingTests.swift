@@ -50,6 +50,13 @@ import Testing
     #expect(CLIText.unsupportedSingleDash(fine, known: Quanta.singleDashWords) == nil)
   }
 
+  @Test func flashAttentionTakesNewerLlamaCppsValues() throws {
+    #expect(try CLIText.flashAttentionValues(["run", "-fa", "on", "-p", "x"]) == ["run", "-fa", "-p", "x"])
+    #expect(try CLIText.flashAttentionValues(["run", "--flash-attn", "auto"]) == ["run", "--flash-attn"])
+    #expect(try CLIText.flashAttentionValues(["run", "-fa", "-p", "x"]) == ["run", "-fa", "-p", "x"])
+    #expect(throws: QuantaToolError.self) { try CLIText.flashAttentionValues(["run", "-fa", "off"]) }
+  }
+
   @Test func versionIsOnTheRootCommand() {
     #expect(!Quanta.configuration.version.isEmpty)
   }
