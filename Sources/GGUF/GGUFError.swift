@@ -16,7 +16,9 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
   // Header
   case truncated(offset: Int, needed: Int, available: Int, reading: String)
   case badMagic(found: UInt32)
-  case byteSwapped(version: UInt32)
+  /// A big-endian file of `format` (GGUF, GGJT, GGMF, GGML): its version field (nil for GGML,
+  /// which has none) reads as a byte-swapped number, or its magic is written byte-swapped.
+  case byteSwapped(format: String, version: UInt32?)
   case unsupportedVersion(format: String, version: UInt32)
   case countTooLarge(what: String, count: UInt64, offset: Int, bytesLeft: Int)
 
@@ -65,9 +67,11 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
       return "file truncated at offset \(off): reading \(what) needs \(needed) bytes, \(avail) left"
     case .badMagic(let m):
       return "not a GGUF/GGML file: magic 0x\(String(m, radix: 16))"
-    case .byteSwapped(let v):
+    case .byteSwapped(let f, let v?):
       return
-        "version field 0x\(String(v, radix: 16)) looks byte-swapped: big-endian GGUF files are not supported"
+        "version field 0x\(String(v, radix: 16)) looks byte-swapped: big-endian \(f) files are not supported"
+    case .byteSwapped(let f, nil):
+      return "magic is byte-swapped: big-endian \(f) files are not supported"
     case .unsupportedVersion(let f, let v):
       return "unsupported \(f) version \(v)"
     case .countTooLarge(let what, let n, let off, let left):

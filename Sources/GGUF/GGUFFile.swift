@@ -194,6 +194,10 @@ enum Magic {
   static let ggml: UInt32 = 0x6767_6d6c
   static let ggmf: UInt32 = 0x6767_6d66
   static let ggjt: UInt32 = 0x6767_6a74
+  /// The legacy magics written big-endian, by format name ("ggjt" read as "tjgg").
+  static let legacySwapped: [UInt32: String] = [
+    0x6c6d_6767: "GGML", 0x666d_6767: "GGMF", 0x746a_6767: "GGJT",
+  ]
 }
 
 func parseAnyFormat(_ buf: UnsafeRawBufferPointer) throws(GGUFError) -> ParsedFile {
@@ -209,7 +213,14 @@ func parseAnyFormat(_ buf: UnsafeRawBufferPointer) throws(GGUFError) -> ParsedFi
   case Magic.ggufSwapped:
     var v = r
     let version = (try? v.u32("version")) ?? 0
-    throw .byteSwapped(version: version)
-  default: throw .badMagic(found: magic)
+    throw .byteSwapped(format: "GGUF", version: version)
+  default:
+    if let format = Magic.legacySwapped[magic] {
+      // GGML has no version field; GGMF/GGJT's follows the magic.
+      var v = r
+      let version = format == "GGML" ? nil : try? v.u32("version")
+      throw .byteSwapped(format: format, version: version)
+    }
+    throw .badMagic(found: magic)
   }
 }

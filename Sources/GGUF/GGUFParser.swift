@@ -41,7 +41,7 @@ struct GGUFParser {
   mutating func parse() throws(GGUFError) -> ParsedFile {
     _ = try r.u32("magic")
     version = try r.u32("version")
-    if version != 0 && version & 0xFFFF == 0 { throw .byteSwapped(version: version) }
+    if version != 0 && version & 0xFFFF == 0 { throw .byteSwapped(format: "GGUF", version: version) }
     guard (1...3).contains(version) else {
       throw .unsupportedVersion(format: "GGUF", version: version)
     }

@@ -32,7 +32,7 @@ struct LegacyParser {
     case Magic.ggjt:
       let v = try r.u32("GGJT version")
       guard (1...3).contains(v) else {
-        if v != 0 && v & 0xFFFF == 0 { throw .byteSwapped(version: v) }
+        if v != 0 && v & 0xFFFF == 0 { throw .byteSwapped(format: "GGJT", version: v) }
         throw .unsupportedVersion(format: "GGJT", version: v)
       }
       format = .ggjt(version: v)

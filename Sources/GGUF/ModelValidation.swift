@@ -3,6 +3,7 @@
 extension GGUFFile {
   static let maxContextLength = 1 << 24  // 16M tokens: beyond any released model
   static let maxBlockCount = 4096
+  static let tokenTypes: ClosedRange<Int32> = 0...6  // llama_token_type: UNDEFINED ... BYTE
 
   /// Throws `GGUFError.inconsistentMetadata` / `.valueOutOfRange` / `.metadataType` naming the key.
   public func validateModelMetadata() throws(GGUFError) {
@@ -29,6 +30,15 @@ extension GGUFFile {
         }
       }
     }
+    // Token types are llama.cpp's `llama_token_type`: UNDEFINED 0, NORMAL 1, UNKNOWN 2, CONTROL 3,
+    // USER_DEFINED 4, UNUSED 5, BYTE 6.
+    if let types = try m.optionalInt32Array("tokenizer.ggml.token_type"),
+      let i = types.firstIndex(where: { !Self.tokenTypes.contains($0) })
+    {
+      throw .valueOutOfRange(
+        key: "tokenizer.ggml.token_type", value: "\(types[i]) (token \(i))",
+        reason: "token types are \(Self.tokenTypes.lowerBound)...\(Self.tokenTypes.upperBound)")
+    }
     for key in m.keys where key.hasPrefix("tokenizer.ggml.") && key.hasSuffix("_token_id") {
       let id = try m.int(key)
       if id < 0 {
@@ -40,6 +50,17 @@ extension GGUFFile {
     }
 
     guard let arch else { return }
+    // `{arch}.vocab_size`, where written, is the vocabulary's size (llama.cpp: one n_vocab).
+    let vocabKey = "\(arch).vocab_size"
+    if let n = try m.optionalInt(vocabKey), let tokens, n != tokens.count {
+      throw .inconsistentMetadata(key: vocabKey, reason: "\(n) for a vocabulary of \(tokens.count) tokens")
+    }
+    // RoPE divides positions by powers of the base: it must be a positive, finite number.
+    for key in ["\(arch).rope.freq_base", "\(arch).rope.freq_base_swa"] {
+      if let base = try m.optionalFloat(key), !(base.isFinite && base > 0) {
+        throw .valueOutOfRange(key: key, value: "\(base)", reason: "must be a finite number > 0")
+      }
+    }
     let headKey = "\(arch).attention.head_count"
     let kvKey = "\(arch).attention.head_count_kv"
     let heads = try intList(headKey)

@@ -126,6 +126,15 @@ public struct ModelSettings: Sendable, Equatable {
     return "warning: -t \(t) is more than the \(usable) CPUs this process may use; using \(usable)\n"
   }
 
+  /// A warning for `-c` above the model's training context, as llama.cpp gives; the loader caps the
+  /// cache there, so the warning says what is used.
+  public func contextWarning(trainedContext: Int, used: Int) -> String? {
+    guard contextSize > trainedContext else { return nil }
+    return
+      "warning: -c \(contextSize) is more than the model's training context of \(trainedContext) tokens; "
+      + "using \(used)\n"
+  }
+
   /// The backend registry for these settings (threads for the CPU backend, matrix cores for GPUs).
   public func registry() -> BackendRegistry {
     guard threads != nil || !matrixCores else { return .standard }

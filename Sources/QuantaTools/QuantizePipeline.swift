@@ -16,15 +16,20 @@ public struct QuantizeOptions: Sendable {
   public var fileType: LlamaFileType
   public var pure: Bool
   public var threads: Int
+  /// Quantizes an input that fails the model checks `run` applies, with a warning, instead of
+  /// refusing it (`--allow-invalid`).
+  public var allowInvalid: Bool
 
   public init(
-    inputPath: String, outputPath: String, fileType: LlamaFileType, pure: Bool = false, threads: Int? = nil
+    inputPath: String, outputPath: String, fileType: LlamaFileType, pure: Bool = false, threads: Int? = nil,
+    allowInvalid: Bool = false
   ) {
     self.inputPath = inputPath
     self.outputPath = outputPath
     self.fileType = fileType
     self.pure = pure
     self.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    self.allowInvalid = allowInvalid
   }
 
   /// Parses the CLI's positional TYPE (case-insensitive mix name, alias or llama.cpp number).
@@ -136,9 +141,19 @@ public enum QuantizePipeline {
     try refuseSameFile(input: options.inputPath, output: options.outputPath)
 
     let input = try GGUFFile(path: options.inputPath)
+    // The metadata checks `run` makes: an output that cannot run is refused before it is written.
+    var warnings: [String] = []
+    do {
+      try input.validateModelMetadata()
+    } catch {
+      guard options.allowInvalid else {
+        throw QuantaToolError.invalidModel(path: options.inputPath, error: error)
+      }
+      warnings.append(
+        "\(options.inputPath) is not a valid model (\(error)); quantizing it anyway (--allow-invalid)")
+    }
     let plan = try plan(file: input, fileType: options.fileType, pure: options.pure)
 
-    var warnings: [String] = []
     for t in plan.tensors where t.isRequantized {
       warnings.append(
         "requantizing \(t.name) from \(t.sourceType) to \(t.targetType) through f32: quality will suffer (start from an F32/F16/BF16 model)"

@@ -1,4 +1,5 @@
 import GGML
+import GGUF
 
 /// Errors of the `quanta` tools. Each carries the facts needed to act on it (which tensor, which
 /// type, which path), and prints as one line.
@@ -17,6 +18,8 @@ public enum QuantaToolError: Error, Equatable, Sendable, CustomStringConvertible
   case verificationFailed(path: String, reason: String)
   case unknownBenchType(String)
   case invalidArgument(String)
+  /// The input of `quantize` fails the model checks `run` applies (RELIABILITY.md A14).
+  case invalidModel(path: String, error: GGUFError)
 
   public var description: String {
     switch self {
@@ -51,6 +54,8 @@ public enum QuantaToolError: Error, Equatable, Sendable, CustomStringConvertible
       return "unknown type '\(s)' for bench"
     case .invalidArgument(let s):
       return s
+    case .invalidModel(let path, let error):
+      return "\(path) is not a valid model (\(error)); --allow-invalid quantizes it anyway"
     }
   }
 }

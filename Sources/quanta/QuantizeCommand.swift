@@ -15,6 +15,11 @@ struct Quantize: ParsableCommand {
   @Flag(help: "Put every quantizable tensor in TYPE's base type (no mix rules).")
   var pure = false
 
+  @Flag(
+    name: .customLong("allow-invalid"),
+    help: "Quantize an input whose metadata fails the checks `run` makes (a warning instead of an error).")
+  var allowInvalid = false
+
   @Argument(help: "Input model (F32/F16/BF16, or quantized: requantized through f32).")
   var input: String
 
@@ -30,7 +35,8 @@ struct Quantize: ParsableCommand {
   func run() throws {
     let fileType = try QuantizeOptions.fileType(from: type)
     let options = QuantizeOptions(
-      inputPath: input, outputPath: output, fileType: fileType, pure: pure, threads: threads)
+      inputPath: input, outputPath: output, fileType: fileType, pure: pure, threads: threads,
+      allowInvalid: allowInvalid)
     let progress = ProgressReporter()
     let summary: QuantizeSummary
     do {

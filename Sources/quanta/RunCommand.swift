@@ -219,6 +219,10 @@ struct Run: AsyncParsableCommand {
     if gpuLayers != nil { stderr("note: -ngl is ignored: every layer runs on \(device)\n") }
 
     let (lm, loadSeconds) = try await settings.loadModel()
+    if let warning = settings.contextWarning(trainedContext: lm.config.contextLength, used: lm.contextLength)
+    {
+      stderr(warning)
+    }
     let seed = settings.resolvedSeed()
     stderr(
       "model: \(ModelBench.describe(lm)), context \(lm.contextLength), device \(lm.device), seed \(seed)\n")

@@ -69,11 +69,11 @@ import Testing
     b.raw(Array("GGUF".utf8))
     b.raw([0, 0, 0, 3])  // version 3 written big-endian
     b.raw([UInt8](repeating: 0, count: 16))
-    expectParseError(b.data, .byteSwapped(version: 0x0300_0000))
+    expectParseError(b.data, .byteSwapped(format: "GGUF", version: 0x0300_0000))
     var swapped = Bytes()
     swapped.raw(Array("FUGG".utf8))  // magic written big-endian too
     swapped.raw([0, 0, 0, 3])
-    expectParseError(swapped.data, .byteSwapped(version: 0x0300_0000))
+    expectParseError(swapped.data, .byteSwapped(format: "GGUF", version: 0x0300_0000))
   }
 
   // A4

@@ -148,13 +148,31 @@ import Testing
     }
   }
 
+  /// A whole GGJT/GGMF/GGML file written big-endian: its magic reads byte-swapped ("tjgg"), and
+  /// the error names the legacy format, not GGUF.
+  @Test func bigEndianLegacyFiles() {
+    for (magic, format, version) in [
+      ("ggjt", "GGJT", UInt32?(0x0300_0000)), ("ggmf", "GGMF", 0x0100_0000), ("ggml", "GGML", nil),
+    ] {
+      var b = Bytes()
+      b.raw(Array(magic.utf8))  // the u32 magic written big-endian: its bytes in reading order
+      b.raw([0, 0, 0, format == "GGMF" ? 1 : 3])
+      b.raw([UInt8](repeating: 0, count: 28))
+      expectParseError(b.data, .byteSwapped(format: format, version: version))
+      #expect(
+        GGUFError.byteSwapped(format: format, version: version).description.contains(
+          "big-endian \(format) files"))
+    }
+  }
+
   @Test func badLegacyFiles() {
     expectParseError(
       Self.file(.ggmf(2), vocab: [], tensors: []), .unsupportedVersion(format: "GGMF", version: 2))
     expectParseError(
       Self.file(.ggjt(4), vocab: [], tensors: []), .unsupportedVersion(format: "GGJT", version: 4))
     expectParseError(
-      Self.file(.ggjt(0x0300_0000), vocab: [], tensors: []), .byteSwapped(version: 0x0300_0000))
+      Self.file(.ggjt(0x0300_0000), vocab: [], tensors: []),
+      .byteSwapped(format: "GGJT", version: 0x0300_0000))
     // n_vocab larger than the file could hold.
     expectParseError(
       Self.file(.ggjt(3), hparams: [UInt32.max, 8, 256, 2, 1, 4, 1], vocab: [], tensors: []),

@@ -78,6 +78,66 @@ import Testing
     }
   }
 
+  @Test func unknownTokenIdOutOfRange() throws {
+    try expectInvalid(
+      .inconsistentMetadata(key: "tokenizer.ggml.unknown_token_id", reason: "token id 4 ≥ vocabulary size 4")
+    ) {
+      $0.set("tokenizer.ggml.unknown_token_id", .uint32(4))
+    }
+    try expectInvalid(
+      .inconsistentMetadata(
+        key: "tokenizer.ggml.seperator_token_id", reason: "token id 1000 ≥ vocabulary size 4")
+    ) {
+      $0.set("tokenizer.ggml.seperator_token_id", .uint32(1000))
+    }
+    try Self.model { $0.set("tokenizer.ggml.unknown_token_id", .uint32(0)) }.validateModelMetadata()
+  }
+
+  @Test func tokenTypesInTheEnum() throws {
+    try expectInvalid(
+      .valueOutOfRange(
+        key: "tokenizer.ggml.token_type", value: "7 (token 3)", reason: "token types are 0...6")
+    ) {
+      $0.set("tokenizer.ggml.token_type", .array(GGUFArray(.int32([2, 3, 3, 7]))))
+    }
+    try expectInvalid(
+      .valueOutOfRange(
+        key: "tokenizer.ggml.token_type", value: "-1 (token 0)", reason: "token types are 0...6")
+    ) {
+      $0.set("tokenizer.ggml.token_type", .array(GGUFArray(.int32([-1, 3, 3, 1]))))
+    }
+    // Every type of the enum, UNDEFINED (0) to BYTE (6), is accepted.
+    for types: [Int32] in [[0, 1, 2, 3], [4, 5, 6, 1]] {
+      try Self.model { $0.set("tokenizer.ggml.token_type", .array(GGUFArray(.int32(types)))) }
+        .validateModelMetadata()
+    }
+  }
+
+  @Test func vocabSizeKey() throws {
+    try expectInvalid(
+      .inconsistentMetadata(key: "llama.vocab_size", reason: "5 for a vocabulary of 4 tokens")
+    ) {
+      $0.set("llama.vocab_size", .uint32(5))
+    }
+    try Self.model { $0.set("llama.vocab_size", .uint32(4)) }.validateModelMetadata()
+  }
+
+  @Test func ropeFreqBase() throws {
+    for bad: Float in [0, -10_000, .nan, .infinity] {
+      try expectInvalid(
+        .valueOutOfRange(key: "llama.rope.freq_base", value: "\(bad)", reason: "must be a finite number > 0")
+      ) {
+        $0.set("llama.rope.freq_base", .float32(bad))
+      }
+    }
+    try expectInvalid(
+      .valueOutOfRange(key: "llama.rope.freq_base_swa", value: "0.0", reason: "must be a finite number > 0")
+    ) {
+      $0.set("llama.rope.freq_base_swa", .float32(0))
+    }
+    try Self.model { $0.set("llama.rope.freq_base", .float32(10_000)) }.validateModelMetadata()
+  }
+
   @Test func headCounts() throws {
     try expectInvalid(
       .inconsistentMetadata(key: "llama.attention.head_count", reason: "head count 0 must be > 0")

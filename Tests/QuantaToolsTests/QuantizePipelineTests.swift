@@ -73,7 +73,7 @@ struct QuantizePipelineTests {
     #expect(try out.metadata.uint32("general.file_type") == 15)
     #expect(try out.metadata.uint32("general.quantization_version") == 2)
     #expect(out.metadata["general.name"] == model.metadata.first { $0.0 == "general.name" }?.1)
-    #expect(try out.metadata.stringArray("tokenizer.ggml.tokens").count == 100)
+    #expect(try out.metadata.stringArray("tokenizer.ggml.tokens").count == 32)
     #expect(Array(out.metadata.keys.prefix(model.metadata.count)) == model.metadata.map(\.0))
     #expect(out.alignment == 32)
 
@@ -201,6 +201,35 @@ struct QuantizePipelineTests {
         QuantizeOptions(inputPath: input, outputPath: dir.file("out.gguf"), fileType: .q8_0, threads: 1))
     }
     #expect(try dir.contents() == ["in.gguf"])
+  }
+
+  @Test("An input that run would refuse: a typed error and nothing written; --allow-invalid warns")
+  func invalidModel() throws {
+    let dir = try TempDir()
+    defer { dir.cleanup() }
+    var model = SmallModel()
+    model.metadata.append(("tokenizer.ggml.unknown_token_id", .uint32(32)))
+    let input = dir.file("in.gguf")
+    try model.write(to: input)
+    let expected = GGUFError.inconsistentMetadata(
+      key: "tokenizer.ggml.unknown_token_id", reason: "token id 32 ≥ vocabulary size 32")
+    #expect(throws: QuantaToolError.invalidModel(path: input, error: expected)) {
+      try QuantizePipeline.run(
+        QuantizeOptions(inputPath: input, outputPath: dir.file("out.gguf"), fileType: .q8_0, threads: 1))
+    }
+    #expect(try dir.contents() == ["in.gguf"])
+    #expect(
+      QuantaToolError.invalidModel(path: input, error: expected).description.contains("--allow-invalid"))
+
+    let log = EventLog()
+    let summary = try QuantizePipeline.run(
+      QuantizeOptions(
+        inputPath: input, outputPath: dir.file("out.gguf"), fileType: .q8_0, threads: 1, allowInvalid: true),
+      report: { log.record($0) })
+    let warning = "\(input) is not a valid model (\(expected)); quantizing it anyway (--allow-invalid)"
+    #expect(log.warnings.contains(warning))
+    #expect(summary.warnings.contains(warning))
+    #expect(try dir.contents() == ["in.gguf", "out.gguf"])
   }
 
   @Test("Unreadable input: the reader's typed error, nothing written")

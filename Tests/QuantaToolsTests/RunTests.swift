@@ -22,6 +22,19 @@ import Testing
     #expect(s.device == "cpu")
   }
 
+  /// `-c` above the training context: a warning as llama.cpp gives, naming what the loader used.
+  @Test func contextAboveTrainingWarns() {
+    var s = ModelSettings()
+    s.contextSize = 100_000_000
+    #expect(
+      s.contextWarning(trainedContext: 512, used: 512)
+        == "warning: -c 100000000 is more than the model's training context of 512 tokens; using 512\n")
+    s.contextSize = 512
+    #expect(s.contextWarning(trainedContext: 512, used: 512) == nil)
+    s.contextSize = 0  // 0 asks for the training context: nothing to warn about
+    #expect(s.contextWarning(trainedContext: 512, used: 512) == nil)
+  }
+
   @Test func flagsMapIntoOptions() throws {
     var s = ModelSettings()
     s.temperature = 0

@@ -48,7 +48,8 @@ struct SmallModel {
       ("llama.attention.head_count", .uint32(4)),
       ("llama.attention.head_count_kv", .uint32(4)),
       ("llama.rope.freq_base", .float32(10000)),
-      ("tokenizer.ggml.tokens", .array(GGUFArray(.string((0..<100).map { "tok\($0)" })))),
+      // As many tokens as token_embd has rows: `quantize` refuses inconsistent models.
+      ("tokenizer.ggml.tokens", .array(GGUFArray(.string((0..<32).map { "tok\($0)" })))),
     ]
     var seed: UInt64 = 1
     func add(_ name: String, _ shape: [Int]) {

@@ -76,6 +76,18 @@ public struct ModelConfig: Sendable, Equatable {
   /// Reads and validates the configuration of `file`.
   public init(file: GGUFFile) throws {
     let m = file.metadata
+    // Legacy containers carry no RMS-norm epsilon; llama.cpp's converter asked for one (its
+    // historical default 5e-6 was a guess per model), so a guess here would run silently wrong.
+    if case .gguf = file.format {
+    } else if !m.contains("llama.attention.layer_norm_rms_epsilon") {
+      throw ModelError.unsupportedFormat(
+        format: file.format.description,
+        reason:
+          "the format has no layer_norm_rms_epsilon; convert it to GGUF with llama.cpp's "
+          + "convert_llama_ggml_to_gguf.py (--eps) and load that")
+    }
+    // The checks every model must pass, whatever its architecture (RELIABILITY.md A14).
+    try file.validateModelMetadata()
     let archName = try m.string("general.architecture")
     guard let arch = ArchitectureRegistry.named(archName) else {
       throw ModelError.unsupportedArchitecture(archName)
@@ -240,6 +252,8 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
   case contextFull(limit: Int)
   case invalidToken(id: Int32, vocabularySize: Int)
   case emptyInput
+  /// A container this loader cannot run models from (legacy GGML/GGMF/GGJT), and why.
+  case unsupportedFormat(format: String, reason: String)
 
   public var description: String {
     switch self {
@@ -255,6 +269,7 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case .contextFull(let limit): return "the context of \(limit) tokens is full"
     case .invalidToken(let id, let n): return "token id \(id) is outside the vocabulary of \(n) tokens"
     case .emptyInput: return "no tokens to evaluate"
+    case .unsupportedFormat(let f, let why): return "\(f) models cannot be run: \(why)"
     }
   }
 }
