@@ -13,6 +13,11 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     // Reads the default model's wheels (zip, deflated) for the native download.
     .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
+    // `quanta serve`: HTTP (Hummingbird 2), logging, graceful shutdown, Prometheus metrics.
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
   ],
   targets: [
     // Layer 1: GGML types. Block layouts (C, for exact sizes), the type table, reference codecs.
@@ -48,11 +53,28 @@ let package = Package(
         "QuantaTools", "GGUF", "GGML", "QuantaLM", "Quanta", "GPUBackend", "QuantaCore",
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
+    // `quanta serve`: the OpenAI-compatible HTTP API and the slot scheduler over sessions.
+    .target(
+      name: "QuantaServer",
+      dependencies: [
+        "QuantaLM", "QuantaCore",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+      ]),
+    .testTarget(
+      name: "QuantaServerTests",
+      dependencies: [
+        "QuantaServer", "QuantaLM", "QuantaTools", "Quanta", "QuantaCore",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+      ]),
     // The CLI.
     .executableTarget(
       name: "quanta",
       dependencies: [
-        "GGML", "GGUF", "QuantaTools", "Quanta", "GPUBackend",
+        "GGML", "GGUF", "QuantaTools", "Quanta", "GPUBackend", "QuantaServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

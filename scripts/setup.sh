@@ -5,6 +5,9 @@ set -euo pipefail
 need_pip=()
 python3 -c 'import gguf' 2>/dev/null || need_pip+=(gguf)
 python3 -c 'import numpy' 2>/dev/null || need_pip+=(numpy)
+# The server's client tests (Tests/ServePython): the official OpenAI client and pytest.
+python3 -c 'import openai' 2>/dev/null || need_pip+=(openai)
+python3 -c 'import pytest' 2>/dev/null || need_pip+=(pytest)
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "setup: pip install ${need_pip[*]} (from PyPI)" >&2
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"

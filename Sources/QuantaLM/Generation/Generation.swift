@@ -90,14 +90,14 @@ public enum GenerationEvent: Sendable, Equatable {
 }
 
 /// Holds back text that might be the start of a stop string until the next piece decides it.
-struct StopStringFilter {
-  let stops: [String]
+public struct StopStringFilter: Sendable {
+  public let stops: [String]
   private var held = ""
 
-  init(_ stops: [String]) { self.stops = stops.filter { !$0.isEmpty } }
+  public init(_ stops: [String]) { self.stops = stops.filter { !$0.isEmpty } }
 
   /// The text that can be printed now, and the stop string when one completed.
-  mutating func push(_ piece: String) -> (text: String, stop: String?) {
+  public mutating func push(_ piece: String) -> (text: String, stop: String?) {
     guard !stops.isEmpty else { return (piece, nil) }
     held += piece
     var first: (range: Range<String.Index>, stop: String)?
@@ -124,7 +124,7 @@ struct StopStringFilter {
   }
 
   /// Whatever is held at the end.
-  mutating func flush() -> String {
+  public mutating func flush() -> String {
     defer { held = "" }
     return held
   }

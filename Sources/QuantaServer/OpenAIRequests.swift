@@ -1,0 +1,317 @@
+import Foundation
+import QuantaLM
+
+/// An error as the OpenAI API (and llama-server) sends it: `{"error": {"message", "type", "code"}}`
+/// with `code` the HTTP status.
+public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
+  public var status: Int
+  public var type: String
+  public var message: String
+
+  public init(status: Int, type: String, message: String) {
+    self.status = status
+    self.type = type
+    self.message = message
+  }
+
+  public static func invalidRequest(_ message: String) -> APIError {
+    APIError(status: 400, type: "invalid_request_error", message: message)
+  }
+  public static func unauthorized(_ message: String) -> APIError {
+    APIError(status: 401, type: "authentication_error", message: message)
+  }
+  public static func notFound(_ message: String) -> APIError {
+    APIError(status: 404, type: "not_found_error", message: message)
+  }
+  public static func tooLarge(limit: Int) -> APIError {
+    APIError(
+      status: 413, type: "invalid_request_error", message: "the request body is larger than \(limit) bytes")
+  }
+  public static func unavailable(_ message: String) -> APIError {
+    APIError(status: 503, type: "unavailable_error", message: message)
+  }
+  public static func server(_ message: String) -> APIError {
+    APIError(status: 500, type: "server_error", message: message)
+  }
+
+  public var description: String { "\(status) \(type): \(message)" }
+
+  struct Body: Encodable {
+    struct Inner: Encodable {
+      var message: String
+      var type: String
+      var code: Int
+    }
+    var error: Inner
+  }
+
+  /// The JSON body.
+  public var json: Data {
+    // Encoding three plain fields cannot fail.
+    (try? JSONEncoder().encode(Body(error: .init(message: message, type: type, code: status)))) ?? Data()
+  }
+}
+
+/// `stop`: a string or an array of strings.
+struct StopField: Decodable {
+  var values: [String]
+  init(from decoder: any Decoder) throws {
+    let c = try decoder.singleValueContainer()
+    if c.decodeNil() {
+      values = []
+    } else if let s = try? c.decode(String.self) {
+      values = [s]
+    } else {
+      values = try c.decode([String].self)
+    }
+  }
+}
+
+/// An integer field that refuses fractions by name (JSONDecoder reports `1.5` for an `Int` without
+/// the field's path).
+struct IntegerField: Decodable {
+  var value: Int
+  init(from decoder: any Decoder) throws {
+    let c = try decoder.singleValueContainer()
+    let d = try c.decode(Double.self)
+    guard d.rounded() == d, abs(d) < 1e15 else {
+      throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected an integer, got \(d)")
+    }
+    value = Int(d)
+  }
+}
+
+/// The sampling fields both completion endpoints take (OpenAI's, plus llama-server's `top_k`,
+/// `min_p`, `repeat_penalty`).
+struct SamplingFields: Decodable {
+  var temperature: Double?
+  var top_p: Double?
+  var top_k: IntegerField?
+  var min_p: Double?
+  var max_tokens: IntegerField?
+  var max_completion_tokens: IntegerField?
+  var n_predict: IntegerField?
+  var stop: StopField?
+  var seed: IntegerField?
+  var presence_penalty: Double?
+  var frequency_penalty: Double?
+  var repeat_penalty: Double?
+  var n: IntegerField?
+  var stream: Bool?
+  var stream_options: StreamOptions?
+  var model: String?
+
+  struct StreamOptions: Decodable {
+    var include_usage: Bool?
+  }
+
+  /// The scheduler's settings, validated: llama-server's defaults where a field is absent.
+  func resolve(prompt: [Int32], model: LanguageModel, extraStops: [String] = []) throws(APIError)
+    -> SlotRequest
+  {
+    let n = self.n?.value
+    let top_k = self.top_k?.value
+    let seed = self.seed?.value
+    let max_completion_tokens = self.max_completion_tokens?.value
+    let max_tokens = self.max_tokens?.value
+    let n_predict = self.n_predict?.value
+    if let n, n != 1 { throw .invalidRequest("'n' must be 1 (only one choice is generated), got \(n)") }
+    var o = SamplingOptions()
+    func finite(_ name: String, _ v: Double?, _ range: ClosedRange<Double>) throws(APIError) -> Float? {
+      guard let v else { return nil }
+      guard v.isFinite, range.contains(v) else {
+        throw .invalidRequest(
+          "'\(name)' must be a number in \(range.lowerBound)...\(range.upperBound), got \(v)")
+      }
+      return Float(v)
+    }
+    if let t = try finite("temperature", temperature, 0...100) { o.temperature = t }
+    if let p = try finite("top_p", top_p, 0...1) { o.topP = p }
+    if let p = try finite("min_p", min_p, 0...1) { o.minP = p }
+    if let p = try finite("presence_penalty", presence_penalty, -2...2) { o.presencePenalty = p }
+    if let p = try finite("frequency_penalty", frequency_penalty, -2...2) { o.frequencyPenalty = p }
+    if let p = try finite("repeat_penalty", repeat_penalty, 0...100) { o.repeatPenalty = p }
+    if let k = top_k {
+      guard k >= 0 else { throw .invalidRequest("'top_k' must be ≥ 0, got \(k)") }
+      o.topK = k
+    }
+    // OpenAI's seed; absent or negative: a random one (llama-server's −1).
+    o.seed =
+      seed.flatMap { $0 >= 0 ? UInt64(truncatingIfNeeded: $0) : nil }
+      ?? UInt64.random(in: 0..<UInt64(UInt32.max))
+    // max_completion_tokens is the newer name; n_predict is llama-server's; −1 means no limit.
+    var limit: Int?
+    for (name, value) in [
+      ("max_completion_tokens", max_completion_tokens), ("max_tokens", max_tokens), ("n_predict", n_predict),
+    ] {
+      guard let value, limit == nil else { continue }
+      guard value >= 1 || value == -1 else {
+        throw .invalidRequest("'\(name)' must be at least 1 (or -1 for no limit), got \(value)")
+      }
+      limit = value == -1 ? nil : value
+    }
+    var stops = stop?.values ?? []
+    guard stops.count <= 16 else {
+      throw .invalidRequest("'stop' takes at most 16 strings, got \(stops.count)")
+    }
+    stops.removeAll { $0.isEmpty }
+    for s in extraStops where !s.isEmpty && !stops.contains(s) { stops.append(s) }
+    guard !prompt.isEmpty else { throw .invalidRequest("the prompt is empty") }
+    guard prompt.count <= model.contextLength else {
+      throw .invalidRequest(
+        "the prompt has \(prompt.count) tokens but the context holds \(model.contextLength) "
+          + "(start the server with a larger -c)")
+    }
+    return SlotRequest(promptTokens: prompt, maxTokens: limit, sampling: o, stopStrings: stops)
+  }
+}
+
+/// `POST /v1/chat/completions`.
+struct ChatCompletionRequest: Decodable {
+  var messages: [ChatMessage]
+  var sampling: SamplingFields
+
+  init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: Keys.self)
+    messages = try c.decode([ChatMessage].self, forKey: .messages)
+    sampling = try SamplingFields(from: decoder)
+  }
+  enum Keys: String, CodingKey { case messages }
+}
+
+struct ChatMessage: Decodable {
+  var role: String
+  var content: String
+
+  enum Keys: String, CodingKey { case role, content }
+  struct Part: Decodable {
+    var type: String
+    var text: String?
+  }
+
+  init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: Keys.self)
+    role = try c.decode(String.self, forKey: .role)
+    if try !c.contains(.content) || c.decodeNil(forKey: .content) {
+      content = ""
+    } else if let s = try? c.decode(String.self, forKey: .content) {
+      content = s
+    } else {
+      // Content parts: only text parts can be given to a text model.
+      let parts = try c.decode([Part].self, forKey: .content)
+      var text = ""
+      for p in parts {
+        guard p.type == "text", let t = p.text else {
+          throw DecodingError.dataCorruptedError(
+            forKey: .content, in: c,
+            debugDescription: "content part of type '\(p.type)' is not supported (text only)")
+        }
+        text += t
+      }
+      content = text
+    }
+  }
+
+  /// The template's message; OpenAI's `developer` role is a system message.
+  func templateMessage() throws(APIError) -> ChatTemplate.Message {
+    switch role {
+    case "system", "developer": return .init(.system, content)
+    case "user": return .init(.user, content)
+    case "assistant": return .init(.assistant, content)
+    default:
+      throw .invalidRequest("message role '\(role)' is not supported (system, developer, user, assistant)")
+    }
+  }
+}
+
+/// `POST /v1/completions`: `prompt` is a string, an array of one string, or an array of token ids.
+struct CompletionRequest: Decodable {
+  enum Prompt {
+    case text(String)
+    case tokens([Int32])
+  }
+  var prompt: Prompt
+  var sampling: SamplingFields
+
+  enum Keys: String, CodingKey { case prompt }
+
+  init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: Keys.self)
+    if let s = try? c.decode(String.self, forKey: .prompt) {
+      prompt = .text(s)
+    } else if let ids = try? c.decode([Int32].self, forKey: .prompt) {
+      prompt = .tokens(ids)
+    } else if let list = try? c.decode([String].self, forKey: .prompt) {
+      guard list.count == 1 else {
+        throw DecodingError.dataCorruptedError(
+          forKey: .prompt, in: c,
+          debugDescription: "only one prompt per request is supported, got \(list.count)")
+      }
+      prompt = .text(list[0])
+    } else {
+      throw DecodingError.dataCorruptedError(
+        forKey: .prompt, in: c, debugDescription: "expected a string, an array of one string or of token ids")
+    }
+    sampling = try SamplingFields(from: decoder)
+  }
+}
+
+/// `POST /tokenize` (llama-server's): `content`, `add_special` (false), `parse_special` (true),
+/// `with_pieces` (false).
+struct TokenizeRequest: Decodable {
+  var content: String
+  var add_special: Bool?
+  var parse_special: Bool?
+  var with_pieces: Bool?
+}
+
+/// `POST /detokenize`: `tokens`.
+struct DetokenizeRequest: Decodable {
+  var tokens: [Int32]
+}
+
+/// Decodes a request body; every failure is a 400 naming the field.
+func decodeRequest<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {
+  do {
+    return try JSONDecoder().decode(T.self, from: data)
+  } catch let error as DecodingError {
+    throw .invalidRequest(describe(error))
+  } catch {
+    throw .invalidRequest("invalid JSON: \(error)")
+  }
+}
+
+private func describe(_ error: DecodingError) -> String {
+  func path(_ c: DecodingError.Context) -> String {
+    c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+      .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+  }
+  switch error {
+  case .keyNotFound(let key, let c):
+    let parent = path(c)
+    return "missing field '\(parent.isEmpty ? "" : parent + ".")\(key.stringValue)'"
+  case .typeMismatch(let t, let c):
+    return "invalid field '\(path(c))': expected \(describe(t))"
+  case .valueNotFound(let t, let c):
+    return "invalid field '\(path(c))': expected \(describe(t)), got null"
+  case .dataCorrupted(let c):
+    if c.codingPath.isEmpty { return "the body is not valid JSON" }
+    return "invalid field '\(path(c))': \(c.debugDescription)"
+  @unknown default:
+    return "invalid request"
+  }
+}
+
+private func describe(_ t: Any.Type) -> String {
+  switch t {
+  case is String.Type: return "a string"
+  case is Bool.Type: return "a boolean"
+  case is Int.Type, is Int32.Type, is Int64.Type: return "an integer"
+  case is Double.Type, is Float.Type: return "a number"
+  default:
+    let name = "\(t)"
+    if name.hasPrefix("Array") { return "an array" }
+    if name.hasPrefix("Dictionary") { return "an object" }
+    return "an object"
+  }
+}

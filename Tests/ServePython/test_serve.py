@@ -1,0 +1,344 @@
+"""`quanta serve` against real clients: the official `openai` package (PyPI) and raw sockets.
+
+Runs a real `quanta serve` process on loopback over a tiny synthetic model (`quanta synth --preset
+tiny`, 2.3M parameters, no chat template: chat requests use chatml). QUANTA_BIN names the binary
+(default .build/debug/quanta). Every loop here is bounded in count and time.
+"""
+
+import asyncio
+import http.client
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import openai
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+QUANTA = os.environ.get("QUANTA_BIN", os.path.join(ROOT, ".build", "debug", "quanta"))
+
+
+@pytest.fixture(scope="session")
+def model_path():
+    d = tempfile.mkdtemp(prefix="quanta-serve-py-")
+    path = os.path.join(d, "tiny.gguf")
+    subprocess.run([QUANTA, "synth", "--arch", "llama", "--preset", "tiny", "--type", "Q8_0", path],
+                   check=True, capture_output=True, timeout=120)
+    return path
+
+
+class Server:
+    """A `quanta serve` process on a free loopback port."""
+
+    def __init__(self, model, *args):
+        self.proc = subprocess.Popen(
+            [QUANTA, "serve", "-m", model, "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.port = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], deadline - time.monotonic())
+            if not ready:
+                break
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"listening on http://[^:]+:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        if self.port is None:
+            self.proc.kill()
+            raise RuntimeError("quanta serve did not start: " + self.proc.stderr.read())
+        # Drain stderr so the process never blocks on a full pipe.
+        self.log = []
+        threading.Thread(target=lambda: self.log.extend(self.proc.stderr), daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def client(self, **kw):
+        return openai.OpenAI(base_url=self.base + "/v1", api_key=kw.pop("api_key", "none"), max_retries=0,
+                             timeout=120, **kw)
+
+    def request(self, method, path, body=None, headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+        c.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
+        r = c.getresponse()
+        payload = r.read()
+        c.close()
+        return r.status, payload
+
+    def json(self, method, path, body=None, headers=None):
+        status, payload = self.request(method, path, body, headers)
+        return status, json.loads(payload)
+
+    def metric(self, name):
+        _, text = self.request("GET", "/metrics")
+        for line in text.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise KeyError(name)
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(model_path):
+    s = Server(model_path, "-np", "4", "-c", "2048", "--queue-size", "64")
+    yield s
+    s.stop()
+    assert s.proc.returncode == 0, "".join(s.log)
+
+
+MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say something."}]
+
+
+def test_chat_non_stream(server):
+    r = server.client().chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=8, temperature=0)
+    assert r.object == "chat.completion"
+    choice = r.choices[0]
+    assert choice.message.role == "assistant"
+    assert isinstance(choice.message.content, str)
+    assert choice.finish_reason in ("stop", "length")
+    assert 1 <= r.usage.completion_tokens <= 8
+    if choice.finish_reason == "length":
+        assert r.usage.completion_tokens == 8
+    assert r.usage.prompt_tokens > 10
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+
+
+def test_chat_stream_matches_non_stream(server):
+    client = server.client()
+    plain = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=12, temperature=0)
+    stream = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=12, temperature=0,
+                                            stream=True, stream_options={"include_usage": True})
+    text, finish, usage, roles = "", None, None, []
+    for chunk in stream:
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for c in chunk.choices:
+            if c.delta.role:
+                roles.append(c.delta.role)
+            text += c.delta.content or ""
+            finish = c.finish_reason or finish
+    assert roles == ["assistant"]
+    assert text == plain.choices[0].message.content
+    assert finish == plain.choices[0].finish_reason
+    assert usage.completion_tokens == plain.usage.completion_tokens
+    assert usage.prompt_tokens == plain.usage.prompt_tokens
+
+
+def test_completion_stream_and_not(server):
+    client = server.client()
+    plain = client.completions.create(model="tiny", prompt="Once upon a time", max_tokens=10, temperature=0)
+    assert plain.object == "text_completion"
+    assert 1 <= plain.usage.completion_tokens <= 10
+    streamed = "".join(c.choices[0].text for c in client.completions.create(
+        model="tiny", prompt="Once upon a time", max_tokens=10, temperature=0, stream=True) if c.choices)
+    assert streamed == plain.choices[0].text
+
+
+def test_max_tokens(server):
+    client = server.client()
+    for n in (1, 3, 7):
+        r = client.completions.create(model="tiny", prompt="Count", max_tokens=n, temperature=0)
+        assert r.usage.completion_tokens <= n
+        assert r.choices[0].finish_reason == ("length" if r.usage.completion_tokens == n else "stop")
+
+
+def test_stop_sequences(server):
+    client = server.client()
+    full = client.completions.create(model="tiny", prompt="The story", max_tokens=24, temperature=0)
+    text = full.choices[0].text
+    assert len(text) >= 8, f"greedy reply too short to cut: {text!r}"
+    stop = text[4:6]
+    cut = text[:text.index(stop)]
+    for stops in (stop, [stop], ["\u2603never", stop]):
+        r = client.completions.create(model="tiny", prompt="The story", max_tokens=24, temperature=0, stop=stops)
+        assert r.choices[0].text == cut
+        assert r.choices[0].finish_reason == "stop"
+    # The same through a stream: no part of the stop string is sent.
+    streamed = "".join(c.choices[0].text for c in client.completions.create(
+        model="tiny", prompt="The story", max_tokens=24, temperature=0, stop=stop, stream=True) if c.choices)
+    assert streamed == cut
+
+
+def test_seed_reproducible(server):
+    client = server.client()
+    a = client.completions.create(model="tiny", prompt="Random", max_tokens=8, temperature=1.0, seed=42)
+    b = client.completions.create(model="tiny", prompt="Random", max_tokens=8, temperature=1.0, seed=42)
+    assert a.choices[0].text == b.choices[0].text
+
+
+def test_models_health_tokenize(server):
+    models = server.client().models.list()
+    assert [m.id for m in models.data] == ["tiny.gguf"]
+    status, health = server.json("GET", "/health")
+    assert status == 200 and health["status"] == "ok"
+    status, tok = server.json("POST", "/tokenize", {"content": "hello world"})
+    assert status == 200 and len(tok["tokens"]) > 0
+    status, detok = server.json("POST", "/detokenize", {"tokens": tok["tokens"]})
+    assert status == 200 and "hello" in detok["content"]
+
+
+def test_error_cases(server):
+    client = server.client()
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="tiny", messages=MESSAGES, n=2)
+    assert e.value.status_code == 400
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="tiny", messages=[{"role": "wizard", "content": "x"}])
+    with pytest.raises(openai.BadRequestError):
+        client.completions.create(model="tiny", prompt="x", max_tokens=0)
+    with pytest.raises(openai.BadRequestError) as e:
+        client.completions.create(model="tiny", prompt="word " * 2000)
+    assert "context" in e.value.message
+    status, body = server.json("POST", "/v1/chat/completions", b'{"messages": [')
+    assert status == 400 and body["error"]["type"] == "invalid_request_error" and body["error"]["code"] == 400
+    status, body = server.json("POST", "/v1/completions", b"x" * (9 << 20))
+    assert status == 413 and body["error"]["code"] == 413
+    status, body = server.json("GET", "/v1/nothing")
+    assert status == 404 and "error" in body
+    # Still serving.
+    assert client.completions.create(model="tiny", prompt="ok", max_tokens=2).usage.completion_tokens >= 1
+
+
+def test_api_key(model_path):
+    s = Server(model_path, "--api-key", "sekret")
+    try:
+        with pytest.raises(openai.AuthenticationError):
+            s.client(api_key="wrong").completions.create(model="tiny", prompt="x", max_tokens=1)
+        status, body = s.json("POST", "/v1/completions", {"prompt": "x", "max_tokens": 1})
+        assert status == 401 and body["error"]["type"] == "authentication_error"
+        r = s.client(api_key="sekret").completions.create(model="tiny", prompt="x", max_tokens=1)
+        assert r.usage.completion_tokens == 1 or r.choices[0].finish_reason == "stop"
+        assert s.json("GET", "/health")[0] == 200
+    finally:
+        s.stop()
+    assert s.proc.returncode == 0
+
+
+def open_stream(port, body):
+    """Sends a streaming request on a raw socket and reads until the first data event."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    data = json.dumps(body).encode()
+    sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 + f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+    got = b""
+    while b"data: " not in got:
+        chunk = sock.recv(4096)
+        assert chunk, "connection closed before the first event"
+        got += chunk
+    return sock, got
+
+
+def wait_for(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_queue_full_503_and_disconnect_frees_slot(model_path):
+    s = Server(model_path, "-np", "1", "--queue-size", "0")
+    try:
+        sock, _ = open_stream(s.port, {"prompt": "go on", "max_tokens": 100000, "stream": True})
+        assert s.json("GET", "/health")[1]["slots_processing"] == 1
+        with pytest.raises(openai.InternalServerError) as e:
+            s.client().completions.create(model="tiny", prompt="x", max_tokens=2)
+        assert e.value.status_code == 503
+        sock.close()
+        # The slot is freed at once, not when the long generation would have ended.
+        assert wait_for(lambda: s.json("GET", "/health")[1]["slots_processing"] == 0, 3)
+        assert s.metric("quanta_requests_cancelled_total") == 1
+        r = s.client().completions.create(model="tiny", prompt="x", max_tokens=2)
+        assert r.usage.completion_tokens >= 1
+    finally:
+        s.stop()
+    assert s.proc.returncode == 0
+
+
+def test_load_32_concurrent_streams(model_path):
+    """32 streaming clients at once, two rounds: each completes or gets a clean 503; RSS stays flat."""
+    s = Server(model_path, "-np", "4", "-c", "2048", "--queue-size", "64")
+
+    async def one(client, i):
+        try:
+            stream = await client.chat.completions.create(
+                model="tiny", messages=[{"role": "user", "content": f"client {i}: tell a story"}],
+                max_tokens=12, temperature=0.7, seed=i, stream=True)
+            finish = None
+            async for chunk in stream:
+                for c in chunk.choices:
+                    finish = c.finish_reason or finish
+            return "ok" if finish in ("stop", "length") else f"no finish_reason ({finish})"
+        except openai.APIStatusError as e:
+            return "503" if e.status_code == 503 else f"status {e.status_code}"
+
+    async def round_():
+        client = openai.AsyncOpenAI(base_url=s.base + "/v1", api_key="none", max_retries=0, timeout=120)
+        try:
+            return await asyncio.wait_for(asyncio.gather(*(one(client, i) for i in range(32))), timeout=240)
+        finally:
+            await client.close()
+
+    try:
+        first = asyncio.run(round_())
+        rss1 = s.rss_kib()
+        second = asyncio.run(round_())
+        rss2 = s.rss_kib()
+        for results in (first, second):
+            assert all(r in ("ok", "503") for r in results), results
+            # The queue holds 64: every one of the 32 is served.
+            assert results.count("ok") == 32, results
+        assert s.proc.poll() is None
+        assert rss2 <= rss1 + 32 * 1024, (rss1, rss2)
+        assert s.json("GET", "/health")[1]["slots_processing"] == 0
+    finally:
+        s.stop()
+    assert s.proc.returncode == 0
+
+
+def test_sigterm_with_streams_in_flight(model_path):
+    s = Server(model_path, "-np", "2", "--queue-size", "4", "--shutdown-timeout", "1")
+    socks = [open_stream(s.port, {"prompt": f"stream {i}", "max_tokens": 100000, "stream": True})[0]
+             for i in range(2)]
+    started = time.monotonic()
+    s.proc.send_signal(signal.SIGTERM)
+    s.proc.wait(timeout=30)
+    assert s.proc.returncode == 0, "".join(s.log)
+    assert time.monotonic() - started < 15
+    # Each stream ended cleanly: its last event is the shutdown error, then the connection closed.
+    for sock in socks:
+        rest = b""
+        sock.settimeout(10)
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        sock.close()
+        assert b"shutting down" in rest
