@@ -40,7 +40,7 @@ public final class CPUBackend: ComputeBackend {
     }
     // More threads than usable CPUs only contend (thousands made no progress): capped; callers that
     // asked for more say so (ModelSettings.threadWarning).
-    pool = ThreadPool(threadCount: min(requested, CPUBackend.availableCPUs))
+    pool = try ThreadPool(threadCount: min(requested, CPUBackend.availableCPUs))
     let isa = configuration.instructionSet ?? CPUBackend.bestInstructionSet
     kernels = try KernelTable(isa, device: .cpu)
     info = CPUBackend.probe(isa: isa)
@@ -63,14 +63,28 @@ public final class CPUBackend: ComputeBackend {
     CPUInstructionSet.allCases.filter { unsupportedReason($0) == nil }
   }
 
-  /// CPUs this process may use: the online CPUs, fewer when the affinity mask or a cgroup v2 CPU quota
-  /// (`cpu.max`, e.g. a container's `--cpus`) allows fewer. The pool never runs more threads.
+  /// CPUs this process may use: the online CPUs, fewer when the affinity mask or a cgroup CPU quota
+  /// (v2 `cpu.max`, v1 `cpu.cfs_quota_us`: a container's `--cpus`) allows fewer. The pool never runs more threads.
   public static var availableCPUs: Int {
     var n = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     let affinity = Int(qk_affinity_cpu_count())
     if affinity > 0 { n = min(n, affinity) }
-    if let quota = cgroupCPUQuota() { n = min(n, quota) }
+    if let quota = cgroupCPUQuota() ?? cgroupV1CPUQuota() { n = min(n, quota) }
     return n
+  }
+
+  /// ⌈cfs_quota_us / cfs_period_us⌉ of a cgroup v1 CPU controller (quota −1: no limit → nil).
+  static func cgroupV1CPUQuota(
+    quota: String? = smallFile("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+      ?? smallFile("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us"),
+    period: String? = smallFile("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+      ?? smallFile("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us")
+  ) -> Int? {
+    let number = { (t: String?) in
+      t?.split(whereSeparator: { $0 == " " || $0 == "\n" }).first.flatMap { Double($0) }
+    }
+    guard let q = number(quota), let p = number(period), q > 0, p > 0 else { return nil }
+    return max(1, Int((q / p).rounded(.up)))
   }
 
   /// ⌈quota / period⌉ from /sys/fs/cgroup/cpu.max ("max 100000": no limit → nil).
@@ -81,14 +95,20 @@ public final class CPUBackend: ComputeBackend {
     return max(1, Int((quota / period).rounded(.up)))
   }
 
-  /// The first 4 KiB of a small text file (a cgroup or sysfs entry), nil when unreadable.
-  static func smallFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY)
+  /// The first `limit` bytes of a small text file (a cgroup, procfs or sysfs entry), nil when
+  /// unreadable or empty.
+  static func smallFile(_ path: String, limit: Int = 4096) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
-    var buf = [UInt8](repeating: 0, count: 4096)
-    let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
+    var buf = [UInt8](repeating: 0, count: limit)
+    var total = 0
+    while total < limit {
+      let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress! + total, limit - total) }
+      if n <= 0 { break }
+      total += n
+    }
+    return total > 0 ? String(decoding: buf[0..<total], as: UTF8.self) : nil
   }
 
   // MARK: Memory
@@ -200,10 +220,10 @@ public final class CPUBackend: ComputeBackend {
 
   // MARK: Device facts
 
-  static var availableMemory: Int? {
-    let pages = sysconf(Int32(_SC_AVPHYS_PAGES))
-    return pages > 0 ? pages * sysconf(Int32(_SC_PAGESIZE)) : nil
-  }
+  /// Host memory new allocations may take (`HostMemory`: RAM, cgroup and rlimits); nil if unknown.
+  static var availableMemory: Int? { HostMemory.available() }
+
+  public var availableMemory: Int? { CPUBackend.availableMemory }
 
   static func probe(isa: CPUInstructionSet) -> DeviceInfo {
     var name = "CPU"

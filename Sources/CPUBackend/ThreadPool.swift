@@ -1,3 +1,4 @@
+import QuantaCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -18,15 +19,25 @@ final class ThreadPool: Sendable {
   private let shared: Shared
   private let threads: ThreadList
 
-  init(threadCount: Int) {
+  /// Starts `threadCount − 1` workers. A worker that cannot be started (EAGAIN under a process or
+  /// thread limit, ENOMEM) is an error naming how many started: the workers already running are
+  /// stopped and joined, and nothing is left behind. `spawn` is `pthread_create` (tests inject a
+  /// failure).
+  init(
+    threadCount: Int,
+    spawn: (
+      UnsafeMutablePointer<pthread_t>, @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?,
+      UnsafeMutableRawPointer
+    ) -> Int32 = { pthread_create($0, nil, $1, $2) }
+  ) throws {
     self.threadCount = max(1, threadCount)
     shared = Shared()
     var started: [pthread_t] = []
     for index in 1..<self.threadCount {
       let context = Unmanaged.passRetained(WorkerContext(shared: shared, index: index)).toOpaque()
       var thread = pthread_t()
-      let rc = pthread_create(
-        &thread, nil,
+      let rc = spawn(
+        &thread,
         { raw in
           let ctx = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
           ctx.shared.workerLoop(index: ctx.index)
@@ -35,8 +46,14 @@ final class ThreadPool: Sendable {
       if rc == 0 {
         started.append(thread)
       } else {
-        // No thread: drop its context; the pool runs with fewer workers (still correct).
         Unmanaged<WorkerContext>.fromOpaque(context).release()
+        shared.stop()
+        for t in started { pthread_join(t, nil) }
+        throw QuantaError.invalidArgument(
+          op: "CPUBackend",
+          reason:
+            "cannot start CPU thread \(index + 1) of \(self.threadCount) (\(started.count + 1) running): "
+            + "\(String(cString: strerror(rc))); use fewer threads (-t)")
       }
     }
     threads = ThreadList(started)

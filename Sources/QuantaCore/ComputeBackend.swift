@@ -56,6 +56,10 @@ public protocol ComputeBackend: AnyObject, Sendable {
   func copy(_ buffer: any DeviceBuffer, at offset: Int, to destination: UnsafeMutableRawBufferPointer) throws
   /// Waits until every op issued so far has finished (a no-op for synchronous backends).
   func synchronize() throws
+  /// Bytes new allocations may still take, as well as the backend can tell (a CPU: available RAM
+  /// within the cgroup and address-space limits; a GPU: the driver's free memory); nil when unknown.
+  /// Loading a model checks its memory estimate against this before allocating anything.
+  var availableMemory: Int? { get }
   /// The reference bandwidth `quanta bench matmul` compares kernels with, in bytes per second: a
   /// streaming read with all threads on a CPU, a device-to-device copy on a GPU. `bytes` is a size
   /// larger than the device's last-level cache.
@@ -128,6 +132,7 @@ public protocol ComputeBackend: AnyObject, Sendable {
 
 // Defaults: every op is "unsupported" until a backend implements it.
 extension ComputeBackend {
+  public var availableMemory: Int? { nil }
   func unsupported(_ op: String, _ type: String) -> QuantaError {
     .unsupported(op: op, type: type, device: device)
   }

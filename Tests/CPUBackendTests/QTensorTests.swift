@@ -89,8 +89,8 @@ import Testing
 
 @Suite struct ThreadPoolTests {
   @Test(arguments: [1, 2, 3, 8])
-  func everyTaskRunsExactlyOnce(_ threads: Int) {
-    let pool = ThreadPool(threadCount: threads)
+  func everyTaskRunsExactlyOnce(_ threads: Int) throws {
+    let pool = try ThreadPool(threadCount: threads)
     for tasks in [0, 1, 2, 5, 64, 1000] {
       let counts = UnsafeMutablePointer<Int>.allocate(capacity: max(tasks, 1))
       counts.initialize(repeating: 0, count: max(tasks, 1))
@@ -107,8 +107,8 @@ import Testing
     }
   }
 
-  @Test func nestedCallsRunInlineInsteadOfDeadlocking() {
-    let pool = ThreadPool(threadCount: 2)
+  @Test func nestedCallsRunInlineInsteadOfDeadlocking() throws {
+    let pool = try ThreadPool(threadCount: 2)
     let sums = UnsafeMutablePointer<Int>.allocate(capacity: 8)
     sums.initialize(repeating: 0, count: 8)
     defer { sums.deallocate() }
@@ -118,8 +118,8 @@ import Testing
     #expect((0..<8).allSatisfy { sums[$0] == 10 })
   }
 
-  @Test func concurrentCallersAllComplete() async {
-    let pool = ThreadPool(threadCount: 2)
+  @Test func concurrentCallersAllComplete() async throws {
+    let pool = try ThreadPool(threadCount: 2)
     let total = await withTaskGroup(of: Int.self) { group in
       for _ in 0..<8 {
         group.addTask {
@@ -135,8 +135,8 @@ import Testing
     #expect(total == 8 * 50 * 100)
   }
 
-  @Test func chunkSizes() {
-    let pool = ThreadPool(threadCount: 2)
+  @Test func chunkSizes() throws {
+    let pool = try ThreadPool(threadCount: 2)
     #expect(pool.chunk(for: 14336, perThread: 4, minimum: 16, multiple: 4) == 1792)
     #expect(pool.chunk(for: 10, perThread: 4, minimum: 16) == 16)
   }

@@ -46,6 +46,8 @@ public final class LanguageModel: Sendable {
   /// architecture's usual format, a guess).
   public let chatTemplateFromFile: Bool
   public let file: GGUFFile
+  /// What one session needs on the device, checked against its free memory at load.
+  public let memoryEstimate: MemoryEstimate
   let transformer: Transformer
 
   public var device: Device { transformer.backend.device }
@@ -86,6 +88,11 @@ public final class LanguageModel: Sendable {
     self.file = file
     self.options = options
     contextLength = min(options.contextLength, config.contextLength)
+    // Before any weight or cache is allocated: a run that cannot fit is refused with the sizes.
+    memoryEstimate = MemoryEstimate(
+      config: config, file: file, contextLength: contextLength, batchSize: options.batchSize,
+      logitsChunk: options.logitsChunk, copiesWeights: backend.device.kind != .cpu)
+    try LanguageModel.checkMemory(memoryEstimate, backend: backend)
     let vocabulary = try Vocabulary(metadata: file.metadata)
     tokenizer = try Tokenizer(vocabulary)
     var eog = Set<Int32>()

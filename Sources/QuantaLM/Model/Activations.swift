@@ -9,6 +9,14 @@ final class ActivationBuffers: Sendable {
   let k, kAlt, v, vAlt: any DeviceBuffer  // (capacity, kvHeads · headDim)
   let gate, up, act: any DeviceBuffer  // (capacity, ff)
 
+  /// Bytes the buffers of `capacity` rows take (`MemoryEstimate`): the widths allocated below.
+  static func byteCount(config c: ModelConfig, capacity: Int) -> Int {
+    let qWidth = c.headCount * c.headDim
+    let kvWidth = c.kvHeadCount * c.headDim
+    let widths = 4 * c.embeddingLength + 3 * qWidth + 4 * kvWidth + 3 * c.feedForwardLength
+    return capacity * widths * MemoryLayout<Float>.size
+  }
+
   init(config c: ModelConfig, capacity: Int, backend: any ComputeBackend) throws {
     self.capacity = capacity
     func buffer(_ width: Int) throws -> any DeviceBuffer {
@@ -103,4 +111,10 @@ struct KVCache: Sendable {
 
   /// Bytes of device memory held.
   var byteCount: Int { layers.reduce(0) { $0 + $1.keys.byteCount + $1.values.byteCount } }
+
+  /// Bytes a cache of `capacity` tokens takes (`MemoryEstimate`): keys and values of the shape
+  /// allocated above, f16, every layer.
+  static func byteCount(config c: ModelConfig, capacity: Int) -> Int {
+    c.layerCount * 2 * capacity * c.kvHeadCount * c.headDim * MemoryLayout<UInt16>.size
+  }
 }

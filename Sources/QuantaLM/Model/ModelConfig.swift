@@ -254,6 +254,9 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
   case emptyInput
   /// A container this loader cannot run models from (legacy GGML/GGMF/GGJT), and why.
   case unsupportedFormat(format: String, reason: String)
+  /// The model's estimated memory exceeds what the device has available (`MemoryEstimate`);
+  /// `largestContext`: the most tokens of context that would fit (nil: not even the weights).
+  case insufficientMemory(device: String, needed: MemoryEstimate, available: Int, largestContext: Int?)
 
   public var description: String {
     switch self {
@@ -270,6 +273,17 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case .invalidToken(let id, let n): return "token id \(id) is outside the vocabulary of \(n) tokens"
     case .emptyInput: return "no tokens to evaluate"
     case .unsupportedFormat(let f, let why): return "\(f) models cannot be run: \(why)"
+    case .insufficientMemory(let device, let needed, let available, let largest):
+      let fix =
+        largest.map { n in
+          // 90%, in whole 256-token steps: the estimate leaves out small allocations (allocator
+          // arenas, plan tensors) that an exact fit would have no room for.
+          let margin = n / 10 * 9
+          let suggestion = margin >= 256 ? margin / 256 * 256 : max(1, margin)
+          return "a context of at most \(n) tokens fits: lower it with -c (e.g. -c \(suggestion))"
+        } ?? "the weights and compute buffers alone do not fit: use a smaller model or a smaller quantization"
+      return "not enough memory on \(device): this model needs \(needed), "
+        + "\(MemoryEstimate.format(available)) is available; \(fix)"
     }
   }
 }
