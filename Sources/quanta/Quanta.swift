@@ -10,13 +10,13 @@ struct Quanta: AsyncParsableCommand {
     version: quantaVersion,
     subcommands: [
       Run.self, Tokenize.self, PerplexityCommand.self, Inspect.self, Quantize.self, Bench.self, Devices.self,
-      Kernels.self, Selftest.self, Synth.self,
+      Kernels.self, Selftest.self, Synth.self, Serve.self,
     ]
   )
 
   /// Single-dash words the commands declare; any other `-xy` is refused before parsing, since
   /// ArgumentParser reads it as `-x -y` (`-hf` would print help and exit 0).
-  static let singleDashWords: Set<String> = ["-ngl", "-cnv", "-sys", "-fa"]
+  static let singleDashWords: Set<String> = ["-ngl", "-cnv", "-sys", "-fa", "-np"]
 
   static func main() async {
     // A model file truncated while mapped: a message naming it and exit 1, not a silent SIGBUS.
