@@ -82,7 +82,7 @@ struct IntegerField: Decodable {
 }
 
 /// The sampling fields both completion endpoints take (OpenAI's, plus llama-server's `top_k`,
-/// `min_p`, `repeat_penalty`).
+/// `min_p`, `repeat_penalty`, `n_predict`, `ignore_eos`).
 struct SamplingFields: Decodable {
   var temperature: Double?
   var top_p: Double?
@@ -96,6 +96,7 @@ struct SamplingFields: Decodable {
   var presence_penalty: Double?
   var frequency_penalty: Double?
   var repeat_penalty: Double?
+  var ignore_eos: Bool?
   var n: IntegerField?
   var stream: Bool?
   var stream_options: StreamOptions?
@@ -150,6 +151,8 @@ struct SamplingFields: Decodable {
       }
       limit = value == -1 ? nil : value
     }
+    // llama-server's extension: end-of-generation ids are never sampled.
+    if ignore_eos == true { for t in model.endOfGenerationTokens { o.logitBias[t] = -.infinity } }
     var stops = stop?.values ?? []
     guard stops.count <= 16 else {
       throw .invalidRequest("'stop' takes at most 16 strings, got \(stops.count)")

@@ -132,11 +132,26 @@ public final class Scheduler: Sendable {
   private let wake = DispatchSemaphore(value: 0)
   /// Signalled by the worker when it returns.
   private let exited = DispatchSemaphore(value: 0)
+  /// When set (tests), every step the worker takes, in order: which slot, prefill chunk or decode.
+  let stepLog: Mutex<[Step]>?
+  struct Step: Equatable {
+    var slot: Int
+    var prefill: Bool
+  }
 
   /// Allocates `slots` sessions (their KV caches) and starts the worker.
-  public init(
+  public convenience init(
     model: LanguageModel, slots: Int, queueCapacity: Int, prefillChunk: Int = 256,
     metrics: ServerMetrics = ServerMetrics()
+  ) throws {
+    try self.init(
+      model: model, slots: slots, queueCapacity: queueCapacity, prefillChunk: prefillChunk, metrics: metrics,
+      recordSteps: false)
+  }
+
+  init(
+    model: LanguageModel, slots: Int, queueCapacity: Int, prefillChunk: Int, metrics: ServerMetrics,
+    recordSteps: Bool
   ) throws {
     guard slots >= 1 else { throw ServerConfigurationError.invalid("-np must be at least 1, got \(slots)") }
     guard queueCapacity >= 0 else {
@@ -150,6 +165,7 @@ public final class Scheduler: Sendable {
     self.queueCapacity = queueCapacity
     self.prefillChunk = prefillChunk
     self.metrics = metrics
+    stepLog = recordSteps ? Mutex([]) : nil
     metrics.slotsTotal.set(Double(slots))
     // Sessions are not Sendable: they are made here (so an allocation failure is reported at start)
     // and from then on touched only by the worker thread.
@@ -339,6 +355,7 @@ public final class Scheduler: Sendable {
     let clock = ContinuousClock()
     let start = clock.now
     do {
+      stepLog?.withLock { $0.append(Step(slot: slot.index, prefill: !w.pending.isEmpty)) }
       if !w.pending.isEmpty {
         let chunk = Array(w.pending.prefix(prefillChunk))
         try slot.session.evaluate(tokens: chunk)

@@ -135,6 +135,12 @@ import Testing
       let n = try #require(usage["completion_tokens"] as? Int)
       #expect(n <= 24)
       if choice["finish_reason"] as? String == "length" { #expect(n == 24) }
+      // ignore_eos (llama-server's): exactly max_tokens, ending with `length`.
+      let full = try await client.post(
+        "/v1/completions", #"{"prompt":"The story","temperature":0,"max_tokens":24,"ignore_eos":true}"#)
+      let fo = try full.object()
+      #expect((fo["usage"] as? [String: Any])?["completion_tokens"] as? Int == 24)
+      #expect((fo["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "length")
       // A stop string: the text up to its first occurrence, at least two characters in.
       let chars = Array(text)
       try #require(chars.count >= 6, "the greedy reply is too short to cut: \(text.debugDescription)")

@@ -1,8 +1,9 @@
 import Foundation
 import QuantaLM
-import QuantaServer
 import Synchronization
 import Testing
+
+@testable import QuantaServer
 
 /// The slot scheduler without HTTP: interleaved slots give each request what a session alone
 /// gives, prefix reuse skips the shared prefix and changes nothing, cancellation frees the slot.
@@ -45,6 +46,36 @@ import Testing
       #expect(result.promptTokens == prompt.count)
     }
     #expect(scheduler.stats.busySlots == 0)
+    await scheduler.shutdown()
+  }
+
+  /// A long prompt arriving while another request streams is prefilled a chunk per round, with the
+  /// streaming slot decoding a token between each two chunks: the stream never waits for the
+  /// whole prompt.
+  @Test func longPromptDoesNotStallAStream() async throws {
+    let model = try await TestModel.load(context: 256)
+    let scheduler = try Scheduler(
+      model: model, slots: 2, queueCapacity: 2, prefillChunk: 16, metrics: ServerMetrics(), recordSteps: true)
+    let short = model.tokenizer.encode("Stream", addSpecial: true)
+    let streaming = try scheduler.submit(
+      SlotRequest(promptTokens: short, maxTokens: 200, sampling: greedy(model, banEnd: true)))
+    // Once the stream is decoding, a prompt of 160 tokens (10 chunks) arrives.
+    var events = streaming.events.makeAsyncIterator()
+    _ = try await events.next()
+    let long = [model.tokenizer.vocabulary.bos ?? 1] + [Int32](repeating: 9, count: 159)
+    let later = try await collect(
+      try scheduler.submit(SlotRequest(promptTokens: long, maxTokens: 1, sampling: greedy(model))))
+    streaming.cancel()
+    #expect(later.result.cachedTokens == 0)
+    let steps = try #require(scheduler.stepLog?.withLock { $0 })
+    let prefills = steps.indices.filter { steps[$0].prefill && steps[$0].slot == later.result.slot }
+    #expect(prefills.count == 10)
+    // Between two chunks of the long prompt, the other slot decoded exactly one token.
+    for (a, b) in zip(prefills, prefills.dropFirst()) {
+      let between = steps[(a + 1)..<b]
+      #expect(
+        between.count == 1 && between.first?.prefill == false && between.first?.slot != later.result.slot)
+    }
     await scheduler.shutdown()
   }
 

@@ -165,6 +165,10 @@ def test_max_tokens(server):
         r = client.completions.create(model="tiny", prompt="Count", max_tokens=n, temperature=0)
         assert r.usage.completion_tokens <= n
         assert r.choices[0].finish_reason == ("length" if r.usage.completion_tokens == n else "stop")
+        # llama-server's ignore_eos: the end-of-generation ids are never sampled, so exactly n.
+        r = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=n, extra_body={"ignore_eos": True})
+        assert r.usage.completion_tokens == n
+        assert r.choices[0].finish_reason == "length"
 
 
 def test_stop_sequences(server):
@@ -265,7 +269,7 @@ def wait_for(predicate, seconds):
 def test_queue_full_503_and_disconnect_frees_slot(model_path):
     s = Server(model_path, "-np", "1", "--queue-size", "0")
     try:
-        sock, _ = open_stream(s.port, {"prompt": "go on", "max_tokens": 100000, "stream": True})
+        sock, _ = open_stream(s.port, {"prompt": "go on", "max_tokens": 100000, "stream": True, "ignore_eos": True})
         assert s.json("GET", "/health")[1]["slots_processing"] == 1
         with pytest.raises(openai.InternalServerError) as e:
             s.client().completions.create(model="tiny", prompt="x", max_tokens=2)
@@ -289,7 +293,7 @@ def test_load_32_concurrent_streams(model_path):
         try:
             stream = await client.chat.completions.create(
                 model="tiny", messages=[{"role": "user", "content": f"client {i}: tell a story"}],
-                max_tokens=12, temperature=0.7, seed=i, stream=True)
+                max_tokens=8, temperature=0.7, seed=i, stream=True)
             finish = None
             async for chunk in stream:
                 for c in chunk.choices:
@@ -324,7 +328,8 @@ def test_load_32_concurrent_streams(model_path):
 
 def test_sigterm_with_streams_in_flight(model_path):
     s = Server(model_path, "-np", "2", "--queue-size", "4", "--shutdown-timeout", "1")
-    socks = [open_stream(s.port, {"prompt": f"stream {i}", "max_tokens": 100000, "stream": True})[0]
+    socks = [open_stream(s.port, {"prompt": f"stream {i}", "max_tokens": 100000, "stream": True,
+                                           "ignore_eos": True})[0]
              for i in range(2)]
     started = time.monotonic()
     s.proc.send_signal(signal.SIGTERM)
