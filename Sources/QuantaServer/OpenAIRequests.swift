@@ -97,6 +97,8 @@ struct SamplingFields: Decodable {
   var frequency_penalty: Double?
   var repeat_penalty: Double?
   var ignore_eos: Bool?
+  /// OpenAI's: token id (as a string key) → bias in −100...100 added to its logit; −100 bans it.
+  var logit_bias: [String: Double]?
   var n: IntegerField?
   var stream: Bool?
   var stream_options: StreamOptions?
@@ -150,6 +152,16 @@ struct SamplingFields: Decodable {
         throw .invalidRequest("'\(name)' must be at least 1 (or -1 for no limit), got \(value)")
       }
       limit = value == -1 ? nil : value
+    }
+    for (key, bias) in logit_bias ?? [:] {
+      guard let id = Int32(key), id >= 0, Int(id) < model.config.vocabularySize else {
+        throw .invalidRequest("'logit_bias' key '\(key)' is not a token id of the vocabulary")
+      }
+      guard bias.isFinite, (-100...100).contains(bias) else {
+        throw .invalidRequest("'logit_bias' values must be in -100...100, got \(bias)")
+      }
+      // OpenAI: -100 bans the token, 100 makes it all but certain.
+      o.logitBias[id] = bias <= -100 ? -.infinity : Float(bias)
     }
     // llama-server's extension: end-of-generation ids are never sampled.
     if ignore_eos == true { for t in model.endOfGenerationTokens { o.logitBias[t] = -.infinity } }

@@ -156,6 +156,27 @@ import Testing
     }
   }
 
+  /// `logit_bias` −100 bans a token: the greedy first token, banned, is not the reply.
+  @Test func logitBiasBansAToken() async throws {
+    try await withServer { client, server in
+      let model = server.model
+      var sampling = SamplingOptions.greedy
+      for t in model.endOfGenerationTokens { sampling.logitBias[t] = -.infinity }
+      var o = GenerationOptions(maxTokens: 1, sampling: sampling)
+      o.contextShift = false
+      let (text, summary) = try await model.complete(prompt: "Hello", options: o)
+      let id = try #require(summary.tokenIDs.first)
+      let body = #"{"prompt":"Hello","temperature":0,"max_tokens":1,"ignore_eos":true"#
+      let plain = try await client.post("/v1/completions", body + "}")
+      #expect((try plain.object()["choices"] as? [[String: Any]])?.first?["text"] as? String == text)
+      let banned = try await client.post("/v1/completions", body + #","logit_bias":{"\#(id)":-100}}"#)
+      #expect(banned.status == .ok)
+      let other = try #require(
+        (try banned.object()["choices"] as? [[String: Any]])?.first?["text"] as? String)
+      #expect(other != text)
+    }
+  }
+
   @Test func tokenizeAndDetokenize() async throws {
     try await withServer { client, server in
       let r = try await client.post("/tokenize", #"{"content":"hello world"}"#)

@@ -47,6 +47,9 @@ import Testing
         ("/v1/completions", #"{"prompt":["a","b"]}"#, "one prompt"),
         ("/v1/completions", #"{"prompt":[99999]}"#, "vocabulary"),
         ("/v1/completions", #"{"prompt":"x","seed":0.5}"#, "seed"),
+        ("/v1/completions", #"{"prompt":"x","logit_bias":{"abc":1}}"#, "logit_bias"),
+        ("/v1/completions", #"{"prompt":"x","logit_bias":{"5000":1}}"#, "logit_bias"),
+        ("/v1/completions", #"{"prompt":"x","logit_bias":{"5":300}}"#, "logit_bias"),
         ("/tokenize", #"{"text":"x"}"#, "content"),
         ("/detokenize", #"{"tokens":"abc"}"#, "tokens"),
       ]
