@@ -59,8 +59,14 @@ for arch in sm_61 sm_80 sm_90; do
   "$CLANG" -x cuda --cuda-gpu-arch="$arch" --cuda-device-only -nocudainc -nocudalib -fsyntax-only -std=c++17 \
     -Werror=return-type "$tmp/all.cu"
   n=$((n + 1))
+  # The module GPUContext builds for dependent launches (sm_90+): the same text with the waits compiled.
+  if [ "$arch" = sm_90 ]; then
+    "$CLANG" -x cuda --cuda-gpu-arch="$arch" --cuda-device-only -nocudainc -nocudalib -fsyntax-only -std=c++17 \
+      -Werror=return-type -DQK_DEPENDENT_LAUNCH=1 -DQK_DEPENDENT_LAUNCH_EARLY=1 "$tmp/all.cu"
+    n=$((n + 1))
+  fi
 done
-echo "hip_kernels_check: CUDA dialect type-checks for $n NVIDIA targets (clang -fsyntax-only, no NVRTC)"
+echo "hip_kernels_check: CUDA dialect type-checks for $n NVIDIA targets and variants (clang -fsyntax-only, no NVRTC)"
 # 4. the dense kernels run on a CPU emulation of 32- and 64-wide wavefronts against references.
 bash scripts/gpu_kernels_emulate.sh
 # 5. the HIP-on-CUDA test layer (Tests/HIPOnCUDA) builds against AMD's own HIP headers with -Werror

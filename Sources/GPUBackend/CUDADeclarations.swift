@@ -51,6 +51,27 @@ typealias PFN_cuLaunchKernel =
     CUfunction, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUstream,
     UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
   ) -> CUresult
+/// CUlaunchAttribute (cuda.h): an id, 4 bytes of padding, a 64-byte value union.
+struct CUlaunchAttribute {
+  var id: UInt32
+  var pad: UInt32 = 0
+  var value: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+}
+/// CUlaunchConfig (cuda.h): grid, block, dynamic shared bytes, stream, attributes.
+struct CUlaunchConfig {
+  var gridDimX: UInt32, gridDimY: UInt32, gridDimZ: UInt32
+  var blockDimX: UInt32, blockDimY: UInt32, blockDimZ: UInt32
+  var sharedMemBytes: UInt32
+  var hStream: CUstream
+  var attrs: UnsafeMutablePointer<CUlaunchAttribute>?
+  var numAttrs: UInt32
+}
+/// The config is a `CUlaunchConfig` (a Swift struct is not a C type, so passed as a raw pointer).
+typealias PFN_cuLaunchKernelEx =
+  @convention(c) (
+    UnsafeRawPointer?, CUfunction, UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+    UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+  ) -> CUresult
 typealias PFN_cuStreamBeginCapture_v2 = @convention(c) (CUstream, Int32) -> CUresult
 typealias PFN_cuStreamEndCapture = @convention(c) (CUstream, UnsafeMutablePointer<CUgraph>?) -> CUresult
 typealias PFN_cuGraphInstantiateWithFlags =
@@ -103,6 +124,8 @@ enum CUDAConst {
   static let CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: Int32 = 75
   static let CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: Int32 = 76
   static let NVRTC_SUCCESS: Int32 = 0
+  /// CUlaunchAttributeID: the kernel resolves its stream dependency itself (griddepcontrol.wait).
+  static let CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION: UInt32 = 6
   /// cuLaunchKernel and friends need CUDA 11.0+ drivers (the _v2 entry points and NVRTC CUBIN output).
   static let minimumDriverVersion: Int32 = 11000
 }

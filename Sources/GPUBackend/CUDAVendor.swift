@@ -52,6 +52,8 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
   private let cuModuleUnload: PFN_cuModuleUnload
   private let cuModuleGetFunction: PFN_cuModuleGetFunction
   private let cuLaunchKernel: PFN_cuLaunchKernel
+  /// CUDA 12.0+ drivers; nil before (dependent launches then launch as plain ones).
+  private let cuLaunchKernelEx: PFN_cuLaunchKernelEx?
   private let cuStreamBeginCapture: PFN_cuStreamBeginCapture_v2
   private let cuStreamEndCapture: PFN_cuStreamEndCapture
   private let cuGraphInstantiateWithFlags: PFN_cuGraphInstantiateWithFlags
@@ -104,6 +106,7 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
     cuModuleUnload = try d.function("cuModuleUnload")
     cuModuleGetFunction = try d.function("cuModuleGetFunction")
     cuLaunchKernel = try d.function("cuLaunchKernel")
+    cuLaunchKernelEx = d.optionalFunction("cuLaunchKernelEx", as: PFN_cuLaunchKernelEx.self)
     cuStreamBeginCapture = try d.function("cuStreamBeginCapture_v2")
     cuStreamEndCapture = try d.function("cuStreamEndCapture")
     cuGraphInstantiateWithFlags = try d.function("cuGraphInstantiateWithFlags")
@@ -331,6 +334,29 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
       cuLaunchKernel(
         function.pointer, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2), UInt32(block.0), UInt32(block.1),
         UInt32(block.2), UInt32(sharedBytes), stream.pointer, arguments, nil))
+  }
+  public var hasDependentLaunch: Bool { cuLaunchKernelEx != nil }
+  public func launchDependent(
+    _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int,
+    stream: VendorHandle,
+    arguments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+  ) throws(GPUError) {
+    guard let cuLaunchKernelEx else {
+      return try launch(
+        function, grid: grid, block: block, sharedBytes: sharedBytes, stream: stream, arguments: arguments)
+    }
+    var attribute = CUlaunchAttribute(id: CUDAConst.CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION)
+    attribute.value.0 = 1  // programmaticStreamSerializationAllowed (the union's first int)
+    try withUnsafeMutablePointer(to: &attribute) { (attr) throws(GPUError) in
+      var config = CUlaunchConfig(
+        gridDimX: UInt32(grid.0), gridDimY: UInt32(grid.1), gridDimZ: UInt32(grid.2),
+        blockDimX: UInt32(block.0),
+        blockDimY: UInt32(block.1), blockDimZ: UInt32(block.2), sharedMemBytes: UInt32(sharedBytes),
+        hStream: stream.pointer, attrs: attr, numAttrs: 1)
+      try withUnsafePointer(to: &config) { (c) throws(GPUError) in
+        try check("cuLaunchKernelEx", cuLaunchKernelEx(UnsafeRawPointer(c), function.pointer, arguments, nil))
+      }
+    }
   }
   public func beginCapture(stream: VendorHandle) throws(GPUError) {
     // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: other threads' unsafe calls do not break this capture.

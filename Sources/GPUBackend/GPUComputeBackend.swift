@@ -36,7 +36,15 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     /// portable kernel the ROCm path runs (scripts/rocm_on_cuda.sh compares the two vendors on the
     /// same kernels that way).
     public var matrixCores = true
-    public init(matrixCores: Bool = true) { self.matrixCores = matrixCores }
+    /// Launch each kernel as a programmatic dependent of the one before it where the device can
+    /// (CUDA sm_90+): its launch overlaps the previous kernel's end, and every kernel waits for its
+    /// predecessor inside. Off by default: on an H100 it took a 7B Q4_0 decode from 345 to 328 t/s
+    /// and Gemma 3 270M from 891 to 906 (same binary and run), so it stays a measured option.
+    public var dependentLaunches = false
+    public init(matrixCores: Bool = true, dependentLaunches: Bool = false) {
+      self.matrixCores = matrixCores
+      self.dependentLaunches = dependentLaunches
+    }
   }
 
   /// Opens `device` (`.cuda(i)` → CUDA, `.rocm(i)` → HIP): loads the vendor libraries, checks the
@@ -57,7 +65,8 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     device: Device, api: any VendorAPI, cache: KernelCache = KernelCache(),
     configuration: Configuration = .init()
   ) throws(GPUError) {
-    let ctx = try GPUContext(api: api, device: device.ordinal, cache: cache)
+    let ctx = try GPUContext(
+      api: api, device: device.ordinal, cache: cache, dependentLaunches: configuration.dependentLaunches)
     let p = ctx.properties
     self.device = device
     self.context = ctx

@@ -46,8 +46,15 @@ public final class GPUContext: @unchecked Sendable {
   private let state = Mutex(State())
   /// Bytes kept for reuse before the pool returns memory to the driver.
   public let poolLimit: Int
+  /// Kernels launch as programmatic dependents of the kernel before them (CUDA sm_90+ with a CUDA 12+
+  /// driver, when asked for): the next kernel's launch overlaps the end of the previous one. The module
+  /// is then built with QK_DEPENDENT_LAUNCH (each kernel waits for its predecessor first); otherwise
+  /// those waits are not compiled at all.
+  public let dependentLaunches: Bool
 
-  public init(api: any VendorAPI, device: Int, cache: KernelCache = KernelCache()) throws(GPUError) {
+  public init(
+    api: any VendorAPI, device: Int, cache: KernelCache = KernelCache(), dependentLaunches: Bool = false
+  ) throws(GPUError) {
     let count = try api.deviceCount()
     let visible = environment(api.vendor.visibleDevicesVariable)
     if count == 0 {
@@ -70,6 +77,9 @@ public final class GPUContext: @unchecked Sendable {
     self.properties = props
     self.cache = cache
     self.poolLimit = max(props.totalMemory / 8, 64 << 20)
+    self.dependentLaunches =
+      dependentLaunches && api.vendor == .cuda && api.hasDependentLaunch
+      && (GPUMatMat.computeCapability(props.architecture) ?? 0) >= 90
     stream = try api.createStream()
   }
 
@@ -164,7 +174,8 @@ public final class GPUContext: @unchecked Sendable {
       // The base target ("gfx90a", not "gfx90a:sramecc+:xnack-"): its code runs on every feature variant
       // and shares the cache key with `quanta kernels --compile --arch gfx90a`.
       let built = try compiler.codeObject(
-        architecture: properties.architecture, warpSize: properties.warpSize)
+        architecture: properties.architecture, warpSize: properties.warpSize,
+        dependentLaunch: dependentLaunches)
       let m = try run { () throws(GPUError) in try api.loadModule(built.code) }
       module = state.withLock { s in
         if let existing = s.module { return existing }
@@ -190,7 +201,12 @@ public final class GPUContext: @unchecked Sendable {
     let f = try kernel(name)
     try run { () throws(GPUError) in
       try arguments.withParameterPointers { (p) throws(GPUError) in
-        try api.launch(f, grid: grid, block: block, sharedBytes: sharedBytes, stream: stream, arguments: p)
+        if dependentLaunches {
+          try api.launchDependent(
+            f, grid: grid, block: block, sharedBytes: sharedBytes, stream: stream, arguments: p)
+        } else {
+          try api.launch(f, grid: grid, block: block, sharedBytes: sharedBytes, stream: stream, arguments: p)
+        }
       }
     }
   }

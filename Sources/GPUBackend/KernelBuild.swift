@@ -40,10 +40,20 @@ public enum KernelBuild {
     arch.hasPrefix("sm_") ? .cuda : arch.hasPrefix("gfx") ? .hip : nil
   }
 
-  /// Vendor prelude + the host's defines + the common dialect.
-  public static func source(vendor: GPUVendor, warpSize: Int) -> String {
+  /// Whether a dependent launch lets the next kernel launch once every CTA has started
+  /// (QK_DEPENDENT_LAUNCH_EARLY), or only as the CTAs exit.
+  static let dependentLaunchEarly = true
+
+  /// Vendor prelude + the host's defines + the common dialect. `dependentLaunch`: the kernels wait for
+  /// their predecessor themselves (prelude_cuda.cuh's qk_grid_dependency_sync), for launches with
+  /// programmatic stream serialization; without it the source has no such wait at all.
+  public static func source(vendor: GPUVendor, warpSize: Int, dependentLaunch: Bool = false) -> String {
     let prelude = KernelSources.files[KernelSources.preludes[vendor == .cuda ? "cuda" : "hip"]!]!
-    var text = prelude + "\n#define QK_WARP_SIZE \(warpSize)\n"
+    var text =
+      dependentLaunch
+      ? "#define QK_DEPENDENT_LAUNCH 1\n#define QK_DEPENDENT_LAUNCH_EARLY \(dependentLaunchEarly ? 1 : 0)\n"
+      : ""
+    text += prelude + "\n#define QK_WARP_SIZE \(warpSize)\n"
     text += GPUMatMat.sourceDefines  // mat-mat tile geometry (GPUMatMat.swift owns it)
     text += GPUMatVec.sourceDefines  // mat-vec geometry (GPUMatVec.swift owns it)
     for name in KernelSources.commonOrder { text += "\n// ---- \(name)\n" + KernelSources.files[name]! }
@@ -124,10 +134,10 @@ public struct KernelCompiler: Sendable {
     public var fromCache: Bool
   }
 
-  public func codeObject(architecture: String, warpSize: Int, useCache: Bool = true) throws(GPUError)
-    -> Result
-  {
-    let source = KernelBuild.source(vendor: api.vendor, warpSize: warpSize)
+  public func codeObject(
+    architecture: String, warpSize: Int, dependentLaunch: Bool = false, useCache: Bool = true
+  ) throws(GPUError) -> Result {
+    let source = KernelBuild.source(vendor: api.vendor, warpSize: warpSize, dependentLaunch: dependentLaunch)
     let options = KernelBuild.options(vendor: api.vendor)
     let key = KernelCache.key(
       vendor: api.vendor, source: source, architecture: architecture, options: options)

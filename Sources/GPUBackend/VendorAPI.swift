@@ -101,6 +101,17 @@ public protocol VendorAPI: AnyObject, Sendable {
     stream: VendorHandle,
     arguments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
   ) throws(GPUError)
+  /// Whether `launchDependent` can overlap a kernel with its predecessor (CUDA 12+ drivers).
+  var hasDependentLaunch: Bool { get }
+  /// Launches `function` as a programmatic dependent of the kernel before it in `stream` (CUDA
+  /// sm_90+): it may be scheduled while that kernel finishes, and waits for it inside
+  /// (qk_grid_dependency_sync, the first statement of every kernel). Vendors without it launch as
+  /// `launch` does.
+  func launchDependent(
+    _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int,
+    stream: VendorHandle,
+    arguments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+  ) throws(GPUError)
   /// Starts recording the work issued to `stream` (from this thread) into a graph: nothing runs
   /// until the graph is launched. Allocation, synchronization and host copies are not allowed
   /// while recording.
@@ -113,4 +124,16 @@ public protocol VendorAPI: AnyObject, Sendable {
   func destroyGraph(_ graph: VendorHandle)
   /// True when `code` (a failing call's result) leaves the context unusable (RELIABILITY.md B8).
   func isSticky(_ error: GPUError) -> Bool
+}
+
+extension VendorAPI {
+  public var hasDependentLaunch: Bool { false }
+  public func launchDependent(
+    _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int,
+    stream: VendorHandle,
+    arguments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+  ) throws(GPUError) {
+    try launch(
+      function, grid: grid, block: block, sharedBytes: sharedBytes, stream: stream, arguments: arguments)
+  }
 }

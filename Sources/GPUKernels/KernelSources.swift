@@ -270,7 +270,7 @@ QK_DEVICE void quantize_block_q8_1(const float* x, u8* y) {
 }
 
 #define QUANTIZE_REF_KERNEL(name, BYTES)                                                           \
-  QK_KERNEL void __launch_bounds__(256) quantize_ref_##name(const float* x, u8* y, s64 nblocks) {  \
+  QK_KERNEL void __launch_bounds__(256) quantize_ref_##name(const float* x, u8* y, s64 nblocks) { qk_grid_dependency_sync();  \
     QK_FOR_EACH(b, nblocks) quantize_block_##name(x + b * 32, y + b * BYTES);                       \
   }
 QUANTIZE_REF_KERNEL(q4_0, 18)
@@ -290,7 +290,7 @@ QK_DEVICE void dequantize_block_bf16(const u8* __restrict__ x, u16* __restrict__
   }
 }
 #define QTYPE_BF16_KERNEL(name, QK_, BYTES_, HAS_B, HAS_C)                                       \
-  QK_KERNEL void __launch_bounds__(256) dequantize_block_##name##_bf16(const u8* x, u16* y, s64 n) { \
+  QK_KERNEL void __launch_bounds__(256) dequantize_block_##name##_bf16(const u8* x, u16* y, s64 n) { qk_grid_dependency_sync(); \
     dequantize_block_bf16<qt_##name>(x, y, n);                                                    \
   }
 QTYPE_LIST(QTYPE_BF16_KERNEL)
@@ -298,7 +298,7 @@ QTYPE_LIST(QTYPE_BF16_KERNEL)
 // ---- Dense conversions: convert_<from>_<to>, n elements (quantize into / dequantize from dense
 // storage types).
 #define CONVERT_KERNEL(from, to)                                                                   \
-  QK_KERNEL void __launch_bounds__(256) convert_##from##_##to(const void* x, void* y, s64 n) {    \
+  QK_KERNEL void __launch_bounds__(256) convert_##from##_##to(const void* x, void* y, s64 n) { qk_grid_dependency_sync();    \
     QK_FOR_EACH(i, n) st_##to::put(y, i, ld_##from::at(x, i));                                   \
   }
 #define CONVERT_TO_ALL(from) CONVERT_KERNEL(from, f32) CONVERT_KERNEL(from, f16) CONVERT_KERNEL(from, bf16)
@@ -372,13 +372,13 @@ QK_DEVICE void mul_mat_dense(const void* __restrict__ w, const float* __restrict
 }
 
 #define DENSE_TYPE_KERNELS(dt)                                                                      \
-  QK_KERNEL void __launch_bounds__(256) get_rows_##dt(const void* x, const s32* ids, float* y, s64 k, s64 nids) { \
+  QK_KERNEL void __launch_bounds__(256) get_rows_##dt(const void* x, const s32* ids, float* y, s64 k, s64 nids) { qk_grid_dependency_sync(); \
     get_rows_dense<ld_##dt>(x, ids, y, k, nids);                                                    \
   }                                                                                                 \
-  QK_KERNEL void __launch_bounds__(256) mul_mat_vec_##dt(const void* w, const float* x, float* y, s64 k, s64 n) { \
+  QK_KERNEL void __launch_bounds__(256) mul_mat_vec_##dt(const void* w, const float* x, float* y, s64 k, s64 n) { qk_grid_dependency_sync(); \
     mul_mat_vec_dense<ld_##dt>(w, x, y, k, n);                                                      \
   }                                                                                                 \
-  QK_KERNEL void __launch_bounds__(256) mul_mat_##dt(const void* w, const float* x, float* y, s64 k, s64 n, s64 m) { \
+  QK_KERNEL void __launch_bounds__(256) mul_mat_##dt(const void* w, const float* x, float* y, s64 k, s64 n, s64 m) { qk_grid_dependency_sync(); \
     mul_mat_dense<ld_##dt>(w, x, y, k, n, m);                                                       \
   }
 DENSE_TYPE_KERNELS(f32)
@@ -420,7 +420,7 @@ QK_DEVICE float block_reduce_max(float v, float* scratch) {
 
 // ---- Norms: grid (rows), block 256.
 QK_KERNEL void __launch_bounds__(256)
-  rms_norm_f32(const float* __restrict__ x, const float* __restrict__ w, float* y, s64 n, float eps) {
+  rms_norm_f32(const float* __restrict__ x, const float* __restrict__ w, float* y, s64 n, float eps) { qk_grid_dependency_sync();
   __shared__ float red[32];
   const float* xr = x + (s64)blockIdx.x * n;
   float* yr = y + (s64)blockIdx.x * n;
@@ -433,7 +433,7 @@ QK_KERNEL void __launch_bounds__(256)
 
 // Two passes (mean, then centred squares) as the CPU: no cancellation for rows with a large mean.
 QK_KERNEL void __launch_bounds__(256) layer_norm_f32(
-  const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b, float* y, s64 n, float eps) {
+  const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b, float* y, s64 n, float eps) { qk_grid_dependency_sync();
   __shared__ float red[32];
   const float* xr = x + (s64)blockIdx.x * n;
   float* yr = y + (s64)blockIdx.x * n;
@@ -465,7 +465,7 @@ QK_DEVICE float rope_sin(double theta) { return sinf(rope_reduced(theta)); }
 // hd − nrot passed-through values; a pair is read and written by one thread, so y may be x.
 QK_KERNEL void __launch_bounds__(256) rope_f32(
   const float* x, float* y, const s32* __restrict__ pos, const float* __restrict__ ff, s64 ntok, s64 nhead, s64 hd,
-  s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor) {
+  s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor) { qk_grid_dependency_sync();
   const s64 half = nrot / 2, per_row = half + (hd - nrot);
   QK_FOR_EACH(idx, ntok * nhead * per_row) {
     const s64 row = idx / per_row, item = idx % per_row;
@@ -508,7 +508,7 @@ QK_DEVICE void visible_keys(s64 p, s64 nkv, s32 causal, s32 window, s64& lo, s64
 
 QK_KERNEL void __launch_bounds__(256) soft_max_f32(
   const float* x, float* y, s64 n, const s32* __restrict__ pos, s64 rows_per_pos, float scale, float cap, s32 causal,
-  s32 window) {
+  s32 window) { qk_grid_dependency_sync();
   __shared__ float red[32];
   const float* xr = x + (s64)blockIdx.x * n;
   float* yr = y + (s64)blockIdx.x * n;
@@ -533,7 +533,7 @@ QK_KERNEL void __launch_bounds__(256) soft_max_f32(
 
 // ---- KV cache: src f32 [ntok, kvdim] → rows pos[t] of cache f16 [capacity, kvdim] (RNE).
 QK_KERNEL void __launch_bounds__(256)
-  write_kv_f16(const float* __restrict__ src, const s32* __restrict__ pos, u16* __restrict__ cache, s64 kvdim, s64 ntok) {
+  write_kv_f16(const float* __restrict__ src, const s32* __restrict__ pos, u16* __restrict__ cache, s64 kvdim, s64 ntok) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, ntok * kvdim) cache[(s64)pos[i / kvdim] * kvdim + i % kvdim] = f2h(src[i]);
 }
 
@@ -565,7 +565,7 @@ QK_DEVICE void att_pair(const u16* __restrict__ r, s64 p, s64 hd, float& a, floa
 QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_f16(
   const float* __restrict__ q, const u16* __restrict__ kc, const u16* __restrict__ vc, const s32* __restrict__ pos,
   float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window,
-  u8* __restrict__ q8) {
+  u8* __restrict__ q8) { qk_grid_dependency_sync();
   __shared__ float wm[ATT_MAX_THREADS / 32], wl[ATT_MAX_THREADS / 32];
   __shared__ float wacc[ATT_MAX_THREADS / 32][ATT_MAX_D];
   const int lane = threadIdx.x % QK_WARP_SIZE, w = threadIdx.x / QK_WARP_SIZE;
@@ -680,22 +680,22 @@ QK_DEVICE float qk_gelu(float v) {
   const float u = 0.7978845608028654f * v * (1.0f + 0.044715f * v * v);
   return v / (1.0f + expf(-2.0f * u));
 }
-QK_KERNEL void __launch_bounds__(256) silu_f32(const float* x, float* y, s64 n) { QK_FOR_EACH(i, n) y[i] = qk_silu(x[i]); }
-QK_KERNEL void __launch_bounds__(256) gelu_f32(const float* x, float* y, s64 n) { QK_FOR_EACH(i, n) y[i] = qk_gelu(x[i]); }
-QK_KERNEL void __launch_bounds__(256) swiglu_f32(const float* g, const float* u, float* y, s64 n) {
+QK_KERNEL void __launch_bounds__(256) silu_f32(const float* x, float* y, s64 n) { qk_grid_dependency_sync(); QK_FOR_EACH(i, n) y[i] = qk_silu(x[i]); }
+QK_KERNEL void __launch_bounds__(256) gelu_f32(const float* x, float* y, s64 n) { qk_grid_dependency_sync(); QK_FOR_EACH(i, n) y[i] = qk_gelu(x[i]); }
+QK_KERNEL void __launch_bounds__(256) swiglu_f32(const float* g, const float* u, float* y, s64 n) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, n) y[i] = qk_silu(g[i]) * u[i];
 }
-QK_KERNEL void __launch_bounds__(256) geglu_f32(const float* g, const float* u, float* y, s64 n) {
+QK_KERNEL void __launch_bounds__(256) geglu_f32(const float* g, const float* u, float* y, s64 n) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, n) y[i] = qk_gelu(g[i]) * u[i];
 }
 // b has nb elements: nb == n, or one row broadcast over the rows of a (nb divides n).
-QK_KERNEL void __launch_bounds__(256) add_f32(const float* a, const float* b, float* y, s64 n, s64 nb) {
+QK_KERNEL void __launch_bounds__(256) add_f32(const float* a, const float* b, float* y, s64 n, s64 nb) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, n) y[i] = a[i] + b[i % nb];
 }
-QK_KERNEL void __launch_bounds__(256) mul_f32(const float* a, const float* b, float* y, s64 n, s64 nb) {
+QK_KERNEL void __launch_bounds__(256) mul_f32(const float* a, const float* b, float* y, s64 n, s64 nb) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, n) y[i] = a[i] * b[i % nb];
 }
-QK_KERNEL void __launch_bounds__(256) scale_f32(const float* x, float* y, s64 n, float f) {
+QK_KERNEL void __launch_bounds__(256) scale_f32(const float* x, float* y, s64 n, float f) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, n) y[i] = x[i] * f;
 }
 
@@ -723,7 +723,7 @@ QK_DEVICE void argmax_cta(float& best, s32& bi) {
 // allows), writes its pair to part_v / part_i [rows, parts], and the CTA that finishes its row last
 // (counters[row], which it resets to 0 for the next launch) reduces the row's pairs.
 QK_KERNEL void __launch_bounds__(256) argmax_f32(
-    const float* __restrict__ x, s32* __restrict__ out, s64 n, float* part_v, s32* part_i, u32* counters) {
+    const float* __restrict__ x, s32* __restrict__ out, s64 n, float* part_v, s32* part_i, u32* counters) { qk_grid_dependency_sync();
   __shared__ int last;
   const s64 row = blockIdx.y, parts = gridDim.x;
   const float* xr = x + row * n;
@@ -1058,16 +1058,16 @@ QK_DEVICE void flash_attn_tile(
 // number as waves per SIMD, a looser bound.
 #define FA_MIN_CTAS 2
 // D 64: 64 rows × 32 keys, 4 × 2 scores a thread (35.0 KiB).
-QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d64(FA_ARGS) {
+QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d64(FA_ARGS) { qk_grid_dependency_sync();
   flash_attn_tile<64, 64, 32, 4, 2, 1>(FA_PASS);
 }
 // D 128: 32 rows × 32 keys, 4 × 2 scores over half the dims (39.0 KiB).
-QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d128(FA_ARGS) {
+QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d128(FA_ARGS) { qk_grid_dependency_sync();
   flash_attn_tile<128, 32, 32, 4, 2, 2>(FA_PASS);
 }
 // D 256: 16 rows × 16 keys, 2 × 2 scores over a quarter of the dims (35.5 KiB). 16 rows, not 32: the
 // models with this head size have few heads, and a prompt's CTAs must still fill the GPU.
-QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d256(FA_ARGS) {
+QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d256(FA_ARGS) { qk_grid_dependency_sync();
   flash_attn_tile<256, 16, 16, 2, 2, 4>(FA_PASS);
 }
 
@@ -2203,7 +2203,7 @@ QK_DEVICE void store_q8_1(float v, s64 e, u8* __restrict__ y) {
 }
 
 // x f32 [rows, k] (k a multiple of 32) → q8_1 blocks, 256 threads per CTA.
-QK_KERNEL void __launch_bounds__(256) quantize_q8_1(const float* __restrict__ x, u8* __restrict__ y, s64 n) {
+QK_KERNEL void __launch_bounds__(256) quantize_q8_1(const float* __restrict__ x, u8* __restrict__ y, s64 n) { qk_grid_dependency_sync();
   const s64 i = (s64)blockIdx.x * blockDim.x + threadIdx.x;
   const s64 n_pad = (n + 31) / 32 * 32;
   if (i >= n_pad) return;  // whole groups of 32 leave together
@@ -2356,25 +2356,25 @@ QK_DEVICE void mul_mat_via_q8_1(
 
 // extern "C" entry points per type: <op>_<type>.
 #define QTYPE_KERNELS(name, QK_, BYTES_, HAS_B, HAS_C)                                                      \
-  QK_KERNEL void __launch_bounds__(256) dequantize_block_##name##_f32(const u8* x, float* y, s64 n) {       \
+  QK_KERNEL void __launch_bounds__(256) dequantize_block_##name##_f32(const u8* x, float* y, s64 n) { qk_grid_dependency_sync();       \
     dequantize_block<qt_##name>(x, y, (u16*)0, n);                                                            \
   }                                                                                                          \
-  QK_KERNEL void __launch_bounds__(256) dequantize_block_##name##_f16(const u8* x, u16* y, s64 n) {         \
+  QK_KERNEL void __launch_bounds__(256) dequantize_block_##name##_f16(const u8* x, u16* y, s64 n) { qk_grid_dependency_sync();         \
     dequantize_block<qt_##name>(x, (float*)0, y, n);                                                          \
   }                                                                                                          \
-  QK_KERNEL void __launch_bounds__(256) get_rows_##name(const u8* x, const s32* ids, float* y, s64 k) {     \
+  QK_KERNEL void __launch_bounds__(256) get_rows_##name(const u8* x, const s32* ids, float* y, s64 k) { qk_grid_dependency_sync();     \
     get_rows<qt_##name>(x, ids, y, k);                                                                        \
   }                                                                                                          \
   QK_KERNEL void __launch_bounds__(256)                                                                      \
-    dequantize_mul_mat_vec_##name(const u8* w, const float* x, float* y, s64 k, s64 nrows) {                \
+    dequantize_mul_mat_vec_##name(const u8* w, const float* x, float* y, s64 k, s64 nrows) { qk_grid_dependency_sync();                \
     dequantize_mul_mat_vec<qt_##name>(w, x, y, k, nrows);                                                     \
   }                                                                                                          \
   QK_KERNEL void __launch_bounds__(256)                                                                      \
-    mul_mat_vec_via_q8_1_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows) {                    \
+    mul_mat_vec_via_q8_1_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows) { qk_grid_dependency_sync();                    \
     mul_mat_vec_via_q8_1<qt_##name>(w, xq, y, k, nrows);                                                      \
   }                                                                                                          \
   QK_KERNEL void __launch_bounds__(MMQ_THREADS)                                                              \
-    mul_mat_via_q8_1_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows, s64 ncols) {             \
+    mul_mat_via_q8_1_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows, s64 ncols) { qk_grid_dependency_sync();             \
     mul_mat_via_q8_1<qt_##name>(w, xq, y, k, nrows, ncols);                                                   \
   }
 QTYPE_LIST(QTYPE_KERNELS)
@@ -2886,7 +2886,7 @@ QK_DEVICE void mul_mat_q(
 
 #define MMQ_KERNEL(name, SUB)                                                                                \
   QK_KERNEL void __launch_bounds__(MMQ_MMA_THREADS)                                                          \
-    mul_mat_q_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows, s64 ncols) {                    \
+    mul_mat_q_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows, s64 ncols) { qk_grid_dependency_sync();                    \
     mul_mat_q<qt_##name, SUB>(w, xq, y, k, nrows, ncols);                                                    \
   }
 MMQ_TYPE_LIST(MMQ_KERNEL)
@@ -3608,7 +3608,7 @@ QK_DEVICE void mul_mat_vec_q(
 #define MMVQ_KERNEL(name, C)                                                                               \
   QK_KERNEL void __launch_bounds__(MMVQ_THREADS(C)) mul_mat_vec_q_##name##_##C(                          \
     const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const u8* w1, float* y1, s64 nrows1, const u8* w2, \
-    float* y2, s64 nrows2) {                                                                                \
+    float* y2, s64 nrows2) { qk_grid_dependency_sync();                                                                                \
     mmvq::mul_mat_vec_q<mmvq::vdq_##name, C>(w, xq, y, k, nrows, w1, y1, nrows1, w2, y2, nrows2);           \
   }
 #define MMVQ_TYPE_KERNELS(name)                                                                            \
@@ -3673,7 +3673,7 @@ QK_DEVICE void store_q8_1_x4(f32x4 v, s64 e0, bool live, u8* __restrict__ y) {
 #define FUSED_ROW_VECS 8
 QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
   const float* b, const float* a, const float* __restrict__ w1, const float* __restrict__ w2, float* t_out,
-  float* s_out, float* y_out, u8* __restrict__ yq, s64 n, float eps1, float eps2, s32 flags) {
+  float* s_out, float* y_out, u8* __restrict__ yq, s64 n, float eps1, float eps2, s32 flags) { qk_grid_dependency_sync();
   __shared__ float red[32];
   const int tid = threadIdx.x;
   const s64 base = (s64)blockIdx.x * n;  // a multiple of 4
@@ -3805,7 +3805,7 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
   const float* x2, const float* __restrict__ w2, float eps2, s32 do_norm2, float* y2, s64 nhead2, float factor2,
   u16* __restrict__ kc2, const float* __restrict__ v2, u16* __restrict__ vc2,
   const s32* __restrict__ pos, const float* __restrict__ ff, s64 hd, s64 nrot, s32 neox, float freq_base,
-  float freq_scale, float attn_factor) {
+  float freq_scale, float attn_factor) { qk_grid_dependency_sync();
   const s64 r = blockIdx.x;
   if (r < rows)
     rope_chain_row(r, x, w, eps, do_norm, y, nhead, factor, kc, v, vc, pos, ff, hd, nrot, neox, freq_base, freq_scale, attn_factor);
@@ -3820,7 +3820,7 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
 // block 256. (One CTA per row left a decode step's 11008-wide FFN to a single SM.)
 QK_DEVICE float glu_value(float g, float u, s32 gelu) { return (gelu ? qk_gelu(g) : qk_silu(g)) * u; }
 QK_KERNEL void __launch_bounds__(256) glu_q8_1(
-  const float* g, const float* u, float* act, u8* __restrict__ yq, s64 n, s32 gelu) {
+  const float* g, const float* u, float* act, u8* __restrict__ yq, s64 n, s32 gelu) { qk_grid_dependency_sync();
   const s64 j = (s64)blockIdx.x * blockDim.x + threadIdx.x;
   const bool live = 4 * j < n;
   f32x4 v = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -3876,6 +3876,21 @@ QK_DEVICE float qk_add_rn(float a, float b) { return __fadd_rn(a, b); }
 QK_DEVICE float qk_int_as_float(u32 v) { return __int_as_float((int)v); }
 QK_DEVICE u32 qk_float_as_uint(float v) { return (u32)__float_as_int(v); }
 
+// Programmatic dependent launch (sm_90+; QK_DEPENDENT_LAUNCH comes from the host when it launches
+// kernels with the attribute, GPUContext.dependentLaunches): a kernel may be scheduled while its
+// predecessor in the stream finishes. Every kernel calls this first, to wait for the predecessor's
+// completion and memory; a kernel that skipped the wait could finish before its predecessor and
+// release its successor early, so none does. QK_DEPENDENT_LAUNCH_EARLY also lets the next kernel
+// launch as soon as every CTA of this one has started.
+QK_DEVICE void qk_grid_dependency_sync() {
+#if defined(QK_DEPENDENT_LAUNCH) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#if QK_DEPENDENT_LAUNCH_EARLY
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+#endif
+}
+
 """#,
     "prelude_hip.cuh": #"""
 // Vendor prelude: AMD (hiprtc). Maps the common dialect's names onto HIP the way ggml's
@@ -3926,6 +3941,8 @@ QK_DEVICE float qk_mul_rn(float a, float b) { return __fmul_rn(a, b); }
 QK_DEVICE float qk_add_rn(float a, float b) { return __fadd_rn(a, b); }
 QK_DEVICE float qk_int_as_float(u32 v) { return __uint_as_float(v); }
 QK_DEVICE u32 qk_float_as_uint(float v) { return __float_as_uint(v); }
+// Programmatic dependent launch is CUDA's (prelude_cuda.cuh); HIP launches stay stream-ordered.
+QK_DEVICE void qk_grid_dependency_sync() {}
 
 """#,
     "quants.cuh": #"""

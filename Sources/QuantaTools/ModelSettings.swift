@@ -21,6 +21,8 @@ public struct ModelSettings: Sendable, Equatable {
   public var deviceGraphs = true
   /// `--no-matrix-cores`: GPU prompt mat-mat on the portable kernel (the one the ROCm path runs).
   public var matrixCores = true
+  /// `--dependent-launch` (bench model): GPU kernels as programmatic dependent launches (CUDA sm_90+).
+  public var dependentLaunches = false
   /// `-n`: tokens to generate; −1 = until end of generation (capped by the context).
   public var maxTokens = -1
   /// `-s`: −1 (llama.cpp's LLAMA_DEFAULT_SEED) picks a random seed.
@@ -137,9 +139,10 @@ public struct ModelSettings: Sendable, Equatable {
 
   /// The backend registry for these settings (threads for the CPU backend, matrix cores for GPUs).
   public func registry() -> BackendRegistry {
-    guard threads != nil || !matrixCores else { return .standard }
+    guard threads != nil || !matrixCores || dependentLaunches else { return .standard }
     return BackendRegistry.makeStandard(
-      cpu: .init(threadCount: threads), gpu: .init(matrixCores: matrixCores))
+      cpu: .init(threadCount: threads),
+      gpu: .init(matrixCores: matrixCores, dependentLaunches: dependentLaunches))
   }
 
   /// The model file: `modelPath`, or the default model from the cache (downloaded when missing).

@@ -47,9 +47,16 @@ struct BenchModel: AsyncParsableCommand {
   @Flag(help: "Launch a decode step's kernels one by one instead of replaying a device graph.")
   var noGraphs = false
 
+  @Flag(
+    help:
+      "Launch GPU kernels as programmatic dependents of the one before (CUDA sm_90+; each waits for its predecessor inside), for comparisons."
+  )
+  var dependentLaunch = false
+
   func run() async throws {
     var settings = ModelSettings()
     settings.matrixCores = !noMatrixCores
+    settings.dependentLaunches = dependentLaunch
     settings.modelPath = model
     // llama-bench sizes the context for the longest test.
     settings.contextSize = max(nPrompt, nGen + 1, 16)

@@ -23,6 +23,8 @@ qk_dim3 blockDim, gridDim;
 #define __launch_bounds__(...)
 #define QK_KERNEL extern "C"
 #define QK_DEVICE static inline
+// Programmatic dependent launch has nothing to wait for here (one kernel runs at a time).
+QK_DEVICE void qk_grid_dependency_sync() {}
 struct qk_cta {
   std::unique_ptr<std::barrier<>> block;
   std::vector<std::unique_ptr<std::barrier<>>> warps;

@@ -139,7 +139,7 @@ QK_DEVICE void quantize_block_q8_1(const float* x, u8* y) {
 }
 
 #define QUANTIZE_REF_KERNEL(name, BYTES)                                                           \
-  QK_KERNEL void __launch_bounds__(256) quantize_ref_##name(const float* x, u8* y, s64 nblocks) {  \
+  QK_KERNEL void __launch_bounds__(256) quantize_ref_##name(const float* x, u8* y, s64 nblocks) { qk_grid_dependency_sync();  \
     QK_FOR_EACH(b, nblocks) quantize_block_##name(x + b * 32, y + b * BYTES);                       \
   }
 QUANTIZE_REF_KERNEL(q4_0, 18)
@@ -159,7 +159,7 @@ QK_DEVICE void dequantize_block_bf16(const u8* __restrict__ x, u16* __restrict__
   }
 }
 #define QTYPE_BF16_KERNEL(name, QK_, BYTES_, HAS_B, HAS_C)                                       \
-  QK_KERNEL void __launch_bounds__(256) dequantize_block_##name##_bf16(const u8* x, u16* y, s64 n) { \
+  QK_KERNEL void __launch_bounds__(256) dequantize_block_##name##_bf16(const u8* x, u16* y, s64 n) { qk_grid_dependency_sync(); \
     dequantize_block_bf16<qt_##name>(x, y, n);                                                    \
   }
 QTYPE_LIST(QTYPE_BF16_KERNEL)
@@ -167,7 +167,7 @@ QTYPE_LIST(QTYPE_BF16_KERNEL)
 // ---- Dense conversions: convert_<from>_<to>, n elements (quantize into / dequantize from dense
 // storage types).
 #define CONVERT_KERNEL(from, to)                                                                   \
-  QK_KERNEL void __launch_bounds__(256) convert_##from##_##to(const void* x, void* y, s64 n) {    \
+  QK_KERNEL void __launch_bounds__(256) convert_##from##_##to(const void* x, void* y, s64 n) { qk_grid_dependency_sync();    \
     QK_FOR_EACH(i, n) st_##to::put(y, i, ld_##from::at(x, i));                                   \
   }
 #define CONVERT_TO_ALL(from) CONVERT_KERNEL(from, f32) CONVERT_KERNEL(from, f16) CONVERT_KERNEL(from, bf16)
@@ -241,13 +241,13 @@ QK_DEVICE void mul_mat_dense(const void* __restrict__ w, const float* __restrict
 }
 
 #define DENSE_TYPE_KERNELS(dt)                                                                      \
-  QK_KERNEL void __launch_bounds__(256) get_rows_##dt(const void* x, const s32* ids, float* y, s64 k, s64 nids) { \
+  QK_KERNEL void __launch_bounds__(256) get_rows_##dt(const void* x, const s32* ids, float* y, s64 k, s64 nids) { qk_grid_dependency_sync(); \
     get_rows_dense<ld_##dt>(x, ids, y, k, nids);                                                    \
   }                                                                                                 \
-  QK_KERNEL void __launch_bounds__(256) mul_mat_vec_##dt(const void* w, const float* x, float* y, s64 k, s64 n) { \
+  QK_KERNEL void __launch_bounds__(256) mul_mat_vec_##dt(const void* w, const float* x, float* y, s64 k, s64 n) { qk_grid_dependency_sync(); \
     mul_mat_vec_dense<ld_##dt>(w, x, y, k, n);                                                      \
   }                                                                                                 \
-  QK_KERNEL void __launch_bounds__(256) mul_mat_##dt(const void* w, const float* x, float* y, s64 k, s64 n, s64 m) { \
+  QK_KERNEL void __launch_bounds__(256) mul_mat_##dt(const void* w, const float* x, float* y, s64 k, s64 n, s64 m) { qk_grid_dependency_sync(); \
     mul_mat_dense<ld_##dt>(w, x, y, k, n, m);                                                       \
   }
 DENSE_TYPE_KERNELS(f32)

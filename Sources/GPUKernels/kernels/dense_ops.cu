@@ -31,7 +31,7 @@ QK_DEVICE float block_reduce_max(float v, float* scratch) {
 
 // ---- Norms: grid (rows), block 256.
 QK_KERNEL void __launch_bounds__(256)
-  rms_norm_f32(const float* __restrict__ x, const float* __restrict__ w, float* y, s64 n, float eps) {
+  rms_norm_f32(const float* __restrict__ x, const float* __restrict__ w, float* y, s64 n, float eps) { qk_grid_dependency_sync();
   __shared__ float red[32];
   const float* xr = x + (s64)blockIdx.x * n;
   float* yr = y + (s64)blockIdx.x * n;
@@ -44,7 +44,7 @@ QK_KERNEL void __launch_bounds__(256)
 
 // Two passes (mean, then centred squares) as the CPU: no cancellation for rows with a large mean.
 QK_KERNEL void __launch_bounds__(256) layer_norm_f32(
-  const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b, float* y, s64 n, float eps) {
+  const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b, float* y, s64 n, float eps) { qk_grid_dependency_sync();
   __shared__ float red[32];
   const float* xr = x + (s64)blockIdx.x * n;
   float* yr = y + (s64)blockIdx.x * n;
@@ -76,7 +76,7 @@ QK_DEVICE float rope_sin(double theta) { return sinf(rope_reduced(theta)); }
 // hd − nrot passed-through values; a pair is read and written by one thread, so y may be x.
 QK_KERNEL void __launch_bounds__(256) rope_f32(
   const float* x, float* y, const s32* __restrict__ pos, const float* __restrict__ ff, s64 ntok, s64 nhead, s64 hd,
-  s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor) {
+  s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor) { qk_grid_dependency_sync();
   const s64 half = nrot / 2, per_row = half + (hd - nrot);
   QK_FOR_EACH(idx, ntok * nhead * per_row) {
     const s64 row = idx / per_row, item = idx % per_row;
@@ -119,7 +119,7 @@ QK_DEVICE void visible_keys(s64 p, s64 nkv, s32 causal, s32 window, s64& lo, s64
 
 QK_KERNEL void __launch_bounds__(256) soft_max_f32(
   const float* x, float* y, s64 n, const s32* __restrict__ pos, s64 rows_per_pos, float scale, float cap, s32 causal,
-  s32 window) {
+  s32 window) { qk_grid_dependency_sync();
   __shared__ float red[32];
   const float* xr = x + (s64)blockIdx.x * n;
   float* yr = y + (s64)blockIdx.x * n;
@@ -144,7 +144,7 @@ QK_KERNEL void __launch_bounds__(256) soft_max_f32(
 
 // ---- KV cache: src f32 [ntok, kvdim] → rows pos[t] of cache f16 [capacity, kvdim] (RNE).
 QK_KERNEL void __launch_bounds__(256)
-  write_kv_f16(const float* __restrict__ src, const s32* __restrict__ pos, u16* __restrict__ cache, s64 kvdim, s64 ntok) {
+  write_kv_f16(const float* __restrict__ src, const s32* __restrict__ pos, u16* __restrict__ cache, s64 kvdim, s64 ntok) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, ntok * kvdim) cache[(s64)pos[i / kvdim] * kvdim + i % kvdim] = f2h(src[i]);
 }
 
@@ -176,7 +176,7 @@ QK_DEVICE void att_pair(const u16* __restrict__ r, s64 p, s64 hd, float& a, floa
 QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_f16(
   const float* __restrict__ q, const u16* __restrict__ kc, const u16* __restrict__ vc, const s32* __restrict__ pos,
   float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window,
-  u8* __restrict__ q8) {
+  u8* __restrict__ q8) { qk_grid_dependency_sync();
   __shared__ float wm[ATT_MAX_THREADS / 32], wl[ATT_MAX_THREADS / 32];
   __shared__ float wacc[ATT_MAX_THREADS / 32][ATT_MAX_D];
   const int lane = threadIdx.x % QK_WARP_SIZE, w = threadIdx.x / QK_WARP_SIZE;
@@ -291,22 +291,22 @@ QK_DEVICE float qk_gelu(float v) {
   const float u = 0.7978845608028654f * v * (1.0f + 0.044715f * v * v);
   return v / (1.0f + expf(-2.0f * u));
 }
-QK_KERNEL void __launch_bounds__(256) silu_f32(const float* x, float* y, s64 n) { QK_FOR_EACH(i, n) y[i] = qk_silu(x[i]); }
-QK_KERNEL void __launch_bounds__(256) gelu_f32(const float* x, float* y, s64 n) { QK_FOR_EACH(i, n) y[i] = qk_gelu(x[i]); }
-QK_KERNEL void __launch_bounds__(256) swiglu_f32(const float* g, const float* u, float* y, s64 n) {
+QK_KERNEL void __launch_bounds__(256) silu_f32(const float* x, float* y, s64 n) { qk_grid_dependency_sync(); QK_FOR_EACH(i, n) y[i] = qk_silu(x[i]); }
+QK_KERNEL void __launch_bounds__(256) gelu_f32(const float* x, float* y, s64 n) { qk_grid_dependency_sync(); QK_FOR_EACH(i, n) y[i] = qk_gelu(x[i]); }
+QK_KERNEL void __launch_bounds__(256) swiglu_f32(const float* g, const float* u, float* y, s64 n) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, n) y[i] = qk_silu(g[i]) * u[i];
 }
-QK_KERNEL void __launch_bounds__(256) geglu_f32(const float* g, const float* u, float* y, s64 n) {
+QK_KERNEL void __launch_bounds__(256) geglu_f32(const float* g, const float* u, float* y, s64 n) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, n) y[i] = qk_gelu(g[i]) * u[i];
 }
 // b has nb elements: nb == n, or one row broadcast over the rows of a (nb divides n).
-QK_KERNEL void __launch_bounds__(256) add_f32(const float* a, const float* b, float* y, s64 n, s64 nb) {
+QK_KERNEL void __launch_bounds__(256) add_f32(const float* a, const float* b, float* y, s64 n, s64 nb) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, n) y[i] = a[i] + b[i % nb];
 }
-QK_KERNEL void __launch_bounds__(256) mul_f32(const float* a, const float* b, float* y, s64 n, s64 nb) {
+QK_KERNEL void __launch_bounds__(256) mul_f32(const float* a, const float* b, float* y, s64 n, s64 nb) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, n) y[i] = a[i] * b[i % nb];
 }
-QK_KERNEL void __launch_bounds__(256) scale_f32(const float* x, float* y, s64 n, float f) {
+QK_KERNEL void __launch_bounds__(256) scale_f32(const float* x, float* y, s64 n, float f) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, n) y[i] = x[i] * f;
 }
 
@@ -334,7 +334,7 @@ QK_DEVICE void argmax_cta(float& best, s32& bi) {
 // allows), writes its pair to part_v / part_i [rows, parts], and the CTA that finishes its row last
 // (counters[row], which it resets to 0 for the next launch) reduces the row's pairs.
 QK_KERNEL void __launch_bounds__(256) argmax_f32(
-    const float* __restrict__ x, s32* __restrict__ out, s64 n, float* part_v, s32* part_i, u32* counters) {
+    const float* __restrict__ x, s32* __restrict__ out, s64 n, float* part_v, s32* part_i, u32* counters) { qk_grid_dependency_sync();
   __shared__ int last;
   const s64 row = blockIdx.y, parts = gridDim.x;
   const float* xr = x + row * n;

@@ -288,15 +288,15 @@ QK_DEVICE void flash_attn_tile(
 // number as waves per SIMD, a looser bound.
 #define FA_MIN_CTAS 2
 // D 64: 64 rows × 32 keys, 4 × 2 scores a thread (35.0 KiB).
-QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d64(FA_ARGS) {
+QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d64(FA_ARGS) { qk_grid_dependency_sync();
   flash_attn_tile<64, 64, 32, 4, 2, 1>(FA_PASS);
 }
 // D 128: 32 rows × 32 keys, 4 × 2 scores over half the dims (39.0 KiB).
-QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d128(FA_ARGS) {
+QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d128(FA_ARGS) { qk_grid_dependency_sync();
   flash_attn_tile<128, 32, 32, 4, 2, 2>(FA_PASS);
 }
 // D 256: 16 rows × 16 keys, 2 × 2 scores over a quarter of the dims (35.5 KiB). 16 rows, not 32: the
 // models with this head size have few heads, and a prompt's CTAs must still fill the GPU.
-QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d256(FA_ARGS) {
+QK_KERNEL void __launch_bounds__(FA_THREADS, FA_MIN_CTAS) flash_attn_tile_f16_d256(FA_ARGS) { qk_grid_dependency_sync();
   flash_attn_tile<256, 16, 16, 2, 2, 4>(FA_PASS);
 }

@@ -21,7 +21,7 @@ QK_DEVICE void store_q8_1(float v, s64 e, u8* __restrict__ y) {
 }
 
 // x f32 [rows, k] (k a multiple of 32) → q8_1 blocks, 256 threads per CTA.
-QK_KERNEL void __launch_bounds__(256) quantize_q8_1(const float* __restrict__ x, u8* __restrict__ y, s64 n) {
+QK_KERNEL void __launch_bounds__(256) quantize_q8_1(const float* __restrict__ x, u8* __restrict__ y, s64 n) { qk_grid_dependency_sync();
   const s64 i = (s64)blockIdx.x * blockDim.x + threadIdx.x;
   const s64 n_pad = (n + 31) / 32 * 32;
   if (i >= n_pad) return;  // whole groups of 32 leave together
@@ -174,25 +174,25 @@ QK_DEVICE void mul_mat_via_q8_1(
 
 // extern "C" entry points per type: <op>_<type>.
 #define QTYPE_KERNELS(name, QK_, BYTES_, HAS_B, HAS_C)                                                      \
-  QK_KERNEL void __launch_bounds__(256) dequantize_block_##name##_f32(const u8* x, float* y, s64 n) {       \
+  QK_KERNEL void __launch_bounds__(256) dequantize_block_##name##_f32(const u8* x, float* y, s64 n) { qk_grid_dependency_sync();       \
     dequantize_block<qt_##name>(x, y, (u16*)0, n);                                                            \
   }                                                                                                          \
-  QK_KERNEL void __launch_bounds__(256) dequantize_block_##name##_f16(const u8* x, u16* y, s64 n) {         \
+  QK_KERNEL void __launch_bounds__(256) dequantize_block_##name##_f16(const u8* x, u16* y, s64 n) { qk_grid_dependency_sync();         \
     dequantize_block<qt_##name>(x, (float*)0, y, n);                                                          \
   }                                                                                                          \
-  QK_KERNEL void __launch_bounds__(256) get_rows_##name(const u8* x, const s32* ids, float* y, s64 k) {     \
+  QK_KERNEL void __launch_bounds__(256) get_rows_##name(const u8* x, const s32* ids, float* y, s64 k) { qk_grid_dependency_sync();     \
     get_rows<qt_##name>(x, ids, y, k);                                                                        \
   }                                                                                                          \
   QK_KERNEL void __launch_bounds__(256)                                                                      \
-    dequantize_mul_mat_vec_##name(const u8* w, const float* x, float* y, s64 k, s64 nrows) {                \
+    dequantize_mul_mat_vec_##name(const u8* w, const float* x, float* y, s64 k, s64 nrows) { qk_grid_dependency_sync();                \
     dequantize_mul_mat_vec<qt_##name>(w, x, y, k, nrows);                                                     \
   }                                                                                                          \
   QK_KERNEL void __launch_bounds__(256)                                                                      \
-    mul_mat_vec_via_q8_1_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows) {                    \
+    mul_mat_vec_via_q8_1_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows) { qk_grid_dependency_sync();                    \
     mul_mat_vec_via_q8_1<qt_##name>(w, xq, y, k, nrows);                                                      \
   }                                                                                                          \
   QK_KERNEL void __launch_bounds__(MMQ_THREADS)                                                              \
-    mul_mat_via_q8_1_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows, s64 ncols) {             \
+    mul_mat_via_q8_1_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows, s64 ncols) { qk_grid_dependency_sync();             \
     mul_mat_via_q8_1<qt_##name>(w, xq, y, k, nrows, ncols);                                                   \
   }
 QTYPE_LIST(QTYPE_KERNELS)

@@ -503,7 +503,7 @@ QK_DEVICE void mul_mat_q(
 
 #define MMQ_KERNEL(name, SUB)                                                                                \
   QK_KERNEL void __launch_bounds__(MMQ_MMA_THREADS)                                                          \
-    mul_mat_q_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows, s64 ncols) {                    \
+    mul_mat_q_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows, s64 ncols) { qk_grid_dependency_sync();                    \
     mul_mat_q<qt_##name, SUB>(w, xq, y, k, nrows, ncols);                                                    \
   }
 MMQ_TYPE_LIST(MMQ_KERNEL)

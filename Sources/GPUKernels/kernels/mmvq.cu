@@ -713,7 +713,7 @@ QK_DEVICE void mul_mat_vec_q(
 #define MMVQ_KERNEL(name, C)                                                                               \
   QK_KERNEL void __launch_bounds__(MMVQ_THREADS(C)) mul_mat_vec_q_##name##_##C(                          \
     const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const u8* w1, float* y1, s64 nrows1, const u8* w2, \
-    float* y2, s64 nrows2) {                                                                                \
+    float* y2, s64 nrows2) { qk_grid_dependency_sync();                                                                                \
     mmvq::mul_mat_vec_q<mmvq::vdq_##name, C>(w, xq, y, k, nrows, w1, y1, nrows1, w2, y2, nrows2);           \
   }
 #define MMVQ_TYPE_KERNELS(name)                                                                            \

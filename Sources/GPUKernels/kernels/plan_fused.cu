@@ -46,7 +46,7 @@ QK_DEVICE void store_q8_1_x4(f32x4 v, s64 e0, bool live, u8* __restrict__ y) {
 #define FUSED_ROW_VECS 8
 QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
   const float* b, const float* a, const float* __restrict__ w1, const float* __restrict__ w2, float* t_out,
-  float* s_out, float* y_out, u8* __restrict__ yq, s64 n, float eps1, float eps2, s32 flags) {
+  float* s_out, float* y_out, u8* __restrict__ yq, s64 n, float eps1, float eps2, s32 flags) { qk_grid_dependency_sync();
   __shared__ float red[32];
   const int tid = threadIdx.x;
   const s64 base = (s64)blockIdx.x * n;  // a multiple of 4
@@ -178,7 +178,7 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
   const float* x2, const float* __restrict__ w2, float eps2, s32 do_norm2, float* y2, s64 nhead2, float factor2,
   u16* __restrict__ kc2, const float* __restrict__ v2, u16* __restrict__ vc2,
   const s32* __restrict__ pos, const float* __restrict__ ff, s64 hd, s64 nrot, s32 neox, float freq_base,
-  float freq_scale, float attn_factor) {
+  float freq_scale, float attn_factor) { qk_grid_dependency_sync();
   const s64 r = blockIdx.x;
   if (r < rows)
     rope_chain_row(r, x, w, eps, do_norm, y, nhead, factor, kc, v, vc, pos, ff, hd, nrot, neox, freq_base, freq_scale, attn_factor);
@@ -193,7 +193,7 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
 // block 256. (One CTA per row left a decode step's 11008-wide FFN to a single SM.)
 QK_DEVICE float glu_value(float g, float u, s32 gelu) { return (gelu ? qk_gelu(g) : qk_silu(g)) * u; }
 QK_KERNEL void __launch_bounds__(256) glu_q8_1(
-  const float* g, const float* u, float* act, u8* __restrict__ yq, s64 n, s32 gelu) {
+  const float* g, const float* u, float* act, u8* __restrict__ yq, s64 n, s32 gelu) { qk_grid_dependency_sync();
   const s64 j = (s64)blockIdx.x * blockDim.x + threadIdx.x;
   const bool live = 4 * j < n;
   f32x4 v = {0.0f, 0.0f, 0.0f, 0.0f};

@@ -39,3 +39,18 @@ QK_DEVICE float qk_mul_rn(float a, float b) { return __fmul_rn(a, b); }
 QK_DEVICE float qk_add_rn(float a, float b) { return __fadd_rn(a, b); }
 QK_DEVICE float qk_int_as_float(u32 v) { return __int_as_float((int)v); }
 QK_DEVICE u32 qk_float_as_uint(float v) { return (u32)__float_as_int(v); }
+
+// Programmatic dependent launch (sm_90+; QK_DEPENDENT_LAUNCH comes from the host when it launches
+// kernels with the attribute, GPUContext.dependentLaunches): a kernel may be scheduled while its
+// predecessor in the stream finishes. Every kernel calls this first, to wait for the predecessor's
+// completion and memory; a kernel that skipped the wait could finish before its predecessor and
+// release its successor early, so none does. QK_DEPENDENT_LAUNCH_EARLY also lets the next kernel
+// launch as soon as every CTA of this one has started.
+QK_DEVICE void qk_grid_dependency_sync() {
+#if defined(QK_DEPENDENT_LAUNCH) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#if QK_DEPENDENT_LAUNCH_EARLY
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+#endif
+}
