@@ -5,6 +5,8 @@ set -euo pipefail
 need_pip=()
 python3 -c 'import gguf' 2>/dev/null || need_pip+=(gguf)
 python3 -c 'import numpy' 2>/dev/null || need_pip+=(numpy)
+# Jinja2: the reference engine of the chat-template tests (scripts/chat_template_cases.py --check).
+python3 -c 'import jinja2' 2>/dev/null || need_pip+=(jinja2)
 # The server's client tests (Tests/ServePython): the official OpenAI client and pytest.
 python3 -c 'import openai' 2>/dev/null || need_pip+=(openai)
 python3 -c 'import pytest' 2>/dev/null || need_pip+=(pytest)

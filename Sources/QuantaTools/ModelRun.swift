@@ -46,16 +46,38 @@ public enum ModelRun {
     return summary
   }
 
-  /// The one-line warning `--chat` gives when the model's file names no chat format it knows.
+  /// The one-line warning `--chat` gives when it cannot use the model's own chat template (none
+  /// in the file, or one outside the interpreter's subset) and a built-in format stands in.
   public static func chatTemplateWarning(_ model: LanguageModel) -> String? {
     guard !model.chatTemplateFromFile, let t = model.chatTemplate else { return nil }
-    let has = (try? model.file.metadata.optionalString("tokenizer.chat_template")) != nil
-    let why =
-      has
-      ? "the model's tokenizer.chat_template is not one Quanta recognizes"
-      : "the model has no tokenizer.chat_template"
+    let why: String
+    if let error = model.chatTemplateError {
+      why = "the model's tokenizer.chat_template cannot be run (\(error))"
+    } else {
+      why =
+        "the model has no tokenizer.chat_template (a base model, such as the default Gemma 3 270M, has none)"
+    }
     return
-      "warning: \(why); using the \(t.rawValue) format, \(model.config.architecture.rawValue)'s usual one\n"
+      "warning: \(why); using the built-in \(t.rawValue) format, \(model.config.architecture.rawValue)'s usual one\n"
+  }
+
+  /// Reads a `--chat-template FILE`: a Jinja chat template that replaces the model's (its
+  /// `bos_token`/`eos_token` are the model's).
+  public static func chatTemplate(file path: String, for model: LanguageModel) throws -> ChatTemplate {
+    let source: String
+    do {
+      source = try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+      throw ChatTemplateFileError(path: path, reason: "cannot be read: \(error.localizedDescription)")
+    }
+    do {
+      let v = model.tokenizer.vocabulary
+      return try ChatTemplate(
+        jinja: source, bosToken: v.bos.map { v.tokens[Int($0)] } ?? "",
+        eosToken: v.eos.map { v.tokens[Int($0)] } ?? "")
+    } catch let e as JinjaError {
+      throw ChatTemplateFileError(path: path, reason: "\(e)")
+    }
   }
 
   /// An interactive conversation in the model's chat format: each line from `readLine` is a user
@@ -66,12 +88,15 @@ public enum ModelRun {
   /// own tokens. A turn that does not fit the context is refused with a message on `prompt`
   /// (tokens needed, context size) and the conversation goes on unchanged, so a shorter message
   /// or `/exit` can follow; a reply cut by a full context is noted there too.
+  ///
+  /// `template` (a `--chat-template` file) replaces the model's template; without it the model's
+  /// own template runs, else a built-in format with a one-line warning.
   public static func chat(
-    model: LanguageModel, system: String?, options: GenerationOptions,
+    model: LanguageModel, system: String?, options: GenerationOptions, template: ChatTemplate? = nil,
     readLine: () -> String?, output: (String) -> Void, prompt: (String) -> Void = { _ in }
   ) async throws -> RunTotals {
-    if let warning = chatTemplateWarning(model) { prompt(warning) }
-    let conversation = try ChatSession(model: model, system: system)
+    if template == nil, let warning = chatTemplateWarning(model) { prompt(warning) }
+    let conversation = try ChatSession(model: model, system: system, template: template)
     var totals = RunTotals()
     while true {
       prompt("> ")
@@ -91,6 +116,10 @@ public enum ModelRun {
         guard case .contextOverflow = error else { throw error }
         prompt("error: \(error)\n")
         continue
+      } catch let error as JinjaError {
+        // The template refused this conversation (its raise_exception): the turn is not taken.
+        prompt("error: \(error)\n")
+        continue
       }
       output("\n")
       guard let summary else { throw GenerationError.endedWithoutSummary }
@@ -101,4 +130,11 @@ public enum ModelRun {
     }
     return totals
   }
+}
+
+/// A `--chat-template` file that cannot be read or parsed.
+public struct ChatTemplateFileError: Error, Sendable, CustomStringConvertible {
+  public var path: String
+  public var reason: String
+  public var description: String { "chat template \(path) \(reason)" }
 }

@@ -164,6 +164,17 @@ struct Run: AsyncParsableCommand {
     name: [.customLong("chat"), .customLong("cnv", withSingleDash: true)], help: "Interactive conversation.")
   var chat = false
 
+  @Option(
+    name: .customLong("chat-template"),
+    help: "A Jinja chat template file for --chat, replacing the model's tokenizer.chat_template.")
+  var chatTemplateFile: String?
+
+  @Flag(
+    help:
+      "Accepted for llama.cpp compatibility: --chat always runs the model's Jinja template (built-in formats only without one)."
+  )
+  var jinja = false
+
   @Flag(name: .customLong("no-display-prompt"), help: "Do not echo the prompt before the generation.")
   var noDisplayPrompt = false
 
@@ -216,6 +227,7 @@ struct Run: AsyncParsableCommand {
     guard chat || text != nil else {
       throw ValidationError("give a prompt with -p or -f, or use --chat for a conversation")
     }
+    if chatTemplateFile != nil && !chat { stderr("note: --chat-template is used by --chat only\n") }
     if gpuLayers != nil { stderr("note: -ngl is ignored: every layer runs on \(device)\n") }
 
     let (lm, loadSeconds) = try await settings.loadModel()
@@ -229,9 +241,10 @@ struct Run: AsyncParsableCommand {
     let options = settings.generationOptions(seed: seed)
     var totals = RunTotals()
     if chat {
+      let template = try chatTemplateFile.map { try ModelRun.chatTemplate(file: $0, for: lm) }
       totals = try await ModelRun.chat(
-        model: lm, system: system, options: options, readLine: { Swift.readLine(strippingNewline: true) },
-        output: stdout, prompt: stderr)
+        model: lm, system: system, options: options, template: template,
+        readLine: { Swift.readLine(strippingNewline: true) }, output: stdout, prompt: stderr)
     } else {
       let text = text ?? ""
       if !noDisplayPrompt { stdout(text) }

@@ -34,7 +34,7 @@ import Testing
   }
 
   @Test func unsupportedFlagsAreErrorsNamingThem() {
-    for flag in ["--grammar", "--json-schema", "--jinja"] {
+    for flag in ["--grammar", "--json-schema", "--chat-template-kwargs"] {
       #expect(throws: (any Error).self) { try Run.parse(["-p", "x", flag, "y"]) }
       do {
         _ = try Run.parse(["-p", "x", flag, "y"])
@@ -48,6 +48,13 @@ import Testing
     #expect(CLIText.unsupportedSingleDash(["run", "-ctk", "q8_0"], known: Quanta.singleDashWords) == "-ctk")
     let fine = ["run", "-n", "-1", "--temp", "-0.5", "-ngl", "99", "-sys", "x", "-fa", "-cnv", "-p", "a"]
     #expect(CLIText.unsupportedSingleDash(fine, known: Quanta.singleDashWords) == nil)
+  }
+
+  @Test func chatTemplateFlagsParse() throws {
+    // `--jinja` is llama.cpp's switch to run the model's template, which Quanta always does.
+    let run = try Run.parse(["--chat", "--jinja", "--chat-template", "t.jinja"])
+    #expect(run.chat && run.jinja && run.chatTemplateFile == "t.jinja")
+    #expect(try Run.parse(["--chat"]).chatTemplateFile == nil)
   }
 
   @Test func flashAttentionTakesNewerLlamaCppsValues() throws {

@@ -121,7 +121,8 @@ import Testing
     // The default (base) model has no chat template: one line says which format stands in.
     #expect(
       notes
-        == "warning: the model has no tokenizer.chat_template; using the gemma format, gemma3's usual one\n",
+        == "warning: the model has no tokenizer.chat_template (a base model, such as the default Gemma 3 270M, "
+        + "has none); using the built-in gemma format, gemma3's usual one\n",
       "\(notes)")
     // One turn of at most 3 tokens, then the newline that closes the reply.
     #expect(out.hasSuffix("\n") && out.count > 1)

@@ -1,12 +1,15 @@
 import Synchronization
 
 /// A conversation of many turns that keeps its KV cache between them, as llama-cli's
-/// conversation mode does: each user turn tokenizes and evaluates only what the chat format adds
-/// for it (`ChatTemplate.renderTurn`: the user's turn and the opened assistant turn), after the
-/// tokens already in the cache. The reply's tokens stay in the cache as they were generated; the
-/// format's `assistantClosing` (e.g. Gemma's `<end_of_turn>\n`) follows them, tokenized and
-/// evaluated together with the next turn's text (one piece of text, so an SPM vocabulary adds its
-/// space prefix once, as llama-cli does).
+/// conversation mode does. Each turn renders the whole conversation with the chat template (the
+/// GGUF's own Jinja program, or a built-in format) and feeds only the difference: when the text
+/// the cache holds (the previous prompt and the reply as generated) is a prefix of the new render,
+/// only the rest is tokenized and evaluated after the tokens already in the cache; otherwise (a
+/// template that rewrites earlier turns, e.g. trims a reply or drops its reasoning) the whole
+/// render is tokenized again and `Session.generate` reuses the longest common token prefix.
+/// The reply's tokens stay in the cache as they were generated; the text that closes the reply
+/// (e.g. Gemma's `<end_of_turn>\n`) is tokenized and evaluated together with the next turn's
+/// text (one piece of text, so an SPM vocabulary adds its space prefix once, as llama-cli does).
 ///
 ///     let chat = try ChatSession(model: model, system: "Be brief.")
 ///     for try await event in chat.send("Hi!", options: .init(sampling: .greedy)) { … }
@@ -14,13 +17,12 @@ import Synchronization
 ///
 /// The prompt of turn N is `transcript` (every earlier turn's tokens) followed by the new turn's
 /// tokens, so its greedy reply is the same as the one-shot `LanguageModel.generate` over that
-/// token sequence from an empty cache. For formats whose turns start with a control token (all
-/// the real Gemma, ChatML and Llama 3 vocabularies) that sequence is also the tokenization of the
-/// whole rendered conversation; an SPM vocabulary with `add_space_prefix` and no such control
-/// tokens gets a space at the start of each turn's text, as in llama-cli.
+/// token sequence from an empty cache. A template that writes `bos_token` gets it dropped from its
+/// text when the tokenizer adds BOS itself (as llama.cpp does), so BOS is not doubled.
 ///
 /// A turn whose prompt does not fit the context throws `GenerationError.contextOverflow` (tokens
-/// needed and context size) before anything is evaluated, and leaves the conversation as it was.
+/// needed and context size) before anything is evaluated, and leaves the conversation as it was;
+/// so does a template that refuses the conversation (`JinjaError`, e.g. its `raise_exception`).
 /// A reply that fills the context ends with `StopReason.contextFull`; the next turn then overflows.
 ///
 /// One turn runs at a time: another `send`/`respond` while one is generating throws
@@ -36,6 +38,8 @@ public final class ChatSession: Sendable {
     var transcript: [Int32] = []
     /// Text that closes the previous reply, tokenized with the next turn.
     var pendingText = ""
+    /// The text `transcript` stands for: the last prompt's render and the reply's kept tokens.
+    var text = ""
     /// Tokens in the cache after the last turn.
     var cached = 0
   }
@@ -87,18 +91,26 @@ public final class ChatSession: Sendable {
       throw GenerationError.turnInProgress
     }
     defer { busy.store(false, ordering: .releasing) }
-    let (history, transcript, pending) = state.withLock { ($0.messages, $0.transcript, $0.pendingText) }
+    let (history, transcript, previous) = state.withLock { ($0.messages, $0.transcript, $0.text) }
     let user = ChatTemplate.Message(.user, text)
     var o = options
     o.parseSpecial = true
     // The transcript's bookkeeping assumes the cache keeps every turn: a full context ends the reply.
     o.contextShift = false
-    if !o.stopStrings.contains(template.endOfTurn) { o.stopStrings.append(template.endOfTurn) }
-    // BOS (when the vocabulary adds one) opens the conversation only.
-    let turn = model.tokenizer.encode(
-      pending + template.renderTurn(user, after: history), addSpecial: transcript.isEmpty && o.addSpecial,
-      parseSpecial: true)
-    let prompt = transcript + turn
+    if !template.endOfTurn.isEmpty && !o.stopStrings.contains(template.endOfTurn) {
+      o.stopStrings.append(template.endOfTurn)
+    }
+    let rendered = try template.apply(history + [user], addGenerationPrompt: true)
+    let prompt: [Int32]
+    if !transcript.isEmpty && rendered.utf8.starts(with: previous.utf8) {
+      // Only the new text: the closing of the last reply, the user's turn, the opened reply.
+      let added = String(decoding: rendered.utf8.dropFirst(previous.utf8.count), as: UTF8.self)
+      prompt = transcript + model.tokenizer.encode(added, addSpecial: false, parseSpecial: true)
+    } else {
+      // The first turn, or a template that rewrote earlier text: the whole conversation (the
+      // session still skips the tokens its cache already holds).
+      prompt = model.chatPromptTokens(rendered, template: template, addSpecial: o.addSpecial)
+    }
     if prompt.count > contextLength {
       throw GenerationError.contextOverflow(needed: prompt.count, contextLength: contextLength)
     }
@@ -108,12 +120,20 @@ public final class ChatSession: Sendable {
       reply += $0
       try onText($0)
     }
-    let (replyIDs, tail) = keptReply(summary, text: reply)
+    let (replyIDs, _) = keptReply(summary, text: reply)
     let cached = session.position
+    let messages = history + [user, .init(.assistant, reply)]
+    let kept = rendered + model.tokenizer.decode(replyIDs)
+    // What the next render adds after the kept reply before the next user turn (the closing).
+    let closed = (try? template.apply(messages, addGenerationPrompt: false)) ?? ""
+    let pending =
+      closed.utf8.starts(with: kept.utf8)
+      ? String(decoding: closed.utf8.dropFirst(kept.utf8.count), as: UTF8.self) : ""
     state.withLock {
-      $0.messages += [user, .init(.assistant, reply)]
+      $0.messages = messages
       $0.transcript = prompt + replyIDs
-      $0.pendingText = tail + template.assistantClosing
+      $0.text = kept
+      $0.pendingText = pending
       $0.cached = cached
     }
     return summary

@@ -285,10 +285,27 @@ extension LanguageModel {
     }
     var o = options
     o.parseSpecial = true
-    if !o.stopStrings.contains(template.endOfTurn) { o.stopStrings.append(template.endOfTurn) }
-    let text = template.render(messages, addGenerationPrompt: true)
+    if !template.endOfTurn.isEmpty && !o.stopStrings.contains(template.endOfTurn) {
+      o.stopStrings.append(template.endOfTurn)
+    }
+    let text = try template.apply(messages, addGenerationPrompt: true)
     return generate(
-      promptTokens: tokenizer.encode(text, addSpecial: o.addSpecial, parseSpecial: true), options: o)
+      promptTokens: chatPromptTokens(text, template: template, addSpecial: o.addSpecial), options: o)
+  }
+
+  /// The tokens of a prompt rendered by `template` (control tokens parsed). When the tokenizer
+  /// adds BOS (EOS) itself, a `bos_token` text the template wrote at the start (an `eos_token` at
+  /// the end) is dropped first, as llama.cpp's chat does, so it is not doubled.
+  public func chatPromptTokens(_ text: String, template: ChatTemplate, addSpecial: Bool) -> [Int32] {
+    var t = Substring(text)
+    let v = tokenizer.vocabulary
+    if addSpecial && v.addBOS && !template.bosToken.isEmpty && t.hasPrefix(template.bosToken) {
+      t = t.dropFirst(template.bosToken.count)
+    }
+    if addSpecial && v.addEOS && !template.eosToken.isEmpty && t.hasSuffix(template.eosToken) {
+      t = t.dropLast(template.eosToken.count)
+    }
+    return tokenizer.encode(String(t), addSpecial: addSpecial, parseSpecial: true)
   }
 
   /// Streams the continuation of already tokenized `promptTokens`.

@@ -40,11 +40,14 @@ public final class LanguageModel: Sendable {
   /// Ids that end generation: EOS, EOT, and the end-of-turn control tokens of the known chat
   /// formats that the vocabulary has (as llama.cpp's vocabulary loader collects them).
   public let endOfGenerationTokens: Set<Int32>
-  /// The chat format named by `tokenizer.chat_template`, else the architecture's usual one.
+  /// The file's `tokenizer.chat_template` as a Jinja program (run by Quanta's interpreter), else
+  /// (no template, or one outside the interpreter's subset: `chatTemplateError`) the built-in
+  /// format its markers name or the architecture's usual one.
   public let chatTemplate: ChatTemplate?
-  /// Whether `chatTemplate` was recognized in the file's `tokenizer.chat_template` (false: the
-  /// architecture's usual format, a guess).
+  /// Whether `chatTemplate` is the file's own template (false: a built-in format, a guess).
   public let chatTemplateFromFile: Bool
+  /// Why the file's template could not be used (it does not parse in the interpreter's subset).
+  public let chatTemplateError: JinjaError?
   public let file: GGUFFile
   /// What one session needs on the device, checked against its free memory at load.
   public let memoryEstimate: MemoryEstimate
@@ -109,11 +112,24 @@ public final class LanguageModel: Sendable {
       eog.insert(Int32(id))
     }
     endOfGenerationTokens = eog
-    let detected = try file.metadata.optionalString("tokenizer.chat_template").flatMap {
-      ChatTemplate.detect(template: $0)
+    let source = try file.metadata.optionalString("tokenizer.chat_template")
+    let fallback =
+      source.flatMap { ChatTemplate.detect(template: $0) }
+      ?? ChatTemplate.fallback(architecture: config.architecture.rawValue)
+    var program: ChatTemplate? = nil
+    var templateError: JinjaError? = nil
+    if let source {
+      do {
+        program = try ChatTemplate(
+          jinja: source, bosToken: vocabulary.bos.map { vocabulary.tokens[Int($0)] } ?? "",
+          eosToken: vocabulary.eos.map { vocabulary.tokens[Int($0)] } ?? "")
+      } catch let e as JinjaError {
+        templateError = e
+      }
     }
-    chatTemplate = detected ?? ChatTemplate.fallback(architecture: config.architecture.rawValue)
-    chatTemplateFromFile = detected != nil
+    chatTemplate = program ?? fallback
+    chatTemplateFromFile = program != nil
+    chatTemplateError = templateError
     transformer = try Transformer(file: file, config: config, backend: backend)
   }
 

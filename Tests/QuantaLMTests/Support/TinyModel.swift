@@ -28,6 +28,8 @@ struct TinySpec: Sendable, CustomStringConvertible {
   var postNorms = false
   var types: (attention: GGMLType, value: GGMLType, ffn: GGMLType, down: GGMLType, embedding: GGMLType) =
     (.q8_0, .q8_0, .q8_0, .q8_0, .f16)
+  /// `tokenizer.chat_template`, when set.
+  var chatTemplate: String? = nil
 
   var description: String { arch.rawValue }
 
@@ -104,6 +106,7 @@ enum TinyModel {
     w.set("\(a).rope.freq_base", .float32(spec.ropeBase))
     if spec.slidingWindow > 0 { w.set("\(a).attention.sliding_window", .uint32(UInt32(spec.slidingWindow))) }
     addVocabulary(&w, size: spec.vocab)
+    if let t = spec.chatTemplate { w.set("tokenizer.chat_template", .string(t)) }
 
     func add(_ name: String, _ type: GGMLType, _ shape: [Int], _ values: [Float]) throws {
       // GGUF shapes are ne0 first: [row length, rows].
