@@ -30,11 +30,27 @@ struct PerplexityCommand: AsyncParsableCommand {
   var chunks = -1
 
   func validate() throws {
+    if klDivergence, klDivergenceBase == nil {
+      throw ValidationError("--kl-divergence compares with a saved run: pass --kl-divergence-base FILE")
+    }
     // 0 used to mean "all" silently; only -1 does.
     guard chunks == -1 || chunks >= 1 else {
       throw ValidationError("--chunks must be -1 (all chunks) or at least 1, got \(chunks)")
     }
   }
+
+  @Option(
+    name: .customLong("kl-divergence-base"),
+    help:
+      "Save this run's next-token distributions to FILE (with --kl-divergence: compare with FILE instead).")
+  var klDivergenceBase: String?
+
+  @Flag(
+    name: .customLong("kl-divergence"),
+    help:
+      "Compare with the distributions in --kl-divergence-base (same text and -c): KLD, top-1 agreement, PPL ratio."
+  )
+  var klDivergence = false
 
   @Option(name: [.customShort("t"), .long], help: "CPU threads (default: all available).")
   var threads: Int?
@@ -73,6 +89,19 @@ struct PerplexityCommand: AsyncParsableCommand {
       "perplexity: \(tokens.count) tokens, \(tokens.count / ctxSize) chunks of \(ctxSize), batch \(settings.batchSize)\n"
     )
     let session = try lm.makeSession()
+    // --kl-divergence-base alone saves each scored position's distribution; with --kl-divergence,
+    // each is compared with the saved one.
+    let scored = Array(tokens.prefix(tokens.count / ctxSize * ctxSize))
+    var writer: KLDivergence.Writer?
+    var comparison: KLDivergence.Comparison?
+    if let base = klDivergenceBase {
+      if klDivergence {
+        comparison = try KLDivergence.Comparison(
+          path: base, vocabulary: vocabulary, context: ctxSize, tokens: scored)
+      } else {
+        writer = try KLDivergence.Writer(path: base, vocabulary: vocabulary, context: ctxSize, tokens: scored)
+      }
+    }
     let started = Date()
     let result = try Perplexity.run(
       tokens: tokens, context: ctxSize, bos: bos, vocabulary: vocabulary,
@@ -80,7 +109,12 @@ struct PerplexityCommand: AsyncParsableCommand {
         session.reset()
         // The first half only fills the cache; logits are computed for the scored half alone.
         try session.evaluate(tokens: Array(chunk[..<first]))
-        try session.evaluateAll(tokens: Array(chunk[first...])) { i, logits in try row(first + i, logits) }
+        try session.evaluateAll(tokens: Array(chunk[first...])) { i, logits in
+          try row(first + i, logits)
+          guard first + i < ctxSize - 1 else { return }  // the last row has no next token
+          try writer?.add(logits: logits)
+          try comparison?.add(logits: logits, next: Int(chunk[first + i + 1]))
+        }
       },
       chunkDone: { index, ppl in
         if index == 1 {
@@ -93,6 +127,10 @@ struct PerplexityCommand: AsyncParsableCommand {
         stdout(String(format: "[%d]%.4f,", index, ppl))
       })
     stdout("\n")
+    if let writer, let base = klDivergenceBase {
+      try writer.finish()
+      stderr("saved the distributions of \(result.scoredTokens) positions to \(base)\n")
+    }
     if result.uncertainty != nil {
       stdout(result.finalLine + "\n")
     } else {
@@ -101,5 +139,6 @@ struct PerplexityCommand: AsyncParsableCommand {
           format: "Final estimate: PPL = %.4f (no uncertainty: the log-probabilities do not vary)\n",
           result.perplexity))
     }
+    if let comparison { stdout("\n" + comparison.statistics.report) }
   }
 }
