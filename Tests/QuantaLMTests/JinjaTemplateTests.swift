@@ -137,6 +137,29 @@ import Testing
         limits: small)
         == .limit)
     #expect(kind("{% for i in range(50) %}{{ i }}{% endfor %}", limits: small) == nil)
+    // Values nested by a loop, and sizes a filter would build before writing anything.
+    #expect(
+      kind("{% set ns = namespace(x=1) %}{% for i in range(1000) %}{% set ns.x = [ns.x] %}{% endfor %}")
+        == .limit)
+    #expect(kind("{{ 'ab' | indent(100000000000) }}") == .limit)
+    #expect(kind("{{ [1] | tojson(indent=100000000000) }}") == .limit)
+    #expect(kind("{% set s = 'x' * 100000 %}{{ s.replace('', s) }}") == .limit)
+  }
+
+  /// Integer edge cases are typed errors or Python's values, never an overflow trap.
+  @Test func integerEdgesDoNotTrap() throws {
+    let min = "(-9223372036854775807 - 1)"
+    #expect(kind("{{ -\(min) }}") == .limit)
+    #expect(kind("{{ \(min) | abs }}") == .limit)
+    #expect(kind("{{ \(min) // -1 }}") == .limit)
+    // Expected values from Jinja2 3.1.6.
+    #expect(
+      try render("{{ \(min) % -1 }}|{{ \(min) is odd }}|{{ \(min) is divisibleby(-1) }}") == "0|False|True")
+    #expect(try render("{{ 2.9 | int }}|{{ '2.9' | int }}|{{ -2.9 | int }}") == "2|2|-2")
+    // Python's int is unbounded; here a float past Int's range gives the filter's default.
+    #expect(try render("{{ 1e300 | int }}|{{ '1e300' | int(7) }}") == "0|7")
+    #expect(kind("{% for i in range(\(min), 9223372036854775807) %}{% endfor %}") == .limit)
+    #expect(kind("{{ 9223372036854775807 + 1 }}") == .limit)
   }
 
   @Test func errorsCarryTheTemplateLocation() throws {

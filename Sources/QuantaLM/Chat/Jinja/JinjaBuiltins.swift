@@ -55,7 +55,9 @@ extension JinjaRenderer {
         case .string(let new) = args.get(1, "new") ?? .none
       else { throw fail(.type, "replace takes two strings", at) }
       let count = args.get(2, "count")?.integer ?? -1
-      let s = Self.replace(try str(), old, new, count: count)
+      let subject = try str()
+      try checkReplaceSize(subject, old, new, at)
+      let s = Self.replace(subject, old, new, count: count)
       try account(s.utf8.count, at)
       return .string(s)
     case "list":
@@ -88,11 +90,11 @@ extension JinjaRenderer {
       let fallback = args.get(0, "default") ?? .int(0)
       switch v {
       case .int, .bool: return .int(v.integer!)
-      case .double(let d): return d.isFinite ? .int(Int(d)) : fallback
+      case .double(let d): return Int(exactly: d.rounded(.towardZero)).map { .int($0) } ?? fallback
       case .string(let s):
         let t = Self.strip(s, chars: nil, left: true, right: true).replacingOccurrences(of: "_", with: "")
         if let i = Int(t) { return .int(i) }
-        if let d = Double(t), d.isFinite { return .int(Int(d)) }
+        if let d = Double(t), let i = Int(exactly: d.rounded(.towardZero)) { return .int(i) }
         return fallback
       default: return fallback
       }
@@ -106,7 +108,9 @@ extension JinjaRenderer {
       }
     case "abs":
       switch v {
-      case .int(let i): return .int(abs(i))
+      case .int(let i):
+        guard i != .min else { throw fail(.limit, "integer overflow in abs", at) }
+        return .int(abs(i))
       case .double(let d): return .double(abs(d))
       default: throw fail(.type, "bad operand type for abs(): '\(v.typeName)'", at)
       }
@@ -114,6 +118,7 @@ extension JinjaRenderer {
       var indent: Int? = nil
       if let i = args.get(1, "indent"), i != .none {
         guard let n = i.integer else { throw fail(.unsupported, "tojson indent must be an integer", at) }
+        guard (0...1000).contains(n) else { throw fail(.limit, "tojson indent \(n) is outside 0...1000", at) }
         indent = n
       }
       let sortKeys = args.get(3, "sort_keys")?.isTruthy ?? false
@@ -133,6 +138,7 @@ extension JinjaRenderer {
         if case .string(let s) = w {
           pad = s
         } else if let n = w.integer {
+          guard n <= 1000 else { throw fail(.limit, "indent width \(n) is over 1000", at) }
           pad = String(repeating: " ", count: max(0, n))
         }
       }
@@ -292,9 +298,9 @@ extension JinjaRenderer {
         guard let d = arg.integer, d != 0 else {
           throw fail(.type, "divisibleby needs a non-zero integer", at)
         }
-        return i % d == 0
+        return d == -1 || i % d == 0
       }
-      return (abs(i) % 2 == 1) == (name == "odd")
+      return (i & 1 == 1) == (name == "odd")
     case "lower": return v.pyStr == v.pyStr.lowercased()
     case "upper": return v.pyStr == v.pyStr.uppercased()
     default: throw fail(.unsupported, "unknown test '\(name)'", at)
@@ -369,6 +375,7 @@ extension JinjaRenderer {
       guard let old = stringArg(0, "old"), let new = stringArg(1, "new") else {
         throw fail(.type, "replace takes two strings", at)
       }
+      try checkReplaceSize(s, old, new, at)
       let r = Self.replace(s, old, new, count: args.get(2, "count")?.integer ?? -1)
       try account(r.utf8.count, at)
       return .string(r)
@@ -453,6 +460,16 @@ extension JinjaRenderer {
       }
     }
     return out
+  }
+
+  /// Refuses a replacement whose result could pass the output bound, before building it.
+  func checkReplaceSize(_ s: String, _ old: String, _ new: String, _ at: Int) throws {
+    let n = s.utf8.count
+    let slots = old.isEmpty ? s.unicodeScalars.count + 1 : n / old.utf8.count
+    let (grow, overflow) = slots.multipliedReportingOverflow(by: new.utf8.count)
+    if overflow || n + grow > limits.maxOutputBytes {
+      throw fail(.limit, "replace could build more than \(limits.maxOutputBytes) bytes", at)
+    }
   }
 
   // MARK: Python string helpers

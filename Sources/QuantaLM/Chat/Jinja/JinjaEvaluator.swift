@@ -213,7 +213,10 @@ struct JinjaRenderer {
     switch e {
     case .literal(let v): return v
     case .name(let n, _): return lookup(n)
-    case .list(let items): return .array(try items.map { try eval($0) })
+    case .list(let items):
+      let v = JinjaValue.array(try items.map { try eval($0) })
+      try checkNesting(v, offset(of: e))
+      return v
     case .dict(let pairs, let at):
       var o = JinjaObject()
       for (k, v) in pairs {
@@ -223,6 +226,7 @@ struct JinjaRenderer {
         }
         o[s] = try eval(v)
       }
+      try checkNesting(.object(o), at)
       return .object(o)
     case .member(let base, let name, let at):
       return try attribute(try eval(base), name, at)
@@ -243,7 +247,9 @@ struct JinjaRenderer {
     case .not(let x): return .bool(!(try eval(x)).isTruthy)
     case .negate(let x, let at):
       switch try eval(x) {
-      case .int(let i): return .int(-i)
+      case .int(let i):
+        guard i != .min else { throw fail(.limit, "integer overflow in unary -", at) }
+        return .int(-i)
       case .double(let d): return .double(-d)
       case .bool(let b): return .int(b ? -1 : 0)
       case let v: throw fail(.type, "bad operand type for unary -: '\(v.typeName)'", at)
@@ -391,10 +397,12 @@ struct JinjaRenderer {
         return .double(Double(x) / Double(y))
       case "//":
         guard y != 0 else { throw fail(.type, "integer division or modulo by zero", at) }
+        guard !(x == .min && y == -1) else { throw fail(.limit, "integer overflow in //", at) }
         let q = x / y
         return .int((x % y != 0 && (x < 0) != (y < 0)) ? q - 1 : q)
       case "%":
         guard y != 0 else { throw fail(.type, "integer division or modulo by zero", at) }
+        if y == -1 { return .int(0) }
         let r = x % y
         return .int(r != 0 && (r < 0) != (y < 0) ? r + y : r)
       case "**":
@@ -473,6 +481,24 @@ struct JinjaRenderer {
       return false
     case .undefined: return false
     default: throw fail(.type, "argument of type '\(container.typeName)' is not iterable", at)
+    }
+  }
+
+  /// Values nested deeper than this are refused as they are built (printing, comparing and
+  /// freeing a value recurse through its nesting).
+  static let maxNesting = 64
+
+  func checkNesting(_ v: JinjaValue, _ at: Int) throws {
+    func depth(_ v: JinjaValue, _ d: Int) -> Int {
+      if d > Self.maxNesting { return d }
+      switch v {
+      case .array(let a): return a.reduce(d + 1) { max($0, depth($1, d + 1)) }
+      case .object(let o): return o.values.reduce(d + 1) { max($0, depth($1, d + 1)) }
+      default: return d
+      }
+    }
+    if depth(v, 0) > Self.maxNesting {
+      throw fail(.limit, "a list or dict nested deeper than \(Self.maxNesting)", at)
     }
   }
 
@@ -561,9 +587,9 @@ struct JinjaRenderer {
       let v = ints.map { $0! }
       let (start, stop, step) = v.count == 1 ? (0, v[0], 1) : (v[0], v[1], v.count == 3 ? v[2] : 1)
       guard step != 0 else { throw fail(.type, "range() arg 3 must not be zero", at) }
-      let count =
-        step > 0 ? max(0, (stop - start + step - 1) / step) : max(0, (start - stop - step - 1) / -step)
-      if count > limits.maxIterations - iterations {
+      // Counted in Double: the bounds may be anywhere in Int's range (no overflow trap).
+      let count = max(0, ((Double(stop) - Double(start)) / Double(step)).rounded(.up))
+      if count > Double(limits.maxIterations - iterations) {
         throw fail(.limit, "range of \(count) elements is over the iteration bound", at)
       }
       return .array(stride(from: start, to: stop, by: step).map { .int($0) })

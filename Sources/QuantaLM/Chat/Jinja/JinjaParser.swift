@@ -55,7 +55,7 @@ struct JinjaParser {
   var i = 0
   var depth = 0
   /// Nesting bound: a deeply nested expression or block is a typed error, not a stack overflow.
-  static let maxDepth = 200
+  static let maxDepth = 100
 
   init(lexer: JinjaLexer) throws {
     self.lexer = lexer
