@@ -203,6 +203,14 @@ import Testing
     #expect(rendered > 0)
   }
 
+  /// Semantics outside the template corpus, with Jinja2 3.1.6's output.
+  @Test func macroDefaultsAndLoopCycle() throws {
+    #expect(
+      try render(#"{% macro f(a, b=a ~ "!") %}{{ a }}{{ b }}{% endmacro %}{{ f(1) }}|{{ f(1, 2) }}"#)
+        == "11!|12")
+    #expect(try render(#"{% for x in [1,2,3] %}{{ loop.cycle("a","b") }}{% endfor %}"#) == "aba")
+  }
+
   @Test func jsonKeepsKeyOrder() throws {
     let v = try JinjaValue.parseJSON(#"{"z": 1, "a": [true, null, 2.5, "\u00e9\n"], "m": {}}"#)
     #expect(

@@ -323,6 +323,12 @@ extension JinjaRenderer {
       case "items": return .array(o.keys.map { .array([.string($0), o[$0]!]) })
       case "keys": return .array(o.keys.map { .string($0) })
       case "values": return .array(o.values)
+      case "cycle" where o["cycle"] == nil:
+        // loop.cycle(a, b, …): the argument at this iteration's index, round robin.
+        guard case .int(let i)? = o["index0"], !args.positional.isEmpty else {
+          throw fail(.unsupported, "dict has no method 'cycle'", at)
+        }
+        return args.positional[i % args.positional.count]
       default:
         // A callable stored under the key (a macro passed in a dict).
         if let v = o[name] { return try invoke(v, args, at, name: name) }

@@ -542,25 +542,16 @@ struct JinjaRenderer {
     guard args.positional.count <= m.parameters.count else {
       throw fail(.type, "macro '\(m.name)' takes not more than \(m.parameters.count) argument(s)", at)
     }
-    var frame: [String: JinjaValue] = [:]
-    for (k, (p, def)) in m.parameters.enumerated() {
-      if let v = args.get(k, p) {
-        frame[p] = v
-      } else if let def {
-        frame[p] = try eval(def)
-      } else {
-        frame[p] = .undefined(p)
-      }
-    }
     for (k, _) in args.keyword where !m.parameters.contains(where: { $0.0 == k }) {
       throw fail(.type, "macro '\(m.name)' takes no keyword argument '\(k)'", at)
     }
+    // The macro sees the context, the top level and its own frame (not the caller's loop frames).
     let saved = scopes
-    scopes = [scopes[0], scopes[1], frame]
-    defer {
-      // The top level may have changed inside (a macro defined at top level writes nothing there,
-      // but keep the caller's frames as they were).
-      scopes = saved
+    scopes = [scopes[0], scopes[1], [:]]
+    defer { scopes = saved }
+    for (k, (p, def)) in m.parameters.enumerated() {
+      // A default is evaluated in the macro's frame: it may use the parameters before it.
+      scopes[2][p] = try args.get(k, p) ?? def.map { try eval($0) } ?? .undefined(p)
     }
     return .string(try capture(m.body))
   }
