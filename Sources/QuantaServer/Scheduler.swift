@@ -132,6 +132,10 @@ public final class Scheduler: Sendable {
   private let wake = DispatchSemaphore(value: 0)
   /// Signalled by the worker when it returns.
   private let exited = DispatchSemaphore(value: 0)
+  /// Holds the worker before its first round while a test queues requests (`startPaused`).
+  private let gate = DispatchSemaphore(value: 0)
+  /// Starts a worker made with `startPaused` (tests: requests queued before it admits any).
+  func resume() { gate.signal() }
   /// When set (tests), every step the worker takes, in order: which slot, prefill chunk or decode.
   let stepLog: Mutex<[Step]>?
   struct Step: Equatable {
@@ -146,12 +150,12 @@ public final class Scheduler: Sendable {
   ) throws {
     try self.init(
       model: model, slots: slots, queueCapacity: queueCapacity, prefillChunk: prefillChunk, metrics: metrics,
-      recordSteps: false)
+      recordSteps: false, startPaused: false)
   }
 
   init(
     model: LanguageModel, slots: Int, queueCapacity: Int, prefillChunk: Int, metrics: ServerMetrics,
-    recordSteps: Bool
+    recordSteps: Bool, startPaused: Bool
   ) throws {
     guard slots >= 1 else { throw ServerConfigurationError.invalid("-np must be at least 1, got \(slots)") }
     guard queueCapacity >= 0 else {
@@ -170,7 +174,9 @@ public final class Scheduler: Sendable {
     // Sessions are not Sendable: they are made here (so an allocation failure is reported at start)
     // and from then on touched only by the worker thread.
     nonisolated(unsafe) let owned = try (0..<slots).map { Slot(index: $0, session: try model.makeSession()) }
+    let gate = startPaused ? self.gate : nil
     let thread = Thread { [self] in
+      gate?.wait()
       workerLoop(owned)
       exited.signal()
     }

@@ -2,8 +2,9 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import QuantaLM
-import QuantaServer
 import Testing
+
+@testable import QuantaServer
 
 /// Each error case: OpenAI's shape, the right status, and the server serving on afterwards.
 @Suite struct ErrorTests {
@@ -119,18 +120,17 @@ import Testing
     }
   }
 
-  /// One slot, no queue: while a request generates, the next gets 503; afterwards it is served.
+  /// One slot, no queue: while a request holds the slot (the worker paused, so it cannot finish
+  /// first), the next gets 503; afterwards it is served.
   @Test func queueFull() async throws {
-    try await withServer(slots: 1, queue: 0, context: 256) { client, server in
-      var sampling = SamplingOptions.greedy
-      sampling.logitBias = [:]
+    try await withServer(slots: 1, queue: 0, context: 256, startPaused: true) { client, server in
       let prompt = server.model.tokenizer.encode("hold the slot", addSpecial: true)
       let holder = try server.scheduler.submit(
-        SlotRequest(promptTokens: prompt, maxTokens: nil, sampling: sampling))
+        SlotRequest(promptTokens: prompt, maxTokens: 4, sampling: .greedy))
       let r = try await client.post("/v1/completions", #"{"prompt":"hi","max_tokens":2}"#)
       try expectError(r, status: 503, type: "unavailable_error")
-      holder.cancel()
-      await #expect(throws: CancellationError.self) { for try await _ in holder.events {} }
+      server.scheduler.resume()
+      _ = try await collect(holder)
       #expect(await server.scheduler.waitUntilIdle(timeout: .seconds(10)))
       #expect(try await client.post("/v1/completions", #"{"prompt":"hi","max_tokens":2}"#).status == .ok)
     }

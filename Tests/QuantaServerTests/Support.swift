@@ -3,10 +3,11 @@ import Hummingbird
 import HummingbirdTesting
 import Quanta
 import QuantaLM
-import QuantaServer
 import QuantaTools
 import Synchronization
 import Testing
+
+@testable import QuantaServer
 
 /// A tiny Gemma 3 model (2 layers, 256-wide, 1024 tokens, random weights), written once per test
 /// process and loaded on the CPU for each test that asks.
@@ -42,11 +43,14 @@ enum TestModel {
 /// A server over the test model; `body` gets the router test client. The scheduler is shut down
 /// afterwards.
 func withServer<R: Sendable>(
-  slots: Int = 2, queue: Int = 4, context: Int = 256, configure: (inout ServerOptions) -> Void = { _ in },
+  slots: Int = 2, queue: Int = 4, context: Int = 256, startPaused: Bool = false,
+  configure: (inout ServerOptions) -> Void = { _ in },
   _ body: @Sendable (any TestClientProtocol, OpenAIServer) async throws -> R
 ) async throws -> R {
   let model = try await TestModel.load(context: context)
-  let scheduler = try Scheduler(model: model, slots: slots, queueCapacity: queue, prefillChunk: 16)
+  let scheduler = try Scheduler(
+    model: model, slots: slots, queueCapacity: queue, prefillChunk: 16, metrics: ServerMetrics(),
+    recordSteps: false, startPaused: startPaused)
   var options = ServerOptions()
   options.modelName = "test-model"
   configure(&options)
