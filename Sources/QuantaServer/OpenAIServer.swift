@@ -158,8 +158,14 @@ public final class OpenAIServer: Sendable {
     let chat = try decodeRequest(ChatCompletionRequest.self, from: data)
     guard !chat.messages.isEmpty else { throw APIError.invalidRequest("'messages' must not be empty") }
     let messages = try chat.messages.map { m throws(APIError) in try m.templateMessage() }
-    let text = template.render(messages, addGenerationPrompt: true)
-    let prompt = model.tokenizer.encode(text, addSpecial: true, parseSpecial: true)
+    let text: String
+    do {
+      text = try template.apply(messages, addGenerationPrompt: true)
+    } catch {
+      // A Jinja template's raise_exception (roles that do not alternate, …) or a bound it hit.
+      throw APIError.invalidRequest("the chat template refused the messages: \(error)")
+    }
+    let prompt = model.chatPromptTokens(text, template: template, addSpecial: true)
     let slotRequest = try chat.sampling.resolve(
       prompt: prompt, model: model, extraStops: [template.endOfTurn])
     return try await respond(request, slotRequest, fields: chat.sampling, kind: .chat)

@@ -65,7 +65,8 @@ struct Serve: AsyncParsableCommand {
   @Option(
     name: .customLong("chat-template"),
     help:
-      "Chat format: \(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", ")) (default: the model's).")
+      "Chat format: a Jinja template file, or a built-in \(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", ")) (default: the model's)."
+  )
   var chatTemplate: String?
 
   @Option(name: .customLong("shutdown-timeout"), help: "Seconds requests in flight get at SIGTERM/SIGINT.")
@@ -77,11 +78,6 @@ struct Serve: AsyncParsableCommand {
     if !(0...65535).contains(port) { throw ValidationError("--port must be in 0...65535, got \(port)") }
     if !(shutdownTimeout >= 0 && shutdownTimeout.isFinite) {
       throw ValidationError("--shutdown-timeout must be ≥ 0 seconds")
-    }
-    if let chatTemplate, Self.template(named: chatTemplate) == nil {
-      throw ValidationError(
-        "unknown chat template '\(chatTemplate)' (\(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", ")))"
-      )
     }
   }
 
@@ -114,7 +110,10 @@ struct Serve: AsyncParsableCommand {
     options.port = port
     options.apiKey = apiKey
     options.modelName = alias ?? URL(fileURLWithPath: path).lastPathComponent
-    options.chatTemplate = chatTemplate.flatMap(Self.template(named:))
+    // A built-in format by name, else a Jinja template file (as `run --chat-template`).
+    options.chatTemplate = try chatTemplate.map {
+      try Self.template(named: $0) ?? ModelRun.chatTemplate(file: $0, for: lm)
+    }
     options.shutdownTimeout = .milliseconds(Int64(shutdownTimeout * 1000))
     let server = OpenAIServer(
       scheduler: scheduler, options: options, logger: OpenAIServer.standardErrorLogger())
@@ -122,7 +121,9 @@ struct Serve: AsyncParsableCommand {
       "model: \(ModelBench.describe(lm)), device \(lm.device), \(parallel) slot(s) of \(lm.contextLength) tokens, "
         + String(format: "loaded in %.2f s\n", loadSeconds))
     if server.templateIsFallback {
-      stderr("warning: the model has no chat template Quanta recognizes; chat requests use chatml\n")
+      stderr("warning: the model has no chat template Quanta can run; chat requests use chatml\n")
+    } else if chatTemplate == nil, let warning = ModelRun.chatTemplateWarning(lm) {
+      stderr(warning)
     }
     let host = self.host
     try await server.run(onListening: { port in

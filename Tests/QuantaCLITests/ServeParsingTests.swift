@@ -28,7 +28,7 @@ import Testing
 
   @Test func invalidValuesAreRefused() {
     for args in [
-      ["-np", "0"], ["--port", "70000"], ["--queue-size", "-1"], ["--chat-template", "jinja2"],
+      ["-np", "0"], ["--port", "70000"], ["--queue-size", "-1"],
       ["--shutdown-timeout", "-1"], ["--grammar", "x"],
     ] {
       #expect(throws: (any Error).self, "\(args)") { try Serve.parse(args) }

@@ -51,8 +51,8 @@ import Testing
       let content = try #require(message["content"] as? String)
 
       let model = server.model
-      let text = server.template.render([.init(.system, "Be brief."), .init(.user, "Hello there")])
-      let prompt = model.tokenizer.encode(text, addSpecial: true, parseSpecial: true)
+      let text = try server.template.apply([.init(.system, "Be brief."), .init(.user, "Hello there")])
+      let prompt = model.chatPromptTokens(text, template: server.template, addSpecial: true)
       let reference = try await referenceGreedy(
         model, prompt: prompt, maxTokens: 12, stops: [server.template.endOfTurn])
       #expect(content == reference.text)
