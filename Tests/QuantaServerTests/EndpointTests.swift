@@ -65,6 +65,27 @@ import Testing
     }
   }
 
+  /// A Jinja template renders the prompt (usage counts its tokens); one that raises is a 400.
+  @Test func jinjaTemplate() async throws {
+    let source =
+      "{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('no system role') }}{% endif %}"
+      + "[{{ m.role }}]{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}"
+    let template = try ChatTemplate(jinja: source)
+    try await withServer(configure: { $0.chatTemplate = template }) { client, server in
+      let r = try await client.post(
+        "/v1/chat/completions", #"{"messages":[{"role":"user","content":"Hi"}],"max_tokens":2}"#)
+      #expect(r.status == .ok, "\(r.text)")
+      let expected = server.model.chatPromptTokens(
+        "[user]Hi\n[assistant]", template: template, addSpecial: true)
+      #expect((try r.object()["usage"] as? [String: Any])?["prompt_tokens"] as? Int == expected.count)
+      let refused = try await client.post(
+        "/v1/chat/completions",
+        #"{"messages":[{"role":"system","content":"x"},{"role":"user","content":"Hi"}]}"#)
+      let message = try expectError(refused, status: 400, type: "invalid_request_error")
+      #expect(message.contains("no system role"))
+    }
+  }
+
   /// Streaming and non-streaming give the same text; the stream is chunks, then `[DONE]`.
   @Test func completionStreamMatchesNonStream() async throws {
     try await withServer { client, _ in
