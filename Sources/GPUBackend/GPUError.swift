@@ -45,8 +45,7 @@ public enum GPUError: Error, Sendable, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .libraryNotFound(let lib, let searched, let messages):
-      return "\(lib) not found; searched \(searched.joined(separator: ", "))"
-        + (messages.isEmpty ? "" : "; loader: " + messages.joined(separator: " | "))
+      return Self.notFoundText(library: lib, searched: searched, loaderMessages: messages)
     case .missingSymbol(let lib, let path, let sym): return "\(lib) (\(path)) has no symbol \(sym)"
     case .noDevice(let v, let reason, let visible):
       let name = v == .hip ? "no AMD device" : "no NVIDIA device"
@@ -80,5 +79,28 @@ public enum GPUError: Error, Sendable, Equatable, CustomStringConvertible {
     case .unsupported(let op, let type, _): return .unsupported(op: op, type: type, device: device)
     default: return .deviceUnavailable(device: device, reason: description)
     }
+  }
+}
+
+extension GPUError {
+  /// One line per cause, each path once: the paths that do not exist together, then each path that
+  /// exists but did not load with the loader's reason (wrong architecture, a missing dependency, …).
+  static func notFoundText(library: String, searched: [String], loaderMessages: [String]) -> String {
+    var absent: [String] = []
+    var failed: [String] = []
+    for (i, path) in searched.enumerated() {
+      let message = i < loaderMessages.count ? loaderMessages[i] : ""
+      if message.isEmpty || message.hasSuffix("No such file or directory") {
+        absent.append(path)
+      } else {
+        // dlerror() starts with the path; keep only the reason after it.
+        let reason = message.hasPrefix(path + ": ") ? String(message.dropFirst(path.count + 2)) : message
+        failed.append("\(path): \(reason)")
+      }
+    }
+    var parts: [String] = []
+    if !absent.isEmpty { parts.append("not found (searched \(absent.joined(separator: ", ")))") }
+    parts += failed.map { "did not load: \($0)" }
+    return "\(library) " + parts.joined(separator: "; ")
   }
 }

@@ -164,18 +164,22 @@ public enum KLDivergence {
         let low = Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self))))
         let step = Double(
           Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))))
-        var kld = 0.0
-        var baseTop = 0, baseBest = -1.0, baseAtToken = 0.0
+        // The decoded log-probabilities, renormalized (rounding to 16 bits moves their sum off 1).
+        var base = [Double](repeating: 0, count: vocabulary)
+        var baseTop = 0, total = 0.0
         for i in 0..<vocabulary {
           let code = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 8 + 2 * i, as: UInt16.self))
-          let lb = low + step * Double(code)
-          kld += exp(lb) * (lb - mine[i])
-          if Double(code) > baseBest {
-            baseBest = Double(code)
-            baseTop = i
-          }
-          if i == token { baseAtToken = lb }
+          base[i] = low + step * Double(code)
+          total += exp(base[i])
+          if base[i] > base[baseTop] { baseTop = i }
         }
+        let shift = log(total)
+        var kld = 0.0
+        for i in 0..<vocabulary {
+          let lb = base[i] - shift
+          kld += exp(lb) * (lb - mine[i])
+        }
+        let baseAtToken = base[token] - shift
         var myTop = 0
         for i in 1..<vocabulary where mine[i] > mine[myTop] { myTop = i }
         statistics.add(kld: kld, sameTop: baseTop == myTop, nllBase: -baseAtToken, nll: -mine[token])

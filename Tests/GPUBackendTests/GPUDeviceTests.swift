@@ -55,6 +55,31 @@ struct GPUDeviceTests {
     #expect(searched2 == ["/nonexistent/override.so"])
   }
 
+  /// Issue 16: one short line per cause, each path once.
+  @Test func missingLibraryMessageNamesEachPathOnce() {
+    let text = GPUError.notFoundText(
+      library: "CUDA driver (libcuda)", searched: ["libcuda.so.1", "/opt/x/libcuda.so.1", "/lib/libcuda.so"],
+      loaderMessages: [
+        "libcuda.so.1: cannot open shared object file: No such file or directory",
+        "/opt/x/libcuda.so.1: wrong ELF class: ELFCLASS32",
+        "/lib/libcuda.so: cannot open shared object file: No such file or directory",
+      ])
+    #expect(
+      text
+        == "CUDA driver (libcuda) not found (searched libcuda.so.1, /lib/libcuda.so); "
+        + "did not load: /opt/x/libcuda.so.1: wrong ELF class: ELFCLASS32")
+    let r = Result { () throws(GPUError) in
+      try DynamicLibrary.open(
+        "X", candidates: ["libquanta-none-1.so", "/nonexistent/libquanta-none-2.so"], override: nil)
+    }
+    guard case .failure(let error) = r else {
+      Issue.record("expected a failure")
+      return
+    }
+    #expect(
+      error.description == "X not found (searched libquanta-none-1.so, /nonexistent/libquanta-none-2.so)")
+  }
+
   @Test func unsupportedAndOOMMapToTheContractErrors() {
     let d = Device.rocm(1)
     #expect(
