@@ -10,23 +10,30 @@
 /// that into a message naming the file instead of a silent exit 135.
 ///
 /// The table is fixed-size, allocated once, and read by `path(containing:)` without locks or
-/// allocation (async-signal-safe). A slot is published by storing its path and start before its end
-/// (aligned word stores), and retired by clearing its end first; a path string is never freed (a
-/// handler may be reading it), only leaked when its slot is reused: a few bytes per file opened.
+/// allocation (async-signal-safe). Each slot holds its path inline (a C string of at most
+/// `pathBytes - 1` bytes, longer ones cut), so registering allocates nothing and nothing leaks. A slot
+/// is published by writing its path and start before its end (aligned word stores), and retired by
+/// clearing its end first.
 public enum MappedRegions {
   /// Maps tracked at once; a map beyond them works, unnamed in a SIGBUS report.
   static let capacity = 256
+  /// Bytes per slot's path, NUL included.
+  static let pathBytes = 1024
 
   struct Slot {
     var start: UInt
     var end: UInt
-    var path: UnsafeMutablePointer<CChar>?
   }
 
   // nonisolated(unsafe): written only under `lock` (see the type's comment for the handler's reads).
   nonisolated(unsafe) static let slots: UnsafeMutablePointer<Slot> = {
     let p = UnsafeMutablePointer<Slot>.allocate(capacity: capacity)
-    p.initialize(repeating: Slot(start: 0, end: 0, path: nil), count: capacity)
+    p.initialize(repeating: Slot(start: 0, end: 0), count: capacity)
+    return p
+  }()
+  nonisolated(unsafe) static let paths: UnsafeMutablePointer<CChar> = {
+    let p = UnsafeMutablePointer<CChar>.allocate(capacity: capacity * pathBytes)
+    p.initialize(repeating: 0, count: capacity * pathBytes)
     return p
   }()
   nonisolated(unsafe) static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
@@ -41,7 +48,10 @@ public enum MappedRegions {
     pthread_mutex_lock(lock)
     defer { pthread_mutex_unlock(lock) }
     guard let i = (0..<capacity).first(where: { slots[$0].end == 0 }) else { return nil }
-    slots[i].path = strdup(path)
+    let bytes = Array(path.utf8.prefix(pathBytes - 1))
+    let dest = paths + i * pathBytes
+    for (k, b) in bytes.enumerated() { dest[k] = CChar(bitPattern: b) }
+    dest[bytes.count] = 0
     slots[i].start = UInt(bitPattern: base)
     slots[i].end = UInt(bitPattern: base) + UInt(region.count)
     return i
@@ -62,11 +72,14 @@ public enum MappedRegions {
     let a = UInt(bitPattern: address)
     for i in 0..<capacity {
       let s = slots[i]
-      if s.end != 0 && a >= s.start && a < s.end, let p = s.path { return UnsafePointer(p) }
+      if s.end != 0 && a >= s.start && a < s.end { return UnsafePointer(paths + i * pathBytes) }
     }
     return nil
   }
 
   /// Ensures the table exists before a signal handler that reads it is installed.
-  public static func prepare() { _ = slots }
+  public static func prepare() {
+    _ = slots
+    _ = paths
+  }
 }
