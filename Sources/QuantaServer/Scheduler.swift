@@ -98,11 +98,11 @@ public struct SchedulerStats: Sendable, Equatable {
 ///
 /// One generation worker (a thread of its own: forward passes block) owns the sessions. Each round
 /// it admits waiting requests into free slots, then steps every busy slot once: a slot still
-/// prefilling evaluates its next `prefillChunk` prompt tokens, a decoding slot samples one token
-/// and evaluates it. So streams advance token by token in turn and a long prompt does not stall the
-/// others for longer than one chunk. Access to the model is serialized by the single worker.
-/// The model has no batched decode yet (several sequences in one forward pass); `round` is where it
-/// goes: the decoding slots' steps become one forward over all of them.
+/// prefilling evaluates its next `prefillChunk` prompt tokens (one slot at a time), and every
+/// decoding slot samples one token, after which all of those tokens go through the model in one
+/// forward pass (`BatchDecoder`: continuous batching, the weights read once for all streams). So a
+/// request joins the running batch as soon as its prompt is in, and a long prompt does not stall
+/// the others for longer than one chunk. Access to the model is serialized by the single worker.
 ///
 /// Prefix reuse: a request goes to the free slot whose cached tokens share the longest prefix with
 /// its prompt, and only the rest of the prompt is evaluated; when no slot shares at least half of
@@ -174,10 +174,11 @@ public final class Scheduler: Sendable {
     // Sessions are not Sendable: they are made here (so an allocation failure is reported at start)
     // and from then on touched only by the worker thread.
     nonisolated(unsafe) let owned = try (0..<slots).map { Slot(index: $0, session: try model.makeSession()) }
+    nonisolated(unsafe) let decoder = slots > 1 ? try BatchDecoder(model: model, maxBatch: slots) : nil
     let gate = startPaused ? self.gate : nil
     let thread = Thread { [self] in
       gate?.wait()
-      workerLoop(owned)
+      workerLoop(owned, decoder: decoder)
       exited.signal()
     }
     // Forward passes of big models recurse through deep closures; give them room.
@@ -278,7 +279,7 @@ public final class Scheduler: Sendable {
 
   // MARK: The worker (its own thread; the only user of the sessions)
 
-  private func workerLoop(_ slots: [Slot]) {
+  private func workerLoop(_ slots: [Slot], decoder: BatchDecoder?) {
     var tick = 0
     while true {
       if cancelActive.exchange(false, ordering: .acquiring) {
@@ -292,14 +293,62 @@ public final class Scheduler: Sendable {
         wake.wait()
         continue
       }
-      round(busy)
+      round(busy, decoder: decoder)
     }
   }
 
-  /// One step of every busy slot, in slot order. With a batched decode in the model, the decoding
-  /// slots' steps become one forward pass here (prefill chunks stay per slot).
-  private func round(_ busy: [Slot]) {
-    for slot in busy { step(slot) }
+  /// One step of every busy slot, in slot order: prefill chunks one slot at a time, then the
+  /// decoding slots' sampled tokens in one forward pass.
+  private func round(_ busy: [Slot], decoder: BatchDecoder?) {
+    var decoding: [(slot: Slot, token: Int32)] = []
+    for slot in busy {
+      if let id = step(slot) { decoding.append((slot, id)) }
+    }
+    guard !decoding.isEmpty else { return }
+    stepLog?.withLock { log in
+      for d in decoding { log.append(Step(slot: d.slot.index, prefill: false)) }
+    }
+    let clock = ContinuousClock()
+    let start = clock.now
+    do {
+      if decoding.count == 1 || decoder == nil {
+        for d in decoding { try evaluate(d.slot, d.token) }
+      } else if let decoder {
+        let sessions = decoding.map(\.slot.session)
+        let tokens = decoding.map(\.token)
+        if decoding.allSatisfy({ $0.slot.work!.greedy }) {
+          let next = try decoder.decodeGreedy(sessions, tokens: tokens)
+          for (d, id) in zip(decoding, next) { d.slot.work!.nextFromDevice = id }
+        } else {
+          try decoder.decode(sessions, tokens: tokens)
+          for d in decoding { d.slot.work!.nextFromDevice = nil }
+        }
+      }
+      metrics.recordDecode(tokens: decoding.count, seconds: (clock.now - start).seconds)
+    } catch {
+      for d in decoding { fail(d.slot, error) }
+    }
+  }
+
+  /// One decode step of a single slot (the batch is that slot alone).
+  private func evaluate(_ slot: Slot, _ id: Int32) throws {
+    guard var w = slot.work else { return }
+    if w.greedy {
+      w.nextFromDevice = try slot.session.evaluateGreedy(token: id)
+    } else {
+      try slot.session.evaluate(token: id)
+      w.nextFromDevice = nil
+    }
+    slot.work = w
+  }
+
+  /// A failed pass: the cache may hold part of it, so the slot forgets it all.
+  private func fail(_ slot: Slot, _ error: any Error) {
+    guard let w = slot.work else { return }
+    slot.session.reset()
+    w.job.continuation.finish(throwing: SchedulerError.generationFailed("\(error)"))
+    slot.work = nil
+    releaseCount()
   }
 
   /// Moves waiting requests into free slots: each to the free slot whose cache shares the longest
@@ -351,30 +400,32 @@ public final class Scheduler: Sendable {
     return n
   }
 
-  /// A prefill chunk or one decode step of `slot`; finishes its request when it ends.
-  private func step(_ slot: Slot) {
-    guard var w = slot.work else { return }
+  /// A prefill chunk of `slot`, or the sampling half of its decode step: returns the token the
+  /// slot wants evaluated next (the round evaluates every slot's in one pass), or nil when the slot
+  /// prefilled, finished or failed.
+  private func step(_ slot: Slot) -> Int32? {
+    guard var w = slot.work else { return nil }
     if w.job.isCancelled {
       release(slot, cancelled: w.job.cancelReason)
-      return
+      return nil
     }
     let clock = ContinuousClock()
     let start = clock.now
     do {
-      stepLog?.withLock { $0.append(Step(slot: slot.index, prefill: !w.pending.isEmpty)) }
       if !w.pending.isEmpty {
+        stepLog?.withLock { $0.append(Step(slot: slot.index, prefill: true)) }
         let chunk = Array(w.pending.prefix(prefillChunk))
         try slot.session.evaluate(tokens: chunk)
         w.pending = w.pending.dropFirst(chunk.count)
         metrics.recordPrompt(tokens: chunk.count, seconds: (clock.now - start).seconds)
         slot.work = w
-        return
+        return nil
       }
       let id = w.nextFromDevice ?? slot.session.withLastLogits { w.sampler.sample($0) }
       if model.endOfGenerationTokens.contains(id) {
         slot.work = w
         finish(slot, reason: .stop)
-        return
+        return nil
       }
       w.sampler.accept(id)
       w.generated += 1
@@ -385,26 +436,18 @@ public final class Scheduler: Sendable {
         w.stoppedByString = true
         slot.work = w
         finish(slot, reason: .stop)
-        return
+        return nil
       }
       if w.generated >= w.limit || slot.session.position >= contextLength {
         slot.work = w
         finish(slot, reason: .length)
-        return
+        return nil
       }
-      if w.greedy {
-        w.nextFromDevice = try slot.session.evaluateGreedy(token: id)
-      } else {
-        try slot.session.evaluate(token: id)
-      }
-      metrics.recordDecode(seconds: (clock.now - start).seconds)
       slot.work = w
+      return id
     } catch {
-      // The cache may hold part of a failed pass: forget it all.
-      slot.session.reset()
-      w.job.continuation.finish(throwing: SchedulerError.generationFailed("\(error)"))
-      slot.work = nil
-      releaseCount()
+      fail(slot, error)
+      return nil
     }
   }
 

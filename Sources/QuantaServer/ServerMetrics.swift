@@ -71,10 +71,11 @@ public final class ServerMetrics: Sendable {
     promptTokensPerSecond.set(rate)
   }
 
-  func recordDecode(seconds: Double) {
+  /// One decode pass that produced `tokens` tokens (one per stream of the batch) in `seconds`.
+  func recordDecode(tokens: Int, seconds: Double) {
     decodeSeconds.increment(by: seconds)
     let rate = totals.withLock { t -> Double in
-      t.decodeSteps += 1
+      t.decodeSteps += tokens
       t.decodeSeconds += seconds
       return t.decodeSeconds > 0 ? Double(t.decodeSteps) / t.decodeSeconds : 0
     }

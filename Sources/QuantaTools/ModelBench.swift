@@ -36,13 +36,19 @@ public enum ModelBench {
   }
 
   /// Runs the tests. `progress` sees each finished measurement (for a live line on stderr).
+  /// `parallel` adds, for each count `B` > 1 in it, a `tgNxB` test: `B` sequences decoded together
+  /// by a `BatchDecoder` (one forward pass per step for all of them), `N` steps from empty caches,
+  /// reported as the aggregate tokens/s of all `B` (llama-batched-bench's S_TG).
   public static func run(
-    model: LanguageModel, promptTokens: Int, generatedTokens: Int, repetitions: Int,
+    model: LanguageModel, promptTokens: Int, generatedTokens: Int, repetitions: Int, parallel: [Int] = [],
     progress: (String, Double) -> Void = { _, _ in }
   ) throws -> [Row] {
     guard repetitions >= 1 else { throw QuantaToolError.invalidArgument("repetitions must be at least 1") }
     guard promptTokens >= 0, generatedTokens >= 0 else {
       throw QuantaToolError.invalidArgument("-p and -n must not be negative")
+    }
+    guard parallel.allSatisfy({ $0 >= 1 }) else {
+      throw QuantaToolError.invalidArgument("parallel sequence counts must be at least 1")
     }
     let session = try model.makeSession()
     let vocabulary = model.config.vocabularySize
@@ -96,6 +102,29 @@ public enum ModelBench {
       row.test = "tg\(generatedTokens)"
       for _ in 0..<repetitions {
         let rate = Double(generatedTokens) / max(try generation(generatedTokens), 1e-9)
+        row.samples.append(rate)
+        progress(row.test, rate)
+      }
+      rows.append(row)
+    }
+    for b in parallel where b > 1 && generatedTokens > 0 {
+      let sessions = [session] + (try (1..<b).map { _ in try model.makeSession() })
+      let decoder = try BatchDecoder(model: model, maxBatch: b)
+      func batched(_ n: Int) throws -> Double {
+        for s in sessions { s.reset() }
+        var tokens = [Int32](repeating: bos, count: b)
+        let start = clock.now
+        for _ in 0..<n {
+          try decoder.decode(sessions, tokens: tokens)
+          for i in 0..<b { tokens[i] = randomToken() }
+        }
+        return seconds(clock.now - start)
+      }
+      _ = try batched(2)
+      var row = base
+      row.test = "tg\(generatedTokens)x\(b)"
+      for _ in 0..<repetitions {
+        let rate = Double(generatedTokens * b) / max(try batched(generatedTokens), 1e-9)
         row.samples.append(rate)
         progress(row.test, rate)
       }

@@ -30,6 +30,20 @@ struct BenchModel: AsyncParsableCommand {
   @Option(name: [.customShort("t"), .long], help: "CPU threads (default: all available).")
   var threads: Int?
 
+  @Option(
+    name: [.customLong("parallel"), .customLong("npl")],
+    help:
+      "Comma-separated sequence counts: for each B > 1, a tgNxB test decodes B sequences together (one forward pass per step) and reports their aggregate t/s (llama-batched-bench's -npl).",
+    transform: { s in
+      try s.split(separator: ",").map {
+        guard let v = Int($0.trimmingCharacters(in: .whitespaces)), v >= 1, v <= 64 else {
+          throw ValidationError("--parallel takes counts from 1 to 64, got '\($0)'")
+        }
+        return v
+      }
+    })
+  var parallel: [Int] = []
+
   @Option(help: CommonHelp.device)
   var device = "cpu"
 
@@ -68,7 +82,7 @@ struct BenchModel: AsyncParsableCommand {
     settings.deviceGraphs = !noGraphs
     let (lm, _) = try await settings.loadModel()
     let rows = try ModelBench.run(
-      model: lm, promptTokens: nPrompt, generatedTokens: nGen, repetitions: repetitions,
+      model: lm, promptTokens: nPrompt, generatedTokens: nGen, repetitions: repetitions, parallel: parallel,
       progress: { test, rate in stderr("\(test): " + String(format: "%.2f t/s\n", rate)) })
     stdout(ModelBench.table(rows))
     if profile {

@@ -72,12 +72,17 @@ import Testing
     let steps = try #require(scheduler.stepLog?.withLock { $0 })
     let prefills = steps.indices.filter { steps[$0].prefill && steps[$0].slot == later.result.slot }
     #expect(prefills.count == 10)
-    // Between two chunks of the long prompt, the other slot took exactly one step: its prompt's
-    // single chunk first, then one decoded token each time.
+    // A round runs the prefill chunks, then the decoding slots' batch: between two chunks of the
+    // long prompt the other slot took at most one step, and it decoded a token in every round after
+    // its own prompt's chunk (8 of the 9 gaps), so the stream advanced while the prompt went in.
     for (a, b) in zip(prefills, prefills.dropFirst()) {
       let between = Array(steps[(a + 1)..<b])
-      #expect(between.count == 1 && between.first?.slot != later.result.slot)
+      #expect(between.count <= 1 && between.allSatisfy { $0.slot != later.result.slot })
     }
+    let decodedDuringPrompt = steps[prefills.first!..<prefills.last!].filter {
+      $0.slot != later.result.slot && !$0.prefill
+    }
+    #expect(decodedDuringPrompt.count >= 8)
     #expect(steps.filter { $0.slot != later.result.slot && !$0.prefill }.count >= 9)
     await scheduler.shutdown()
   }

@@ -25,7 +25,8 @@ public final class Session {
   /// One-token views, built once: the decode step's only tensors.
   private var single: Activations
   private let logitsRow: Tensor  // (1, vocab)
-  private var hostLogits: [Float]
+  /// The last evaluated token's logits (`withLastLogits`); a `BatchDecoder` step writes them too.
+  var hostLogits: [Float]
   /// Host staging of a plan's inputs: ids, then positions.
   private var inputScratch: [Int32] = []
   private var decodePlan: (any PreparedPlan)?
@@ -57,6 +58,9 @@ public final class Session {
     logitsRow = try Tensor.zeros(shape: [1, c.vocabularySize], on: backend)
     hostLogits = [Float](repeating: 0, count: c.vocabularySize)
   }
+
+  /// Records that a `BatchDecoder` step put `id`'s keys and values at `position` of the cache.
+  func appendDecoded(_ id: Int32) { tokens.append(id) }
 
   /// Forgets every token (the cache rows are simply overwritten later).
   public func reset() { tokens.removeAll(keepingCapacity: true) }
@@ -158,7 +162,7 @@ public final class Session {
       backend: backend, config: transformer.config, matmulOptions: model.options.matmul, recorder: recorder)
     let batch = BatchPositions(ids: try block.slice(0..<n), positions: try block.slice(n..<(2 * n)))
     let hidden = try transformer.forward(
-      batch: batch, activations: a, lastRowOnly: lastRowOnly, cache: cache, context: c)
+      batch: batch, activations: a, lastRowOnly: lastRowOnly, caches: [cache], context: c)
     if logits { try transformer.logits(hidden, into: logitsRow, context: c) }
     if let argmax { recorder.append(.argmax(logits: logitsRow, out: argmax), .sampling) }
     let prepared = try backend.prepare(

@@ -113,10 +113,11 @@ struct BatchPositions {
 /// Shared blocks of the decoder layers (`decoderLayer` arranges them as the recipe says).
 extension ForwardContext {
   /// Projects `input` (normed, `[n, d]`) to Q/K/V (+ biases, + per-head QK-norm), applies RoPE,
-  /// writes K/V at the batch's positions of `cache`, and attends. Returns the heads' outputs
+  /// writes K/V at the batch's positions of the cache, and attends. `caches` is one cache for all
+  /// rows, or one per row (batched decode: each row its own sequence). Returns the heads' outputs
   /// `[n, heads · headDim]` (before the output projection).
   func selfAttention(
-    layer: Int, input: Tensor, weights w: AttentionWeights, ropeFactors: Tensor?, cache: KVCache.Layer,
+    layer: Int, input: Tensor, weights w: AttentionWeights, ropeFactors: Tensor?, caches: [KVCache.Layer],
     batch: BatchPositions, a: Activations
   ) throws -> Tensor {
     var q = (a.q, a.qAlt)
@@ -159,14 +160,32 @@ extension ForwardContext {
     recorder.append(
       .rope(x: k.0.heads, positions: pos, parameters: r, freqFactors: ropeFactors, out: k.1.heads), .rope)
     swap(&k.0, &k.1)
-    recorder.append(
-      .writeKV(
-        keys: k.0.heads, values: v.0.heads, positions: pos, keyCache: cache.keys, valueCache: cache.values),
-      .writeKV)
-    recorder.append(
-      .attention(
-        query: q.0.heads, positions: pos, keyCache: cache.keys, valueCache: cache.values,
-        softmax: softmaxParameters(layer: layer), out: a.attention.heads), .attention)
+    let softmax = softmaxParameters(layer: layer)
+    if caches.count == 1 {
+      let cache = caches[0]
+      recorder.append(
+        .writeKV(
+          keys: k.0.heads, values: v.0.heads, positions: pos, keyCache: cache.keys, valueCache: cache.values),
+        .writeKV)
+      recorder.append(
+        .attention(
+          query: q.0.heads, positions: pos, keyCache: cache.keys, valueCache: cache.values, softmax: softmax,
+          out: a.attention.heads), .attention)
+    } else {
+      // Row i is the next token of the sequence in caches[i]: its own cache write and attention.
+      for (i, cache) in caches.enumerated() {
+        let row = i..<(i + 1)
+        let rowPos = try pos.slice(row)
+        recorder.append(
+          .writeKV(
+            keys: try k.0.heads.rows(row), values: try v.0.heads.rows(row), positions: rowPos,
+            keyCache: cache.keys, valueCache: cache.values), .writeKV)
+        recorder.append(
+          .attention(
+            query: try q.0.heads.rows(row), positions: rowPos, keyCache: cache.keys, valueCache: cache.values,
+            softmax: softmax, out: try a.attention.heads.rows(row)), .attention)
+      }
+    }
     return a.attention.flat
   }
 
@@ -252,14 +271,14 @@ extension ForwardContext {
   /// Biases, q/k norms and RoPE factors run where the weights have them. Returns the tensor holding
   /// the layer's output (input.x, or its last row when narrowed).
   func decoderLayer(
-    _ index: Int, weights w: LayerWeights, model: ModelWeights, input: LayerInput, cache: KVCache.Layer,
+    _ index: Int, weights w: LayerWeights, model: ModelWeights, input: LayerInput, caches: [KVCache.Layer],
     batch: BatchPositions
   ) throws -> Tensor {
     let recipe = config.recipe
     let a0 = input.activations
     rmsNorm(input.x, w.attentionNorm, into: a0.normed)
     let heads = try selfAttention(
-      layer: index, input: a0.normed, weights: w.attention, ropeFactors: model.ropeFactors, cache: cache,
+      layer: index, input: a0.normed, weights: w.attention, ropeFactors: model.ropeFactors, caches: caches,
       batch: batch, a: a0)
     let (attn, x, a) = try input.narrowed(attention: try attentionOutput(heads, weights: w.attention, a: a0))
     var attended = attn

@@ -16,18 +16,25 @@ final class Transformer: Sendable {
   }
 
   /// Records the forward pass of `batch.ids` (at `batch.positions`, checked against the cache when
-  /// the plan runs) through every layer and the final norm. Returns the tensor that will hold the
-  /// normed hidden states: every row, or only the last one when `lastRowOnly` views are given.
+  /// the plan runs) through every layer and the final norm. `caches` holds one cache for every row
+  /// (the rows are one sequence) or one per row (row `i` is the next token of the sequence in
+  /// `caches[i]`: batched decode). Returns the tensor that will hold the normed hidden states: every
+  /// row, or only the last one when `lastRowOnly` views are given.
   func forward(
-    batch: BatchPositions, activations a: Activations, lastRowOnly: Activations?, cache: KVCache,
+    batch: BatchPositions, activations a: Activations, lastRowOnly: Activations?, caches: [KVCache],
     context c: ForwardContext
   ) throws -> Tensor {
+    guard caches.count == 1 || caches.count == a.rows else {
+      throw QuantaError.shapeMismatch(
+        op: "forward caches", expected: "1 or \(a.rows) caches", actual: [caches.count])
+    }
     var x = try c.embed(ids: batch.ids, model: weights, into: a.x, scratch: a.normed)
     for i in 0..<config.layerCount {
       let input = LayerInput(
         x: x, activations: a, lastRowOnly: i == config.layerCount - 1 ? lastRowOnly : nil)
       x = try c.decoderLayer(
-        i, weights: weights.layers[i], model: weights, input: input, cache: cache.layers[i], batch: batch)
+        i, weights: weights.layers[i], model: weights, input: input, caches: caches.map { $0.layers[i] },
+        batch: batch)
     }
     // The final norm goes to `normed` of the activations the last layer used.
     let out = x.shape[0] == a.rows ? a.normed : (lastRowOnly ?? a).normed

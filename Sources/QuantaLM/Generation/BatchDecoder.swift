@@ -1,0 +1,153 @@
+import QuantaCore
+
+/// Decodes the next token of several sessions of one model in one forward pass: the weights are
+/// read once for all of them (the matmuls take one row per session; on GPUs the mat-vec kernels
+/// take up to eight columns in one launch), while each row writes and attends to its own session's
+/// KV cache at its own position. This is what a server's continuous batching steps: every decoding
+/// slot advances by one token per pass.
+///
+/// Plans are recorded per (ordered) set of sessions and replayed (a device graph on GPUs), so a
+/// steady batch costs one launch per step; the most recent `planCacheSize` sets are kept.
+/// Used from one thread at a time, like the sessions it steps.
+public final class BatchDecoder {
+  public let model: LanguageModel
+  /// Most sessions per step.
+  public let maxBatch: Int
+  /// How many recorded session sets are kept.
+  public let planCacheSize = 8
+
+  private let transformer: Transformer
+  private let buffers: ActivationBuffers
+  private let logits: Tensor  // (maxBatch, vocab)
+  private let sampled: IndexTensor  // maxBatch argmax ids
+  private var hostLogits: [Float]
+  private var inputScratch: [Int32] = []
+  private struct Entry {
+    var sessions: [Session]
+    var greedy: Bool
+    var prepared: any PreparedPlan
+    var lastUse: Int
+  }
+  private var plans: [Entry] = []
+  private var uses = 0
+
+  public init(model: LanguageModel, maxBatch: Int = 16) throws {
+    guard maxBatch >= 1 else {
+      throw QuantaError.indexOutOfRange(op: "BatchDecoder maxBatch", index: maxBatch, bound: Int.max)
+    }
+    self.model = model
+    self.maxBatch = maxBatch
+    transformer = model.transformer
+    let c = transformer.config
+    let backend = transformer.backend
+    buffers = try ActivationBuffers(config: c, capacity: maxBatch, backend: backend)
+    logits = try Tensor.zeros(shape: [maxBatch, c.vocabularySize], on: backend)
+    sampled = try IndexTensor(buffer: backend.allocate(byteCount: 4 * maxBatch), count: maxBatch)
+    hostLogits = [Float](repeating: 0, count: maxBatch * c.vocabularySize)
+  }
+
+  /// Appends `tokens[i]` to `sessions[i]` for every `i`, in one forward pass, and leaves each
+  /// token's logits in its session (`Session.withLastLogits`), as `Session.evaluate(token:)` does.
+  public func decode(_ sessions: [Session], tokens: [Int32]) throws {
+    try run(sessions, tokens: tokens, greedy: false)
+    let vocab = transformer.config.vocabularySize
+    let count = sessions.count * vocab
+    try hostLogits.withUnsafeMutableBytes {
+      try transformer.backend.copy(
+        logits.buffer, at: logits.byteOffset, to: UnsafeMutableRawBufferPointer(rebasing: $0[0..<(4 * count)])
+      )
+    }
+    for (i, s) in sessions.enumerated() {
+      s.hostLogits.withUnsafeMutableBufferPointer { dst in
+        hostLogits.withUnsafeBufferPointer { src in
+          for j in 0..<vocab { dst[j] = src[i * vocab + j] }
+        }
+      }
+      s.appendDecoded(tokens[i])
+    }
+  }
+
+  /// The same, returning the index of each row's largest logit (greedy sampling) computed where the
+  /// model runs: on a GPU only those ids come back. The sessions' `withLastLogits` are not updated.
+  public func decodeGreedy(_ sessions: [Session], tokens: [Int32]) throws -> [Int32] {
+    try run(sessions, tokens: tokens, greedy: true)
+    var ids = [Int32](repeating: 0, count: sessions.count)
+    try ids.withUnsafeMutableBytes {
+      try transformer.backend.copy(sampled.buffer, at: sampled.byteOffset, to: $0)
+    }
+    for (i, s) in sessions.enumerated() { s.appendDecoded(tokens[i]) }
+    return ids
+  }
+
+  private func run(_ sessions: [Session], tokens: [Int32], greedy: Bool) throws {
+    try check(sessions, tokens: tokens)
+    let n = sessions.count
+    uses += 1
+    let prepared: any PreparedPlan
+    if let i = plans.firstIndex(where: { $0.greedy == greedy && Self.same($0.sessions, sessions) }) {
+      plans[i].lastUse = uses
+      prepared = plans[i].prepared
+    } else {
+      if plans.count >= planCacheSize,
+        let oldest = plans.indices.min(by: { plans[$0].lastUse < plans[$1].lastUse })
+      {
+        plans.remove(at: oldest)
+      }
+      prepared = try record(sessions, greedy: greedy)
+      plans.append(Entry(sessions: sessions, greedy: greedy, prepared: prepared, lastUse: uses))
+    }
+    if inputScratch.count != 2 * n { inputScratch = [Int32](repeating: 0, count: 2 * n) }
+    for (i, s) in sessions.enumerated() {
+      inputScratch[i] = tokens[i]
+      inputScratch[n + i] = Int32(s.position)
+    }
+    try inputScratch.withUnsafeBufferPointer { try prepared.execute(inputs: $0) }
+  }
+
+  private static func same(_ a: [Session], _ b: [Session]) -> Bool {
+    a.count == b.count && zip(a, b).allSatisfy { $0 === $1 }
+  }
+
+  private func check(_ sessions: [Session], tokens: [Int32]) throws {
+    guard !sessions.isEmpty else { throw ModelError.emptyInput }
+    guard sessions.count <= maxBatch, tokens.count == sessions.count else {
+      throw QuantaError.shapeMismatch(
+        op: "BatchDecoder.decode", expected: "1…\(maxBatch) sessions, one token each",
+        actual: [sessions.count, tokens.count])
+    }
+    let vocab = transformer.config.vocabularySize
+    for (i, s) in sessions.enumerated() {
+      guard s.model === model else {
+        throw QuantaError.unsupported(
+          op: "batched decode of another model's session", type: "", device: transformer.backend.device)
+      }
+      guard !sessions[..<i].contains(where: { $0 === s }) else {
+        throw QuantaError.invalidBuffer(
+          op: "BatchDecoder.decode", reason: "session \(i) appears twice in the batch")
+      }
+      let id = tokens[i]
+      guard id >= 0, Int(id) < vocab else { throw ModelError.invalidToken(id: id, vocabularySize: vocab) }
+      guard s.position < s.contextLength else { throw ModelError.contextFull(limit: s.contextLength) }
+    }
+  }
+
+  /// Records the pass of one token per session (row `i` → `sessions[i]`'s cache) and prepares it.
+  private func record(_ sessions: [Session], greedy: Bool) throws -> any PreparedPlan {
+    let n = sessions.count
+    let backend = transformer.backend
+    let c = transformer.config
+    let block = try IndexTensor(buffer: backend.allocate(byteCount: 8 * n), count: 2 * n)
+    let recorder = PlanRecorder(inputs: block)
+    let context = ForwardContext(
+      backend: backend, config: c, matmulOptions: model.options.matmul, recorder: recorder)
+    let batch = BatchPositions(ids: try block.slice(0..<n), positions: try block.slice(n..<(2 * n)))
+    let a = try Activations(buffers, rows: n, config: c)
+    let hidden = try transformer.forward(
+      batch: batch, activations: a, lastRowOnly: nil, caches: sessions.map(\.cache), context: context)
+    let rows = try logits.rows(0..<n)
+    try transformer.logits(hidden, into: rows, context: context)
+    if greedy { recorder.append(.argmax(logits: rows, out: try sampled.slice(0..<n)), .sampling) }
+    return try backend.prepare(
+      recorder.plan, options: PlanOptions(replayed: model.options.deviceGraphs, fusion: model.options.fusion))
+  }
+}
