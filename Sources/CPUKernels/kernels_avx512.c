@@ -1,5 +1,5 @@
 // AVX-512 kernels.
-// - AVX-512 F/BW: q3_K, q4_K, q5_K, q6_K on 512-bit vectors: a super-block is 4 vectors of 64 weights, so
+// - AVX-512 F/BW: q2_K, q3_K, q4_K, q5_K, q6_K on 512-bit vectors: a super-block is 4 vectors of 64 weights, so
 //   each activation column costs 4 maddubs + 4 madd instead of 8 + 8; unpacked with 512-bit shifts
 //   and one word permute per scale vector (no scalar per-scale work). With VNNI, vpdpwssd replaces
 //   each madd + add.
@@ -110,6 +110,31 @@ AVX512_INL void prep_q6_K_512(pK512 *p, const block_q6_K *x) {
   p->d = qk_fp16_to_fp32(x->d);
   p->dm = 0.0f;
   p->int_bias = 1;
+}
+
+// q2_K: 2-bit weights, a 4-bit scale and a 4-bit min per 16 values; the mins go through bsums
+// (dm = −dmin).
+AVX512_INL void prep_q2_K_512(pK512 *p, const block_q2_K *x) {
+  const __m512i m3 = _mm512_set1_epi8(3);
+  for (int m = 0; m < 4; ++m) {
+    // Vector m = AVX2 vectors 2m, 2m+1: bit pairs 2j0, 2j0+2 of qs chunk k.
+    const int k = m / 2, j0 = 2 * (m % 2);
+    const __m512i b = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * k)));
+    p->q[m] = _mm512_and_si512(
+        _mm512_srlv_epi64(b, join256(_mm256_set1_epi64x(2 * j0), _mm256_set1_epi64x(2 * j0 + 2))), m3);
+  }
+  const __m128i s = _mm_loadu_si128((const __m128i *)x->scales);
+  const __m256i s16 = _mm256_cvtepu8_epi16(_mm_and_si128(s, _mm_set1_epi8(0xF)));
+  const __m512i sz = _mm512_castsi256_si512(s16);
+  for (int j = 0; j < 4; ++j) {
+    const __m512i idx = join256(_mm256_setr_m128i(_mm_set1_epi16((short)(4 * j)), _mm_set1_epi16((short)(4 * j + 1))),
+                                _mm256_setr_m128i(_mm_set1_epi16((short)(4 * j + 2)), _mm_set1_epi16((short)(4 * j + 3))));
+    p->sc[j] = _mm512_permutexvar_epi16(idx, sz);
+  }
+  p->mb = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0xF)));
+  p->d = qk_fp16_to_fp32(x->d);
+  p->dm = -qk_fp16_to_fp32(x->dmin);
+  p->int_bias = 0;
 }
 
 // q3_K: 2 low bits from qs, the third from hmask (weight = that − 4; the −4 goes through bsums).
@@ -239,6 +264,8 @@ QK_Q6K_LANES512(dot_q6K_lanes_vnni, VNNI_INL, QK_DPWSSD)
 QK_Q4K512(avx512, AVX512_INL, QK_MADD_ADD)
 QK_Q4K512(vnni, VNNI_INL, QK_DPWSSD)
 
+QK_DEFINE_TILE(q2_K_q8_K_avx512, AVX512_ATTR, block_q2_K, block_q8_K, QK_K, pK512, acc512, prep_q2_K_512,
+               zero_512, dot_K512, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q3_K_q8_K_avx512, AVX512_ATTR, block_q3_K, block_q8_K, QK_K, pK512, acc512, prep_q3_K_512,
                zero_512, dot_K512, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q4_K_q8_K_avx512, AVX512_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc_q4K512, prep_q4_K_512,
@@ -269,6 +296,8 @@ VNNI_INL acc512 dot_K512_vnni(const pK512 *p, const block_q8_K *y, acc512 acc) {
   return acc;
 }
 
+QK_DEFINE_TILE(q2_K_q8_K_vnni, VNNI_ATTR, block_q2_K, block_q8_K, QK_K, pK512, acc512, prep_q2_K_512, zero_512,
+               dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q3_K_q8_K_vnni, VNNI_ATTR, block_q3_K, block_q8_K, QK_K, pK512, acc512, prep_q3_K_512, zero_512,
                dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q4_K_q8_K_vnni, VNNI_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc_q4K512, prep_q4_K_512,
@@ -282,6 +311,7 @@ QK_DEFINE_TILE(q6_K_q8_K_vnni, VNNI_ATTR, block_q6_K, block_q8_K, QK_K, pK512, _
 
 void qk_fill_avx512(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX512;
+  qk_set(t, QK_TYPE_Q2_K, q2_K_q8_K_avx512_vec_dot, q2_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q3_K, q3_K_q8_K_avx512_vec_dot, q3_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_avx512_vec_dot, q4_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
   t->vec_dot_tile_g4[QK_TYPE_Q4_K] = q4_K_q8_K_g4_avx512_tile;
@@ -533,6 +563,7 @@ void qk_fill_avx512_vnni(qk_kernel_table *t) {
   qk_set(t, QK_TYPE_Q8_0, q8_0_q8_0_vnni_vec_dot, q8_0_q8_0_cp_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_IQ4_NL, iq4_nl_q8_0_vnni_vec_dot, iq4_nl_q8_0_cp_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_MXFP4, mxfp4_q8_0_vnni_vec_dot, mxfp4_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
+  qk_set(t, QK_TYPE_Q2_K, q2_K_q8_K_vnni_vec_dot, q2_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q3_K, q3_K_q8_K_vnni_vec_dot, q3_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_vnni_vec_dot, q4_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   t->vec_dot_tile_g4[QK_TYPE_Q4_K] = q4_K_q8_K_g4_vnni_tile;
