@@ -1,11 +1,11 @@
-// AVX-512 (F/BW) integer dots of the grid i-quants (iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s) and the
-// ternary types against q8_K. A super-block is 4 vectors of 64 weights. Grid rows are looked up as
+// AVX-512 (F/BW) integer dots of the i-quants (iq1_s, iq1_m, iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s)
+// and the ternary types against q8_K. A super-block is 4 vectors of 64 weights. Grid rows are looked up as
 // 16-bit codes held in registers (word permutes; gathers measured slower on Zen 4) and expanded back
 // to bytes; signs become a 64-bit mask that negates the matching activation bytes; each vector then
 // costs one maddubs + one madd (vpdpwssd with VNNI). Vector m holds 32-value chunks 2m (low half)
 // and 2m+1 (high half), so adding the halves' int32 lanes gives exactly ggml's 8 AVX2 lanes
 // (kernels_scalar_iq.c); the float steps are the AVX2 kernels', so results equal them bit for bit.
-// iq1_s / iq1_m (2048-row grid) keep the AVX2 kernels.
+// iq1_s / iq1_m (a 2048-row grid) gather their rows.
 #include "iq_tables.h"
 #include "kernels_avx2_prep.h"
 #include "kernels_iq.h"
@@ -127,12 +127,16 @@ AVX512_INL __m512i codes_lut(__m512i idx, const uint16_t *tab, int entries) {
   return r[0];
 }
 
+// Words 0, 1, ..., 31.
+AVX512_INL __m512i word_ramp(void) {
+  return _mm512_setr_epi32(0x00010000, 0x00030002, 0x00050004, 0x00070006, 0x00090008, 0x000b000a, 0x000d000c,
+                           0x000f000e, 0x00110010, 0x00130012, 0x00150014, 0x00170016, 0x00190018, 0x001b001a,
+                           0x001d001c, 0x001f001e);
+}
+
 // Words w of the result = word first + w / per of v.
 AVX512_INL __m512i spread_words(__m512i v, int first, int per) {
-  const __m512i w = _mm512_setr_epi32(0x00010000, 0x00030002, 0x00050004, 0x00070006, 0x00090008, 0x000b000a,
-                                      0x000d000c, 0x000f000e, 0x00110010, 0x00130012, 0x00150014, 0x00170016,
-                                      0x00190018, 0x001b001a, 0x001d001c, 0x001f001e);
-  const __m512i idx = per == 4 ? _mm512_srli_epi16(w, 2) : _mm512_srli_epi16(w, 1);
+  const __m512i idx = per == 4 ? _mm512_srli_epi16(word_ramp(), 2) : _mm512_srli_epi16(word_ramp(), 1);
   return _mm512_permutexvar_epi16(_mm512_add_epi16(idx, _mm512_set1_epi16((short)first)), v);
 }
 
@@ -358,6 +362,119 @@ QK_DEFINE_TILE(tq1_0_q8_K_avx512, AVX512_ATTR, block_tq1_0, block_q8_K, QK_K, pT
 QK_DEFINE_TILE(tq2_0_q8_K_avx512, AVX512_ATTR, block_tq2_0, block_q8_K, QK_K, pTQ512, __m256, prep_tq2_0_512,
                zero_256, dot_tq512, fin_1_512, QK_NO_TAIL, 2, 2)
 
+// ---- iq1_s / iq1_m: grid values −1, 0, 1 from one 8-qword gather per vector ----
+// (2048 grid rows: too many for the register codes.) maddubs needs an unsigned side: u = g + 1, and
+// Σ g·y = Σ u·y − Σ y per maddubs pair, exact in int16.
+
+typedef struct {
+  __m512i u[4];       // grid value + 1 (0, 1, 2)
+  __m512i sc[4];      // int16 scale of each pair (as pIQ512)
+  __mmask64 neg[4];   // iq1_m: the value's delta is negative
+  __m256i dsc;        // iq1_s: ±ls of each bsum (16-value group)
+  float d;
+} pIQ1_512;
+
+typedef struct { __m256 a, b; float s; } accIQ1_512;
+
+AVX512_INL accIQ1_512 zero_iq1_512(void) { return (accIQ1_512){_mm256_setzero_ps(), _mm256_setzero_ps(), 0.0f}; }
+AVX512_INL float fin_iq1_s_512(accIQ1_512 a) { return qk_hsum_ps_avx2(a.a) + 0.125f * a.s; }
+AVX512_INL float fin_iq1_m_512(accIQ1_512 a) { return qk_hsum_ps_avx2(a.a) + 0.125f * qk_hsum_ps_avx2(a.b); }
+
+// Grid rows of 32 word indices → the 4 vectors of u = g + 1.
+AVX512_INL void iq1_grid(pIQ1_512 *p, __m512i idx) {
+  const __m512i one = _mm512_set1_epi8(1);
+  p->u[0] = _mm512_add_epi8(one, _mm512_i64gather_epi64(_mm512_cvtepu16_epi64(_mm512_extracti32x4_epi32(idx, 0)), (const void *)qk_iq1s_grid, 8));
+  p->u[1] = _mm512_add_epi8(one, _mm512_i64gather_epi64(_mm512_cvtepu16_epi64(_mm512_extracti32x4_epi32(idx, 1)), (const void *)qk_iq1s_grid, 8));
+  p->u[2] = _mm512_add_epi8(one, _mm512_i64gather_epi64(_mm512_cvtepu16_epi64(_mm512_extracti32x4_epi32(idx, 2)), (const void *)qk_iq1s_grid, 8));
+  p->u[3] = _mm512_add_epi8(one, _mm512_i64gather_epi64(_mm512_cvtepu16_epi64(_mm512_extracti32x4_epi32(idx, 3)), (const void *)qk_iq1s_grid, 8));
+}
+
+AVX512_INL void prep_iq1_s_512(pIQ1_512 *p, const block_iq1_s *x) {
+  // Index of group k = 4c + l: qs[k] | (bits 3l..3l+2 of qh[c]) << 8.
+  const __m512i lo = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x->qs));
+  const __m512i h = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)x->qh));
+  const __m512i hw = _mm512_permutexvar_epi16(_mm512_srli_epi16(word_ramp(), 2), h);
+  const __m512i sh = _mm512_set1_epi64(0x0009000600030000LL);
+  iq1_grid(p, _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hw, sh), _mm512_set1_epi16(7)), 8)));
+  int16_t dsc[16];
+  int32_t ls[8];
+  for (int c = 0; c < 8; ++c) {
+    ls[c] = 2 * ((x->qh[c] >> 12) & 7) + 1;
+    dsc[2 * c] = dsc[2 * c + 1] = (int16_t)(x->qh[c] & 0x8000 ? -ls[c] : ls[c]);
+  }
+  p->dsc = _mm256_loadu_si256((const __m256i *)dsc);
+  pIQ512 t;
+  chunk_scales(&t, _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)ls)));
+  for (int m = 0; m < 4; ++m) p->sc[m] = t.sc[m];
+  p->d = qk_fp16_to_fp32(x->d);
+}
+
+AVX512_INL void prep_iq1_m_512(pIQ1_512 *p, const block_iq1_m *x) {
+  // Group k = 4c + l: nibble k % 2 of qh[k / 2]: bits 0-2 index bits 8-10, bit 3 the delta sign.
+  const __m512i lo = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x->qs));
+  const __m512i h = _mm512_cvtepu8_epi16(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)x->qh)));
+  const __m512i hw = _mm512_permutexvar_epi16(_mm512_srli_epi16(word_ramp(), 1), h);
+  const __m512i nib = _mm512_srlv_epi16(hw, _mm512_set1_epi32(0x00040000));
+  iq1_grid(p, _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(nib, _mm512_set1_epi16(7)), 8)));
+  const __mmask32 neg = _mm512_test_epi16_mask(nib, _mm512_set1_epi16(8));
+  for (int m = 0; m < 4; ++m)
+    p->neg[m] = _mm512_movepi8_mask(_mm512_movm_epi64((__mmask8)(neg >> (8 * m))));
+  uint16_t sc[4];
+  memcpy(sc, x->scales, 8);
+  int16_t s16[16];
+  for (int c = 0; c < 8; ++c) {
+    s16[2 * c] = (int16_t)(2 * ((sc[c / 2] >> (6 * (c % 2))) & 7) + 1);
+    s16[2 * c + 1] = (int16_t)(2 * ((sc[c / 2] >> (6 * (c % 2) + 3)) & 7) + 1);
+  }
+  pIQ512 t;
+  half_scales(&t, _mm256_loadu_si256((const __m256i *)s16));
+  for (int m = 0; m < 4; ++m) p->sc[m] = t.sc[m];
+  p->d = qk_fp16_to_fp32((uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000)));
+}
+
+AVX512_INL __m256i halves8(__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
+
+#define QK_IQ1_512_DOTS(SUFFIX, INL, MADD_ACC)                                                          \
+  INL accIQ1_512 dot_iq1_s_##SUFFIX(const pIQ1_512 *p, const block_q8_K *y, accIQ1_512 acc) {           \
+    const __m512i ones = _mm512_set1_epi8(1);                                                           \
+    __m512i sumi = _mm512_setzero_si512();                                                              \
+    for (int m = 0; m < 4; ++m) {                                                                       \
+      const __m512i qy = _mm512_loadu_si512((const void *)(y->qs + 64 * m));                            \
+      const __m512i p16 = _mm512_sub_epi16(_mm512_maddubs_epi16(p->u[m], qy), _mm512_maddubs_epi16(ones, qy)); \
+      sumi = MADD_ACC(sumi, p->sc[m], p16);                                                             \
+    }                                                                                                   \
+    const float d = p->d * y->d;                                                                        \
+    acc.a = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(halves8(sumi)), acc.a);              \
+    const __m256i delta = _mm256_madd_epi16(p->dsc, _mm256_loadu_si256((const __m256i *)y->bsums));    \
+    acc.s = __builtin_fmaf(d, (float)qk_hsum_epi32_avx2(delta), acc.s);                                 \
+    return acc;                                                                                         \
+  }                                                                                                     \
+  INL accIQ1_512 dot_iq1_m_##SUFFIX(const pIQ1_512 *p, const block_q8_K *y, accIQ1_512 acc) {           \
+    const __m512i ones = _mm512_set1_epi8(1);                                                           \
+    __m512i s1 = _mm512_setzero_si512(), s2 = _mm512_setzero_si512();                                   \
+    for (int m = 0; m < 4; ++m) {                                                                       \
+      const __m512i qy = _mm512_loadu_si512((const void *)(y->qs + 64 * m));                            \
+      const __m512i sy = _mm512_maddubs_epi16(ones, qy);                                                \
+      s1 = MADD_ACC(s1, p->sc[m], _mm512_sub_epi16(_mm512_maddubs_epi16(p->u[m], qy), sy));             \
+      const __m512i dy = _mm512_mask_sub_epi8(qy, p->neg[m], _mm512_setzero_si512(), qy);               \
+      s2 = MADD_ACC(s2, p->sc[m], _mm512_maddubs_epi16(ones, dy));                                      \
+    }                                                                                                   \
+    const __m256 d = _mm256_set1_ps(p->d * y->d);                                                       \
+    acc.a = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(halves8(s1)), acc.a);                                \
+    acc.b = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(halves8(s2)), acc.b);                                \
+    return acc;                                                                                         \
+  }
+QK_IQ1_512_DOTS(avx512, AVX512_INL, QK_MADD_ADD)
+QK_IQ1_512_DOTS(vnni, VNNI_INL, QK_DPWSSD)
+
+#define IQ1_512(T)                                                                                      \
+  QK_DEFINE_TILE(T##_q8_K_avx512, AVX512_ATTR, block_##T, block_q8_K, QK_K, pIQ1_512, accIQ1_512, prep_##T##_512, \
+                 zero_iq1_512, dot_##T##_avx512, fin_##T##_512, QK_NO_TAIL, 2, 2)                       \
+  QK_DEFINE_TILE(T##_q8_K_vnni, VNNI_ATTR, block_##T, block_q8_K, QK_K, pIQ1_512, accIQ1_512, prep_##T##_512,      \
+                 zero_iq1_512, dot_##T##_vnni, fin_##T##_512, QK_NO_TAIL, 2, 2)
+IQ1_512(iq1_s)
+IQ1_512(iq1_m)
+
 #define IQ_SET(T, ID, SUFFIX, ISA) qk_set(t, ID, T##_q8_K_##SUFFIX##_vec_dot, T##_q8_K_##SUFFIX##_tile, QK_TYPE_Q8_K, ISA)
 
 // The grid kernels for a table: VNNI's vpdpwssd where the table has it, else madd + add.
@@ -369,10 +486,19 @@ QK_DEFINE_TILE(tq2_0_q8_K_avx512, AVX512_ATTR, block_tq2_0, block_q8_K, QK_K, pT
     IQ_SET(iq3_xxs, QK_TYPE_IQ3_XXS, SUFFIX, ISA);  \
     IQ_SET(iq3_s, QK_TYPE_IQ3_S, SUFFIX, ISA);      \
   } while (0)
+#define IQ_SET_IQ1(SUFFIX, ISA)                     \
+  do {                                              \
+    IQ_SET(iq1_s, QK_TYPE_IQ1_S, SUFFIX, ISA);      \
+    IQ_SET(iq1_m, QK_TYPE_IQ1_M, SUFFIX, ISA);      \
+  } while (0)
 
 void qk_fill_avx512_iq(qk_kernel_table *t) {
   IQ_SET(tq1_0, QK_TYPE_TQ1_0, avx512, QK_ISA_AVX512);
   IQ_SET(tq2_0, QK_TYPE_TQ2_0, avx512, QK_ISA_AVX512);
+  if (t->isa == QK_ISA_AVX512_VNNI)
+    IQ_SET_IQ1(vnni, QK_ISA_AVX512_VNNI);
+  else
+    IQ_SET_IQ1(avx512, QK_ISA_AVX512);
   // The grids' code tables hold what ggml's grids do (else the AVX2 grid kernels stay).
   if (!build_codes()) return;
   if (t->isa == QK_ISA_AVX512_VNNI)
