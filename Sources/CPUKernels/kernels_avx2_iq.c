@@ -145,7 +145,8 @@ AVX2_INL void prep_iq1_m(pIQ1 *p, const block_iq1_m *x) {
     p->k.q[c] = g;
     p->k.aq[c] = _mm256_sign_epi8(g, g);
     // Bit 3 of each nibble: that 8-value group's delta is negative.
-    const __m256i neg = _mm256_setr_epi64x(h0 & 0x08 ? -1 : 0, h0 & 0x80 ? -1 : 0, h1 & 0x08 ? -1 : 0, h1 & 0x80 ? -1 : 0);
+    const __m256i neg =
+        _mm256_setr_epi64x(h0 & 0x08 ? -1 : 0, h0 & 0x80 ? -1 : 0, h1 & 0x08 ? -1 : 0, h1 & 0x80 ? -1 : 0);
     p->dl[c] = _mm256_blendv_epi8(plus, minus, neg);
     p->k.sc[c] = scale_pair(2 * ((sc[c / 2] >> (6 * (c % 2))) & 7) + 1, 2 * ((sc[c / 2] >> (6 * (c % 2) + 3)) & 7) + 1);
   }

@@ -1,11 +1,11 @@
 // AVX-512 kernels.
-// - AVX-512 F/BW: q2_K, q3_K, q4_K, q5_K, q6_K on 512-bit vectors: a super-block is 4 vectors of 64 weights, so
-//   each activation column costs 4 maddubs + 4 madd instead of 8 + 8; unpacked with 512-bit shifts
-//   and one word permute per scale vector (no scalar per-scale work). With VNNI, vpdpwssd replaces
-//   each madd + add.
-// - AVX512-VNNI: the 32-value types against q8_0 (q4_0, q5_0, q8_0, iq4_nl) with vpdpbusd (u8·s8
-//   summed in fours into int32, in one instruction): mat-vec two blocks per 512-bit vector, full
-//   mat-mat tiles one block of two activation columns per vector.
+// - AVX-512 F/BW: q2_K, q3_K, q4_K, q5_K, q6_K on 512-bit vectors: a super-block is 4 vectors of 64
+//   weights, so each activation column costs 4 maddubs + 4 madd instead of 8 + 8; unpacked with
+//   512-bit shifts and one word permute per scale vector (no scalar per-scale work). With VNNI,
+//   vpdpwssd replaces each madd + add.
+// - AVX512-VNNI: the 32-value types against q8_0 (q4_0, q5_0, q8_0, iq4_nl) and q8_1 (q4_1, q5_1)
+//   with vpdpbusd (u8·s8 summed in fours into int32, in one instruction): mat-vec two blocks per
+//   512-bit vector, full mat-mat tiles (q8_0 types) one block of two activation columns per vector.
 // Every sum follows ggml's x86 order (cpu_kernels.h). Single-block tails reuse the AVX2 code
 // (kernels_avx2_prep.h).
 #include "kernels_avx2_prep.h"
@@ -468,6 +468,56 @@ QK_DEFINE_TILE_FIN(iq4_nl_q8_0_vnni, VNNI_ATTR, iq4_nlx2, q8_0x2, 64, pP, __m256
 QK_DEFINE_TILE_FIN(mxfp4_q8_0_vnni, VNNI_ATTR, mxfp4x2, q8_0x2, 64, pP, __m256, prep_mxfp4x2, _mm256_setzero_ps,
                    dot_s, fin_mxfp4x2, VNNI_MR, VNNI_MC)
 
+// q4_1 / q5_1 against q8_1: unsigned weights (no offset), so vpdpbusd gives the lanes directly; the
+// min term is ggml's scalar running sum of m_x·s_y, block 0 then block 1 (as dot_min).
+typedef struct { block_q4_1 b[2]; } q4_1x2;
+typedef struct { block_q5_1 b[2]; } q5_1x2;
+typedef struct { block_q8_1 b[2]; } q8_1x2;
+typedef struct { __m512i q; __m512 d; uint16_t mh[2]; } pP1;
+
+VNNI_INL void prep_q4_1x2(pP1 *p, const q4_1x2 *x) {
+  p->q = nibbles_pair(x->b[0].qs, x->b[1].qs);
+  p->d = scale16(x->b[0].d, x->b[1].d);
+  p->mh[0] = x->b[0].m;
+  p->mh[1] = x->b[1].m;
+}
+
+VNNI_INL void prep_q5_1x2(pP1 *p, const q5_1x2 *x) {
+  uint32_t h0, h1;
+  memcpy(&h0, x->b[0].qh, 4);
+  memcpy(&h1, x->b[1].qh, 4);
+  const __m512i n = nibbles_pair(x->b[0].qs, x->b[1].qs);
+  p->q = _mm512_mask_blend_epi8((__mmask64)h0 | ((__mmask64)h1 << 32), n, _mm512_or_si512(n, _mm512_set1_epi8(0x10)));
+  p->d = scale16(x->b[0].d, x->b[1].d);
+  p->mh[0] = x->b[0].m;
+  p->mh[1] = x->b[1].m;
+}
+
+VNNI_INL acc_min dot_min_pair(const pP1 *p, const q8_1x2 *y, acc_min acc) {
+  const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), p->q, load_pair32(y->b[0].qs, y->b[1].qs));
+  acc.v = chain_pair(_mm512_mul_ps(p->d, scale16(y->b[0].d, y->b[1].d)), _mm512_cvtepi32_ps(s), acc.v);
+  acc.s += qk_fp16_pair_product(p->mh[0], y->b[0].s);
+  acc.s += qk_fp16_pair_product(p->mh[1], y->b[1].s);
+  return acc;
+}
+
+#define QK_PAIR_FIN_MIN(NAME, BLK, PREP1)                                                              \
+  VNNI_INL float NAME(acc_min acc, int rem, const BLK *x, const q8_1x2 *y) {                         \
+    if (rem != 0) {                                                                                  \
+      p32 p;                                                                                         \
+      PREP1(&p, &x->b[0]);                                                                           \
+      acc = dot_min(&p, &y->b[0], acc);                                                              \
+    }                                                                                                \
+    return hsum_min(acc);                                                                            \
+  }
+QK_PAIR_FIN_MIN(fin_q4_1x2, q4_1x2, prep_q4_1)
+QK_PAIR_FIN_MIN(fin_q5_1x2, q5_1x2, prep_q5_1)
+
+QK_DEFINE_TILE_FIN(q4_1_q8_1_vnni, VNNI_ATTR, q4_1x2, q8_1x2, 64, pP1, acc_min, prep_q4_1x2, zero_min,
+                   dot_min_pair, fin_q4_1x2, VNNI_MR, VNNI_MC)
+QK_DEFINE_TILE_FIN(q5_1_q8_1_vnni, VNNI_ATTR, q5_1x2, q8_1x2, 64, pP1, acc_min, prep_q5_1x2, zero_min,
+                   dot_min_pair, fin_q5_1x2, VNNI_MR, VNNI_MC)
+
 // Mat-mat on column pairs: a zmm holds one block of two activation columns (lanes 0-7: column c,
 // 8-15: column c+1) against the same weight block in both halves, so each of ggml's per-block FMAs
 // (cpu_kernels.h) is one 512-bit FMA doing two outputs' work. The activation side of a block (two
@@ -560,6 +610,8 @@ void qk_fill_avx512_vnni(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX512_VNNI;
   qk_set(t, QK_TYPE_Q4_0, q4_0_q8_0_vnni_vec_dot, q4_0_q8_0_cp_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_Q5_0, q5_0_q8_0_vnni_vec_dot, q5_0_q8_0_cp_tile, QK_TYPE_Q8_0, I);
+  qk_set(t, QK_TYPE_Q4_1, q4_1_q8_1_vnni_vec_dot, q4_1_q8_1_vnni_tile, QK_TYPE_Q8_1, I);
+  qk_set(t, QK_TYPE_Q5_1, q5_1_q8_1_vnni_vec_dot, q5_1_q8_1_vnni_tile, QK_TYPE_Q8_1, I);
   qk_set(t, QK_TYPE_Q8_0, q8_0_q8_0_vnni_vec_dot, q8_0_q8_0_cp_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_IQ4_NL, iq4_nl_q8_0_vnni_vec_dot, iq4_nl_q8_0_cp_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_MXFP4, mxfp4_q8_0_vnni_vec_dot, mxfp4_q8_0_vnni_tile, QK_TYPE_Q8_0, I);

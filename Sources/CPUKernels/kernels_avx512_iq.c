@@ -327,7 +327,8 @@ AVX512_INL void prep_tq1_0_512(pTQ512 *p, const block_tq1_0 *x) {
   const __m128i h2 = _mm_add_epi8(h1, _mm_add_epi8(h1, h1)), h3 = _mm_add_epi8(h2, _mm_add_epi8(h2, h2));
   const __m128i hq = _mm_blend_epi32(_mm_blend_epi32(h0, h1, 0x2), _mm_blend_epi32(h2, h3, 0x8), 0xC);
   const __m512i e = _mm512_inserti64x4(c, _mm256_setr_m128i(t1, t3), 1);  // chunks 4 | 5
-  const __m512i f = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_setr_m128i(t9, t27)), _mm256_setr_m128i(t81, hq), 1);
+  const __m512i f =
+      _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_setr_m128i(t9, t27)), _mm256_setr_m128i(t81, hq), 1);
   p->u[0] = top_trit_512(a);
   p->u[1] = top_trit_512(b);
   p->u[2] = top_trit_512(e);
@@ -380,13 +381,18 @@ AVX512_INL accIQ1_512 zero_iq1_512(void) { return (accIQ1_512){_mm256_setzero_ps
 AVX512_INL float fin_iq1_s_512(accIQ1_512 a) { return qk_hsum_ps_avx2(a.a) + 0.125f * a.s; }
 AVX512_INL float fin_iq1_m_512(accIQ1_512 a) { return qk_hsum_ps_avx2(a.a) + 0.125f * qk_hsum_ps_avx2(a.b); }
 
-// Grid rows of 32 word indices → the 4 vectors of u = g + 1.
+// Grid rows of 8 word indices → 64 values u = g + 1.
+AVX512_INL __m512i iq1_rows(__m128i idx) {
+  const __m512i g = _mm512_i64gather_epi64(_mm512_cvtepu16_epi64(idx), (const void *)qk_iq1s_grid, 8);
+  return _mm512_add_epi8(g, _mm512_set1_epi8(1));
+}
+
+// Grid rows of 32 word indices → the 4 vectors of u.
 AVX512_INL void iq1_grid(pIQ1_512 *p, __m512i idx) {
-  const __m512i one = _mm512_set1_epi8(1);
-  p->u[0] = _mm512_add_epi8(one, _mm512_i64gather_epi64(_mm512_cvtepu16_epi64(_mm512_extracti32x4_epi32(idx, 0)), (const void *)qk_iq1s_grid, 8));
-  p->u[1] = _mm512_add_epi8(one, _mm512_i64gather_epi64(_mm512_cvtepu16_epi64(_mm512_extracti32x4_epi32(idx, 1)), (const void *)qk_iq1s_grid, 8));
-  p->u[2] = _mm512_add_epi8(one, _mm512_i64gather_epi64(_mm512_cvtepu16_epi64(_mm512_extracti32x4_epi32(idx, 2)), (const void *)qk_iq1s_grid, 8));
-  p->u[3] = _mm512_add_epi8(one, _mm512_i64gather_epi64(_mm512_cvtepu16_epi64(_mm512_extracti32x4_epi32(idx, 3)), (const void *)qk_iq1s_grid, 8));
+  p->u[0] = iq1_rows(_mm512_extracti32x4_epi32(idx, 0));
+  p->u[1] = iq1_rows(_mm512_extracti32x4_epi32(idx, 1));
+  p->u[2] = iq1_rows(_mm512_extracti32x4_epi32(idx, 2));
+  p->u[3] = iq1_rows(_mm512_extracti32x4_epi32(idx, 3));
 }
 
 AVX512_INL void prep_iq1_s_512(pIQ1_512 *p, const block_iq1_s *x) {
@@ -395,7 +401,8 @@ AVX512_INL void prep_iq1_s_512(pIQ1_512 *p, const block_iq1_s *x) {
   const __m512i h = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)x->qh));
   const __m512i hw = _mm512_permutexvar_epi16(_mm512_srli_epi16(word_ramp(), 2), h);
   const __m512i sh = _mm512_set1_epi64(0x0009000600030000LL);
-  iq1_grid(p, _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hw, sh), _mm512_set1_epi16(7)), 8)));
+  const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(hw, sh), _mm512_set1_epi16(7));
+  iq1_grid(p, _mm512_or_si512(lo, _mm512_slli_epi16(hi, 8)));
   int16_t dsc[16];
   int32_t ls[8];
   for (int c = 0; c < 8; ++c) {
@@ -429,10 +436,14 @@ AVX512_INL void prep_iq1_m_512(pIQ1_512 *p, const block_iq1_m *x) {
   pIQ512 t;
   half_scales(&t, _mm256_loadu_si256((const __m256i *)s16));
   for (int m = 0; m < 4; ++m) p->sc[m] = t.sc[m];
-  p->d = qk_fp16_to_fp32((uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000)));
+  const uint16_t d16 = (uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000));
+  p->d = qk_fp16_to_fp32(d16);
 }
 
-AVX512_INL __m256i halves8(__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
+// ggml's 8 lanes from a vector of chunk pairs: low half + high half.
+AVX512_INL __m256i halves8(__m512i v) {
+  return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+}
 
 #define QK_IQ1_512_DOTS(SUFFIX, INL, MADD_ACC)                                                          \
   INL accIQ1_512 dot_iq1_s_##SUFFIX(const pIQ1_512 *p, const block_q8_K *y, accIQ1_512 acc) {           \
@@ -440,8 +451,8 @@ AVX512_INL __m256i halves8(__m512i v) { return _mm256_add_epi32(_mm512_castsi512
     __m512i sumi = _mm512_setzero_si512();                                                              \
     for (int m = 0; m < 4; ++m) {                                                                       \
       const __m512i qy = _mm512_loadu_si512((const void *)(y->qs + 64 * m));                            \
-      const __m512i p16 = _mm512_sub_epi16(_mm512_maddubs_epi16(p->u[m], qy), _mm512_maddubs_epi16(ones, qy)); \
-      sumi = MADD_ACC(sumi, p->sc[m], p16);                                                             \
+      const __m512i sy = _mm512_maddubs_epi16(ones, qy);                                                \
+      sumi = MADD_ACC(sumi, p->sc[m], _mm512_sub_epi16(_mm512_maddubs_epi16(p->u[m], qy), sy));         \
     }                                                                                                   \
     const float d = p->d * y->d;                                                                        \
     acc.a = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(halves8(sumi)), acc.a);              \
@@ -468,14 +479,15 @@ QK_IQ1_512_DOTS(avx512, AVX512_INL, QK_MADD_ADD)
 QK_IQ1_512_DOTS(vnni, VNNI_INL, QK_DPWSSD)
 
 #define IQ1_512(T)                                                                                      \
-  QK_DEFINE_TILE(T##_q8_K_avx512, AVX512_ATTR, block_##T, block_q8_K, QK_K, pIQ1_512, accIQ1_512, prep_##T##_512, \
-                 zero_iq1_512, dot_##T##_avx512, fin_##T##_512, QK_NO_TAIL, 2, 2)                       \
-  QK_DEFINE_TILE(T##_q8_K_vnni, VNNI_ATTR, block_##T, block_q8_K, QK_K, pIQ1_512, accIQ1_512, prep_##T##_512,      \
+  QK_DEFINE_TILE(T##_q8_K_avx512, AVX512_ATTR, block_##T, block_q8_K, QK_K, pIQ1_512, accIQ1_512,           \
+                 prep_##T##_512, zero_iq1_512, dot_##T##_avx512, fin_##T##_512, QK_NO_TAIL, 2, 2)        \
+  QK_DEFINE_TILE(T##_q8_K_vnni, VNNI_ATTR, block_##T, block_q8_K, QK_K, pIQ1_512, accIQ1_512, prep_##T##_512, \
                  zero_iq1_512, dot_##T##_vnni, fin_##T##_512, QK_NO_TAIL, 2, 2)
 IQ1_512(iq1_s)
 IQ1_512(iq1_m)
 
-#define IQ_SET(T, ID, SUFFIX, ISA) qk_set(t, ID, T##_q8_K_##SUFFIX##_vec_dot, T##_q8_K_##SUFFIX##_tile, QK_TYPE_Q8_K, ISA)
+#define IQ_SET(T, ID, SUFFIX, ISA) \
+  qk_set(t, ID, T##_q8_K_##SUFFIX##_vec_dot, T##_q8_K_##SUFFIX##_tile, QK_TYPE_Q8_K, ISA)
 
 // The grid kernels for a table: VNNI's vpdpwssd where the table has it, else madd + add.
 #define IQ_SET_GRIDS(SUFFIX, ISA)                   \

@@ -59,7 +59,8 @@ import Testing
     case QK_ISA_SCALAR, QK_ISA_AVX2: own = quantTypes + denseTypes
     case QK_ISA_AVX512: own = [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
     case QK_ISA_AVX512_VNNI:
-      own = [.q4_0, .q8_0, .q5_0, .iq4_nl, .mxfp4, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
+      own = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .iq4_nl, .mxfp4, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+      fallback = QK_ISA_AVX2
     case QK_ISA_NEON: own = [.q4_0, .q8_0, .q4_K, .q6_K]
     default: own = []
     }
