@@ -374,12 +374,17 @@ VNNI_INL void prep_q4_0x2(pP *p, const q4_0x2 *x) {
   p->d = scale16(x->b[0].d, x->b[1].d);
 }
 
-VNNI_INL void prep_q5_0x2(pP *p, const q5_0x2 *x) {
+// Two q5 blocks' 5-bit unsigned values (nibble | qh bit << 4), element order of the pair.
+VNNI_INL __m512i q5_pair(const uint8_t *qs0, const uint8_t *qh0, const uint8_t *qs1, const uint8_t *qh1) {
   uint32_t h0, h1;
-  memcpy(&h0, x->b[0].qh, 4);
-  memcpy(&h1, x->b[1].qh, 4);
-  const __m512i n = nibbles_pair(x->b[0].qs, x->b[1].qs);
-  p->q = _mm512_mask_blend_epi8((__mmask64)h0 | ((__mmask64)h1 << 32), n, _mm512_or_si512(n, _mm512_set1_epi8(0x10)));
+  memcpy(&h0, qh0, 4);
+  memcpy(&h1, qh1, 4);
+  const __m512i n = nibbles_pair(qs0, qs1);
+  return _mm512_mask_blend_epi8((__mmask64)h0 | ((__mmask64)h1 << 32), n, _mm512_or_si512(n, _mm512_set1_epi8(0x10)));
+}
+
+VNNI_INL void prep_q5_0x2(pP *p, const q5_0x2 *x) {
+  p->q = q5_pair(x->b[0].qs, x->b[0].qh, x->b[1].qs, x->b[1].qh);
   p->d = scale16(x->b[0].d, x->b[1].d);
 }
 
@@ -435,15 +440,16 @@ VNNI_INL __m256 dot_sym_vnni(const p32 *p, const block_q8_0 *y, __m256 acc) {
   const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), p->aq, _mm256_sign_epi8(qy, p->q));
   return _mm256_fmadd_ps(_mm256_set1_ps(qk_fp16_pair_product(p->dh, y->d)), _mm256_cvtepi32_ps(s), acc);
 }
-#define QK_PAIR_FIN(NAME, BLK, PREP1)                                                                    \
-  VNNI_INL float NAME(__m256 acc, int rem, const BLK *x, const q8_0x2 *y) {                          \
+#define QK_PAIR_FIN_G(NAME, BLK, YBLK, ACC_T, PREP1, DOT1, HSUM)                                    \
+  VNNI_INL float NAME(ACC_T acc, int rem, const BLK *x, const YBLK *y) {                             \
     if (rem != 0) {                                                                                  \
       p32 p;                                                                                         \
       PREP1(&p, &x->b[0]);                                                                           \
-      acc = dot_sym_vnni(&p, &y->b[0], acc);                                                         \
+      acc = DOT1(&p, &y->b[0], acc);                                                                 \
     }                                                                                                \
-    return qk_hsum_ps_avx2(acc);                                                                     \
+    return HSUM(acc);                                                                                \
   }
+#define QK_PAIR_FIN(NAME, BLK, PREP1) QK_PAIR_FIN_G(NAME, BLK, q8_0x2, __m256, PREP1, dot_sym_vnni, qk_hsum_ps_avx2)
 QK_PAIR_FIN(fin_q4_0x2, q4_0x2, prep_q4_0)
 QK_PAIR_FIN(fin_q5_0x2, q5_0x2, prep_q5_0)
 QK_PAIR_FIN(fin_q8_0x2, q8_0x2, prep_q8_0)
@@ -483,11 +489,7 @@ VNNI_INL void prep_q4_1x2(pP1 *p, const q4_1x2 *x) {
 }
 
 VNNI_INL void prep_q5_1x2(pP1 *p, const q5_1x2 *x) {
-  uint32_t h0, h1;
-  memcpy(&h0, x->b[0].qh, 4);
-  memcpy(&h1, x->b[1].qh, 4);
-  const __m512i n = nibbles_pair(x->b[0].qs, x->b[1].qs);
-  p->q = _mm512_mask_blend_epi8((__mmask64)h0 | ((__mmask64)h1 << 32), n, _mm512_or_si512(n, _mm512_set1_epi8(0x10)));
+  p->q = q5_pair(x->b[0].qs, x->b[0].qh, x->b[1].qs, x->b[1].qh);
   p->d = scale16(x->b[0].d, x->b[1].d);
   p->mh[0] = x->b[0].m;
   p->mh[1] = x->b[1].m;
@@ -501,15 +503,7 @@ VNNI_INL acc_min dot_min_pair(const pP1 *p, const q8_1x2 *y, acc_min acc) {
   return acc;
 }
 
-#define QK_PAIR_FIN_MIN(NAME, BLK, PREP1)                                                              \
-  VNNI_INL float NAME(acc_min acc, int rem, const BLK *x, const q8_1x2 *y) {                         \
-    if (rem != 0) {                                                                                  \
-      p32 p;                                                                                         \
-      PREP1(&p, &x->b[0]);                                                                           \
-      acc = dot_min(&p, &y->b[0], acc);                                                              \
-    }                                                                                                \
-    return hsum_min(acc);                                                                            \
-  }
+#define QK_PAIR_FIN_MIN(NAME, BLK, PREP1) QK_PAIR_FIN_G(NAME, BLK, q8_1x2, acc_min, PREP1, dot_min, hsum_min)
 QK_PAIR_FIN_MIN(fin_q4_1x2, q4_1x2, prep_q4_1)
 QK_PAIR_FIN_MIN(fin_q5_1x2, q5_1x2, prep_q5_1)
 
