@@ -255,6 +255,12 @@ extension CPUBackend {
     }
   }
 
+  public func softcap(_ x: Tensor, cap: Float, into out: Tensor) throws {
+    let (xp, op) = (try f32(x, "softcap"), try f32(out, "softcap"))
+    flat(x.count) { r in CPUOps.softcap(xp + r.lowerBound, cap: cap, into: op + r.lowerBound, count: r.count)
+    }
+  }
+
   public func scale(_ x: Tensor, by factor: Float, into out: Tensor) throws {
     let (xp, op) = (try f32(x, "scale"), try f32(out, "scale"))
     flat(x.count) { r in CPUOps.scale(xp + r.lowerBound, by: factor, into: op + r.lowerBound, count: r.count)

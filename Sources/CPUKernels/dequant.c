@@ -1,7 +1,7 @@
-// Row dequantizers (to f32) for the types without an integer dot kernel: the i-quants IQ1_S, IQ1_M,
-// IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, the ternary TQ1_0 / TQ2_0 and Q8_1 (MXFP4's is kept for
-// reference; MXFP4 has integer kernels). The matmul's
-// dequantize path converts a few weight rows with these and dots them with the f32 tile kernel.
+// Row dequantizers (to f32) of the i-quants IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S,
+// the ternary TQ1_0 / TQ2_0 and Q8_1 (MXFP4's is kept for reference). They serve the dequantize op
+// and the matmul's forced dequantize path (which dots a few converted rows with the f32 tile
+// kernel); matmuls of these types otherwise use the integer kernels (kernels_*_iq.c).
 // Arithmetic follows ggml's dequantize_row_* operation for operation, so every value is bit-equal to
 // the reference codecs (Sources/GGML/Codecs); the tests compare them. Compiled twice: portable, and
 // with AVX2 enabled so the compiler vectorizes the inner loops (x86-64 tables use that copy).

@@ -2,7 +2,7 @@
 // the scalar entries and lets better ISA families override what they implement.
 #include <pthread.h>
 
-#include "kernels_internal.h"
+#include "kernels_iq.h"
 
 static qk_kernel_table tables[QK_ISA_COUNT];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
@@ -70,10 +70,14 @@ static void build_tables(void) {
     }
     if (!qk_isa_supported((qk_isa)i)) continue;
     qk_fill_scalar(t);
+    qk_fill_scalar_iq(t);
     qk_fill_dequantizers(t);
 #if defined(__x86_64__)
     if (i >= QK_ISA_AVX2 && i <= QK_ISA_AVX512_VNNI) qk_fill_avx2(t);
-    if (i >= QK_ISA_AVX512 && i <= QK_ISA_AVX512_VNNI) qk_fill_avx512(t);
+    if (i >= QK_ISA_AVX512 && i <= QK_ISA_AVX512_VNNI) {
+      qk_fill_avx512(t);
+      qk_fill_avx512_iq(t);
+    }
     if (i == QK_ISA_AVX512_VNNI) qk_fill_avx512_vnni(t);
 #endif
 #if defined(__aarch64__)

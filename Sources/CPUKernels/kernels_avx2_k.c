@@ -5,6 +5,7 @@
 // unsigned so maddubs needs no sign fix-up. q4_K and q6_K sum exactly as ggml's x86 kernels
 // (cpu_kernels.h): q6_K's dot_K lanes are ggml's ggml_vec_dot_q6_K_q8_K lanes.
 #include "kernels_avx2_prep.h"
+#include "kernels_iq.h"
 
 #if defined(__x86_64__)
 
@@ -37,6 +38,7 @@ void qk_fill_avx2_k(qk_kernel_table *t) {
 void qk_fill_avx2(qk_kernel_table *t) {
   qk_fill_avx2_legacy(t);
   qk_fill_avx2_k(t);
+  qk_fill_avx2_iq(t);
 }
 
 #endif

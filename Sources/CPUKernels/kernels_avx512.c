@@ -1,11 +1,11 @@
 // AVX-512 kernels.
-// - AVX-512 F/BW: q3_K, q4_K, q5_K, q6_K on 512-bit vectors: a super-block is 4 vectors of 64 weights, so
-//   each activation column costs 4 maddubs + 4 madd instead of 8 + 8; unpacked with 512-bit shifts
-//   and one word permute per scale vector (no scalar per-scale work). With VNNI, vpdpwssd replaces
-//   each madd + add.
-// - AVX512-VNNI: the 32-value types against q8_0 (q4_0, q5_0, q8_0, iq4_nl) with vpdpbusd (u8·s8
-//   summed in fours into int32, in one instruction): mat-vec two blocks per 512-bit vector, full
-//   mat-mat tiles one block of two activation columns per vector.
+// - AVX-512 F/BW: q2_K, q3_K, q4_K, q5_K, q6_K on 512-bit vectors: a super-block is 4 vectors of 64
+//   weights, so each activation column costs 4 maddubs + 4 madd instead of 8 + 8; unpacked with
+//   512-bit shifts and one word permute per scale vector (no scalar per-scale work). With VNNI,
+//   vpdpwssd replaces each madd + add.
+// - AVX512-VNNI: the 32-value types against q8_0 (q4_0, q5_0, q8_0, iq4_nl) and q8_1 (q4_1, q5_1)
+//   with vpdpbusd (u8·s8 summed in fours into int32, in one instruction): mat-vec two blocks per
+//   512-bit vector, full mat-mat tiles (q8_0 types) one block of two activation columns per vector.
 // Every sum follows ggml's x86 order (cpu_kernels.h). Single-block tails reuse the AVX2 code
 // (kernels_avx2_prep.h).
 #include "kernels_avx2_prep.h"
@@ -110,6 +110,31 @@ AVX512_INL void prep_q6_K_512(pK512 *p, const block_q6_K *x) {
   p->d = qk_fp16_to_fp32(x->d);
   p->dm = 0.0f;
   p->int_bias = 1;
+}
+
+// q2_K: 2-bit weights, a 4-bit scale and a 4-bit min per 16 values; the mins go through bsums
+// (dm = −dmin).
+AVX512_INL void prep_q2_K_512(pK512 *p, const block_q2_K *x) {
+  const __m512i m3 = _mm512_set1_epi8(3);
+  for (int m = 0; m < 4; ++m) {
+    // Vector m = AVX2 vectors 2m, 2m+1: bit pairs 2j0, 2j0+2 of qs chunk k.
+    const int k = m / 2, j0 = 2 * (m % 2);
+    const __m512i b = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * k)));
+    p->q[m] = _mm512_and_si512(
+        _mm512_srlv_epi64(b, join256(_mm256_set1_epi64x(2 * j0), _mm256_set1_epi64x(2 * j0 + 2))), m3);
+  }
+  const __m128i s = _mm_loadu_si128((const __m128i *)x->scales);
+  const __m256i s16 = _mm256_cvtepu8_epi16(_mm_and_si128(s, _mm_set1_epi8(0xF)));
+  const __m512i sz = _mm512_castsi256_si512(s16);
+  for (int j = 0; j < 4; ++j) {
+    const __m512i idx = join256(_mm256_setr_m128i(_mm_set1_epi16((short)(4 * j)), _mm_set1_epi16((short)(4 * j + 1))),
+                                _mm256_setr_m128i(_mm_set1_epi16((short)(4 * j + 2)), _mm_set1_epi16((short)(4 * j + 3))));
+    p->sc[j] = _mm512_permutexvar_epi16(idx, sz);
+  }
+  p->mb = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0xF)));
+  p->d = qk_fp16_to_fp32(x->d);
+  p->dm = -qk_fp16_to_fp32(x->dmin);
+  p->int_bias = 0;
 }
 
 // q3_K: 2 low bits from qs, the third from hmask (weight = that − 4; the −4 goes through bsums).
@@ -239,6 +264,8 @@ QK_Q6K_LANES512(dot_q6K_lanes_vnni, VNNI_INL, QK_DPWSSD)
 QK_Q4K512(avx512, AVX512_INL, QK_MADD_ADD)
 QK_Q4K512(vnni, VNNI_INL, QK_DPWSSD)
 
+QK_DEFINE_TILE(q2_K_q8_K_avx512, AVX512_ATTR, block_q2_K, block_q8_K, QK_K, pK512, acc512, prep_q2_K_512,
+               zero_512, dot_K512, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q3_K_q8_K_avx512, AVX512_ATTR, block_q3_K, block_q8_K, QK_K, pK512, acc512, prep_q3_K_512,
                zero_512, dot_K512, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q4_K_q8_K_avx512, AVX512_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc_q4K512, prep_q4_K_512,
@@ -269,6 +296,8 @@ VNNI_INL acc512 dot_K512_vnni(const pK512 *p, const block_q8_K *y, acc512 acc) {
   return acc;
 }
 
+QK_DEFINE_TILE(q2_K_q8_K_vnni, VNNI_ATTR, block_q2_K, block_q8_K, QK_K, pK512, acc512, prep_q2_K_512, zero_512,
+               dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q3_K_q8_K_vnni, VNNI_ATTR, block_q3_K, block_q8_K, QK_K, pK512, acc512, prep_q3_K_512, zero_512,
                dot_K512_vnni, hsum_512, QK_NO_TAIL, 4, 2)
 QK_DEFINE_TILE(q4_K_q8_K_vnni, VNNI_ATTR, block_q4_K, block_q8_K, QK_K, pK512, acc_q4K512, prep_q4_K_512,
@@ -282,6 +311,7 @@ QK_DEFINE_TILE(q6_K_q8_K_vnni, VNNI_ATTR, block_q6_K, block_q8_K, QK_K, pK512, _
 
 void qk_fill_avx512(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX512;
+  qk_set(t, QK_TYPE_Q2_K, q2_K_q8_K_avx512_vec_dot, q2_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q3_K, q3_K_q8_K_avx512_vec_dot, q3_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_avx512_vec_dot, q4_K_q8_K_avx512_tile, QK_TYPE_Q8_K, I);
   t->vec_dot_tile_g4[QK_TYPE_Q4_K] = q4_K_q8_K_g4_avx512_tile;
@@ -344,12 +374,17 @@ VNNI_INL void prep_q4_0x2(pP *p, const q4_0x2 *x) {
   p->d = scale16(x->b[0].d, x->b[1].d);
 }
 
-VNNI_INL void prep_q5_0x2(pP *p, const q5_0x2 *x) {
+// Two q5 blocks' 5-bit unsigned values (nibble | qh bit << 4), element order of the pair.
+VNNI_INL __m512i q5_pair(const uint8_t *qs0, const uint8_t *qh0, const uint8_t *qs1, const uint8_t *qh1) {
   uint32_t h0, h1;
-  memcpy(&h0, x->b[0].qh, 4);
-  memcpy(&h1, x->b[1].qh, 4);
-  const __m512i n = nibbles_pair(x->b[0].qs, x->b[1].qs);
-  p->q = _mm512_mask_blend_epi8((__mmask64)h0 | ((__mmask64)h1 << 32), n, _mm512_or_si512(n, _mm512_set1_epi8(0x10)));
+  memcpy(&h0, qh0, 4);
+  memcpy(&h1, qh1, 4);
+  const __m512i n = nibbles_pair(qs0, qs1);
+  return _mm512_mask_blend_epi8((__mmask64)h0 | ((__mmask64)h1 << 32), n, _mm512_or_si512(n, _mm512_set1_epi8(0x10)));
+}
+
+VNNI_INL void prep_q5_0x2(pP *p, const q5_0x2 *x) {
+  p->q = q5_pair(x->b[0].qs, x->b[0].qh, x->b[1].qs, x->b[1].qh);
   p->d = scale16(x->b[0].d, x->b[1].d);
 }
 
@@ -405,15 +440,16 @@ VNNI_INL __m256 dot_sym_vnni(const p32 *p, const block_q8_0 *y, __m256 acc) {
   const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), p->aq, _mm256_sign_epi8(qy, p->q));
   return _mm256_fmadd_ps(_mm256_set1_ps(qk_fp16_pair_product(p->dh, y->d)), _mm256_cvtepi32_ps(s), acc);
 }
-#define QK_PAIR_FIN(NAME, BLK, PREP1)                                                                    \
-  VNNI_INL float NAME(__m256 acc, int rem, const BLK *x, const q8_0x2 *y) {                          \
+#define QK_PAIR_FIN_G(NAME, BLK, YBLK, ACC_T, PREP1, DOT1, HSUM)                                    \
+  VNNI_INL float NAME(ACC_T acc, int rem, const BLK *x, const YBLK *y) {                             \
     if (rem != 0) {                                                                                  \
       p32 p;                                                                                         \
       PREP1(&p, &x->b[0]);                                                                           \
-      acc = dot_sym_vnni(&p, &y->b[0], acc);                                                         \
+      acc = DOT1(&p, &y->b[0], acc);                                                                 \
     }                                                                                                \
-    return qk_hsum_ps_avx2(acc);                                                                     \
+    return HSUM(acc);                                                                                \
   }
+#define QK_PAIR_FIN(NAME, BLK, PREP1) QK_PAIR_FIN_G(NAME, BLK, q8_0x2, __m256, PREP1, dot_sym_vnni, qk_hsum_ps_avx2)
 QK_PAIR_FIN(fin_q4_0x2, q4_0x2, prep_q4_0)
 QK_PAIR_FIN(fin_q5_0x2, q5_0x2, prep_q5_0)
 QK_PAIR_FIN(fin_q8_0x2, q8_0x2, prep_q8_0)
@@ -437,6 +473,44 @@ QK_DEFINE_TILE_FIN(iq4_nl_q8_0_vnni, VNNI_ATTR, iq4_nlx2, q8_0x2, 64, pP, __m256
                    _mm256_setzero_ps, dot_s, fin_iq4_nlx2, VNNI_MR, VNNI_MC)
 QK_DEFINE_TILE_FIN(mxfp4_q8_0_vnni, VNNI_ATTR, mxfp4x2, q8_0x2, 64, pP, __m256, prep_mxfp4x2, _mm256_setzero_ps,
                    dot_s, fin_mxfp4x2, VNNI_MR, VNNI_MC)
+
+// q4_1 / q5_1 against q8_1: unsigned weights (no offset), so vpdpbusd gives the lanes directly; the
+// min term is ggml's scalar running sum of m_x·s_y, block 0 then block 1 (as dot_min).
+typedef struct { block_q4_1 b[2]; } q4_1x2;
+typedef struct { block_q5_1 b[2]; } q5_1x2;
+typedef struct { block_q8_1 b[2]; } q8_1x2;
+typedef struct { __m512i q; __m512 d; uint16_t mh[2]; } pP1;
+
+VNNI_INL void prep_q4_1x2(pP1 *p, const q4_1x2 *x) {
+  p->q = nibbles_pair(x->b[0].qs, x->b[1].qs);
+  p->d = scale16(x->b[0].d, x->b[1].d);
+  p->mh[0] = x->b[0].m;
+  p->mh[1] = x->b[1].m;
+}
+
+VNNI_INL void prep_q5_1x2(pP1 *p, const q5_1x2 *x) {
+  p->q = q5_pair(x->b[0].qs, x->b[0].qh, x->b[1].qs, x->b[1].qh);
+  p->d = scale16(x->b[0].d, x->b[1].d);
+  p->mh[0] = x->b[0].m;
+  p->mh[1] = x->b[1].m;
+}
+
+VNNI_INL acc_min dot_min_pair(const pP1 *p, const q8_1x2 *y, acc_min acc) {
+  const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), p->q, load_pair32(y->b[0].qs, y->b[1].qs));
+  acc.v = chain_pair(_mm512_mul_ps(p->d, scale16(y->b[0].d, y->b[1].d)), _mm512_cvtepi32_ps(s), acc.v);
+  acc.s += qk_fp16_pair_product(p->mh[0], y->b[0].s);
+  acc.s += qk_fp16_pair_product(p->mh[1], y->b[1].s);
+  return acc;
+}
+
+#define QK_PAIR_FIN_MIN(NAME, BLK, PREP1) QK_PAIR_FIN_G(NAME, BLK, q8_1x2, acc_min, PREP1, dot_min, hsum_min)
+QK_PAIR_FIN_MIN(fin_q4_1x2, q4_1x2, prep_q4_1)
+QK_PAIR_FIN_MIN(fin_q5_1x2, q5_1x2, prep_q5_1)
+
+QK_DEFINE_TILE_FIN(q4_1_q8_1_vnni, VNNI_ATTR, q4_1x2, q8_1x2, 64, pP1, acc_min, prep_q4_1x2, zero_min,
+                   dot_min_pair, fin_q4_1x2, VNNI_MR, VNNI_MC)
+QK_DEFINE_TILE_FIN(q5_1_q8_1_vnni, VNNI_ATTR, q5_1x2, q8_1x2, 64, pP1, acc_min, prep_q5_1x2, zero_min,
+                   dot_min_pair, fin_q5_1x2, VNNI_MR, VNNI_MC)
 
 // Mat-mat on column pairs: a zmm holds one block of two activation columns (lanes 0-7: column c,
 // 8-15: column c+1) against the same weight block in both halves, so each of ggml's per-block FMAs
@@ -530,9 +604,12 @@ void qk_fill_avx512_vnni(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX512_VNNI;
   qk_set(t, QK_TYPE_Q4_0, q4_0_q8_0_vnni_vec_dot, q4_0_q8_0_cp_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_Q5_0, q5_0_q8_0_vnni_vec_dot, q5_0_q8_0_cp_tile, QK_TYPE_Q8_0, I);
+  qk_set(t, QK_TYPE_Q4_1, q4_1_q8_1_vnni_vec_dot, q4_1_q8_1_vnni_tile, QK_TYPE_Q8_1, I);
+  qk_set(t, QK_TYPE_Q5_1, q5_1_q8_1_vnni_vec_dot, q5_1_q8_1_vnni_tile, QK_TYPE_Q8_1, I);
   qk_set(t, QK_TYPE_Q8_0, q8_0_q8_0_vnni_vec_dot, q8_0_q8_0_cp_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_IQ4_NL, iq4_nl_q8_0_vnni_vec_dot, iq4_nl_q8_0_cp_tile, QK_TYPE_Q8_0, I);
   qk_set(t, QK_TYPE_MXFP4, mxfp4_q8_0_vnni_vec_dot, mxfp4_q8_0_vnni_tile, QK_TYPE_Q8_0, I);
+  qk_set(t, QK_TYPE_Q2_K, q2_K_q8_K_vnni_vec_dot, q2_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q3_K, q3_K_q8_K_vnni_vec_dot, q3_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_vnni_vec_dot, q4_K_q8_K_vnni_tile, QK_TYPE_Q8_K, I);
   t->vec_dot_tile_g4[QK_TYPE_Q4_K] = q4_K_q8_K_g4_vnni_tile;

@@ -223,6 +223,9 @@ extension GPUBackend {
   public func scale(_ x: Tensor, by factor: Float, into out: Tensor) throws {
     try unary("scale", x, out, extra: factor)
   }
+  public func softcap(_ x: Tensor, cap: Float, into out: Tensor) throws {
+    try unary("softcap", x, out, extra: cap)
+  }
   public func swiglu(gate: Tensor, up: Tensor, into out: Tensor) throws {
     try binary("swiglu", gate, up, out, broadcast: false)
   }

@@ -201,6 +201,7 @@ final class GPUPreparedPlan: PreparedPlan {
     case .add(let a, let b, let out): try g.add(a, b, into: out)
     case .mul(let a, let b, let out): try g.mul(a, b, into: out)
     case .scale(let x, let f, let out): try g.scale(x, by: f, into: out)
+    case .softcap(let x, let cap, let out): try g.softcap(x, cap: cap, into: out)
     case .argmax(let logits, let out):
       try g.argmax(logits, into: pointer(out), rows: out.count, scratch: argmaxScratch?.pointer ?? .null)
     }

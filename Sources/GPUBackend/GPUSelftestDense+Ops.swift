@@ -166,7 +166,7 @@ extension GPUSelftest {
       let x = wave(n, seed: n, amplitude: 3), y = wave(n, seed: n + 1)
       let unary: [(String, (Tensor) throws -> Tensor)] = [
         ("silu", { try Ops.silu($0) }), ("gelu", { try Ops.gelu($0) }),
-        ("scale 0.37", { try Ops.scale($0, by: 0.37) }),
+        ("scale 0.37", { try Ops.scale($0, by: 0.37) }), ("softcap 2.5", { try Ops.softcap($0, cap: 2.5) }),
       ]
       for (label, op) in unary {
         out.append(

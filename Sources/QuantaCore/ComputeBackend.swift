@@ -121,6 +121,8 @@ public protocol ComputeBackend: AnyObject, Sendable {
   /// `a · b`, broadcast as `add`.
   func mul(_ a: Tensor, _ b: Tensor, into out: Tensor) throws
   func scale(_ x: Tensor, by factor: Float, into out: Tensor) throws
+  /// `cap · tanh(x / cap)` element-wise (`out` may be `x`).
+  func softcap(_ x: Tensor, cap: Float, into out: Tensor) throws
 
   // MARK: Forward plans
 
@@ -195,6 +197,9 @@ extension ComputeBackend {
   }
   public func scale(_ x: Tensor, by factor: Float, into out: Tensor) throws {
     throw unsupported("scale", x.dtype.rawValue)
+  }
+  public func softcap(_ x: Tensor, cap: Float, into out: Tensor) throws {
+    throw unsupported("softcap", x.dtype.rawValue)
   }
 }
 

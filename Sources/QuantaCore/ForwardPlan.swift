@@ -49,6 +49,8 @@ public enum PlanOp: Sendable {
   /// The index of the largest value of each row of `logits` `[rows, n]` (the first one on ties) →
   /// `out` (`rows` values): greedy sampling on the device.
   case argmax(logits: Tensor, out: IndexTensor)
+  /// `cap · tanh(x / cap)` element-wise (gemma 2's final logit soft-capping); `out` may be `x`.
+  case softcap(x: Tensor, cap: Float, out: Tensor)
 }
 
 /// A forward pass as data: ops in issue order over preallocated tensors, and the one block of Int32
@@ -192,6 +194,7 @@ public final class DirectPlan: PreparedPlan {
     case .add(let x, let y, let out): try b.add(x, y, into: out)
     case .mul(let x, let y, let out): try b.mul(x, y, into: out)
     case .scale(let x, let f, let out): try b.scale(x, by: f, into: out)
+    case .softcap(let x, let cap, let out): try b.softcap(x, cap: cap, into: out)
     case .argmax(let logits, let out):
       let n = logits.shape.last ?? 0
       var ids = [Int32](repeating: 0, count: out.count)

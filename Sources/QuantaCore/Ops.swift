@@ -235,6 +235,17 @@ public enum Ops {
     return out
   }
 
+  /// `cap · tanh(x / cap)` element-wise (gemma 2's final logit soft-capping); `cap` > 0.
+  public static func softcap(_ x: Tensor, cap: Float) throws -> Tensor {
+    try Validate.f32Input("softcap", x.backend, x)
+    guard cap > 0, cap.isFinite else {
+      throw QuantaError.invalidArgument(op: "softcap", reason: "cap \(cap) must be positive and finite")
+    }
+    let out = try like(x)
+    try x.backend.softcap(x, cap: cap, into: out)
+    return out
+  }
+
   /// A new f32 tensor of `x`'s shape on its device.
   static func like(_ x: Tensor) throws -> Tensor { try Tensor.zeros(shape: x.shape, on: x.backend) }
 }

@@ -174,7 +174,7 @@ public enum SynthModel {
   }
 
   /// The preset's value of `key`; nil for keys a preset leaves at their defaults (RoPE scaling
-  /// travels as `rope_freqs.weight`; no soft-capping).
+  /// travels as `rope_freqs.weight`; soft-capping only where the preset has it).
   static func value(of key: Hyperparameter, _ p: SynthPreset) -> GGUFValue? {
     switch key {
     case .contextLength: .uint32(UInt32(p.contextLength))
@@ -187,7 +187,11 @@ public enum SynthModel {
     case .rmsEpsilon: .float32(p.rmsEpsilon)
     case .ropeFreqBase: .float32(p.ropeFreqBase)
     case .slidingWindow: p.slidingWindow > 0 ? .uint32(UInt32(p.slidingWindow)) : nil
-    case .ropeScalingFactor, .attentionLogitSoftcap, .finalLogitSoftcap: nil
+    case .attentionLogitSoftcap: p.attentionSoftcap > 0 ? .float32(p.attentionSoftcap) : nil
+    case .finalLogitSoftcap: p.finalSoftcap > 0 ? .float32(p.finalSoftcap) : nil
+    // phi3's converter writes the pre-scaling context (no LongRoPE in the presets: the same).
+    case .ropeScalingOriginalContextLength: .uint32(UInt32(p.contextLength))
+    case .ropeScalingFactor, .ropeScalingAttentionFactor: nil
     }
   }
 
@@ -206,7 +210,7 @@ public enum SynthModel {
     let planned = try plan(p, target: options.target, pure: options.pure)
     var scales: [GGMLType: SynthWeights.Scales] = [:]
     for t in Set(planned.map(\.targetType)) where t.isQuantized {
-      scales[t] = try SynthWeights.calibrate(t)
+      scales[t] = try SynthWeights.calibrate(t, std: p.weightStd)
     }
     var writer = GGUFWriter()
     let quantized = planned.contains { $0.targetType.isQuantized }
@@ -229,7 +233,7 @@ public enum SynthModel {
       } else if isF32, role?.isBias == true {
         content = .noise
       } else {
-        content = .weights(t.targetType, scales[t.targetType])
+        content = .weights(t.targetType, scales[t.targetType], std: p.weightStd)
       }
       let seed = tensorSeed(t.name, seed: options.seed)
       writer.addTensor(name: t.name, type: t.targetType, shape: t.shape) { buffer in

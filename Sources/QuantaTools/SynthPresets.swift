@@ -60,17 +60,24 @@ public struct SynthPreset: Sendable {
   public var rmsEpsilon: Float
   /// No `output.weight`: the output projection reuses `token_embd.weight`.
   public var tiedEmbeddings: Bool
-  /// gemma3's `attention.sliding_window` (0: none).
+  /// `attention.sliding_window` (gemma2/3, phi3; 0: none).
   public var slidingWindow: Int
+  /// gemma2's `attn_logit_softcapping` and `final_logit_softcapping` (0: not written).
+  public var attentionSoftcap: Float
+  public var finalSoftcap: Float
   public var ropeScaling: Llama3RopeScaling?
   public var tokenizer: SynthTokenizer
+  /// Standard deviation of the matrices' weights: 0.02 (freshly initialized) for the real shapes;
+  /// the small test shapes of phi3/gemma2 use larger weights so their logits are peaked (greedy
+  /// decoding stable, comparisons with other runtimes not a sea of near-ties).
+  public var weightStd: Float
 
   public init(
     name: String, aliases: [String] = [], displayName: String, architecture: SynthArchitecture,
     layerCount: Int, embeddingLength: Int, feedForwardLength: Int, headCount: Int, kvHeadCount: Int,
     headDim: Int, vocabularySize: Int, contextLength: Int, ropeFreqBase: Float, rmsEpsilon: Float,
-    tiedEmbeddings: Bool, slidingWindow: Int = 0, ropeScaling: Llama3RopeScaling? = nil,
-    tokenizer: SynthTokenizer
+    tiedEmbeddings: Bool, slidingWindow: Int = 0, attentionSoftcap: Float = 0, finalSoftcap: Float = 0,
+    ropeScaling: Llama3RopeScaling? = nil, tokenizer: SynthTokenizer, weightStd: Float = 0.02
   ) {
     self.name = name
     self.aliases = aliases
@@ -88,8 +95,11 @@ public struct SynthPreset: Sendable {
     self.rmsEpsilon = rmsEpsilon
     self.tiedEmbeddings = tiedEmbeddings
     self.slidingWindow = slidingWindow
+    self.attentionSoftcap = attentionSoftcap
+    self.finalSoftcap = finalSoftcap
     self.ropeScaling = ropeScaling
     self.tokenizer = tokenizer
+    self.weightStd = weightStd
   }
 
   /// The sizes the architecture's tensor shapes are written in (values and keys as wide as
@@ -165,6 +175,39 @@ extension SynthPreset {
       headDim: 128, vocabularySize: 151_936, contextLength: 40960, ropeFreqBase: 1_000_000,
       rmsEpsilon: 1e-6, tiedEmbeddings: true,
       tokenizer: .qwen(vocabularySize: 151_936, regularCount: 151_643, qwen3: true)),
+    // microsoft/Phi-3-mini-4k-instruct: 32 layers, hidden 3072, intermediate 8192, 32 heads (MHA,
+    // head_dim 96), vocab 32064 SentencePiece, max_position_embeddings 4096, rope_theta 10000,
+    // rms_norm_eps 1e-5, sliding_window 2047, untied LM head; fused qkv_proj and gate_up_proj.
+    SynthPreset(
+      name: "phi3-mini", aliases: ["3.8b"], displayName: "Phi-3-mini-4k (synthetic)", architecture: .phi3,
+      layerCount: 32, embeddingLength: 3072, feedForwardLength: 8192, headCount: 32, kvHeadCount: 32,
+      headDim: 96, vocabularySize: 32064, contextLength: 4096, ropeFreqBase: 10_000, rmsEpsilon: 1e-5,
+      tiedEmbeddings: false, slidingWindow: 2047, tokenizer: .llama2(vocabularySize: 32064)),
+    // google/gemma-2-2b: 26 layers, hidden 2304, intermediate 9216, 8 heads × 256 / 4 KV heads,
+    // vocab 256000 SentencePiece, max_position_embeddings 8192, rope_theta 10000, rms_norm_eps
+    // 1e-6, sliding_window 4096, attn_logit_softcapping 50, final_logit_softcapping 30,
+    // query_pre_attn_scalar 256 (= head_dim), tied embeddings.
+    SynthPreset(
+      name: "gemma2-2b", aliases: ["2b"], displayName: "Gemma-2-2B (synthetic)", architecture: .gemma2,
+      layerCount: 26, embeddingLength: 2304, feedForwardLength: 9216, headCount: 8, kvHeadCount: 4,
+      headDim: 256, vocabularySize: 256_000, contextLength: 8192, ropeFreqBase: 10_000, rmsEpsilon: 1e-6,
+      tiedEmbeddings: true, slidingWindow: 4096, attentionSoftcap: 50, finalSoftcap: 30,
+      tokenizer: .gemma3(vocabularySize: 256_000)),
+    // Test shapes of the fused and soft-capped families (`--arch phi3|gemma2 --preset tiny`):
+    // the tiny llama's sizes, larger weights (peaked logits). gemma2's window (32) is shorter
+    // than a 128-token comparison, so its sliding layers are exercised; phi3's has none (llama.cpp
+    // runs Phi without one).
+    SynthPreset(
+      name: "tiny", displayName: "tiny phi3 (synthetic)", architecture: .phi3,
+      layerCount: 3, embeddingLength: 256, feedForwardLength: 640, headCount: 4, kvHeadCount: 4,
+      headDim: 64, vocabularySize: 512, contextLength: 512, ropeFreqBase: 10_000, rmsEpsilon: 1e-5,
+      tiedEmbeddings: false, tokenizer: .llama2(vocabularySize: 512), weightStd: 0.1),
+    SynthPreset(
+      name: "tiny", displayName: "tiny gemma2 (synthetic)", architecture: .gemma2,
+      layerCount: 4, embeddingLength: 256, feedForwardLength: 640, headCount: 4, kvHeadCount: 2,
+      headDim: 64, vocabularySize: 512, contextLength: 512, ropeFreqBase: 10_000, rmsEpsilon: 1e-6,
+      tiedEmbeddings: true, slidingWindow: 32, attentionSoftcap: 50, finalSoftcap: 30,
+      tokenizer: .gemma3(vocabularySize: 512), weightStd: 0.1),
   ]
 
   /// The preset called `name` (or an alias), checked against `architecture`.
@@ -173,7 +216,9 @@ extension SynthPreset {
       throw SynthError.unknownArchitecture(architecture)
     }
     let key = name.lowercased()
-    guard let preset = all.first(where: { $0.name == key || $0.aliases.contains(key) }) else {
+    let named = all.filter { $0.name == key || $0.aliases.contains(key) }
+    // A name several architectures share (tiny) picks the requested one's.
+    guard let preset = named.first(where: { $0.architecture == arch }) ?? named.first else {
       throw SynthError.unknownPreset(name)
     }
     guard preset.architecture == arch else {

@@ -76,7 +76,8 @@ enum SynthWeights {
     var exponent: UInt8
   }
 
-  static func calibrate(_ type: GGMLType) throws -> Scales {
+  /// - Parameter std: the standard deviation aimed at (`targetStd` unless a preset asks otherwise).
+  static func calibrate(_ type: GGMLType, std: Float = targetStd) throws -> Scales {
     guard let recipe = recipe(for: type), type.dequantizer != nil else {
       throw SynthError.noBlockLayout(type)
     }
@@ -106,7 +107,7 @@ enum SynthWeights {
       if mPart != 0 { ratio = -dPart / mPart }
     }
     let spread = try measure(d: 1, m: Float(ratio)).std
-    let d = spread > 0 ? Double(targetStd) / spread : 0
+    let d = spread > 0 ? Double(std) / spread : 0
     // E8M0 holds powers of two only: the nearest one.
     var exponent = 128
     if spread > 0 {
@@ -213,8 +214,9 @@ enum SynthWeights {
 
 /// What one tensor's bytes are.
 enum SynthContent: Sendable {
-  /// Weights with std ≈ 0.02 in `type` (random blocks for block types, noise for floats).
-  case weights(GGMLType, SynthWeights.Scales?)
+  /// Weights with std ≈ `std` (0.02 unless the preset asks otherwise) in `type` (random blocks for
+  /// block types, scaled from `scales`; normal noise for floats).
+  case weights(GGMLType, SynthWeights.Scales?, std: Float)
   /// Norm weights: 1 + noise, f32.
   case ones
   /// Biases: noise, f32.
@@ -234,7 +236,7 @@ extension SynthContent {
     let total = buffer.count
     let unit: Int  // bytes of the smallest independent piece
     switch self {
-    case .weights(let t, _): unit = t.typeSize
+    case .weights(let t, _, _): unit = t.typeSize
     case .ones, .noise, .values: unit = 4
     }
     let chunk = max(1, Self.chunkBytes / unit) * unit
@@ -258,19 +260,21 @@ extension SynthContent {
   private func fillChunk(_ base: UnsafeMutableRawPointer, bytes: Int, firstElement: Int, state: inout UInt64)
   {
     switch self {
-    case .weights(let type, let scales):
+    case .weights(let type, let scales, let std):
+      // The table's values have std `targetStd`.
+      let k = std / SynthWeights.targetStd
       switch type {
       case .f32:
         fillDense(base, count: bytes / 4, state: &state) { p, i, v in
-          p.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+          p.storeBytes(of: (v * k).bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
         }
       case .f16:
         fillDense(base, count: bytes / 2, state: &state) { p, i, v in
-          p.storeBytes(of: fp32ToFp16(v).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+          p.storeBytes(of: fp32ToFp16(v * k).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
         }
       case .bf16:
         fillDense(base, count: bytes / 2, state: &state) { p, i, v in
-          p.storeBytes(of: fp32ToBf16(v).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+          p.storeBytes(of: fp32ToBf16(v * k).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
         }
       default:
         fillRandomBytes(base, bytes: bytes, state: &state)

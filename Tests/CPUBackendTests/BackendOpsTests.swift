@@ -1,3 +1,4 @@
+import Foundation
 import GGML
 import QuantaCore
 import Testing
@@ -153,6 +154,12 @@ import Testing
     expectClose(try Ops.add(ta, tb).toArray(), zip(a, b).map { Double($0) + Double($1) }, 1e-14, "add")
     expectClose(try Ops.mul(ta, tb).toArray(), zip(a, b).map { Double($0) * Double($1) }, 1e-14, "mul")
     expectClose(try Ops.scale(ta, by: 0.125).toArray(), a.map { Double($0) * 0.125 }, 1e-14, "scale")
+    // Soft-capping: cap · tanh(x / cap), within f32 rounding of tanh; |y| < cap for every x.
+    expectClose(
+      try Ops.softcap(ta, cap: 2.5).toArray(), a.map { 2.5 * tanh(Double($0) / 2.5) }, 1e-12, "softcap")
+    let huge = try Ops.softcap(tensor([-1e30, -30, 0, 30, 1e30], [5]), cap: 30).toArray()
+    #expect(huge[0] == -30 && huge[2] == 0 && huge[4] == 30 && abs(huge[3] - 30 * Float(tanh(1.0))) < 1e-5)
+    #expect(throws: QuantaError.self) { try Ops.softcap(ta, cap: 0) }
     // Row broadcast: [rows, 13] + [13].
     let rows = 3077
     let bias = Array(b[0..<13])

@@ -38,7 +38,7 @@ import Testing
       #expect(qk_table_vec_dot_type(t, id) == Int32(dotType(type).rawValue), "\(isa) \(type) dot type")
     }
     // Types without kernels say so instead of pointing anywhere.
-    for type in [GGMLType.q8_K, .iq2_xxs, .tq1_0] {
+    for type in [GGMLType.q8_K, .q8_1] {
       #expect(qk_table_vec_dot(t, Int32(type.rawValue)) == nil)
       #expect(qk_table_vec_dot_type(t, Int32(type.rawValue)) == -1)
     }
@@ -57,9 +57,10 @@ import Testing
     var fallback: qk_isa = QK_ISA_SCALAR
     switch isa.value {
     case QK_ISA_SCALAR, QK_ISA_AVX2: own = quantTypes + denseTypes
-    case QK_ISA_AVX512: own = [.q3_K, .q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
+    case QK_ISA_AVX512: own = [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
     case QK_ISA_AVX512_VNNI:
-      own = [.q4_0, .q8_0, .q5_0, .iq4_nl, .mxfp4, .q3_K, .q4_K, .q5_K, .q6_K]; fallback = QK_ISA_AVX2
+      own = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .iq4_nl, .mxfp4, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+      fallback = QK_ISA_AVX2
     case QK_ISA_NEON: own = [.q4_0, .q8_0, .q4_K, .q6_K]
     default: own = []
     }

@@ -182,13 +182,10 @@ import Testing
     // Odd and even block counts (the VNNI kernels step two blocks at a time).
     for blocks in [1, 3, 8, 21] {
       let k = blocks * type.blockSize
-      var mismatches: [String] = []
-      for seed in 0..<6 {
+      let mismatches = try bitMismatches(seeds: 0..<6) { seed in
         let x = try type.quantize(sampleValues(count: k, seed: UInt64(300 + seed)))
         let y = try act.quantize(sampleValues(count: k, seed: UInt64(400 + seed), blockSize: act.blockSize))
-        let got = callVecDot(dot, n: k, x, y)
-        let want = Self.model(type, x, y, count: k)
-        if got.bitPattern != want.bitPattern { mismatches.append("seed \(seed): \(got) vs \(want)") }
+        return (callVecDot(dot, n: k, x, y), Self.model(type, x, y, count: k))
       }
       #expect(mismatches.isEmpty, "\(isa) \(type) k=\(k): \(mismatches.joined(separator: "; "))")
     }

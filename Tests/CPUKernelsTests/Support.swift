@@ -115,3 +115,13 @@ func callVecDot(_ fn: qk_vec_dot_fn, n: Int, _ x: [UInt8], _ y: [UInt8]) -> Floa
 func floatBytes(_ values: [Float]) -> [UInt8] {
   values.withUnsafeBytes { Array($0) }
 }
+
+/// "seed s: got vs want" for every seed whose result differs from the expected one in any bit.
+func bitMismatches(seeds: Range<Int>, _ result: (Int) throws -> (got: Float, want: Float)) rethrows
+  -> [String]
+{
+  try seeds.compactMap { seed in
+    let (got, want) = try result(seed)
+    return got.bitPattern == want.bitPattern ? nil : "seed \(seed): \(got) vs \(want)"
+  }
+}

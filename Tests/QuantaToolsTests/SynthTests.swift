@@ -231,6 +231,9 @@ struct SynthTests {
     #expect(try SynthPreset.named("llama3-8b", architecture: "llama").parameterCount == 8_030_261_248)
     #expect(try SynthPreset.named("llama3.2-1b", architecture: "llama").parameterCount == 1_235_814_432)
     #expect(try SynthPreset.named("gemma3-270m", architecture: "gemma3").parameterCount == 268_098_176)
+    // Phi-3-mini 3,821,079,552 and Gemma-2-2B 2,614,341,888, as their model cards count them.
+    #expect(try SynthPreset.named("phi3-mini", architecture: "phi3").parameterCount == 3_821_079_552)
+    #expect(try SynthPreset.named("gemma2-2b", architecture: "gemma2").parameterCount == 2_614_341_888)
   }
 
   @Test("typed errors")

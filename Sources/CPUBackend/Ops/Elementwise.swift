@@ -83,6 +83,16 @@ extension CPUOps {
     map(x, out, count) { v in v * s }
   }
 
+  /// Soft-capping `out = cap · tanh(x · (1 / cap))`, as ggml's chain `scale(1/cap)`, `tanh`,
+  /// `scale(cap)` evaluates it (gemma2's final logits; ggml-cpu's `tanh` is the C library's
+  /// `tanhf` per element). x, out: `(count)`.
+  static func softcap(
+    _ x: UnsafePointer<Float>, cap: Float, into out: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    let inverse = 1 / cap
+    for i in 0..<count { out[i] = tanhf(x[i] * inverse) * cap }
+  }
+
   /// `out[r] = a[r] + b[r]` row by row; `bRowStride == 0` broadcasts one row of `b` (a bias).
   /// - Parameters:
   ///   - a: `(nRows, n)` with `aRowStride`; b: `(nRows, n)` with `bRowStride`, or `(n)` when 0.

@@ -12,8 +12,10 @@
 // super-block's int32 sums of its AVX2 layout, one FMA per super-block. q4_K: ggml repacks it
 // (q4_K_8x8): per output, acc += (int Σ scale·q·y)·d_x·d_y and acc_min += (int Σ min·bsum)·dmin_x·d_y
 // per super-block (its gemv), or per 64 values for activation rows in full groups of four (its gemm:
-// see vec_dot_tile_g4), result acc − acc_min. The scalar and x86 tables follow this exactly; other
-// types and the NEON kernels keep their own summation order.
+// see vec_dot_tile_g4), result acc − acc_min. The i-quants iq1_s, iq1_m, iq2_xxs, iq2_xs, iq2_s,
+// iq3_xxs, iq3_s and the ternary tq1_0, tq2_0 (against q8_K): ggml's 8 AVX2 lanes per super-block
+// with one FMA each, as its GCC build computes them (kernels_scalar_iq.c). The scalar and x86 tables
+// follow this exactly; other types and the NEON kernels keep their own summation order.
 //
 // Tables are indexed by GGML type id (the raw values of Swift's GGMLType: f32 = 0, f16 = 1, q4_0 = 2,
 // ..., iq4_xs = 23, bf16 = 30). An entry is NULL when that type has no kernel. Where an ISA has no
@@ -43,7 +45,7 @@ enum {
   QK_TYPE_Q5_1 = 7, QK_TYPE_Q8_0 = 8, QK_TYPE_Q8_1 = 9, QK_TYPE_Q2_K = 10, QK_TYPE_Q3_K = 11,
   QK_TYPE_Q4_K = 12, QK_TYPE_Q5_K = 13, QK_TYPE_Q6_K = 14, QK_TYPE_Q8_K = 15, QK_TYPE_IQ4_NL = 20,
   QK_TYPE_IQ4_XS = 23, QK_TYPE_BF16 = 30,
-  // Types with a dequantizer only (no integer dot kernel).
+  // i-quants and ternary types (integer kernels against q8_K, and row dequantizers).
   QK_TYPE_IQ2_XXS = 16, QK_TYPE_IQ2_XS = 17, QK_TYPE_IQ3_XXS = 18, QK_TYPE_IQ1_S = 19, QK_TYPE_IQ3_S = 21,
   QK_TYPE_IQ2_S = 22, QK_TYPE_IQ1_M = 29, QK_TYPE_TQ1_0 = 34, QK_TYPE_TQ2_0 = 35,
   QK_TYPE_MXFP4 = 39,  // integer kernel (against q8_0)
@@ -94,7 +96,8 @@ typedef struct {
   qk_quantize_fn quantize_q8_1;
   qk_quantize_fn quantize_q8_K;
   qk_stream_fn stream_sum;
-  qk_dequantize_fn dequantize[QK_TYPE_COUNT];  // types without an integer kernel (else NULL)
+  qk_dequantize_fn dequantize[QK_TYPE_COUNT];  // row dequantizers of the i-quants, ternary types and
+                                               // q8_1 (the dequantize op); NULL for the others
 } qk_kernel_table;
 
 // True when this CPU and this build can run `isa`.

@@ -309,6 +309,11 @@ QK_KERNEL void __launch_bounds__(256) mul_f32(const float* a, const float* b, fl
 QK_KERNEL void __launch_bounds__(256) scale_f32(const float* x, float* y, s64 n, float f) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, n) y[i] = x[i] * f;
 }
+// Soft-capping cap · tanh(x · (1/cap)) (gemma2's final logits), in ggml's order: scale, tanh, scale.
+QK_KERNEL void __launch_bounds__(256) softcap_f32(const float* x, float* y, s64 n, float cap) { qk_grid_dependency_sync();
+  const float inverse = 1.0f / cap;
+  QK_FOR_EACH(i, n) y[i] = tanhf(x[i] * inverse) * cap;
+}
 
 // ---- Row-wise argmax (greedy sampling on the device). The first index wins ties, as the host's argmax
 // does; NaN never wins; a row with no number > -inf gives 0.

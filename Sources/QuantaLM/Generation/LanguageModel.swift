@@ -81,12 +81,6 @@ public final class LanguageModel: Sendable {
           + "\(options.logitsChunk) must be positive")
     }
     let config = try ModelConfig(file: file)
-    if config.finalLogitSoftcap > 0 {
-      // The contract has no element-wise tanh; no supported family sets this with its usual files.
-      throw ModelError.invalidHyperparameter(
-        key: "\(config.architecture.rawValue).final_logit_softcapping", value: "\(config.finalLogitSoftcap)",
-        reason: "final logit soft-capping is not supported")
-    }
     self.config = config
     self.file = file
     self.options = options
@@ -130,7 +124,7 @@ public final class LanguageModel: Sendable {
     chatTemplate = program ?? fallback
     chatTemplateFromFile = program != nil
     chatTemplateError = templateError
-    transformer = try Transformer(file: file, config: config, backend: backend)
+    transformer = try Transformer(file: file, config: config, contextLength: contextLength, backend: backend)
   }
 
   /// A new conversation state (KV cache of `contextLength` tokens on the device).

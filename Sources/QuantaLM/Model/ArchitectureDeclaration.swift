@@ -92,6 +92,11 @@ public enum Hyperparameter: String, Sendable, CaseIterable {
   case slidingWindow = "attention.sliding_window"
   case attentionLogitSoftcap = "attn_logit_softcapping"
   case finalLogitSoftcap = "final_logit_softcapping"
+  /// The context the model was trained at before RoPE scaling (LongRoPE picks its long factors
+  /// beyond it).
+  case ropeScalingOriginalContextLength = "rope.scaling.original_context_length"
+  /// Multiplies RoPE's cos and sin (ggml's `attn_factor`; Phi-3's LongRoPE writes it).
+  case ropeScalingAttentionFactor = "rope.scaling.attn_factor"
 
   /// How the value is stored and checked.
   public enum Kind: Sendable {
@@ -110,10 +115,12 @@ public enum Hyperparameter: String, Sendable, CaseIterable {
     case .embeddingLength: .count(max: 1 << 20)
     case .feedForwardLength: .count(max: 1 << 22)
     case .keyLength, .valueLength, .ropeDimensionCount: .count(max: 1 << 16)
-    case .contextLength: .count(max: 1 << 24)
+    case .contextLength, .ropeScalingOriginalContextLength: .count(max: 1 << 24)
     case .slidingWindow: .integer
     case .rmsEpsilon: .epsilon
-    case .ropeFreqBase, .ropeScalingFactor, .attentionLogitSoftcap, .finalLogitSoftcap: .float
+    case .ropeFreqBase, .ropeScalingFactor, .attentionLogitSoftcap, .finalLogitSoftcap,
+      .ropeScalingAttentionFactor:
+      .float
     }
   }
 }
@@ -140,17 +147,41 @@ public struct HyperparameterDeclaration: Sendable {
   }
 }
 
+extension HyperparameterDeclaration {
+  /// The keys every decoder family reads first, with llama.cpp's defaults: the sizes (KV heads as
+  /// many as query heads, head size embedding / heads, RoPE over the whole head), context, norm
+  /// epsilon, RoPE base 10 000 and linear scaling. A declaration appends its own.
+  public static let decoder: [HyperparameterDeclaration] = [
+    .init(.blockCount), .init(.embeddingLength), .init(.feedForwardLength), .init(.headCount),
+    .init(.headCountKV, .sameAs(.headCount)), .init(.keyLength, .quotient(.embeddingLength, .headCount)),
+    .init(.valueLength, .sameAs(.keyLength)), .init(.contextLength), .init(.rmsEpsilon),
+    .init(.ropeDimensionCount, .sameAs(.keyLength)), .init(.ropeFreqBase, .value(10_000)),
+    .init(.ropeScalingFactor, .unset),
+  ]
+}
+
 /// What a tensor is to the shared blocks (`ModelWeights` fills its fields by role).
 public enum TensorRole: String, Sendable, CaseIterable {
   case tokenEmbedding, ropeFrequencyFactors, outputNorm, output
+  /// Phi-3's LongRoPE frequency factors: the long ones when the context exceeds
+  /// `rope.scaling.original_context_length`, else the short ones (llama.cpp's `get_rope_factors`).
+  case ropeFactorsLong, ropeFactorsShort
   case attentionNorm, query, key, value, queryBias, keyBias, valueBias, queryNorm, keyNorm
+  /// Q, K and V in one matrix (rows: the queries, then the keys, then the values), split by row
+  /// views when loaded (Phi-3's `attn_qkv`).
+  case queryKeyValue
   case attentionOutput, attentionOutputBias, postAttentionNorm
   case feedForwardNorm, gate, up, down, postFeedForwardNorm
+  /// Gate and up in one matrix of 2·ff rows (the gate's first: ggml's `swiglu` of the fused
+  /// output activates its first half), split by row views when loaded (Phi-3's `ffn_up`).
+  case gateUp
 
   /// Matrices are loaded as quantized tensors; the rest (norms, biases, factors) as dense f32.
   public var isMatrix: Bool {
     switch self {
-    case .tokenEmbedding, .output, .query, .key, .value, .attentionOutput, .gate, .up, .down: true
+    case .tokenEmbedding, .output, .query, .key, .value, .queryKeyValue, .attentionOutput, .gate, .up,
+      .gateUp, .down:
+      true
     default: false
     }
   }
@@ -185,6 +216,10 @@ public enum Dimension: Sendable {
   case headDim
   /// rope.dimension_count / 2 (one RoPE frequency factor per rotated pair)
   case ropePairs
+  /// queryWidth + keyWidth + valueWidth (a fused Q/K/V projection)
+  case queryKeyValueWidth
+  /// 2 · feed_forward_length (a fused gate/up projection)
+  case gateUpWidth
 }
 
 /// The sizes `Dimension` stands for, from a file's hyperparameters or a synth preset.
@@ -217,6 +252,8 @@ public struct ModelDimensions: Sendable, Equatable {
     case .attentionOutputWidth: headCount * valueDim
     case .headDim: headDim
     case .ropePairs: ropeDimensions / 2
+    case .queryKeyValueWidth: (headCount + kvHeadCount) * headDim + kvHeadCount * valueDim
+    case .gateUpWidth: 2 * feedForward
     }
   }
 
@@ -269,13 +306,15 @@ public struct LayerRecipe: Sendable, Equatable {
   }
   /// Sliding-window attention on some layers (size from `attention.sliding_window`; none when 0).
   public struct SlidingWindow: Sendable, Equatable {
-    /// Every `pattern`-th layer is global, the others slide.
+    /// Every `pattern`-th layer is global, the others slide; 0: every layer slides (llama.cpp's
+    /// `set_swa_pattern`).
     public var pattern: Int
-    /// RoPE base of the sliding layers (they never scale positions).
-    public var ropeFreqBase: Float
+    /// RoPE base of the sliding layers, which then never scale positions (gemma3); nil: the
+    /// global layers' RoPE, base and scaling (gemma2).
+    public var ropeFreqBase: Float?
     /// A model with sliding windows has no final logit soft-capping (gemma3).
     public var disablesFinalSoftcap: Bool
-    public init(pattern: Int, ropeFreqBase: Float, disablesFinalSoftcap: Bool) {
+    public init(pattern: Int, ropeFreqBase: Float?, disablesFinalSoftcap: Bool) {
       self.pattern = pattern
       self.ropeFreqBase = ropeFreqBase
       self.disablesFinalSoftcap = disablesFinalSoftcap

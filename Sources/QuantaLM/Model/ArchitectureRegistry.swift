@@ -6,6 +6,8 @@ public enum ArchitectureRegistry {
     .qwen2,
     .qwen3,
     .gemma3,
+    .phi3,
+    .gemma2,
   ]
 
   /// The architecture called `name`, nil when none is registered.

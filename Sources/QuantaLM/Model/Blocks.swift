@@ -4,7 +4,7 @@ import QuantaCore
 /// What a forward pass spends its time on (`OpProfile`).
 public enum OpKind: Int, Sendable, CaseIterable, CustomStringConvertible {
   case embedding, rmsNorm, matmulQKV, matmulAttentionOutput, matmulFeedForward, matmulOutput, rope, writeKV,
-    attention, activation, add, scale, logitsCopy, sampling
+    attention, activation, add, scale, logitsCopy, sampling, softcap
 
   public var description: String {
     switch self {
@@ -22,6 +22,7 @@ public enum OpKind: Int, Sendable, CaseIterable, CustomStringConvertible {
     case .scale: return "scale"
     case .logitsCopy: return "logits to host"
     case .sampling: return "sampling (argmax on the device)"
+    case .softcap: return "soft-cap (final logits)"
     }
   }
 }
@@ -85,7 +86,8 @@ struct ForwardContext {
   func rope(layer: Int) -> RoPEParameters {
     RoPEParameters(
       mode: config.ropeStyle == .neox ? .neox : .normal, dimensions: config.ropeDimensions,
-      freqBase: config.ropeBase(layer: layer), freqScale: config.ropeScale(layer: layer))
+      freqBase: config.ropeBase(layer: layer), freqScale: config.ropeScale(layer: layer),
+      attnFactor: config.ropeAttentionFactor)
   }
 
   /// The recipe's query scaling before attention (llama.cpp's gemma3 graph:

@@ -8,12 +8,8 @@ extension ArchitectureDeclaration {
   ///     out = h + norm(ffn(norm(h) · ffn_norm)) · post_ffw_norm
   public static let gemma3 = ArchitectureDeclaration(
     name: "gemma3",
-    hyperparameters: [
-      .init(.blockCount), .init(.embeddingLength), .init(.feedForwardLength), .init(.headCount),
-      .init(.headCountKV, .sameAs(.headCount)), .init(.keyLength, .quotient(.embeddingLength, .headCount)),
-      .init(.valueLength, .sameAs(.keyLength)), .init(.contextLength), .init(.rmsEpsilon),
-      .init(.ropeDimensionCount, .sameAs(.keyLength)), .init(.ropeFreqBase, .value(10_000)),
-      .init(.ropeScalingFactor, .unset), .init(.attentionLogitSoftcap, .value(0)),
+    hyperparameters: HyperparameterDeclaration.decoder + [
+      .init(.attentionLogitSoftcap, .value(0)),
       .init(.finalLogitSoftcap, .value(0)),
       .init(.slidingWindow, .value(0)),
     ],

@@ -4,12 +4,8 @@ extension ArchitectureDeclaration {
   /// factors when the file has them), SwiGLU, optional attention biases, separate or tied LM head.
   public static let llama = ArchitectureDeclaration(
     name: "llama",
-    hyperparameters: [
-      .init(.blockCount), .init(.embeddingLength), .init(.feedForwardLength), .init(.headCount),
-      .init(.headCountKV, .sameAs(.headCount)), .init(.keyLength, .quotient(.embeddingLength, .headCount)),
-      .init(.valueLength, .sameAs(.keyLength)), .init(.contextLength), .init(.rmsEpsilon),
-      .init(.ropeDimensionCount, .sameAs(.keyLength)), .init(.ropeFreqBase, .value(10_000)),
-      .init(.ropeScalingFactor, .unset), .init(.attentionLogitSoftcap, .value(0)),
+    hyperparameters: HyperparameterDeclaration.decoder + [
+      .init(.attentionLogitSoftcap, .value(0)),
       .init(.finalLogitSoftcap, .value(0)),
     ],
     tensors: [

@@ -29,9 +29,17 @@ public struct ModelConfig: Sendable, Equatable {
   public var ropeFreqScale: Float
   /// RoPE base of sliding-window layers where it differs (gemma3: 10 000).
   public var ropeFreqBaseSWA: Float
+  /// Sliding-window layers scale positions as the global ones do (gemma2), else never (gemma3).
+  public var slidingLayersScaleRope: Bool
+  /// Multiplies RoPE's cos and sin (`rope.scaling.attn_factor`; 1 unless LongRoPE sets it).
+  public var ropeAttentionFactor: Float
+  /// The context the model was trained at before scaling (`rope.scaling.original_context_length`,
+  /// else `context_length`): LongRoPE uses its long factors for sessions longer than this.
+  public var ropeOriginalContextLength: Int
   /// Keys a sliding-window layer sees (0: none).
   public var slidingWindow: Int
-  /// Every `slidingWindowPattern`-th layer is global, the others slide (gemma3: 6); 0: none slide.
+  /// Every `slidingWindowPattern`-th layer is global, the others slide (gemma3: 6, gemma2: 2);
+  /// 0: every layer slides (phi3). No layer slides when `slidingWindow` is 0.
   public var slidingWindowPattern: Int
   /// Scale applied to queries before attention.
   public var attentionScale: Float
@@ -59,7 +67,8 @@ public struct ModelConfig: Sendable, Equatable {
   }
 
   public func isSlidingWindowLayer(_ layer: Int) -> Bool {
-    guard slidingWindow > 0, slidingWindowPattern > 0 else { return false }
+    guard slidingWindow > 0 else { return false }
+    guard slidingWindowPattern > 0 else { return true }
     return layer % slidingWindowPattern < slidingWindowPattern - 1
   }
 
@@ -67,10 +76,10 @@ public struct ModelConfig: Sendable, Equatable {
     isSlidingWindowLayer(layer) ? ropeFreqBaseSWA : ropeFreqBase
   }
 
-  /// Linear RoPE scaling of a layer: sliding-window layers never scale (llama.cpp's
-  /// `rope_freq_scale_train_swa = 1` for gemma3), global layers use `ropeFreqScale`.
+  /// Linear RoPE scaling of a layer: gemma3's sliding-window layers never scale (llama.cpp's
+  /// `rope_freq_scale_train_swa = 1`), gemma2's and global layers use `ropeFreqScale`.
   public func ropeScale(layer: Int) -> Float {
-    isSlidingWindowLayer(layer) ? 1 : ropeFreqScale
+    isSlidingWindowLayer(layer) && !slidingLayersScaleRope ? 1 : ropeFreqScale
   }
 
   /// Reads and validates the configuration of `file`.
@@ -181,6 +190,8 @@ public struct ModelConfig: Sendable, Equatable {
     attentionSoftcap = float(.attentionLogitSoftcap)
     finalLogitSoftcap = float(.finalLogitSoftcap)
     slidingWindow = int(.slidingWindow)
+    ropeAttentionFactor = values[.ropeScalingAttentionFactor].map(Float.init) ?? 1
+    ropeOriginalContextLength = values[.ropeScalingOriginalContextLength].map(Int.init) ?? contextLength
 
     let embeddingName = arch.tensor(.tokenEmbedding)?.name ?? "token_embd.weight"
     guard let tokens = file.tensor(named: embeddingName), tokens.shape.count == 2 else {
@@ -192,10 +203,12 @@ public struct ModelConfig: Sendable, Equatable {
     let r = arch.recipe
     embeddingScale = r.embeddingScale == .sqrtEmbedding ? Float(embeddingLength).squareRoot() : 1
     ropeFreqBaseSWA = r.slidingWindow?.ropeFreqBase ?? ropeFreqBase
+    slidingLayersScaleRope = r.slidingWindow?.ropeFreqBase == nil
     if let window = r.slidingWindow, slidingWindow > 0 {
       slidingWindowPattern = window.pattern
       if window.disablesFinalSoftcap { finalLogitSoftcap = 0 }
     } else {
+      slidingWindow = 0
       slidingWindowPattern = 0
     }
     switch r.queryScaleByBlockCount[layerCount] ?? r.queryScale {

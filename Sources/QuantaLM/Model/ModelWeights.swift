@@ -4,6 +4,7 @@ import QuantaCore
 
 /// The projections of one attention block. Biases and QK-norm weights exist only where the
 /// architecture's table has them and the file carries them (qwen2 biases; qwen3 / gemma3 QK-norm).
+/// A fused Q/K/V matrix (phi3) is three row views of it here: the blocks see separate projections.
 struct AttentionWeights: Sendable {
   var query: QTensor  // [heads · headDim, d]
   var key: QTensor  // [kvHeads · headDim, d]
@@ -17,7 +18,8 @@ struct AttentionWeights: Sendable {
   var keyNorm: Tensor?  // [headDim]
 }
 
-/// A gated feed-forward block: `down(act(gate(x)) · up(x))`.
+/// A gated feed-forward block: `down(act(gate(x)) · up(x))`. A fused gate/up matrix (phi3) is two
+/// row views of it here.
 struct FeedForwardWeights: Sendable {
   var gate: QTensor  // [ff, d]
   var up: QTensor  // [ff, d]
@@ -42,14 +44,16 @@ struct ModelWeights: Sendable {
   var outputNorm: Tensor  // [d]
   /// The LM head; the token embedding itself when the file has no `output.weight` (tied).
   var output: QTensor  // [vocab, d]
-  /// Llama 3's RoPE frequency factors (`rope_freqs.weight`), [ropeDimensions / 2].
+  /// RoPE frequency factors, [ropeDimensions / 2]: Llama 3's (`rope_freqs.weight`), or Phi-3's
+  /// LongRoPE long or short ones as the session's context asks.
   var ropeFactors: Tensor?
   var layers: [LayerWeights]
 
   /// Loads the tensors of the architecture's table (already validated against the file by
   /// `config`): each by its role; an optional one absent from the file is nil, a tied one is the
-  /// tensor it is tied to.
-  init(file: GGUFFile, config: ModelConfig, backend: any ComputeBackend) throws {
+  /// tensor it is tied to. `contextLength`: the sessions' context, which picks LongRoPE's long
+  /// factors when it exceeds the original context (llama.cpp's `get_rope_factors`).
+  init(file: GGUFFile, config: ModelConfig, contextLength: Int, backend: any ComputeBackend) throws {
     let table = config.architecture
     func name(_ role: TensorRole, _ layer: Int?) -> String? {
       guard let t = table.tensor(role) else { return nil }
@@ -104,25 +108,66 @@ struct ModelWeights: Sendable {
     } else {
       output = try matrix(.output)
     }
-    ropeFactors = try optional(.ropeFrequencyFactors)
+    ropeFactors =
+      try optional(.ropeFrequencyFactors)
+      ?? optional(contextLength > config.ropeOriginalContextLength ? .ropeFactorsLong : .ropeFactorsShort)
+    let dims = config.dimensions
+    /// Q, K, V: three row views of the fused matrix when the table has one, else three matrices.
+    func queryKeyValue(layer: Int) throws -> (QTensor, QTensor, QTensor) {
+      guard table.tensor(.queryKeyValue) != nil else {
+        return (
+          try matrix(.query, layer: layer), try matrix(.key, layer: layer), try matrix(.value, layer: layer)
+        )
+      }
+      let parts = try matrix(.queryKeyValue, layer: layer).splitRows(
+        [dims.size(.queryWidth), dims.size(.keyWidth), dims.size(.valueWidth)])
+      return (parts[0], parts[1], parts[2])
+    }
+    /// Gate and up: the two halves of the fused matrix when the table has one.
+    func gateUp(layer: Int) throws -> (QTensor, QTensor) {
+      guard table.tensor(.gateUp) != nil else {
+        return (try matrix(.gate, layer: layer), try matrix(.up, layer: layer))
+      }
+      let parts = try matrix(.gateUp, layer: layer).splitRows([
+        config.feedForwardLength, config.feedForwardLength,
+      ])
+      return (parts[0], parts[1])
+    }
     layers = []
     layers.reserveCapacity(config.layerCount)
     for i in 0..<config.layerCount {
+      let (query, key, value) = try queryKeyValue(layer: i)
+      let (gate, up) = try gateUp(layer: i)
       let attention = AttentionWeights(
-        query: try matrix(.query, layer: i), key: try matrix(.key, layer: i),
-        value: try matrix(.value, layer: i), output: try matrix(.attentionOutput, layer: i),
+        query: query, key: key, value: value, output: try matrix(.attentionOutput, layer: i),
         queryBias: try optional(.queryBias, layer: i), keyBias: try optional(.keyBias, layer: i),
         valueBias: try optional(.valueBias, layer: i),
         outputBias: try optional(.attentionOutputBias, layer: i),
         queryNorm: try optional(.queryNorm, layer: i), keyNorm: try optional(.keyNorm, layer: i))
-      let ffn = FeedForwardWeights(
-        gate: try matrix(.gate, layer: i), up: try matrix(.up, layer: i), down: try matrix(.down, layer: i))
+      let ffn = FeedForwardWeights(gate: gate, up: up, down: try matrix(.down, layer: i))
       layers.append(
         LayerWeights(
           attentionNorm: try required(.attentionNorm, layer: i), attention: attention,
           postAttentionNorm: try optional(.postAttentionNorm, layer: i),
           feedForwardNorm: try required(.feedForwardNorm, layer: i), feedForward: ffn,
           postFeedForwardNorm: try optional(.postFeedForwardNorm, layer: i)))
+    }
+  }
+}
+
+extension QTensor {
+  /// Consecutive row ranges of `counts` rows each, as views of the same memory (no copy): the
+  /// parts of a fused projection. The counts must add up to the rows.
+  func splitRows(_ counts: [Int]) throws -> [QTensor] {
+    guard shape.count == 2, counts.reduce(0, +) == shape[0], counts.allSatisfy({ $0 > 0 }) else {
+      throw QuantaError.shapeMismatch(
+        op: "splitRows", expected: "\(counts.reduce(0, +)) rows in parts \(counts)", actual: shape)
+    }
+    var start = 0
+    return try counts.map { n in
+      defer { start += n }
+      return try QTensor(
+        buffer: buffer, byteOffset: byteOffset + start * rowByteCount, type: type, shape: [n, shape[1]])
     }
   }
 }

@@ -3,12 +3,8 @@ extension ArchitectureDeclaration {
   /// q/k/v projections (required) and NeoX-style RoPE.
   public static let qwen2 = ArchitectureDeclaration(
     name: "qwen2",
-    hyperparameters: [
-      .init(.blockCount), .init(.embeddingLength), .init(.feedForwardLength), .init(.headCount),
-      .init(.headCountKV, .sameAs(.headCount)), .init(.keyLength, .quotient(.embeddingLength, .headCount)),
-      .init(.valueLength, .sameAs(.keyLength)), .init(.contextLength), .init(.rmsEpsilon),
-      .init(.ropeDimensionCount, .sameAs(.keyLength)), .init(.ropeFreqBase, .value(10_000)),
-      .init(.ropeScalingFactor, .unset), .init(.attentionLogitSoftcap, .value(0)),
+    hyperparameters: HyperparameterDeclaration.decoder + [
+      .init(.attentionLogitSoftcap, .value(0)),
       .init(.finalLogitSoftcap, .value(0)),
     ],
     tensors: [

@@ -3,12 +3,8 @@ extension ArchitectureDeclaration {
   /// (`attn_q_norm`, `attn_k_norm`) before NeoX-style RoPE, and no biases.
   public static let qwen3 = ArchitectureDeclaration(
     name: "qwen3",
-    hyperparameters: [
-      .init(.blockCount), .init(.embeddingLength), .init(.feedForwardLength), .init(.headCount),
-      .init(.headCountKV, .sameAs(.headCount)), .init(.keyLength, .quotient(.embeddingLength, .headCount)),
-      .init(.valueLength, .sameAs(.keyLength)), .init(.contextLength), .init(.rmsEpsilon),
-      .init(.ropeDimensionCount, .sameAs(.keyLength)), .init(.ropeFreqBase, .value(10_000)),
-      .init(.ropeScalingFactor, .unset), .init(.attentionLogitSoftcap, .value(0)),
+    hyperparameters: HyperparameterDeclaration.decoder + [
+      .init(.attentionLogitSoftcap, .value(0)),
       .init(.finalLogitSoftcap, .value(0)),
     ],
     tensors: [

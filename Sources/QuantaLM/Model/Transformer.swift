@@ -9,10 +9,11 @@ final class Transformer: Sendable {
   let weights: ModelWeights
   let backend: any ComputeBackend
 
-  init(file: GGUFFile, config: ModelConfig, backend: any ComputeBackend) throws {
+  /// `contextLength`: the sessions' context (LongRoPE picks its factors by it).
+  init(file: GGUFFile, config: ModelConfig, contextLength: Int, backend: any ComputeBackend) throws {
     self.config = config
     self.backend = backend
-    weights = try ModelWeights(file: file, config: config, backend: backend)
+    weights = try ModelWeights(file: file, config: config, contextLength: contextLength, backend: backend)
   }
 
   /// Records the forward pass of `batch.ids` (at `batch.positions`, checked against the cache when
@@ -42,23 +43,19 @@ final class Transformer: Sendable {
     return out
   }
 
-  /// Records the logits of `hidden` rows `[m, d]` into `out` `[m, vocab]`.
+  /// Records the logits of `hidden` rows `[m, d]` into `out` `[m, vocab]`, soft-capped in place
+  /// where the model caps them (gemma2: `cap · tanh(logit / cap)`).
   func logits(_ hidden: Tensor, into out: Tensor, context c: ForwardContext) throws {
-    try checkFinalSoftcap()
     c.matmul(hidden, weights.output, into: out, .matmulOutput)
+    if let cap = finalSoftcap { c.recorder.append(.softcap(x: out, cap: cap, out: out), .softcap) }
   }
 
   /// The same, run now (perplexity's chunks of logits rows, outside any plan).
   func logits(_ hidden: Tensor, into out: Tensor, options: QMatMulOptions) throws {
-    try checkFinalSoftcap()
     try backend.matmul(hidden, weights: weights.output, options: options, into: out)
+    if let cap = finalSoftcap { try backend.softcap(out, cap: cap, into: out) }
   }
 
-  /// Final soft-capping (gemma 2 style models) has no op in the contract; the families supported
-  /// here never set it.
-  private func checkFinalSoftcap() throws {
-    if config.finalLogitSoftcap > 0 {
-      throw QuantaError.unsupported(op: "final logit soft-capping", type: "f32", device: backend.device)
-    }
-  }
+  /// The final logit soft-cap, nil when the model has none.
+  private var finalSoftcap: Float? { config.finalLogitSoftcap > 0 ? config.finalLogitSoftcap : nil }
 }

@@ -5,7 +5,7 @@ import GGUF
 /// A tiny model of one architecture with random weights, written by the tests as a real GGUF
 /// (GGUFWriter, reference quantizers), so the forward pass can be held against `TinyReference`.
 struct TinySpec: Sendable, CustomStringConvertible {
-  enum Arch: String, Sendable, CaseIterable { case llama, qwen2, qwen3, gemma3 }
+  enum Arch: String, Sendable, CaseIterable { case llama, qwen2, qwen3, gemma3, phi3, gemma2 }
   var arch: Arch
   var layers: Int
   var d: Int
@@ -17,8 +17,16 @@ struct TinySpec: Sendable, CustomStringConvertible {
   var context = 64
   var eps: Float = 1e-6
   var ropeBase: Float = 10_000
-  /// gemma3 only.
+  /// gemma3, gemma2, phi3.
   var slidingWindow = 0
+  /// gemma2's `attn_logit_softcapping` / `final_logit_softcapping` (0: not written).
+  var attentionSoftcap: Float = 0
+  var finalSoftcap: Float = 0
+  /// phi3: Q/K/V in one `attn_qkv`, gate and up in one `ffn_up` of 2·ff rows.
+  var fused = false
+  /// phi3 only: LongRoPE's `rope_factors_long`/`_short`, `rope.scaling.original_context_length`
+  /// and `rope.scaling.attn_factor`.
+  var longRope: (originalContext: Int, attnFactor: Float)? = nil
   /// llama only: write `rope_freqs.weight` (Llama 3 frequency factors).
   var ropeFactors = false
   /// Write `output.weight` (else tied to the embedding).
@@ -33,9 +41,11 @@ struct TinySpec: Sendable, CustomStringConvertible {
 
   var description: String { arch.rawValue }
 
-  /// The four test models: llama with GQA + Llama 3 RoPE factors + a separate head; qwen2 with
+  /// The test models: llama with GQA + Llama 3 RoPE factors + a separate head; qwen2 with
   /// biases and one KV head; qwen3 with QK-norm and head_dim ≠ d / heads; gemma3 with a sliding
-  /// window (4) shorter than the sequence, over 6 layers (5 local, 1 global).
+  /// window (4) shorter than the sequence, over 6 layers (5 local, 1 global); phi3 with fused
+  /// projections, GQA, LongRoPE factors and a window (6) on every layer; gemma2 with soft-capped
+  /// scores (4) and logits (2.5) and a window (4) on its even layers.
   static func make(_ arch: Arch) -> TinySpec {
     switch arch {
     case .llama:
@@ -63,6 +73,23 @@ struct TinySpec: Sendable, CustomStringConvertible {
       s.postNorms = true
       s.slidingWindow = 4
       s.ropeBase = 1_000_000
+      s.types = (.q8_0, .q8_0, .q8_0, .q8_0, .q8_0)
+      return s
+    case .phi3:
+      var s = TinySpec(arch: arch, layers: 2, d: 128, heads: 4, kvHeads: 2, headDim: 32, ff: 256)
+      s.fused = true
+      s.separateOutput = true
+      s.slidingWindow = 6
+      // The sessions of the tests hold 32 tokens: more than 16, so the long factors apply.
+      s.longRope = (originalContext: 16, attnFactor: 1.19)
+      s.types = (.q8_0, .q8_0, .q4_0, .q8_0, .q8_0)
+      return s
+    case .gemma2:
+      var s = TinySpec(arch: arch, layers: 4, d: 128, heads: 4, kvHeads: 2, headDim: 64, ff: 256)
+      s.postNorms = true
+      s.slidingWindow = 4
+      s.attentionSoftcap = 4
+      s.finalSoftcap = 2.5
       s.types = (.q8_0, .q8_0, .q8_0, .q8_0, .q8_0)
       return s
     }
@@ -105,6 +132,12 @@ enum TinyModel {
     w.set("\(a).attention.layer_norm_rms_epsilon", .float32(spec.eps))
     w.set("\(a).rope.freq_base", .float32(spec.ropeBase))
     if spec.slidingWindow > 0 { w.set("\(a).attention.sliding_window", .uint32(UInt32(spec.slidingWindow))) }
+    if spec.attentionSoftcap > 0 { w.set("\(a).attn_logit_softcapping", .float32(spec.attentionSoftcap)) }
+    if spec.finalSoftcap > 0 { w.set("\(a).final_logit_softcapping", .float32(spec.finalSoftcap)) }
+    if let long = spec.longRope {
+      w.set("\(a).rope.scaling.original_context_length", .uint32(UInt32(long.originalContext)))
+      w.set("\(a).rope.scaling.attn_factor", .float32(long.attnFactor))
+    }
     addVocabulary(&w, size: spec.vocab)
     if let t = spec.chatTemplate { w.set("tokenizer.chat_template", .string(t)) }
 
@@ -132,12 +165,22 @@ enum TinyModel {
       let half = spec.headDim / 2
       try add("rope_freqs.weight", .f32, [half], (0..<half).map { 1 + 7 * Float($0) / Float(half - 1) })
     }
+    if spec.longRope != nil {
+      let half = spec.headDim / 2
+      try add(
+        "rope_factors_long.weight", .f32, [half], (0..<half).map { 1 + 5 * Float($0) / Float(half - 1) })
+      try add("rope_factors_short.weight", .f32, [half], (0..<half).map { 1 + 0.5 * Float($0) / Float(half) })
+    }
     for i in 0..<spec.layers {
       let p = "blk.\(i)."
       try norm(p + "attn_norm.weight", d)
-      try matrix(p + "attn_q.weight", spec.types.attention, rows: q, cols: d)
-      try matrix(p + "attn_k.weight", spec.types.attention, rows: kv, cols: d)
-      try matrix(p + "attn_v.weight", spec.types.value, rows: kv, cols: d)
+      if spec.fused {
+        try matrix(p + "attn_qkv.weight", spec.types.attention, rows: q + 2 * kv, cols: d)
+      } else {
+        try matrix(p + "attn_q.weight", spec.types.attention, rows: q, cols: d)
+        try matrix(p + "attn_k.weight", spec.types.attention, rows: kv, cols: d)
+        try matrix(p + "attn_v.weight", spec.types.value, rows: kv, cols: d)
+      }
       try matrix(p + "attn_output.weight", spec.types.attention, rows: d, cols: q)
       if spec.biases {
         try add(p + "attn_q.bias", .f32, [q], rng.values(q, scale: 0.5))
@@ -153,8 +196,12 @@ enum TinyModel {
         try norm(p + "post_ffw_norm.weight", d)
       }
       try norm(p + "ffn_norm.weight", d)
-      try matrix(p + "ffn_gate.weight", spec.types.ffn, rows: spec.ff, cols: d)
-      try matrix(p + "ffn_up.weight", spec.types.ffn, rows: spec.ff, cols: d)
+      if spec.fused {
+        try matrix(p + "ffn_up.weight", spec.types.ffn, rows: 2 * spec.ff, cols: d)
+      } else {
+        try matrix(p + "ffn_gate.weight", spec.types.ffn, rows: spec.ff, cols: d)
+        try matrix(p + "ffn_up.weight", spec.types.ffn, rows: spec.ff, cols: d)
+      }
       try matrix(p + "ffn_down.weight", spec.types.down, rows: d, cols: spec.ff)
     }
     let path = FileManager.default.temporaryDirectory

@@ -8,6 +8,8 @@ import GGUF
 struct TinyReference {
   let spec: TinySpec
   let file: GGUFFile
+  /// The session's context: LongRoPE's long factors apply past the original context.
+  var contextLength = 32
 
   init(spec: TinySpec, path: String) throws {
     self.spec = spec
@@ -48,7 +50,9 @@ struct TinyReference {
     stride(from: 0, to: x.count, by: spec.headDim).flatMap { rmsNorm(x[$0..<($0 + spec.headDim)], w) }
   }
 
-  func rope(_ x: [Double], position: Int, base: Double, neox: Bool, factors: [Double]?) -> [Double] {
+  func rope(
+    _ x: [Double], position: Int, base: Double, neox: Bool, factors: [Double]?, attnFactor: Double = 1
+  ) -> [Double] {
     var out = x
     let n = spec.headDim
     for h in 0..<(x.count / n) {
@@ -56,8 +60,8 @@ struct TinyReference {
         var theta = Double(position) * pow(base, -2 * Double(i) / Double(n))
         if let factors { theta /= factors[i] }
         let (a, b) = neox ? (h * n + i, h * n + i + n / 2) : (h * n + 2 * i, h * n + 2 * i + 1)
-        out[a] = x[a] * cos(theta) - x[b] * sin(theta)
-        out[b] = x[a] * sin(theta) + x[b] * cos(theta)
+        out[a] = (x[a] * cos(theta) - x[b] * sin(theta)) * attnFactor
+        out[b] = (x[a] * sin(theta) + x[b] * cos(theta)) * attnFactor
       }
     }
     return out
@@ -71,10 +75,22 @@ struct TinyReference {
   /// Logits of every position of `tokens` (the sequence from position 0).
   func logits(_ tokens: [Int32]) throws -> [[Double]] {
     let s = spec
-    let isGemma = s.arch == .gemma3
+    let isGemma = s.arch == .gemma3 || s.arch == .gemma2
     let neox = s.arch != .llama
     let embedding = try weights("token_embd.weight")
-    let factors = try optionalWeights("rope_freqs.weight")
+    var factors = try optionalWeights("rope_freqs.weight")
+    var attnFactor = 1.0
+    if let long = s.longRope {
+      factors = try weights(
+        contextLength > long.originalContext ? "rope_factors_long.weight" : "rope_factors_short.weight")
+      attnFactor = Double(long.attnFactor)
+    }
+    /// `cap · tanh(v / cap)`, or `v` without a cap.
+    func capped(_ v: Double, _ cap: Float) -> Double { cap > 0 ? Double(cap) * tanh(v / Double(cap)) : v }
+    /// Rows `range` of a row-major matrix of `cols` columns.
+    func rows(_ w: [Double], _ range: Range<Int>, cols: Int) -> [Double] {
+      Array(w[(range.lowerBound * cols)..<(range.upperBound * cols)])
+    }
     var x: [[Double]] = tokens.map { t in
       let row = Array(embedding[(Int(t) * s.d)..<((Int(t) + 1) * s.d)])
       return isGemma ? row.map { $0 * Double(s.d).squareRoot() } : row
@@ -83,12 +99,28 @@ struct TinyReference {
     let group = s.heads / s.kvHeads
     for l in 0..<s.layers {
       let p = "blk.\(l)."
-      let sliding = isGemma && s.slidingWindow > 0 && l % 6 < 5
-      let base = isGemma && sliding ? 10_000 : Double(s.ropeBase)
-      let (wq, wk, wv, wo) = (
-        try weights(p + "attn_q.weight"), try weights(p + "attn_k.weight"), try weights(p + "attn_v.weight"),
-        try weights(p + "attn_output.weight")
-      )
+      // gemma3: 5 of every 6 layers slide (base 10 000 there); gemma2: the even ones; phi3: all.
+      let sliding: Bool
+      switch s.arch {
+      case .gemma3: sliding = s.slidingWindow > 0 && l % 6 < 5
+      case .gemma2: sliding = s.slidingWindow > 0 && l % 2 == 0
+      case .phi3: sliding = s.slidingWindow > 0
+      default: sliding = false
+      }
+      let base = s.arch == .gemma3 && sliding ? 10_000 : Double(s.ropeBase)
+      let (qw, kvw) = (s.heads * s.headDim, s.kvHeads * s.headDim)
+      var (wq, wk, wv): ([Double], [Double], [Double])
+      if let qkv = try optionalWeights(p + "attn_qkv.weight") {
+        // Rows: the queries, the keys, then the values.
+        wq = rows(qkv, 0..<qw, cols: s.d)
+        wk = rows(qkv, qw..<(qw + kvw), cols: s.d)
+        wv = rows(qkv, (qw + kvw)..<(qw + 2 * kvw), cols: s.d)
+      } else {
+        (wq, wk, wv) = (
+          try weights(p + "attn_q.weight"), try weights(p + "attn_k.weight"), try weights(p + "attn_v.weight")
+        )
+      }
+      let wo = try weights(p + "attn_output.weight")
       let attnNorm = try weights(p + "attn_norm.weight")
       let (qb, kb, vb) = (
         try optionalWeights(p + "attn_q.bias"), try optionalWeights(p + "attn_k.bias"),
@@ -100,10 +132,14 @@ struct TinyReference {
       let postAttention = try optionalWeights(p + "post_attention_norm.weight")
       let postFFN = try optionalWeights(p + "post_ffw_norm.weight")
       let ffnNorm = try weights(p + "ffn_norm.weight")
-      let (wg, wu, wd) = (
-        try weights(p + "ffn_gate.weight"), try weights(p + "ffn_up.weight"),
-        try weights(p + "ffn_down.weight")
-      )
+      let wd = try weights(p + "ffn_down.weight")
+      var (wg, wu) = (try weights(p + "ffn_up.weight"), [Double]())
+      if let gate = try optionalWeights(p + "ffn_gate.weight") {
+        (wg, wu) = (gate, wg)
+      } else {
+        // One matrix of 2·ff rows: the gate's first (ggml's swiglu activates the first half).
+        (wg, wu) = (rows(wg, 0..<s.ff, cols: s.d), rows(wg, s.ff..<(2 * s.ff), cols: s.d))
+      }
       var qs: [[Double]] = []
       var ks: [[Double]] = []
       var vs: [[Double]] = []
@@ -117,8 +153,9 @@ struct TinyReference {
         if let b = vb { v = zip(v, b).map(+) }
         if let w = qn { q = headNorm(q, w) }
         if let w = kn { k = headNorm(k, w) }
-        qs.append(rope(q, position: t, base: base, neox: neox, factors: s.arch == .llama ? factors : nil))
-        ks.append(rope(k, position: t, base: base, neox: neox, factors: s.arch == .llama ? factors : nil))
+        let f = s.arch == .llama || s.arch == .phi3 ? factors : nil
+        qs.append(rope(q, position: t, base: base, neox: neox, factors: f, attnFactor: attnFactor))
+        ks.append(rope(k, position: t, base: base, neox: neox, factors: f, attnFactor: attnFactor))
         vs.append(v)
       }
       let scale = 1 / Double(s.headDim).squareRoot()
@@ -131,7 +168,7 @@ struct TinyReference {
           var scores: [Double] = []
           for j in first...t {
             let k = ks[j][(kvh * s.headDim)..<((kvh + 1) * s.headDim)]
-            scores.append(zip(q, k).reduce(0) { $0 + $1.0 * $1.1 } * scale)
+            scores.append(capped(zip(q, k).reduce(0) { $0 + $1.0 * $1.1 } * scale, s.attentionSoftcap))
           }
           let m = scores.max()!
           let e = scores.map { exp($0 - m) }
@@ -154,7 +191,7 @@ struct TinyReference {
     }
     let head = try optionalWeights("output.weight") ?? embedding
     let norm = try weights("output_norm.weight")
-    return x.map { matvec(head, rmsNorm($0[...], norm)) }
+    return x.map { matvec(head, rmsNorm($0[...], norm)).map { capped($0, s.finalSoftcap) } }
   }
 }
 
