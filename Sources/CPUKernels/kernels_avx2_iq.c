@@ -246,18 +246,20 @@ AVX2_INL __m256 dot_tq(const pTQ *p, const block_q8_K *y, __m256 acc) {
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_set1_ps(p->d * y->d), acc);
 }
 
-#define IQ_AVX2(T, PREP_T, ACC_T, ZERO, DOT, FIN)                                                        \
+// Register tiles (MR rows × MC columns): a super-block is unpacked once per row and reused across
+// the MC activation columns (the unpacking costs more than a column's dot).
+#define IQ_AVX2(T, PREP_T, ACC_T, ZERO, DOT, FIN, MR, MC)                                               \
   QK_DEFINE_TILE(T##_q8_K_avx2, AVX2_ATTR, block_##T, block_q8_K, QK_K, PREP_T, ACC_T, prep_##T, ZERO, DOT, \
-                 FIN, QK_NO_TAIL, 2, 2)
-IQ_AVX2(iq2_xxs, pKs, __m256, zero_ps, dot_Ks, fin_8th)
-IQ_AVX2(iq2_xs, pKs, __m256, zero_ps, dot_Ks, fin_8th)
-IQ_AVX2(iq2_s, pKs, __m256, zero_ps, dot_Ks, fin_8th)
-IQ_AVX2(iq3_xxs, pKs, __m256, zero_ps, dot_Ks, fin_4th)
-IQ_AVX2(iq3_s, pKs, __m256, zero_ps, dot_Ks, qk_hsum_ps_avx2)
-IQ_AVX2(iq1_s, pIQ1, accIQ1, zero_iq1, dot_iq1_s, fin_iq1_s)
-IQ_AVX2(iq1_m, pIQ1, accIQ1, zero_iq1, dot_iq1_m, fin_iq1_m)
-IQ_AVX2(tq1_0, pTQ, __m256, zero_ps, dot_tq, qk_hsum_ps_avx2)
-IQ_AVX2(tq2_0, pTQ, __m256, zero_ps, dot_tq, qk_hsum_ps_avx2)
+                 FIN, QK_NO_TAIL, MR, MC)
+IQ_AVX2(iq2_xxs, pKs, __m256, zero_ps, dot_Ks, fin_8th, 1, 8)
+IQ_AVX2(iq2_xs, pKs, __m256, zero_ps, dot_Ks, fin_8th, 1, 8)
+IQ_AVX2(iq2_s, pKs, __m256, zero_ps, dot_Ks, fin_8th, 1, 8)
+IQ_AVX2(iq3_xxs, pKs, __m256, zero_ps, dot_Ks, fin_4th, 1, 8)
+IQ_AVX2(iq3_s, pKs, __m256, zero_ps, dot_Ks, qk_hsum_ps_avx2, 1, 8)
+IQ_AVX2(iq1_s, pIQ1, accIQ1, zero_iq1, dot_iq1_s, fin_iq1_s, 1, 4)
+IQ_AVX2(iq1_m, pIQ1, accIQ1, zero_iq1, dot_iq1_m, fin_iq1_m, 1, 4)
+IQ_AVX2(tq1_0, pTQ, __m256, zero_ps, dot_tq, qk_hsum_ps_avx2, 2, 4)
+IQ_AVX2(tq2_0, pTQ, __m256, zero_ps, dot_tq, qk_hsum_ps_avx2, 2, 4)
 
 void qk_fill_avx2_iq(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX2;

@@ -264,6 +264,11 @@ AVX512_INL void prep_iq3_s_512(pIQ512 *p, const block_iq3_s *x) {
   p->d = qk_fp16_to_fp32(x->d);
 }
 
+// Register tile of the mat-mat kernels: a weight super-block is unpacked once per row and reused
+// across IQ512_MC activation columns (the unpacking costs more than a column's dot).
+#define IQ512_MR 2
+#define IQ512_MC 8
+
 #define QK_IQ512_DOT(NAME, INL, MADD_ACC)                                                              \
   INL __m256 NAME(const pIQ512 *p, const block_q8_K *y, __m256 acc) {                                 \
     __m512i sumi = _mm512_setzero_si512();                                                            \
@@ -288,9 +293,9 @@ AVX512_INL float fin_4th_512(__m256 a) { return 0.25f * qk_hsum_ps_avx2(a); }
 
 #define IQ_512(T, FIN)                                                                                 \
   QK_DEFINE_TILE(T##_q8_K_avx512, AVX512_ATTR, block_##T, block_q8_K, QK_K, pIQ512, __m256, prep_##T##_512, \
-                 zero_256, dot_iq512, FIN, QK_NO_TAIL, 2, 2)                                           \
+                 zero_256, dot_iq512, FIN, QK_NO_TAIL, IQ512_MR, IQ512_MC)                             \
   QK_DEFINE_TILE(T##_q8_K_vnni, VNNI_ATTR, block_##T, block_q8_K, QK_K, pIQ512, __m256, prep_##T##_512,    \
-                 zero_256, dot_iq512_vnni, FIN, QK_NO_TAIL, 2, 2)
+                 zero_256, dot_iq512_vnni, FIN, QK_NO_TAIL, IQ512_MR, IQ512_MC)
 IQ_512(iq2_xxs, fin_8th_512)
 IQ_512(iq2_xs, fin_8th_512)
 IQ_512(iq2_s, fin_8th_512)
@@ -359,9 +364,9 @@ AVX512_INL __m256 dot_tq512(const pTQ512 *p, const block_q8_K *y, __m256 acc) {
 }
 
 QK_DEFINE_TILE(tq1_0_q8_K_avx512, AVX512_ATTR, block_tq1_0, block_q8_K, QK_K, pTQ512, __m256, prep_tq1_0_512,
-               zero_256, dot_tq512, fin_1_512, QK_NO_TAIL, 2, 2)
+               zero_256, dot_tq512, fin_1_512, QK_NO_TAIL, IQ512_MR, IQ512_MC)
 QK_DEFINE_TILE(tq2_0_q8_K_avx512, AVX512_ATTR, block_tq2_0, block_q8_K, QK_K, pTQ512, __m256, prep_tq2_0_512,
-               zero_256, dot_tq512, fin_1_512, QK_NO_TAIL, 2, 2)
+               zero_256, dot_tq512, fin_1_512, QK_NO_TAIL, IQ512_MR, IQ512_MC)
 
 // ---- iq1_s / iq1_m: grid values −1, 0, 1 from one 8-qword gather per vector ----
 // (2048 grid rows: too many for the register codes.) maddubs needs an unsigned side: u = g + 1, and
@@ -480,9 +485,9 @@ QK_IQ1_512_DOTS(vnni, VNNI_INL, QK_DPWSSD)
 
 #define IQ1_512(T)                                                                                      \
   QK_DEFINE_TILE(T##_q8_K_avx512, AVX512_ATTR, block_##T, block_q8_K, QK_K, pIQ1_512, accIQ1_512,           \
-                 prep_##T##_512, zero_iq1_512, dot_##T##_avx512, fin_##T##_512, QK_NO_TAIL, 2, 2)        \
+                 prep_##T##_512, zero_iq1_512, dot_##T##_avx512, fin_##T##_512, QK_NO_TAIL, 2, 4)        \
   QK_DEFINE_TILE(T##_q8_K_vnni, VNNI_ATTR, block_##T, block_q8_K, QK_K, pIQ1_512, accIQ1_512, prep_##T##_512, \
-                 zero_iq1_512, dot_##T##_vnni, fin_##T##_512, QK_NO_TAIL, 2, 2)
+                 zero_iq1_512, dot_##T##_vnni, fin_##T##_512, QK_NO_TAIL, 2, 4)
 IQ1_512(iq1_s)
 IQ1_512(iq1_m)
 
