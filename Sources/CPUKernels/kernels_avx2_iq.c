@@ -30,7 +30,7 @@ AVX2_INL __m256i grid64x4(const uint64_t *g, int i0, int i1, int i2, int i3) {
 // ---- iq2 / iq3: pKs (kernels_avx2_prep.h): aq = |grid| bytes, q = ±1 signs, sc = 2·ls + 1 ----
 
 AVX2_INL void prep_iq2_xxs(pKs *p, const block_iq2_xxs *x) {
-  for (int c = 0; c < 8; ++c) {
+  QK_UNROLL for (int c = 0; c < 8; ++c) {
     uint32_t aux[2];
     memcpy(aux, x->qs + 4 * c, 8);
     const uint8_t *i8 = (const uint8_t *)aux;
@@ -42,7 +42,7 @@ AVX2_INL void prep_iq2_xxs(pKs *p, const block_iq2_xxs *x) {
 }
 
 AVX2_INL void prep_iq2_xs(pKs *p, const block_iq2_xs *x) {
-  for (int c = 0; c < 8; ++c) {
+  QK_UNROLL for (int c = 0; c < 8; ++c) {
     const uint16_t *v = x->qs + 4 * c;
     p->aq[c] = grid64x4(qk_iq2xs_grid, v[0] & 511, v[1] & 511, v[2] & 511, v[3] & 511);
     p->q[c] = signs32((uint32_t)qk_ksigns_iq2xs[v[0] >> 9] | (uint32_t)qk_ksigns_iq2xs[v[1] >> 9] << 8 |
@@ -53,7 +53,7 @@ AVX2_INL void prep_iq2_xs(pKs *p, const block_iq2_xs *x) {
 }
 
 AVX2_INL void prep_iq2_s(pKs *p, const block_iq2_s *x) {
-  for (int c = 0; c < 8; ++c) {
+  QK_UNROLL for (int c = 0; c < 8; ++c) {
     const uint8_t *qs = x->qs + 4 * c;
     const int h = x->qh[c];
     p->aq[c] = grid64x4(qk_iq2s_grid, qs[0] | ((h << 8) & 0x300), qs[1] | ((h << 6) & 0x300),
@@ -68,7 +68,7 @@ AVX2_INL void prep_iq2_s(pKs *p, const block_iq2_s *x) {
 
 AVX2_INL void prep_iq3_xxs(pKs *p, const block_iq3_xxs *x) {
   const uint32_t *g = qk_iq3xxs_grid;
-  for (int c = 0; c < 8; ++c) {
+  QK_UNROLL for (int c = 0; c < 8; ++c) {
     const uint8_t *q3 = x->qs + 8 * c;
     uint32_t aux;
     memcpy(&aux, x->qs + QK_K / 4 + 4 * c, 4);
@@ -82,7 +82,7 @@ AVX2_INL void prep_iq3_xxs(pKs *p, const block_iq3_xxs *x) {
 
 AVX2_INL void prep_iq3_s(pKs *p, const block_iq3_s *x) {
   const uint32_t *g = qk_iq3s_grid;
-  for (int c = 0; c < 8; ++c) {
+  QK_UNROLL for (int c = 0; c < 8; ++c) {
     const uint8_t *qs = x->qs + 8 * c;
     const int h = x->qh[c];
     p->aq[c] = _mm256_setr_epi32((int)g[qs[0] | ((h << 8) & 256)], (int)g[qs[1] | ((h << 7) & 256)],
@@ -116,7 +116,7 @@ AVX2_INL float fin_iq1_m(accIQ1 a) { return qk_hsum_ps_avx2(a.a) + 0.125f * qk_h
 
 AVX2_INL void prep_iq1_s(pIQ1 *p, const block_iq1_s *x) {
   int16_t dsc[16];
-  for (int c = 0; c < 8; ++c) {
+  QK_UNROLL for (int c = 0; c < 8; ++c) {
     const uint8_t *qs = x->qs + 4 * c;
     const int h = x->qh[c];
     const __m256i g = grid64x4(qk_iq1s_grid, qs[0] | ((h << 8) & 0x700), qs[1] | ((h << 5) & 0x700),
@@ -136,18 +136,19 @@ AVX2_INL void prep_iq1_m(pIQ1 *p, const block_iq1_m *x) {
   memcpy(sc, x->scales, 8);
   const uint16_t d16 =
       (uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000));
-  const __m256i plus = _mm256_set1_epi64x(0x0101010101010101), minus = _mm256_set1_epi8(-1);
-  for (int c = 0; c < 8; ++c) {
+  // Delta sign of 8-value group l: bit 3 (l even) or 7 (l odd) of qh[2c + l / 2].
+  const __m256i spread = _mm256_setr_epi64x(0, 0, 0x0101010101010101, 0x0101010101010101);
+  const __m256i bit = _mm256_setr_epi64x(0x0808080808080808, (long long)0x8080808080808080ULL, 0x0808080808080808,
+                                         (long long)0x8080808080808080ULL);
+  QK_UNROLL for (int c = 0; c < 8; ++c) {
     const uint8_t *qs = x->qs + 4 * c;
     const int h0 = x->qh[2 * c], h1 = x->qh[2 * c + 1];
     const __m256i g = grid64x4(qk_iq1s_grid, qs[0] | ((h0 << 8) & 0x700), qs[1] | ((h0 << 4) & 0x700),
                                qs[2] | ((h1 << 8) & 0x700), qs[3] | ((h1 << 4) & 0x700));
     p->k.q[c] = g;
     p->k.aq[c] = _mm256_sign_epi8(g, g);
-    // Bit 3 of each nibble: that 8-value group's delta is negative.
-    const __m256i neg =
-        _mm256_setr_epi64x(h0 & 0x08 ? -1 : 0, h0 & 0x80 ? -1 : 0, h1 & 0x08 ? -1 : 0, h1 & 0x80 ? -1 : 0);
-    p->dl[c] = _mm256_blendv_epi8(plus, minus, neg);
+    const __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi16((short)(h0 | h1 << 8)), spread);
+    p->dl[c] = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit), bit), _mm256_set1_epi8(1));
     p->k.sc[c] = scale_pair(2 * ((sc[c / 2] >> (6 * (c % 2))) & 7) + 1, 2 * ((sc[c / 2] >> (6 * (c % 2) + 3)) & 7) + 1);
   }
   p->k.d = qk_fp16_to_fp32(d16);
@@ -156,7 +157,7 @@ AVX2_INL void prep_iq1_m(pIQ1 *p, const block_iq1_m *x) {
 // Σ_c sc·(aq · sign(y, q)) as ggml's 8 int32 lanes.
 AVX2_INL __m256i lanes_Ks(const pKs *p, const block_q8_K *y) {
   __m256i sumi = _mm256_setzero_si256();
-  for (int c = 0; c < 8; ++c) {
+  QK_UNROLL for (int c = 0; c < 8; ++c) {
     const __m256i qy = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * c));
     const __m256i p16 = _mm256_maddubs_epi16(p->aq[c], _mm256_sign_epi8(qy, p->q[c]));
     sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p->sc[c], p16));
@@ -176,7 +177,7 @@ AVX2_INL accIQ1 dot_iq1_m(const pIQ1 *p, const block_q8_K *y, accIQ1 acc) {
   const __m256 d = _mm256_set1_ps(p->k.d * y->d);
   __m256i s1 = _mm256_setzero_si256(), s2 = _mm256_setzero_si256();
   const __m256i ones = _mm256_set1_epi8(1);
-  for (int c = 0; c < 8; ++c) {
+  QK_UNROLL for (int c = 0; c < 8; ++c) {
     const __m256i qy = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * c));
     const __m256i p1 = _mm256_maddubs_epi16(p->k.aq[c], _mm256_sign_epi8(qy, p->k.q[c]));
     const __m256i p2 = _mm256_maddubs_epi16(ones, _mm256_sign_epi8(qy, p->dl[c]));
@@ -194,7 +195,7 @@ typedef struct { __m256i u[8]; float d; } pTQ;
 
 AVX2_INL void prep_tq2_0(pTQ *p, const block_tq2_0 *x) {
   const __m256i m3 = _mm256_set1_epi8(3);
-  for (int k = 0; k < 2; ++k) {
+  QK_UNROLL for (int k = 0; k < 2; ++k) {
     const __m256i b = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * k));
     p->u[4 * k + 0] = _mm256_and_si256(b, m3);
     p->u[4 * k + 1] = _mm256_and_si256(_mm256_srli_epi16(b, 2), m3);
@@ -216,7 +217,7 @@ AVX2_INL __m256i top_trit(__m256i q) {
 AVX2_INL void prep_tq1_0(pTQ *p, const block_tq1_0 *x) {
   // Values 0..159: trit n of qs[m] is value 32n + m.
   __m256i q = _mm256_loadu_si256((const __m256i *)x->qs);
-  for (int n = 0; n < 5; ++n) {
+  QK_UNROLL for (int n = 0; n < 5; ++n) {
     p->u[n] = top_trit(q);
     q = times3(q);
   }
@@ -239,7 +240,7 @@ AVX2_INL void prep_tq1_0(pTQ *p, const block_tq1_0 *x) {
 AVX2_INL __m256 dot_tq(const pTQ *p, const block_q8_K *y, __m256 acc) {
   // 16-bit sums: |Σ| ≤ 8 chunks · 2 products · 2 · 127, and the bsum (≤ 16 · 127) fits too.
   __m256i s = _mm256_setzero_si256();
-  for (int c = 0; c < 8; ++c)
+  QK_UNROLL for (int c = 0; c < 8; ++c)
     s = _mm256_add_epi16(s, _mm256_maddubs_epi16(p->u[c], _mm256_loadu_si256((const __m256i *)(y->qs + 32 * c))));
   s = _mm256_sub_epi16(s, _mm256_loadu_si256((const __m256i *)y->bsums));
   const __m256i lanes = _mm256_madd_epi16(s, _mm256_set1_epi16(1));
