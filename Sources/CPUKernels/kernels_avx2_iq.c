@@ -9,18 +9,25 @@
 
 #if defined(__x86_64__)
 
-// Four sign bytes (bit j of byte g: value 8g + j is negative) → 32 bytes of ±1.
-AVX2_INL __m256i signs32(uint32_t bits) {
+// Sign bytes 4c .. 4c + 3 of s (bit j of byte g: value 8g + j is negative) → chunk c's 32 bytes of ±1.
+AVX2_INL __m256i signs_chunk(__m256i s, int c) {
   const __m256i spread = _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303);
   const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-  const __m256i b = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread), bit);
+  const __m256i dword = _mm256_permutevar8x32_epi32(s, _mm256_set1_epi32(c));
+  const __m256i b = _mm256_and_si256(_mm256_shuffle_epi8(dword, spread), bit);
   return _mm256_or_si256(_mm256_cmpeq_epi8(b, bit), _mm256_set1_epi8(1));
 }
 
-// Four 7-bit sign fields (ggml's even-parity encoding) → the four full sign bytes.
-static QK_ALWAYS_INLINE uint32_t ksigns4(uint32_t packed) {
-  return (uint32_t)qk_ksigns_iq2xs[packed & 127] | (uint32_t)qk_ksigns_iq2xs[(packed >> 7) & 127] << 8 |
-         (uint32_t)qk_ksigns_iq2xs[(packed >> 14) & 127] << 16 | (uint32_t)qk_ksigns_iq2xs[(packed >> 21) & 127] << 24;
+// Four 7-bit sign fields (field l at bit 7l) of each of 8 dwords → 32 bytes, dword c's at 4c .. 4c + 3.
+AVX2_INL __m256i fields7x4_avx2(__m256i aux) {
+  const __m256i m7 = _mm256_set1_epi32(127);
+  const __m256i f0 = _mm256_and_si256(aux, m7), f1 = _mm256_and_si256(_mm256_srli_epi32(aux, 7), m7);
+  const __m256i f2 = _mm256_and_si256(_mm256_srli_epi32(aux, 14), m7);
+  const __m256i f3 = _mm256_and_si256(_mm256_srli_epi32(aux, 21), m7);
+  // Per 128-bit lane: bytes [f0 of 4 dwords, f1, f2, f3] → transposed to dword-major.
+  const __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(f0, f1), _mm256_packus_epi32(f2, f3));
+  const __m128i t = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm256_shuffle_epi8(b, _mm256_broadcastsi128_si256(t));
 }
 
 AVX2_INL __m256i grid64x4(const uint64_t *g, int i0, int i1, int i2, int i3) {
@@ -30,37 +37,45 @@ AVX2_INL __m256i grid64x4(const uint64_t *g, int i0, int i1, int i2, int i3) {
 // ---- iq2 / iq3: pKs (kernels_avx2_prep.h): aq = |grid| bytes, q = ±1 signs, sc = 2·ls + 1 ----
 
 AVX2_INL void prep_iq2_xxs(pKs *p, const block_iq2_xxs *x) {
+  uint32_t aux[16];
+  memcpy(aux, x->qs, 64);
+  // Odd dwords: the sign fields (and the 4-bit scale) of each chunk.
+  const __m256i odd = _mm256_setr_epi32((int)aux[1], (int)aux[3], (int)aux[5], (int)aux[7], (int)aux[9], (int)aux[11],
+                                        (int)aux[13], (int)aux[15]);
+  const __m256i s = qk_ksigns_bytes(fields7x4_avx2(odd));
   QK_UNROLL for (int c = 0; c < 8; ++c) {
-    uint32_t aux[2];
-    memcpy(aux, x->qs + 4 * c, 8);
-    const uint8_t *i8 = (const uint8_t *)aux;
+    const uint8_t *i8 = (const uint8_t *)(aux + 2 * c);
     p->aq[c] = grid64x4(qk_iq2xxs_grid, i8[0], i8[1], i8[2], i8[3]);
-    p->q[c] = signs32(ksigns4(aux[1]));
-    p->sc[c] = _mm256_set1_epi16((short)(2 * (aux[1] >> 28) + 1));
+    p->q[c] = signs_chunk(s, c);
+    p->sc[c] = _mm256_set1_epi16((short)(2 * (aux[2 * c + 1] >> 28) + 1));
   }
   p->d = qk_fp16_to_fp32(x->d);
 }
 
 AVX2_INL void prep_iq2_xs(pKs *p, const block_iq2_xs *x) {
+  // Sign fields: the top 7 bits of each u16, as 32 bytes in order (packus interleaves the lanes).
+  const __m256i v0 = _mm256_loadu_si256((const __m256i *)x->qs);
+  const __m256i v1 = _mm256_loadu_si256((const __m256i *)(x->qs + 16));
+  const __m256i packed = _mm256_packus_epi16(_mm256_srli_epi16(v0, 9), _mm256_srli_epi16(v1, 9));
+  const __m256i f = _mm256_permute4x64_epi64(packed, 0xD8);
+  const __m256i s = qk_ksigns_bytes(f);
   QK_UNROLL for (int c = 0; c < 8; ++c) {
     const uint16_t *v = x->qs + 4 * c;
     p->aq[c] = grid64x4(qk_iq2xs_grid, v[0] & 511, v[1] & 511, v[2] & 511, v[3] & 511);
-    p->q[c] = signs32((uint32_t)qk_ksigns_iq2xs[v[0] >> 9] | (uint32_t)qk_ksigns_iq2xs[v[1] >> 9] << 8 |
-                      (uint32_t)qk_ksigns_iq2xs[v[2] >> 9] << 16 | (uint32_t)qk_ksigns_iq2xs[v[3] >> 9] << 24);
+    p->q[c] = signs_chunk(s, c);
     p->sc[c] = scale_pair(2 * (x->scales[c] & 0xF) + 1, 2 * (x->scales[c] >> 4) + 1);
   }
   p->d = qk_fp16_to_fp32(x->d);
 }
 
 AVX2_INL void prep_iq2_s(pKs *p, const block_iq2_s *x) {
+  const __m256i s = _mm256_loadu_si256((const __m256i *)(x->qs + QK_K / 8));
   QK_UNROLL for (int c = 0; c < 8; ++c) {
     const uint8_t *qs = x->qs + 4 * c;
     const int h = x->qh[c];
     p->aq[c] = grid64x4(qk_iq2s_grid, qs[0] | ((h << 8) & 0x300), qs[1] | ((h << 6) & 0x300),
                         qs[2] | ((h << 4) & 0x300), qs[3] | ((h << 2) & 0x300));
-    uint32_t s;
-    memcpy(&s, x->qs + QK_K / 8 + 4 * c, 4);
-    p->q[c] = signs32(s);
+    p->q[c] = signs_chunk(s, c);
     p->sc[c] = scale_pair(2 * (x->scales[c] & 0xF) + 1, 2 * (x->scales[c] >> 4) + 1);
   }
   p->d = qk_fp16_to_fp32(x->d);
@@ -68,19 +83,22 @@ AVX2_INL void prep_iq2_s(pKs *p, const block_iq2_s *x) {
 
 AVX2_INL void prep_iq3_xxs(pKs *p, const block_iq3_xxs *x) {
   const uint32_t *g = qk_iq3xxs_grid;
+  const __m256i gas = _mm256_loadu_si256((const __m256i *)(x->qs + QK_K / 4));  // signs and scale per chunk
+  const __m256i s = qk_ksigns_bytes(fields7x4_avx2(gas));
+  uint32_t aux[8];
+  memcpy(aux, x->qs + QK_K / 4, 32);
   QK_UNROLL for (int c = 0; c < 8; ++c) {
     const uint8_t *q3 = x->qs + 8 * c;
-    uint32_t aux;
-    memcpy(&aux, x->qs + QK_K / 4 + 4 * c, 4);
     p->aq[c] = _mm256_setr_epi32((int)g[q3[0]], (int)g[q3[1]], (int)g[q3[2]], (int)g[q3[3]], (int)g[q3[4]],
                                  (int)g[q3[5]], (int)g[q3[6]], (int)g[q3[7]]);
-    p->q[c] = signs32(ksigns4(aux));
-    p->sc[c] = _mm256_set1_epi16((short)(2 * (aux >> 28) + 1));
+    p->q[c] = signs_chunk(s, c);
+    p->sc[c] = _mm256_set1_epi16((short)(2 * (aux[c] >> 28) + 1));
   }
   p->d = qk_fp16_to_fp32(x->d);
 }
 
 AVX2_INL void prep_iq3_s(pKs *p, const block_iq3_s *x) {
+  const __m256i s = _mm256_loadu_si256((const __m256i *)x->signs);
   const uint32_t *g = qk_iq3s_grid;
   QK_UNROLL for (int c = 0; c < 8; ++c) {
     const uint8_t *qs = x->qs + 8 * c;
@@ -89,9 +107,7 @@ AVX2_INL void prep_iq3_s(pKs *p, const block_iq3_s *x) {
                                  (int)g[qs[2] | ((h << 6) & 256)], (int)g[qs[3] | ((h << 5) & 256)],
                                  (int)g[qs[4] | ((h << 4) & 256)], (int)g[qs[5] | ((h << 3) & 256)],
                                  (int)g[qs[6] | ((h << 2) & 256)], (int)g[qs[7] | ((h << 1) & 256)]);
-    uint32_t s;
-    memcpy(&s, x->signs + 4 * c, 4);
-    p->q[c] = signs32(s);
+    p->q[c] = signs_chunk(s, c);
     p->sc[c] = _mm256_set1_epi16((short)(2 * ((x->scales[c / 2] >> (4 * (c % 2))) & 0xF) + 1));
   }
   p->d = qk_fp16_to_fp32(x->d);

@@ -14,6 +14,17 @@ AVX2_INL float qk_fp16_pair_product(uint16_t a, uint16_t b) {
   return _mm_cvtss_f32(_mm_mul_ss(v, _mm_movehdup_ps(v)));
 }
 
+// 7-bit sign fields (ggml's even-parity encoding of the i-quants) in bytes → the full sign bytes
+// (bit 7 = parity of the 7 bits, ggml's ksigns_iq2xs).
+AVX2_INL __m256i qk_ksigns_bytes(__m256i f) {
+  const __m256i parity = _mm256_setr_epi8(0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0,
+                                          0, 1, 0, 1, 1, 0);
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m256i p = _mm256_xor_si256(_mm256_shuffle_epi8(parity, _mm256_and_si256(f, m4)),
+                                     _mm256_shuffle_epi8(parity, _mm256_and_si256(_mm256_srli_epi16(f, 4), m4)));
+  return _mm256_or_si256(f, _mm256_slli_epi16(p, 7));
+}
+
 // ---- 32-value blocks ----
 
 // Scales stay as fp16 bits: both of a block pair convert in one vcvtph2ps (see qk_fp16_pair_product).

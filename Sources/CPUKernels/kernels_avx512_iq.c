@@ -19,16 +19,6 @@ typedef struct {
   float d;
 } pIQ512;
 
-// 7-bit sign fields (ggml's even-parity encoding) in bytes → the full sign bytes (bit 7 = parity).
-AVX512_INL __m256i ksigns_bytes(__m256i f) {
-  const __m256i parity = _mm256_setr_epi8(0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0,
-                                          0, 1, 0, 1, 1, 0);
-  const __m256i m4 = _mm256_set1_epi8(0xF);
-  const __m256i p = _mm256_xor_si256(_mm256_shuffle_epi8(parity, _mm256_and_si256(f, m4)),
-                                     _mm256_shuffle_epi8(parity, _mm256_and_si256(_mm256_srli_epi16(f, 4), m4)));
-  return _mm256_or_si256(f, _mm256_slli_epi16(p, 7));
-}
-
 // Four 7-bit fields of each of 8 dwords (field l at bit 7l) → 32 bytes, dword c's fields at 4c..4c+3.
 AVX512_INL __m256i fields7x4(__m256i aux) {
   const __m512i shifts = _mm512_setr_epi32(0, 7, 14, 21, 0, 7, 14, 21, 0, 7, 14, 21, 0, 7, 14, 21);
@@ -185,7 +175,7 @@ AVX512_INL void prep_iq2_xxs_512(pIQ512 *p, const block_iq2_xxs *x) {
   for (int m = 0; m < 4; ++m) p->g[m] = expand2(codes, m);
   const __m256i a = _mm512_castsi512_si256(
       _mm512_permutexvar_epi32(_mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0), raw));
-  sign_masks(p, ksigns_bytes(fields7x4(a)));
+  sign_masks(p, qk_ksigns_bytes(fields7x4(a)));
   top_nibble_scales(p, a);
   p->d = qk_fp16_to_fp32(x->d);
 }
@@ -194,7 +184,7 @@ AVX512_INL void prep_iq2_xs_512(pIQ512 *p, const block_iq2_xs *x) {
   const __m512i v = _mm512_loadu_si512((const void *)x->qs);  // 32 u16: index | sign field << 9
   const __m512i codes = codes_lut(_mm512_and_si512(v, _mm512_set1_epi16(511)), iq2xs_codes, 512);
   for (int m = 0; m < 4; ++m) p->g[m] = expand2(codes, m);
-  sign_masks(p, ksigns_bytes(_mm512_cvtepi16_epi8(_mm512_srli_epi16(v, 9))));
+  sign_masks(p, qk_ksigns_bytes(_mm512_cvtepi16_epi8(_mm512_srli_epi16(v, 9))));
   nibble_half_scales(p, x->scales);
   p->d = qk_fp16_to_fp32(x->d);
 }
@@ -231,7 +221,7 @@ AVX512_INL void prep_iq3_xxs_512(pIQ512 *p, const block_iq3_xxs *x) {
     p->g[2 * h + 1] = expand3(codes, 1, iq3xxs_values);
   }
   const __m256i a = _mm256_loadu_si256((const __m256i *)(x->qs + QK_K / 4));
-  sign_masks(p, ksigns_bytes(fields7x4(a)));
+  sign_masks(p, qk_ksigns_bytes(fields7x4(a)));
   top_nibble_scales(p, a);
   p->d = qk_fp16_to_fp32(x->d);
 }
