@@ -9,9 +9,9 @@ import QuantaCore
 //   q8_1 or q8_K; dense weights dot f32 x directly), then tasks of (weight rows × x rows) through
 //   the nr×nc tile kernel, which reuses each loaded weight block across the x rows of the tile.
 //   Mat-vec (m = 1) is the same with one column: weight rows are split across threads.
-// - dequantize path (IQ1_S…, TQ*, MXFP4, or forced): a task dequantizes a few weight rows to f32
-//   (CPUKernels' C dequantizer where it has one, else the reference codec), then dots them with
-//   every x row (f32 tile kernel).
+// - dequantize path (types without an integer kernel, or forced): a task dequantizes a few weight
+//   rows to f32 (CPUKernels' C dequantizer where it has one, else the reference codec), then dots
+//   them with every x row (f32 tile kernel).
 extension CPUBackend {
   /// Weight rows a dequantize-path task converts at once: 16 × k floats of per-thread scratch.
   static let dequantizeRows = 16
