@@ -103,9 +103,78 @@ struct SamplingFields: Decodable {
   var stream: Bool?
   var stream_options: StreamOptions?
   var model: String?
+  /// OpenAI's `{"type": "text" | "json_object" | "json_schema", "json_schema": {"schema": …}}`
+  /// (llama-server also takes `schema` beside `json_object`).
+  var response_format: ResponseFormat?
+  /// llama-server's: a GBNF grammar, or a JSON schema.
+  var grammar: String?
+  var json_schema: AnyJSON?
+  /// The request body, in order: schemas are read from it so that their properties keep their
+  /// order (the order the grammar writes them in). Set by `decodeRequest`.
+  var body: Data?
 
   struct StreamOptions: Decodable {
     var include_usage: Bool?
+  }
+
+  struct ResponseFormat: Decodable {
+    var type: String
+    var json_schema: JSONSchemaField?
+    var schema: AnyJSON?
+  }
+
+  struct JSONSchemaField: Decodable {
+    var schema: AnyJSON?
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case temperature, top_p, top_k, min_p, max_tokens, max_completion_tokens, n_predict, stop, seed,
+      presence_penalty, frequency_penalty, repeat_penalty, ignore_eos, logit_bias, n, stream, stream_options,
+      model, response_format, grammar, json_schema
+  }
+
+  /// The grammar the request asks for (`grammar`, `json_schema`, `response_format`), as GBNF.
+  func grammarText() throws(APIError) -> String? {
+    var schemaPath: [String]? = nil
+    var anyObject = false
+    if json_schema != nil { schemaPath = ["json_schema"] }
+    if let f = response_format {
+      switch f.type {
+      case "text": break
+      case "json_object":
+        if f.schema != nil { schemaPath = ["response_format", "schema"] } else { anyObject = true }
+      case "json_schema":
+        guard f.json_schema?.schema != nil else {
+          throw .invalidRequest("'response_format' of type json_schema needs 'json_schema.schema'")
+        }
+        schemaPath = ["response_format", "json_schema", "schema"]
+      default:
+        throw .invalidRequest(
+          "'response_format.type' must be text, json_object or json_schema, got '\(f.type)'")
+      }
+    }
+    let constraints = [grammar != nil, schemaPath != nil || anyObject].filter { $0 }.count
+    guard constraints <= 1, !(json_schema != nil && response_format.map { $0.type != "text" } == true) else {
+      throw .invalidRequest("give one of 'grammar', 'json_schema' and 'response_format', not several")
+    }
+    if let grammar { return grammar }
+    if anyObject { return JSONSchemaGrammar.anyObject }
+    guard let schemaPath else { return nil }
+    // The schema as written (member order kept), from the body.
+    guard let body, var schema = try? OrderedJSON(parsing: String(decoding: body, as: UTF8.self)) else {
+      throw .invalidRequest("the request body is not valid JSON")
+    }
+    for key in schemaPath {
+      guard let next = schema[key] else {
+        throw .invalidRequest("missing field '\(schemaPath.joined(separator: "."))'")
+      }
+      schema = next
+    }
+    do {
+      return try JSONSchemaGrammar.gbnf(schema: schema)
+    } catch {
+      throw .invalidRequest("'\(schemaPath.joined(separator: "."))': \(error)")
+    }
   }
 
   /// The scheduler's settings, validated: llama-server's defaults where a field is absent.
@@ -177,12 +246,38 @@ struct SamplingFields: Decodable {
         "the prompt has \(prompt.count) tokens but the context holds \(model.contextLength) "
           + "(start the server with a larger -c)")
     }
+    if let text = try grammarText() {
+      do {
+        o.grammar = try GrammarConstraint(gbnf: text, model: model)
+      } catch {
+        throw .invalidRequest("\(grammar != nil ? "'grammar'" : "the JSON schema's grammar"): \(error)")
+      }
+    }
     return SlotRequest(promptTokens: prompt, maxTokens: limit, sampling: o, stopStrings: stops)
   }
 }
 
+/// Any JSON value (a schema's type is checked when it is read from the body, in order).
+struct AnyJSON: Decodable {
+  init(from decoder: any Decoder) throws {
+    let c = try decoder.singleValueContainer()
+    if c.decodeNil() || (try? c.decode(Bool.self)) != nil || (try? c.decode(Double.self)) != nil
+      || (try? c.decode(String.self)) != nil || (try? c.decode([AnyJSON].self)) != nil
+      || (try? c.decode([String: AnyJSON].self)) != nil
+    {
+      return
+    }
+    throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected a JSON value")
+  }
+}
+
+/// A request whose sampling fields read their schema from the body.
+protocol SamplingRequest {
+  var sampling: SamplingFields { get set }
+}
+
 /// `POST /v1/chat/completions`.
-struct ChatCompletionRequest: Decodable {
+struct ChatCompletionRequest: Decodable, SamplingRequest {
   var messages: [ChatMessage]
   var sampling: SamplingFields
 
@@ -240,7 +335,7 @@ struct ChatMessage: Decodable {
 }
 
 /// `POST /v1/completions`: `prompt` is a string, an array of one string, or an array of token ids.
-struct CompletionRequest: Decodable {
+struct CompletionRequest: Decodable, SamplingRequest {
   enum Prompt {
     case text(String)
     case tokens([Int32])
@@ -288,7 +383,13 @@ struct DetokenizeRequest: Decodable {
 /// Decodes a request body; every failure is a 400 naming the field.
 func decodeRequest<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {
   do {
-    return try JSONDecoder().decode(T.self, from: data)
+    let value = try JSONDecoder().decode(T.self, from: data)
+    if var r = value as? any SamplingRequest {
+      r.sampling.body = data
+      // The same type: `r` is `value` with its body set.
+      return r as! T
+    }
+    return value
   } catch let error as DecodingError {
     throw .invalidRequest(describe(error))
   } catch {

@@ -23,6 +23,9 @@ public struct ModelSettings: Sendable, Equatable {
   public var matrixCores = true
   /// `--dependent-launch` (bench model): GPU kernels as programmatic dependent launches (CUDA sm_90+).
   public var dependentLaunches = false
+  /// GPU vendor library paths and kernel cache directory (the CLI fills them from QUANTA_*_LIB and
+  /// QUANTA_CACHE); its matrixCores and dependentLaunches are replaced by the two flags above.
+  public var gpuPaths = GPUConfiguration()
   /// `-n`: tokens to generate; −1 = until end of generation (capped by the context).
   public var maxTokens = -1
   /// `-s`: −1 (llama.cpp's LLAMA_DEFAULT_SEED) picks a random seed.
@@ -55,8 +58,39 @@ public struct ModelSettings: Sendable, Equatable {
   public var contextShift = true
   /// `--special`: control tokens written in the prompt are parsed as such.
   public var parseSpecial = false
+  /// `--grammar` / `--grammar-file` / `--json-schema` / `--json-schema-file`.
+  public var grammar: GrammarOption?
+
+  /// A constraint on the generated text.
+  public enum GrammarOption: Sendable, Equatable {
+    /// GBNF text (llama.cpp's grammar syntax).
+    case gbnf(String)
+    /// A JSON schema (JSON text), converted to GBNF as llama.cpp converts it.
+    case jsonSchema(String)
+  }
 
   public init() {}
+
+  /// The grammar's GBNF text (a JSON schema converted), checked for syntax: a bad grammar or
+  /// schema fails here, before the model loads. `<text>` tokens are resolved later, against the
+  /// model's vocabulary (`grammarConstraint(for:)`).
+  public func grammarText() throws -> String? {
+    guard let grammar else { return nil }
+    let text: String
+    switch grammar {
+    case .gbnf(let g): text = g
+    case .jsonSchema(let s): text = try JSONSchemaGrammar.gbnf(schema: s)
+    }
+    // Any `<text>` token passes this check; the model's vocabulary decides later.
+    _ = try Grammar(text) { _ in 0 }
+    return text
+  }
+
+  /// The grammar bound to `model`'s vocabulary (nil without one).
+  public func grammarConstraint(for model: LanguageModel) throws -> GrammarConstraint? {
+    guard let text = try grammarText() else { return nil }
+    return try GrammarConstraint(gbnf: text, model: model)
+  }
 
   /// The seed the sampler gets: `seed`, or a random one for −1.
   public func resolvedSeed() -> UInt64 {
@@ -137,12 +171,14 @@ public struct ModelSettings: Sendable, Equatable {
       + "using \(used)\n"
   }
 
-  /// The backend registry for these settings (threads for the CPU backend, matrix cores for GPUs).
+  /// The backend registry for these settings (threads for the CPU backend, matrix cores, library
+  /// paths and kernel cache for GPUs).
   public func registry() -> BackendRegistry {
-    guard threads != nil || !matrixCores || dependentLaunches else { return .standard }
-    return BackendRegistry.makeStandard(
-      cpu: .init(threadCount: threads),
-      gpu: .init(matrixCores: matrixCores, dependentLaunches: dependentLaunches))
+    var gpu = gpuPaths
+    gpu.matrixCores = matrixCores
+    gpu.dependentLaunches = dependentLaunches
+    guard threads != nil || gpu != GPUConfiguration() else { return .standard }
+    return BackendRegistry.makeStandard(cpu: .init(threadCount: threads), gpu: gpu)
   }
 
   /// The model file: `modelPath`, or the default model from the cache (downloaded when missing).

@@ -178,8 +178,24 @@ struct Run: AsyncParsableCommand {
   @Flag(name: .customLong("no-display-prompt"), help: "Do not echo the prompt before the generation.")
   var noDisplayPrompt = false
 
+  @Option(help: "A GBNF grammar (llama.cpp's syntax) the generated text must follow.")
+  var grammar: String?
+
+  @Option(name: .customLong("grammar-file"), help: "Read the GBNF grammar from a file.")
+  var grammarFile: String?
+
+  @Option(
+    name: [.customShort("j"), .customLong("json-schema")],
+    help: "A JSON schema the generated text must follow (converted to a grammar as llama.cpp does).")
+  var jsonSchema: String?
+
+  @Option(
+    name: [.customLong("jf", withSingleDash: true), .customLong("json-schema-file")],
+    help: "Read the JSON schema from a file.")
+  var jsonSchemaFile: String?
+
   func run() async throws {
-    var settings = ModelSettings()
+    var settings = CLIEnvironment.modelSettings()
     settings.matrixCores = !noMatrixCores
     settings.modelPath = model
     settings.contextSize = ctxSize
@@ -219,7 +235,10 @@ struct Run: AsyncParsableCommand {
     settings.keep = keep
     settings.contextShift = !noContextShift
     settings.parseSpecial = special
+    settings.grammar = try grammarOption()
     try settings.validate()
+    // A bad grammar or schema fails before the model loads.
+    _ = try settings.grammarText()
     if prompt != nil && file != nil { throw ValidationError("give the prompt with -p or -f, not both") }
     var text = try file.map(CLIText.prompt(fromFile:)) ?? prompt
     if escapes { text = text.map(CLIText.processEscapes) }
@@ -238,7 +257,8 @@ struct Run: AsyncParsableCommand {
     let seed = settings.resolvedSeed()
     stderr(
       "model: \(ModelBench.describe(lm)), context \(lm.contextLength), device \(lm.device), seed \(seed)\n")
-    let options = settings.generationOptions(seed: seed)
+    var options = settings.generationOptions(seed: seed)
+    options.sampling.grammar = try settings.grammarConstraint(for: lm)
     var totals = RunTotals()
     if chat {
       let template = try chatTemplateFile.map { try ModelRun.chatTemplate(file: $0, for: lm) }
@@ -252,6 +272,33 @@ struct Run: AsyncParsableCommand {
       stdout("\n")
     }
     stderr("\n" + totals.lines(loadSeconds: loadSeconds))
+  }
+}
+
+extension Run {
+  /// At most one of --grammar, --grammar-file, --json-schema, --json-schema-file.
+  func grammarOption() throws -> ModelSettings.GrammarOption? {
+    let given = [
+      grammar.map { _ in "--grammar" }, grammarFile.map { _ in "--grammar-file" },
+      jsonSchema.map { _ in "--json-schema" }, jsonSchemaFile.map { _ in "--json-schema-file" },
+    ].compactMap { $0 }
+    guard given.count <= 1 else {
+      throw ValidationError("give one of \(given.joined(separator: ", ")), not several")
+    }
+    func read(_ flag: String, _ path: String) throws -> String {
+      guard FileManager.default.fileExists(atPath: path) else {
+        throw QuantaToolError.invalidArgument("\(flag) \(path): no such file")
+      }
+      guard let data = FileManager.default.contents(atPath: path) else {
+        throw QuantaToolError.invalidArgument("\(flag) \(path): cannot be read")
+      }
+      return String(decoding: data, as: UTF8.self)
+    }
+    if let grammar { return .gbnf(grammar) }
+    if let grammarFile { return .gbnf(try read("--grammar-file", grammarFile)) }
+    if let jsonSchema { return .jsonSchema(jsonSchema) }
+    if let jsonSchemaFile { return .jsonSchema(try read("--json-schema-file", jsonSchemaFile)) }
+    return nil
   }
 }
 

@@ -185,7 +185,9 @@ extension Session {
         break
       }
       let id = nextFromDevice ?? withLastLogits { sampler.sample($0) }
-      if model.endOfGenerationTokens.contains(id) && !options.ignoreEndOfGeneration {
+      // A grammar that allows no token ends the generation (the sampler gave an end id).
+      if model.endOfGenerationTokens.contains(id) && (!options.ignoreEndOfGeneration || sampler.grammarFailed)
+      {
         reason = .endOfGeneration(id)
         break
       }

@@ -25,6 +25,18 @@ public struct Sampler: Sendable {
   private var sorted = false
   /// `exp` terms of the draw.
   private var weights: [Float] = []
+  /// The grammar's state (`options.grammar`).
+  private var constrained: ConstrainedState?
+  /// A `sample` came since the last `accept`: the next accepted token is a generated one.
+  private var sampledSinceAccept = false
+  /// The chain's row with the tokens the grammar refuses at −infinity (the resampling path).
+  private var masked: [Float] = []
+  /// Set when the grammar allowed no token (a grammar no token can continue, or every allowed one
+  /// banned), or a token it refused was accepted: the sampler then returned an end-of-generation
+  /// id, and generation should stop.
+  public private(set) var grammarFailed = false
+  /// Whether every path through the grammar has ended (only end of generation may follow).
+  public var grammarComplete: Bool { constrained?.matcher.isComplete ?? false }
 
   /// - Parameters:
   ///   - options: the chain's settings.
@@ -38,10 +50,17 @@ public struct Sampler: Sendable {
     dryWindow = options.dryPenaltyLastN < 0 ? contextLength : options.dryPenaltyLastN
     historyLimit = max(options.penaltiesActive ? penaltyWindow : 0, options.dryActive ? dryWindow : 0)
     breakers = sequenceBreakers
+    constrained = options.grammar.map(ConstrainedState.init)
   }
 
   /// Records a token that is part of the context (prompt or generated), for the penalties and DRY.
+  /// With a grammar, a token accepted after a `sample` is the generation's: the grammar advances
+  /// over it (tokens accepted before the first `sample`, the prompt, do not move it).
   public mutating func accept(_ token: Int32) {
+    if sampledSinceAccept, constrained != nil {
+      sampledSinceAccept = false
+      if !constrained!.accept(token) { grammarFailed = true }
+    }
     guard historyLimit > 0 else { return }
     history.append(token)
     // Trimmed in bulk, not one removeFirst per token.
@@ -50,10 +69,32 @@ public struct Sampler: Sendable {
     }
   }
 
+  /// The next token. With a grammar, as llama.cpp's `common_sampler_sample`: the chain draws
+  /// first and the grammar checks only that token; when it refuses, the chain runs again over the
+  /// tokens the grammar allows. That second pass checks candidates in logit order only until the
+  /// chain's first stage is filled (top-k's k tokens, or the best one for a greedy chain); without
+  /// top-k it checks every token.
   public mutating func sample(_ raw: UnsafeBufferPointer<Float>) -> Int32 {
     precondition(!raw.isEmpty, "empty logits")  // a caller bug, not input
-    if options.isGreedy { return Int32(LogitScan.argmax(raw)) }
-    runChain(raw)
+    guard constrained != nil else { return sampleChain(raw) }
+    sampledSinceAccept = true
+    let first = sampleChain(raw)
+    if constrained!.allows(first) { return first }
+    guard runChain(raw, constrained: true) else {
+      // Nothing is allowed: end the generation (an end-of-generation id, else the argmax).
+      grammarFailed = true
+      return constrained!.constraint.endOfGeneration.min() ?? Int32(LogitScan.argmax(raw))
+    }
+    return draw()
+  }
+
+  private mutating func sampleChain(_ raw: UnsafeBufferPointer<Float>) -> Int32 {
+    if options.chainIsGreedy { return Int32(LogitScan.argmax(raw)) }
+    runChain(raw, constrained: false)
+    return draw()
+  }
+
+  private mutating func draw() -> Int32 {
     let total = fillWeights()
     let r = rng.nextDouble() * total
     var cumulative = 0.0
@@ -71,27 +112,31 @@ public struct Sampler: Sendable {
   /// The tokens the draw would choose from and their probabilities (the chain without the draw;
   /// XTC still rolls its dice).
   public mutating func distribution(_ raw: [Float]) -> [(id: Int32, probability: Float)] {
-    raw.withUnsafeBufferPointer { runChain($0) }
+    raw.withUnsafeBufferPointer { _ = runChain($0, constrained: false) }
     let total = Float(fillWeights())
     return zip(ids, weights).map { ($0, $1 / total) }
   }
 
   // MARK: the chain
 
-  private mutating func runChain(_ raw: UnsafeBufferPointer<Float>) {
+  /// Runs the chain up to the draw; with `constrained`, over the tokens the grammar allows only.
+  /// Returns false when the grammar allows none.
+  @discardableResult
+  private mutating func runChain(_ raw: UnsafeBufferPointer<Float>, constrained: Bool) -> Bool {
     let o = options
     var work: [Float] = []
     swap(&work, &adjusted)
     defer { swap(&work, &adjusted) }
-    let prefixApplied: Bool
+    let first: Bool?
     if o.penaltiesActive || o.dryActive || !o.logitBias.isEmpty {
       work.removeAll(keepingCapacity: true)
       work.append(contentsOf: raw)
       adjust(&work)
-      prefixApplied = work.withUnsafeBufferPointer { select($0) }
+      first = work.withUnsafeBufferPointer { firstSelection($0, constrained: constrained) }
     } else {
-      prefixApplied = select(raw)
+      first = firstSelection(raw, constrained: constrained)
     }
+    guard let prefixApplied = first else { return false }
     if o.typicalP < 1 { typical() }
     if o.topP < 1 && !prefixApplied { topP() }
     if o.minP > 0 && !prefixApplied { minP() }
@@ -102,6 +147,70 @@ public struct Sampler: Sendable {
     } else if o.temperature != 1 {
       for i in logits.indices { logits[i] /= o.temperature }
     }
+    return true
+  }
+
+  /// `select` over `x`, or over `x` with the grammar's refused tokens at −infinity; nil when the
+  /// grammar allows no token.
+  private mutating func firstSelection(_ x: UnsafeBufferPointer<Float>, constrained: Bool) -> Bool? {
+    guard constrained else { return select(x) }
+    var row: [Float] = []
+    swap(&row, &masked)
+    defer { swap(&row, &masked) }
+    guard maskRefused(x, into: &row) else { return nil }
+    return row.withUnsafeBufferPointer { select($0) }
+  }
+
+  /// Fills `row` with `x` where the grammar allows the token and −infinity elsewhere, as far as
+  /// the chain's first stage can tell: with top-k (or a greedy chain) the candidates are checked in
+  /// logit order, in growing batches, until k allowed ones are found, and the rest stay −infinity
+  /// (top-k would drop them anyway); otherwise every token is checked. Returns whether any token
+  /// is allowed.
+  private mutating func maskRefused(_ x: UnsafeBufferPointer<Float>, into row: inout [Float]) -> Bool {
+    let o = options
+    let n = x.count
+    row.removeAll(keepingCapacity: true)
+    row.append(contentsOf: repeatElement(-Float.infinity, count: n))
+    let state = constrained!
+    let filter = state.firstByteFilter()
+    let firstBytes = filter == nil ? [] : state.constraint.firstBytes
+    var found = 0
+    func check(_ id: Int32) {
+      let v = x[Int(id)]
+      // Banned tokens (bias −infinity) stay banned; NaN is no logit.
+      guard v > -.infinity, state.allowsUncached(id, firstByteAllowed: filter, firstBytes: firstBytes) else {
+        return
+      }
+      row[Int(id)] = v
+      found += 1
+    }
+    let need: Int
+    if o.topK > 0 && o.topK < n {
+      need = o.topK
+    } else if o.temperature <= 0 && o.typicalP >= 1 && !o.xtcActive {
+      need = 1
+    } else {
+      need = n
+    }
+    // Past a quarter of the vocabulary a full scan is cheaper than another top-k.
+    if need < n / 4 {
+      var k = min(n, max(64, need * 4))
+      var checked = 0
+      var order: [Int32] = []
+      while k <= n / 4 {
+        order.removeAll(keepingCapacity: true)
+        LogitScan.topK(x, k: k, into: &order)
+        for id in order[checked...] { check(id) }
+        checked = k
+        if found >= need { return true }
+        k *= 8
+      }
+      row.removeAll(keepingCapacity: true)
+      row.append(contentsOf: repeatElement(-Float.infinity, count: n))
+      found = 0
+    }
+    for id in 0..<Int32(n) { check(id) }
+    return found > 0
   }
 
   /// Logit bias, then the repeat / frequency / presence penalties, then DRY, on a copy.

@@ -36,6 +36,9 @@ public struct SamplingOptions: Sendable, Equatable {
   public var logitBias: [Int32: Float] = [:]
   /// Same seed, same text.
   public var seed: UInt64 = 0xFFFF_FFFF
+  /// Constrained decoding: only tokens the grammar allows are sampled (a GBNF grammar or a JSON
+  /// schema converted to one), and end-of-generation only where the grammar may end.
+  public var grammar: GrammarConstraint?
 
   public init() {}
 
@@ -53,7 +56,11 @@ public struct SamplingOptions: Sendable, Equatable {
 
   /// The pick is the argmax of the raw logits: top-k, top-p and min-p always keep the largest logit
   /// and nothing else is on, so generation may take the argmax where the model runs.
-  public var isGreedy: Bool {
+  /// A grammar needs the logits on the host (its check may reject the argmax), so it is never greedy.
+  public var isGreedy: Bool { chainIsGreedy && grammar == nil }
+
+  /// The chain alone picks the argmax of the raw logits.
+  var chainIsGreedy: Bool {
     temperature <= 0 && !penaltiesActive && !dryActive && !xtcActive && typicalP >= 1 && logitBias.isEmpty
   }
 }
