@@ -1,3 +1,4 @@
+import Foundation
 import GGML
 import QuantaCore
 
@@ -41,16 +42,27 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     /// predecessor inside. Off by default: on an H100 it took a 7B Q4_0 decode from 345 to 328 t/s
     /// and Gemma 3 270M from 891 to 906 (same binary and run), so it stays a measured option.
     public var dependentLaunches = false
-    public init(matrixCores: Bool = true, dependentLaunches: Bool = false) {
+    /// Vendor library paths that replace the built-in search (the CLI: QUANTA_*_LIB).
+    public var libraries = GPULibraryPaths()
+    /// Where compiled kernels are cached; nil: `KernelCache.defaultDirectory` (the CLI:
+    /// $QUANTA_CACHE/kernels when QUANTA_CACHE is set).
+    public var kernelCacheDirectory: URL?
+    public init(
+      matrixCores: Bool = true, dependentLaunches: Bool = false, libraries: GPULibraryPaths = .init(),
+      kernelCacheDirectory: URL? = nil
+    ) {
       self.matrixCores = matrixCores
       self.dependentLaunches = dependentLaunches
+      self.libraries = libraries
+      self.kernelCacheDirectory = kernelCacheDirectory
     }
   }
 
-  /// Opens `device` (`.cuda(i)` → CUDA, `.rocm(i)` → HIP): loads the vendor libraries, checks the
-  /// index, reads the device. Throws `GPUError` with the facts when any step fails.
+  /// Opens `device` (`.cuda(i)` → CUDA, `.rocm(i)` → HIP): loads the vendor libraries (from
+  /// `configuration.libraries` where set), checks the index, reads the device. `cache` nil: the cache
+  /// in `configuration.kernelCacheDirectory`. Throws `GPUError` with the facts when any step fails.
   public convenience init(
-    device: Device, cache: KernelCache = KernelCache(), configuration: Configuration = .init()
+    device: Device, cache: KernelCache? = nil, configuration: Configuration = .init()
   ) throws(GPUError) {
     let vendor: GPUVendor
     switch device.kind {
@@ -58,15 +70,19 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     case .rocm: vendor = .hip
     default: throw .unsupported(op: "open", type: "device kind", device: device.description)
     }
-    try self.init(device: device, api: GPUDevices.loadAPI(vendor), cache: cache, configuration: configuration)
+    try self.init(
+      device: device, api: GPUDevices.loadAPI(vendor, libraries: configuration.libraries),
+      cache: cache, configuration: configuration)
   }
 
   public init(
-    device: Device, api: any VendorAPI, cache: KernelCache = KernelCache(),
+    device: Device, api: any VendorAPI, cache: KernelCache? = nil,
     configuration: Configuration = .init()
   ) throws(GPUError) {
     let ctx = try GPUContext(
-      api: api, device: device.ordinal, cache: cache, dependentLaunches: configuration.dependentLaunches)
+      api: api, device: device.ordinal,
+      cache: cache ?? KernelCache(directory: configuration.kernelCacheDirectory),
+      dependentLaunches: configuration.dependentLaunches)
     let p = ctx.properties
     self.device = device
     self.context = ctx
@@ -273,6 +289,17 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     if !quantized { try quantizeQ8_1(x, k: k, m: m, into: xq) }
     if m <= GPUMatVec.maxColumns {
       try matVecViaQ8_1(type: weights.type, weights: w, activations: xq, out: y, k: k, n: n, m: m)
+    } else if m <= GPUMatVec.maxSplitColumns {
+      // Batched decode of 9…64 sequences: mat-vec launches of up to maxColumns columns each.
+      let rowBytes = k / 32 * 36
+      var c0 = 0
+      while c0 < m {
+        let c = min(GPUMatVec.maxColumns, m - c0)
+        try matVecViaQ8_1(
+          type: weights.type, weights: w, activations: xq.advanced(by: c0 * rowBytes),
+          out: y.advanced(by: c0 * n * 4), k: k, n: n, m: c)
+        c0 += c
+      }
     } else {
       try matMatViaQ8_1(type: weights.type, weights: w, activations: xq, out: y, k: k, n: n, m: m)
     }

@@ -7,6 +7,10 @@ enum GPUMatVec {
   /// Widest activation batch the mat-vec kernels take; wider goes to the mat-mat kernels. The
   /// kernels exist for 1…8 columns (mmvq.cu instantiates them).
   static let maxColumns = 8
+  /// Up to this many columns a matmul runs as mat-vec launches of `maxColumns` columns each: the
+  /// mat-mat kernel's cost is nearly flat in the columns (H100, 7B Q4_0: 16 columns took 97 ms per
+  /// step through it, 512 columns 139 ms, while 8 columns of mat-vec take about 8 ms).
+  static let maxSplitColumns = 64
   /// Threads per CTA for `m` columns at index `m - 1` (MMVQ_THREADS(m)): a multiple of 64, so whole
   /// wavefronts at 32 and 64 wide; they split k (several wavefronts per row). Fewer for many columns,
   /// whose per-thread sums take registers (ggml's calc_nwarps: 4 warps of 32 up to 4 columns, then 2).
