@@ -6,7 +6,8 @@ import Synchronization
   import Musl
 #endif
 
-/// CUDA driver API + NVRTC, loaded with dlopen (QUANTA_CUDA_LIB / QUANTA_NVRTC_LIB override).
+/// CUDA driver API + NVRTC, loaded with dlopen (`GPULibraryPaths.cudaDriver` / `.nvrtc` override the
+/// search; the CLI fills them from QUANTA_CUDA_LIB / QUANTA_NVRTC_LIB).
 public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
   // @unchecked: immutable after init; the driver API is thread-safe; `contexts` is written under lock.
   public let vendor = GPUVendor.cuda
@@ -72,11 +73,11 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
   private let nvrtcGetErrorString: PFN_nvrtcGetErrorString
   private let supportedArchs: [String]?
 
-  public init() throws(GPUError) {
+  public init(libraries: GPULibraryPaths = .init()) throws(GPUError) {
     let d = try DynamicLibrary.open(
-      "CUDA driver (libcuda)", candidates: Self.driverCandidates, override: environment("QUANTA_CUDA_LIB"))
+      "CUDA driver (libcuda)", candidates: Self.driverCandidates, override: libraries.cudaDriver)
     let n = try DynamicLibrary.open(
-      "NVRTC (libnvrtc)", candidates: Self.nvrtcCandidates, override: environment("QUANTA_NVRTC_LIB"))
+      "NVRTC (libnvrtc)", candidates: Self.nvrtcCandidates, override: libraries.nvrtc)
     driver = d
     nvrtc = n
     cuInit = try d.function("cuInit")

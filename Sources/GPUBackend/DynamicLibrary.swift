@@ -20,7 +20,7 @@ final class DynamicLibrary: @unchecked Sendable {
     self.handle = handle
   }
 
-  /// Opens the first loadable candidate. `override` (an environment variable's value) replaces
+  /// Opens the first loadable candidate. `override` (a path the caller passed in) replaces
   /// the search list when set. Throws `libraryNotFound` with every name tried and each loader message.
   static func open(_ name: String, candidates: [String], override: String?) throws(GPUError) -> DynamicLibrary
   {

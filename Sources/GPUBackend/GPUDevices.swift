@@ -45,13 +45,38 @@ public enum GPUArchitecture {
   }
 }
 
+/// Paths of vendor libraries that replace the built-in search (DESIGN.md principle 7: passed in; the
+/// `quanta` CLI fills them from QUANTA_CUDA_LIB, QUANTA_NVRTC_LIB, QUANTA_HIP_LIB and
+/// QUANTA_HIPRTC_LIB). nil: search the usual names and directories.
+public struct GPULibraryPaths: Sendable, Equatable {
+  /// The CUDA driver library (libcuda.so.1).
+  public var cudaDriver: String?
+  /// NVRTC, the CUDA run-time compiler.
+  public var nvrtc: String?
+  /// The HIP runtime (libamdhip64).
+  public var hipRuntime: String?
+  /// hiprtc, the HIP run-time compiler (when set, no fallback to the runtime library's own hiprtc).
+  public var hiprtc: String?
+
+  public init(
+    cudaDriver: String? = nil, nvrtc: String? = nil, hipRuntime: String? = nil, hiprtc: String? = nil
+  ) {
+    self.cudaDriver = cudaDriver
+    self.nvrtc = nvrtc
+    self.hipRuntime = hipRuntime
+    self.hiprtc = hiprtc
+  }
+}
+
 /// Lists every GPU Quanta can reach, per vendor, with the reason a vendor has none.
 public enum GPUDevices {
-  /// Loads a vendor's libraries (typed error when missing).
-  public static func loadAPI(_ vendor: GPUVendor) throws(GPUError) -> any VendorAPI {
+  /// Loads a vendor's libraries (typed error when missing); `libraries` overrides the search.
+  public static func loadAPI(_ vendor: GPUVendor, libraries: GPULibraryPaths = .init()) throws(GPUError)
+    -> any VendorAPI
+  {
     switch vendor {
-    case .cuda: return try CUDAVendorAPI()
-    case .hip: return try HIPVendorAPI()
+    case .cuda: return try CUDAVendorAPI(libraries: libraries)
+    case .hip: return try HIPVendorAPI(libraries: libraries)
     }
   }
 
@@ -69,11 +94,11 @@ public enum GPUDevices {
     return notes
   }
 
-  public static func probe(_ vendor: GPUVendor) -> GPUVendorReport {
+  public static func probe(_ vendor: GPUVendor, libraries: GPULibraryPaths = .init()) -> GPUVendorReport {
     var report = GPUVendorReport(
       vendor: vendor, runtime: nil, devices: [], unavailable: nil, environmentNotes: environmentNotes(vendor))
     do {
-      let api = try loadAPI(vendor)
+      let api = try loadAPI(vendor, libraries: libraries)
       report.runtime = api.versionDescription
       let n = try api.deviceCount()
       if n == 0 {
@@ -88,7 +113,9 @@ public enum GPUDevices {
     return report
   }
 
-  public static func probeAll() -> [GPUVendorReport] { GPUVendor.allCases.map(probe) }
+  public static func probeAll(libraries: GPULibraryPaths = .init()) -> [GPUVendorReport] {
+    GPUVendor.allCases.map { probe($0, libraries: libraries) }
+  }
 
   /// `quanta devices` text for the GPU vendors.
   public static func describe(_ report: GPUVendorReport) -> [String] {

@@ -59,11 +59,12 @@ public enum GPUSelftest {
   /// `reference` is the CPU backend the dense ops are compared with (GPUSelftestDense.swift); the
   /// quantized cases compute their own reference from the reference codecs.
   public static func run(
-    device: Device, reference: (any ComputeBackend)? = nil, log: (String) -> Void
+    device: Device, reference: (any ComputeBackend)? = nil, configuration: GPUBackend.Configuration = .init(),
+    log: (String) -> Void
   ) -> (passed: Int, failed: Int) {
     let backend: GPUBackend
     do {
-      backend = try GPUBackend(device: device)
+      backend = try GPUBackend(device: device, configuration: configuration)
     } catch {
       log("open \(device): FAIL \(error)")
       return (0, 1)

@@ -67,19 +67,18 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
   private let hiprtcDestroyProgram: PFN_hiprtcDestroyProgram
   private let hiprtcGetErrorString: PFN_hiprtcGetErrorString
 
-  /// Loads the libraries (QUANTA_HIP_LIB / QUANTA_HIPRTC_LIB override the search) and initializes
-  /// the runtime. A runtime with no GPU loads fine; `deviceCount()` then says so.
-  public init() throws(GPUError) {
+  /// Loads the libraries (`libraries.hipRuntime` / `.hiprtc` override the search; the CLI fills them
+  /// from QUANTA_HIP_LIB / QUANTA_HIPRTC_LIB) and initializes the runtime. A runtime with no GPU
+  /// loads fine; `deviceCount()` then says so.
+  public init(libraries: GPULibraryPaths = .init()) throws(GPUError) {
     let rt = try DynamicLibrary.open(
-      "HIP runtime (libamdhip64)", candidates: Self.runtimeCandidates, override: environment("QUANTA_HIP_LIB")
-    )
+      "HIP runtime (libamdhip64)", candidates: Self.runtimeCandidates, override: libraries.hipRuntime)
     runtime = rt
     do {
-      rtc = try DynamicLibrary.open(
-        "hiprtc", candidates: Self.rtcCandidates, override: environment("QUANTA_HIPRTC_LIB"))
+      rtc = try DynamicLibrary.open("hiprtc", candidates: Self.rtcCandidates, override: libraries.hiprtc)
     } catch {
       // ROCm 5.x: hiprtc lives in the runtime library itself.
-      guard environment("QUANTA_HIPRTC_LIB") == nil,
+      guard libraries.hiprtc == nil,
         rt.optionalFunction("hiprtcCompileProgram", as: PFN_hiprtcCompileProgram.self) != nil
       else { throw error }
       rtc = rt

@@ -67,19 +67,19 @@ public enum KernelBuild {
 }
 
 /// Code objects on disk, keyed by sha256(vendor, source, architecture, options)
-/// (DESIGN.md principle 5). Directory: $QUANTA_CACHE/kernels or ~/.cache/quanta/kernels.
+/// (DESIGN.md principle 5). Directory: the one passed in, else ~/.cache/quanta/kernels (the `quanta`
+/// CLI passes $QUANTA_CACHE/kernels when QUANTA_CACHE is set; the library reads no environment).
 public struct KernelCache: Sendable {
   public let directory: URL
 
+  /// The cache in `directory`, or in `defaultDirectory` when nil.
   public init(directory: URL? = nil) {
-    if let directory {
-      self.directory = directory
-    } else if let env = ProcessInfo.processInfo.environment["QUANTA_CACHE"], !env.isEmpty {
-      self.directory = URL(fileURLWithPath: env).appendingPathComponent("kernels")
-    } else {
-      self.directory = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(
-        ".cache/quanta/kernels")
-    }
+    self.directory = directory ?? Self.defaultDirectory
+  }
+
+  /// ~/.cache/quanta/kernels.
+  public static var defaultDirectory: URL {
+    FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/quanta/kernels")
   }
 
   public static func key(vendor: GPUVendor, source: String, architecture: String, options: [String]) -> String

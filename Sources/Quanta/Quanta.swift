@@ -6,6 +6,10 @@
 import GPUBackend
 @_exported import QuantaCore
 
+/// The GPU backend's configuration (matrix cores, dependent launches, vendor library paths, kernel
+/// cache directory), named here so that users of `Quanta` need not import `GPUBackend`.
+public typealias GPUConfiguration = GPUBackend.Configuration
+
 extension BackendRegistry {
   /// A new registry with every standard backend: the CPU (configured by `cpu`), CUDA and ROCm
   /// (opened on first use with `gpu`; a missing driver or device is a typed error then). Metal joins here.

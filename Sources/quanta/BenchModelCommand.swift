@@ -68,7 +68,7 @@ struct BenchModel: AsyncParsableCommand {
   var dependentLaunch = false
 
   func run() async throws {
-    var settings = ModelSettings()
+    var settings = CLIEnvironment.modelSettings()
     settings.matrixCores = !noMatrixCores
     settings.dependentLaunches = dependentLaunch
     settings.modelPath = model

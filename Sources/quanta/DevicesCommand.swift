@@ -16,7 +16,7 @@ struct Devices: ParsableCommand {
     } catch {
       print("cpu  unavailable: \(error)")
     }
-    for report in GPUDevices.probeAll() {
+    for report in GPUDevices.probeAll(libraries: CLIEnvironment.gpuConfiguration().libraries) {
       for line in GPUDevices.describe(report) { print(line) }
     }
   }

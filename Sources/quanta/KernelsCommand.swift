@@ -40,8 +40,9 @@ struct Kernels: ParsableCommand {
       print(KernelBuild.source(vendor: v, warpSize: warp))
       return
     }
-    let api = try GPUDevices.loadAPI(v)
-    let cache = KernelCache()
+    let gpuConfiguration = CLIEnvironment.gpuConfiguration()
+    let api = try GPUDevices.loadAPI(v, libraries: gpuConfiguration.libraries)
+    let cache = KernelCache(directory: gpuConfiguration.kernelCacheDirectory)
     let compiler = KernelCompiler(api: api, cache: cache)
     let result = try compiler.codeObject(architecture: arch, warpSize: warp, useCache: output == nil)
     if let output {

@@ -68,7 +68,7 @@ struct PerplexityCommand: AsyncParsableCommand {
     } catch {
       throw ValidationError("cannot read \(file) as UTF-8 text: \(error.localizedDescription)")
     }
-    var settings = ModelSettings()
+    var settings = CLIEnvironment.modelSettings()
     settings.matrixCores = !noMatrixCores
     settings.modelPath = model
     settings.contextSize = ctxSize

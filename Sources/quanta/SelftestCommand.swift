@@ -22,15 +22,17 @@ struct Selftest: ParsableCommand {
       throw ValidationError("--only must be all, ops or plans, not \(only)")
     }
     // The dense ops are compared with the CPU backend (the quantized cases with the reference codecs).
-    let cpu = try BackendRegistry.standard.backend(for: .cpu)
+    let gpuConfiguration = CLIEnvironment.gpuConfiguration()
+    let registry = BackendRegistry.makeStandard(gpu: gpuConfiguration)
+    let cpu = try registry.backend(for: .cpu)
     var passed = 0, failed = 0
     if only != "plans" {
-      let result = GPUSelftest.run(device: d, reference: cpu) { print($0) }
+      let result = GPUSelftest.run(device: d, reference: cpu, configuration: gpuConfiguration) { print($0) }
       passed += result.passed
       failed += result.failed
     }
     if only != "ops" {
-      let gpu = try BackendRegistry.standard.backend(for: d)
+      let gpu = try registry.backend(for: d)
       let result = PlanSelftest.run(device: gpu, cpu: cpu) { print($0) }
       print("plans: \(result.passed) passed, \(result.failed) failed")
       passed += result.passed

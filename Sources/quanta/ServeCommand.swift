@@ -87,7 +87,7 @@ struct Serve: AsyncParsableCommand {
   }
 
   func run() async throws {
-    var settings = ModelSettings()
+    var settings = CLIEnvironment.modelSettings()
     settings.modelPath = model
     settings.batchSize = batchSize
     settings.threads = threads

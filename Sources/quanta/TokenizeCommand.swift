@@ -36,7 +36,7 @@ struct Tokenize: AsyncParsableCommand {
   var showCount = false
 
   func run() async throws {
-    var settings = ModelSettings()
+    var settings = CLIEnvironment.modelSettings()
     settings.modelPath = model
     let path = try await settings.resolveModelPath()
     let (tokenizer, tokens) = try TokenizeReport.tokenize(
