@@ -1,4 +1,5 @@
 import Foundation
+import GGML
 import ZIPFoundation
 
 #if canImport(Glibc)
@@ -335,5 +336,22 @@ struct VerifiedRecord: Equatable {
       file: FileIdentity(
         size: size, mtime: timespec(tv_sec: ms, tv_nsec: mn), ctime: timespec(tv_sec: cs, tv_nsec: cn),
         inode: inode, device: device))
+  }
+}
+
+extension SHA256 {
+  public mutating func update(_ data: Data) {
+    data.withUnsafeBytes { update($0) }
+  }
+
+  /// The digest of a whole file, read in 4 MiB pieces.
+  public static func hexDigest(ofFile path: String) throws -> String {
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+      throw QuantaToolError.io(path: path, operation: "open", errno: errno)
+    }
+    defer { try? handle.close() }
+    var hash = SHA256()
+    while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty { hash.update(chunk) }
+    return hash.hexDigest()
   }
 }

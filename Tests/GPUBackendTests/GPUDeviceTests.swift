@@ -129,15 +129,6 @@ struct GPUDeviceTests {
     #expect(GPUContext.sizeClass(5_000_000) == 5 << 20)
   }
 
-  @Test func sha256KnownVectors() {
-    #expect(SHA256.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-    #expect(
-      SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-    #expect(
-      SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
-        == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-  }
-
   /// The embedded kernel text equals the files under Sources/GPUKernels/kernels (regenerate with
   /// scripts/gen_gpu_kernels.py), and the type list matches quants.cuh's QTYPE_LIST.
   @Test func embeddedKernelSourcesAreUpToDate() throws {

@@ -1,7 +1,6 @@
-import Foundation
-
-/// SHA-256 (FIPS 180-4), streaming. Foundation on Linux has no digest API and swift-crypto would
-/// build BoringSSL on every fresh machine, so the download verifies with this small one.
+/// SHA-256 (FIPS 180-4), streaming: the kernel cache key (GPUBackend) and the model download's
+/// check (QuantaTools). Foundation on Linux has no digest API and swift-crypto would build BoringSSL
+/// on every fresh machine, so the package has this small one, in the lowest module both users share.
 public struct SHA256: Sendable {
   private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
     0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19
@@ -12,8 +11,11 @@ public struct SHA256: Sendable {
 
   public init() { buffer.reserveCapacity(64) }
 
-  public mutating func update(_ data: Data) {
-    data.withUnsafeBytes { update($0) }
+  /// The lower-case hex digest of `bytes` in one call.
+  public static func hex(_ bytes: [UInt8]) -> String {
+    var h = SHA256()
+    h.update(bytes)
+    return h.hexDigest()
   }
 
   public mutating func update(_ bytes: [UInt8]) {
@@ -70,18 +72,14 @@ public struct SHA256: Sendable {
 
   /// Lower-case hex, as PyPI and sha256sum print it.
   public func hexDigest() -> String {
-    finalize().map { String(format: "%02x", $0) }.joined()
-  }
-
-  /// The digest of a whole file, read in 4 MiB pieces.
-  public static func hexDigest(ofFile path: String) throws -> String {
-    guard let handle = FileHandle(forReadingAtPath: path) else {
-      throw QuantaToolError.io(path: path, operation: "open", errno: errno)
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(64)
+    for b in finalize() {
+      out.append(digits[Int(b >> 4)])
+      out.append(digits[Int(b & 15)])
     }
-    defer { try? handle.close() }
-    var hash = SHA256()
-    while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty { hash.update(chunk) }
-    return hash.hexDigest()
+    return String(decoding: out, as: UTF8.self)
   }
 
   private static let k: [UInt32] = [
