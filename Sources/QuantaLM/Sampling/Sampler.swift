@@ -174,13 +174,19 @@ public struct Sampler: Sendable {
     let state = constrained!
     let filter = state.firstByteFilter()
     let firstBytes = filter == nil ? [] : state.constraint.firstBytes
+    let endIDs = state.constraint.endOfGeneration
     var found = 0
     func check(_ id: Int32) {
       let v = x[Int(id)]
-      // Banned tokens (bias −infinity) stay banned; NaN is no logit.
-      guard v > -.infinity, state.allowsUncached(id, firstByteAllowed: filter, firstBytes: firstBytes) else {
-        return
+      // Banned tokens (bias −infinity) stay banned; NaN is no logit. The first-byte table refuses
+      // most tokens before any set lookup or grammar step; a token with no text (first byte 0) may
+      // be an end-of-generation id, which the grammar decides.
+      guard v > -.infinity else { return }
+      if let filter {
+        let b = firstBytes[Int(id)]
+        if !filter[Int(b)] && (b != 0 || !endIDs.contains(id)) { return }
       }
+      guard state.allowsUncached(id) else { return }
       row[Int(id)] = v
       found += 1
     }
