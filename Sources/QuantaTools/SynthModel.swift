@@ -208,9 +208,16 @@ public enum SynthModel {
     let started = Date()
     let p = options.preset
     let planned = try plan(p, target: options.target, pure: options.pure)
-    var scales: [GGMLType: SynthWeights.Scales] = [:]
-    for t in Set(planned.map(\.targetType)) where t.isQuantized {
-      scales[t] = try SynthWeights.calibrate(t, std: p.weightStd)
+    let roles = Dictionary(
+      p.architecture.fileOrder(layerCount: p.layerCount).map { ($0.name, $0.declaration.role) },
+      uniquingKeysWith: { a, _ in a })
+    /// The LM head (the token embedding when tied) may be larger than the layers' weights.
+    let head: TensorRole = p.tiedEmbeddings ? .tokenEmbedding : .output
+    func std(_ name: String) -> Float { roles[name] == head ? p.headStd : p.weightStd }
+    var scales: [String: SynthWeights.Scales] = [:]
+    for t in planned where t.targetType.isQuantized {
+      let key = "\(t.targetType.name) \(std(t.name))"
+      if scales[key] == nil { scales[key] = try SynthWeights.calibrate(t.targetType, std: std(t.name)) }
     }
     var writer = GGUFWriter()
     let quantized = planned.contains { $0.targetType.isQuantized }
@@ -218,9 +225,6 @@ public enum SynthModel {
     for (key, value) in p.tokenizer.metadata(p.tokenizer.build()) { writer.set(key, value) }
 
     let ropeFactors = p.ropeScaling?.factors(headDim: p.headDim, base: p.ropeFreqBase)
-    let roles = Dictionary(
-      p.architecture.fileOrder(layerCount: p.layerCount).map { ($0.name, $0.declaration.role) },
-      uniquingKeysWith: { a, _ in a })
     for t in planned {
       let content: SynthContent
       // 1-D tensors stay F32 under every mix (llama.cpp never quantizes them).
@@ -233,7 +237,8 @@ public enum SynthModel {
       } else if isF32, role?.isBias == true {
         content = .noise
       } else {
-        content = .weights(t.targetType, scales[t.targetType], std: p.weightStd)
+        let s = std(t.name)
+        content = .weights(t.targetType, scales["\(t.targetType.name) \(s)"], std: s)
       }
       let seed = tensorSeed(t.name, seed: options.seed)
       writer.addTensor(name: t.name, type: t.targetType, shape: t.shape) { buffer in

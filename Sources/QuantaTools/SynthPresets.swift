@@ -67,17 +67,21 @@ public struct SynthPreset: Sendable {
   public var finalSoftcap: Float
   public var ropeScaling: Llama3RopeScaling?
   public var tokenizer: SynthTokenizer
-  /// Standard deviation of the matrices' weights: 0.02 (freshly initialized) for the real shapes;
-  /// the small test shapes of phi3/gemma2 use larger weights so their logits are peaked (greedy
-  /// decoding stable, comparisons with other runtimes not a sea of near-ties).
+  /// Standard deviation of the layers' matrices: 0.02 (freshly initialized) for the real shapes.
   public var weightStd: Float
+  /// The same of the LM head (the token embedding when tied): the small test shapes of phi3/gemma2
+  /// use a larger one so their logits are peaked (greedy decoding stable, comparisons with other
+  /// runtimes not a sea of near-ties) while the layers stay small (larger layer weights make
+  /// the forward pass chaotic: rounding differences then flip tokens).
+  public var headStd: Float
 
   public init(
     name: String, aliases: [String] = [], displayName: String, architecture: SynthArchitecture,
     layerCount: Int, embeddingLength: Int, feedForwardLength: Int, headCount: Int, kvHeadCount: Int,
     headDim: Int, vocabularySize: Int, contextLength: Int, ropeFreqBase: Float, rmsEpsilon: Float,
     tiedEmbeddings: Bool, slidingWindow: Int = 0, attentionSoftcap: Float = 0, finalSoftcap: Float = 0,
-    ropeScaling: Llama3RopeScaling? = nil, tokenizer: SynthTokenizer, weightStd: Float = 0.02
+    ropeScaling: Llama3RopeScaling? = nil, tokenizer: SynthTokenizer, weightStd: Float = 0.02,
+    headStd: Float? = nil
   ) {
     self.name = name
     self.aliases = aliases
@@ -100,6 +104,7 @@ public struct SynthPreset: Sendable {
     self.ropeScaling = ropeScaling
     self.tokenizer = tokenizer
     self.weightStd = weightStd
+    self.headStd = headStd ?? weightStd
   }
 
   /// The sizes the architecture's tensor shapes are written in (values and keys as wide as
@@ -182,7 +187,8 @@ extension SynthPreset {
       name: "phi3-mini", aliases: ["3.8b"], displayName: "Phi-3-mini-4k (synthetic)", architecture: .phi3,
       layerCount: 32, embeddingLength: 3072, feedForwardLength: 8192, headCount: 32, kvHeadCount: 32,
       headDim: 96, vocabularySize: 32064, contextLength: 4096, ropeFreqBase: 10_000, rmsEpsilon: 1e-5,
-      tiedEmbeddings: false, slidingWindow: 2047, tokenizer: .llama2(vocabularySize: 32064)),
+      tiedEmbeddings: false, slidingWindow: 2047,
+      tokenizer: .phi3(vocabularySize: 32064, addedStart: 32000)),
     // google/gemma-2-2b: 26 layers, hidden 2304, intermediate 9216, 8 heads × 256 / 4 KV heads,
     // vocab 256000 SentencePiece, max_position_embeddings 8192, rope_theta 10000, rms_norm_eps
     // 1e-6, sliding_window 4096, attn_logit_softcapping 50, final_logit_softcapping 30,
@@ -194,20 +200,21 @@ extension SynthPreset {
       tiedEmbeddings: true, slidingWindow: 4096, attentionSoftcap: 50, finalSoftcap: 30,
       tokenizer: .gemma3(vocabularySize: 256_000)),
     // Test shapes of the fused and soft-capped families (`--arch phi3|gemma2 --preset tiny`):
-    // the tiny llama's sizes, larger weights (peaked logits). gemma2's window (32) is shorter
+    // the tiny llama's sizes, a larger LM head (peaked logits). gemma2's window (32) is shorter
     // than a 128-token comparison, so its sliding layers are exercised; phi3's has none (llama.cpp
     // runs Phi without one).
     SynthPreset(
       name: "tiny", displayName: "tiny phi3 (synthetic)", architecture: .phi3,
       layerCount: 3, embeddingLength: 256, feedForwardLength: 640, headCount: 4, kvHeadCount: 4,
       headDim: 64, vocabularySize: 512, contextLength: 512, ropeFreqBase: 10_000, rmsEpsilon: 1e-5,
-      tiedEmbeddings: false, tokenizer: .llama2(vocabularySize: 512), weightStd: 0.1),
+      tiedEmbeddings: false, tokenizer: .phi3(vocabularySize: 512, addedStart: 501), weightStd: 0.05,
+      headStd: 0.15),
     SynthPreset(
       name: "tiny", displayName: "tiny gemma2 (synthetic)", architecture: .gemma2,
       layerCount: 4, embeddingLength: 256, feedForwardLength: 640, headCount: 4, kvHeadCount: 2,
       headDim: 64, vocabularySize: 512, contextLength: 512, ropeFreqBase: 10_000, rmsEpsilon: 1e-6,
       tiedEmbeddings: true, slidingWindow: 32, attentionSoftcap: 50, finalSoftcap: 30,
-      tokenizer: .gemma3(vocabularySize: 512), weightStd: 0.1),
+      tokenizer: .gemma3(vocabularySize: 512), weightStd: 0.05, headStd: 0.15),
   ]
 
   /// The preset called `name` (or an alias), checked against `architecture`.

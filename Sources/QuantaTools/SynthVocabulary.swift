@@ -51,6 +51,25 @@ public struct SynthTokenizer: Sendable {
       addBOS: true, addSpacePrefix: nil)
   }
 
+  /// Phi-3's SentencePiece layout: Llama 2's, then its added tokens from `addedStart` on
+  /// (`<|endoftext|>` 32000, the end of text and padding; `<|end|>` 32007, the end of a turn). llama.cpp
+  /// looks these up by name in files whose `general.name` says phi3.
+  public static func phi3(vocabularySize: Int, addedStart: Int) -> SynthTokenizer {
+    var tokenizer = llama2(vocabularySize: vocabularySize)
+    let added = [
+      "<|endoftext|>", "<|assistant|>", "<|placeholder1|>", "<|placeholder2|>", "<|placeholder3|>",
+      "<|placeholder4|>", "<|system|>", "<|end|>", "<|placeholder5|>", "<|placeholder6|>", "<|user|>",
+    ]
+    tokenizer.specials += added.enumerated().map { i, t in
+      // HF marks the chat markers special (control); the placeholders are plain added tokens.
+      Special(id: addedStart + i, text: t, type: t.hasPrefix("<|placeholder") ? .userDefined : .control)
+    }
+    tokenizer.eos = addedStart
+    tokenizer.eot = addedStart + 7
+    tokenizer.padding = addedStart
+    return tokenizer
+  }
+
   /// Llama 3's tiktoken layout: bytes, merged tokens, then 256 special tokens (the last 256 ids).
   /// - Parameter version31: Llama 3.1+ names (`<|finetune_right_pad_id|>`, `<|eom_id|>`,
   ///   `<|python_tag|>`); 3.0 has reserved tokens there.
