@@ -13,6 +13,11 @@ public typealias GPUConfiguration = GPUBackend.Configuration
 extension BackendRegistry {
   /// A new registry with every standard backend: the CPU (configured by `cpu`), CUDA and ROCm
   /// (opened on first use with `gpu`; a missing driver or device is a typed error then). Metal joins here.
+  ///
+  /// - Parameters:
+  ///   - cpu: The CPU backend's settings (threads, instruction set).
+  ///   - gpu: The CUDA/ROCm backends' settings (matrix cores, library paths, kernel cache).
+  /// - Returns: A new registry; its backends open on first use.
   public static func makeStandard(
     cpu: CPUBackend.Configuration = .init(), gpu: GPUBackend.Configuration = .init()
   ) -> BackendRegistry {
@@ -36,6 +41,14 @@ extension BackendRegistry {
 
 extension Tensor {
   /// `values` as a tensor on `device`, opened through `registry`.
+  ///
+  /// - Parameters:
+  ///   - values: Row-major values, as many as `shape` holds.
+  ///   - shape: The dimensions.
+  ///   - dtype: The element type stored on the device.
+  ///   - device: Where the tensor lives.
+  ///   - registry: Opens the backend of `device`.
+  /// - Throws: `QuantaError.deviceUnavailable`, a count/shape mismatch, or the backend's error.
   public init(
     _ values: [Float], shape: [Int], dtype: DType = .f32, device: Device,
     registry: BackendRegistry = .standard
@@ -46,12 +59,27 @@ extension Tensor {
 
 extension QTensor {
   /// Zero blocks of `type` on `device`.
+  ///
+  /// - Parameters:
+  ///   - device: Where the blocks live.
+  ///   - shape: The logical dimensions (the last a multiple of the type's block size).
+  ///   - type: The quantization type.
+  ///   - registry: Opens the backend of `device`.
+  /// - Throws: `QuantaError.deviceUnavailable`, a shape the type cannot hold, or the backend's error.
   public static func zeros(
     device: Device, shape: [Int], type: GGMLType, registry: BackendRegistry = .standard
   ) throws -> QTensor {
     try zeros(shape: shape, type: type, on: registry.backend(for: device))
   }
 
+  /// Zero blocks of `type` holding `count` values (a multiple of the block size) on `device`.
+  ///
+  /// - Parameters:
+  ///   - device: Where the blocks live.
+  ///   - count: The number of values.
+  ///   - type: The quantization type.
+  ///   - registry: Opens the backend of `device`.
+  /// - Throws: `QuantaError.deviceUnavailable`, a count the type cannot hold, or the backend's error.
   public static func zeros(
     device: Device, count: Int, type: GGMLType, registry: BackendRegistry = .standard
   ) throws -> QTensor {
@@ -59,6 +87,14 @@ extension QTensor {
   }
 
   /// A GGUF tensor on `device` (a zero-copy view on the CPU).
+  ///
+  /// - Parameters:
+  ///   - tensor: The tensor's entry in `file`.
+  ///   - file: The opened GGUF file.
+  ///   - device: Where the tensor goes.
+  ///   - registry: Opens the backend of `device`.
+  /// - Throws: `QuantaError.deviceUnavailable`, `GGUFError` for data outside the file, or the backend's
+  ///   error.
   public static func load(
     _ tensor: GGUFTensorInfo, from file: GGUFFile, device: Device, registry: BackendRegistry = .standard
   ) throws -> QTensor {

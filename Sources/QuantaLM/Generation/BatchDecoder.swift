@@ -31,6 +31,12 @@ public final class BatchDecoder {
   private var plans: [Entry] = []
   private var uses = 0
 
+  /// A decoder for up to `maxBatch` sessions of `model` (activation memory for that many rows).
+  ///
+  /// - Parameters:
+  ///   - model: The model whose sessions are stepped.
+  ///   - maxBatch: Most sessions per step (at least 1); sizes the activation memory.
+  /// - Throws: `QuantaError.indexOutOfRange` for `maxBatch` below 1, or the backend's allocation error.
   public init(model: LanguageModel, maxBatch: Int = 16) throws {
     guard maxBatch >= 1 else {
       throw QuantaError.indexOutOfRange(op: "BatchDecoder maxBatch", index: maxBatch, bound: Int.max)
@@ -48,6 +54,13 @@ public final class BatchDecoder {
 
   /// Appends `tokens[i]` to `sessions[i]` for every `i`, in one forward pass, and leaves each
   /// token's logits in its session (`Session.withLastLogits`), as `Session.evaluate(token:)` does.
+  ///
+  /// - Parameters:
+  ///   - sessions: 1…`maxBatch` distinct sessions of this decoder's model, each with room for a token.
+  ///   - tokens: One token id per session.
+  /// - Throws: `ModelError.emptyInput`, `QuantaError.shapeMismatch` (count), `QuantaError.unsupported`
+  ///   (another model's session), `QuantaError.invalidBuffer` (a session twice),
+  ///   `ModelError.invalidToken`, `ModelError.contextFull`, or the backend's error.
   public func decode(_ sessions: [Session], tokens: [Int32]) throws {
     try run(sessions, tokens: tokens, greedy: false)
     let vocab = transformer.config.vocabularySize
@@ -69,6 +82,12 @@ public final class BatchDecoder {
 
   /// The same, returning the index of each row's largest logit (greedy sampling) computed where the
   /// model runs: on a GPU only those ids come back. The sessions' `withLastLogits` are not updated.
+  ///
+  /// - Parameters:
+  ///   - sessions: As for `decode(_:tokens:)`.
+  ///   - tokens: One token id per session.
+  /// - Returns: The most likely next token of each session, in order.
+  /// - Throws: What `decode(_:tokens:)` throws.
   public func decodeGreedy(_ sessions: [Session], tokens: [Int32]) throws -> [Int32] {
     try run(sessions, tokens: tokens, greedy: true)
     var ids = [Int32](repeating: 0, count: sessions.count)

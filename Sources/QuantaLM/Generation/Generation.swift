@@ -97,6 +97,10 @@ public struct StopStringFilter: Sendable {
   public init(_ stops: [String]) { self.stops = stops.filter { !$0.isEmpty } }
 
   /// The text that can be printed now, and the stop string when one completed.
+  ///
+  /// - Parameter piece: The next decoded text.
+  /// - Returns: The text now safe to print, and the stop string reached, if any (then `text` ends
+  ///   before it).
   public mutating func push(_ piece: String) -> (text: String, stop: String?) {
     guard !stops.isEmpty else { return (piece, nil) }
     held += piece
@@ -136,6 +140,14 @@ extension Session {
   /// end-of-generation token, a stop string, `maxTokens`, a full context (after which
   /// `contextShift` drops half of the tokens after `keep` and goes on) or `isCancelled()`.
   /// `onText` gets each printable piece.
+  ///
+  /// - Parameters:
+  ///   - prompt: Token ids (at least one).
+  ///   - options: Limits, sampling and stop strings.
+  ///   - isCancelled: Polled between tokens; true ends the generation with `.cancelled`.
+  ///   - onText: Gets each printable piece (never part of a stop string).
+  /// - Returns: Counts, timings and why the generation stopped.
+  /// - Throws: `ModelError.emptyInput`, what `Session.evaluate` throws, or what `onText` throws.
   public func generate(
     promptTokens prompt: [Int32], options: GenerationOptions, isCancelled: () -> Bool = { false },
     onText: (String) throws -> Void
@@ -269,6 +281,12 @@ extension LanguageModel {
   /// Streams the continuation of `prompt`: `.text` pieces as they are generated, then
   /// `.finished` with counts and timings. Runs in a fresh session on its own thread (the forward
   /// passes block); ending the iteration early cancels it.
+  ///
+  /// - Parameters:
+  ///   - prompt: The text to continue (tokenized with `options.addSpecial` / `parseSpecial`).
+  ///   - options: Limits, sampling and stop strings.
+  /// - Returns: A stream of `.text` pieces and one `.finished`; it ends with the error when the
+  ///   generation throws.
   public func generate(prompt: String, options: GenerationOptions = .init()) -> AsyncThrowingStream<
     GenerationEvent, any Error
   > {
@@ -279,6 +297,13 @@ extension LanguageModel {
   /// Streams a chat reply to `messages`, in the model's chat format (`chatTemplate`). The whole
   /// conversation is evaluated in a fresh session; for a conversation of many turns use
   /// `ChatSession`, which keeps its KV cache between turns.
+  ///
+  /// - Parameters:
+  ///   - messages: The conversation so far; the reply is the next assistant turn.
+  ///   - options: Limits, sampling and stop strings (the format's end-of-turn text is added).
+  /// - Returns: A stream of `.text` pieces and one `.finished`.
+  /// - Throws: `GenerationError.noChatTemplate` when the model has no chat format, or the template's
+  ///   `JinjaError` when it cannot render `messages`.
   public func chat(_ messages: [ChatTemplate.Message], options: GenerationOptions = .init()) throws
     -> AsyncThrowingStream<GenerationEvent, any Error>
   {
@@ -298,6 +323,12 @@ extension LanguageModel {
   /// The tokens of a prompt rendered by `template` (control tokens parsed). When the tokenizer
   /// adds BOS (EOS) itself, a `bos_token` text the template wrote at the start (an `eos_token` at
   /// the end) is dropped first, as llama.cpp's chat does, so it is not doubled.
+  ///
+  /// - Parameters:
+  ///   - text: The prompt as `template` rendered it.
+  ///   - template: The template that rendered it (for its BOS/EOS texts).
+  ///   - addSpecial: Whether the tokenizer adds BOS/EOS as the vocabulary asks.
+  /// - Returns: The prompt's token ids.
   public func chatPromptTokens(_ text: String, template: ChatTemplate, addSpecial: Bool) -> [Int32] {
     var t = Substring(text)
     let v = tokenizer.vocabulary
@@ -311,6 +342,11 @@ extension LanguageModel {
   }
 
   /// Streams the continuation of already tokenized `promptTokens`.
+  ///
+  /// - Parameters:
+  ///   - promptTokens: Token ids (at least one).
+  ///   - options: Limits, sampling and stop strings.
+  /// - Returns: A stream of `.text` pieces and one `.finished`.
   public func generate(promptTokens: [Int32], options: GenerationOptions = .init()) -> AsyncThrowingStream<
     GenerationEvent, any Error
   > {
@@ -321,6 +357,12 @@ extension LanguageModel {
   }
 
   /// The whole continuation of `prompt` as one string, with its summary.
+  ///
+  /// - Parameters:
+  ///   - prompt: The text to continue.
+  ///   - options: Limits, sampling and stop strings.
+  /// - Returns: The generated text and the summary.
+  /// - Throws: What the generation throws, or `GenerationError.endedWithoutSummary`.
   public func complete(prompt: String, options: GenerationOptions = .init()) async throws -> (
     text: String, summary: GenerationSummary
   ) {

@@ -57,6 +57,16 @@ public final class LanguageModel: Sendable {
   public var backend: any ComputeBackend { transformer.backend }
 
   /// Opens `path` (memory-mapped) and loads it onto `device`, whose backend `registry` opens.
+  ///
+  /// - Parameters:
+  ///   - path: A GGUF file.
+  ///   - device: Where the weights and the KV caches go.
+  ///   - registry: Opens the backend of `device` (e.g. `BackendRegistry.standard`).
+  ///   - options: Context length, batch size and matmul settings.
+  /// - Returns: The loaded model.
+  /// - Throws: `GGUFError` for a file that cannot be read, `ModelError` for an unsupported or
+  ///   inconsistent model, `QuantaError.deviceUnavailable` when the device cannot be opened, or the
+  ///   `ModelError.insufficientMemory` when the weights and one session do not fit the device.
   public static func load(
     path: String, device: Device = .cpu, registry: BackendRegistry, options: ModelLoadOptions = .init()
   ) async throws -> LanguageModel {
@@ -65,6 +75,13 @@ public final class LanguageModel: Sendable {
   }
 
   /// Loads onto an already opened backend.
+  ///
+  /// - Parameters:
+  ///   - path: A GGUF file.
+  ///   - backend: The opened backend the weights go to.
+  ///   - options: Context length, batch size and matmul settings.
+  /// - Returns: The loaded model.
+  /// - Throws: As `load(path:device:registry:options:)`, without the device error.
   public static func load(path: String, backend: any ComputeBackend, options: ModelLoadOptions = .init())
     async throws
     -> LanguageModel
@@ -73,6 +90,13 @@ public final class LanguageModel: Sendable {
   }
 
   /// Builds the model from an opened file (synchronous; `load` is the usual entry point).
+  ///
+  /// - Parameters:
+  ///   - file: The opened GGUF file.
+  ///   - backend: The backend the weights go to.
+  ///   - options: Context length, batch size and matmul settings (each positive).
+  /// - Throws: `QuantaError.invalidArgument` for a non-positive option, `ModelError` for an
+  ///   unsupported or inconsistent model, or `ModelError.insufficientMemory`.
   public init(file: GGUFFile, backend: any ComputeBackend, options: ModelLoadOptions = .init()) throws {
     guard options.contextLength > 0, options.batchSize > 0, options.logitsChunk > 0 else {
       throw QuantaError.invalidArgument(
@@ -128,6 +152,9 @@ public final class LanguageModel: Sendable {
   }
 
   /// A new conversation state (KV cache of `contextLength` tokens on the device).
+  ///
+  /// - Returns: An empty session.
+  /// - Throws: The backend's allocation error (e.g. out of device memory).
   public func makeSession() throws -> Session { try Session(model: self) }
 
   /// Bytes of one session's KV cache.

@@ -66,6 +66,8 @@ public final class Session {
   public func reset() { tokens.removeAll(keepingCapacity: true) }
 
   /// Drops the tokens from `position` on (e.g. to re-evaluate the end of a prompt).
+  ///
+  /// - Parameter position: The first position dropped; at or past `position` (the count) nothing changes.
   public func truncate(to position: Int) {
     guard position < tokens.count else { return }
     tokens.removeSubrange(max(0, position)...)
@@ -76,6 +78,10 @@ public final class Session {
   /// positions, and every layer's rows above the first were computed with the dropped tokens in
   /// view, so the rest is evaluated again at its new positions (one prompt batch): the cache then
   /// equals a fresh evaluation of the shifted tokens. Returns false when nothing can be dropped.
+  ///
+  /// - Parameter keep: Tokens at the start that stay (clamped to 0…`position`).
+  /// - Returns: Whether tokens were dropped.
+  /// - Throws: What `evaluate(tokens:)` throws while the kept tail is evaluated again.
   public func shiftContext(keep: Int) throws -> Bool {
     let keep = max(0, min(keep, tokens.count))
     let discard = (tokens.count - keep) / 2
@@ -88,6 +94,11 @@ public final class Session {
 
   /// Appends `tokens` to the context and returns the logits (`vocabularySize` values) of the last
   /// one. A prompt goes through as one batch (the mat-mat path), in chunks of `batchSize` tokens.
+  ///
+  /// - Parameter new: Token ids to append (at least one; each below the vocabulary size).
+  /// - Returns: The last token's logits, `vocabularySize` values.
+  /// - Throws: `ModelError.emptyInput`, `ModelError.invalidToken`, `ModelError.contextFull` when the
+  ///   tokens do not fit the cache, or the backend's error.
   @discardableResult
   public func evaluate(tokens new: [Int32]) throws -> [Float] {
     try evaluate(new, allRows: nil)
@@ -95,6 +106,9 @@ public final class Session {
   }
 
   /// Appends one token (a decode step: no allocation) and leaves its logits for `withLastLogits`.
+  ///
+  /// - Parameter id: The token id to append.
+  /// - Throws: `ModelError.invalidToken`, `ModelError.contextFull`, or the backend's error.
   public func evaluate(token id: Int32) throws {
     let vocab = transformer.config.vocabularySize
     guard id >= 0, Int(id) < vocab else { throw ModelError.invalidToken(id: id, vocabularySize: vocab) }
@@ -105,6 +119,10 @@ public final class Session {
   /// Appends one token and returns the index of its largest logit (the first on ties: greedy
   /// sampling), computed where the model runs: on a GPU only that id comes back, not the logits.
   /// `withLastLogits` is not updated by this call.
+  ///
+  /// - Parameter id: The token id to append.
+  /// - Returns: The id of the most likely next token.
+  /// - Throws: `ModelError.invalidToken`, `ModelError.contextFull`, or the backend's error.
   public func evaluateGreedy(token id: Int32) throws -> Int32 {
     let vocab = transformer.config.vocabularySize
     guard id >= 0, Int(id) < vocab else { throw ModelError.invalidToken(id: id, vocabularySize: vocab) }
@@ -129,6 +147,11 @@ public final class Session {
 
   /// Appends `tokens` and calls `body(i, logits)` with the logits of every one of them, in order
   /// (perplexity). Logits are computed `logitsChunk` rows at a time, never all at once.
+  ///
+  /// - Parameters:
+  ///   - new: Token ids to append (at least one).
+  ///   - body: Called with each token's index in `new` and its logits (valid during the call only).
+  /// - Throws: What `evaluate(tokens:)` throws, or what `body` throws.
   public func evaluateAll(tokens new: [Int32], _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void)
     throws
   {
@@ -137,6 +160,10 @@ public final class Session {
   }
 
   /// The logits of every token of `tokens`, appended to the context (`tokens.count` rows).
+  ///
+  /// - Parameter new: Token ids to append (at least one).
+  /// - Returns: One row of `vocabularySize` logits per token.
+  /// - Throws: What `evaluate(tokens:)` throws.
   public func evaluateAll(tokens new: [Int32]) throws -> [[Float]] {
     var rows: [[Float]] = []
     rows.reserveCapacity(new.count)
@@ -145,6 +172,9 @@ public final class Session {
   }
 
   /// Logits of the last evaluated token, without copying (valid until the next evaluation).
+  ///
+  /// - Parameter body: Gets the logits, `vocabularySize` values.
+  /// - Returns: What `body` returns.
   public func withLastLogits<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
     try hostLogits.withUnsafeBufferPointer(body)
   }
