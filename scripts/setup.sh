@@ -10,6 +10,8 @@ python3 -c 'import jinja2' 2>/dev/null || need_pip+=(jinja2)
 # The server's client tests (Tests/ServePython): the official OpenAI client and pytest.
 python3 -c 'import openai' 2>/dev/null || need_pip+=(openai)
 python3 -c 'import pytest' 2>/dev/null || need_pip+=(pytest)
+# jsonschema: an independent validator of the server's json_schema outputs.
+python3 -c 'import jsonschema' 2>/dev/null || need_pip+=(jsonschema)
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "setup: pip install ${need_pip[*]} (from PyPI)" >&2
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
