@@ -73,7 +73,7 @@ public final class BatchDecoder {
     for (i, s) in sessions.enumerated() {
       s.hostLogits.withUnsafeMutableBufferPointer { dst in
         hostLogits.withUnsafeBufferPointer { src in
-          for j in 0..<vocab { dst[j] = src[i * vocab + j] }
+          _ = dst.update(fromContentsOf: src[(i * vocab)..<((i + 1) * vocab)])
         }
       }
       s.appendDecoded(tokens[i])
