@@ -178,8 +178,8 @@ struct SamplingFields: Decodable {
   }
 
   /// The scheduler's settings, validated: llama-server's defaults where a field is absent.
-  func resolve(prompt: [Int32], model: LanguageModel, extraStops: [String] = []) throws(APIError)
-    -> SlotRequest
+  func resolve(prompt: [Int32], model: LanguageModel, extraStops: [String] = [], topLogprobs: Int? = nil)
+    throws(APIError) -> SlotRequest
   {
     let n = self.n?.value
     let top_k = self.top_k?.value
@@ -253,7 +253,8 @@ struct SamplingFields: Decodable {
         throw .invalidRequest("\(grammar != nil ? "'grammar'" : "the JSON schema's grammar"): \(error)")
       }
     }
-    return SlotRequest(promptTokens: prompt, maxTokens: limit, sampling: o, stopStrings: stops)
+    return SlotRequest(
+      promptTokens: prompt, maxTokens: limit, sampling: o, stopStrings: stops, topLogprobs: topLogprobs)
   }
 }
 
@@ -280,13 +281,37 @@ protocol SamplingRequest {
 struct ChatCompletionRequest: Decodable, SamplingRequest {
   var messages: [ChatMessage]
   var sampling: SamplingFields
+  var logprobs: Bool?
+  var top_logprobs: IntegerField?
 
   init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: Keys.self)
     messages = try c.decode([ChatMessage].self, forKey: .messages)
+    logprobs = try c.decodeIfPresent(Bool.self, forKey: .logprobs)
+    top_logprobs = try c.decodeIfPresent(IntegerField.self, forKey: .top_logprobs)
     sampling = try SamplingFields(from: decoder)
   }
-  enum Keys: String, CodingKey { case messages }
+  enum Keys: String, CodingKey { case messages, logprobs, top_logprobs }
+
+  /// OpenAI's `logprobs: true` with `top_logprobs` 0…20 (0 when absent); nil: no log-probabilities.
+  func topLogprobs() throws(APIError) -> Int? {
+    let top = top_logprobs?.value
+    guard logprobs == true else {
+      if top != nil { throw .invalidRequest("'top_logprobs' needs 'logprobs': true") }
+      return nil
+    }
+    return try checkedLogprobCount(top ?? 0, field: "top_logprobs")
+  }
+}
+
+/// Most alternatives per token the log-probability fields take (OpenAI's limit).
+let maxTopLogprobs = 20
+
+func checkedLogprobCount(_ n: Int, field: String) throws(APIError) -> Int {
+  guard (0...maxTopLogprobs).contains(n) else {
+    throw .invalidRequest("'\(field)' must be an integer in 0...\(maxTopLogprobs), got \(n)")
+  }
+  return n
 }
 
 struct ChatMessage: Decodable {
@@ -342,8 +367,16 @@ struct CompletionRequest: Decodable, SamplingRequest {
   }
   var prompt: Prompt
   var sampling: SamplingFields
+  /// The legacy API's `logprobs: N`: log-probabilities with N alternatives per token.
+  var logprobs: IntegerField?
 
-  enum Keys: String, CodingKey { case prompt }
+  enum Keys: String, CodingKey { case prompt, logprobs }
+
+  /// `logprobs` checked (0…20); nil: none asked.
+  func topLogprobs() throws(APIError) -> Int? {
+    guard let n = logprobs?.value else { return nil }
+    return try checkedLogprobCount(n, field: "logprobs")
+  }
 
   init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: Keys.self)
@@ -362,6 +395,7 @@ struct CompletionRequest: Decodable, SamplingRequest {
       throw DecodingError.dataCorruptedError(
         forKey: .prompt, in: c, debugDescription: "expected a string, an array of one string or of token ids")
     }
+    logprobs = try c.decodeIfPresent(IntegerField.self, forKey: .logprobs)
     sampling = try SamplingFields(from: decoder)
   }
 }

@@ -167,7 +167,7 @@ public final class OpenAIServer: Sendable {
     }
     let prompt = model.chatPromptTokens(text, template: template, addSpecial: true)
     let slotRequest = try chat.sampling.resolve(
-      prompt: prompt, model: model, extraStops: [template.endOfTurn])
+      prompt: prompt, model: model, extraStops: [template.endOfTurn], topLogprobs: try chat.topLogprobs())
     return try await respond(request, slotRequest, fields: chat.sampling, kind: .chat)
   }
 
@@ -185,7 +185,8 @@ public final class OpenAIServer: Sendable {
       }
       prompt = ids
     }
-    let slotRequest = try completion.sampling.resolve(prompt: prompt, model: model)
+    let slotRequest = try completion.sampling.resolve(
+      prompt: prompt, model: model, topLogprobs: try completion.topLogprobs())
     return try await respond(request, slotRequest, fields: completion.sampling, kind: .completion)
   }
 
@@ -226,7 +227,9 @@ public final class OpenAIServer: Sendable {
         status: .ok, headers: headers,
         body: ResponseBody { writer in
           try await request.body.consumeWithInboundCloseHandler { _ in
-            let chunk = { (delta: String?, finish: FinishReason?) -> [String: Any] in
+            var logprobs = LogprobsWriter(kind: kind, enabled: r.topLogprobs != nil)
+            var pending: [TokenLogprob] = []
+            let chunk = { (delta: String?, finish: FinishReason?, lp: Any) -> [String: Any] in
               var choice: [String: Any] = ["index": 0, "finish_reason": finish?.rawValue ?? NSNull()]
               switch kind {
               case .chat:
@@ -236,14 +239,14 @@ public final class OpenAIServer: Sendable {
               case .completion:
                 choice["text"] = delta ?? ""
               }
-              choice["logprobs"] = NSNull()
+              choice["logprobs"] = lp
               return [
                 "id": id, "object": kind.chunkObject, "created": created, "model": modelName,
                 "choices": [choice],
               ]
             }
             if kind == .chat {
-              var first = chunk("", nil)
+              var first = chunk("", nil, NSNull())
               first["choices"] = [
                 ["index": 0, "delta": ["role": "assistant", "content": ""], "finish_reason": NSNull()]
               ]
@@ -252,11 +255,19 @@ public final class OpenAIServer: Sendable {
             do {
               for try await event in submission.events {
                 switch event {
-                case .text(let t): try await writer.write(sse(chunk(t, nil)))
+                case .logprobs(let entries): pending += entries
+                case .text(let t):
+                  let lp = logprobs.chunk(pending)
+                  pending.removeAll()
+                  try await writer.write(sse(chunk(t, nil, lp)))
                 case .finished(let result):
-                  try await writer.write(sse(chunk(nil, result.finishReason)))
+                  if !pending.isEmpty {
+                    // Tokens whose text was empty.
+                    try await writer.write(sse(chunk(kind == .chat ? nil : "", nil, logprobs.chunk(pending))))
+                  }
+                  try await writer.write(sse(chunk(nil, result.finishReason, NSNull())))
                   if includeUsage {
-                    var usage = chunk(nil, nil)
+                    var usage = chunk(nil, nil, NSNull())
                     usage["choices"] = [Any]()
                     usage["usage"] = usageObject(result)
                     try await writer.write(sse(usage))
@@ -276,13 +287,15 @@ public final class OpenAIServer: Sendable {
           try await writer.finish(nil)
         })
     }
-    let (text, result) = try await request.body.consumeWithInboundCloseHandler { _ in
+    let (text, result, entries) = try await request.body.consumeWithInboundCloseHandler { _ in
       var text = ""
       var result: SlotResult?
+      var entries: [TokenLogprob] = []
       do {
         for try await event in submission.events {
           switch event {
           case .text(let t): text += t
+          case .logprobs(let l): entries += l
           case .finished(let r): result = r
           }
         }
@@ -290,12 +303,14 @@ public final class OpenAIServer: Sendable {
         throw e == .cancelledByShutdown ? APIError.unavailable(e.description) : APIError.server(e.description)
       }
       guard let result else { throw APIError.server("the generation ended without a result") }
-      return (text, result)
+      return (text, result, entries)
     } onInboundClosed: {
       submission.cancel()
     }
+    var logprobs = LogprobsWriter(kind: kind, enabled: r.topLogprobs != nil)
     var choice: [String: Any] = [
-      "index": 0, "finish_reason": result.finishReason.rawValue, "logprobs": NSNull(),
+      "index": 0, "finish_reason": result.finishReason.rawValue,
+      "logprobs": logprobs.chunk(entries),
     ]
     switch kind {
     case .chat: choice["message"] = ["role": "assistant", "content": text]
@@ -341,6 +356,77 @@ private func usageObject(_ r: SlotResult) -> [String: Any] {
     "total_tokens": r.promptTokens + r.completionTokens,
     "prompt_tokens_details": ["cached_tokens": r.cachedTokens],
   ]
+}
+
+/// Log-probabilities in a response's shape: chat's `{"content": [{token, logprob, bytes,
+/// top_logprobs}]}`, or the legacy completion's `{tokens, token_logprobs, top_logprobs,
+/// text_offset}` (offsets in characters from the start of the completion, counted over the tokens'
+/// texts and across the chunks of a stream).
+struct LogprobsWriter {
+  let kind: OpenAIServer.Kind
+  let enabled: Bool
+  /// Characters of the token texts before the next chunk's.
+  private var offset = 0
+
+  init(kind: OpenAIServer.Kind, enabled: Bool) {
+    self.kind = kind
+    self.enabled = enabled
+  }
+
+  /// The `logprobs` value of a chunk (or a whole response) made by `entries`; `NSNull` when
+  /// log-probabilities were not asked for.
+  mutating func chunk(_ entries: [TokenLogprob]) -> Any {
+    guard enabled else { return NSNull() }
+    switch kind {
+    case .chat:
+      return [
+        "content": entries.map { e -> [String: Any] in
+          var o = Self.entry(e.token)
+          o["top_logprobs"] = e.top.map(Self.entry)
+          return o
+        },
+        "refusal": NSNull(),
+      ] as [String: Any]
+    case .completion:
+      var offsets: [Int] = []
+      var at = offset
+      for e in entries {
+        offsets.append(at)
+        at += Self.text(e.token.bytes).unicodeScalars.count
+      }
+      offset = at
+      return [
+        "tokens": entries.map { Self.text($0.token.bytes) },
+        "token_logprobs": entries.map { Self.number($0.token.logprob) },
+        "top_logprobs": entries.map { e -> [String: Any] in
+          var o: [String: Any] = [:]
+          // Two alternatives with the same text: the more likely one (listed first) is kept.
+          for t in e.top where o[Self.text(t.bytes)] == nil { o[Self.text(t.bytes)] = Self.number(t.logprob) }
+          return o
+        },
+        "text_offset": offsets,
+      ] as [String: Any]
+    }
+  }
+
+  static func entry(_ t: TokenProbability) -> [String: Any] {
+    ["token": text(t.bytes), "logprob": number(t.logprob), "bytes": t.bytes.map(Int.init)]
+  }
+
+  /// A token's text: its bytes up to the first incomplete or invalid UTF-8 sequence (a token that
+  /// is part of a character has its bytes in `bytes`), as llama-server writes it.
+  static func text(_ bytes: [UInt8]) -> String {
+    if let s = String(validating: bytes, as: UTF8.self) { return s }
+    var n = bytes.count
+    while n > 0 {
+      n -= 1
+      if let s = String(validating: bytes[..<n], as: UTF8.self) { return s }
+    }
+    return ""
+  }
+
+  /// JSON has no infinities: a token the model rules out (−∞) gets OpenAI's floor, −9999.
+  static func number(_ x: Float) -> Double { x.isFinite ? Double(x) : -9999 }
 }
 
 private func sse(_ object: [String: Any]) throws -> ByteBuffer {

@@ -8,6 +8,7 @@ tiny`, 2.3M parameters, no chat template: chat requests use chatml). QUANTA_BIN 
 import asyncio
 import http.client
 import json
+import math
 import os
 import re
 import select
@@ -431,3 +432,77 @@ def test_response_format_json_object_and_grammar(server):
     assert status == 400, body
     status, body = server.json("POST", "/v1/completions", {"prompt": "x", "response_format": {"type": "xml"}})
     assert status == 400 and "response_format" in body["error"]["message"], body
+
+
+def test_chat_logprobs(server):
+    client = server.client()
+    r = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=10, temperature=0,
+                                       logprobs=True, top_logprobs=3)
+    content = r.choices[0].logprobs.content
+    assert r.choices[0].finish_reason == "length", r.choices[0].message.content
+    assert len(content) == r.usage.completion_tokens == 10
+    assert b"".join(bytes(e.bytes) for e in content).decode() == r.choices[0].message.content
+    for e in content:
+        assert len(e.top_logprobs) == 3
+        tops = [t.logprob for t in e.top_logprobs]
+        assert tops == sorted(tops, reverse=True) and all(t <= 0 for t in tops)
+        assert sum(math.exp(t) for t in tops) <= 1 + 1e-5
+        # Greedy: the chosen token is the most likely one.
+        assert e.token == e.top_logprobs[0].token and abs(e.logprob - tops[0]) < 1e-6
+    # The model's distribution, not the sampler's: the first token's alternatives do not depend on
+    # the temperature (1.7 would scale them by 1/1.7). Not bit-equal: this prompt's prefix now comes
+    # from the slot's cache, so its last token goes through a one-row pass instead of the prompt batch.
+    hot = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=1, temperature=1.7, seed=3,
+                                         logprobs=True, top_logprobs=3)
+    first = hot.choices[0].logprobs.content[0]
+    assert [t.token for t in first.top_logprobs] == [t.token for t in content[0].top_logprobs]
+    for hot_t, cold_t in zip(first.top_logprobs, content[0].top_logprobs):
+        assert abs(hot_t.logprob - cold_t.logprob) < 0.03, (first, content[0])
+    # top_logprobs absent: the sampled token alone. Streamed: the same entries, chunk by chunk.
+    r0 = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=10, temperature=0, logprobs=True)
+    assert [e.top_logprobs for e in r0.choices[0].logprobs.content] == [[]] * 10
+    streamed = []
+    for chunk in client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=10, temperature=0,
+                                                logprobs=True, top_logprobs=3, stream=True):
+        for c in chunk.choices:
+            if c.logprobs is not None and c.logprobs.content:
+                streamed += c.logprobs.content
+    assert [(e.token, [t.token for t in e.top_logprobs]) for e in streamed] == \
+        [(e.token, [t.token for t in e.top_logprobs]) for e in content]
+    assert all(abs(a.logprob - b.logprob) < 0.03 for a, b in zip(streamed, content))
+    # Without logprobs: null.
+    assert client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=2).choices[0].logprobs is None
+
+
+def test_completion_logprobs(server):
+    client = server.client()
+    r = client.completions.create(model="tiny", prompt="Once upon a time", max_tokens=8, temperature=0, logprobs=2)
+    lp = r.choices[0].logprobs
+    n = r.usage.completion_tokens
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset) == n
+    # A token that is not whole UTF-8 (this random model makes some) is written without those bytes,
+    # as llama-server does; the text has U+FFFD there.
+    assert "".join(lp.tokens) == r.choices[0].text.replace("\ufffd", "")
+    assert lp.text_offset[0] == 0
+    assert all(lp.text_offset[i + 1] == lp.text_offset[i] + len(lp.tokens[i]) for i in range(n - 1))
+    for tok, logprob, top in zip(lp.tokens, lp.token_logprobs, lp.top_logprobs):
+        assert 1 <= len(top) <= 2 and logprob <= 0
+        assert abs(max(top.values()) - logprob) < 1e-6 and tok in top
+    streamed = [c.choices[0].logprobs for c in client.completions.create(
+        model="tiny", prompt="Once upon a time", max_tokens=8, temperature=0, logprobs=2, stream=True)
+        if c.choices and c.choices[0].logprobs is not None]
+    assert sum((s.tokens for s in streamed), []) == lp.tokens
+    assert sum((s.text_offset for s in streamed), []) == lp.text_offset
+
+
+def test_logprobs_errors(server):
+    for body in ({"messages": MESSAGES, "logprobs": True, "top_logprobs": 21},
+                 {"messages": MESSAGES, "logprobs": True, "top_logprobs": -1},
+                 {"messages": MESSAGES, "top_logprobs": 2},
+                 {"messages": MESSAGES, "logprobs": 3}):
+        status, out = server.json("POST", "/v1/chat/completions", body)
+        assert status == 400 and out["error"]["type"] == "invalid_request_error", (body, out)
+        assert "logprobs" in out["error"]["message"], out
+    for value in (-1, 21, 1.5, True):
+        status, out = server.json("POST", "/v1/completions", {"prompt": "x", "logprobs": value})
+        assert status == 400 and "logprobs" in out["error"]["message"], (value, out)
