@@ -344,6 +344,18 @@ struct KernelTable: @unchecked Sendable {
   }
   func quantizer(_ dotType: Int32) -> qk_quantize_fn? { qk_table_quantizer(table, dotType) }
 
+  /// A type's prompt mat-mat kernel (`qk_gemm_fn`), its activation side values and their group size.
+  struct Gemm {
+    var run: qk_gemm_fn
+    var act: qk_gemm_act_fn
+    var group: Int
+  }
+  func gemm(_ type: GGMLType) -> Gemm? {
+    let id = Int32(type.rawValue)
+    guard let run = qk_table_gemm(table, id), let act = qk_table_gemm_act(table, id) else { return nil }
+    return Gemm(run: run, act: act, group: Int(qk_table_gemm_group(table, id)))
+  }
+
   /// A row dequantizer to f32 for `type`: the C kernel where the table has one (bit-equal), else
   /// the reference codec; nil when neither exists.
   func dequantizer(_ type: GGMLType) -> ((UnsafeRawPointer, UnsafeMutablePointer<Float>, Int) -> Void)? {
