@@ -32,6 +32,8 @@ public final class CPUBackend: ComputeBackend {
   /// The default kernel table (the configured or best ISA).
   let kernels: KernelTable
   let scratch = ScratchArena()
+  /// The last RoPE cos/sin table (see `rope`).
+  let ropeMemo = RopeMemo()
 
   public init(configuration: Configuration = .init()) throws {
     let requested = configuration.threadCount ?? CPUBackend.availableCPUs
@@ -367,6 +369,24 @@ struct KernelTable: @unchecked Sendable {
   }
   var tileRows: Int { Int(max(table.pointee.tile_rows, 1)) }
   var tileCols: Int { Int(max(table.pointee.tile_cols, 1)) }
+}
+
+/// The last RoPE cos/sin table and what it was computed for (positions, parameters and frequency
+/// factors by value): a hit returns the same floats a recomputation would.
+final class RopeMemo: Sendable {
+  struct Key: Equatable {
+    var positions: [Int32]
+    var parameters: RopeParameters
+    var freqFactors: [Float]?
+  }
+  private let last = Mutex<(key: Key, cache: [Float])?>(nil)
+
+  func cache(for key: Key, compute: () -> [Float]) -> [Float] {
+    if let hit = last.withLock({ $0?.key == key ? $0?.cache : nil }) { return hit }
+    let cache = compute()
+    last.withLock { $0 = (key, cache) }
+    return cache
+  }
 }
 
 /// Reusable scratch memory: large scratch allocated per call would be mmapped and page-faulted on

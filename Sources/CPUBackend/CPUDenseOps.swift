@@ -105,18 +105,29 @@ extension CPUBackend {
       freqBase: parameters.freqBase,
       freqScale: parameters.freqScale, attnFactor: parameters.attnFactor)
     let cacheCount = tokens * CPUOps.ropeCacheCount(nRot: p.nRot)
-    scratch.with(bytes: cacheCount * 4) { raw in
-      let cache = raw.assumingMemoryBound(to: Float.self)
-      positions.withUnsafeBufferPointer { pos in
-        let chunk = pool.chunk(for: tokens, minimum: max(1, 4096 / max(heads * headDim, 1)))
-        pool.parallelFor(count: tokens, chunk: chunk) { t, _ in
-          CPUOps.ropeCache(
-            positions: pos.baseAddress!, parameters: p, freqFactors: ff, into: cache, tokens: t)
-          CPUOps.rope(
-            op, tokenStride: heads * headDim, nHead: heads, headDim: headDim, mode: p.mode, nRot: p.nRot,
-            cache: cache,
-            tokens: t)
+    let chunk = pool.chunk(for: tokens, minimum: max(1, 4096 / max(heads * headDim, 1)))
+    // Every layer's q and k rotate by the same positions: the cos/sin table (sinf/cosf per token
+    // and pair, most of this op's time on a prompt) is computed once per forward pass.
+    let key = RopeMemo.Key(
+      positions: positions, parameters: p,
+      freqFactors: ff.map { Array(UnsafeBufferPointer(start: $0, count: p.nRot / 2)) })
+    let cache = ropeMemo.cache(for: key) {
+      var values = [Float](repeating: 0, count: cacheCount)
+      values.withUnsafeMutableBufferPointer { c in
+        positions.withUnsafeBufferPointer { pos in
+          pool.parallelFor(count: tokens, chunk: chunk) { t, _ in
+            CPUOps.ropeCache(
+              positions: pos.baseAddress!, parameters: p, freqFactors: ff, into: c.baseAddress!, tokens: t)
+          }
         }
+      }
+      return values
+    }
+    cache.withUnsafeBufferPointer { c in
+      pool.parallelFor(count: tokens, chunk: chunk) { t, _ in
+        CPUOps.rope(
+          op, tokenStride: heads * headDim, nHead: heads, headDim: headDim, mode: p.mode, nRot: p.nRot,
+          cache: c.baseAddress!, tokens: t)
       }
     }
   }

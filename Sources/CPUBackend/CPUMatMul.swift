@@ -130,7 +130,10 @@ extension CPUBackend {
       pool.parallelFor(count: m, chunk: pool.chunk(for: m, perThread: 2)) { rows, _ in
         gemm.act(Int32(k), Int32(rows.count), y + rows.lowerBound * ldY, ldY, info + rows.lowerBound * groups)
       }
-      let cols = min(m, max(8, CPUBackend.gemmPanelBytes / max(ldY, 1) / 8 * 8))
+      // As few column panels as the budget allows, of equal width (a multiple of the kernel's 8).
+      let widest = max(8, CPUBackend.gemmPanelBytes / max(ldY, 1))
+      let panels = (m + widest - 1) / widest
+      let cols = min(m, ((m + panels - 1) / panels + 7) / 8 * 8)
       let colChunks = (m + cols - 1) / cols
       let rows = min(n, pool.chunk(for: n, perThread: max(1, 4 / colChunks), minimum: 16, multiple: 16))
       let rowChunks = (n + rows - 1) / rows
