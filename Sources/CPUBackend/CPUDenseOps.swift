@@ -155,32 +155,43 @@ extension CPUBackend {
     }
   }
 
-  public func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor)
+  public func writeKV(
+    keys: Tensor, values: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor
+  )
     throws
   {
     let kvDim = keys.shape[1] * keys.shape[2]
     let nCtx = keyCache.shape[0]
     let (kp, vp) = (try f32(keys, "writeKV"), try f32(values, "writeKV"))
-    let (kc, vc) = (try half(keyCache, "writeKV"), try half(valueCache, "writeKV"))
+    let kc = try own(keyCache.buffer, "writeKV").base + keyCache.byteOffset
+    let vc = try own(valueCache.buffer, "writeKV").base + valueCache.byteOffset
+    guard let kStore = cacheRowStore(keyCache.type) else {
+      throw QuantaError.unsupported(op: "writeKV", type: keyCache.type.name, device: device)
+    }
+    guard let vStore = cacheRowStore(valueCache.type) else {
+      throw QuantaError.unsupported(op: "writeKV", type: valueCache.type.name, device: device)
+    }
+    let (kRow, vRow) = (
+      keyCache.rowByteCount * keyCache.shape[1], valueCache.rowByteCount * valueCache.shape[1]
+    )
     try positions.withUnsafeBufferPointer { pos in
       let base = pos.baseAddress!
       try parallelRows(
         positions.count, chunk: rowChunk(rows: positions.count, rowLength: kvDim),
         { (t, _) throws(CPUOpsError) in
           try CPUOps.storeKV(
-            kp, srcTokenStride: kvDim, positions: base, into: kc, cachePositionStride: kvDim, nCtx: nCtx,
-            kvDim: kvDim,
-            tokens: t)
+            kp, srcTokenStride: kvDim, positions: base, into: kc, rowBytes: kRow, nCtx: nCtx, kvDim: kvDim,
+            tokens: t, store: kStore)
           try CPUOps.storeKV(
-            vp, srcTokenStride: kvDim, positions: base, into: vc, cachePositionStride: kvDim, nCtx: nCtx,
-            kvDim: kvDim,
-            tokens: t)
+            vp, srcTokenStride: kvDim, positions: base, into: vc, rowBytes: vRow, nCtx: nCtx, kvDim: kvDim,
+            tokens: t, store: vStore)
         }, op: "writeKV")
     }
   }
 
   public func attention(
-    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters,
+    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor,
+    parameters: AttentionParameters,
     into out: Tensor
   ) throws {
     let (tokens, heads, headDim) = (query.shape[0], query.shape[1], query.shape[2])
@@ -188,18 +199,45 @@ extension CPUBackend {
       nHead: heads, nKVHead: keyCache.shape[1], headDim: headDim, nKV: parameters.kvLength)
     shape.nTokens = tokens  // the batch size picks the precision path, as in ggml
     let (qp, op) = (try f32(query, "attention"), try f32(out, "attention"))
-    let (kc, vc) = (try half(keyCache, "attention"), try half(valueCache, "attention"))
+    let kc = try own(keyCache.buffer, "attention").base + keyCache.byteOffset
+    let vc = try own(valueCache.buffer, "attention").base + valueCache.byteOffset
     let l = logits(parameters.softmax)
-    let perThread = CPUOps.attentionScratchCount(shape)
     let items = tokens * heads
     // Tasks cover whole GQA groups where possible (the op converts each K/V block once per group).
     let chunk = pool.chunk(for: items, perThread: 4, minimum: shape.groupSize, multiple: shape.groupSize)
+    guard keyCache.type == .f16, valueCache.type == .f16 else {
+      // Any other pair of cache types: read in place (AttentionCacheTypes.swift).
+      guard let kr = cacheReader(keyCache.type, kvHeads: shape.nKVHead, headDim: headDim) else {
+        throw QuantaError.unsupported(op: "attention", type: keyCache.type.name, device: device)
+      }
+      guard let vr = cacheReader(valueCache.type, kvHeads: shape.nKVHead, headDim: headDim) else {
+        throw QuantaError.unsupported(op: "attention", type: valueCache.type.name, device: device)
+      }
+      let perThread = CPUOps.cacheAttentionScratchBytes(shape, queryBytes: kr.queryBytes)
+      scratch.with(bytes: pool.threadCount * perThread) { raw in
+        positions.withUnsafeBufferPointer { pos in
+          pool.parallelFor(count: items, chunk: chunk) { r, thread in
+            CPUOps.attention(
+              q: qp, kCache: kc, vCache: vc, keys: kr, values: vr, positions: pos.baseAddress!, into: op,
+              shape: shape, logits: l, items: r, scratch: raw + thread * perThread)
+          }
+        }
+      }
+      return
+    }
+    let (kh, vh) = (kc.assumingMemoryBound(to: UInt16.self), vc.assumingMemoryBound(to: UInt16.self))
+    if !CPUOps.usesF16Path(shape) {
+      // Prompt batches: blocks of queries per converted key block (PromptAttention.swift).
+      promptAttention(q: qp, keys: kh, values: vh, positions: positions, shape: shape, logits: l, into: op)
+      return
+    }
+    let perThread = CPUOps.attentionScratchCount(shape)
     scratch.with(bytes: pool.threadCount * perThread * 4) { raw in
       let s = raw.assumingMemoryBound(to: Float.self)
       positions.withUnsafeBufferPointer { pos in
         pool.parallelFor(count: items, chunk: chunk) { r, thread in
           CPUOps.attention(
-            q: qp, kCache: kc, vCache: vc, positions: pos.baseAddress!, into: op, shape: shape, logits: l,
+            q: qp, kCache: kh, vCache: vh, positions: pos.baseAddress!, into: op, shape: shape, logits: l,
             items: r,
             scratch: s + thread * perThread)
         }

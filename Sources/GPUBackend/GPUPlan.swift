@@ -298,7 +298,8 @@ extension GPUPreparedPlan {
       case .matmul(let x, _, _, _) = op(i + 1), x.buffer === out.buffer, x.byteOffset == out.byteOffset,
       x.count == out.count, x.dtype == out.dtype, quantizedMatmul(at: i + 1, reading: x),
       scratch.byteCount >= out.count / 32 * 36,
-      GPUBackend.attentionWritesQ8_1(tokens: q.shape[0], headDim: q.shape[2])
+      GPUBackend.attentionWritesQ8_1(
+        tokens: q.shape[0], headDim: q.shape[2], f16Caches: kc.type == .f16 && vc.type == .f16)
     else { return nil }
     try gpu.attention(
       query: q, positions: pointer(positions), keyCache: kc, valueCache: vc, kvLength: kc.shape[0],
@@ -406,7 +407,7 @@ extension GPUPreparedPlan {
     var norm: (w: Tensor?, eps: Float)?
     var out: Tensor
     var factor: Float
-    var kv: (keyCache: Tensor, values: Tensor, valueCache: Tensor)?
+    var kv: (keyCache: QTensor, values: Tensor, valueCache: QTensor)?
     var positions: IndexTensor
     var parameters: RoPEParameters
     var freqFactors: Tensor?
@@ -450,10 +451,11 @@ extension GPUPreparedPlan {
       out = scaled
       i += 1
     }
-    var kv: (keyCache: Tensor, values: Tensor, valueCache: Tensor)?
+    var kv: (keyCache: QTensor, values: Tensor, valueCache: QTensor)?
+    // The fused kernel writes f16 caches; other cache types keep their own write_kv kernel.
     if case .writeKV(let k, let v, let kvPositions, let kc, let vc) = op(i), Self.sameView(k, out),
       kvPositions.buffer === positions.buffer, kvPositions.byteOffset == positions.byteOffset,
-      v.shape == k.shape
+      v.shape == k.shape, kc.type == .f16, vc.type == .f16
     {
       kv = (kc, v, vc)
       i += 1

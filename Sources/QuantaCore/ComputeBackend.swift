@@ -37,7 +37,7 @@ extension DeviceBuffer {
 /// time; an op it lacks is a typed error at the call, never a trap and never a silent CPU fallback.
 ///
 /// Shapes are numpy order (outermost first, last dimension contiguous): a weight matrix of `n`
-/// output rows of `k` values is `[n, k]`. Dense compute is f32; KV caches are f16.
+/// output rows of `k` values is `[n, k]`. Dense compute is f32; KV caches are `KVCacheType`s.
 public protocol ComputeBackend: AnyObject, Sendable {
   var device: Device { get }
   var info: DeviceInfo { get }
@@ -98,15 +98,20 @@ public protocol ComputeBackend: AnyObject, Sendable {
   /// key column `j` is position `j`, every row under token `t` is a query at `positions[t]`
   /// (`positions` is empty when no mask is asked for).
   func softmax(_ x: Tensor, positions: [Int32], parameters: SoftmaxParameters, into out: Tensor) throws
-  /// Writes `keys`/`values` f32 `[tokens, kvHeads, headDim]` as f16 into rows `positions[t]` of the
-  /// caches (`[capacity, kvHeads, headDim]` f16). Positions are already checked against capacity.
-  func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor) throws
+  /// Writes `keys`/`values` f32 `[tokens, kvHeads, headDim]` into rows `positions[t]` of the caches
+  /// (`[capacity, kvHeads, headDim]`, each of a `KVCacheType`: f16/bf16 rounded to nearest even,
+  /// q8_0/q4_0 quantized per 32-value block as ggml's `quantize_row_*`). Positions are already
+  /// checked against capacity. A backend throws `QuantaError.unsupported` for a type it lacks.
+  func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor)
+    throws
   /// Attention of `query` `[tokens, heads, headDim]` (token `t` at `positions[t]`) over rows
-  /// `0 ..< parameters.kvLength` of the f16 caches `[capacity, kvHeads, headDim]`, query head `h`
+  /// `0 ..< parameters.kvLength` of the caches `[capacity, kvHeads, headDim]` (read in their own
+  /// type, K and V each a `KVCacheType`), query head `h`
   /// reading kv head `h / (heads / kvHeads)`; `out` `[tokens, heads, headDim]` f32. A query that
   /// sees no key gets zeros.
   func attention(
-    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters,
+    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor,
+    parameters: AttentionParameters,
     into out: Tensor
   ) throws
   func silu(_ x: Tensor, into out: Tensor) throws
@@ -170,16 +175,19 @@ extension ComputeBackend {
   {
     throw unsupported("softmax", x.dtype.rawValue)
   }
-  public func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor)
+  public func writeKV(
+    keys: Tensor, values: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor
+  )
     throws
   {
-    throw unsupported("writeKV", keyCache.dtype.rawValue)
+    throw unsupported("writeKV", keyCache.type.name)
   }
   public func attention(
-    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters,
+    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor,
+    parameters: AttentionParameters,
     into out: Tensor
   ) throws {
-    throw unsupported("attention", keyCache.dtype.rawValue)
+    throw unsupported("attention", keyCache.type.name)
   }
   public func silu(_ x: Tensor, into out: Tensor) throws { throw unsupported("silu", x.dtype.rawValue) }
   public func gelu(_ x: Tensor, into out: Tensor) throws { throw unsupported("gelu", x.dtype.rawValue) }

@@ -37,9 +37,9 @@ public enum PlanOp: Sendable {
   case rmsNorm(x: Tensor, weight: Tensor?, eps: Float, out: Tensor)
   case matmul(x: Tensor, weights: QTensor, options: QMatMulOptions, out: Tensor)
   case rope(x: Tensor, positions: IndexTensor, parameters: RoPEParameters, freqFactors: Tensor?, out: Tensor)
-  case writeKV(keys: Tensor, values: Tensor, positions: IndexTensor, keyCache: Tensor, valueCache: Tensor)
+  case writeKV(keys: Tensor, values: Tensor, positions: IndexTensor, keyCache: QTensor, valueCache: QTensor)
   case attention(
-    query: Tensor, positions: IndexTensor, keyCache: Tensor, valueCache: Tensor, softmax: SoftmaxParameters,
+    query: Tensor, positions: IndexTensor, keyCache: QTensor, valueCache: QTensor, softmax: SoftmaxParameters,
     out: Tensor)
   case swiglu(gate: Tensor, up: Tensor, out: Tensor)
   case geglu(gate: Tensor, up: Tensor, out: Tensor)
