@@ -129,6 +129,20 @@ public protocol ComputeBackend: AnyObject, Sendable {
   /// `cap · tanh(x / cap)` element-wise (`out` may be `x`).
   func softcap(_ x: Tensor, cap: Float, into out: Tensor) throws
 
+  // MARK: Mixture of experts (ExpertOps.swift)
+
+  /// Router `logits` f32 `[tokens, experts]` → the picked experts of each token, `ids`
+  /// (`tokens · used` Int32, decreasing weight) and their f32 `weights` `[tokens, used]`, as
+  /// `ExpertRouting.route` does.
+  func routeExperts(_ logits: Tensor, routing: ExpertRouting, ids: IndexTensor, weights: Tensor) throws
+  /// `out[t, j] = weights[ids[t, j]] · x[t, j mod xRows]` (ggml's `mul_mat_id`): `x` f32
+  /// `[tokens, xRows, k]`, `weights` `[experts, n, k]`, `out` f32 `[tokens, used, n]`. An id outside
+  /// the experts is an error, not a read out of bounds.
+  func matmulID(_ x: Tensor, weights: QTensor, ids: IndexTensor, options: QMatMulOptions, into out: Tensor)
+    throws
+  /// `out[t] = Σ_j weights[t, j] · x[t, j]` summed in `j` order: `x` `[tokens, used, d]`.
+  func mixExperts(_ x: Tensor, weights: Tensor, into out: Tensor) throws
+
   // MARK: Forward plans
 
   /// Makes `plan` ready to execute on this backend (a requirement, so calls through
