@@ -27,7 +27,7 @@ extension CPUBackend {
   static let gemmMinRows = 8
   /// Activation bytes a gemm task's column panel may span (L2-resident; the weight panel is reused
   /// across all of them, so wider panels repack less).
-  static let gemmPanelBytes = 512 << 10
+  static let gemmPanelBytes = 2 << 20
 
   func table(for options: QMatMulOptions) throws -> KernelTable {
     guard let isa = options.cpuInstructionSet, isa != kernels.isa else { return kernels }
@@ -104,14 +104,15 @@ extension CPUBackend {
         op: "matmul(activation type \(dotType))", type: "\(k) values", device: device)
     }
     scratch.with(bytes: m * yRowBytes) { y in
+      if let gemm {
+        gemmTasks(
+          gemm, x: x, quantize: quantize, y: y, ldY: yRowBytes, m: m, k: k, w: w, n: n, rowBytes: rowBytes,
+          out: out)
+        return
+      }
       // Quantize every x row once; rows are independent.
       pool.parallelFor(count: m, chunk: pool.chunk(for: m, perThread: 2)) { rows, _ in
         for r in rows { quantize(x + r * k, y + r * yRowBytes, Int64(k)) }
-      }
-      if let gemm {
-        gemmTasks(
-          gemm, y: UnsafeRawPointer(y), ldY: yRowBytes, m: m, k: k, w: w, n: n, rowBytes: rowBytes, out: out)
-        return
       }
       tiles(
         x: UnsafeRawPointer(y), ldY: yRowBytes, m: m, k: k, w: w, n: n, rowBytes: rowBytes, tile: tile,
@@ -119,17 +120,20 @@ extension CPUBackend {
     }
   }
 
-  /// The gemm path: per-group activation side values once per row, then (strip × panel) tasks.
+  /// The gemm path: each x row quantized into `y` and its per-group side values computed (one pass
+  /// over the rows), then (strip × panel) tasks.
   private func gemmTasks(
-    _ gemm: KernelTable.Gemm, y: UnsafeRawPointer, ldY: Int, m: Int, k: Int, w: UnsafeRawPointer, n: Int,
-    rowBytes: Int, out: UnsafeMutablePointer<Float>
+    _ gemm: KernelTable.Gemm, x: UnsafePointer<Float>, quantize: qk_quantize_fn, y: UnsafeMutableRawPointer,
+    ldY: Int, m: Int, k: Int, w: UnsafeRawPointer, n: Int, rowBytes: Int, out: UnsafeMutablePointer<Float>
   ) {
     let groups = k / gemm.group
     scratch.with(bytes: m * groups * MemoryLayout<qk_gemm_act>.stride) { raw in
       let info = raw.bindMemory(to: qk_gemm_act.self, capacity: m * groups)
       pool.parallelFor(count: m, chunk: pool.chunk(for: m, perThread: 2)) { rows, _ in
+        for r in rows { quantize(x + r * k, y + r * ldY, Int64(k)) }
         gemm.act(Int32(k), Int32(rows.count), y + rows.lowerBound * ldY, ldY, info + rows.lowerBound * groups)
       }
+      let y = UnsafeRawPointer(y)
       // As few column panels as the budget allows, of equal width (a multiple of the kernel's 8).
       let widest = max(8, CPUBackend.gemmPanelBytes / max(ldY, 1))
       let panels = (m + widest - 1) / widest

@@ -144,6 +144,17 @@ void qk_f16_acc_mad(float *acc, const float *v, float s, size_t n);
 // on every path (NaN inputs give NaN).
 void qk_gelu_f16_table(const float *g, const float *u, float *out, size_t n, const uint16_t *table);
 
+// Attention of a block of prompt queries that share one KV head, over an f16 KV cache, f32 online
+// softmax: for query t < nq and head h < nh (q row at q + t·qStride + h·hd, output likewise at
+// out + t·outStride + h·hd), keys j in [lo[t], hi[t]) (empty: zeros), K/V row j at k / v +
+// j·kvStride halfs; logit x = scale·q·k, then cap·tanh(x / cap) when cap > 0. Each block of keys is
+// converted to f32 once for all nq·nh (query, head) pairs. AVX-512 when `isa` is avx512 or
+// avx512_vnni (and supported), else portable C. scratch: qk_attention_prompt_scratch floats.
+void qk_attention_prompt_f16(qk_isa isa, int nq, int nh, int hd, const float *q, size_t qStride, const uint16_t *k,
+                             const uint16_t *v, size_t kvStride, const int32_t *lo, const int32_t *hi, float scale,
+                             float cap, float *out, size_t outStride, float *scratch);
+size_t qk_attention_prompt_scratch(int nq, int nh, int hd);
+
 // Accessors (Swift imports fixed C arrays as tuples; these index them). `type` out of range → NULL/-1.
 static inline qk_vec_dot_fn qk_table_vec_dot(const qk_kernel_table *t, int type) {
   return (type >= 0 && type < QK_TYPE_COUNT) ? t->vec_dot[type] : (qk_vec_dot_fn)0;
