@@ -156,19 +156,40 @@ public final class OpenAIServer: Sendable {
     var request = incoming
     let data = try await body(&request)
     let chat = try decodeRequest(ChatCompletionRequest.self, from: data)
+    let (text, tools) = try chatPrompt(chat, body: data)
+    let topLogprobs = try chat.topLogprobs()
+    if tools != nil, topLogprobs != nil, chat.sampling.stream == true {
+      // llama-server refuses it too: a streamed reply with tools is held back until it is parsed.
+      throw APIError.invalidRequest("'logprobs' is not supported with 'tools' and 'stream'")
+    }
+    let prompt = model.chatPromptTokens(text, template: template, addSpecial: true)
+    let slotRequest = try chat.sampling.resolve(
+      prompt: prompt, model: model, extraStops: [template.endOfTurn], topLogprobs: topLogprobs,
+      toolGrammar: tools?.grammar)
+    return try await respond(request, slotRequest, fields: chat.sampling, kind: .chat, tools: tools)
+  }
+
+  /// The prompt text of a chat request (`body` is its JSON, read again for the tools' schemas and
+  /// inline arguments in their order), and what its tools make of it.
+  func chatPrompt(_ chat: ChatCompletionRequest, body data: Data) throws(APIError) -> (String, ToolPlan?) {
     guard !chat.messages.isEmpty else { throw APIError.invalidRequest("'messages' must not be empty") }
-    let messages = try chat.messages.map { m throws(APIError) in try m.templateMessage() }
-    let text: String
+    let tools = try ToolPlan.make(chat, body: data, template: template)
     do {
-      text = try template.apply(messages, addGenerationPrompt: true)
+      if tools == nil && !chat.hasToolMessages {
+        let messages = try chat.messages.map { m throws(APIError) in try m.templateMessage() }
+        return (try template.apply(messages, addGenerationPrompt: true), nil)
+      }
+      let messages = try templateMessages(
+        chat.messages, plan: tools, toolAware: ToolPlan.readsTools(template), body: data)
+      return (
+        try template.apply(messages: messages, addGenerationPrompt: true, tools: tools?.templateTools), tools
+      )
+    } catch let e as APIError {
+      throw e
     } catch {
       // A Jinja template's raise_exception (roles that do not alternate, …) or a bound it hit.
       throw APIError.invalidRequest("the chat template refused the messages: \(error)")
     }
-    let prompt = model.chatPromptTokens(text, template: template, addSpecial: true)
-    let slotRequest = try chat.sampling.resolve(
-      prompt: prompt, model: model, extraStops: [template.endOfTurn], topLogprobs: try chat.topLogprobs())
-    return try await respond(request, slotRequest, fields: chat.sampling, kind: .chat)
   }
 
   private func completions(_ incoming: Request) async throws -> Response {
@@ -209,9 +230,9 @@ public final class OpenAIServer: Sendable {
     }
   }
 
-  private func respond(_ request: Request, _ r: SlotRequest, fields: SamplingFields, kind: Kind) async throws
-    -> Response
-  {
+  private func respond(
+    _ request: Request, _ r: SlotRequest, fields: SamplingFields, kind: Kind, tools: ToolPlan? = nil
+  ) async throws -> Response {
     let submission = try submit(r)
     let id = kind.idPrefix + String(UInt64.random(in: 0...UInt64.max), radix: 16)
     let modelName = options.modelName
@@ -229,8 +250,11 @@ public final class OpenAIServer: Sendable {
           try await request.body.consumeWithInboundCloseHandler { _ in
             var logprobs = LogprobsWriter(kind: kind, enabled: r.topLogprobs != nil)
             var pending: [TokenLogprob] = []
-            let chunk = { (delta: String?, finish: FinishReason?, lp: Any) -> [String: Any] in
-              var choice: [String: Any] = ["index": 0, "finish_reason": finish?.rawValue ?? NSNull()]
+            // With tools: the reply so far, and how many of its UTF-8 bytes were sent as text.
+            var reply = ""
+            var sent = 0
+            let chunk = { (delta: String?, finish: String?, lp: Any) -> [String: Any] in
+              var choice: [String: Any] = ["index": 0, "finish_reason": finish ?? NSNull()]
               switch kind {
               case .chat:
                 var d: [String: Any] = [:]
@@ -256,16 +280,52 @@ public final class OpenAIServer: Sendable {
               for try await event in submission.events {
                 switch event {
                 case .logprobs(let entries): pending += entries
+                case .text(let t) where tools != nil:
+                  // Text before a possible tool call goes out; the rest waits for the parse.
+                  reply += t
+                  let end = reply.utf8.distance(from: reply.startIndex, to: streamableToolText(reply))
+                  if end > sent {
+                    let piece = String(decoding: Array(reply.utf8)[sent..<end], as: UTF8.self)
+                    sent = end
+                    try await writer.write(sse(chunk(piece, nil, NSNull())))
+                  }
                 case .text(let t):
                   let lp = logprobs.chunk(pending)
                   pending.removeAll()
                   try await writer.write(sse(chunk(t, nil, lp)))
                 case .finished(let result):
+                  var finish = result.finishReason.rawValue
+                  if let tools {
+                    let parsed = ToolCalls.parse(reply, format: tools.format, names: tools.names)
+                    let already = String(decoding: Array(reply.utf8)[..<sent], as: UTF8.self)
+                    var rest: String
+                    if parsed.calls.isEmpty {
+                      rest = String(decoding: Array(reply.utf8)[sent...], as: UTF8.self)
+                      // The generic format's {"response": …}: its text, when none was sent yet.
+                      if sent == 0 { rest = parsed.content }
+                    } else {
+                      let head = already.trimmingCharacters(in: .whitespacesAndNewlines)
+                      rest =
+                        parsed.content.hasPrefix(head) ? String(parsed.content.dropFirst(head.count)) : ""
+                    }
+                    if !rest.isEmpty { try await writer.write(sse(chunk(rest, nil, NSNull()))) }
+                    if !parsed.calls.isEmpty {
+                      var delta = chunk(nil, nil, NSNull())
+                      delta["choices"] = [
+                        [
+                          "index": 0, "delta": ["tool_calls": toolCallsJSON(parsed.calls, delta: true)],
+                          "finish_reason": NSNull(), "logprobs": NSNull(),
+                        ] as [String: Any]
+                      ]
+                      try await writer.write(sse(delta))
+                      finish = "tool_calls"
+                    }
+                  }
                   if !pending.isEmpty {
                     // Tokens whose text was empty.
                     try await writer.write(sse(chunk(kind == .chat ? nil : "", nil, logprobs.chunk(pending))))
                   }
-                  try await writer.write(sse(chunk(nil, result.finishReason, NSNull())))
+                  try await writer.write(sse(chunk(nil, finish, NSNull())))
                   if includeUsage {
                     var usage = chunk(nil, nil, NSNull())
                     usage["choices"] = [Any]()
@@ -313,7 +373,19 @@ public final class OpenAIServer: Sendable {
       "logprobs": logprobs.chunk(entries),
     ]
     switch kind {
-    case .chat: choice["message"] = ["role": "assistant", "content": text]
+    case .chat:
+      if let tools {
+        let parsed = ToolCalls.parse(text, format: tools.format, names: tools.names)
+        var message: [String: Any] = ["role": "assistant", "content": parsed.content]
+        if !parsed.calls.isEmpty {
+          message["content"] = parsed.content.isEmpty ? NSNull() : parsed.content
+          message["tool_calls"] = toolCallsJSON(parsed.calls, delta: false)
+          choice["finish_reason"] = "tool_calls"
+        }
+        choice["message"] = message
+      } else {
+        choice["message"] = ["role": "assistant", "content": text]
+      }
     case .completion: choice["text"] = text
     }
     var response = try json(
