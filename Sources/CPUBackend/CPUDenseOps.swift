@@ -1,3 +1,4 @@
+import CPUKernels
 import GGML
 import QuantaCore
 import Synchronization
@@ -123,11 +124,14 @@ extension CPUBackend {
       }
       return values
     }
+    let isa = kernels.isa.qkISA
     cache.withUnsafeBufferPointer { c in
       pool.parallelFor(count: tokens, chunk: chunk) { t, _ in
-        CPUOps.rope(
-          op, tokenStride: heads * headDim, nHead: heads, headDim: headDim, mode: p.mode, nRot: p.nRot,
-          cache: c.baseAddress!, tokens: t)
+        // CPUKernels' rotation: CPUOps.rope's arithmetic, vectorized (RopeKernelTests).
+        qk_rope_f32(
+          isa, op + t.lowerBound * heads * headDim, heads * headDim, Int32(t.count), Int32(heads),
+          Int32(headDim),
+          Int32(p.nRot), p.mode == .neox ? 1 : 0, c.baseAddress! + t.lowerBound * p.nRot)
       }
     }
   }

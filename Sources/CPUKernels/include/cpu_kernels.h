@@ -155,6 +155,13 @@ void qk_attention_prompt_f16(qk_isa isa, int nq, int nh, int hd, const float *q,
                              float cap, float *out, size_t outStride, float *scratch);
 size_t qk_attention_prompt_scratch(int nq, int nh, int hd);
 
+// RoPE rotation of nTokens tokens × nHead heads (head h of token t at x + t·tokenStride + h·headDim)
+// by a cos/sin cache of nRot floats per token (cos of pairs 0..<nRot/2, then their sin): NeoX pairs
+// (i, i + nRot/2) or normal pairs (2i, 2i+1); y0 = fma(x0, c, −(x1·s)), y1 = fma(x0, s, x1·c), the
+// same bits on every ISA (AVX-512 when `isa` is avx512/avx512_vnni and supported, else scalar).
+void qk_rope_f32(qk_isa isa, float *x, size_t tokenStride, int nTokens, int nHead, int headDim, int nRot, int neox,
+                 const float *cache);
+
 // Accessors (Swift imports fixed C arrays as tuples; these index them). `type` out of range → NULL/-1.
 static inline qk_vec_dot_fn qk_table_vec_dot(const qk_kernel_table *t, int type) {
   return (type >= 0 && type < QK_TYPE_COUNT) ? t->vec_dot[type] : (qk_vec_dot_fn)0;
