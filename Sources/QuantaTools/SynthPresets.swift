@@ -257,13 +257,13 @@ extension SynthPreset {
       layerCount: 3, embeddingLength: 256, feedForwardLength: 640, headCount: 4, kvHeadCount: 2,
       headDim: 64, vocabularySize: 512, contextLength: 512, ropeFreqBase: 1_000_000, rmsEpsilon: 1e-6,
       tiedEmbeddings: false, tokenizer: .qwen(vocabularySize: 512, regularCount: 480, qwen3: true),
-      weightStd: 0.05, headStd: 0.15, expertCount: 16, expertUsedCount: 4, expertFeedForwardLength: 256,
+      weightStd: 0.02, headStd: 0.15, expertCount: 16, expertUsedCount: 4, expertFeedForwardLength: 256,
       routerStd: 0.25),
     SynthPreset(
       name: "tiny", displayName: "tiny mixtral (synthetic)", architecture: .mixtral,
       layerCount: 3, embeddingLength: 256, feedForwardLength: 640, headCount: 4, kvHeadCount: 2,
       headDim: 64, vocabularySize: 512, contextLength: 512, ropeFreqBase: 10_000, rmsEpsilon: 1e-5,
-      tiedEmbeddings: false, tokenizer: .llama2(vocabularySize: 512), weightStd: 0.05, headStd: 0.15,
+      tiedEmbeddings: false, tokenizer: .llama2(vocabularySize: 512), weightStd: 0.02, headStd: 0.15,
       expertCount: 8, expertUsedCount: 2, routerStd: 0.25),
   ]
 
