@@ -153,15 +153,16 @@ QK_KERNEL void __launch_bounds__(256)
   write_kv_bf16(const float* __restrict__ src, const s32* __restrict__ pos, u16* __restrict__ cache, s64 kvdim, s64 ntok) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, ntok * kvdim) cache[(s64)pos[i / kvdim] * kvdim + i % kvdim] = f2bf(src[i]);
 }
-#define KV_WRITE_BLOCKS(NAME, BYTES)                                                                             \
-  QK_KERNEL void __launch_bounds__(256)                                                                          \
-    write_kv_##NAME(const float* __restrict__ src, const s32* __restrict__ pos, u8* __restrict__ cache, s64 kvdim, \
-                    s64 ntok) { qk_grid_dependency_sync();                                                      \
-    const s64 nb = kvdim / 32;                                                                                   \
-    QK_FOR_EACH(b, ntok * nb) quantize_block_##NAME(src + b * 32, cache + ((s64)pos[b / nb] * nb + b % nb) * BYTES); \
-  }
-KV_WRITE_BLOCKS(q8_0, 34)
-KV_WRITE_BLOCKS(q4_0, 18)
+QK_KERNEL void __launch_bounds__(256)
+  write_kv_q8_0(const float* __restrict__ src, const s32* __restrict__ pos, u8* __restrict__ cache, s64 kvdim, s64 ntok) { qk_grid_dependency_sync();
+  const s64 nb = kvdim / 32;  // blocks per row
+  QK_FOR_EACH(b, ntok * nb) quantize_block_q8_0(src + b * 32, cache + ((s64)pos[b / nb] * nb + b % nb) * 34);
+}
+QK_KERNEL void __launch_bounds__(256)
+  write_kv_q4_0(const float* __restrict__ src, const s32* __restrict__ pos, u8* __restrict__ cache, s64 kvdim, s64 ntok) { qk_grid_dependency_sync();
+  const s64 nb = kvdim / 32;
+  QK_FOR_EACH(b, ntok * nb) quantize_block_q4_0(src + b * 32, cache + ((s64)pos[b / nb] * nb + b % nb) * 18);
+}
 
 // ---- Attention over the f16 caches, flash style: one CTA per (token, head), no [tokens × keys]
 // score matrix. The CTA's nw wavefronts take tiles of ATT_KEYS consecutive visible keys in turn
@@ -192,7 +193,7 @@ QK_DEVICE void att_pair(const u16* __restrict__ r, s64 p, s64 hd, float& a, floa
 struct att_rows_f16 {
   const u16* base;  // the head's row at position 0
   s64 stride, hd;   // elements between positions; values per row
-  QK_DEVICE void pair(s64 j, s64 p, float& a, float& b) const { att_pair(base + j * stride, p, hd, a, b); }
+  __device__ __forceinline__ void pair(s64 j, s64 p, float& a, float& b) const { att_pair(base + j * stride, p, hd, a, b); }
 };
 // GGML type ids of the KV cache types (GGMLType raw values).
 #define KV_F16 1
@@ -205,7 +206,7 @@ struct att_rows_typed {
   const u8* base;    // the head's row at position 0
   s64 stride, hd;    // bytes between positions; values per row
   s32 type;          // KV_*
-  QK_DEVICE void pair(s64 j, s64 p, float& a, float& b) const {
+  __device__ __forceinline__ void pair(s64 j, s64 p, float& a, float& b) const {
     const u8* r = base + j * stride;
     if (type == KV_F16 || type == KV_BF16) {
       const u16* h = (const u16*)r;
