@@ -21,10 +21,12 @@ extension CPUBackend {
   static let dequantizeRows = 16
   /// x rows a mat-mat task covers at most: 64 quantized rows (≈ 280 KB at k = 4096) stay in L2.
   static let matmatColumns = 64
-  /// x rows from which `.auto` takes a type's gemm kernel: it repacks each 16-row weight strip
-  /// once per task, which the tile kernels beat on fewer columns (measured: equal at 4, gemm ~1.4×
-  /// at 8, ~2-4× from 16 on q5_0 / q6_K).
-  static let gemmMinRows = 8
+  /// x rows from which `.auto` takes a type's gemm kernel. It repacks each 16-row weight strip
+  /// once per task (gathers across rows), a cost per weight byte that the tile kernels do not pay:
+  /// on cache-resident weights gemm wins from ~8 rows, but on a large matrix read from memory (the
+  /// 262,144-row output layer in batched decode of 8 sequences) it halved the step rate at 8 rows;
+  /// the break-even estimated from its repack share (~30 % at 128 rows) is ~20 rows.
+  static let gemmMinRows = 32
   /// Activation bytes a gemm task's column panel may span (L2-resident; the weight panel is reused
   /// across all of them, so wider panels repack less).
   static let gemmPanelBytes = 2 << 20
