@@ -353,11 +353,20 @@ public final class Scheduler: Sendable {
     }
   }
 
-  /// One step of every busy slot, in slot order: prefill chunks one slot at a time, then the
-  /// decoding slots' sampled tokens in one forward pass.
+  /// One step of every busy slot: the prompt chunks of the slots still prefilling (in one forward
+  /// pass when there are several), then the decoding slots' sampled tokens in one forward pass.
   private func round(_ busy: [Slot], decoder: BatchDecoder?) {
+    var prefilled: Set<Int> = []
+    let prefilling = busy.filter { slot in
+      guard let w = slot.work else { return false }
+      return !w.pending.isEmpty && !w.job.isCancelled
+    }
+    if prefilling.count >= 2, let decoder {
+      prefillTogether(prefilling, decoder: decoder)
+      prefilled = Set(prefilling.map(\.index))
+    }
     var decoding: [(slot: Slot, token: Int32)] = []
-    for slot in busy {
+    for slot in busy where !prefilled.contains(slot.index) {
       if let id = step(slot) { decoding.append((slot, id)) }
     }
     guard !decoding.isEmpty else { return }
@@ -383,6 +392,41 @@ public final class Scheduler: Sendable {
       metrics.recordDecode(tokens: decoding.count, seconds: (clock.now - start).seconds)
     } catch {
       for d in decoding { fail(d.slot, error) }
+    }
+  }
+
+  /// Prompt chunks of several slots in one forward pass (`BatchDecoder.prefill`): `prefillChunk`
+  /// rows in all, shared out evenly (a slot needing less than its share leaves the rest to the
+  /// others), so every prefilling slot advances each round and the pass's activation memory is
+  /// that of one slot's chunk.
+  private func prefillTogether(_ slots: [Slot], decoder: BatchDecoder) {
+    var shares = [Int](repeating: 0, count: slots.count)
+    var remaining = prefillChunk
+    var open = Array(slots.indices)
+    while remaining > 0, !open.isEmpty {
+      let each = max(1, remaining / open.count)
+      var next: [Int] = []
+      for i in open where remaining > 0 {
+        let take = min(slots[i].work!.pending.count - shares[i], each, remaining)
+        shares[i] += take
+        remaining -= take
+        if shares[i] < slots[i].work!.pending.count { next.append(i) }
+      }
+      open = next
+    }
+    let chosen = slots.indices.filter { shares[$0] > 0 }.map { (slot: slots[$0], count: shares[$0]) }
+    stepLog?.withLock { log in
+      for c in chosen { log.append(Step(slot: c.slot.index, prefill: true)) }
+    }
+    let clock = ContinuousClock()
+    let start = clock.now
+    do {
+      try decoder.prefill(
+        chosen.map(\.slot.session), chunks: chosen.map { Array($0.slot.work!.pending.prefix($0.count)) })
+      for c in chosen { c.slot.work!.pending = c.slot.work!.pending.dropFirst(c.count) }
+      metrics.recordPrompt(tokens: chosen.reduce(0) { $0 + $1.count }, seconds: (clock.now - start).seconds)
+    } catch {
+      for c in chosen { fail(c.slot, error) }
     }
   }
 
