@@ -7,6 +7,8 @@
 # typed load's alignment checked, at wave32 (NVIDIA's table lookup) and wave64 (AMD's), with the host's
 # mat-vec geometry (GPUMatVec.swift).
 # Called by scripts/gpu_kernels_emulate.sh; alone: bash scripts/gpu_emulate/moe.sh [type].
+# MOE_MUTATION_CHECK=1 (=only: just that) also checks that the test catches broken kernels: each of a
+# few one-token mutations of moe.cu must make it fail.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ONLY="${1:-}"
@@ -26,13 +28,36 @@ build() {  # build OUT WAVE PERMUTE
     -I"$tmp" -o "$1" "$tmp/moe_test.cpp" -lpthread 2>&1 | grep -v 'ld.gold: warning' >&2 || true
   [ -x "$1" ]
 }
-build "$tmp/moe32" 32 -DQK_EMULATE_BYTE_PERM & build "$tmp/moe64" 64 -DQK_EMULATE_AMDGCN_PERM & wait
+waves="32 64"
+[ "${MOE_MUTATION_CHECK:-0}" = only ] && waves=""
+for w in $waves; do
+  [ "$w" = 32 ] && perm=-DQK_EMULATE_BYTE_PERM || perm=-DQK_EMULATE_AMDGCN_PERM
+  build "$tmp/moe$w" "$w" "$perm" &
+done
+wait
 fail=0
-for w in 32 64; do
+for w in $waves; do
   rc=0; "$tmp/moe$w" $ONLY > "$tmp/out$w.txt" 2>&1 || rc=$?
   grep -v '^ok' "$tmp/out$w.txt" || true
   echo "moe emulation wave$w: $(grep -c '^ok' "$tmp/out$w.txt") cases ok, rc $rc, largest $(grep -o 'nmse [0-9.e+-]*' "$tmp/out$w.txt" | sort -g -k2 | tail -1)"
   [ "$rc" -eq 0 ] || fail=1
 done
 if [ "$fail" -ne 0 ]; then echo "moe emulation: FAILURES" >&2; exit 1; fi
-echo "moe emulation: routing, grouping, expert mat-vecs and mixing match the references at wave32 and wave64"
+if [ "${MOE_MUTATION_CHECK:-0}" != 0 ]; then
+  # Each mutation (sed expression on the kernels, the type to run, or route: routing and mixing) must fail.
+  muts=('s/(sa == sb \&\& ia < ib)/(sa == sb \&\& ia > ib)/|route' 's/(j < n ? j : 0)\]/(j < n ? j : n - 1) + 1]/|q4_K'
+        's/(p % used) % x_rows/(p % used)/|q8_0' 's/total = fmaxf(total, 6.103515625e-5f)/total = 1.0f/|route'
+        's/if (c.y\[j\] != 0) c.y\[j\]\[row\] = v/c.y[0][row] = v/|q6_K' 's/= moe_nan();/= 0.0f;/g|iq4_nl')
+  cp "$tmp/kernels_moe.inc" "$tmp/clean.inc"
+  for m in "${muts[@]}"; do
+    expr="${m%|*}"; type="${m#*|}"
+    sed "$expr" "$tmp/clean.inc" > "$tmp/kernels_moe.inc"
+    if cmp -s "$tmp/clean.inc" "$tmp/kernels_moe.inc"; then echo "mutation '$expr' matched nothing" >&2; exit 1; fi
+    build "$tmp/mut" 32 -DQK_EMULATE_BYTE_PERM
+    rc=0; "$tmp/mut" $type > "$tmp/mut.txt" 2>&1 || rc=$?
+    if [ "$rc" -eq 0 ]; then echo "mutation '$expr' ($type): NOT caught" >&2; exit 1; fi
+    echo "mutation '$expr' ($type): caught ($(grep -c '^FAIL' "$tmp/mut.txt") failing cases$(grep -q AddressSanitizer "$tmp/mut.txt" && echo ', AddressSanitizer report'))"
+  done
+  cp "$tmp/clean.inc" "$tmp/kernels_moe.inc"
+fi
+[ -z "$waves" ] || echo "moe emulation: routing, grouping, expert mat-vecs and mixing match the references at wave32 and wave64"

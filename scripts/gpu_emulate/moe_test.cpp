@@ -249,8 +249,8 @@ static void test_mix() {
 
 int main(int argc, char** argv) {
   qk_warp_size_rt = QK_WARP_SIZE;
-  const char* only = argc > 1 ? argv[1] : nullptr;  // optional: one type
-  if (!only) {
+  const char* only = argc > 1 ? argv[1] : nullptr;  // optional: one type, or route (routing and mixing)
+  if (!only || std::string(only) == "route") {
     test_route();
     test_mix();
   }
