@@ -39,4 +39,6 @@ for w in 32 64; do
 done
 # The per-type mat-vec kernels (mmvq.cu): every type × 1…8 columns, host and odd geometry, wave32 and 64.
 bash scripts/gpu_emulate/matvec.sh
-echo "gpu_kernels_emulate: dense and mat-mat (mul_mat_q) kernels match the references at wave32 and wave64 (CPU emulation)"
+# The mixture-of-experts kernels (moe.cu): routing, grouping, expert mat-vecs, mixing; wave32 and 64.
+bash scripts/gpu_emulate/moe.sh
+echo "gpu_kernels_emulate: dense, mat-mat (mul_mat_q), mat-vec and expert (moe) kernels match the references at wave32 and wave64 (CPU emulation)"

@@ -201,7 +201,7 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
 
   // MARK: Quantized ops
 
-  private func checkType(_ op: String, _ type: GGMLType) throws {
+  func checkType(_ op: String, _ type: GGMLType) throws {
     guard KernelBuild.types.contains(type) else {
       throw QuantaError.unsupported(op: op, type: type.name, device: device)
     }

@@ -12,6 +12,11 @@ final class GPUPreparedPlan: PreparedPlan {
   private let scratch: GPUBuffer?
   /// The argmax's per-CTA partial results and counters (zero-filled by allocate).
   private let argmaxScratch: GPUBuffer?
+  /// The expert matmuls' grouping of (token, slot) pairs per expert (the largest one's size).
+  private let expertScratch: GPUBuffer?
+  /// The ids whose grouping `expertScratch` holds, while an encoding runs (gate, up and down of a
+  /// layer share one; routing the next layer rewrites the ids).
+  private var groupedIDs: IndexTensor?
   /// Host staging of the inputs: a stable address the asynchronous copy reads.
   private let staging: UnsafeMutableBufferPointer<Int32>
   private var graph: VendorHandle?
@@ -25,11 +30,14 @@ final class GPUPreparedPlan: PreparedPlan {
     replayed = options.replayed
     fusion = options.fusion
     _ = try gpu.gpuBuffer(plan.inputs.buffer, "plan inputs")
-    var bytes = 0
+    var bytes = 0, groupBytes = 0
     for step in plan.steps {
       switch step.op {
       case .matmul(let x, let w, let o, _):
         bytes = max(bytes, GPUBackend.matmulScratchBytes(x, weights: w, options: o))
+      case .matmulID(let x, let w, let ids, _, _):
+        bytes = max(bytes, GPUExperts.activationBytes(x))
+        groupBytes = max(groupBytes, GPUExperts.groupScratchBytes(pairs: ids.count, experts: w.shape[0]))
       case .attention(_, _, _, _, let s, _) where !s.causal:
         throw QuantaError.unsupported(
           op: "plan attention without a causal mask", type: "f16", device: gpu.device)
@@ -37,6 +45,8 @@ final class GPUPreparedPlan: PreparedPlan {
       }
     }
     scratch = bytes > 0 ? try gpu.gpuBuffer(gpu.allocate(byteCount: bytes), "plan scratch") : nil
+    expertScratch =
+      groupBytes > 0 ? try gpu.gpuBuffer(gpu.allocate(byteCount: groupBytes), "plan expert scratch") : nil
     let argmaxRows = plan.steps.reduce(0) { r, step in
       if case .argmax(_, let out) = step.op { return max(r, out.count) }
       return r
@@ -149,6 +159,7 @@ final class GPUPreparedPlan: PreparedPlan {
   /// the steps each kernel group (one op, or a fused chain) covered, once it is issued.
   private func encodeAll(_ issued: (ArraySlice<ForwardPlan.Step>) throws -> Void) throws {
     var quantizedInput: Tensor?
+    groupedIDs = nil
     var i = 0
     let steps = plan.steps
     while i < steps.count {
@@ -178,6 +189,28 @@ final class GPUPreparedPlan: PreparedPlan {
       quantizedInput = GPUBackend.matmulScratchBytes(x, weights: w, options: options) > 0 ? x : nil
       return
     }
+    if case .matmulID(let x, let w, let ids, let options, let out) = op {
+      // The q8_1 rows of x are those of the same memory read as rows of the same length (the router's
+      // matmul quantized the layer's input already).
+      let same = quantizedInput.map { Self.sameRows($0, x) } ?? false
+      let grouped = groupedIDs.map { $0.buffer === ids.buffer && $0.byteOffset == ids.byteOffset } ?? false
+      if try g.matmulID(
+        x, weights: w, ids: ids, options: options, into: out, scratch: scratch?.pointer ?? .null,
+        quantized: same,
+        groups: expertScratch?.pointer ?? .null, grouped: grouped)
+      {
+        groupedIDs = ids
+      }
+      quantizedInput = x
+      return
+    }
+    if case .routeExperts(let logits, let r, let ids, let w) = op {
+      try g.routeExperts(logits, routing: r, ids: ids, weights: w)
+      groupedIDs = nil
+      // The scratch still holds the q8_1 rows of the input unless routing wrote into its memory.
+      if let q = quantizedInput, q.buffer === ids.buffer || q.buffer === w.buffer { quantizedInput = nil }
+      return
+    }
     quantizedInput = nil
     switch op {
     case .matmul: break
@@ -202,10 +235,7 @@ final class GPUPreparedPlan: PreparedPlan {
     case .mul(let a, let b, let out): try g.mul(a, b, into: out)
     case .scale(let x, let f, let out): try g.scale(x, by: f, into: out)
     case .softcap(let x, let cap, let out): try g.softcap(x, cap: cap, into: out)
-    case .routeExperts(let logits, let r, let ids, let w):
-      try g.routeExperts(logits, routing: r, ids: ids, weights: w)
-    case .matmulID(let x, let w, let ids, let options, let out):
-      try g.matmulID(x, weights: w, ids: ids, options: options, into: out)
+    case .routeExperts, .matmulID: break  // above
     case .mixExperts(let x, let w, let out): try g.mixExperts(x, weights: w, into: out)
     case .argmax(let logits, let out):
       try g.argmax(logits, into: pointer(out), rows: out.count, scratch: argmaxScratch?.pointer ?? .null)
@@ -214,6 +244,13 @@ final class GPUPreparedPlan: PreparedPlan {
 
   static func sameView(_ a: Tensor, _ b: Tensor) -> Bool {
     a.buffer === b.buffer && a.byteOffset == b.byteOffset && a.shape == b.shape && a.dtype == b.dtype
+  }
+
+  /// The same memory as rows of the same length (a reshaped view of it).
+  static func sameRows(_ a: Tensor, _ b: Tensor) -> Bool {
+    a.buffer === b.buffer && a.byteOffset == b.byteOffset && a.count == b.count
+      && a.shape.last == b.shape.last
+      && a.dtype == b.dtype
   }
 }
 

@@ -72,6 +72,7 @@ extension GPUSelftest {
     out += attentionCases(gpu, cpu)
     out += cacheTypeCases(gpu, cpu)
     out += elementwiseCases(gpu, cpu)
+    out += expertCases(gpu, cpu)
     return out
   }
 

@@ -14,13 +14,14 @@ public enum KernelBuild {
   public static let perTypeOps =
     [
       "dequantize_block_%_f32", "dequantize_block_%_f16", "get_rows_%", "dequantize_mul_mat_vec_%",
-    ] + GPUMatVec.perTypeKernels + GPUMatMat.perTypeKernels
+    ] + GPUMatVec.perTypeKernels + GPUMatMat.perTypeKernels + GPUExperts.perTypeKernels
   /// Every extern "C" kernel in the source.
   public static var kernelNames: [String] {
     ["quantize_q8_1"]
       + types.flatMap { t in perTypeOps.map { $0.replacingOccurrences(of: "%", with: t.name) } }
       + denseKernelNames + GPUPlanGeometry.kernels
-      + GPUMatMat.matrixCoreKernelNames + GPUMatVec.dotKernelNames
+      + GPUMatMat.matrixCoreKernelNames + GPUMatVec.dotKernelNames + GPUExperts.kernels
+      + GPUExperts.dotKernelNames
   }
 
   /// The physical wavefront width of an architecture, for ahead-of-time builds (a device's own

@@ -13,9 +13,19 @@ public enum PlanSelftest {
   /// The real presets' layouts (heads, head size, GQA, norms, biases, rope) at 2 layers, a small
   /// FFN and vocabulary.
   public static var presets: [SynthPreset] {
-    ["tiny", "gemma3-270m", "qwen2.5-0.5b", "qwen3-0.6b"].compactMap { name in
-      guard var p = SynthPreset.all.first(where: { $0.name == name }) else { return nil }
-      p.name += "-plan"
+    // The mixture-of-experts families' tiny shapes (qwen3moe, Mixtral-style llama): routing, the
+    // expert-routed matmuls (decode: one pair per CTA row; prompts: pairs grouped per expert) and the mix.
+    let named: [(String, SynthArchitecture?)] = [
+      ("tiny", nil), ("gemma3-270m", nil), ("qwen2.5-0.5b", nil), ("qwen3-0.6b", nil), ("tiny", .qwen3moe),
+      ("tiny", .mixtral),
+    ]
+    return named.compactMap { name, architecture in
+      guard
+        var p = SynthPreset.all.first(where: { preset in
+          preset.name == name && (architecture.map { preset.architecture == $0 } ?? true)
+        })
+      else { return nil }
+      p.name += "-\(p.architecture.rawValue)-plan"  // the tiny shapes share a name
       p.layerCount = 2
       p.feedForwardLength = min(p.feedForwardLength, 768)
       if p.vocabularySize > 4096 {

@@ -86,7 +86,8 @@ struct DenseOpsTests {
     for op in [
       "quantize", "dequantize", "getRows", "matmul", "rmsNorm", "layerNorm", "rope", "softmax", "writeKV",
       "attention",
-      "silu", "gelu", "swiglu", "geglu", "add", "mul", "scale", "softcap",
+      "silu", "gelu", "swiglu", "geglu", "add", "mul", "scale", "softcap", "routeExperts", "matmulID",
+      "mixExperts",
     ] {
       #expect(names.contains { $0.hasPrefix(op + " ") }, "no selftest case for \(op)")
     }

@@ -16,30 +16,8 @@ K=Sources/GPUKernels/kernels
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 # Only what mmvq.cu needs, so other kernel files' host defines don't matter.
 cat "$K/common.cuh" "$K/iq_tables.cuh" "$K/quants.cuh" "$K/mmvq.cu" > "$tmp/kernels_mmvq.inc"
-cp scripts/gpu_emulate/emu_prelude.h scripts/gpu_emulate/matvec_test.cpp "$tmp/"
-python3 - Sources/GPUBackend/GPUMatVec.swift "$tmp" <<'PY'
-import re, sys
-s = open(sys.argv[1]).read()
-def table(name):
-  m = re.search(r"static let %s: \[Int\] = \[([^\]]*)\]" % name, s)
-  return [int(v) for v in m.group(1).split(",") if v.strip()]
-def header(path, threads, rows):
-  expr = lambda v: "(" + "".join(f"(c) == {i + 1} ? {x} : " for i, x in enumerate(v)) + "0)"
-  with open(path, "w") as f:
-    f.write(f"#define MMVQ_MAX_COLS {len(threads)}\n#define MMVQ_THREADS(c) {expr(threads)}\n#define MMVQ_ROWS(c) {expr(rows)}\n")
-max_cols = int(re.search(r"static let maxColumns = (\d+)", s).group(1))
-threads, rows = table("threadsPerBlock"), table("rowsPerBlock")
-assert len(threads) == len(rows) == max_cols, "GPUMatVec: one threadsPerBlock / rowsPerBlock entry per column count"
-header(sys.argv[2] + "/geometry_host.h", threads, rows)
-# The host's per-type kernel list (GPUMatVec.dotTypes) is the kernel source's (MMVQ_TYPE_LIST).
-dot = s[s.index("static let dotTypes"):]
-swift_types = re.findall(r"\.(\w+)", dot[dot.index("= [") : dot.index("]\n")])
-cu = open("Sources/GPUKernels/kernels/mmvq.cu").read()
-cu_list = cu[cu.index("#define MMVQ_TYPE_LIST(X)"):]
-cu_types = re.findall(r"X\((\w+)\)", cu_list[:cu_list.index("\n\n")])
-assert swift_types == cu_types, f"GPUMatVec.dotTypes {swift_types} != mmvq.cu MMVQ_TYPE_LIST {cu_types}"
-header(sys.argv[2] + "/geometry_odd.h", [64, 256, 192, 64, 128, 64, 192, 64][:max_cols], [3, 1, 4, 2, 1, 3, 2, 4][:max_cols])
-PY
+cp scripts/gpu_emulate/emu_prelude.h scripts/gpu_emulate/emu_quant.h scripts/gpu_emulate/emu_perm.h scripts/gpu_emulate/matvec_test.cpp "$tmp/"
+python3 scripts/gpu_emulate/mmvq_geometry.py Sources/GPUBackend/GPUMatVec.swift "$tmp"
 build() {  # build OUT WAVE GEOMETRY [TABLE-LOOKUP]: cuda / amd (emulated byte permutes) or portable
   local perm=""
   case "${4:-}" in cuda) perm=-DQK_EMULATE_BYTE_PERM ;; amd) perm=-DQK_EMULATE_AMDGCN_PERM ;; esac

@@ -19,36 +19,14 @@ static void qk_check_aligned(const void* p, int a, const char* file, int line) {
   }
 }
 #define QK_ASSERT_ALIGNED(p, a) qk_check_aligned((const void*)(p), (a), __FILE__, __LINE__)
-// The vendors' byte-permute instructions, for their versions of the 16-entry table lookup (mmvq.cu):
-// PTX prmt as __byte_perm (bytes 0-3 of x, 4-7 of y; 3-bit selectors) and AMD v_perm_b32 (bytes 0-3 of
-// the second operand, 4-7 of the first; selectors 0-7 only, which is all the kernels use).
-#if defined(QK_EMULATE_BYTE_PERM)
-static u32 __byte_perm(u32 x, u32 y, u32 s) {
-  const u64 b = (u64)x | ((u64)y << 32);
-  u32 r = 0;
-  for (int n = 0; n < 4; ++n) r |= (u32)((b >> (8 * ((s >> (4 * n)) & 7))) & 0xff) << (8 * n);
-  return r;
-}
-#endif
-#if defined(QK_EMULATE_AMDGCN_PERM)
-static u32 __builtin_amdgcn_perm(u32 hi, u32 lo, u32 sel) {
-  const u64 b = (u64)lo | ((u64)hi << 32);
-  u32 r = 0;
-  for (int n = 0; n < 4; ++n) {
-    const u32 k = (sel >> (8 * n)) & 0xff;
-    if (k > 7) { fprintf(stderr, "FAIL v_perm selector %u outside 0-7\n", k); abort(); }
-    r |= (u32)((b >> (8 * k)) & 0xff) << (8 * n);
-  }
-  return r;
-}
-#endif
+#include "emu_perm.h"
 #include "kernels_mmvq.inc"
 #ifndef MMVQ_MAX_COLS
 #error "compile with the mat-vec geometry (scripts/gpu_emulate/matvec.sh: -include <geometry header>)"
 #endif
+#include "emu_quant.h"
 
 typedef void (*mv_fn)(const u8*, const u8*, float*, s64, s64, const u8*, float*, s64, const u8*, float*, s64);
-typedef void (*elem_fn)(const u8*, int, int&, float&, float&, float&);
 struct TypeCase {
   const char* name;
   int qk, bytes;
@@ -62,40 +40,7 @@ struct TypeCase {
    elem_##name},
 static const TypeCase cases[] = {MMVQ_TYPE_LIST(MV_CASE)};
 
-static u64 rng_state = 0x9E3779B97F4A7C15ull;
-static u32 rnd() { rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17; return (u32)(rng_state >> 11); }
-static float urand(float lo, float hi) { return lo + (hi - lo) * (float)(rnd() % 1000000) / 1e6f; }
-static void put_half(u8* p, float v) { const u16 h = f2h(v); p[0] = h & 0xff; p[1] = h >> 8; }
-static float sane_scale() { return (rnd() & 1 ? -1.0f : 1.0f) * urand(0.002f, 0.05f); }
-
-// A random valid block: random bytes, then every f16 field a sane scale (ggml-common.h offsets).
-static void random_block(const std::string& t, u8* b, int bytes) {
-  for (int i = 0; i < bytes; ++i) b[i] = (u8)rnd();
-  int at[2] = {-1, -1};
-  if (t == "q4_1" || t == "q5_1" || t == "q4_K" || t == "q5_K") { at[0] = 0; at[1] = 2; }
-  else if (t == "q2_K") { at[0] = 80; at[1] = 82; }
-  else if (t == "q3_K") at[0] = 108;
-  else if (t == "q6_K") at[0] = 208;
-  else if (t == "tq1_0") at[0] = 52;
-  else if (t == "tq2_0") at[0] = 64;
-  else if (t == "mxfp4") b[0] = (u8)(119 + rnd() % 8);  // e8m0 exponent: scales 2^-9 … 2^-2
-  else if (t == "iq1_m") {                                 // the f16 scale is the top nibbles of scales[4] (u16)
-    const u16 h = f2h(sane_scale());
-    for (int i = 0; i < 4; ++i) b[48 + 2 * i + 1] = (u8)((b[48 + 2 * i + 1] & 0x0f) | (((h >> (4 * i)) & 0xf) << 4));
-  } else at[0] = 0;  // { half d; … } first
-  for (int f : at) if (f >= 0) put_half(b + f, sane_scale());
-}
-
 static int failures = 0;
-static double nmse(const float* a, const std::vector<double>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    if (!std::isfinite(a[i])) return 1e30;
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return den == 0 ? num : num / den;
-}
 
 static void run_case(const TypeCase& tc, s64 nrows, s64 k) {
   const int nb = (int)(k / tc.qk);
@@ -104,28 +49,12 @@ static void run_case(const TypeCase& tc, s64 nrows, s64 k) {
   u8* w = new u8[wbytes];
   if ((uintptr_t)w % 16 != 0) { fprintf(stderr, "allocator gave an unaligned buffer\n"); abort(); }
   for (s64 r = 0; r < nrows; ++r) for (int ib = 0; ib < nb; ++ib) random_block(tc.name, w + (r * nb + ib) * tc.bytes, tc.bytes);
-  std::vector<double> wd((size_t)nrows * k);
-  for (s64 r = 0; r < nrows; ++r)
-    for (int ib = 0; ib < nb; ++ib)
-      for (int e = 0; e < tc.qk; ++e) {
-        int q; float a, bb, c;
-        tc.elem(w + (r * nb + ib) * tc.bytes, e, q, a, bb, c);
-        wd[r * k + ib * tc.qk + e] = (double)a * ((double)q + c) + bb;
-      }
-  // q8_1 activations for 8 columns, as quantize_q8_1 writes them (d = amax / 127 as f16, s = d · Σq).
+  const std::vector<double> wd = decode_rows(tc.elem, w, nrows, k, tc.qk, tc.bytes);
+  // q8_1 activations for 8 columns, as quantize_q8_1 writes them.
   const size_t col_bytes = (size_t)(k / 32) * 36;
-  std::vector<u8> x8(8 * col_bytes);
-  std::vector<double> xd(8 * k);
-  for (int c = 0; c < 8; ++c)
-    for (s64 ib = 0; ib < k / 32; ++ib) {
-      u8* blk = x8.data() + c * col_bytes + ib * 36;
-      const float d = urand(0.004f, 0.02f);
-      int sum = 0;
-      for (int i = 0; i < 32; ++i) { const int q = (int)(rnd() % 255) - 127; blk[4 + i] = (u8)(s8)q; sum += q; }
-      put_half(blk, d);
-      put_half(blk + 2, d * (float)sum);
-      for (int i = 0; i < 32; ++i) xd[c * k + ib * 32 + i] = (double)h2f(rd16(blk)) * (s8)blk[4 + i];
-    }
+  std::vector<u8> x8;
+  std::vector<double> xd;
+  random_q8_1(8, k, x8, xd);
   for (int ncols = 1; ncols <= MMVQ_MAX_COLS; ++ncols) {
     u8* xq = new u8[ncols * col_bytes];  // exactly ncols columns
     memcpy(xq, x8.data(), ncols * col_bytes);

@@ -93,20 +93,23 @@ QK_DEVICE int q8_1_int(const u8* xq, s64 g, int half) {
 
 // Mat-vec through q8_1 activations (integer dot, dp4a / sdot4): same layout as
 // dequantize_mul_mat_vec, x already quantized [ncols, k/32] blocks.
+// One weight row wr times one q8_1 column xc, summed over the wavefront (every lane gets it).
 template <class T>
-QK_DEVICE void mul_mat_vec_via_q8_1(
-  const u8* __restrict__ w, const u8* __restrict__ xq, float* __restrict__ y, s64 k, s64 nrows) {
-  const s64 row = (s64)blockIdx.x * MMV_ROWS + threadIdx.y;
-  if (row >= nrows) return;
-  const u8* wr = w + row * (k / T::qk) * T::bytes;
-  const u8* xc = xq + (s64)blockIdx.y * (k / 32) * 36;
+QK_DEVICE float dot_row_via_q8_1(const u8* __restrict__ wr, const u8* __restrict__ xc, s64 k) {
   float acc = 0.0f;
   for (s64 g = threadIdx.x; g < k / 8; g += QK_WARP_SIZE) {
     const group8 v = load_group8<T>(wr, g);
     const float d8 = rdh(xc + (g / 4) * 36);
     acc += dot_group_q8_1<T>(v, q8_1_int(xc, g, 0), q8_1_int(xc, g, 1), d8);
   }
-  acc = warp_reduce_sum(acc);
+  return warp_reduce_sum(acc);
+}
+template <class T>
+QK_DEVICE void mul_mat_vec_via_q8_1(
+  const u8* __restrict__ w, const u8* __restrict__ xq, float* __restrict__ y, s64 k, s64 nrows) {
+  const s64 row = (s64)blockIdx.x * MMV_ROWS + threadIdx.y;
+  if (row >= nrows) return;
+  const float acc = dot_row_via_q8_1<T>(w + row * (k / T::qk) * T::bytes, xq + (s64)blockIdx.y * (k / 32) * 36, k);
   if (threadIdx.x == 0) y[(s64)blockIdx.y * nrows + row] = acc;
 }
 

@@ -630,35 +630,18 @@ struct vdq_iq4_xs {
 };
 
 // ---- The kernel: C columns, the geometry of C from the host.
-// Up to three matrices of the same type and k share one launch (a plan's q/k/v or gate/up projections
-// of one input): CTAs [0, c0) take matrix 0, the next c1 matrix 1, the rest matrix 2 (c = its rows / R,
-// rounded up; nrows1 = nrows2 = 0 for one matrix). The choice is uniform per CTA.
-template <class V, int C>
-QK_DEVICE void mul_mat_vec_q(
-  const u8* __restrict__ w0, const u8* __restrict__ xq, float* __restrict__ y0, s64 k, s64 nrows0,
-  const u8* __restrict__ w1, float* __restrict__ y1, s64 nrows1, const u8* __restrict__ w2, float* __restrict__ y2,
-  s64 nrows2) {
+// The CTA's R rows from row0 of the nrows rows at w (contiguous, 16-byte aligned) times C q8_1
+// columns, addressed through Cols: col_x(cols, j) the q8_1 blocks of column j, col_store(cols, j, row, v)
+// its output. The dense kernel below reads columns [C, k/32] and writes y[C, nrows]; the expert-routed
+// kernels of moe.cu gather their columns through a pair permutation.
+template <class V, int C, class Cols>
+QK_DEVICE void mat_vec_rows(const u8* __restrict__ w, s64 nrows, s64 row0, s64 k, const Cols& cols) {
   constexpr int NT = MMVQ_THREADS(C), R = MMVQ_ROWS(C), P = V::parts, NW = NT / QK_WARP_SIZE;
   static_assert(NT > 0 && NT % 64 == 0 && NT % P == 0, "MMVQ_THREADS: a multiple of 64 and of the parts per block");
   static_assert(R >= 1 && C * R <= NT, "MMVQ_ROWS: at least 1, C · R ≤ threads");
   const int tid = (int)threadIdx.x;
-  s64 cta = (s64)blockIdx.x;
-  const u8* w = w0;
-  float* y = y0;
-  s64 nrows = nrows0;
-  const s64 c0 = (nrows0 + R - 1) / R, c1 = (nrows1 + R - 1) / R;
-  if (cta >= c0) {
-    cta -= c0;
-    if (cta < c1) {
-      w = w1; y = y1; nrows = nrows1;
-    } else {
-      cta -= c1;
-      w = w2; y = y2; nrows = nrows2;
-    }
-  }
-  const s64 row0 = cta * R;
   const int nb = (int)(k / V::qk);  // weight blocks per row
-  const s64 row_bytes = (s64)nb * V::bytes, col_bytes = (k / 32) * 36;
+  const s64 row_bytes = (s64)nb * V::bytes;
   const u8* wr[R];
 #pragma unroll
   for (int i = 0; i < R; ++i) wr[i] = w + (row0 + i < nrows ? row0 + i : nrows - 1) * row_bytes;
@@ -674,10 +657,10 @@ QK_DEVICE void mul_mat_vec_q(
     typename V::W wv[R];
 #pragma unroll
     for (int i = 0; i < R; ++i) wv[i] = V::load_w(ctx, wr[i] + (s64)kb * V::bytes, part);
-    const u8* xb = xq + (s64)kb * (V::qk / 32) * 36;
+    const s64 xoff = (s64)kb * (V::qk / 32) * 36;
 #pragma unroll
     for (int j = 0; j < C; ++j) {
-      const typename V::X xv = V::load_x(xb + j * col_bytes, part);
+      const typename V::X xv = V::load_x(col_x(cols, j) + xoff, part);
 #pragma unroll
       for (int i = 0; i < R; ++i) acc[j][i] += V::dot(wv[i], xv);
     }
@@ -698,8 +681,45 @@ QK_DEVICE void mul_mat_vec_q(
 #pragma unroll
     for (int v = 0; v < NW; ++v) s += red[v][tid];
     const s64 row = row0 + tid % R;
-    if (row < nrows) y[(s64)(tid / R) * nrows + row] = s;
+    if (row < nrows) col_store(cols, tid / R, row, s);
   }
+}
+
+// Columns [C, k/32] of q8_1 blocks at xq, outputs y[C, nrows].
+struct dense_cols {
+  const u8* xq;
+  s64 col_bytes;
+  float* y;
+  s64 nrows;
+};
+QK_DEVICE const u8* col_x(const dense_cols& c, int j) { return c.xq + j * c.col_bytes; }
+QK_DEVICE void col_store(const dense_cols& c, int j, s64 row, float v) { c.y[(s64)j * c.nrows + row] = v; }
+
+// Up to three matrices of the same type and k share one launch (a plan's q/k/v or gate/up projections
+// of one input): CTAs [0, c0) take matrix 0, the next c1 matrix 1, the rest matrix 2 (c = its rows / R,
+// rounded up; nrows1 = nrows2 = 0 for one matrix). The choice is uniform per CTA.
+template <class V, int C>
+QK_DEVICE void mul_mat_vec_q(
+  const u8* __restrict__ w0, const u8* __restrict__ xq, float* __restrict__ y0, s64 k, s64 nrows0,
+  const u8* __restrict__ w1, float* __restrict__ y1, s64 nrows1, const u8* __restrict__ w2, float* __restrict__ y2,
+  s64 nrows2) {
+  constexpr int R = MMVQ_ROWS(C);
+  s64 cta = (s64)blockIdx.x;
+  const u8* w = w0;
+  float* y = y0;
+  s64 nrows = nrows0;
+  const s64 c0 = (nrows0 + R - 1) / R, c1 = (nrows1 + R - 1) / R;
+  if (cta >= c0) {
+    cta -= c0;
+    if (cta < c1) {
+      w = w1; y = y1; nrows = nrows1;
+    } else {
+      cta -= c1;
+      w = w2; y = y2; nrows = nrows2;
+    }
+  }
+  const dense_cols cols = {xq, (k / 32) * 36, y, nrows};
+  mat_vec_rows<V, C>(w, nrows, cta * R, k, cols);
 }
 
 }  // namespace mmvq
