@@ -202,6 +202,7 @@ final class GPUPreparedPlan: PreparedPlan {
     case .mul(let a, let b, let out): try g.mul(a, b, into: out)
     case .scale(let x, let f, let out): try g.scale(x, by: f, into: out)
     case .softcap(let x, let cap, let out): try g.softcap(x, cap: cap, into: out)
+    case .hadamard(let x, let block, let out): try g.hadamard(x, block: block, into: out)
     case .routeExperts(let logits, let r, let ids, let w):
       try g.routeExperts(logits, routing: r, ids: ids, weights: w)
     case .matmulID(let x, let w, let ids, let options, let out):
