@@ -314,6 +314,15 @@ extension CPUBackend {
     }
   }
 
+  public func hadamard(_ x: Tensor, block: Int, into out: Tensor) throws {
+    let (xp, op) = (try f32(x, "hadamard"), try f32(out, "hadamard"))
+    let runs = x.count / block
+    pool.parallelFor(count: runs, chunk: rowChunk(rows: runs, rowLength: block)) { r, _ in
+      let offset = r.lowerBound * block
+      CPUOps.hadamard(xp + offset, into: op + offset, block: block, count: r.count * block)
+    }
+  }
+
   public func scale(_ x: Tensor, by factor: Float, into out: Tensor) throws {
     let (xp, op) = (try f32(x, "scale"), try f32(out, "scale"))
     flat(x.count) { r in CPUOps.scale(xp + r.lowerBound, by: factor, into: op + r.lowerBound, count: r.count)

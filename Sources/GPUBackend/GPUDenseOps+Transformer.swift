@@ -245,6 +245,24 @@ extension GPUBackend {
   public func softcap(_ x: Tensor, cap: Float, into out: Tensor) throws {
     try unary("softcap", x, out, extra: cap)
   }
+  /// hadamard_f32: one CTA per run of `block` values (grid capped, CTAs stride over the rest).
+  public func hadamard(_ x: Tensor, block: Int, into out: Tensor) throws {
+    guard block <= KernelBuild.hadamardMaxBlock else {
+      throw QuantaError.unsupported(
+        op: "hadamard of blocks of \(block) (at most \(KernelBuild.hadamardMaxBlock))", type: "f32",
+        device: device)
+    }
+    let runs = x.count / block
+    guard runs > 0 else { return }
+    var args = KernelArguments()
+    args.append(try ptr(x, "hadamard"))
+    args.append(try ptr(out, "hadamard"))
+    args.append(Int64(runs))
+    args.append(Int32(block))
+    args.append(1 / Float(block).squareRoot())
+    try launch(
+      "hadamard_f32", grid: (min(runs, 65535), 1, 1), block: (KernelBuild.hadamardThreads, 1, 1), args)
+  }
   public func swiglu(gate: Tensor, up: Tensor, into out: Tensor) throws {
     try binary("swiglu", gate, up, out, broadcast: false)
   }

@@ -19,7 +19,7 @@ extension KernelBuild {
     "write_kv_q8_0",
     "write_kv_q4_0", "attention_f16", "attention_kv", "silu_f32",
     "gelu_f32", "swiglu_f32", "geglu_f32", "add_f32", "mul_f32", "scale_f32", "softcap_f32",
-    "argmax_f32",
+    "argmax_f32", "hadamard_f32",
   ]
   /// Every extern "C" kernel of dense_convert.cu, dense_ops.cu and fattn_tile.cu.
   public static var denseKernelNames: [String] {
@@ -27,6 +27,10 @@ extension KernelBuild {
       + denseTypeNames.flatMap { a in denseTypeNames.map { "convert_\(a)_\($0)" } }
       + denseTypeNames.flatMap { ["get_rows_\($0)", "mul_mat_vec_\($0)", "mul_mat_\($0)"] } + denseOpKernels
   }
+  /// The largest run `hadamard` rotates (HADAMARD_MAX in dense_ops.cu) and its CTA width
+  /// (HADAMARD_THREADS).
+  public static let hadamardMaxBlock = 1024
+  static let hadamardThreads = 128
   /// The largest head dimension `attention` serves (ATT_MAX_D in dense_ops.cu).
   public static let attentionMaxHeadDim = 512
   /// CTA width of `attention_f16` for `rows` (token, head) pairs: a multiple of 64 (whole wavefronts

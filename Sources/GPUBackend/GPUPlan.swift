@@ -235,6 +235,7 @@ final class GPUPreparedPlan: PreparedPlan {
     case .mul(let a, let b, let out): try g.mul(a, b, into: out)
     case .scale(let x, let f, let out): try g.scale(x, by: f, into: out)
     case .softcap(let x, let cap, let out): try g.softcap(x, cap: cap, into: out)
+    case .hadamard(let x, let block, let out): try g.hadamard(x, block: block, into: out)
     case .routeExperts, .matmulID: break  // above
     case .mixExperts(let x, let w, let out): try g.mixExperts(x, weights: w, into: out)
     case .argmax(let logits, let out):

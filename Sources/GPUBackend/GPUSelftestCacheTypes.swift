@@ -6,7 +6,8 @@ import QuantaCore
 // values (bit for bit where both sides round as the reference: f16, bf16, q4_0; q8_0 within the
 // reduction bound, since the CPU stores ggml's x86 quantize_row_q8_0 and the device the reference,
 // whose quants may differ by one at a rounding boundary). Attention reads the same bytes on both
-// sides (reference-encoded on the host) for decode, a small batch and a prompt.
+// sides (reference-encoded on the host) for decode, a small batch and a prompt. The Hadamard
+// rotation llama.cpp applies around quantized caches: the op, and a rotated attention step.
 extension GPUSelftest {
   /// The cache type pairs the cases cover: each type for K and V, and mixed pairs.
   static let cacheTypePairs: [(KVCacheType, KVCacheType)] =
@@ -60,6 +61,54 @@ extension GPUSelftest {
             ).toArray()
           })
       }
+    }
+    out += rotationCases(gpu, cpu)
+    return out
+  }
+
+  /// The attention rotation around quantized caches (`AttentionRotation`, llama.cpp's): the
+  /// Hadamard op alone at each block a head dimension gives (bit for bit: the same scale and adds
+  /// in the same order on both sides), and a whole rotated attention step — q and k rotated, k
+  /// and v written to q8_0/q4_0 caches, attention, the output rotated back — against the CPU.
+  static func rotationCases(_ gpu: any ComputeBackend, _ cpu: any ComputeBackend) -> [Case] {
+    var out: [Case] = []
+    for (rows, width, block) in [(3, 256, 64), (5, 512, 128), (7, 256, 256), (2, 1024, 1024), (1, 64, 2)] {
+      var x = wave(rows * width, seed: block, amplitude: 2)
+      x[3] = 60  // an outlier, what the rotation spreads
+      out.append(
+        versus("hadamard block \(block) [\(rows), \(width)]", .exact, gpu, cpu) { b in
+          try Ops.hadamard(Tensor(x, shape: [rows, width], on: b), block: block).toArray()
+        })
+    }
+    for (headDim, kt, vt) in [
+      (256, KVCacheType.q4_0, KVCacheType.q4_0), (128, .q8_0, .q8_0), (64, .q4_0, .f16),
+    ] {
+      let rotation = AttentionRotation(headDim: headDim, keyType: kt, valueType: vt)
+      let (heads, kvHeads, tokens, capacity) = (4, 2, 5, 8)
+      let positions: [Int32] = [0, 1, 2, 3, 4]
+      let q = wave(tokens * heads * headDim, seed: 31, amplitude: 0.5)
+      var k = wave(tokens * kvHeads * headDim, seed: 32)
+      let v = wave(tokens * kvHeads * headDim, seed: 33)
+      for i in stride(from: 5, to: k.count, by: headDim) { k[i] *= 20 }  // an outlier dimension per head
+      let name = "rotated attention K \(kt) V \(vt) (\(rotation)) q[\(tokens), \(heads), \(headDim)]"
+      out.append(
+        versus(name, reduction, gpu, cpu) { b in
+          func rotated(_ t: Tensor, _ block: Int?) throws -> Tensor {
+            try block.map { try Ops.hadamard(t, block: $0) } ?? t
+          }
+          let shape = [capacity, kvHeads, headDim]
+          let kc = try QTensor.zeros(shape: shape, type: kt.ggmlType, on: b)
+          let vc = try QTensor.zeros(shape: shape, type: vt.ggmlType, on: b)
+          try Ops.writeKV(
+            keys: rotated(Tensor(k, shape: [tokens, kvHeads, headDim], on: b), rotation.keyBlock),
+            values: rotated(Tensor(v, shape: [tokens, kvHeads, headDim], on: b), rotation.valueBlock),
+            positions: positions, keyCache: kc, valueCache: vc)
+          let o = try Ops.attention(
+            query: rotated(Tensor(q, shape: [tokens, heads, headDim], on: b), rotation.keyBlock),
+            positions: positions, keyCache: kc, valueCache: vc,
+            parameters: AttentionParameters(kvLength: tokens, softmax: .init(scale: 0.1, causal: true)))
+          return try rotated(o, rotation.valueBlock).toArray()
+        })
     }
     return out
   }

@@ -786,6 +786,35 @@ QK_KERNEL void __launch_bounds__(256) softcap_f32(const float* x, float* y, s64 
   QK_FOR_EACH(i, n) y[i] = tanhf(x[i] * inverse) * cap;
 }
 
+// ---- Walsh–Hadamard rotation (llama.cpp's rotation of q/k/v around quantized KV caches): each run of
+// n values (a power of two ≤ HADAMARD_MAX) times the orthonormal Sylvester-order matrix — scaled by
+// `scale` (1/√n) first, then butterflies (u, v) → (u + v, u − v) at strides 1, 2, 4, … in shared
+// memory: the same operations per element as the CPU (CPUOps.hadamard, ggml's fwht), so the same bits.
+// Grid: (min(runs, cap)) CTAs striding over the runs; block HADAMARD_THREADS. y may be x.
+#define HADAMARD_MAX 1024
+#define HADAMARD_THREADS 128
+QK_KERNEL void __launch_bounds__(HADAMARD_THREADS)
+  hadamard_f32(const float* x, float* y, s64 runs, int n, float scale) { qk_grid_dependency_sync();
+  __shared__ float v[HADAMARD_MAX];
+  for (s64 r = blockIdx.x; r < runs; r += gridDim.x) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) v[i] = qk_mul_rn(xr[i], scale);
+    __syncthreads();
+    for (int len = 1; len < n; len <<= 1) {
+      for (int p = threadIdx.x; p < n / 2; p += blockDim.x) {
+        const int i = (p / len) * 2 * len + p % len;
+        const float a = v[i], b = v[i + len];
+        v[i] = a + b;
+        v[i + len] = a - b;
+      }
+      __syncthreads();
+    }
+    for (int i = threadIdx.x; i < n; i += blockDim.x) yr[i] = v[i];
+    __syncthreads();  // the next run overwrites v
+  }
+}
+
 // ---- Row-wise argmax (greedy sampling on the device). The first index wins ties, as the host's argmax
 // does; NaN never wins; a row with no number > -inf gives 0.
 // (value, index) pairs: a beats b when larger, or equal with the smaller index.

@@ -128,6 +128,12 @@ public protocol ComputeBackend: AnyObject, Sendable {
   func scale(_ x: Tensor, by factor: Float, into out: Tensor) throws
   /// `cap · tanh(x / cap)` element-wise (`out` may be `x`).
   func softcap(_ x: Tensor, cap: Float, into out: Tensor) throws
+  /// Each run of `block` consecutive values of `x` (a power of two ≥ 2 dividing the last
+  /// dimension) times the orthonormal Walsh–Hadamard matrix of that size, Sylvester order
+  /// (`H[i][j] = (−1)^popcount(i & j) / √block`, its own inverse): the values scaled by
+  /// `1/√block` first, then log2(block) butterfly passes `(u, v) → (u + v, u − v)` over strides
+  /// 1, 2, 4, … (ggml's `fwht`, llama.cpp's attention rotation; `AttentionRotation`). `out` may be `x`.
+  func hadamard(_ x: Tensor, block: Int, into out: Tensor) throws
 
   // MARK: Mixture of experts (ExpertOps.swift)
 
@@ -222,6 +228,9 @@ extension ComputeBackend {
   }
   public func softcap(_ x: Tensor, cap: Float, into out: Tensor) throws {
     throw unsupported("softcap", x.dtype.rawValue)
+  }
+  public func hadamard(_ x: Tensor, block: Int, into out: Tensor) throws {
+    throw unsupported("hadamard", x.dtype.rawValue)
   }
 }
 

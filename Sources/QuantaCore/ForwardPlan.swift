@@ -51,6 +51,9 @@ public enum PlanOp: Sendable {
   case argmax(logits: Tensor, out: IndexTensor)
   /// `cap · tanh(x / cap)` element-wise (gemma 2's final logit soft-capping); `out` may be `x`.
   case softcap(x: Tensor, cap: Float, out: Tensor)
+  /// Each `block` consecutive values times the orthonormal Walsh–Hadamard matrix (`out` may be `x`):
+  /// the attention rotation of quantized caches (`AttentionRotation`).
+  case hadamard(x: Tensor, block: Int, out: Tensor)
   /// Mixture of experts (ExpertOps.swift): the picked experts of each token and their weights;
   /// the expert-routed matmul; the weighted sum of the experts' outputs.
   case routeExperts(logits: Tensor, routing: ExpertRouting, ids: IndexTensor, weights: Tensor)
@@ -200,6 +203,7 @@ public final class DirectPlan: PreparedPlan {
     case .mul(let x, let y, let out): try b.mul(x, y, into: out)
     case .scale(let x, let f, let out): try b.scale(x, by: f, into: out)
     case .softcap(let x, let cap, let out): try b.softcap(x, cap: cap, into: out)
+    case .hadamard(let x, let block, let out): try b.hadamard(x, block: block, into: out)
     case .routeExperts(let logits, let r, let ids, let w):
       try b.routeExperts(logits, routing: r, ids: ids, weights: w)
     case .matmulID(let x, let w, let ids, let options, let out):

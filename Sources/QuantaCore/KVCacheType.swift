@@ -43,3 +43,49 @@ public enum KVCacheType: String, Sendable, Hashable, CaseIterable, CustomStringC
 
   public var description: String { rawValue }
 }
+
+/// llama.cpp's attention rotation for quantized caches: q and k are multiplied by an orthonormal
+/// Walsh–Hadamard matrix (`ComputeBackend.hadamard`) before k is written to a q8_0/q4_0 K cache,
+/// v before it is written to a q8_0/q4_0 V cache, and the attention output by the V matrix again
+/// (the matrix is its own inverse). Scores `q·k` are unchanged in exact arithmetic; the rotation
+/// spreads a head's outlier dimensions over the 32-value blocks, so the block quantization loses
+/// less. Decided once per cache, as llama.cpp's `llama_kv_cache` does:
+///
+/// - K: the K cache type is quantized and the head dimension a multiple of 64; blocks of the
+///   largest power of two dividing the head dimension (64 for 64 or 192, 128 for 128, 256 for 256);
+/// - V: the V cache type is quantized and the head dimension a multiple of 64; blocks of 64;
+/// - neither when `enabled` is false (llama.cpp's `LLAMA_ATTN_ROT_DISABLE=1`).
+public struct AttentionRotation: Sendable, Hashable, CustomStringConvertible {
+  /// Hadamard block of q and k (nil: not rotated).
+  public var keyBlock: Int?
+  /// Hadamard block of v and of the attention output (nil: not rotated).
+  public var valueBlock: Int?
+
+  public static let none = AttentionRotation(keyBlock: nil, valueBlock: nil)
+
+  public init(keyBlock: Int?, valueBlock: Int?) {
+    self.keyBlock = keyBlock
+    self.valueBlock = valueBlock
+  }
+
+  /// The rotation llama.cpp applies for caches of `keyType` / `valueType` and `headDim` values per head.
+  public init(headDim: Int, keyType: KVCacheType, valueType: KVCacheType, enabled: Bool = true) {
+    let rotatable = enabled && headDim > 0 && headDim % 64 == 0
+    var k = 64
+    while headDim % (2 * k) == 0 { k *= 2 }
+    keyBlock = rotatable && keyType.isBlockQuantized ? k : nil
+    valueBlock = rotatable && valueType.isBlockQuantized ? 64 : nil
+  }
+
+  public var isIdentity: Bool { keyBlock == nil && valueBlock == nil }
+
+  public var description: String {
+    func block(_ b: Int?) -> String { b.map { "Hadamard \($0)" } ?? "none" }
+    return "K \(block(keyBlock)), V \(block(valueBlock))"
+  }
+}
+
+extension KVCacheType {
+  /// q8_0 and q4_0: the types llama.cpp rotates for (`ggml_is_quantized`).
+  public var isBlockQuantized: Bool { self == .q8_0 || self == .q4_0 }
+}

@@ -278,6 +278,26 @@ public enum Ops {
     return out
   }
 
+  /// Each `block` consecutive values of `x` times the orthonormal Walsh–Hadamard matrix of that size
+  /// (`ComputeBackend.hadamard`); `block` a power of two ≥ 2 that divides the last dimension.
+  public static func hadamard(_ x: Tensor, block: Int) throws -> Tensor {
+    try Validate.f32Input("hadamard", x.backend, x)
+    try checkHadamard(x, block: block)
+    let out = try like(x)
+    try x.backend.hadamard(x, block: block, into: out)
+    return out
+  }
+
+  static func checkHadamard(_ x: Tensor, block: Int) throws {
+    guard block >= 2, block & (block - 1) == 0 else {
+      throw QuantaError.invalidArgument(op: "hadamard", reason: "block \(block) is not a power of two ≥ 2")
+    }
+    guard x.rank >= 1, x.shape[x.rank - 1] % block == 0 else {
+      throw QuantaError.shapeMismatch(
+        op: "hadamard", expected: "[..., a multiple of \(block)]", actual: x.shape)
+    }
+  }
+
   /// A new f32 tensor of `x`'s shape on its device.
   static func like(_ x: Tensor) throws -> Tensor { try Tensor.zeros(shape: x.shape, on: x.backend) }
 }

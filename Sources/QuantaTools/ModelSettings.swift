@@ -25,6 +25,9 @@ public struct ModelSettings: Sendable, Equatable {
   /// `-ctk` / `-ctv`: the K and V cache element types.
   public var keyCacheType: KVCacheType = .f16
   public var valueCacheType: KVCacheType = .f16
+  /// llama.cpp's Hadamard rotation around q8_0/q4_0 caches (`ModelLoadOptions.attentionRotation`);
+  /// the CLI turns it off for `LLAMA_ATTN_ROT_DISABLE` set to a non-zero number, as llama.cpp does.
+  public var attentionRotation = true
   /// `--dependent-launch` (bench model): GPU kernels as programmatic dependent launches (CUDA sm_90+).
   public var dependentLaunches = false
   /// GPU vendor library paths and kernel cache directory (the CLI fills them from QUANTA_*_LIB and
@@ -145,6 +148,7 @@ public struct ModelSettings: Sendable, Equatable {
     o.deviceGraphs = deviceGraphs
     o.keyCacheType = keyCacheType
     o.valueCacheType = valueCacheType
+    o.attentionRotation = attentionRotation
     return o
   }
 

@@ -6,7 +6,9 @@ import QuantaTools
 /// The one place the CLI reads environment variables into configuration (DESIGN.md principle 7: the
 /// libraries read none). QUANTA_CUDA_LIB, QUANTA_NVRTC_LIB, QUANTA_HIP_LIB, QUANTA_HIPRTC_LIB name
 /// vendor libraries that replace the built-in search; QUANTA_CACHE/kernels holds compiled kernels
-/// (else ~/.cache/quanta/kernels). An empty variable counts as unset.
+/// (else ~/.cache/quanta/kernels). An empty variable counts as unset. LLAMA_ATTN_ROT_DISABLE (llama.cpp's
+/// own variable, read as C's `atoi`: a non-zero number) turns off the Hadamard rotation around
+/// quantized KV caches.
 enum CLIEnvironment {
   /// The GPU configuration for these flags and `environment`.
   static func gpuConfiguration(
@@ -34,6 +36,16 @@ enum CLIEnvironment {
     var settings = ModelSettings()
     settings.gpuPaths = gpuConfiguration(environment: environment)
     settings.modelCache = ModelCache.directory(environment: environment)
+    settings.attentionRotation = !attentionRotationDisabled(environment["LLAMA_ATTN_ROT_DISABLE"])
     return settings
+  }
+
+  /// llama.cpp's test of LLAMA_ATTN_ROT_DISABLE: `atoi(value) != 0` (leading blanks, an optional
+  /// sign, then digits; anything else reads as 0).
+  static func attentionRotationDisabled(_ value: String?) -> Bool {
+    guard let value else { return false }
+    var rest = Substring(value).drop { $0 == " " || $0 == "\t" || $0 == "\n" }
+    if rest.first == "+" || rest.first == "-" { rest = rest.dropFirst() }
+    return rest.prefix { $0.isASCII && $0.isNumber }.contains { $0 != "0" }
   }
 }

@@ -84,6 +84,12 @@ struct PerplexityCommand: AsyncParsableCommand {
       throw ValidationError("the model's context is \(lm.contextLength) tokens, smaller than -c \(ctxSize)")
     }
     stderr(String(format: "load time: %.2f ms\n", loadSeconds * 1000))
+    if settings.keyCacheType.isBlockQuantized || settings.valueCacheType.isBlockQuantized {
+      let off = settings.attentionRotation ? "" : " (LLAMA_ATTN_ROT_DISABLE)"
+      stderr(
+        "KV cache K \(settings.keyCacheType), V \(settings.valueCacheType); attention rotation: "
+          + "\(lm.attentionRotation)\(off)\n")
+    }
     var tokens = lm.tokenizer.encode(text)
     if chunks > 0 { tokens = Array(tokens.prefix(chunks * ctxSize)) }
     let vocabulary = lm.config.vocabularySize

@@ -45,4 +45,19 @@ import Testing
       }
     }
   }
+
+  /// LLAMA_ATTN_ROT_DISABLE, read as llama.cpp reads it (`atoi(value) != 0`), turns the rotation
+  /// around quantized caches off in the settings and the load options; unset or 0 leaves it on.
+  @Test func llamaAttnRotDisableTurnsTheRotationOff() {
+    for (value, disabled): (String?, Bool) in [
+      (nil, false), ("", false), ("0", false), ("00", false), ("no", false), ("1", true), ("2", true),
+      (" 1", true), ("+1", true), ("-1", true), ("1x", true), ("x1", false), ("0.5", false),
+    ] {
+      #expect(CLIEnvironment.attentionRotationDisabled(value) == disabled, "\(value ?? "unset")")
+      let env = value.map { ["LLAMA_ATTN_ROT_DISABLE": $0] } ?? [:]
+      let settings = CLIEnvironment.modelSettings(environment: env)
+      #expect(settings.attentionRotation == !disabled)
+      #expect(settings.loadOptions().attentionRotation == !disabled)
+    }
+  }
 }

@@ -434,9 +434,38 @@ static void test_plan_fused() {
     check_bytes((tag + " q8_1").c_str(), fq, q);
   }
 }
+// hadamard_f32 (the rotation around quantized KV caches): against the matrix product with the Sylvester
+// matrix H[i][j] = (-1)^popcount(i & j) / sqrt(n) in double, bit for bit against ggml's CPU fwht order
+// (scale, then butterflies at strides 1, 2, 4, ...) in float, in place, and with fewer CTAs than runs.
+static void test_hadamard() {
+  for (int n : {2, 64, 128, 256, 512, 1024}) {
+    const int runs = 5; auto x = wave(runs * n, n, 3); x[7] = 40;  // an outlier, as rotation is for
+    std::vector<float> y(x.size()), in(x);
+    const float scale = 1.0f / sqrtf((float)n);
+    qk_launch(d3(3), d3(128), [&] { hadamard_f32(x.data(), y.data(), runs, n, scale); });
+    std::vector<double> ref(x.size(), 0.0);
+    for (int r = 0; r < runs; ++r) for (int i = 0; i < n; ++i) { double a = 0;
+      for (int j = 0; j < n; ++j) a += (__builtin_popcount(i & j) & 1 ? -1.0 : 1.0) * x[r * n + j]; ref[r * n + i] = a / sqrt((double)n); }
+    check(("hadamard n=" + std::to_string(n)).c_str(), y, ref, 1e-12);
+    std::vector<float> cpu(x.size());
+    for (size_t i = 0; i < x.size(); ++i) cpu[i] = x[i] * scale;
+    for (int r = 0; r < runs; ++r) for (int len = 1; len < n; len <<= 1) for (int i = 0; i < n; i += 2 * len) for (int j = i; j < i + len; ++j) {
+      float* row = cpu.data() + r * n; const float u = row[j], v = row[j + len]; row[j] = u + v; row[j + len] = u - v; }
+    check_bytes(("hadamard n=" + std::to_string(n) + " bits vs ggml's order").c_str(),
+                std::vector<u8>((u8*)y.data(), (u8*)(y.data() + y.size())), std::vector<u8>((u8*)cpu.data(), (u8*)(cpu.data() + cpu.size())));
+    qk_launch(d3(runs), d3(128), [&] { hadamard_f32(in.data(), in.data(), runs, n, scale); });
+    check_bytes(("hadamard n=" + std::to_string(n) + " in place").c_str(),
+                std::vector<u8>((u8*)in.data(), (u8*)(in.data() + in.size())), std::vector<u8>((u8*)y.data(), (u8*)(y.data() + y.size())));
+    // Its own inverse: twice gives x back.
+    qk_launch(d3(2), d3(128), [&] { hadamard_f32(in.data(), in.data(), runs, n, scale); });
+    std::vector<double> xd(x.begin(), x.end());
+    check(("hadamard n=" + std::to_string(n) + " twice = identity").c_str(), in, xd, 1e-12);
+  }
+}
+
 int main() {
   qk_warp_size_rt = QK_WARP_SIZE;
-  test_norms(); test_softmax(); test_attention(); test_attention_cache_types(); test_rope(); test_matmul(); test_misc(); test_plan_fused();
+  test_norms(); test_softmax(); test_attention(); test_attention_cache_types(); test_rope(); test_matmul(); test_misc(); test_plan_fused(); test_hadamard();
   printf("w%d: %d failures\n", QK_WARP_SIZE, failures);
   return failures != 0;
 }

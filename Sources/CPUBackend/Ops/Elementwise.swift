@@ -93,6 +93,35 @@ extension CPUOps {
     for i in 0..<count { out[i] = tanhf(x[i] * inverse) * cap }
   }
 
+  /// Fast Walsh–Hadamard transform of `count / block` runs of `block` values (a power of two):
+  /// each run scaled by `1/√block`, then butterflies `(u, v) → (u + v, u − v)` at strides 1, 2, 4,
+  /// … — ggml's `fwht` on the CPU (its vector passes do the same adds per element, so the bits
+  /// agree). `out` may alias `x`.
+  static func hadamard(
+    _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, block: Int, count: Int
+  ) {
+    let scale = 1 / Float(block).squareRoot()
+    for i in 0..<count { out[i] = x[i] * scale }
+    var start = 0
+    while start < count {
+      let run = out + start
+      var len = 1
+      while len < block {
+        var i = 0
+        while i < block {
+          for j in i..<(i + len) {
+            let (u, v) = (run[j], run[j + len])
+            run[j] = u + v
+            run[j + len] = u - v
+          }
+          i += 2 * len
+        }
+        len *= 2
+      }
+      start += block
+    }
+  }
+
   /// `out[r] = a[r] + b[r]` row by row; `bRowStride == 0` broadcasts one row of `b` (a bias).
   /// - Parameters:
   ///   - a: `(nRows, n)` with `aRowStride`; b: `(nRows, n)` with `bRowStride`, or `(n)` when 0.

@@ -21,6 +21,10 @@ public struct ModelLoadOptions: Sendable, Hashable {
   public var keyCacheType: KVCacheType = .f16
   /// Element type of the V cache (llama.cpp's `-ctv`).
   public var valueCacheType: KVCacheType = .f16
+  /// llama.cpp's Walsh–Hadamard rotation of q/k/v (and back of the attention output) around q8_0 and
+  /// q4_0 caches (`AttentionRotation`), on by default as in llama.cpp; false is llama.cpp's
+  /// `LLAMA_ATTN_ROT_DISABLE=1`. No effect on f16/bf16 caches.
+  public var attentionRotation = true
 
   public init(contextLength: Int = 4096, batchSize: Int = 512) {
     self.contextLength = contextLength
@@ -164,6 +168,14 @@ public final class LanguageModel: Sendable {
   /// - Returns: An empty session.
   /// - Throws: The backend's allocation error (e.g. out of device memory).
   public func makeSession() throws -> Session { try Session(model: self) }
+
+  /// The rotation the sessions' caches get: `options.attentionRotation` for this model's head size
+  /// and cache types.
+  public var attentionRotation: AttentionRotation {
+    AttentionRotation(
+      headDim: config.headDim, keyType: options.keyCacheType, valueType: options.valueCacheType,
+      enabled: options.attentionRotation)
+  }
 
   /// Bytes of one session's KV cache.
   public var kvCacheBytes: Int {

@@ -54,7 +54,7 @@ public final class Session {
     let backend = transformer.backend
     cache = try KVCache(
       config: c, capacity: model.contextLength, keyType: model.options.keyCacheType,
-      valueType: model.options.valueCacheType, backend: backend)
+      valueType: model.options.valueCacheType, rotation: model.attentionRotation, backend: backend)
     buffers = try ActivationBuffers(config: c, capacity: 1, backend: backend)
     single = try Activations(buffers, rows: 1, config: c)
     logitsRow = try Tensor.zeros(shape: [1, c.vocabularySize], on: backend)

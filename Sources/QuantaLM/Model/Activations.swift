@@ -97,25 +97,27 @@ struct Activations {
 }
 
 /// The K/V caches of every layer, of the load options' `KVCacheType`s: row `p` holds position `p`
-/// (the attention op's contract).
+/// (the attention op's contract), rotated as `rotation` says (keys and values are stored rotated;
+/// queries are rotated as the keys and the attention output back as the values).
 struct KVCache: Sendable {
   struct Layer: Sendable {
     let keys: QTensor  // (capacity, kvHeads, headDim) of keyType
     let values: QTensor  // (capacity, kvHeads, headDim) of valueType
+    let rotation: AttentionRotation
   }
   let capacity: Int
   let layers: [Layer]
 
   init(
     config c: ModelConfig, capacity: Int, keyType: KVCacheType = .f16, valueType: KVCacheType = .f16,
-    backend: any ComputeBackend
+    rotation: AttentionRotation = .none, backend: any ComputeBackend
   ) throws {
     self.capacity = capacity
     let shape = [capacity, c.kvHeadCount, c.headDim]
     layers = try (0..<c.layerCount).map { _ in
       Layer(
         keys: try QTensor.zeros(shape: shape, type: keyType.ggmlType, on: backend),
-        values: try QTensor.zeros(shape: shape, type: valueType.ggmlType, on: backend))
+        values: try QTensor.zeros(shape: shape, type: valueType.ggmlType, on: backend), rotation: rotation)
     }
   }
 

@@ -4,7 +4,7 @@ import QuantaCore
 /// What a forward pass spends its time on (`OpProfile`).
 public enum OpKind: Int, Sendable, CaseIterable, CustomStringConvertible {
   case embedding, rmsNorm, matmulQKV, matmulAttentionOutput, matmulFeedForward, matmulOutput, rope, writeKV,
-    attention, activation, add, scale, logitsCopy, sampling, softcap, experts
+    attention, activation, add, scale, logitsCopy, sampling, softcap, experts, hadamard
 
   public var description: String {
     switch self {
@@ -24,6 +24,7 @@ public enum OpKind: Int, Sendable, CaseIterable, CustomStringConvertible {
     case .sampling: return "sampling (argmax on the device)"
     case .softcap: return "soft-cap (final logits)"
     case .experts: return "expert routing and mix (moe)"
+    case .hadamard: return "hadamard (quantized-cache rotation)"
     }
   }
 }
@@ -81,6 +82,12 @@ struct ForwardContext {
   }
   func scale(_ x: Tensor, by factor: Float, into out: Tensor) {
     recorder.append(.scale(x: x, factor: factor, out: out), .scale)
+  }
+  /// The rotation of `pair.0` (when `block` is set) into `pair.1`, which then becomes current.
+  func rotate(_ pair: inout (HeadTensor, HeadTensor), block: Int?) {
+    guard let block else { return }
+    recorder.append(.hadamard(x: pair.0.flat, block: block, out: pair.1.flat), .hadamard)
+    swap(&pair.0, &pair.1)
   }
 
   /// RoPE parameters of `layer` (gemma3's sliding layers have their own base and no scaling).
@@ -163,6 +170,12 @@ extension ForwardContext {
     recorder.append(
       .rope(x: k.0.heads, positions: pos, parameters: r, freqFactors: ropeFactors, out: k.1.heads), .rope)
     swap(&k.0, &k.1)
+    // Quantized caches: q and k (after rope and scale), and v, rotated as llama.cpp does
+    // (`AttentionRotation`); the attention output is rotated back below.
+    let rotation = caches[0].rotation
+    rotate(&q, block: rotation.keyBlock)
+    rotate(&k, block: rotation.keyBlock)
+    rotate(&v, block: rotation.valueBlock)
     let softmax = softmaxParameters(layer: layer)
     if caches.count == 1 {
       let cache = caches[0]
@@ -189,7 +202,10 @@ extension ForwardContext {
             softmax: softmax, out: try a.attention.heads.rows(row)), .attention)
       }
     }
-    return a.attention.flat
+    guard let block = rotation.valueBlock else { return a.attention.flat }
+    // The V rotation is its own inverse; q's spare buffer is free once attention has run.
+    recorder.append(.hadamard(x: a.attention.flat, block: block, out: q.1.flat), .hadamard)
+    return q.1.flat
   }
 
   /// The output projection of the attention heads (+ bias) → `a.proj` (or `a.normed` with a bias).

@@ -21,6 +21,39 @@ struct TinyReference {
     var minimum: Double { values.min() ?? .infinity }
   }
 
+  /// A quantized KV cache as the model stores it (nil: exact keys and values): each token's keys
+  /// and values rotated by Hadamard blocks where a block is given (llama.cpp's attention rotation,
+  /// the matrix written from its definition) and rounded through the cache type's reference codec;
+  /// queries rotated as the keys and every head's output rotated back as the values.
+  var cache: CacheModel?
+  struct CacheModel {
+    var keyType: GGMLType
+    var valueType: GGMLType
+    var keyBlock: Int?
+    var valueBlock: Int?
+  }
+
+  /// Each run of `block` values times `H[i][j] = (−1)^popcount(i & j) / √block`.
+  static func rotated(_ x: [Double], block: Int?) -> [Double] {
+    guard let n = block else { return x }
+    var out = x
+    for start in stride(from: 0, to: x.count, by: n) {
+      for i in 0..<n {
+        var s = 0.0
+        for j in 0..<n { s += ((i & j).nonzeroBitCount % 2 == 0 ? 1 : -1) * x[start + j] }
+        out[start + i] = s / Double(n).squareRoot()
+      }
+    }
+    return out
+  }
+
+  /// `x` stored as `type` and read back: f16 rounded, block types through the reference codecs.
+  static func stored(_ x: [Double], as type: GGMLType) throws -> [Double] {
+    let f = x.map { Float($0) }
+    if type == .f16 { return f.map { Double(fp16ToFp32(fp32ToFp16($0))) } }
+    return try type.dequantize(type.quantize(f), count: f.count).map(Double.init)
+  }
+
   init(spec: TinySpec, path: String) throws {
     self.spec = spec
     file = try GGUFFile(path: path)
@@ -170,6 +203,11 @@ struct TinyReference {
         ks.append(rope(k, position: t, base: base, neox: neox, factors: f, attnFactor: attnFactor))
         vs.append(v)
       }
+      if let c = cache {
+        qs = qs.map { Self.rotated($0, block: c.keyBlock) }
+        ks = try ks.map { try Self.stored(Self.rotated($0, block: c.keyBlock), as: c.keyType) }
+        vs = try vs.map { try Self.stored(Self.rotated($0, block: c.valueBlock), as: c.valueType) }
+      }
       let scale = 1 / Double(s.headDim).squareRoot()
       for t in 0..<n {
         var heads = [Double](repeating: 0, count: s.heads * s.headDim)
@@ -189,6 +227,7 @@ struct TinyReference {
             for c in 0..<s.headDim { heads[h * s.headDim + c] += e[i] / z * vs[j][kvh * s.headDim + c] }
           }
         }
+        if let c = cache { heads = Self.rotated(heads, block: c.valueBlock) }
         var attn = matvec(wo, heads)
         if let w = postAttention { attn = rmsNorm(attn[...], w) }
         let mid = zip(x[t], attn).map(+)
