@@ -2769,12 +2769,14 @@ QK_DEVICE void mmq_fill(
   if (nkb == MMQ_KB && L::raw % 16 == 0 && ((u64)w | (u64)wrow_bytes) % 16 == 0) {
     // Whole step, 16-byte aligned slices (q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K, iq4_nl whenever the
     // row length keeps them so): 16-byte copies.
+#pragma unroll 1
     for (int i = threadIdx.x; i < MMQ_Y * (L::raw / 16); i += MMQ_MMA_THREADS) {
       const int r = i / (L::raw / 16), ch = i % (L::raw / 16);
       if (row0 + r < nrows) mmq_copy16(buf + r * L::wwords + 4 * ch, w + (row0 + r) * wrow_bytes + off + 16 * ch);
     }
   } else {
     const int len = (int)(nkb * 32 / T::qk * T::bytes);
+#pragma unroll 1
     for (int i = threadIdx.x; i < MMQ_Y * L::wwords; i += MMQ_MMA_THREADS) {
       const int r = i / L::wwords, wd = i % L::wwords;
       const s64 row = row0 + r;
@@ -2785,12 +2787,14 @@ QK_DEVICE void mmq_fill(
     }
   }
   if (nkb == MMQ_KB && ((u64)xq | (u64)(nb * 36)) % 16 == 0) {
+#pragma unroll 1
     for (int i = threadIdx.x; i < MMQ_X * (MMQ_KB * 9 / 4); i += MMQ_MMA_THREADS) {
       const int c = i / (MMQ_KB * 9 / 4), ch = i % (MMQ_KB * 9 / 4);
       if (col0 + c < ncols) mmq_copy16(xbuf + c * MMQ_XWORDS + 4 * ch, xsrc + (col0 + c) * (nb * 36) + 16 * ch);
     }
   } else {
     const int xw = (int)nkb * 9;
+#pragma unroll 1
     for (int i = threadIdx.x; i < MMQ_X * MMQ_KB * 9; i += MMQ_MMA_THREADS) {
       const int c = i / (MMQ_KB * 9), wd = i % (MMQ_KB * 9);
       if (col0 + c < ncols && wd < xw) mmq_copy4(xbuf + c * MMQ_XWORDS + wd, xsrc + (col0 + c) * (nb * 36) + 4 * wd);
@@ -2871,7 +2875,10 @@ QK_DEVICE void mul_mat_q(
       __syncthreads();
     }
 
-#pragma unroll
+    // Two k-blocks per iteration: enough independent work to hide the shared loads; a full unroll (or
+    // unrolled copy loops above) holds 200+ registers on sm_90 (NVRTC 12.9), one CTA per SM instead
+    // of two at ≤ 98.
+#pragma unroll 2
     for (int kbl = 0; kbl < MMQ_KB; ++kbl) {
       if (kbl >= kbn) break;
       int a[TM][4];
