@@ -32,6 +32,8 @@ public final class CPUBackend: ComputeBackend {
   /// The default kernel table (the configured or best ISA).
   let kernels: KernelTable
   let scratch = ScratchArena()
+  /// The last RoPE cos/sin table (see `rope`).
+  let ropeMemo = RopeMemo()
 
   public init(configuration: Configuration = .init()) throws {
     let requested = configuration.threadCount ?? CPUBackend.availableCPUs
@@ -344,6 +346,18 @@ struct KernelTable: @unchecked Sendable {
   }
   func quantizer(_ dotType: Int32) -> qk_quantize_fn? { qk_table_quantizer(table, dotType) }
 
+  /// A type's prompt mat-mat kernel (`qk_gemm_fn`), its activation side values and their group size.
+  struct Gemm {
+    var run: qk_gemm_fn
+    var act: qk_gemm_act_fn
+    var group: Int
+  }
+  func gemm(_ type: GGMLType) -> Gemm? {
+    let id = Int32(type.rawValue)
+    guard let run = qk_table_gemm(table, id), let act = qk_table_gemm_act(table, id) else { return nil }
+    return Gemm(run: run, act: act, group: Int(qk_table_gemm_group(table, id)))
+  }
+
   /// A row dequantizer to f32 for `type`: the C kernel where the table has one (bit-equal), else
   /// the reference codec; nil when neither exists.
   func dequantizer(_ type: GGMLType) -> ((UnsafeRawPointer, UnsafeMutablePointer<Float>, Int) -> Void)? {
@@ -355,6 +369,24 @@ struct KernelTable: @unchecked Sendable {
   }
   var tileRows: Int { Int(max(table.pointee.tile_rows, 1)) }
   var tileCols: Int { Int(max(table.pointee.tile_cols, 1)) }
+}
+
+/// The last RoPE cos/sin table and what it was computed for (positions, parameters and frequency
+/// factors by value): a hit returns the same floats a recomputation would.
+final class RopeMemo: Sendable {
+  struct Key: Equatable {
+    var positions: [Int32]
+    var parameters: RopeParameters
+    var freqFactors: [Float]?
+  }
+  private let last = Mutex<(key: Key, cache: [Float])?>(nil)
+
+  func cache(for key: Key, compute: () -> [Float]) -> [Float] {
+    if let hit = last.withLock({ $0?.key == key ? $0?.cache : nil }) { return hit }
+    let cache = compute()
+    last.withLock { $0 = (key, cache) }
+    return cache
+  }
 }
 
 /// Reusable scratch memory: large scratch allocated per call would be mmapped and page-faulted on

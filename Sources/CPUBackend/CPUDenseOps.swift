@@ -1,3 +1,4 @@
+import CPUKernels
 import GGML
 import QuantaCore
 import Synchronization
@@ -105,18 +106,32 @@ extension CPUBackend {
       freqBase: parameters.freqBase,
       freqScale: parameters.freqScale, attnFactor: parameters.attnFactor)
     let cacheCount = tokens * CPUOps.ropeCacheCount(nRot: p.nRot)
-    scratch.with(bytes: cacheCount * 4) { raw in
-      let cache = raw.assumingMemoryBound(to: Float.self)
-      positions.withUnsafeBufferPointer { pos in
-        let chunk = pool.chunk(for: tokens, minimum: max(1, 4096 / max(heads * headDim, 1)))
-        pool.parallelFor(count: tokens, chunk: chunk) { t, _ in
-          CPUOps.ropeCache(
-            positions: pos.baseAddress!, parameters: p, freqFactors: ff, into: cache, tokens: t)
-          CPUOps.rope(
-            op, tokenStride: heads * headDim, nHead: heads, headDim: headDim, mode: p.mode, nRot: p.nRot,
-            cache: cache,
-            tokens: t)
+    let chunk = pool.chunk(for: tokens, minimum: max(1, 4096 / max(heads * headDim, 1)))
+    // Every layer's q and k rotate by the same positions: the cos/sin table (sinf/cosf per token
+    // and pair, most of this op's time on a prompt) is computed once per forward pass.
+    let key = RopeMemo.Key(
+      positions: positions, parameters: p,
+      freqFactors: ff.map { Array(UnsafeBufferPointer(start: $0, count: p.nRot / 2)) })
+    let cache = ropeMemo.cache(for: key) {
+      var values = [Float](repeating: 0, count: cacheCount)
+      values.withUnsafeMutableBufferPointer { c in
+        positions.withUnsafeBufferPointer { pos in
+          pool.parallelFor(count: tokens, chunk: chunk) { t, _ in
+            CPUOps.ropeCache(
+              positions: pos.baseAddress!, parameters: p, freqFactors: ff, into: c.baseAddress!, tokens: t)
+          }
         }
+      }
+      return values
+    }
+    let isa = kernels.isa.qkISA
+    cache.withUnsafeBufferPointer { c in
+      pool.parallelFor(count: tokens, chunk: chunk) { t, _ in
+        // CPUKernels' rotation: CPUOps.rope's arithmetic, vectorized (RopeKernelTests).
+        qk_rope_f32(
+          isa, op + t.lowerBound * heads * headDim, heads * headDim, Int32(t.count), Int32(heads),
+          Int32(headDim),
+          Int32(p.nRot), p.mode == .neox ? 1 : 0, c.baseAddress! + t.lowerBound * p.nRot)
       }
     }
   }
@@ -144,32 +159,43 @@ extension CPUBackend {
     }
   }
 
-  public func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor)
+  public func writeKV(
+    keys: Tensor, values: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor
+  )
     throws
   {
     let kvDim = keys.shape[1] * keys.shape[2]
     let nCtx = keyCache.shape[0]
     let (kp, vp) = (try f32(keys, "writeKV"), try f32(values, "writeKV"))
-    let (kc, vc) = (try half(keyCache, "writeKV"), try half(valueCache, "writeKV"))
+    let kc = try own(keyCache.buffer, "writeKV").base + keyCache.byteOffset
+    let vc = try own(valueCache.buffer, "writeKV").base + valueCache.byteOffset
+    guard let kStore = cacheRowStore(keyCache.type) else {
+      throw QuantaError.unsupported(op: "writeKV", type: keyCache.type.name, device: device)
+    }
+    guard let vStore = cacheRowStore(valueCache.type) else {
+      throw QuantaError.unsupported(op: "writeKV", type: valueCache.type.name, device: device)
+    }
+    let (kRow, vRow) = (
+      keyCache.rowByteCount * keyCache.shape[1], valueCache.rowByteCount * valueCache.shape[1]
+    )
     try positions.withUnsafeBufferPointer { pos in
       let base = pos.baseAddress!
       try parallelRows(
         positions.count, chunk: rowChunk(rows: positions.count, rowLength: kvDim),
         { (t, _) throws(CPUOpsError) in
           try CPUOps.storeKV(
-            kp, srcTokenStride: kvDim, positions: base, into: kc, cachePositionStride: kvDim, nCtx: nCtx,
-            kvDim: kvDim,
-            tokens: t)
+            kp, srcTokenStride: kvDim, positions: base, into: kc, rowBytes: kRow, nCtx: nCtx, kvDim: kvDim,
+            tokens: t, store: kStore)
           try CPUOps.storeKV(
-            vp, srcTokenStride: kvDim, positions: base, into: vc, cachePositionStride: kvDim, nCtx: nCtx,
-            kvDim: kvDim,
-            tokens: t)
+            vp, srcTokenStride: kvDim, positions: base, into: vc, rowBytes: vRow, nCtx: nCtx, kvDim: kvDim,
+            tokens: t, store: vStore)
         }, op: "writeKV")
     }
   }
 
   public func attention(
-    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters,
+    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor,
+    parameters: AttentionParameters,
     into out: Tensor
   ) throws {
     let (tokens, heads, headDim) = (query.shape[0], query.shape[1], query.shape[2])
@@ -177,18 +203,45 @@ extension CPUBackend {
       nHead: heads, nKVHead: keyCache.shape[1], headDim: headDim, nKV: parameters.kvLength)
     shape.nTokens = tokens  // the batch size picks the precision path, as in ggml
     let (qp, op) = (try f32(query, "attention"), try f32(out, "attention"))
-    let (kc, vc) = (try half(keyCache, "attention"), try half(valueCache, "attention"))
+    let kc = try own(keyCache.buffer, "attention").base + keyCache.byteOffset
+    let vc = try own(valueCache.buffer, "attention").base + valueCache.byteOffset
     let l = logits(parameters.softmax)
-    let perThread = CPUOps.attentionScratchCount(shape)
     let items = tokens * heads
     // Tasks cover whole GQA groups where possible (the op converts each K/V block once per group).
     let chunk = pool.chunk(for: items, perThread: 4, minimum: shape.groupSize, multiple: shape.groupSize)
+    guard keyCache.type == .f16, valueCache.type == .f16 else {
+      // Any other pair of cache types: read in place (AttentionCacheTypes.swift).
+      guard let kr = cacheReader(keyCache.type, kvHeads: shape.nKVHead, headDim: headDim) else {
+        throw QuantaError.unsupported(op: "attention", type: keyCache.type.name, device: device)
+      }
+      guard let vr = cacheReader(valueCache.type, kvHeads: shape.nKVHead, headDim: headDim) else {
+        throw QuantaError.unsupported(op: "attention", type: valueCache.type.name, device: device)
+      }
+      let perThread = CPUOps.cacheAttentionScratchBytes(shape, queryBytes: kr.queryBytes)
+      scratch.with(bytes: pool.threadCount * perThread) { raw in
+        positions.withUnsafeBufferPointer { pos in
+          pool.parallelFor(count: items, chunk: chunk) { r, thread in
+            CPUOps.attention(
+              q: qp, kCache: kc, vCache: vc, keys: kr, values: vr, positions: pos.baseAddress!, into: op,
+              shape: shape, logits: l, items: r, scratch: raw + thread * perThread)
+          }
+        }
+      }
+      return
+    }
+    let (kh, vh) = (kc.assumingMemoryBound(to: UInt16.self), vc.assumingMemoryBound(to: UInt16.self))
+    if !CPUOps.usesF16Path(shape) {
+      // Prompt batches: blocks of queries per converted key block (PromptAttention.swift).
+      promptAttention(q: qp, keys: kh, values: vh, positions: positions, shape: shape, logits: l, into: op)
+      return
+    }
+    let perThread = CPUOps.attentionScratchCount(shape)
     scratch.with(bytes: pool.threadCount * perThread * 4) { raw in
       let s = raw.assumingMemoryBound(to: Float.self)
       positions.withUnsafeBufferPointer { pos in
         pool.parallelFor(count: items, chunk: chunk) { r, thread in
           CPUOps.attention(
-            q: qp, kCache: kc, vCache: vc, positions: pos.baseAddress!, into: op, shape: shape, logits: l,
+            q: qp, kCache: kh, vCache: vh, positions: pos.baseAddress!, into: op, shape: shape, logits: l,
             items: r,
             scratch: s + thread * perThread)
         }

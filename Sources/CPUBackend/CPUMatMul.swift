@@ -9,6 +9,10 @@ import QuantaCore
 //   q8_1 or q8_K; dense weights dot f32 x directly), then tasks of (weight rows × x rows) through
 //   the nr×nc tile kernel, which reuses each loaded weight block across the x rows of the tile.
 //   Mat-vec (m = 1) is the same with one column: weight rows are split across threads.
+// - gemm path (`.auto`, m ≥ `gemmMinRows`, types whose table has a `gemm` kernel: AVX512-VNNI): x
+//   quantized once as above, each activation row's per-group side values computed once, then tasks
+//   of (16-row weight strips × wide column panels) through the repacking mat-mat kernel. Not ggml's
+//   summation order; `.integerDot` keeps the tile kernels (ggml's x86 sums bit for bit) at every m.
 // - dequantize path (types without an integer kernel, or forced): a task dequantizes a few weight
 //   rows to f32 (CPUKernels' C dequantizer where it has one, else the reference codec), then dots
 //   them with every x row (f32 tile kernel).
@@ -17,6 +21,15 @@ extension CPUBackend {
   static let dequantizeRows = 16
   /// x rows a mat-mat task covers at most: 64 quantized rows (≈ 280 KB at k = 4096) stay in L2.
   static let matmatColumns = 64
+  /// x rows from which `.auto` takes a type's gemm kernel. It repacks each 16-row weight strip
+  /// once per task (gathers across rows), a cost per weight byte that the tile kernels do not pay:
+  /// on cache-resident weights gemm wins from ~8 rows, but on a large matrix read from memory (the
+  /// 262,144-row output layer in batched decode of 8 sequences) it halved the step rate at 8 rows;
+  /// the break-even estimated from its repack share (~30 % at 128 rows) is ~20 rows.
+  static let gemmMinRows = 32
+  /// Activation bytes a gemm task's column panel may span (L2-resident; the weight panel is reused
+  /// across all of them, so wider panels repack less).
+  static let gemmPanelBytes = 2 << 20
 
   func table(for options: QMatMulOptions) throws -> KernelTable {
     guard let isa = options.cpuInstructionSet, isa != kernels.isa else { return kernels }
@@ -35,13 +48,22 @@ extension CPUBackend {
   }
 
   public func matmul(_ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor) throws {
-    let table = try table(for: options)
-    let type = weights.type
-    let (m, k, n) = (x.shape[0], x.shape[1], weights.shape[0])
     let w = UnsafeRawPointer(try own(weights.buffer, "matmul").base + weights.byteOffset)
     let xs = UnsafePointer<Float>(
       (try own(x.buffer, "matmul").base + x.byteOffset).assumingMemoryBound(to: Float.self))
     let ys = (try own(out.buffer, "matmul").base + out.byteOffset).assumingMemoryBound(to: Float.self)
+    try matmul(
+      xs, m: x.shape[0], k: x.shape[1], weights: w, n: weights.shape[0], type: weights.type,
+      rowBytes: weights.rowByteCount, options: options, out: ys)
+  }
+
+  /// `out [m, n] = x [m, k] · wᵀ` over raw memory: `n` weight rows of `rowBytes` each at `w` (a
+  /// matrix, or one expert's rows of a stacked tensor: `matmulID`).
+  func matmul(
+    _ xs: UnsafePointer<Float>, m: Int, k: Int, weights w: UnsafeRawPointer, n: Int, type: GGMLType,
+    rowBytes: Int, options: QMatMulOptions, out ys: UnsafeMutablePointer<Float>
+  ) throws {
+    let table = try table(for: options)
     let dotType = table.vecDotType(type)
     let tile = table.tile(type)
     let hasInteger = dotType >= 0 && tile != nil
@@ -57,19 +79,19 @@ extension CPUBackend {
     }
     if integer, let tile {
       let tiles = TileKernels(plain: tile, groupsOf4: table.tileGroupsOf4(type) ?? tile)
+      let gemm = options.path == .auto && m >= CPUBackend.gemmMinRows ? table.gemm(type) : nil
       try integerMatmul(
-        xs, m: m, k: k, w: w, n: n, rowBytes: weights.rowByteCount, dotType: dotType, tile: tiles,
-        table: table,
-        out: ys)
+        xs, m: m, k: k, w: w, n: n, rowBytes: rowBytes, dotType: dotType, tile: tiles, gemm: gemm,
+        table: table, out: ys)
     } else {
       try dequantizeMatmul(
-        xs, m: m, k: k, w: w, n: n, type: type, rowBytes: weights.rowByteCount, table: table, out: ys)
+        xs, m: m, k: k, w: w, n: n, type: type, rowBytes: rowBytes, table: table, out: ys)
     }
   }
 
   private func integerMatmul(
     _ x: UnsafePointer<Float>, m: Int, k: Int, w: UnsafeRawPointer, n: Int, rowBytes: Int, dotType: Int32,
-    tile: TileKernels, table: KernelTable, out: UnsafeMutablePointer<Float>
+    tile: TileKernels, gemm: KernelTable.Gemm?, table: KernelTable, out: UnsafeMutablePointer<Float>
   ) throws {
     if dotType == Int32(QK_TYPE_F32) {
       tiles(
@@ -84,6 +106,12 @@ extension CPUBackend {
         op: "matmul(activation type \(dotType))", type: "\(k) values", device: device)
     }
     scratch.with(bytes: m * yRowBytes) { y in
+      if let gemm {
+        gemmTasks(
+          gemm, x: x, quantize: quantize, y: y, ldY: yRowBytes, m: m, k: k, w: w, n: n, rowBytes: rowBytes,
+          out: out)
+        return
+      }
       // Quantize every x row once; rows are independent.
       pool.parallelFor(count: m, chunk: pool.chunk(for: m, perThread: 2)) { rows, _ in
         for r in rows { quantize(x + r * k, y + r * yRowBytes, Int64(k)) }
@@ -91,6 +119,37 @@ extension CPUBackend {
       tiles(
         x: UnsafeRawPointer(y), ldY: yRowBytes, m: m, k: k, w: w, n: n, rowBytes: rowBytes, tile: tile,
         table: table, out: out)
+    }
+  }
+
+  /// The gemm path: each x row quantized into `y` and its per-group side values computed (one pass
+  /// over the rows), then (strip × panel) tasks.
+  private func gemmTasks(
+    _ gemm: KernelTable.Gemm, x: UnsafePointer<Float>, quantize: qk_quantize_fn, y: UnsafeMutableRawPointer,
+    ldY: Int, m: Int, k: Int, w: UnsafeRawPointer, n: Int, rowBytes: Int, out: UnsafeMutablePointer<Float>
+  ) {
+    let groups = k / gemm.group
+    scratch.with(bytes: m * groups * MemoryLayout<qk_gemm_act>.stride) { raw in
+      let info = raw.bindMemory(to: qk_gemm_act.self, capacity: m * groups)
+      pool.parallelFor(count: m, chunk: pool.chunk(for: m, perThread: 2)) { rows, _ in
+        for r in rows { quantize(x + r * k, y + r * ldY, Int64(k)) }
+        gemm.act(Int32(k), Int32(rows.count), y + rows.lowerBound * ldY, ldY, info + rows.lowerBound * groups)
+      }
+      let y = UnsafeRawPointer(y)
+      // As few column panels as the budget allows, of equal width (a multiple of the kernel's 8).
+      let widest = max(8, CPUBackend.gemmPanelBytes / max(ldY, 1))
+      let panels = (m + widest - 1) / widest
+      let cols = min(m, ((m + panels - 1) / panels + 7) / 8 * 8)
+      let colChunks = (m + cols - 1) / cols
+      let rows = min(n, pool.chunk(for: n, perThread: max(1, 4 / colChunks), minimum: 16, multiple: 16))
+      let rowChunks = (n + rows - 1) / rows
+      pool.parallelFor(tasks: rowChunks * colChunks) { task, _ in
+        let r0 = (task % rowChunks) * rows
+        let c0 = (task / rowChunks) * cols
+        gemm.run(
+          Int32(k), Int32(min(rows, n - r0)), Int32(min(cols, m - c0)), w + r0 * rowBytes, rowBytes,
+          y + c0 * ldY, ldY, info + c0 * groups, out + c0 * n + r0, n)
+      }
     }
   }
 

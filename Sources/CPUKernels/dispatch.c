@@ -78,7 +78,10 @@ static void build_tables(void) {
       qk_fill_avx512(t);
       qk_fill_avx512_iq(t);
     }
-    if (i == QK_ISA_AVX512_VNNI) qk_fill_avx512_vnni(t);
+    if (i == QK_ISA_AVX512_VNNI) {
+      qk_fill_avx512_vnni(t);
+      qk_fill_gemm_vnni(t);
+    }
 #endif
 #if defined(__aarch64__)
     if (i == QK_ISA_NEON) qk_fill_neon(t);

@@ -535,38 +535,45 @@ VNNI_INL __m512 dot_cp(const p32 *p, const ycp *y, __m512 acc) {
   return _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc);
 }
 
-#define QK_CP_TILE(NAME, WBLK, PREP_T, PREP1, LOADY, DOT, FALLBACK)                                                          \
+#define QK_CP_TILE(NAME, WBLK, PREP_T, PREP1, LOADY, DOT, FALLBACK)                                   \
+  /* 4 weight rows × NP column pairs. */                                                             \
+  VNNI_INL void NAME##_micro(const int NP, int nb, const char *xr, size_t ldX, const char *yc,        \
+                             size_t ldY, float *s, size_t ldS) {                                     \
+    __m512 acc[4][2];                                                                                \
+    QK_UNROLL for (int r = 0; r < 4; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();               \
+    for (int i = 0; i < nb; ++i) {                                                                   \
+      ycp yv[2];                                                                                     \
+      QK_UNROLL for (int cp = 0; cp < NP; ++cp)                                                      \
+        yv[cp] = LOADY((const block_q8_0 *)(yc + (size_t)(2 * cp) * ldY) + i,                        \
+                       (const block_q8_0 *)(yc + (size_t)(2 * cp + 1) * ldY) + i);                   \
+      QK_UNROLL for (int r = 0; r < 4; ++r) {                                                        \
+        const WBLK *xb = (const WBLK *)(xr + (size_t)r * ldX) + i;                                   \
+        __builtin_prefetch((const char *)xb + QK_PF_DIST);                                           \
+        PREP_T p;                                                                                    \
+        PREP1(&p, xb);                                                                               \
+        QK_UNROLL for (int cp = 0; cp < NP; ++cp) acc[r][cp] = DOT(&p, &yv[cp], acc[r][cp]);         \
+      }                                                                                              \
+    }                                                                                                \
+    QK_UNROLL for (int r = 0; r < 4; ++r)                                                            \
+      QK_UNROLL for (int cp = 0; cp < NP; ++cp) {                                                    \
+        s[(size_t)(2 * cp) * ldS + r] = qk_hsum_ps_avx2(_mm512_castps512_ps256(acc[r][cp]));         \
+        s[(size_t)(2 * cp + 1) * ldS + r] = qk_hsum_ps_avx2(_mm512_extractf32x8_ps(acc[r][cp], 1));  \
+      }                                                                                              \
+  }                                                                                                  \
+  /* Full 4-row strips: 4-column tiles, then a last column pair (batched decode of 2-3 sequences */  \
+  /* and ragged panels); a last odd column and the last rows through FALLBACK. */                    \
   VNNI_ATTR static void NAME(int n, int nr, int nc, const void *x, size_t ldX, const void *y, size_t ldY,   \
                              float *s, size_t ldS) {                                                   \
     const int nb = n / 32;                                                                             \
-    const int nr4 = nr / 4 * 4, nc4 = nc / 4 * 4;                                                      \
+    const int nr4 = nr / 4 * 4, nc4 = nc / 4 * 4, nc2 = nc / 2 * 2;                                    \
     for (int r0 = 0; r0 < nr4; r0 += 4) {                                                              \
       const char *xr = (const char *)x + (size_t)r0 * ldX;                                             \
-      for (int c0 = 0; c0 < nc4; c0 += 4) {                                                            \
-        const char *yc = (const char *)y + (size_t)c0 * ldY;                                           \
-        __m512 acc[4][2];                                                                              \
-        QK_UNROLL for (int r = 0; r < 4; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();             \
-        for (int i = 0; i < nb; ++i) {                                                                 \
-          ycp yv[2];                                                                                   \
-          QK_UNROLL for (int cp = 0; cp < 2; ++cp)                                                     \
-            yv[cp] = LOADY((const block_q8_0 *)(yc + (size_t)(2 * cp) * ldY) + i,                   \
-                              (const block_q8_0 *)(yc + (size_t)(2 * cp + 1) * ldY) + i);              \
-          QK_UNROLL for (int r = 0; r < 4; ++r) {                                                      \
-            const WBLK *xb = (const WBLK *)(xr + (size_t)r * ldX) + i;                                 \
-            __builtin_prefetch((const char *)xb + QK_PF_DIST);                                         \
-            PREP_T p;                                                                                  \
-            PREP1(&p, xb);                                                                             \
-            QK_UNROLL for (int cp = 0; cp < 2; ++cp) acc[r][cp] = DOT(&p, &yv[cp], acc[r][cp]);        \
-          }                                                                                            \
-        }                                                                                              \
-        QK_UNROLL for (int r = 0; r < 4; ++r)                                                          \
-          QK_UNROLL for (int cp = 0; cp < 2; ++cp) {                                                   \
-            s[(size_t)(c0 + 2 * cp) * ldS + r0 + r] = qk_hsum_ps_avx2(_mm512_castps512_ps256(acc[r][cp]));      \
-            s[(size_t)(c0 + 2 * cp + 1) * ldS + r0 + r] = qk_hsum_ps_avx2(_mm512_extractf32x8_ps(acc[r][cp], 1)); \
-          }                                                                                            \
-      }                                                                                                \
-      if (nc4 < nc)                                                                                    \
-        FALLBACK(n, 4, nc - nc4, xr, ldX, (const char *)y + (size_t)nc4 * ldY, ldY, s + (size_t)nc4 * ldS + r0, ldS); \
+      for (int c0 = 0; c0 < nc4; c0 += 4)                                                              \
+        NAME##_micro(2, nb, xr, ldX, (const char *)y + (size_t)c0 * ldY, ldY, s + (size_t)c0 * ldS + r0, ldS); \
+      if (nc4 < nc2)                                                                                   \
+        NAME##_micro(1, nb, xr, ldX, (const char *)y + (size_t)nc4 * ldY, ldY, s + (size_t)nc4 * ldS + r0, ldS); \
+      if (nc2 < nc)                                                                                    \
+        FALLBACK(n, 4, nc - nc2, xr, ldX, (const char *)y + (size_t)nc2 * ldY, ldY, s + (size_t)nc2 * ldS + r0, ldS); \
     }                                                                                                  \
     if (nr4 < nr) FALLBACK(n, nr - nr4, nc, (const char *)x + (size_t)nr4 * ldX, ldX, y, ldY, s + nr4, ldS); \
   }

@@ -81,6 +81,7 @@ void qk_fill_dequantizers(qk_kernel_table *t);
 void qk_fill_avx2(qk_kernel_table *t);
 void qk_fill_avx512(qk_kernel_table *t);
 void qk_fill_avx512_vnni(qk_kernel_table *t);
+void qk_fill_gemm_vnni(qk_kernel_table *t);
 #endif
 #if defined(__aarch64__)
 void qk_fill_neon(qk_kernel_table *t);
@@ -155,8 +156,9 @@ static inline void qk_set(qk_kernel_table *t, int type, qk_vec_dot_fn dot, qk_ti
   }                                                                                                      \
   /* Row strips outer, columns inner: an MR-row weight strip stays in L1 while the columns (an L2- */  \
   /* sized panel) stream past it, so each weight byte comes from memory once per call. */              \
-  /* Full tiles; full-height strips one column at a time; the rest (mat-vec included, where one */     \
-  /* sequential row stream measured faster than MR interleaved ones) one dot at a time. Every path */    \
+  /* Full tiles; full-height strips of 2 or 3 columns (batched decode of 2-3 sequences) as one */    \
+  /* narrower tile, other full-height strips one column at a time; the rest (mat-vec included, where */ \
+  /* one sequential row stream measured faster than MR interleaved ones) one dot at a time. Every path */ \
   /* has compile-time trip counts, so accumulators stay in registers. */                                 \
   ATTR static void NAME##_tile(int n, int nr, int nc, const void *x, size_t ldX, const void *y,          \
                                size_t ldY, float *s, size_t ldS) {                                       \
@@ -169,7 +171,11 @@ static inline void qk_set(qk_kernel_table *t, int type, qk_vec_dot_fn dot, qk_ti
         float *sp = s + (size_t)c0 * ldS + r0;                                                           \
         if (rr == (MR) && cc == (MC)) {                                                                  \
           NAME##_micro(n, MR, MC, xp, ldX, yp, ldY, sp, ldS);                                            \
-        } else if (rr == (MR) && cc > 1) {                                                               \
+        } else if (rr == (MR) && (MC) > 2 && cc == 2) {                                                  \
+          NAME##_micro(n, MR, (MC) > 2 ? 2 : 1, xp, ldX, yp, ldY, sp, ldS);                              \
+        } else if (rr == (MR) && (MC) > 3 && cc == 3) {                                                  \
+          NAME##_micro(n, MR, (MC) > 3 ? 3 : 1, xp, ldX, yp, ldY, sp, ldS);                              \
+        } else if (rr == (MR) && (cc > 1 || nc > 1)) {                                                   \
           for (int c = 0; c < cc; ++c)                                                                   \
             NAME##_micro(n, MR, 1, xp, ldX, yp + (size_t)c * ldY, 0, sp + (size_t)c * ldS, 0);           \
         } else {                                                                                         \

@@ -96,7 +96,9 @@ extension GPUBackend {
 
   // MARK: KV cache and attention
 
-  public func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor)
+  public func writeKV(
+    keys: Tensor, values: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor
+  )
     throws
   {
     guard keys.count > 0 else { return }
@@ -107,26 +109,31 @@ extension GPUBackend {
     }
   }
 
-  /// writeKV with the positions already on the device.
-  func writeKV(keys: Tensor, values: Tensor, positions: DevicePointer, keyCache: Tensor, valueCache: Tensor)
+  /// writeKV with the positions already on the device: write_kv_<type> for each cache (f16/bf16 one
+  /// thread per value, q8_0/q4_0 one per 32-value block).
+  func writeKV(keys: Tensor, values: Tensor, positions: DevicePointer, keyCache: QTensor, valueCache: QTensor)
     throws
   {
     let tokens = keys.shape[0]
     let kvDim = keys.shape[1] * keys.shape[2]
     guard tokens > 0, kvDim > 0 else { return }
     for (src, cache) in [(keys, keyCache), (values, valueCache)] {
+      guard KVCacheType(cache.type) != nil else {
+        throw QuantaError.unsupported(op: "writeKV", type: cache.type.name, device: device)
+      }
       var args = KernelArguments()
       args.append(try ptr(src, "writeKV"))
       args.append(positions)
       args.append(try ptr(cache, "writeKV"))
       args.append(Int64(kvDim))
       args.append(Int64(tokens))
-      try launch1D("write_kv_f16", count: tokens * kvDim, args)
+      try launch1D("write_kv_\(cache.type.name)", count: tokens * kvDim / cache.type.blockSize, args)
     }
   }
 
   public func attention(
-    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters,
+    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor,
+    parameters: AttentionParameters,
     into out: Tensor
   ) throws {
     guard query.count > 0 else { return }
@@ -140,22 +147,28 @@ extension GPUBackend {
 
   /// Attention with the positions on the device. A plan passes the cache's capacity as `kvLength`:
   /// with the causal mask each query then sees the rows up to its own position, whatever the step.
-  /// Prompts (`KernelBuild.attentionTile`) run a tile kernel whose CTAs share each K/V tile among
-  /// many query rows; decode and small batches run attention_f16, one CTA per (token, head).
-  /// `quantized`: where attention_f16 also writes the output as q8_1 blocks (the plan's fusion; only
-  /// when `attentionWritesQ8_1` says so), or null.
+  /// Prompts over f16 caches (`KernelBuild.attentionTile`) run a tile kernel whose CTAs share each
+  /// K/V tile among many query rows; decode and small batches run attention_f16, one CTA per
+  /// (token, head); caches of other types (bf16, q8_0, q4_0) run attention_kv, the same kernel
+  /// reading them in place, for every batch size.
+  /// `quantized`: where the per-(token, head) kernels also write the output as q8_1 blocks (the
+  /// plan's fusion; only when `attentionWritesQ8_1` says so), or null.
   func attention(
-    query: Tensor, positions: DevicePointer, keyCache: Tensor, valueCache: Tensor, kvLength: Int,
+    query: Tensor, positions: DevicePointer, keyCache: QTensor, valueCache: QTensor, kvLength: Int,
     softmax s: SoftmaxParameters, into out: Tensor, quantized: DevicePointer = .null
   ) throws {
     let (tokens, heads, headDim) = (query.shape[0], query.shape[1], query.shape[2])
     guard headDim <= KernelBuild.attentionMaxHeadDim else {
       throw QuantaError.unsupported(
         op: "attention (headDim \(headDim) > \(KernelBuild.attentionMaxHeadDim))",
-        type: keyCache.dtype.rawValue,
+        type: keyCache.type.name,
         device: device)
     }
+    for cache in [keyCache, valueCache] where KVCacheType(cache.type) == nil {
+      throw QuantaError.unsupported(op: "attention", type: cache.type.name, device: device)
+    }
     guard tokens > 0, heads > 0, headDim > 0 else { return }
+    let f16 = keyCache.type == .f16 && valueCache.type == .f16
     var args = KernelArguments()
     args.append(try ptr(query, "attention"))
     args.append(try ptr(keyCache, "attention"))
@@ -163,7 +176,7 @@ extension GPUBackend {
     args.append(positions)
     args.append(try ptr(out, "attention"))
     let kvHeads = keyCache.shape[1]
-    let tile = KernelBuild.attentionTile(tokens: tokens, headDim: headDim)
+    let tile = f16 ? KernelBuild.attentionTile(tokens: tokens, headDim: headDim) : nil
     if tile != nil { args.append(Int64(tokens)) }
     args.append(Int64(heads))
     args.append(Int64(kvHeads))
@@ -184,15 +197,21 @@ extension GPUBackend {
     }
     // One CTA per (token, head).
     args.append(quantized)
+    if !f16 {
+      args.append(Int32(keyCache.type.rawValue))
+      args.append(Int32(valueCache.type.rawValue))
+    }
     let threads = KernelBuild.attentionThreads(
       rows: tokens * heads, multiprocessors: context.properties.multiprocessors)
-    try launch("attention_f16", grid: (tokens * heads, 1, 1), block: (threads, 1, 1), args)
+    try launch(
+      f16 ? "attention_f16" : "attention_kv", grid: (tokens * heads, 1, 1), block: (threads, 1, 1), args)
   }
 
   /// Whether attention of `tokens` queries of `headDim` can write its output as q8_1 too: the
   /// per-(token, head) kernel, whole 32-value blocks per head.
-  static func attentionWritesQ8_1(tokens: Int, headDim: Int) -> Bool {
-    KernelBuild.attentionTile(tokens: tokens, headDim: headDim) == nil && headDim % 32 == 0
+  /// `f16Caches`: both caches f16 (other types always take the per-(token, head) kernel).
+  static func attentionWritesQ8_1(tokens: Int, headDim: Int, f16Caches: Bool = true) -> Bool {
+    (!f16Caches || KernelBuild.attentionTile(tokens: tokens, headDim: headDim) == nil) && headDim % 32 == 0
   }
 
   // MARK: Element-wise

@@ -15,7 +15,9 @@ extension KernelBuild {
   /// Element-wise and row kernels of dense_ops.cu, and the prompt attention kernels of fattn_tile.cu.
   static let denseOpKernels = rowOpKernels + attentionTiles.map(\.kernel)
   private static let rowOpKernels = [
-    "rms_norm_f32", "layer_norm_f32", "rope_f32", "soft_max_f32", "write_kv_f16", "attention_f16", "silu_f32",
+    "rms_norm_f32", "layer_norm_f32", "rope_f32", "soft_max_f32", "write_kv_f16", "write_kv_bf16",
+    "write_kv_q8_0",
+    "write_kv_q4_0", "attention_f16", "attention_kv", "silu_f32",
     "gelu_f32", "swiglu_f32", "geglu_f32", "add_f32", "mul_f32", "scale_f32", "softcap_f32",
     "argmax_f32",
   ]

@@ -202,6 +202,11 @@ final class GPUPreparedPlan: PreparedPlan {
     case .mul(let a, let b, let out): try g.mul(a, b, into: out)
     case .scale(let x, let f, let out): try g.scale(x, by: f, into: out)
     case .softcap(let x, let cap, let out): try g.softcap(x, cap: cap, into: out)
+    case .routeExperts(let logits, let r, let ids, let w):
+      try g.routeExperts(logits, routing: r, ids: ids, weights: w)
+    case .matmulID(let x, let w, let ids, let options, let out):
+      try g.matmulID(x, weights: w, ids: ids, options: options, into: out)
+    case .mixExperts(let x, let w, let out): try g.mixExperts(x, weights: w, into: out)
     case .argmax(let logits, let out):
       try g.argmax(logits, into: pointer(out), rows: out.count, scratch: argmaxScratch?.pointer ?? .null)
     }
@@ -298,7 +303,8 @@ extension GPUPreparedPlan {
       case .matmul(let x, _, _, _) = op(i + 1), x.buffer === out.buffer, x.byteOffset == out.byteOffset,
       x.count == out.count, x.dtype == out.dtype, quantizedMatmul(at: i + 1, reading: x),
       scratch.byteCount >= out.count / 32 * 36,
-      GPUBackend.attentionWritesQ8_1(tokens: q.shape[0], headDim: q.shape[2])
+      GPUBackend.attentionWritesQ8_1(
+        tokens: q.shape[0], headDim: q.shape[2], f16Caches: kc.type == .f16 && vc.type == .f16)
     else { return nil }
     try gpu.attention(
       query: q, positions: pointer(positions), keyCache: kc, valueCache: vc, kvLength: kc.shape[0],
@@ -406,7 +412,7 @@ extension GPUPreparedPlan {
     var norm: (w: Tensor?, eps: Float)?
     var out: Tensor
     var factor: Float
-    var kv: (keyCache: Tensor, values: Tensor, valueCache: Tensor)?
+    var kv: (keyCache: QTensor, values: Tensor, valueCache: QTensor)?
     var positions: IndexTensor
     var parameters: RoPEParameters
     var freqFactors: Tensor?
@@ -450,10 +456,11 @@ extension GPUPreparedPlan {
       out = scaled
       i += 1
     }
-    var kv: (keyCache: Tensor, values: Tensor, valueCache: Tensor)?
+    var kv: (keyCache: QTensor, values: Tensor, valueCache: QTensor)?
+    // The fused kernel writes f16 caches; other cache types keep their own write_kv kernel.
     if case .writeKV(let k, let v, let kvPositions, let kc, let vc) = op(i), Self.sameView(k, out),
       kvPositions.buffer === positions.buffer, kvPositions.byteOffset == positions.byteOffset,
-      v.shape == k.shape
+      v.shape == k.shape, kc.type == .f16, vc.type == .f16
     {
       kv = (kc, v, vc)
       i += 1

@@ -91,13 +91,16 @@ extension GPUSelftest {
 
   // MARK: Attention
 
+  /// One attention case: heads, cache size, the queries' positions and the softmax parameters.
+  struct AttentionSetup {
+    var label: String
+    var heads, kvHeads, headDim, capacity, kvLength: Int
+    var positions: [Int32]
+    var softmax: SoftmaxParameters
+  }
+
   static func attentionCases(_ gpu: any ComputeBackend, _ cpu: any ComputeBackend) -> [Case] {
-    struct Setup {
-      var label: String
-      var heads, kvHeads, headDim, capacity, kvLength: Int
-      var positions: [Int32]
-      var softmax: SoftmaxParameters
-    }
+    typealias Setup = AttentionSetup
     let setups = [
       Setup(
         label: "decode GQA 8/2", heads: 8, kvHeads: 2, headDim: 64, capacity: 320, kvLength: 300,

@@ -70,6 +70,7 @@ extension GPUSelftest {
     out += matmulCases(gpu, cpu)
     out += transformerCases(gpu, cpu)
     out += attentionCases(gpu, cpu)
+    out += cacheTypeCases(gpu, cpu)
     out += elementwiseCases(gpu, cpu)
     return out
   }

@@ -536,6 +536,22 @@ QK_KERNEL void __launch_bounds__(256)
   write_kv_f16(const float* __restrict__ src, const s32* __restrict__ pos, u16* __restrict__ cache, s64 kvdim, s64 ntok) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, ntok * kvdim) cache[(s64)pos[i / kvdim] * kvdim + i % kvdim] = f2h(src[i]);
 }
+// The other KV cache types (KVCacheType; `-ctk` / `-ctv`): bf16 (RNE, as ggml's fp32_to_bf16), and
+// q8_0 / q4_0 with one thread per 32-value block, the bytes of quantize_row_*_ref (kvdim a multiple of 32).
+QK_KERNEL void __launch_bounds__(256)
+  write_kv_bf16(const float* __restrict__ src, const s32* __restrict__ pos, u16* __restrict__ cache, s64 kvdim, s64 ntok) { qk_grid_dependency_sync();
+  QK_FOR_EACH(i, ntok * kvdim) cache[(s64)pos[i / kvdim] * kvdim + i % kvdim] = f2bf(src[i]);
+}
+QK_KERNEL void __launch_bounds__(256)
+  write_kv_q8_0(const float* __restrict__ src, const s32* __restrict__ pos, u8* __restrict__ cache, s64 kvdim, s64 ntok) { qk_grid_dependency_sync();
+  const s64 nb = kvdim / 32;  // blocks per row
+  QK_FOR_EACH(b, ntok * nb) quantize_block_q8_0(src + b * 32, cache + ((s64)pos[b / nb] * nb + b % nb) * 34);
+}
+QK_KERNEL void __launch_bounds__(256)
+  write_kv_q4_0(const float* __restrict__ src, const s32* __restrict__ pos, u8* __restrict__ cache, s64 kvdim, s64 ntok) { qk_grid_dependency_sync();
+  const s64 nb = kvdim / 32;
+  QK_FOR_EACH(b, ntok * nb) quantize_block_q4_0(src + b * 32, cache + ((s64)pos[b / nb] * nb + b % nb) * 18);
+}
 
 // ---- Attention over the f16 caches, flash style: one CTA per (token, head), no [tokens × keys]
 // score matrix. The CTA's nw wavefronts take tiles of ATT_KEYS consecutive visible keys in turn
@@ -562,20 +578,86 @@ QK_DEVICE void att_pair(const u16* __restrict__ r, s64 p, s64 hd, float& a, floa
     b = 2 * p + 1 < hd ? half_to_float(r[2 * p + 1]) : 0.0f;
   }
 }
+// Rows of one cache head for the attention body: pair p of key j (att_pair's contract).
+struct att_rows_f16 {
+  const u16* base;  // the head's row at position 0
+  s64 stride, hd;   // elements between positions; values per row
+  __device__ __forceinline__ void pair(s64 j, s64 p, float& a, float& b) const { att_pair(base + j * stride, p, hd, a, b); }
+};
+// GGML type ids of the KV cache types (GGMLType raw values).
+#define KV_F16 1
+#define KV_Q4_0 2
+#define KV_Q8_0 8
+#define KV_BF16 30
+// Rows of any cache type, read in place: bf16 pairs, or values 2p, 2p + 1 of a q8_0 / q4_0 block (hd a
+// multiple of 32, so a pair never straddles blocks). Dequantized as dequantize_row_* computes them.
+struct att_rows_typed {
+  const u8* base;    // the head's row at position 0
+  s64 stride, hd;    // bytes between positions; values per row
+  s32 type;          // KV_*
+  __device__ __forceinline__ void pair(s64 j, s64 p, float& a, float& b) const {
+    const u8* r = base + j * stride;
+    if (type == KV_F16 || type == KV_BF16) {
+      const u16* h = (const u16*)r;
+      const u32 v0 = h[2 * p], v1 = 2 * p + 1 < hd ? h[2 * p + 1] : 0u;
+      a = type == KV_F16 ? half_to_float(v0) : bf2f(v0);
+      b = type == KV_F16 ? half_to_float(v1) : bf2f(v1);
+    } else if (type == KV_Q8_0) {
+      const u8* x = r + (2 * p / 32) * 34;
+      const int e = (int)(2 * p % 32);
+      const float d = half_to_float(rd16(x));
+      a = (float)(s8)x[2 + e] * d;
+      b = (float)(s8)x[3 + e] * d;
+    } else {  // KV_Q4_0: values e < 16 in the low nibbles of qs[e], the rest in the high ones
+      const u8* x = r + (2 * p / 32) * 18;
+      const int e = (int)(2 * p % 32), k = e & 15, sh = e < 16 ? 0 : 4;
+      const float d = half_to_float(rd16(x));
+      a = (float)(((x[2 + k] >> sh) & 0xf) - 8) * d;
+      b = (float)(((x[3 + k] >> sh) & 0xf) - 8) * d;
+    }
+  }
+};
+// Bytes of one row of hd values of a KV cache type.
+QK_DEVICE s64 kv_row_bytes(s32 type, s64 hd) {
+  return type == KV_Q8_0 ? hd / 32 * 34 : type == KV_Q4_0 ? hd / 32 * 18 : 2 * hd;
+}
+template <class KR, class VR>
+QK_DEVICE void attention_rows(
+  const float* __restrict__ q, KR kr_, VR vr_, const s32* __restrict__ pos, float* __restrict__ out, s64 nhead,
+  s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window, u8* __restrict__ q8);
 QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_f16(
   const float* __restrict__ q, const u16* __restrict__ kc, const u16* __restrict__ vc, const s32* __restrict__ pos,
   float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window,
   u8* __restrict__ q8) { qk_grid_dependency_sync();
+  const s64 kvh = ((s64)blockIdx.x % nhead) / (nhead / nkvhead);
+  const s64 stride = nkvhead * hd;
+  attention_rows(q, att_rows_f16{kc + kvh * hd, stride, hd}, att_rows_f16{vc + kvh * hd, stride, hd}, pos, out, nhead,
+                 hd, nkv, scale, cap, causal, window, q8);
+}
+// The same over caches of any KVCacheType (ktype / vtype: KV_*), for every batch size (the tile kernels
+// read f16 only).
+QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_kv(
+  const float* __restrict__ q, const u8* __restrict__ kc, const u8* __restrict__ vc, const s32* __restrict__ pos,
+  float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window,
+  u8* __restrict__ q8, s32 ktype, s32 vtype) { qk_grid_dependency_sync();
+  const s64 kvh = ((s64)blockIdx.x % nhead) / (nhead / nkvhead);
+  const s64 kb = kv_row_bytes(ktype, hd), vb = kv_row_bytes(vtype, hd);
+  attention_rows(q, att_rows_typed{kc + kvh * kb, nkvhead * kb, hd, ktype},
+                 att_rows_typed{vc + kvh * vb, nkvhead * vb, hd, vtype}, pos, out, nhead, hd, nkv, scale, cap, causal,
+                 window, q8);
+}
+// One CTA per (token, head); kr_ / vr_: that head's K and V rows.
+template <class KR, class VR>
+QK_DEVICE void attention_rows(
+  const float* __restrict__ q, KR kr_, VR vr_, const s32* __restrict__ pos, float* __restrict__ out, s64 nhead,
+  s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window, u8* __restrict__ q8) {
   __shared__ float wm[ATT_MAX_THREADS / 32], wl[ATT_MAX_THREADS / 32];
   __shared__ float wacc[ATT_MAX_THREADS / 32][ATT_MAX_D];
   const int lane = threadIdx.x % QK_WARP_SIZE, w = threadIdx.x / QK_WARP_SIZE;
   const int nw = blockDim.x / QK_WARP_SIZE;
-  const s64 token = (s64)blockIdx.x / nhead, head = (s64)blockIdx.x % nhead;
-  const s64 kvh = head / (nhead / nkvhead);
-  const s64 kv_stride = nkvhead * hd, npairs = (hd + 1) / 2;
+  const s64 token = (s64)blockIdx.x / nhead;
+  const s64 npairs = (hd + 1) / 2;
   const float* qr = q + (s64)blockIdx.x * hd;
-  const u16* kh = kc + kvh * hd;
-  const u16* vh = vc + kvh * hd;
   float q0[ATT_MAX_PAIRS], q1[ATT_MAX_PAIRS], a0[ATT_MAX_PAIRS], a1[ATT_MAX_PAIRS];
 #pragma unroll
   for (int i = 0; i < ATT_MAX_PAIRS; ++i) {
@@ -593,14 +675,14 @@ QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_f16(
     float s[ATT_KEYS];
 #pragma unroll
     for (int c = 0; c < ATT_KEYS; ++c) {
-      const u16* kr = kh + (j0 + c < hi ? j0 + c : hi - 1) * kv_stride;
+      const s64 kj = j0 + c < hi ? j0 + c : hi - 1;
       float dot = 0.0f;
 #pragma unroll
       for (int i = 0; i < ATT_MAX_PAIRS; ++i) {
         const s64 p = lane + (s64)i * QK_WARP_SIZE;
         if (p < npairs) {
           float k0, k1;
-          att_pair(kr, p, hd, k0, k1);
+          kr_.pair(kj, p, k0, k1);
           dot += q0[i] * k0 + q1[i] * k1;
         }
       }
@@ -623,13 +705,13 @@ QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_f16(
     for (int c = 0; c < ATT_KEYS; ++c) {
       const float e = expf(s[c] - mt);  // 0 past hi
       l += e;
-      const u16* vr = vh + (j0 + c < hi ? j0 + c : hi - 1) * kv_stride;
+      const s64 vj = j0 + c < hi ? j0 + c : hi - 1;
 #pragma unroll
       for (int i = 0; i < ATT_MAX_PAIRS; ++i) {
         const s64 p = lane + (s64)i * QK_WARP_SIZE;
         if (p < npairs) {
           float v0, v1;
-          att_pair(vr, p, hd, v0, v1);
+          vr_.pair(vj, p, v0, v1);
           a0[i] += e * v0;
           a1[i] += e * v1;
         }

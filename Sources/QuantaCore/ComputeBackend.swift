@@ -37,7 +37,7 @@ extension DeviceBuffer {
 /// time; an op it lacks is a typed error at the call, never a trap and never a silent CPU fallback.
 ///
 /// Shapes are numpy order (outermost first, last dimension contiguous): a weight matrix of `n`
-/// output rows of `k` values is `[n, k]`. Dense compute is f32; KV caches are f16.
+/// output rows of `k` values is `[n, k]`. Dense compute is f32; KV caches are `KVCacheType`s.
 public protocol ComputeBackend: AnyObject, Sendable {
   var device: Device { get }
   var info: DeviceInfo { get }
@@ -98,15 +98,20 @@ public protocol ComputeBackend: AnyObject, Sendable {
   /// key column `j` is position `j`, every row under token `t` is a query at `positions[t]`
   /// (`positions` is empty when no mask is asked for).
   func softmax(_ x: Tensor, positions: [Int32], parameters: SoftmaxParameters, into out: Tensor) throws
-  /// Writes `keys`/`values` f32 `[tokens, kvHeads, headDim]` as f16 into rows `positions[t]` of the
-  /// caches (`[capacity, kvHeads, headDim]` f16). Positions are already checked against capacity.
-  func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor) throws
+  /// Writes `keys`/`values` f32 `[tokens, kvHeads, headDim]` into rows `positions[t]` of the caches
+  /// (`[capacity, kvHeads, headDim]`, each of a `KVCacheType`: f16/bf16 rounded to nearest even,
+  /// q8_0/q4_0 quantized per 32-value block as ggml's `quantize_row_*`). Positions are already
+  /// checked against capacity. A backend throws `QuantaError.unsupported` for a type it lacks.
+  func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor)
+    throws
   /// Attention of `query` `[tokens, heads, headDim]` (token `t` at `positions[t]`) over rows
-  /// `0 ..< parameters.kvLength` of the f16 caches `[capacity, kvHeads, headDim]`, query head `h`
+  /// `0 ..< parameters.kvLength` of the caches `[capacity, kvHeads, headDim]` (read in their own
+  /// type, K and V each a `KVCacheType`), query head `h`
   /// reading kv head `h / (heads / kvHeads)`; `out` `[tokens, heads, headDim]` f32. A query that
   /// sees no key gets zeros.
   func attention(
-    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters,
+    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor,
+    parameters: AttentionParameters,
     into out: Tensor
   ) throws
   func silu(_ x: Tensor, into out: Tensor) throws
@@ -123,6 +128,20 @@ public protocol ComputeBackend: AnyObject, Sendable {
   func scale(_ x: Tensor, by factor: Float, into out: Tensor) throws
   /// `cap · tanh(x / cap)` element-wise (`out` may be `x`).
   func softcap(_ x: Tensor, cap: Float, into out: Tensor) throws
+
+  // MARK: Mixture of experts (ExpertOps.swift)
+
+  /// Router `logits` f32 `[tokens, experts]` → the picked experts of each token, `ids`
+  /// (`tokens · used` Int32, decreasing weight) and their f32 `weights` `[tokens, used]`, as
+  /// `ExpertRouting.route` does.
+  func routeExperts(_ logits: Tensor, routing: ExpertRouting, ids: IndexTensor, weights: Tensor) throws
+  /// `out[t, j] = weights[ids[t, j]] · x[t, j mod xRows]` (ggml's `mul_mat_id`): `x` f32
+  /// `[tokens, xRows, k]`, `weights` `[experts, n, k]`, `out` f32 `[tokens, used, n]`. An id outside
+  /// the experts is an error, not a read out of bounds.
+  func matmulID(_ x: Tensor, weights: QTensor, ids: IndexTensor, options: QMatMulOptions, into out: Tensor)
+    throws
+  /// `out[t] = Σ_j weights[t, j] · x[t, j]` summed in `j` order: `x` `[tokens, used, d]`.
+  func mixExperts(_ x: Tensor, weights: Tensor, into out: Tensor) throws
 
   // MARK: Forward plans
 
@@ -170,16 +189,19 @@ extension ComputeBackend {
   {
     throw unsupported("softmax", x.dtype.rawValue)
   }
-  public func writeKV(keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor)
+  public func writeKV(
+    keys: Tensor, values: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor
+  )
     throws
   {
-    throw unsupported("writeKV", keyCache.dtype.rawValue)
+    throw unsupported("writeKV", keyCache.type.name)
   }
   public func attention(
-    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters,
+    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor,
+    parameters: AttentionParameters,
     into out: Tensor
   ) throws {
-    throw unsupported("attention", keyCache.dtype.rawValue)
+    throw unsupported("attention", keyCache.type.name)
   }
   public func silu(_ x: Tensor, into out: Tensor) throws { throw unsupported("silu", x.dtype.rawValue) }
   public func gelu(_ x: Tensor, into out: Tensor) throws { throw unsupported("gelu", x.dtype.rawValue) }

@@ -37,9 +37,9 @@ public enum PlanOp: Sendable {
   case rmsNorm(x: Tensor, weight: Tensor?, eps: Float, out: Tensor)
   case matmul(x: Tensor, weights: QTensor, options: QMatMulOptions, out: Tensor)
   case rope(x: Tensor, positions: IndexTensor, parameters: RoPEParameters, freqFactors: Tensor?, out: Tensor)
-  case writeKV(keys: Tensor, values: Tensor, positions: IndexTensor, keyCache: Tensor, valueCache: Tensor)
+  case writeKV(keys: Tensor, values: Tensor, positions: IndexTensor, keyCache: QTensor, valueCache: QTensor)
   case attention(
-    query: Tensor, positions: IndexTensor, keyCache: Tensor, valueCache: Tensor, softmax: SoftmaxParameters,
+    query: Tensor, positions: IndexTensor, keyCache: QTensor, valueCache: QTensor, softmax: SoftmaxParameters,
     out: Tensor)
   case swiglu(gate: Tensor, up: Tensor, out: Tensor)
   case geglu(gate: Tensor, up: Tensor, out: Tensor)
@@ -51,6 +51,11 @@ public enum PlanOp: Sendable {
   case argmax(logits: Tensor, out: IndexTensor)
   /// `cap · tanh(x / cap)` element-wise (gemma 2's final logit soft-capping); `out` may be `x`.
   case softcap(x: Tensor, cap: Float, out: Tensor)
+  /// Mixture of experts (ExpertOps.swift): the picked experts of each token and their weights;
+  /// the expert-routed matmul; the weighted sum of the experts' outputs.
+  case routeExperts(logits: Tensor, routing: ExpertRouting, ids: IndexTensor, weights: Tensor)
+  case matmulID(x: Tensor, weights: QTensor, ids: IndexTensor, options: QMatMulOptions, out: Tensor)
+  case mixExperts(x: Tensor, weights: Tensor, out: Tensor)
 }
 
 /// A forward pass as data: ops in issue order over preallocated tensors, and the one block of Int32
@@ -195,6 +200,11 @@ public final class DirectPlan: PreparedPlan {
     case .mul(let x, let y, let out): try b.mul(x, y, into: out)
     case .scale(let x, let f, let out): try b.scale(x, by: f, into: out)
     case .softcap(let x, let cap, let out): try b.softcap(x, cap: cap, into: out)
+    case .routeExperts(let logits, let r, let ids, let w):
+      try b.routeExperts(logits, routing: r, ids: ids, weights: w)
+    case .matmulID(let x, let w, let ids, let options, let out):
+      try b.matmulID(x, weights: w, ids: ids, options: options, into: out)
+    case .mixExperts(let x, let w, let out): try b.mixExperts(x, weights: w, into: out)
     case .argmax(let logits, let out):
       let n = logits.shape.last ?? 0
       var ids = [Int32](repeating: 0, count: out.count)

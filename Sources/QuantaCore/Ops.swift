@@ -2,7 +2,7 @@ import GGML
 
 /// The dense ops of a transformer, on the device of their inputs. Each entry point checks shapes,
 /// types and devices once, allocates the result on the same device and calls the backend (see
-/// `ComputeBackend` for the exact semantics). Compute is f32; KV caches are f16.
+/// `ComputeBackend` for the exact semantics). Compute is f32; KV caches are f16, bf16, q8_0 or q4_0 (`KVCacheType`).
 public enum Ops {
   /// Rows `ids` of a quantized or dense table `[rows, dim]` → f32 `[ids.count, dim]` (embeddings).
   public static func getRows(_ table: QTensor, ids: [Int32]) throws -> Tensor {
@@ -116,10 +116,11 @@ public enum Ops {
     }
   }
 
-  /// Writes new K/V rows (f32 `[tokens, kvHeads, headDim]`) at `positions` of the f16 caches
-  /// `[capacity, kvHeads, headDim]`.
+  /// Writes new K/V rows (f32 `[tokens, kvHeads, headDim]`) at `positions` of the caches
+  /// `[capacity, kvHeads, headDim]` (each of a `KVCacheType`: f16, bf16, q8_0 or q4_0; K and V may
+  /// differ), converted or quantized row by row.
   public static func writeKV(
-    keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor
+    keys: Tensor, values: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor
   ) throws {
     let b = keyCache.backend
     try Validate.f32Input("writeKV", b, keys, values)
@@ -138,23 +139,45 @@ public enum Ops {
       keys: keys, values: values, positions: positions, keyCache: keyCache, valueCache: valueCache)
   }
 
-  private static func kvCaches(_ op: String, _ b: any ComputeBackend, _ k: Tensor, _ v: Tensor) throws {
-    try Validate.sameBackend(op, b, k, v)
-    try Validate.dtype(op, k, .f16)
-    try Validate.dtype(op, v, .f16)
-    try Validate.contiguous(op, k, v)
-    if op == "writeKV" {
-      try Validate.writable(op, k.buffer)
-      try Validate.writable(op, v.buffer)
+  /// `writeKV` into f16 caches held as dense tensors.
+  public static func writeKV(
+    keys: Tensor, values: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor
+  ) throws {
+    try writeKV(
+      keys: keys, values: values, positions: positions, keyCache: try cacheView("writeKV", keyCache),
+      valueCache: try cacheView("writeKV", valueCache))
+  }
+
+  /// An f16 `Tensor` cache as the `QTensor` the cache ops take (same memory).
+  static func cacheView(_ op: String, _ t: Tensor) throws -> QTensor {
+    try Validate.dtype(op, t, .f16)
+    try Validate.contiguous(op, t)
+    return try QTensor(buffer: t.buffer, byteOffset: t.byteOffset, type: .f16, shape: t.shape)
+  }
+
+  private static func kvCaches(_ op: String, _ b: any ComputeBackend, _ k: QTensor, _ v: QTensor) throws {
+    for c in [k, v] {
+      guard c.backend === b else {
+        throw QuantaError.deviceMismatch(op: op, expected: b.device, actual: c.device)
+      }
+      guard KVCacheType(c.type) != nil else {
+        throw QuantaError.typeMismatch(
+          op: op, expected: "a KV cache type (\(KVCacheType.allowedNames))", actual: c.type.name)
+      }
+      if op == "writeKV" { try Validate.writable(op, c.buffer) }
     }
-    try Validate.rank(op, k, 3, "[capacity, kvHeads, headDim]")
-    try Validate.shape(op, v, k.shape)
+    guard k.shape.count == 3 else {
+      throw QuantaError.shapeMismatch(op: op, expected: "[capacity, kvHeads, headDim]", actual: k.shape)
+    }
+    guard v.shape == k.shape else {
+      throw QuantaError.shapeMismatch(op: op, expected: "\(k.shape)", actual: v.shape)
+    }
   }
 
   /// Grouped-query attention of `query` `[tokens, heads, headDim]` over the first
-  /// `parameters.kvLength` rows of the f16 caches → `[tokens, heads, headDim]` f32.
+  /// `parameters.kvLength` rows of the caches (each of a `KVCacheType`) → `[tokens, heads, headDim]` f32.
   public static func attention(
-    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters
+    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor, parameters: AttentionParameters
   ) throws -> Tensor {
     let b = query.backend
     try Validate.f32Input("attention", b, query)
@@ -178,6 +201,15 @@ public enum Ops {
       query: query, positions: positions, keyCache: keyCache, valueCache: valueCache, parameters: parameters,
       into: out)
     return out
+  }
+
+  /// `attention` over f16 caches held as dense tensors.
+  public static func attention(
+    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters
+  ) throws -> Tensor {
+    try attention(
+      query: query, positions: positions, keyCache: try cacheView("attention", keyCache),
+      valueCache: try cacheView("attention", valueCache), parameters: parameters)
   }
 
   public static func silu(_ x: Tensor) throws -> Tensor {

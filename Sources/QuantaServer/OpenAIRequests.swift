@@ -178,9 +178,10 @@ struct SamplingFields: Decodable {
   }
 
   /// The scheduler's settings, validated: llama-server's defaults where a field is absent.
-  func resolve(prompt: [Int32], model: LanguageModel, extraStops: [String] = []) throws(APIError)
-    -> SlotRequest
-  {
+  func resolve(
+    prompt: [Int32], model: LanguageModel, extraStops: [String] = [], topLogprobs: Int? = nil,
+    toolGrammar: String? = nil
+  ) throws(APIError) -> SlotRequest {
     let n = self.n?.value
     let top_k = self.top_k?.value
     let seed = self.seed?.value
@@ -247,13 +248,25 @@ struct SamplingFields: Decodable {
           + "(start the server with a larger -c)")
     }
     if let text = try grammarText() {
+      guard toolGrammar == nil else {
+        throw .invalidRequest(
+          "'tool_choice' required or a named function constrains the reply: give no 'grammar', 'json_schema' or 'response_format' with it"
+        )
+      }
       do {
         o.grammar = try GrammarConstraint(gbnf: text, model: model)
       } catch {
         throw .invalidRequest("\(grammar != nil ? "'grammar'" : "the JSON schema's grammar"): \(error)")
       }
+    } else if let toolGrammar {
+      do {
+        o.grammar = try GrammarConstraint(gbnf: toolGrammar, model: model)
+      } catch {
+        throw .server("the tool call grammar did not compile: \(error)")
+      }
     }
-    return SlotRequest(promptTokens: prompt, maxTokens: limit, sampling: o, stopStrings: stops)
+    return SlotRequest(
+      promptTokens: prompt, maxTokens: limit, sampling: o, stopStrings: stops, topLogprobs: topLogprobs)
   }
 }
 
@@ -280,20 +293,59 @@ protocol SamplingRequest {
 struct ChatCompletionRequest: Decodable, SamplingRequest {
   var messages: [ChatMessage]
   var sampling: SamplingFields
+  var logprobs: Bool?
+  var top_logprobs: IntegerField?
+  var tools: [ToolSpec]?
+  var tool_choice: ToolChoice?
+  var parallel_tool_calls: Bool?
 
   init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: Keys.self)
     messages = try c.decode([ChatMessage].self, forKey: .messages)
+    logprobs = try c.decodeIfPresent(Bool.self, forKey: .logprobs)
+    top_logprobs = try c.decodeIfPresent(IntegerField.self, forKey: .top_logprobs)
+    tools = try c.decodeIfPresent([ToolSpec].self, forKey: .tools)
+    tool_choice = try c.decodeIfPresent(ToolChoice.self, forKey: .tool_choice)
+    parallel_tool_calls = try c.decodeIfPresent(Bool.self, forKey: .parallel_tool_calls)
     sampling = try SamplingFields(from: decoder)
   }
-  enum Keys: String, CodingKey { case messages }
+  enum Keys: String, CodingKey {
+    case messages, logprobs, top_logprobs, tools, tool_choice, parallel_tool_calls
+  }
+
+  /// Whether any message carries tool calls or is a tool result.
+  var hasToolMessages: Bool { messages.contains { $0.role == "tool" || !($0.tool_calls ?? []).isEmpty } }
+
+  /// OpenAI's `logprobs: true` with `top_logprobs` 0…20 (0 when absent); nil: no log-probabilities.
+  func topLogprobs() throws(APIError) -> Int? {
+    let top = top_logprobs?.value
+    guard logprobs == true else {
+      if top != nil { throw .invalidRequest("'top_logprobs' needs 'logprobs': true") }
+      return nil
+    }
+    return try checkedLogprobCount(top ?? 0, field: "top_logprobs")
+  }
+}
+
+/// Most alternatives per token the log-probability fields take (OpenAI's limit).
+let maxTopLogprobs = 20
+
+func checkedLogprobCount(_ n: Int, field: String) throws(APIError) -> Int {
+  guard (0...maxTopLogprobs).contains(n) else {
+    throw .invalidRequest("'\(field)' must be an integer in 0...\(maxTopLogprobs), got \(n)")
+  }
+  return n
 }
 
 struct ChatMessage: Decodable {
   var role: String
-  var content: String
+  /// nil when absent or null (an assistant message that only calls tools).
+  var content: String?
+  var tool_calls: [ToolCallField]?
+  var tool_call_id: String?
+  var name: String?
 
-  enum Keys: String, CodingKey { case role, content }
+  enum Keys: String, CodingKey { case role, content, tool_calls, tool_call_id, name }
   struct Part: Decodable {
     var type: String
     var text: String?
@@ -302,8 +354,11 @@ struct ChatMessage: Decodable {
   init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: Keys.self)
     role = try c.decode(String.self, forKey: .role)
+    tool_calls = try c.decodeIfPresent([ToolCallField].self, forKey: .tool_calls)
+    tool_call_id = try c.decodeIfPresent(String.self, forKey: .tool_call_id)
+    name = try c.decodeIfPresent(String.self, forKey: .name)
     if try !c.contains(.content) || c.decodeNil(forKey: .content) {
-      content = ""
+      content = nil
     } else if let s = try? c.decode(String.self, forKey: .content) {
       content = s
     } else {
@@ -324,12 +379,14 @@ struct ChatMessage: Decodable {
 
   /// The template's message; OpenAI's `developer` role is a system message.
   func templateMessage() throws(APIError) -> ChatTemplate.Message {
+    let content = self.content ?? ""
     switch role {
     case "system", "developer": return .init(.system, content)
     case "user": return .init(.user, content)
     case "assistant": return .init(.assistant, content)
     default:
-      throw .invalidRequest("message role '\(role)' is not supported (system, developer, user, assistant)")
+      throw .invalidRequest(
+        "message role '\(role)' is not supported (system, developer, user, assistant; tool with 'tools')")
     }
   }
 }
@@ -342,8 +399,16 @@ struct CompletionRequest: Decodable, SamplingRequest {
   }
   var prompt: Prompt
   var sampling: SamplingFields
+  /// The legacy API's `logprobs: N`: log-probabilities with N alternatives per token.
+  var logprobs: IntegerField?
 
-  enum Keys: String, CodingKey { case prompt }
+  enum Keys: String, CodingKey { case prompt, logprobs }
+
+  /// `logprobs` checked (0…20); nil: none asked.
+  func topLogprobs() throws(APIError) -> Int? {
+    guard let n = logprobs?.value else { return nil }
+    return try checkedLogprobCount(n, field: "logprobs")
+  }
 
   init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: Keys.self)
@@ -362,6 +427,7 @@ struct CompletionRequest: Decodable, SamplingRequest {
       throw DecodingError.dataCorruptedError(
         forKey: .prompt, in: c, debugDescription: "expected a string, an array of one string or of token ids")
     }
+    logprobs = try c.decodeIfPresent(IntegerField.self, forKey: .logprobs)
     sampling = try SamplingFields(from: decoder)
   }
 }

@@ -156,19 +156,40 @@ public final class OpenAIServer: Sendable {
     var request = incoming
     let data = try await body(&request)
     let chat = try decodeRequest(ChatCompletionRequest.self, from: data)
+    let (text, tools) = try chatPrompt(chat, body: data)
+    let topLogprobs = try chat.topLogprobs()
+    if tools != nil, topLogprobs != nil, chat.sampling.stream == true {
+      // llama-server refuses it too: a streamed reply with tools is held back until it is parsed.
+      throw APIError.invalidRequest("'logprobs' is not supported with 'tools' and 'stream'")
+    }
+    let prompt = model.chatPromptTokens(text, template: template, addSpecial: true)
+    let slotRequest = try chat.sampling.resolve(
+      prompt: prompt, model: model, extraStops: [template.endOfTurn], topLogprobs: topLogprobs,
+      toolGrammar: tools?.grammar)
+    return try await respond(request, slotRequest, fields: chat.sampling, kind: .chat, tools: tools)
+  }
+
+  /// The prompt text of a chat request (`body` is its JSON, read again for the tools' schemas and
+  /// inline arguments in their order), and what its tools make of it.
+  func chatPrompt(_ chat: ChatCompletionRequest, body data: Data) throws(APIError) -> (String, ToolPlan?) {
     guard !chat.messages.isEmpty else { throw APIError.invalidRequest("'messages' must not be empty") }
-    let messages = try chat.messages.map { m throws(APIError) in try m.templateMessage() }
-    let text: String
+    let tools = try ToolPlan.make(chat, body: data, template: template)
     do {
-      text = try template.apply(messages, addGenerationPrompt: true)
+      if tools == nil && !chat.hasToolMessages {
+        let messages = try chat.messages.map { m throws(APIError) in try m.templateMessage() }
+        return (try template.apply(messages, addGenerationPrompt: true), nil)
+      }
+      let messages = try templateMessages(
+        chat.messages, plan: tools, toolAware: ToolPlan.readsTools(template), body: data)
+      return (
+        try template.apply(messages: messages, addGenerationPrompt: true, tools: tools?.templateTools), tools
+      )
+    } catch let e as APIError {
+      throw e
     } catch {
       // A Jinja template's raise_exception (roles that do not alternate, …) or a bound it hit.
       throw APIError.invalidRequest("the chat template refused the messages: \(error)")
     }
-    let prompt = model.chatPromptTokens(text, template: template, addSpecial: true)
-    let slotRequest = try chat.sampling.resolve(
-      prompt: prompt, model: model, extraStops: [template.endOfTurn])
-    return try await respond(request, slotRequest, fields: chat.sampling, kind: .chat)
   }
 
   private func completions(_ incoming: Request) async throws -> Response {
@@ -185,7 +206,8 @@ public final class OpenAIServer: Sendable {
       }
       prompt = ids
     }
-    let slotRequest = try completion.sampling.resolve(prompt: prompt, model: model)
+    let slotRequest = try completion.sampling.resolve(
+      prompt: prompt, model: model, topLogprobs: try completion.topLogprobs())
     return try await respond(request, slotRequest, fields: completion.sampling, kind: .completion)
   }
 
@@ -208,9 +230,9 @@ public final class OpenAIServer: Sendable {
     }
   }
 
-  private func respond(_ request: Request, _ r: SlotRequest, fields: SamplingFields, kind: Kind) async throws
-    -> Response
-  {
+  private func respond(
+    _ request: Request, _ r: SlotRequest, fields: SamplingFields, kind: Kind, tools: ToolPlan? = nil
+  ) async throws -> Response {
     let submission = try submit(r)
     let id = kind.idPrefix + String(UInt64.random(in: 0...UInt64.max), radix: 16)
     let modelName = options.modelName
@@ -226,8 +248,13 @@ public final class OpenAIServer: Sendable {
         status: .ok, headers: headers,
         body: ResponseBody { writer in
           try await request.body.consumeWithInboundCloseHandler { _ in
-            let chunk = { (delta: String?, finish: FinishReason?) -> [String: Any] in
-              var choice: [String: Any] = ["index": 0, "finish_reason": finish?.rawValue ?? NSNull()]
+            var logprobs = LogprobsWriter(kind: kind, enabled: r.topLogprobs != nil)
+            var pending: [TokenLogprob] = []
+            // With tools: the reply so far, and how many of its UTF-8 bytes were sent as text.
+            var reply = ""
+            var sent = 0
+            let chunk = { (delta: String?, finish: String?, lp: Any) -> [String: Any] in
+              var choice: [String: Any] = ["index": 0, "finish_reason": finish ?? NSNull()]
               switch kind {
               case .chat:
                 var d: [String: Any] = [:]
@@ -236,14 +263,14 @@ public final class OpenAIServer: Sendable {
               case .completion:
                 choice["text"] = delta ?? ""
               }
-              choice["logprobs"] = NSNull()
+              choice["logprobs"] = lp
               return [
                 "id": id, "object": kind.chunkObject, "created": created, "model": modelName,
                 "choices": [choice],
               ]
             }
             if kind == .chat {
-              var first = chunk("", nil)
+              var first = chunk("", nil, NSNull())
               first["choices"] = [
                 ["index": 0, "delta": ["role": "assistant", "content": ""], "finish_reason": NSNull()]
               ]
@@ -252,11 +279,55 @@ public final class OpenAIServer: Sendable {
             do {
               for try await event in submission.events {
                 switch event {
-                case .text(let t): try await writer.write(sse(chunk(t, nil)))
+                case .logprobs(let entries): pending += entries
+                case .text(let t) where tools != nil:
+                  // Text before a possible tool call goes out; the rest waits for the parse.
+                  reply += t
+                  let end = reply.utf8.distance(from: reply.startIndex, to: streamableToolText(reply))
+                  if end > sent {
+                    let piece = String(decoding: Array(reply.utf8)[sent..<end], as: UTF8.self)
+                    sent = end
+                    try await writer.write(sse(chunk(piece, nil, NSNull())))
+                  }
+                case .text(let t):
+                  let lp = logprobs.chunk(pending)
+                  pending.removeAll()
+                  try await writer.write(sse(chunk(t, nil, lp)))
                 case .finished(let result):
-                  try await writer.write(sse(chunk(nil, result.finishReason)))
+                  var finish = result.finishReason.rawValue
+                  if let tools {
+                    let parsed = ToolCalls.parse(reply, format: tools.format, names: tools.names)
+                    let already = String(decoding: Array(reply.utf8)[..<sent], as: UTF8.self)
+                    var rest: String
+                    if parsed.calls.isEmpty {
+                      rest = String(decoding: Array(reply.utf8)[sent...], as: UTF8.self)
+                      // The generic format's {"response": …}: its text, when none was sent yet.
+                      if sent == 0 { rest = parsed.content }
+                    } else {
+                      let head = already.trimmingCharacters(in: .whitespacesAndNewlines)
+                      rest =
+                        parsed.content.hasPrefix(head) ? String(parsed.content.dropFirst(head.count)) : ""
+                    }
+                    if !rest.isEmpty { try await writer.write(sse(chunk(rest, nil, NSNull()))) }
+                    if !parsed.calls.isEmpty {
+                      var delta = chunk(nil, nil, NSNull())
+                      delta["choices"] = [
+                        [
+                          "index": 0, "delta": ["tool_calls": toolCallsJSON(parsed.calls, delta: true)],
+                          "finish_reason": NSNull(), "logprobs": NSNull(),
+                        ] as [String: Any]
+                      ]
+                      try await writer.write(sse(delta))
+                      finish = "tool_calls"
+                    }
+                  }
+                  if !pending.isEmpty {
+                    // Tokens whose text was empty.
+                    try await writer.write(sse(chunk(kind == .chat ? nil : "", nil, logprobs.chunk(pending))))
+                  }
+                  try await writer.write(sse(chunk(nil, finish, NSNull())))
                   if includeUsage {
-                    var usage = chunk(nil, nil)
+                    var usage = chunk(nil, nil, NSNull())
                     usage["choices"] = [Any]()
                     usage["usage"] = usageObject(result)
                     try await writer.write(sse(usage))
@@ -276,13 +347,15 @@ public final class OpenAIServer: Sendable {
           try await writer.finish(nil)
         })
     }
-    let (text, result) = try await request.body.consumeWithInboundCloseHandler { _ in
+    let (text, result, entries) = try await request.body.consumeWithInboundCloseHandler { _ in
       var text = ""
       var result: SlotResult?
+      var entries: [TokenLogprob] = []
       do {
         for try await event in submission.events {
           switch event {
           case .text(let t): text += t
+          case .logprobs(let l): entries += l
           case .finished(let r): result = r
           }
         }
@@ -290,15 +363,29 @@ public final class OpenAIServer: Sendable {
         throw e == .cancelledByShutdown ? APIError.unavailable(e.description) : APIError.server(e.description)
       }
       guard let result else { throw APIError.server("the generation ended without a result") }
-      return (text, result)
+      return (text, result, entries)
     } onInboundClosed: {
       submission.cancel()
     }
+    var logprobs = LogprobsWriter(kind: kind, enabled: r.topLogprobs != nil)
     var choice: [String: Any] = [
-      "index": 0, "finish_reason": result.finishReason.rawValue, "logprobs": NSNull(),
+      "index": 0, "finish_reason": result.finishReason.rawValue,
+      "logprobs": logprobs.chunk(entries),
     ]
     switch kind {
-    case .chat: choice["message"] = ["role": "assistant", "content": text]
+    case .chat:
+      if let tools {
+        let parsed = ToolCalls.parse(text, format: tools.format, names: tools.names)
+        var message: [String: Any] = ["role": "assistant", "content": parsed.content]
+        if !parsed.calls.isEmpty {
+          message["content"] = parsed.content.isEmpty ? NSNull() : parsed.content
+          message["tool_calls"] = toolCallsJSON(parsed.calls, delta: false)
+          choice["finish_reason"] = "tool_calls"
+        }
+        choice["message"] = message
+      } else {
+        choice["message"] = ["role": "assistant", "content": text]
+      }
     case .completion: choice["text"] = text
     }
     var response = try json(
@@ -341,6 +428,77 @@ private func usageObject(_ r: SlotResult) -> [String: Any] {
     "total_tokens": r.promptTokens + r.completionTokens,
     "prompt_tokens_details": ["cached_tokens": r.cachedTokens],
   ]
+}
+
+/// Log-probabilities in a response's shape: chat's `{"content": [{token, logprob, bytes,
+/// top_logprobs}]}`, or the legacy completion's `{tokens, token_logprobs, top_logprobs,
+/// text_offset}` (offsets in characters from the start of the completion, counted over the tokens'
+/// texts and across the chunks of a stream).
+struct LogprobsWriter {
+  let kind: OpenAIServer.Kind
+  let enabled: Bool
+  /// Characters of the token texts before the next chunk's.
+  private var offset = 0
+
+  init(kind: OpenAIServer.Kind, enabled: Bool) {
+    self.kind = kind
+    self.enabled = enabled
+  }
+
+  /// The `logprobs` value of a chunk (or a whole response) made by `entries`; `NSNull` when
+  /// log-probabilities were not asked for.
+  mutating func chunk(_ entries: [TokenLogprob]) -> Any {
+    guard enabled else { return NSNull() }
+    switch kind {
+    case .chat:
+      return [
+        "content": entries.map { e -> [String: Any] in
+          var o = Self.entry(e.token)
+          o["top_logprobs"] = e.top.map(Self.entry)
+          return o
+        },
+        "refusal": NSNull(),
+      ] as [String: Any]
+    case .completion:
+      var offsets: [Int] = []
+      var at = offset
+      for e in entries {
+        offsets.append(at)
+        at += Self.text(e.token.bytes).unicodeScalars.count
+      }
+      offset = at
+      return [
+        "tokens": entries.map { Self.text($0.token.bytes) },
+        "token_logprobs": entries.map { Self.number($0.token.logprob) },
+        "top_logprobs": entries.map { e -> [String: Any] in
+          var o: [String: Any] = [:]
+          // Two alternatives with the same text: the more likely one (listed first) is kept.
+          for t in e.top where o[Self.text(t.bytes)] == nil { o[Self.text(t.bytes)] = Self.number(t.logprob) }
+          return o
+        },
+        "text_offset": offsets,
+      ] as [String: Any]
+    }
+  }
+
+  static func entry(_ t: TokenProbability) -> [String: Any] {
+    ["token": text(t.bytes), "logprob": number(t.logprob), "bytes": t.bytes.map(Int.init)]
+  }
+
+  /// A token's text: its bytes up to the first incomplete or invalid UTF-8 sequence (a token that
+  /// is part of a character has its bytes in `bytes`), as llama-server writes it.
+  static func text(_ bytes: [UInt8]) -> String {
+    if let s = String(validating: bytes, as: UTF8.self) { return s }
+    var n = bytes.count
+    while n > 0 {
+      n -= 1
+      if let s = String(validating: bytes[..<n], as: UTF8.self) { return s }
+    }
+    return ""
+  }
+
+  /// JSON has no infinities: a token the model rules out (−∞) gets OpenAI's floor, −9999.
+  static func number(_ x: Float) -> Double { x.isFinite ? Double(x) : -9999 }
 }
 
 private func sse(_ object: [String: Any]) throws -> ByteBuffer {

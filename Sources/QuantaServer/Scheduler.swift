@@ -12,12 +12,64 @@ public struct SlotRequest: Sendable, Equatable {
   public var sampling: SamplingOptions
   /// Generation ends before any of these texts would be sent.
   public var stopStrings: [String]
+  /// When set, each sampled token's log-probability and this many (0…20) most likely alternatives
+  /// are reported (`SlotEvent.logprobs`), from the model's own distribution: the log-softmax of the
+  /// raw logits, before any sampling setting (temperature, penalties, bias, grammar) is applied.
+  public var topLogprobs: Int?
 
-  public init(promptTokens: [Int32], maxTokens: Int?, sampling: SamplingOptions, stopStrings: [String] = []) {
+  public init(
+    promptTokens: [Int32], maxTokens: Int?, sampling: SamplingOptions, stopStrings: [String] = [],
+    topLogprobs: Int? = nil
+  ) {
     self.promptTokens = promptTokens
     self.maxTokens = maxTokens
     self.sampling = sampling
     self.stopStrings = stopStrings
+    self.topLogprobs = topLogprobs
+  }
+}
+
+/// One token and its log-probability under the model's distribution.
+public struct TokenProbability: Sendable, Equatable {
+  public var id: Int32
+  /// The bytes the token stands for (control tokens: their text).
+  public var bytes: [UInt8]
+  /// Natural log of its probability (log-softmax of the raw logits).
+  public var logprob: Float
+}
+
+/// A generated token's log-probability and the most likely tokens at its position (largest
+/// first; ties by id).
+public struct TokenLogprob: Sendable, Equatable {
+  public var token: TokenProbability
+  public var top: [TokenProbability]
+
+  /// The log-softmax of `logits` at `id`, and the `top` largest entries.
+  public static func compute(
+    _ logits: UnsafeBufferPointer<Float>, sampled id: Int32, top count: Int, piece: (Int32) -> [UInt8]
+  ) -> TokenLogprob {
+    var maxLogit = -Float.infinity
+    for x in logits where x > maxLogit { maxLogit = x }
+    var sum = 0.0
+    for x in logits { sum += Double(Foundation.exp(x - maxLogit)) }
+    let logZ = Double(maxLogit) + Foundation.log(sum)
+    func lp(_ i: Int) -> Float { Float(Double(logits[i]) - logZ) }
+    // The `count` largest logits, kept sorted (largest first, lower id first on ties).
+    var best: [(Int, Float)] = []
+    if count > 0 {
+      best.reserveCapacity(count + 1)
+      for i in logits.indices {
+        let x = logits[i]
+        if best.count == count, let last = best.last, x <= last.1 { continue }
+        var at = best.count
+        while at > 0, best[at - 1].1 < x { at -= 1 }
+        best.insert((i, x), at: at)
+        if best.count > count { best.removeLast() }
+      }
+    }
+    return TokenLogprob(
+      token: TokenProbability(id: id, bytes: piece(id), logprob: lp(Int(id))),
+      top: best.map { TokenProbability(id: Int32($0.0), bytes: piece(Int32($0.0)), logprob: lp($0.0)) })
   }
 }
 
@@ -45,6 +97,10 @@ public struct SlotResult: Sendable, Equatable {
 /// of a stop string), then one result.
 public enum SlotEvent: Sendable, Equatable {
   case text(String)
+  /// With `SlotRequest.topLogprobs`: the tokens whose text the next `.text` event carries (or,
+  /// just before `.finished`, tokens whose text was empty), in order. Tokens that made up a stop
+  /// string, or text held back when one was found, are not reported (as their text is not sent).
+  case logprobs([TokenLogprob])
   case finished(SlotResult)
 }
 
@@ -297,11 +353,20 @@ public final class Scheduler: Sendable {
     }
   }
 
-  /// One step of every busy slot, in slot order: prefill chunks one slot at a time, then the
-  /// decoding slots' sampled tokens in one forward pass.
+  /// One step of every busy slot: the prompt chunks of the slots still prefilling (in one forward
+  /// pass when there are several), then the decoding slots' sampled tokens in one forward pass.
   private func round(_ busy: [Slot], decoder: BatchDecoder?) {
+    var prefilled: Set<Int> = []
+    let prefilling = busy.filter { slot in
+      guard let w = slot.work else { return false }
+      return !w.pending.isEmpty && !w.job.isCancelled
+    }
+    if prefilling.count >= 2, let decoder {
+      prefillTogether(prefilling, decoder: decoder)
+      prefilled = Set(prefilling.map(\.index))
+    }
     var decoding: [(slot: Slot, token: Int32)] = []
-    for slot in busy {
+    for slot in busy where !prefilled.contains(slot.index) {
       if let id = step(slot) { decoding.append((slot, id)) }
     }
     guard !decoding.isEmpty else { return }
@@ -327,6 +392,41 @@ public final class Scheduler: Sendable {
       metrics.recordDecode(tokens: decoding.count, seconds: (clock.now - start).seconds)
     } catch {
       for d in decoding { fail(d.slot, error) }
+    }
+  }
+
+  /// Prompt chunks of several slots in one forward pass (`BatchDecoder.prefill`): `prefillChunk`
+  /// rows in all, shared out evenly (a slot needing less than its share leaves the rest to the
+  /// others), so every prefilling slot advances each round and the pass's activation memory is
+  /// that of one slot's chunk.
+  private func prefillTogether(_ slots: [Slot], decoder: BatchDecoder) {
+    var shares = [Int](repeating: 0, count: slots.count)
+    var remaining = prefillChunk
+    var open = Array(slots.indices)
+    while remaining > 0, !open.isEmpty {
+      let each = max(1, remaining / open.count)
+      var next: [Int] = []
+      for i in open where remaining > 0 {
+        let take = min(slots[i].work!.pending.count - shares[i], each, remaining)
+        shares[i] += take
+        remaining -= take
+        if shares[i] < slots[i].work!.pending.count { next.append(i) }
+      }
+      open = next
+    }
+    let chosen = slots.indices.filter { shares[$0] > 0 }.map { (slot: slots[$0], count: shares[$0]) }
+    stepLog?.withLock { log in
+      for c in chosen { log.append(Step(slot: c.slot.index, prefill: true)) }
+    }
+    let clock = ContinuousClock()
+    let start = clock.now
+    do {
+      try decoder.prefill(
+        chosen.map(\.slot.session), chunks: chosen.map { Array($0.slot.work!.pending.prefix($0.count)) })
+      for c in chosen { c.slot.work!.pending = c.slot.work!.pending.dropFirst(c.count) }
+      metrics.recordPrompt(tokens: chosen.reduce(0) { $0 + $1.count }, seconds: (clock.now - start).seconds)
+    } catch {
+      for c in chosen { fail(c.slot, error) }
     }
   }
 
@@ -421,7 +521,22 @@ public final class Scheduler: Sendable {
         slot.work = w
         return nil
       }
-      let id = w.nextFromDevice ?? slot.session.withLastLogits { w.sampler.sample($0) }
+      let id: Int32
+      if let next = w.nextFromDevice {
+        id = next
+      } else {
+        let tokenizer = model.tokenizer
+        let endOfGeneration = model.endOfGenerationTokens
+        (id, w.logprobs) = slot.session.withLastLogits { logits in
+          let id = w.sampler.sample(logits)
+          var pending = w.logprobs
+          if let top = w.job.request.topLogprobs, !endOfGeneration.contains(id) {
+            pending.append(
+              TokenLogprob.compute(logits, sampled: id, top: top) { tokenizer.piece($0, special: true) })
+          }
+          return (id, pending)
+        }
+      }
       if model.endOfGenerationTokens.contains(id) {
         slot.work = w
         finish(slot, reason: .stop)
@@ -431,7 +546,11 @@ public final class Scheduler: Sendable {
       w.generated += 1
       metrics.predictedTokens.increment()
       let (text, stop) = w.filter.push(w.decoder.append(id))
-      if !text.isEmpty { w.job.continuation.yield(.text(text)) }
+      if !text.isEmpty {
+        if !w.logprobs.isEmpty { w.job.continuation.yield(.logprobs(w.logprobs)) }
+        w.logprobs.removeAll()
+        w.job.continuation.yield(.text(text))
+      }
       if stop != nil {
         w.stoppedByString = true
         slot.work = w
@@ -456,6 +575,7 @@ public final class Scheduler: Sendable {
     guard var w = slot.work else { return }
     if !w.stoppedByString {
       let rest = w.filter.push(w.decoder.flush()).text + w.filter.flush()
+      if !w.logprobs.isEmpty { w.job.continuation.yield(.logprobs(w.logprobs)) }
       if !rest.isEmpty { w.job.continuation.yield(.text(rest)) }
     }
     let result = SlotResult(
@@ -552,6 +672,8 @@ struct Work {
   let greedy: Bool
   var nextFromDevice: Int32?
   var stoppedByString = false
+  /// With `topLogprobs`: the sampled tokens whose text has not been sent yet.
+  var logprobs: [TokenLogprob] = []
 
   init(job: Job, model: LanguageModel, reused: Int, contextLength: Int) {
     let r = job.request
@@ -565,7 +687,8 @@ struct Work {
     decoder = StreamingDecoder(model.tokenizer)
     filter = StopStringFilter(r.stopStrings)
     limit = r.maxTokens ?? Int.max
-    greedy = r.sampling.isGreedy
+    // Log-probabilities need the logits on the host, which the device argmax does not bring back.
+    greedy = r.sampling.isGreedy && r.topLogprobs == nil
   }
 }
 

@@ -10,7 +10,14 @@ import Foundation
 /// count, the tokens (Int32); then one record per scored position: Float32 `low`, Float32 `step` and
 /// vocabulary × UInt16 `q`, log p ≈ low + step·q. Log-probabilities more than `range` below the row's
 /// largest are stored as `low` (their probability, under e⁻³², does not move the sums).
+///
+/// `Comparison` also reads llama-perplexity's own base files (`--kl-divergence-base` there,
+/// tools/perplexity/perplexity.cpp): "_logits_", UInt32 n_ctx, Int32 n_vocab, Int32 n_chunk, the
+/// n_chunk × n_ctx tokens (Int32); then per scored position `nv = 2·⌈n_vocab / 2⌉ + 4` UInt16: Float32
+/// `scale`, Float32 `min_log_prob`, n_vocab codes (log p = min_log_prob + scale·code, everything
+/// 16 nats or more below the row's largest as code 0) and padding to an even count.
 public enum KLDivergence {
+  static let llamaMagic: [UInt8] = Array("_logits_".utf8)
   static let magic: [UInt8] = Array("QKLD".utf8)
   static let version: UInt32 = 1
   /// Nats below the row's most likely token that a record resolves; the step is range / 65535.
@@ -18,6 +25,8 @@ public enum KLDivergence {
 
   public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
     case notABaseFile(path: String)
+    /// A llama-perplexity base file whose size disagrees with its header.
+    case llamaFileSize(path: String, expected: Int, actual: Int)
     case unsupportedVersion(path: String, version: UInt32)
     case mismatch(path: String, what: String, base: Int, this: Int)
     case differentTokens(path: String, index: Int)
@@ -26,7 +35,11 @@ public enum KLDivergence {
 
     public var description: String {
       switch self {
-      case .notABaseFile(let p): return "\(p) is not a KL-divergence base file (no QKLD header)"
+      case .notABaseFile(let p):
+        return
+          "\(p) is not a KL-divergence base file (neither Quanta's QKLD nor llama-perplexity's _logits_ header)"
+      case .llamaFileSize(let p, let e, let a):
+        return "\(p) is a llama-perplexity base file of \(a) bytes; its header implies \(e)"
       case .unsupportedVersion(let p, let v):
         return "\(p) is a KL-divergence base of version \(v); this build reads 1"
       case .mismatch(let p, let what, let b, let t):
@@ -108,11 +121,14 @@ public enum KLDivergence {
     }
   }
 
-  /// Reads a base file and compares each scored position of this run with it.
+  /// Reads a base file (Quanta's, or llama-perplexity's) and compares each scored position of this
+  /// run with it.
   public final class Comparison {
     let path: String
     let handle: FileHandle
     let vocabulary: Int
+    /// Bytes of one record, and where its scale, offset and codes sit.
+    let record: (bytes: Int, low: Int, step: Int)
     public private(set) var statistics = Statistics()
 
     public init(path: String, vocabulary: Int, context: Int, tokens: [Int32]) throws {
@@ -122,7 +138,14 @@ public enum KLDivergence {
       }
       handle = h
       self.vocabulary = vocabulary
-      let head = try Self.read(h, 20, path)
+      let magic = try Self.read(h, 8, path)
+      if Array(magic) == KLDivergence.llamaMagic {
+        record = try Self.readLlamaHeader(
+          h, path: path, vocabulary: vocabulary, context: context, tokens: tokens)
+        return
+      }
+      record = (8 + 2 * vocabulary, 0, 4)
+      let head = magic + (try Self.read(h, 12, path))
       guard Array(head.prefix(4)) == KLDivergence.magic else { throw Failure.notABaseFile(path: path) }
       let fields = (0..<4).map { i in
         head.subdata(in: 4 + 4 * i..<8 + 4 * i).withUnsafeBytes {
@@ -147,6 +170,42 @@ public enum KLDivergence {
       if let i = different { throw Failure.differentTokens(path: path, index: i) }
     }
 
+    /// llama-perplexity's header, checked against this run; returns its record layout (`scale`
+    /// first, then `min_log_prob`).
+    static func readLlamaHeader(_ h: FileHandle, path: String, vocabulary: Int, context: Int, tokens: [Int32])
+      throws -> (bytes: Int, low: Int, step: Int)
+    {
+      let head = try read(h, 12, path)
+      let fields = (0..<3).map { i in
+        Int(
+          head.subdata(in: 4 * i..<4 + 4 * i).withUnsafeBytes {
+            Int32(littleEndian: $0.loadUnaligned(as: Int32.self))
+          })
+      }
+      let (nCtx, nVocab, nChunk) = (fields[0], fields[1], fields[2])
+      for (what, base, this) in [
+        ("a vocabulary of", nVocab, vocabulary), ("-c", nCtx, context),
+        ("a token count of", nCtx * nChunk, tokens.count),
+      ] where base != this {
+        throw Failure.mismatch(path: path, what: what, base: base, this: this)
+      }
+      let nv = 2 * ((nVocab + 1) / 2) + 4
+      let perChunk = nCtx - 1 - nCtx / 2
+      let expected = 20 + 4 * nCtx * nChunk + 2 * nv * perChunk * nChunk
+      let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? expected
+      guard size == expected else {
+        throw Failure.llamaFileSize(path: path, expected: expected, actual: size)
+      }
+      let saved = try read(h, 4 * tokens.count, path)
+      let different = saved.withUnsafeBytes { raw in
+        (0..<tokens.count).first { i in
+          Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)) != tokens[i]
+        }
+      }
+      if let i = different { throw Failure.differentTokens(path: path, index: i) }
+      return (2 * nv, 4, 0)
+    }
+
     static func read(_ h: FileHandle, _ count: Int, _ path: String) throws -> Data {
       let d: Data?
       do { d = try h.read(upToCount: count) } catch {
@@ -158,12 +217,17 @@ public enum KLDivergence {
 
     /// Compares one scored position: this run's logits, the token that followed.
     public func add(logits: UnsafeBufferPointer<Float>, next token: Int) throws {
-      let record = try Self.read(handle, 8 + 2 * vocabulary, path)
+      let bytes = try Self.read(handle, record.bytes, path)
       let mine = KLDivergence.logSoftmax(logits)
-      record.withUnsafeBytes { raw in
-        let low = Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self))))
-        let step = Double(
-          Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))))
+      let layout = record
+      bytes.withUnsafeBytes { raw in
+        func float(_ offset: Int) -> Double {
+          Double(
+            Float(
+              bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))))
+        }
+        let low = float(layout.low)
+        let step = float(layout.step)
         // The decoded log-probabilities, renormalized (rounding to 16 bits moves their sum off 1).
         var base = [Double](repeating: 0, count: vocabulary)
         var baseTop = 0, total = 0.0

@@ -21,6 +21,9 @@ public struct ModelSettings: Sendable, Equatable {
   public var deviceGraphs = true
   /// `--no-matrix-cores`: GPU prompt mat-mat on the portable kernel (the one the ROCm path runs).
   public var matrixCores = true
+  /// `-ctk` / `-ctv`: the K and V cache element types.
+  public var keyCacheType: KVCacheType = .f16
+  public var valueCacheType: KVCacheType = .f16
   /// `--dependent-launch` (bench model): GPU kernels as programmatic dependent launches (CUDA sm_90+).
   public var dependentLaunches = false
   /// GPU vendor library paths and kernel cache directory (the CLI fills them from QUANTA_*_LIB and
@@ -136,6 +139,8 @@ public struct ModelSettings: Sendable, Equatable {
       contextLength: contextSize <= 0 ? 1 << 30 : contextSize, batchSize: max(1, batchSize))
     o.fusion = fusion
     o.deviceGraphs = deviceGraphs
+    o.keyCacheType = keyCacheType
+    o.valueCacheType = valueCacheType
     return o
   }
 

@@ -115,7 +115,7 @@ public enum SynthModel {
     case .mix(let fileType) where !pure:
       let facts = ModelFacts(
         architecture: p.architecture.rawValue, layerCount: p.layerCount, headCount: p.headCount,
-        headCountKV: p.kvHeadCount)
+        headCountKV: p.kvHeadCount, expertCount: p.expertCount)
       let planned: QuantizationPlan
       do {
         planned = try TensorTypePlanner.plan(tensors: tensors, facts: facts, fileType: fileType)
@@ -192,6 +192,9 @@ public enum SynthModel {
     // phi3's converter writes the pre-scaling context (no LongRoPE in the presets: the same).
     case .ropeScalingOriginalContextLength: .uint32(UInt32(p.contextLength))
     case .ropeScalingFactor, .ropeScalingAttentionFactor: nil
+    case .expertCount: p.expertCount > 0 ? .uint32(UInt32(p.expertCount)) : nil
+    case .expertUsedCount: p.expertCount > 0 ? .uint32(UInt32(p.expertUsedCount)) : nil
+    case .expertFeedForwardLength: p.expertCount > 0 ? .uint32(UInt32(p.expertFeedForwardLength)) : nil
     }
   }
 
@@ -213,7 +216,13 @@ public enum SynthModel {
       uniquingKeysWith: { a, _ in a })
     /// The LM head (the token embedding when tied) may be larger than the layers' weights.
     let head: TensorRole = p.tiedEmbeddings ? .tokenEmbedding : .output
-    func std(_ name: String) -> Float { roles[name] == head ? p.headStd : p.weightStd }
+    func std(_ name: String) -> Float {
+      switch roles[name] {
+      case head: p.headStd
+      case .expertRouter: p.routerStd
+      default: p.weightStd
+      }
+    }
     var scales: [String: SynthWeights.Scales] = [:]
     for t in planned where t.targetType.isQuantized {
       let key = "\(t.targetType.name) \(std(t.name))"

@@ -74,6 +74,15 @@ public struct SynthPreset: Sendable {
   /// runtimes not a sea of near-ties) while the layers stay small (larger layer weights make
   /// the forward pass chaotic: rounding differences then flip tokens).
   public var headStd: Float
+  /// Mixture of experts (0: dense): experts per layer, per token, and an expert's FFN width
+  /// (written as `expert_feed_forward_length` where the architecture reads it, else the
+  /// experts are `feed_forward_length` wide, as Mixtral's).
+  public var expertCount: Int
+  public var expertUsedCount: Int
+  public var expertFeedForwardLength: Int
+  /// Standard deviation of the router (`ffn_gate_inp`): the tiny shapes use a larger one so the
+  /// router's logits are spread (the picked experts not a near-tie with the next one).
+  public var routerStd: Float
 
   public init(
     name: String, aliases: [String] = [], displayName: String, architecture: SynthArchitecture,
@@ -81,8 +90,14 @@ public struct SynthPreset: Sendable {
     headDim: Int, vocabularySize: Int, contextLength: Int, ropeFreqBase: Float, rmsEpsilon: Float,
     tiedEmbeddings: Bool, slidingWindow: Int = 0, attentionSoftcap: Float = 0, finalSoftcap: Float = 0,
     ropeScaling: Llama3RopeScaling? = nil, tokenizer: SynthTokenizer, weightStd: Float = 0.02,
-    headStd: Float? = nil
+    headStd: Float? = nil, expertCount: Int = 0, expertUsedCount: Int = 0,
+    expertFeedForwardLength: Int? = nil,
+    routerStd: Float? = nil
   ) {
+    self.expertCount = expertCount
+    self.expertUsedCount = expertUsedCount
+    self.expertFeedForwardLength = expertFeedForwardLength ?? feedForwardLength
+    self.routerStd = routerStd ?? weightStd
     self.name = name
     self.aliases = aliases
     self.displayName = displayName
@@ -113,7 +128,7 @@ public struct SynthPreset: Sendable {
     ModelDimensions(
       embedding: embeddingLength, vocabulary: vocabularySize, feedForward: feedForwardLength,
       headCount: headCount, kvHeadCount: kvHeadCount, headDim: headDim, valueDim: headDim,
-      ropeDimensions: headDim)
+      ropeDimensions: headDim, experts: expertCount, expertFeedForward: expertFeedForwardLength)
   }
 
   /// Parameters (elements of every tensor), as llama-bench's `params` column counts them.
@@ -215,13 +230,65 @@ extension SynthPreset {
       headDim: 64, vocabularySize: 512, contextLength: 512, ropeFreqBase: 10_000, rmsEpsilon: 1e-6,
       tiedEmbeddings: true, slidingWindow: 32, attentionSoftcap: 50, finalSoftcap: 30,
       tokenizer: .gemma3(vocabularySize: 512), weightStd: 0.05, headStd: 0.15),
+    // Qwen/Qwen3-30B-A3B: 48 layers, hidden 2048, intermediate 6144, moe_intermediate_size 768,
+    // 128 experts, 8 per token (norm_topk_prob), 32 heads / 4 KV heads, head_dim 128, q/k norms,
+    // vocab 151936, max_position_embeddings 40960, rope_theta 1e6, rms_norm_eps 1e-6, untied.
+    SynthPreset(
+      name: "qwen3-30b-a3b", aliases: ["30b-a3b"], displayName: "Qwen3-30B-A3B (synthetic)",
+      architecture: .qwen3moe, layerCount: 48, embeddingLength: 2048, feedForwardLength: 6144, headCount: 32,
+      kvHeadCount: 4, headDim: 128, vocabularySize: 151_936, contextLength: 40960, ropeFreqBase: 1_000_000,
+      rmsEpsilon: 1e-6, tiedEmbeddings: false,
+      tokenizer: .qwen(vocabularySize: 151_936, regularCount: 151_643, qwen3: true), expertCount: 128,
+      expertUsedCount: 8, expertFeedForwardLength: 768),
+    // mistralai/Mixtral-8x7B-v0.1: 32 layers, hidden 4096, intermediate 14336 (each expert), 8
+    // experts, 2 per token, 32 heads / 8 KV heads, vocab 32000 SentencePiece,
+    // max_position_embeddings 32768, rope_theta 1e6, rms_norm_eps 1e-5, untied.
+    SynthPreset(
+      name: "mixtral-8x7b", aliases: ["8x7b"], displayName: "Mixtral-8x7B (synthetic)",
+      architecture: .mixtral,
+      layerCount: 32, embeddingLength: 4096, feedForwardLength: 14336, headCount: 32, kvHeadCount: 8,
+      headDim: 128, vocabularySize: 32000, contextLength: 32768, ropeFreqBase: 1_000_000, rmsEpsilon: 1e-5,
+      tiedEmbeddings: false, tokenizer: .llama2(vocabularySize: 32000), expertCount: 8, expertUsedCount: 2),
+    // Test shapes of the mixture-of-experts families (`--arch qwen3moe --preset tiny`, `--arch llama
+    // --experts 8 --preset tiny`): the tiny llama's sizes, 16 experts of 256 (4 per token) or 8 of
+    // 640 (2 per token), a larger LM head and router (peaked logits, decisive routing).
+    SynthPreset(
+      name: "tiny", displayName: "tiny qwen3moe (synthetic)", architecture: .qwen3moe,
+      layerCount: 3, embeddingLength: 256, feedForwardLength: 640, headCount: 4, kvHeadCount: 2,
+      headDim: 64, vocabularySize: 512, contextLength: 512, ropeFreqBase: 1_000_000, rmsEpsilon: 1e-6,
+      tiedEmbeddings: false, tokenizer: .qwen(vocabularySize: 512, regularCount: 480, qwen3: true),
+      weightStd: 0.02, headStd: 0.15, expertCount: 16, expertUsedCount: 4, expertFeedForwardLength: 256,
+      routerStd: 0.25),
+    SynthPreset(
+      name: "tiny", displayName: "tiny mixtral (synthetic)", architecture: .mixtral,
+      layerCount: 3, embeddingLength: 256, feedForwardLength: 640, headCount: 4, kvHeadCount: 2,
+      headDim: 64, vocabularySize: 512, contextLength: 512, ropeFreqBase: 10_000, rmsEpsilon: 1e-5,
+      tiedEmbeddings: false, tokenizer: .llama2(vocabularySize: 512), weightStd: 0.02, headStd: 0.15,
+      expertCount: 8, expertUsedCount: 2, routerStd: 0.25),
   ]
 
-  /// The preset called `name` (or an alias), checked against `architecture`.
-  public static func named(_ name: String, architecture: String) throws -> SynthPreset {
-    guard let arch = SynthArchitecture(rawValue: architecture.lowercased()) else {
+  /// The preset called `name` (or an alias), checked against `architecture`. `experts`: that many
+  /// experts per layer (`--experts`: a llama preset then means its Mixtral-style shape).
+  public static func named(_ name: String, architecture: String, experts: Int? = nil) throws -> SynthPreset {
+    guard
+      let arch = ArchitectureRegistry.named(architecture.lowercased(), experts: (experts ?? 0) > 0)
+        ?? SynthArchitecture(rawValue: architecture.lowercased())
+    else {
       throw SynthError.unknownArchitecture(architecture)
     }
+    if let experts, experts > 0 {
+      var preset = try named(name, architecture: arch)
+      guard preset.expertCount > 0 else {
+        throw SynthError.noExperts(preset: preset.name, architecture: arch.rawValue)
+      }
+      preset.expertCount = experts
+      preset.expertUsedCount = min(preset.expertUsedCount, experts)
+      return preset
+    }
+    return try named(name, architecture: arch)
+  }
+
+  private static func named(_ name: String, architecture arch: SynthArchitecture) throws -> SynthPreset {
     let key = name.lowercased()
     let named = all.filter { $0.name == key || $0.aliases.contains(key) }
     // A name several architectures share (tiny) picks the requested one's.
@@ -250,6 +317,9 @@ extension SynthPreset {
         "\(names) (\(p.architecture.rawValue)): \(p.layerCount) layers, d \(p.embeddingLength), "
         + "ffn \(p.feedForwardLength), \(gqa) × \(p.headDim), vocab \(p.vocabularySize)"
         + (p.tiedEmbeddings ? ", tied" : "")
+        + (p.expertCount > 0
+          ? ", \(p.expertCount) experts of \(p.expertFeedForwardLength) (\(p.expertUsedCount) per token)"
+          : "")
     }.joined(separator: "\n")
   }
 }
@@ -262,6 +332,7 @@ public enum SynthError: Error, Equatable, Sendable, CustomStringConvertible {
   case unknownType(String)
   case noBlockLayout(GGMLType)
   case mixNeedsImportanceMatrix(mix: String, type: GGMLType)
+  case noExperts(preset: String, architecture: String)
 
   public var description: String {
     switch self {
@@ -278,6 +349,9 @@ public enum SynthError: Error, Equatable, Sendable, CustomStringConvertible {
         + "or a tensor type (\(SynthWeights.supportedTypes.map(\.name).joined(separator: ", ")))"
     case .noBlockLayout(let t):
       return "type \(t) has no block layout in Quanta, so no random blocks can be made for it"
+    case .noExperts(let p, let a):
+      return
+        "--experts: \(a) has no mixture-of-experts preset \(p) (tiny and mixtral-8x7b have one for llama)"
     case .mixNeedsImportanceMatrix(let mix, let t):
       return "the \(mix) mix asks for \(t), which llama.cpp only makes with an importance matrix; "
         + "pass --pure to put every weight in \(t) anyway"

@@ -44,6 +44,8 @@ struct BenchModel: AsyncParsableCommand {
     })
   var parallel: [Int] = []
 
+  @OptionGroup var cacheTypes: CacheTypeOptions
+
   @Option(help: CommonHelp.device)
   var device = "cpu"
 
@@ -75,6 +77,7 @@ struct BenchModel: AsyncParsableCommand {
     // llama-bench sizes the context for the longest test.
     settings.contextSize = max(nPrompt, nGen + 1, 16)
     settings.batchSize = max(1, min(batchSize, max(nPrompt, 1)))
+    try cacheTypes.apply(to: &settings)
     settings.threads = threads
     if let warning = settings.threadWarning() { stderr(warning) }
     settings.device = device

@@ -55,6 +55,8 @@ struct PerplexityCommand: AsyncParsableCommand {
   @Option(name: [.customShort("t"), .long], help: "CPU threads (default: all available).")
   var threads: Int?
 
+  @OptionGroup var cacheTypes: CacheTypeOptions
+
   @Option(help: CommonHelp.device)
   var device = "cpu"
 
@@ -73,6 +75,7 @@ struct PerplexityCommand: AsyncParsableCommand {
     settings.modelPath = model
     settings.contextSize = ctxSize
     settings.batchSize = min(batchSize, ctxSize)
+    try cacheTypes.apply(to: &settings)
     settings.threads = threads
     if let warning = settings.threadWarning() { stderr(warning) }
     settings.device = device

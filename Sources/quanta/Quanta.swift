@@ -16,7 +16,7 @@ struct Quanta: AsyncParsableCommand {
 
   /// Single-dash words the commands declare; any other `-xy` is refused before parsing, since
   /// ArgumentParser reads it as `-x -y` (`-hf` would print help and exit 0).
-  static let singleDashWords: Set<String> = ["-ngl", "-cnv", "-sys", "-fa", "-np"]
+  static let singleDashWords: Set<String> = ["-ngl", "-cnv", "-sys", "-fa", "-np", "-ctk", "-ctv"]
 
   static func main() async {
     // A model file truncated while mapped: a message naming it and exit 1, not a silent SIGBUS.

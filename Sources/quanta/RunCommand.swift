@@ -150,6 +150,8 @@ struct Run: AsyncParsableCommand {
     help: "Accepted for llama.cpp compatibility: attention is always the flash (online-softmax) kind.")
   var flashAttention = false
 
+  @OptionGroup var cacheTypes: CacheTypeOptions
+
   @Option(help: CommonHelp.device)
   var device = "cpu"
 
@@ -200,6 +202,7 @@ struct Run: AsyncParsableCommand {
     settings.modelPath = model
     settings.contextSize = ctxSize
     settings.batchSize = batchSize
+    try cacheTypes.apply(to: &settings)
     settings.threads = threads
     if let warning = settings.threadWarning() { stderr(warning) }
     settings.device = device

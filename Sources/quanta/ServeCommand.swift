@@ -49,6 +49,8 @@ struct Serve: AsyncParsableCommand {
   @Option(name: [.customShort("t"), .long], help: "CPU threads (default: all available).")
   var threads: Int?
 
+  @OptionGroup var cacheTypes: CacheTypeOptions
+
   @Option(help: CommonHelp.device)
   var device = "cpu"
 
@@ -90,6 +92,7 @@ struct Serve: AsyncParsableCommand {
     var settings = CLIEnvironment.modelSettings()
     settings.modelPath = model
     settings.batchSize = batchSize
+    try cacheTypes.apply(to: &settings)
     settings.threads = threads
     settings.device = device
     if let warning = settings.threadWarning() { stderr(warning) }

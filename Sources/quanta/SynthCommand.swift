@@ -30,6 +30,9 @@ struct Synth: ParsableCommand {
   @Option(help: "File type (mix) or tensor type, e.g. Q4_0, Q4_K_M, F16, iq4_nl.")
   var type: String = "Q4_0"
 
+  @Option(help: "Experts per layer: the preset's mixture-of-experts shape (llama: Mixtral-style).")
+  var experts: Int?
+
   @Flag(help: "Put every quantizable weight in TYPE's base type (no mix rules).")
   var pure = false
 
@@ -41,7 +44,7 @@ struct Synth: ParsableCommand {
 
   func run() throws {
     let options = SynthOptions(
-      preset: try SynthPreset.named(preset, architecture: arch),
+      preset: try SynthPreset.named(preset, architecture: arch, experts: experts),
       target: try SynthTarget(argument: type, pure: pure),
       pure: pure, seed: seed, outputPath: output)
     print(try SynthModel.write(options).text)

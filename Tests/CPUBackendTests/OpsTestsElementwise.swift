@@ -109,6 +109,41 @@ func expectClose(
     #expect(y[2] == 6 && y[3] == 0, "\(y)")
   }
 
+  /// The C table kernel (`qk_gelu_f16_table`, what `CPUOps.gelu` / `geglu` run) gives the bits of
+  /// the Swift lookup `CPUOps.geluLookup` for every f16 value, values between them, the ±10 edges,
+  /// ±0, ±inf and huge inputs, at lengths with and without a scalar tail; with `up` as well.
+  @Test func geluTableKernelEqualsSwiftLookup() {
+    var x: [Float] = (0...0xffff).map { Float(Float16(bitPattern: UInt16($0))) }.filter { !$0.isNaN }
+    var rng = OpsReference.Random(seed: 1610)
+    x += rng.floats(4099, -12, 12)
+    x += [-10, -10.000001, -9.999999, 10, 9.999999, 10.000001, 1e30, -1e30, 0x1p-30, -0x1p-30, 65520, -65520]
+    let up = rng.floats(x.count, -3, 3)
+    var want = [Float](repeating: 0, count: x.count)
+    var wantGLU = want
+    CPUOps.geluTable.withUnsafeBufferPointer { table in
+      for i in stride(from: 0, to: x.count, by: 8) {
+        var v = SIMD8<Float>()
+        for l in 0..<8 { v[l] = i + l < x.count ? x[i + l] : 0 }
+        let y = CPUOps.geluLookup(v, table.baseAddress!)
+        for l in 0..<8 where i + l < x.count {
+          want[i + l] = y[l]
+          wantGLU[i + l] = y[l] * up[i + l]
+        }
+      }
+    }
+    for n in [x.count, x.count - 5] {
+      var got = [Float](repeating: .nan, count: n)
+      CPUOps.gelu(x, into: &got, count: n)
+      let bad = (0..<n).filter { got[$0].bitPattern != want[$0].bitPattern }
+      #expect(bad.isEmpty, "gelu n=\(n): \(bad.count) differ, first x=\(bad.first.map { x[$0] } ?? 0)")
+      var glu = [Float](repeating: .nan, count: n)
+      CPUOps.geglu(gate: x, up: up, into: &glu, count: n)
+      let badGLU = (0..<n).filter { glu[$0].bitPattern != wantGLU[$0].bitPattern }
+      #expect(
+        badGLU.isEmpty, "geglu n=\(n): \(badGLU.count) differ, first x=\(badGLU.first.map { x[$0] } ?? 0)")
+    }
+  }
+
   /// The vector f32 → f16 conversions (GELU's table index, attention's f16 accumulators) against
   /// Swift's `Float16` (compiler-rt, round to nearest even): normals, subnormals, midpoints,
   /// overflow, inf and NaN.

@@ -6,7 +6,7 @@ import Testing
 /// writing outside its outputs.
 @Suite struct TileTests {
   static let shapes: [(nr: Int, nc: Int)] = [
-    (1, 1), (1, 3), (2, 2), (3, 1), (4, 1), (4, 2), (4, 4), (5, 3), (9, 7), (8, 16),
+    (1, 1), (1, 3), (2, 2), (3, 1), (4, 1), (4, 2), (4, 4), (5, 3), (8, 3), (4, 6), (9, 7), (8, 16),
   ]
 
   @Test(

@@ -17,10 +17,11 @@ struct DenseOpsTests {
     let names = KernelBuild.kernelNames
     #expect(Set(names).count == names.count, "duplicate kernel names")
     #expect(Set(KernelBuild.denseKernelNames).isSubset(of: Set(names)))
-    // 6 quantizers, bf16 dequantize per quantized type, 9 conversions, 3 × (getRows, mat-vec, mat-mat), 15 row
-    // and element-wise ops, one prompt attention kernel per head-dimension bound.
+    // 6 quantizers, bf16 dequantize per quantized type, 9 conversions, 3 × (getRows, mat-vec, mat-mat), 19 row
+    // and element-wise ops (4 KV cache writes, 2 per-row attentions), one prompt attention kernel per
+    // head-dimension bound.
     #expect(
-      KernelBuild.denseKernelNames.count == 6 + KernelBuild.types.count + 9 + 9 + 15
+      KernelBuild.denseKernelNames.count == 6 + KernelBuild.types.count + 9 + 9 + 19
         + KernelBuild.attentionTiles.count)
     #expect(KernelBuild.attentionTiles.count == 3)
     // The plan's fused kernels are defined and listed.

@@ -51,8 +51,12 @@ import Testing
     }
     // `-hf` would be `-h -f` to ArgumentParser: help and exit 0. It is refused before parsing.
     #expect(CLIText.unsupportedSingleDash(["run", "-hf", "x/y"], known: Quanta.singleDashWords) == "-hf")
-    #expect(CLIText.unsupportedSingleDash(["run", "-ctk", "q8_0"], known: Quanta.singleDashWords) == "-ctk")
-    let fine = ["run", "-n", "-1", "--temp", "-0.5", "-ngl", "99", "-sys", "x", "-fa", "-cnv", "-p", "a"]
+    #expect(CLIText.unsupportedSingleDash(["run", "-dev", "cuda0"], known: Quanta.singleDashWords) == "-dev")
+    let fine = [
+      "run", "-n", "-1", "--temp", "-0.5", "-ngl", "99", "-sys", "x", "-fa", "-cnv", "-ctk", "q8_0", "-ctv",
+      "q4_0",
+      "-p", "a",
+    ]
     #expect(CLIText.unsupportedSingleDash(fine, known: Quanta.singleDashWords) == nil)
   }
 

@@ -10,21 +10,37 @@ struct ArchitectureRegistryTests {
   func names() {
     let names = ArchitectureRegistry.all.map(\.rawValue)
     #expect(Set(names).count == names.count)
-    #expect(names == ["llama", "qwen2", "qwen3", "gemma3", "phi3", "gemma2"])
+    #expect(names == ["llama", "qwen2", "qwen3", "gemma3", "phi3", "gemma2", "qwen3moe"])
+    // Expert variants share a registered name and have experts; the name alone resolves densely.
+    for v in ArchitectureRegistry.expertVariants {
+      #expect(v.hasExperts && ArchitectureRegistry.named(v.rawValue)?.hasExperts == false)
+      #expect(ArchitectureRegistry.named(v.rawValue, experts: true) == v)
+    }
     for a in ArchitectureRegistry.all { #expect(ModelConfig.Architecture(rawValue: a.rawValue) == a) }
     #expect(ModelConfig.Architecture(rawValue: "gpt2") == nil)
   }
 
-  @Test("tables and recipes agree", arguments: ArchitectureRegistry.all)
+  @Test("tables and recipes agree", arguments: ArchitectureRegistry.all + ArchitectureRegistry.expertVariants)
   func consistent(_ a: ArchitectureDeclaration) {
     let required: [TensorRole] = [
-      .tokenEmbedding, .outputNorm, .attentionNorm, .attentionOutput, .feedForwardNorm, .down,
+      .tokenEmbedding, .outputNorm, .attentionNorm, .attentionOutput, .feedForwardNorm,
     ]
     for role in required { #expect(a.tensor(role)?.presence == .required, "\(a) \(role)") }
+    // The FFN: dense (down, and gate/up below) or a mixture of experts (router and stacked
+    // matrices, with the expert counts read), never both.
+    let experts: [TensorRole] = [.expertRouter, .expertGate, .expertUp, .expertDown]
+    if a.hasExperts {
+      for role in experts { #expect(a.tensor(role)?.presence == .required, "\(a) \(role)") }
+      for role in [TensorRole.down, .gate, .up, .gateUp] { #expect(a.tensor(role) == nil, "\(a) \(role)") }
+      for key in [Hyperparameter.expertCount, .expertUsedCount] { #expect(a.declaration(of: key) != nil) }
+    } else {
+      #expect(a.tensor(.down)?.presence == .required, "\(a) down")
+      for role in experts { #expect(a.tensor(role) == nil, "\(a) \(role)") }
+    }
     // Q/K/V and gate/up: separate matrices, or one fused matrix the loader splits (never both).
     for (parts, fused) in [
       ([TensorRole.query, .key, .value], TensorRole.queryKeyValue), ([.gate, .up], .gateUp),
-    ] {
+    ] where !(a.hasExperts && fused == .gateUp) {
       if a.tensor(fused) != nil {
         #expect(a.tensor(fused)?.presence == .required, "\(a) \(fused)")
         for role in parts { #expect(a.tensor(role) == nil, "\(a) has \(role) and \(fused)") }

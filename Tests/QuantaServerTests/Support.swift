@@ -139,6 +139,7 @@ func collect(_ submission: SlotSubmission) async throws -> (text: String, result
   for try await event in submission.events {
     switch event {
     case .text(let t): text += t
+    case .logprobs: break
     case .finished(let r): result = r
     }
   }

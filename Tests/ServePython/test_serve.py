@@ -8,6 +8,7 @@ tiny`, 2.3M parameters, no chat template: chat requests use chatml). QUANTA_BIN 
 import asyncio
 import http.client
 import json
+import math
 import os
 import re
 import select
@@ -431,3 +432,237 @@ def test_response_format_json_object_and_grammar(server):
     assert status == 400, body
     status, body = server.json("POST", "/v1/completions", {"prompt": "x", "response_format": {"type": "xml"}})
     assert status == 400 and "response_format" in body["error"]["message"], body
+
+
+def test_chat_logprobs(server):
+    client = server.client()
+    r = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=10, temperature=0,
+                                       logprobs=True, top_logprobs=3)
+    content = r.choices[0].logprobs.content
+    assert r.choices[0].finish_reason == "length", r.choices[0].message.content
+    assert len(content) == r.usage.completion_tokens == 10
+    assert b"".join(bytes(e.bytes) for e in content).decode() == r.choices[0].message.content
+    for e in content:
+        assert len(e.top_logprobs) == 3
+        tops = [t.logprob for t in e.top_logprobs]
+        assert tops == sorted(tops, reverse=True) and all(t <= 0 for t in tops)
+        assert sum(math.exp(t) for t in tops) <= 1 + 1e-5
+        # Greedy: the chosen token is the most likely one.
+        assert e.token == e.top_logprobs[0].token and abs(e.logprob - tops[0]) < 1e-6
+    # The model's distribution, not the sampler's: the first token's alternatives do not depend on
+    # the temperature (1.7 would scale them by 1/1.7). Not bit-equal: this prompt's prefix now comes
+    # from the slot's cache, so its last token goes through a one-row pass instead of the prompt batch.
+    hot = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=1, temperature=1.7, seed=3,
+                                         logprobs=True, top_logprobs=3)
+    first = hot.choices[0].logprobs.content[0]
+    assert [t.token for t in first.top_logprobs] == [t.token for t in content[0].top_logprobs]
+    for hot_t, cold_t in zip(first.top_logprobs, content[0].top_logprobs):
+        assert abs(hot_t.logprob - cold_t.logprob) < 0.03, (first, content[0])
+    # top_logprobs absent: the sampled token alone. Streamed: the same entries, chunk by chunk.
+    r0 = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=10, temperature=0, logprobs=True)
+    assert [e.top_logprobs for e in r0.choices[0].logprobs.content] == [[]] * 10
+    streamed = []
+    for chunk in client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=10, temperature=0,
+                                                logprobs=True, top_logprobs=3, stream=True):
+        for c in chunk.choices:
+            if c.logprobs is not None and c.logprobs.content:
+                streamed += c.logprobs.content
+    assert [(e.token, [t.token for t in e.top_logprobs]) for e in streamed] == \
+        [(e.token, [t.token for t in e.top_logprobs]) for e in content]
+    assert all(abs(a.logprob - b.logprob) < 0.03 for a, b in zip(streamed, content))
+    # Without logprobs: null.
+    assert client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=2).choices[0].logprobs is None
+
+
+def test_completion_logprobs(server):
+    client = server.client()
+    r = client.completions.create(model="tiny", prompt="Once upon a time", max_tokens=8, temperature=0, logprobs=2)
+    lp = r.choices[0].logprobs
+    n = r.usage.completion_tokens
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset) == n
+    # A token that is not whole UTF-8 (this random model makes some) is written without those bytes,
+    # as llama-server does; the text has U+FFFD there.
+    assert "".join(lp.tokens) == r.choices[0].text.replace("\ufffd", "")
+    assert lp.text_offset[0] == 0
+    assert all(lp.text_offset[i + 1] == lp.text_offset[i] + len(lp.tokens[i]) for i in range(n - 1))
+    for tok, logprob, top in zip(lp.tokens, lp.token_logprobs, lp.top_logprobs):
+        assert 1 <= len(top) <= 2 and logprob <= 0
+        assert abs(max(top.values()) - logprob) < 1e-6 and tok in top
+    streamed = [c.choices[0].logprobs for c in client.completions.create(
+        model="tiny", prompt="Once upon a time", max_tokens=8, temperature=0, logprobs=2, stream=True)
+        if c.choices and c.choices[0].logprobs is not None]
+    assert sum((s.tokens for s in streamed), []) == lp.tokens
+    assert sum((s.text_offset for s in streamed), []) == lp.text_offset
+
+
+def test_logprobs_errors(server):
+    for body in ({"messages": MESSAGES, "logprobs": True, "top_logprobs": 21},
+                 {"messages": MESSAGES, "logprobs": True, "top_logprobs": -1},
+                 {"messages": MESSAGES, "top_logprobs": 2},
+                 {"messages": MESSAGES, "logprobs": 3}):
+        status, out = server.json("POST", "/v1/chat/completions", body)
+        assert status == 400 and out["error"]["type"] == "invalid_request_error", (body, out)
+        assert "logprobs" in out["error"]["message"], out
+    for value in (-1, 21, 1.5, True):
+        status, out = server.json("POST", "/v1/completions", {"prompt": "x", "logprobs": value})
+        assert status == 400 and "logprobs" in out["error"]["message"], (value, out)
+
+
+
+# Small schemas: this model's tokenizer spends about a token per character and its context is 512.
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"enum": ["Paris", "Oslo"]}}, "required": ["city"]}}}
+CLOCK = {"type": "function", "function": {"name": "get_time", "parameters": {
+    "type": "object", "properties": {"tz": {"enum": ["UTC", "CET"]}}, "required": ["tz"]}}}
+TOOL_MESSAGES = [{"role": "user", "content": "Weather?"}]
+# A minimal Hermes-style template (Qwen 2.5's markers) that reads `tools`: Qwen's own is longer
+# than this model's context (Tests/QuantaServerTests renders that one).
+HERMES_TEMPLATE = (
+    "{%- if tools %}<|im_start|>system\n<tools>{% for t in tools %}{{ t.function.name }} {% endfor %}</tools>"
+    "<|im_end|>\n{% endif %}"
+    "{%- for m in messages %}<|im_start|>{{ m.role }}\n"
+    "{%- if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>\n"
+    "{\"name\": \"{{ c.function.name }}\", \"arguments\": {{ c.function.arguments | tojson }}}\n</tool_call>"
+    "{% endfor %}{% elif m.role == 'tool' %}<tool_response>\n{{ m.content }}\n</tool_response>"
+    "{% else %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}"
+    "{%- if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def check_call(call, tool):
+    import jsonschema
+    assert call.type == "function" and call.id.startswith("call_") and len(call.id) == 29, call
+    assert call.function.name == tool["function"]["name"]
+    jsonschema.validate(json.loads(call.function.arguments), tool["function"]["parameters"])
+
+
+@pytest.fixture(scope="module")
+def tool_server(model_path):
+    s = Server(model_path, "-np", "2", "-c", "1024")
+    yield s
+    s.stop()
+    assert s.proc.returncode == 0, "".join(s.log)
+
+
+def test_tool_choice_required(tool_server):
+    """The grammar makes the reply a call (this random model would never choose one), parsed into
+    message.tool_calls. The model has no template: chatml, which does not read tools, so the tools
+    go in a system message and the reply is the generic format's JSON. (One small tool: two, with
+    the instructions, nearly fill this model's 512-token context; the Jinja test below has two.)"""
+    client = tool_server.client()
+    for seed in (1, 2):
+        r = client.chat.completions.create(model="tiny", messages=TOOL_MESSAGES, tools=[WEATHER],
+                                           tool_choice="required", max_tokens=150, seed=seed, temperature=1.0)
+        choice = r.choices[0]
+        assert choice.finish_reason == "tool_calls", choice
+        assert choice.message.content is None and len(choice.message.tool_calls) == 1
+        check_call(choice.message.tool_calls[0], WEATHER)
+
+
+def stream_tool_call(client, **kw):
+    calls, content, finish = {}, "", None
+    for chunk in client.chat.completions.create(model="tiny", stream=True, **kw):
+        for c in chunk.choices:
+            content += c.delta.content or ""
+            for d in c.delta.tool_calls or []:
+                entry = calls.setdefault(d.index, {"id": None, "name": "", "arguments": ""})
+                entry["id"] = d.id or entry["id"]
+                entry["name"] += d.function.name or ""
+                entry["arguments"] += d.function.arguments or ""
+            finish = c.finish_reason or finish
+    return calls, content, finish
+
+
+def test_tool_call_streamed(tool_server):
+    calls, content, finish = stream_tool_call(tool_server.client(), messages=TOOL_MESSAGES, tools=[WEATHER],
+                                              seed=4, tool_choice="required", max_tokens=150)
+    assert finish == "tool_calls" and content == "" and list(calls) == [0], (finish, content, calls)
+    assert calls[0]["id"].startswith("call_") and calls[0]["name"] == "get_weather"
+    import jsonschema
+    jsonschema.validate(json.loads(calls[0]["arguments"]), WEATHER["function"]["parameters"])
+
+
+def test_tool_conversation_renders(tool_server):
+    """The assistant's call and the tool's result go back through a template that does not read
+    tools (chatml here)."""
+    client = tool_server.client()
+    history = TOOL_MESSAGES + [
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18 C"}]
+    plain = client.chat.completions.create(model="tiny", messages=TOOL_MESSAGES, max_tokens=4, temperature=0)
+    r = client.chat.completions.create(model="tiny", messages=history, max_tokens=4, temperature=0)
+    # The call (as the generic format's JSON) and its result (a user message) are in the prompt.
+    assert r.usage.prompt_tokens > plain.usage.prompt_tokens + 80
+    assert r.choices[0].finish_reason in ("stop", "length") and r.choices[0].message.tool_calls is None
+    # tool_choice none: no tools in the prompt, the reply is text.
+    r = client.chat.completions.create(model="tiny", messages=TOOL_MESSAGES, tools=[WEATHER], tool_choice="none",
+                                       max_tokens=4, temperature=0)
+    assert r.usage.prompt_tokens == plain.usage.prompt_tokens and r.choices[0].message.tool_calls is None
+
+
+def test_tool_errors(tool_server):
+    bad = [
+        ({"tool_choice": "required"}, "tools"),
+        ({"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "nope"),
+        ({"tools": [WEATHER], "tool_choice": "sometimes"}, "tool_choice"),
+        ({"tools": [{"type": "retrieval", "function": {"name": "x"}}]}, "type"),
+        ({"tools": [{"type": "function", "function": {"name": "bad name!"}}]}, "name"),
+        ({"tools": [WEATHER, WEATHER]}, "twice"),
+        ({"tools": [WEATHER], "logprobs": True, "stream": True}, "logprobs"),
+        ({"tools": [WEATHER], "tool_choice": "required", "response_format": {"type": "json_object"}}, "tool_choice"),
+        ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {
+            "type": "string", "pattern": "a+"}}}], "tool_choice": "required"}, "pattern"),
+        ({"messages": [{"role": "user", "content": "x", "tool_calls": [
+            {"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}]}, "assistant"),
+        ({"messages": [{"role": "assistant", "tool_calls": [
+            {"id": "1", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]}]}, "arguments"),
+    ]
+    for extra, word in bad:
+        status, out = tool_server.json("POST", "/v1/chat/completions", {"messages": TOOL_MESSAGES, **extra})
+        assert status == 400 and out["error"]["type"] == "invalid_request_error", (extra, out)
+        assert word in out["error"]["message"], (extra, out)
+
+
+@pytest.fixture(scope="module")
+def hermes_server(model_path):
+    """The tiny model with a template that reads `tools` and writes Hermes/Qwen-style calls."""
+    d = tempfile.mkdtemp(prefix="quanta-serve-hermes-")
+    template = os.path.join(d, "hermes.jinja")
+    with open(template, "w") as f:
+        f.write(HERMES_TEMPLATE)
+    s = Server(model_path, "-np", "2", "-c", "1024", "--chat-template", template)
+    yield s
+    s.stop()
+    assert s.proc.returncode == 0, "".join(s.log)
+
+
+def test_tool_call_through_a_jinja_template(hermes_server):
+    """The template reads tools: its format (<tool_call> blocks) is the grammar's and the parser's;
+    the call and its result go back through the template on the next turn."""
+    client = hermes_server.client()
+    r = client.chat.completions.create(model="tiny", messages=TOOL_MESSAGES, tools=[WEATHER, CLOCK],
+                                       tool_choice="required", max_tokens=150, seed=7, temperature=1.0)
+    assert r.choices[0].finish_reason == "tool_calls", r.choices[0].message
+    call = r.choices[0].message.tool_calls[0]
+    check_call(call, WEATHER if call.function.name == "get_weather" else CLOCK)
+    r = client.chat.completions.create(model="tiny", messages=TOOL_MESSAGES, tools=[WEATHER, CLOCK], seed=3,
+                                       tool_choice={"type": "function", "function": {"name": "get_time"}},
+                                       max_tokens=150, temperature=1.0)
+    assert r.choices[0].finish_reason == "tool_calls"
+    check_call(r.choices[0].message.tool_calls[0], CLOCK)
+    calls, content, finish = stream_tool_call(client, messages=TOOL_MESSAGES, tools=[WEATHER], seed=8,
+                                              tool_choice="required", max_tokens=150)
+    assert finish == "tool_calls" and content == "" and calls[0]["name"] == "get_weather", (calls, content)
+    history = TOOL_MESSAGES + [
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": "18 C"}]
+    again = client.chat.completions.create(model="tiny", messages=history, tools=[WEATHER], max_tokens=8,
+                                           temperature=0)
+    # auto: text, or a call of the offered tool.
+    if again.choices[0].finish_reason == "tool_calls":
+        check_call(again.choices[0].message.tool_calls[0], WEATHER)
+    else:
+        assert again.choices[0].finish_reason in ("stop", "length")
+        assert isinstance(again.choices[0].message.content, str)
+    # <tool_call>, the arguments and <tool_response> add at least their markers' length.
+    assert again.usage.prompt_tokens > r.usage.prompt_tokens + 40

@@ -142,6 +142,117 @@ static void test_attention() {
     }
   }
 }
+// ---- KV caches of the other types (KVCacheType: bf16, q8_0, q4_0; K and V may differ): write_kv_<type>
+// against a host encoding written from ggml's reference (fp32_to_bf16, quantize_row_q8_0_ref /
+// _q4_0_ref), then attention_kv against a double reference over the host-decoded values (exact in f32,
+// so the same bound as attention_f16).
+enum KvType { KV_T_F16 = 1, KV_T_Q4_0 = 2, KV_T_Q8_0 = 8, KV_T_BF16 = 30 };
+static const char* kv_name(int t) { return t == KV_T_F16 ? "f16" : t == KV_T_BF16 ? "bf16" : t == KV_T_Q8_0 ? "q8_0" : "q4_0"; }
+static s64 kv_bytes(int t, s64 n) { return t == KV_T_Q8_0 ? n / 32 * 34 : t == KV_T_Q4_0 ? n / 32 * 18 : 2 * n; }
+static u16 host_bf16(float f) {  // round to nearest even (finite inputs)
+  u32 u; memcpy(&u, &f, 4); return (u16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+static float host_bf16_to_f(u16 h) { u32 u = (u32)h << 16; float f; memcpy(&f, &u, 4); return f; }
+static void put16(u8* p, u16 v) { p[0] = (u8)(v & 0xff); p[1] = (u8)(v >> 8); }
+static u16 get16(const u8* p) { return (u16)(p[0] | (p[1] << 8)); }
+static std::vector<u8> kv_encode(int t, const std::vector<float>& x) {
+  std::vector<u8> y(kv_bytes(t, (s64)x.size()));
+  if (t == KV_T_F16 || t == KV_T_BF16) {
+    for (size_t i = 0; i < x.size(); ++i) put16(&y[2 * i], t == KV_T_F16 ? f2h(x[i]) : host_bf16(x[i]));
+    return y;
+  }
+  for (size_t b = 0; b < x.size() / 32; ++b) {
+    const float* v = &x[32 * b];
+    if (t == KV_T_Q8_0) {
+      u8* o = &y[34 * b]; float amax = 0; for (int j = 0; j < 32; ++j) amax = std::max(amax, fabsf(v[j]));
+      const float d = amax / 127, id = d ? 1.0f / d : 0.0f; put16(o, f2h(d));
+      for (int j = 0; j < 32; ++j) o[2 + j] = (u8)(int8_t)roundf(v[j] * id);
+    } else {
+      u8* o = &y[18 * b]; float amax = 0, mx = 0;
+      for (int j = 0; j < 32; ++j) if (amax < fabsf(v[j])) { amax = fabsf(v[j]); mx = v[j]; }
+      const float d = mx / -8, id = d ? 1.0f / d : 0.0f; put16(o, f2h(d));
+      for (int j = 0; j < 16; ++j) {
+        const int a = std::min(15, (int)(int8_t)(v[j] * id + 8.5f)), c = std::min(15, (int)(int8_t)(v[16 + j] * id + 8.5f));
+        o[2 + j] = (u8)(a | (c << 4));
+      }
+    }
+  }
+  return y;
+}
+static std::vector<double> kv_decode(int t, const std::vector<u8>& y, size_t n) {
+  std::vector<double> x(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (t == KV_T_F16) x[i] = h2f(get16(&y[2 * i]));
+    else if (t == KV_T_BF16) x[i] = host_bf16_to_f(get16(&y[2 * i]));
+    else if (t == KV_T_Q8_0) x[i] = (double)(int8_t)y[34 * (i / 32) + 2 + i % 32] * h2f(get16(&y[34 * (i / 32)]));
+    else { const u8* o = &y[18 * (i / 32)]; const int e = (int)(i % 32); const int q = e < 16 ? (o[2 + e] & 15) : (o[2 + e - 16] >> 4);
+      x[i] = (double)(q - 8) * h2f(get16(o)); }
+  }
+  return x;
+}
+static void test_attention_cache_types() {
+  const int pairs[][2] = {{KV_T_BF16, KV_T_BF16}, {KV_T_Q8_0, KV_T_Q8_0}, {KV_T_Q4_0, KV_T_Q4_0}, {KV_T_F16, KV_T_Q8_0}, {KV_T_Q4_0, KV_T_BF16}, {KV_T_Q8_0, KV_T_F16}};
+  std::vector<AttCase> ss = {
+    {1, 8, 2, 64, 40, 33, {32}, 0.125f, 0, 1, 0},          // decode, GQA 4
+    {5, 4, 1, 256, 40, 37, {32, 33, 34, 35, 36}, 0.0625f, 50, 1, 8},  // gemma-like: MQA, window + soft-cap
+    {3, 2, 2, 32, 16, 12, {11, 4, 7}, 0.2f, 0, 1, 0},     // one block per row, unsorted positions
+  };
+  for (auto& s : ss) for (auto& pr : pairs) {
+    const int kt = pr[0], vt = pr[1];
+    const s64 kvdim = s.kvh * s.hd;
+    auto kf = wave(s.cap * kvdim, 31, 2), vf = wave(s.cap * kvdim, 32);
+    std::vector<s32> all(s.cap); for (int j = 0; j < s.cap; ++j) all[j] = s.cap - 1 - j;  // rows written in reverse
+    // Source rows in the order of `all`.
+    std::vector<float> ks(kf.size()), vs(vf.size());
+    for (int j = 0; j < s.cap; ++j) for (s64 i = 0; i < kvdim; ++i) { ks[j * kvdim + i] = kf[all[j] * kvdim + i]; vs[j * kvdim + i] = vf[all[j] * kvdim + i]; }
+    std::vector<u8> kc(kv_bytes(kt, kf.size()), 0xee), vc(kv_bytes(vt, vf.size()), 0xee);
+    auto write = [&](int t, const std::vector<float>& src, std::vector<u8>& cache) {
+      const s64 items = t == KV_T_F16 || t == KV_T_BF16 ? s.cap * kvdim : s.cap * kvdim / 32;
+      qk_launch(d3(g1(items)), d3(256), [&] {
+        if (t == KV_T_F16) write_kv_f16(src.data(), all.data(), (u16*)cache.data(), kvdim, s.cap);
+        else if (t == KV_T_BF16) write_kv_bf16(src.data(), all.data(), (u16*)cache.data(), kvdim, s.cap);
+        else if (t == KV_T_Q8_0) write_kv_q8_0(src.data(), all.data(), cache.data(), kvdim, s.cap);
+        else write_kv_q4_0(src.data(), all.data(), cache.data(), kvdim, s.cap);
+      });
+    };
+    write(kt, ks, kc);
+    write(vt, vs, vc);
+    const std::string tag = std::string("K ") + kv_name(kt) + " V " + kv_name(vt) + " hd=" + std::to_string(s.hd) + " tokens=" + std::to_string(s.tokens);
+    check_bytes(("write_kv " + tag + " K").c_str(), kc, kv_encode(kt, kf));
+    check_bytes(("write_kv " + tag + " V").c_str(), vc, kv_encode(vt, vf));
+    // Rows no query sees: a NaN scale or value, which must not reach a result.
+    std::vector<bool> seen(s.cap, false);
+    for (int t = 0; t < s.tokens; ++t) { s64 lo, hi; visible(s.pos[t], s.nkv, s.causal, s.window, lo, hi); for (s64 j = lo; j < hi; ++j) seen[j] = true; }
+    for (int j = 0; j < s.cap; ++j) if (!seen[j]) {
+      for (auto [t, c] : {std::pair<int, std::vector<u8>*>{kt, &kc}, {vt, &vc}}) {
+        const s64 rb = kv_bytes(t, kvdim);
+        if (t == KV_T_F16 || t == KV_T_BF16) for (s64 i = 0; i < kvdim; ++i) put16(&(*c)[j * rb + 2 * i], t == KV_T_F16 ? 0x7e00 : 0x7fc0);
+        else for (s64 b = 0; b < kvdim / 32; ++b) put16(&(*c)[j * rb + b * (t == KV_T_Q8_0 ? 34 : 18)], 0x7e00);
+      }
+    }
+    // The double reference over the decoded caches (attention_ref's loop, values instead of halves).
+    const auto kd = kv_decode(kt, kc, kf.size()), vd = kv_decode(vt, vc, vf.size());
+    auto q = wave(s.tokens * s.heads * s.hd, s.hd + 3, 0.5f);
+    std::vector<double> ref(q.size(), 0.0); const int g = s.heads / s.kvh;
+    for (int t = 0; t < s.tokens; ++t) for (int h = 0; h < s.heads; ++h) {
+      s64 lo, hi; visible(s.pos[t], s.nkv, s.causal, s.window, lo, hi); const int kv = h / g;
+      std::vector<double> sc; double m = -INFINITY;
+      for (s64 j = lo; j < hi; ++j) { double d = 0; for (int i = 0; i < s.hd; ++i) d += (double)q[(t * s.heads + h) * s.hd + i] * kd[j * kvdim + kv * s.hd + i];
+        sc.push_back(logit(d, s.scale, s.softcap)); m = std::max(m, sc.back()); }
+      double sum = 0; for (auto& v : sc) { v = exp(v - m); sum += v; }
+      for (int i = 0; i < s.hd; ++i) { double a = 0; for (s64 j = lo; j < hi; ++j) a += sc[j - lo] * vd[j * kvdim + kv * s.hd + i]; ref[(t * s.heads + h) * s.hd + i] = sum > 0 ? a / sum : 0; }
+    }
+    for (int threads : {128, 512}) {
+      if (threads == 512 && s.tokens > 1) continue;  // 512 emulated threads per CTA: the decode case
+      std::vector<float> out(q.size(), NAN);
+      std::vector<u8> fq(out.size() / 32 * 36), wq(fq.size());
+      qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_kv(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, fq.data(), kt, vt); });
+      check(("attention_kv " + tag + " threads=" + std::to_string(threads)).c_str(), out, ref, 1e-9);
+      qk_launch(d3(g1(out.size())), d3(256), [&] { quantize_q8_1(out.data(), wq.data(), out.size()); });
+      check_bytes(("attention_kv q8_1 " + tag + " threads=" + std::to_string(threads)).c_str(), fq, wq);
+    }
+  }
+}
 static void test_rope() {
   struct R { int neox, tokens, heads, hd, dims; float base, fscale; bool ff; };
   for (R r : {R{0, 3, 4, 64, 64, 10000, 1, false}, R{1, 7, 2, 80, 48, 1e6f, 1, false}, R{0, 2, 3, 128, 96, 500000, 0.5f, true}, R{1, 5, 1, 256, 256, 10000, 0.25f, true}}) {
@@ -325,7 +436,7 @@ static void test_plan_fused() {
 }
 int main() {
   qk_warp_size_rt = QK_WARP_SIZE;
-  test_norms(); test_softmax(); test_attention(); test_rope(); test_matmul(); test_misc(); test_plan_fused();
+  test_norms(); test_softmax(); test_attention(); test_attention_cache_types(); test_rope(); test_matmul(); test_misc(); test_plan_fused();
   printf("w%d: %d failures\n", QK_WARP_SIZE, failures);
   return failures != 0;
 }

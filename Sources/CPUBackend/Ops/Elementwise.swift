@@ -2,6 +2,7 @@
 // Activations take a flat `count`: a thread pool splits them by offsetting the pointers.
 // Every output may alias its first input (in-place use).
 
+import CPUKernels
 import GGML
 
 #if canImport(Glibc)
@@ -23,10 +24,10 @@ extension CPUOps {
   /// `0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²)))`; x ≤ -10 → 0; x ≥ 10 → x. So the input is
   /// rounded to f16 and so is the output: this is the function llama.cpp's CPU backend evaluates
   /// (its largest numerical difference from an exact f32 GELU, ~1e-3 relative). x, out: `(count)`.
+  /// Runs in CPUKernels (`qk_gelu_f16_table`: F16C index, gathered table; the same bits as
+  /// `geluLookup`).
   static func gelu(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
-    geluTable.withUnsafeBufferPointer { table in
-      map(x, out, count) { v in geluLookup(v, table.baseAddress!) }
-    }
+    geluTable.withUnsafeBufferPointer { table in qk_gelu_f16_table(x, nil, out, count, table.baseAddress) }
   }
 
   /// SwiGLU: `out = silu(gate) · up`. gate, up, out: `(count)`.
@@ -43,9 +44,7 @@ extension CPUOps {
     gate: UnsafePointer<Float>, up: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
     count: Int
   ) {
-    geluTable.withUnsafeBufferPointer { table in
-      zip(gate, up, out, count) { g, u in geluLookup(g, table.baseAddress!) * u }
-    }
+    geluTable.withUnsafeBufferPointer { table in qk_gelu_f16_table(gate, up, out, count, table.baseAddress) }
   }
 
   /// The tanh-approximation GELU of `x` in f32, in ggml's operation order (`ggml_gelu_f32`), with
@@ -64,6 +63,7 @@ extension CPUOps {
     fp32ToFp16(geluF32(fp16ToFp32(UInt16(bits))))
   }
 
+  /// The table lookup in Swift SIMD (the semantics `qk_gelu_f16_table` reproduces; kept for tests).
   @inline(__always)
   static func geluLookup(_ x: SIMD8<Float>, _ table: UnsafePointer<UInt16>) -> SIMD8<Float> {
     let index = SIMDMath.floatToHalfBits(x)

@@ -76,6 +76,20 @@ typedef void (*qk_quantize_fn)(const float *x, void *y, int64_t k);
 // reference codecs (ggml's dequantize_row_*).
 typedef void (*qk_dequantize_fn)(const void *x, float *y, int64_t k);
 
+// Mat-mat for prompt batches (AVX512-VNNI tables; NULL elsewhere): same contract as qk_tile_fn plus
+// `info`, the activation rows' per-group side values from the type's `gemm_act` (nc × n/group
+// entries, row c at info + c·n/group). Weight rows are repacked 16 at a time into an int8 panel
+// (per-thread scratch) and every output sums in its own vector lane: much faster than the tile
+// kernels on many columns, but NOT ggml's summation order (results differ in the last bits; the
+// tile kernels are the ggml-exact path). On allocation failure the outputs are NaN.
+typedef struct {
+  float d;    // the activation group's scale
+  int32_t c;  // −K·Σy (offset types) or the f32 bits of d·Σy (types with mins)
+} qk_gemm_act;
+typedef void (*qk_gemm_act_fn)(int n, int nc, const void *y, size_t ldY, qk_gemm_act *info);
+typedef void (*qk_gemm_fn)(int n, int nr, int nc, const void *x, size_t ldX, const void *y, size_t ldY,
+                           const qk_gemm_act *info, float *s, size_t ldS);
+
 // Sum of n floats, read once front to back: the streaming-read kernel of the bandwidth benchmark.
 typedef float (*qk_stream_fn)(const float *x, size_t n);
 
@@ -98,6 +112,9 @@ typedef struct {
   qk_stream_fn stream_sum;
   qk_dequantize_fn dequantize[QK_TYPE_COUNT];  // row dequantizers of the i-quants, ternary types and
                                                // q8_1 (the dequantize op); NULL for the others
+  qk_gemm_fn gemm[QK_TYPE_COUNT];         // prompt mat-mat (see qk_gemm_fn); NULL: none
+  qk_gemm_act_fn gemm_act[QK_TYPE_COUNT]; // its activation side values
+  int32_t gemm_group[QK_TYPE_COUNT];      // values per qk_gemm_act entry (32 or 16)
 } qk_kernel_table;
 
 // True when this CPU and this build can run `isa`.
@@ -121,6 +138,30 @@ void qk_round_to_fp16(const float *x, float *y, size_t n);
 void qk_f16_acc_scale(float *acc, float s, size_t n);
 void qk_f16_acc_mad(float *acc, const float *v, float s, size_t n);
 
+// GELU as ggml's CPU backend computes it (GGML_GELU_FP16): out[i] = G(g[i]) · u[i] (u NULL: G(g[i])),
+// G(x) = 0 for x ≤ −10, x for x ≥ 10, else f16→f32(table[f16 bits of x rounded to nearest even]).
+// `table`: 65,536 f16 bits (4-byte aligned). out may alias g or u. Same bits for every non-NaN input
+// on every path (NaN inputs give NaN).
+void qk_gelu_f16_table(const float *g, const float *u, float *out, size_t n, const uint16_t *table);
+
+// Attention of a block of prompt queries that share one KV head, over an f16 KV cache, f32 online
+// softmax: for query t < nq and head h < nh (q row at q + t·qStride + h·hd, output likewise at
+// out + t·outStride + h·hd), keys j in [lo[t], hi[t]) (empty: zeros), K/V row j at k / v +
+// j·kvStride halfs; logit x = scale·q·k, then cap·tanh(x / cap) when cap > 0. Each block of keys is
+// converted to f32 once for all nq·nh (query, head) pairs. AVX-512 when `isa` is avx512 or
+// avx512_vnni (and supported), else portable C. scratch: qk_attention_prompt_scratch floats.
+void qk_attention_prompt_f16(qk_isa isa, int nq, int nh, int hd, const float *q, size_t qStride, const uint16_t *k,
+                             const uint16_t *v, size_t kvStride, const int32_t *lo, const int32_t *hi, float scale,
+                             float cap, float *out, size_t outStride, float *scratch);
+size_t qk_attention_prompt_scratch(int nq, int nh, int hd);
+
+// RoPE rotation of nTokens tokens × nHead heads (head h of token t at x + t·tokenStride + h·headDim)
+// by a cos/sin cache of nRot floats per token (cos of pairs 0..<nRot/2, then their sin): NeoX pairs
+// (i, i + nRot/2) or normal pairs (2i, 2i+1); y0 = fma(x0, c, −(x1·s)), y1 = fma(x0, s, x1·c), the
+// same bits on every ISA (AVX-512 when `isa` is avx512/avx512_vnni and supported, else scalar).
+void qk_rope_f32(qk_isa isa, float *x, size_t tokenStride, int nTokens, int nHead, int headDim, int nRot, int neox,
+                 const float *cache);
+
 // Accessors (Swift imports fixed C arrays as tuples; these index them). `type` out of range → NULL/-1.
 static inline qk_vec_dot_fn qk_table_vec_dot(const qk_kernel_table *t, int type) {
   return (type >= 0 && type < QK_TYPE_COUNT) ? t->vec_dot[type] : (qk_vec_dot_fn)0;
@@ -139,6 +180,15 @@ static inline qk_isa qk_table_impl_isa(const qk_kernel_table *t, int type) {
 }
 static inline qk_dequantize_fn qk_table_dequantize(const qk_kernel_table *t, int type) {
   return (type >= 0 && type < QK_TYPE_COUNT) ? t->dequantize[type] : (qk_dequantize_fn)0;
+}
+static inline qk_gemm_fn qk_table_gemm(const qk_kernel_table *t, int type) {
+  return (type >= 0 && type < QK_TYPE_COUNT) ? t->gemm[type] : (qk_gemm_fn)0;
+}
+static inline qk_gemm_act_fn qk_table_gemm_act(const qk_kernel_table *t, int type) {
+  return (type >= 0 && type < QK_TYPE_COUNT) ? t->gemm_act[type] : (qk_gemm_act_fn)0;
+}
+static inline int32_t qk_table_gemm_group(const qk_kernel_table *t, int type) {
+  return (type >= 0 && type < QK_TYPE_COUNT) ? t->gemm_group[type] : 0;
 }
 // The activation quantizer for a dot type id (QK_TYPE_Q8_0 / Q8_1 / Q8_K), else NULL.
 static inline qk_quantize_fn qk_table_quantizer(const qk_kernel_table *t, int dot_type) {

@@ -30,6 +30,9 @@ public final class BatchDecoder {
   }
   private var plans: [Entry] = []
   private var uses = 0
+  /// `prefill`'s rows (grown to the largest pass seen) and each session's last hidden row.
+  private var prefillBuffers: ActivationBuffers?
+  private var lastRows: Tensor?  // (maxBatch, d)
 
   /// A decoder for up to `maxBatch` sessions of `model` (activation memory for that many rows).
   ///
@@ -63,21 +66,8 @@ public final class BatchDecoder {
   ///   `ModelError.invalidToken`, `ModelError.contextFull`, or the backend's error.
   public func decode(_ sessions: [Session], tokens: [Int32]) throws {
     try run(sessions, tokens: tokens, greedy: false)
-    let vocab = transformer.config.vocabularySize
-    let count = sessions.count * vocab
-    try hostLogits.withUnsafeMutableBytes {
-      try transformer.backend.copy(
-        logits.buffer, at: logits.byteOffset, to: UnsafeMutableRawBufferPointer(rebasing: $0[0..<(4 * count)])
-      )
-    }
-    for (i, s) in sessions.enumerated() {
-      s.hostLogits.withUnsafeMutableBufferPointer { dst in
-        hostLogits.withUnsafeBufferPointer { src in
-          _ = dst.update(fromContentsOf: src[(i * vocab)..<((i + 1) * vocab)])
-        }
-      }
-      s.appendDecoded(tokens[i])
-    }
+    try copyLogits(into: sessions)
+    for (i, s) in sessions.enumerated() { s.appendDecoded(tokens[i]) }
   }
 
   /// The same, returning the index of each row's largest logit (greedy sampling) computed where the
@@ -96,6 +86,92 @@ public final class BatchDecoder {
     }
     for (i, s) in sessions.enumerated() { s.appendDecoded(tokens[i]) }
     return ids
+  }
+
+  /// Evaluates a chunk of prompt tokens for each of several sessions in one forward pass: the rows
+  /// of all chunks go through the matmuls together (the weights read once), each row writing and
+  /// attending to its own session's cache at its own position. Each session's logits of its last
+  /// token are left for `withLastLogits`, as `Session.evaluate(tokens:)` leaves them.
+  ///
+  /// - Parameters:
+  ///   - sessions: 1…`maxBatch` distinct sessions of this decoder's model.
+  ///   - chunks: One non-empty list of token ids per session, each fitting its session's context.
+  /// - Throws: What `decode(_:tokens:)` throws, and `ModelError.emptyInput` for an empty chunk.
+  public func prefill(_ sessions: [Session], chunks: [[Int32]]) throws {
+    guard chunks.count == sessions.count, !chunks.contains(where: \.isEmpty) else {
+      throw sessions.isEmpty || chunks.contains(where: \.isEmpty)
+        ? ModelError.emptyInput
+        : QuantaError.shapeMismatch(
+          op: "BatchDecoder.prefill", expected: "one chunk per session",
+          actual: [sessions.count, chunks.count])
+    }
+    try check(sessions, tokens: chunks.map { $0[0] })
+    let vocab = transformer.config.vocabularySize
+    for (s, chunk) in zip(sessions, chunks) {
+      if let bad = chunk.first(where: { $0 < 0 || Int($0) >= vocab }) {
+        throw ModelError.invalidToken(id: bad, vocabularySize: vocab)
+      }
+      guard s.position + chunk.count <= s.contextLength else {
+        throw ModelError.contextFull(limit: s.contextLength)
+      }
+    }
+    let n = sessions.count
+    let rows = chunks.reduce(0) { $0 + $1.count }
+    let backend = transformer.backend
+    let c = transformer.config
+    if prefillBuffers == nil || prefillBuffers!.capacity < rows {
+      prefillBuffers = try ActivationBuffers(config: c, capacity: rows, backend: backend)
+    }
+    if lastRows == nil { lastRows = try Tensor.zeros(shape: [maxBatch, c.embeddingLength], on: backend) }
+    // Inputs: every row's id, every row's position, then each session's last row.
+    var inputs: [Int32] = []
+    inputs.reserveCapacity(2 * rows + n)
+    for chunk in chunks { inputs += chunk }
+    for (s, chunk) in zip(sessions, chunks) { inputs += (0..<chunk.count).map { Int32(s.position + $0) } }
+    var end = 0
+    for chunk in chunks {
+      end += chunk.count
+      inputs.append(Int32(end - 1))
+    }
+    // The shapes change with every set of chunks: recorded for this pass only.
+    let block = try IndexTensor(buffer: backend.allocate(byteCount: 4 * inputs.count), count: inputs.count)
+    let recorder = PlanRecorder(inputs: block)
+    let context = ForwardContext(
+      backend: backend, config: c, matmulOptions: model.options.matmul, recorder: recorder)
+    let batch = BatchPositions(ids: try block.slice(0..<rows), positions: try block.slice(rows..<(2 * rows)))
+    let a = try Activations(prefillBuffers!, rows: rows, config: c)
+    var caches: [KVCache] = []
+    caches.reserveCapacity(rows)
+    for (s, chunk) in zip(sessions, chunks) { caches += repeatElement(s.cache, count: chunk.count) }
+    let hidden = try transformer.forward(
+      batch: batch, activations: a, lastRowOnly: nil, caches: caches, context: context)
+    let last = try lastRows!.rows(0..<n)
+    recorder.append(
+      .getRowsDense(table: hidden, ids: try block.slice((2 * rows)..<(2 * rows + n)), out: last), .embedding)
+    try transformer.logits(last, into: try logits.rows(0..<n), context: context)
+    let prepared = try backend.prepare(
+      recorder.plan, options: PlanOptions(replayed: false, fusion: model.options.fusion))
+    try inputs.withUnsafeBufferPointer { try prepared.execute(inputs: $0) }
+    try copyLogits(into: sessions)
+    for (s, chunk) in zip(sessions, chunks) { for id in chunk { s.appendDecoded(id) } }
+  }
+
+  /// Copies rows `0..<sessions.count` of the logits into the sessions' host logits.
+  private func copyLogits(into sessions: [Session]) throws {
+    let vocab = transformer.config.vocabularySize
+    let count = sessions.count * vocab
+    try hostLogits.withUnsafeMutableBytes {
+      try transformer.backend.copy(
+        logits.buffer, at: logits.byteOffset, to: UnsafeMutableRawBufferPointer(rebasing: $0[0..<(4 * count)])
+      )
+    }
+    for (i, s) in sessions.enumerated() {
+      s.hostLogits.withUnsafeMutableBufferPointer { dst in
+        hostLogits.withUnsafeBufferPointer { src in
+          _ = dst.update(fromContentsOf: src[(i * vocab)..<((i + 1) * vocab)])
+        }
+      }
+    }
   }
 
   private func run(_ sessions: [Session], tokens: [Int32], greedy: Bool) throws {

@@ -17,6 +17,10 @@ public struct ModelLoadOptions: Sendable, Hashable {
   /// Records the decode step once and replays it as a device graph (CUDA/HIP graphs). Off: the
   /// step's kernels are launched one by one (for comparisons).
   public var deviceGraphs = true
+  /// Element type of the K cache (llama.cpp's `-ctk`): f16, bf16, q8_0 or q4_0.
+  public var keyCacheType: KVCacheType = .f16
+  /// Element type of the V cache (llama.cpp's `-ctv`).
+  public var valueCacheType: KVCacheType = .f16
 
   public init(contextLength: Int = 4096, batchSize: Int = 512) {
     self.contextLength = contextLength
@@ -94,8 +98,9 @@ public final class LanguageModel: Sendable {
   /// - Parameters:
   ///   - file: The opened GGUF file.
   ///   - backend: The backend the weights go to.
-  ///   - options: Context length, batch size and matmul settings (each positive).
-  /// - Throws: `QuantaError.invalidArgument` for a non-positive option, `ModelError` for an
+  ///   - options: Context length, batch size, KV cache types and matmul settings (each positive).
+  /// - Throws: `QuantaError.invalidArgument` for a non-positive option or a KV cache type whose block
+  ///   does not divide the head dimension, `ModelError` for an
   ///   unsupported or inconsistent model, or `ModelError.insufficientMemory`.
   public init(file: GGUFFile, backend: any ComputeBackend, options: ModelLoadOptions = .init()) throws {
     guard options.contextLength > 0, options.batchSize > 0, options.logitsChunk > 0 else {
@@ -109,10 +114,13 @@ public final class LanguageModel: Sendable {
     self.file = file
     self.options = options
     contextLength = min(options.contextLength, config.contextLength)
+    try KVCache.checkCacheTypes(
+      config: config, keyType: options.keyCacheType, valueType: options.valueCacheType)
     // Before any weight or cache is allocated: a run that cannot fit is refused with the sizes.
     memoryEstimate = MemoryEstimate(
       config: config, file: file, contextLength: contextLength, batchSize: options.batchSize,
-      logitsChunk: options.logitsChunk, copiesWeights: backend.device.kind != .cpu)
+      logitsChunk: options.logitsChunk, copiesWeights: backend.device.kind != .cpu,
+      keyCacheType: options.keyCacheType, valueCacheType: options.valueCacheType)
     try LanguageModel.checkMemory(memoryEstimate, backend: backend)
     let vocabulary = try Vocabulary(metadata: file.metadata)
     tokenizer = try Tokenizer(vocabulary)
@@ -159,6 +167,8 @@ public final class LanguageModel: Sendable {
 
   /// Bytes of one session's KV cache.
   public var kvCacheBytes: Int {
-    config.layerCount * 2 * contextLength * config.kvHeadCount * config.headDim * 2
+    KVCache.byteCount(
+      config: config, capacity: contextLength, keyType: options.keyCacheType,
+      valueType: options.valueCacheType)
   }
 }

@@ -6,8 +6,8 @@ import QuantaCore
 /// (a 1.3 MB model with a 16M-token context asked 24 GB of KV cache and was OOM-killed).
 ///
 /// Counted: the weights a backend copies onto the device (a GPU uploads every tensor; the CPU maps
-/// the file, so its weights cost page cache, not allocations, and count 0), the f16 KV cache of
-/// every layer for the context, and the compute buffers of a forward pass (the activations of a
+/// the file, so its weights cost page cache, not allocations, and count 0), the KV cache of
+/// every layer for the context (in its `KVCacheType`s), and the compute buffers of a forward pass (the activations of a
 /// prompt batch, the logits rows, and a quantized copy of the widest activation). Not counted: the
 /// plans' small per-op tensors and the allocator's rounding.
 public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
@@ -33,14 +33,16 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
   }
 
   /// The estimate for `config` on a backend that copies its weights (`copiesWeights`: every backend
-  /// but the CPU's) or maps them.
+  /// but the CPU's) or maps them, with K and V caches of the given types.
   public init(
     config c: ModelConfig, file: GGUFFile, contextLength: Int, batchSize: Int, logitsChunk: Int,
-    copiesWeights: Bool
+    copiesWeights: Bool, keyCacheType: KVCacheType = .f16, valueCacheType: KVCacheType = .f16
   ) {
     self.contextLength = contextLength
-    kvBytesPerToken = KVCache.byteCount(config: c, capacity: 1)
-    kvCache = KVCache.byteCount(config: c, capacity: contextLength)
+    kvBytesPerToken = KVCache.byteCount(
+      config: c, capacity: 1, keyType: keyCacheType, valueType: valueCacheType)
+    kvCache = KVCache.byteCount(
+      config: c, capacity: contextLength, keyType: keyCacheType, valueType: valueCacheType)
     weights = copiesWeights ? file.tensors.reduce(0) { $0 + $1.byteCount } : 0
     let rows = max(1, min(batchSize, contextLength))
     let widest = max(c.embeddingLength, c.headCount * c.headDim, c.feedForwardLength)

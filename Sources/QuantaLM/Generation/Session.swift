@@ -52,7 +52,9 @@ public final class Session {
     transformer = model.transformer
     let c = transformer.config
     let backend = transformer.backend
-    cache = try KVCache(config: c, capacity: model.contextLength, backend: backend)
+    cache = try KVCache(
+      config: c, capacity: model.contextLength, keyType: model.options.keyCacheType,
+      valueType: model.options.valueCacheType, backend: backend)
     buffers = try ActivationBuffers(config: c, capacity: 1, backend: backend)
     single = try Activations(buffers, rows: 1, config: c)
     logitsRow = try Tensor.zeros(shape: [1, c.vocabularySize], on: backend)

@@ -8,6 +8,8 @@ final class ActivationBuffers: Sendable {
   let q, qAlt, attention: any DeviceBuffer  // (capacity, heads · headDim)
   let k, kAlt, v, vAlt: any DeviceBuffer  // (capacity, kvHeads · headDim)
   let gate, up, act: any DeviceBuffer  // (capacity, ff)
+  /// The mixture-of-experts blocks' memory (nil in dense models).
+  let experts: ExpertBuffers?
 
   /// Bytes the buffers of `capacity` rows take (`MemoryEstimate`): the widths allocated below.
   static func byteCount(config c: ModelConfig, capacity: Int) -> Int {
@@ -15,6 +17,7 @@ final class ActivationBuffers: Sendable {
     let kvWidth = c.kvHeadCount * c.headDim
     let widths = 4 * c.embeddingLength + 3 * qWidth + 4 * kvWidth + 3 * c.feedForwardLength
     return capacity * widths * MemoryLayout<Float>.size
+      + ExpertBuffers.byteCount(config: c, capacity: capacity)
   }
 
   init(config c: ModelConfig, capacity: Int, backend: any ComputeBackend) throws {
@@ -38,6 +41,7 @@ final class ActivationBuffers: Sendable {
     gate = try buffer(c.feedForwardLength)
     up = try buffer(c.feedForwardLength)
     act = try buffer(c.feedForwardLength)
+    experts = c.expertCount > 0 ? try ExpertBuffers(config: c, capacity: capacity, backend: backend) : nil
   }
 }
 
@@ -61,6 +65,7 @@ struct Activations {
   var q, qAlt, attention: HeadTensor  // (rows, heads, headDim)
   var k, kAlt, v, vAlt: HeadTensor  // (rows, kvHeads, headDim)
   var gate, up, act: Tensor  // (rows, ff)
+  var experts: ExpertActivations?
 
   init(_ b: ActivationBuffers, rows: Int, config c: ModelConfig) throws {
     guard rows >= 1, rows <= b.capacity else {
@@ -87,34 +92,54 @@ struct Activations {
     gate = try t(b.gate, c.feedForwardLength)
     up = try t(b.up, c.feedForwardLength)
     act = try t(b.act, c.feedForwardLength)
+    experts = try b.experts.map { try ExpertActivations($0, rows: rows, config: c) }
   }
 }
 
-/// The f16 K/V caches of every layer: row `p` holds position `p` (the attention op's contract).
+/// The K/V caches of every layer, of the load options' `KVCacheType`s: row `p` holds position `p`
+/// (the attention op's contract).
 struct KVCache: Sendable {
   struct Layer: Sendable {
-    let keys: Tensor  // (capacity, kvHeads, headDim) f16
-    let values: Tensor  // (capacity, kvHeads, headDim) f16
+    let keys: QTensor  // (capacity, kvHeads, headDim) of keyType
+    let values: QTensor  // (capacity, kvHeads, headDim) of valueType
   }
   let capacity: Int
   let layers: [Layer]
 
-  init(config c: ModelConfig, capacity: Int, backend: any ComputeBackend) throws {
+  init(
+    config c: ModelConfig, capacity: Int, keyType: KVCacheType = .f16, valueType: KVCacheType = .f16,
+    backend: any ComputeBackend
+  ) throws {
     self.capacity = capacity
     let shape = [capacity, c.kvHeadCount, c.headDim]
     layers = try (0..<c.layerCount).map { _ in
       Layer(
-        keys: try Tensor.zeros(shape: shape, dtype: .f16, on: backend),
-        values: try Tensor.zeros(shape: shape, dtype: .f16, on: backend))
+        keys: try QTensor.zeros(shape: shape, type: keyType.ggmlType, on: backend),
+        values: try QTensor.zeros(shape: shape, type: valueType.ggmlType, on: backend))
     }
   }
 
   /// Bytes of device memory held.
-  var byteCount: Int { layers.reduce(0) { $0 + $1.keys.byteCount + $1.values.byteCount } }
+  var byteCount: Int { layers.reduce(0) { $0 + $1.keys.sizeInBytes + $1.values.sizeInBytes } }
 
-  /// Bytes a cache of `capacity` tokens takes (`MemoryEstimate`): keys and values of the shape
-  /// allocated above, f16, every layer.
-  static func byteCount(config c: ModelConfig, capacity: Int) -> Int {
-    c.layerCount * 2 * capacity * c.kvHeadCount * c.headDim * MemoryLayout<UInt16>.size
+  /// Bytes a cache of `capacity` tokens takes (`MemoryEstimate`): keys and values of the shape and
+  /// types allocated above, every layer.
+  static func byteCount(
+    config c: ModelConfig, capacity: Int, keyType: KVCacheType = .f16, valueType: KVCacheType = .f16
+  ) -> Int {
+    let values = capacity * c.kvHeadCount * c.headDim
+    // Rows are whole blocks (checked at load: `checkCacheTypes`); 0 where they are not.
+    return c.layerCount
+      * ((keyType.byteCount(values: values) ?? 0) + (valueType.byteCount(values: values) ?? 0))
+  }
+
+  /// Throws when a head's row (`headDim` values) is not a whole number of the types' blocks.
+  static func checkCacheTypes(config c: ModelConfig, keyType: KVCacheType, valueType: KVCacheType) throws {
+    for t in [keyType, valueType] where c.headDim % t.ggmlType.blockSize != 0 {
+      throw QuantaError.invalidArgument(
+        op: "KV cache type \(t)",
+        reason: "the model's head dimension \(c.headDim) is not a multiple of the \(t) block size "
+          + "\(t.ggmlType.blockSize); use f16 or bf16")
+    }
   }
 }

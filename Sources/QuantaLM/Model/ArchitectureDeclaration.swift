@@ -36,8 +36,17 @@ public struct ArchitectureDeclaration: Sendable, Hashable, RawRepresentable, Cas
 
   public static var allCases: [ArchitectureDeclaration] { ArchitectureRegistry.all }
   public var description: String { rawValue }
-  public static func == (a: Self, b: Self) -> Bool { a.rawValue == b.rawValue }
-  public func hash(into h: inout Hasher) { h.combine(rawValue) }
+  /// Mixtral is `llama` with experts: the two declarations share a name, not a table.
+  public static func == (a: Self, b: Self) -> Bool {
+    a.rawValue == b.rawValue && a.hasExperts == b.hasExperts
+  }
+  public func hash(into h: inout Hasher) {
+    h.combine(rawValue)
+    h.combine(hasExperts)
+  }
+
+  /// A mixture-of-experts table: the layers route each token to experts (`Experts.swift`).
+  public var hasExperts: Bool { tensor(.expertRouter) != nil }
 
   /// The GGUF key of `key` for this architecture.
   public func key(_ key: Hyperparameter) -> String { "\(rawValue).\(key.rawValue)" }
@@ -97,6 +106,11 @@ public enum Hyperparameter: String, Sendable, CaseIterable {
   case ropeScalingOriginalContextLength = "rope.scaling.original_context_length"
   /// Multiplies RoPE's cos and sin (ggml's `attn_factor`; Phi-3's LongRoPE writes it).
   case ropeScalingAttentionFactor = "rope.scaling.attn_factor"
+  /// Mixture of experts: experts per layer, experts per token, and an expert's FFN width (absent:
+  /// `feed_forward_length`, as Mixtral's files have it).
+  case expertCount = "expert_count"
+  case expertUsedCount = "expert_used_count"
+  case expertFeedForwardLength = "expert_feed_forward_length"
 
   /// How the value is stored and checked.
   public enum Kind: Sendable {
@@ -116,6 +130,8 @@ public enum Hyperparameter: String, Sendable, CaseIterable {
     case .feedForwardLength: .count(max: 1 << 22)
     case .keyLength, .valueLength, .ropeDimensionCount: .count(max: 1 << 16)
     case .contextLength, .ropeScalingOriginalContextLength: .count(max: 1 << 24)
+    case .expertCount, .expertUsedCount: .count(max: 4096)
+    case .expertFeedForwardLength: .count(max: 1 << 22)
     case .slidingWindow: .integer
     case .rmsEpsilon: .epsilon
     case .ropeFreqBase, .ropeScalingFactor, .attentionLogitSoftcap, .finalLogitSoftcap,
@@ -175,12 +191,15 @@ public enum TensorRole: String, Sendable, CaseIterable {
   /// Gate and up in one matrix of 2·ff rows (the gate's first: ggml's `swiglu` of the fused
   /// output activates its first half), split by row views when loaded (Phi-3's `ffn_up`).
   case gateUp
+  /// Mixture of experts: the router (`ffn_gate_inp`, one row per expert) and the experts' stacked
+  /// gate, up and down matrices (`ffn_*_exps`, `[experts, rows, k]`).
+  case expertRouter, expertGate, expertUp, expertDown
 
   /// Matrices are loaded as quantized tensors; the rest (norms, biases, factors) as dense f32.
   public var isMatrix: Bool {
     switch self {
     case .tokenEmbedding, .output, .query, .key, .value, .queryKeyValue, .attentionOutput, .gate, .up,
-      .gateUp, .down:
+      .gateUp, .down, .expertRouter, .expertGate, .expertUp, .expertDown:
       true
     default: false
     }
@@ -220,17 +239,23 @@ public enum Dimension: Sendable {
   case queryKeyValueWidth
   /// 2 · feed_forward_length (a fused gate/up projection)
   case gateUpWidth
+  /// expert_count, and an expert's FFN width (expert_feed_forward_length)
+  case experts, expertFeedForward
 }
 
 /// The sizes `Dimension` stands for, from a file's hyperparameters or a synth preset.
 public struct ModelDimensions: Sendable, Equatable {
   public var embedding, vocabulary, feedForward, headCount, kvHeadCount, headDim, valueDim,
     ropeDimensions: Int
+  /// Experts per layer and an expert's FFN width (0 in dense models).
+  public var experts, expertFeedForward: Int
 
   public init(
     embedding: Int, vocabulary: Int, feedForward: Int, headCount: Int, kvHeadCount: Int, headDim: Int,
-    valueDim: Int, ropeDimensions: Int
+    valueDim: Int, ropeDimensions: Int, experts: Int = 0, expertFeedForward: Int = 0
   ) {
+    self.experts = experts
+    self.expertFeedForward = expertFeedForward
     self.embedding = embedding
     self.vocabulary = vocabulary
     self.feedForward = feedForward
@@ -254,6 +279,8 @@ public struct ModelDimensions: Sendable, Equatable {
     case .ropePairs: ropeDimensions / 2
     case .queryKeyValueWidth: (headCount + kvHeadCount) * headDim + kvHeadCount * valueDim
     case .gateUpWidth: 2 * feedForward
+    case .experts: experts
+    case .expertFeedForward: expertFeedForward
     }
   }
 
@@ -335,13 +362,16 @@ public struct LayerRecipe: Sendable, Equatable {
   /// attention scales q·k. Where q is rounded to f16 for the dot, the order matters.
   public var scalesQueryBeforeAttention: Bool
   public var embeddingScale: EmbeddingScale
+  /// How a mixture-of-experts layer routes (used where the table has `expertRouter`).
+  public var experts: ExpertRecipe
 
   public init(
     norms: Norms = .preNorm, qkNorm: Bool = false, activation: GatedActivation = .silu, rope: RopeStyle,
     slidingWindow: SlidingWindow? = nil, queryScale: QueryScale = .inverseSqrtHeadDim,
     queryScaleByBlockCount: [Int: QueryScale] = [:], scalesQueryBeforeAttention: Bool = false,
-    embeddingScale: EmbeddingScale = .none
+    embeddingScale: EmbeddingScale = .none, experts: ExpertRecipe = .init()
   ) {
+    self.experts = experts
     self.norms = norms
     self.qkNorm = qkNorm
     self.activation = activation

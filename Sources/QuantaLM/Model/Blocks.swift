@@ -4,7 +4,7 @@ import QuantaCore
 /// What a forward pass spends its time on (`OpProfile`).
 public enum OpKind: Int, Sendable, CaseIterable, CustomStringConvertible {
   case embedding, rmsNorm, matmulQKV, matmulAttentionOutput, matmulFeedForward, matmulOutput, rope, writeKV,
-    attention, activation, add, scale, logitsCopy, sampling, softcap
+    attention, activation, add, scale, logitsCopy, sampling, softcap, experts
 
   public var description: String {
     switch self {
@@ -23,6 +23,7 @@ public enum OpKind: Int, Sendable, CaseIterable, CustomStringConvertible {
     case .logitsCopy: return "logits to host"
     case .sampling: return "sampling (argmax on the device)"
     case .softcap: return "soft-cap (final logits)"
+    case .experts: return "expert routing and mix (moe)"
     }
   }
 }
@@ -292,8 +293,15 @@ extension ForwardContext {
     }
     add(x, attended, into: a.mid)
     rmsNorm(a.mid, w.feedForwardNorm, into: a.normed)
-    // The FFN writes a.proj.
-    var ffn = try feedForward(a.normed, weights: w.feedForward, activation: recipe.activation, a: a)
+    // The FFN (dense, or the mixture of experts) writes a.proj.
+    var ffn: Tensor
+    if let experts = w.experts {
+      ffn = try expertFeedForward(a.normed, weights: experts, activation: recipe.activation, a: a)
+    } else if let dense = w.feedForward {
+      ffn = try feedForward(a.normed, weights: dense, activation: recipe.activation, a: a)
+    } else {
+      throw ModelError.missingTensor("the FFN of layer \(index)")
+    }
     if recipe.norms == .sandwich {
       rmsNorm(ffn, w.postFeedForwardNorm, into: a.normed)
       ffn = a.normed

@@ -48,6 +48,11 @@ public struct ModelConfig: Sendable, Equatable {
   /// Soft-capping of attention logits / final logits (0: none).
   public var attentionSoftcap: Float
   public var finalLogitSoftcap: Float
+  /// Mixture of experts: experts per layer, experts per token, an expert's FFN width (0 in dense
+  /// models).
+  public var expertCount = 0
+  public var expertUsedCount = 0
+  public var expertFeedForwardLength = 0
 
   /// How a layer arranges the shared blocks (the architecture's).
   public var recipe: LayerRecipe { architecture.recipe }
@@ -63,7 +68,7 @@ public struct ModelConfig: Sendable, Equatable {
     ModelDimensions(
       embedding: embeddingLength, vocabulary: vocabularySize, feedForward: feedForwardLength,
       headCount: headCount, kvHeadCount: kvHeadCount, headDim: headDim, valueDim: valueDim,
-      ropeDimensions: ropeDimensions)
+      ropeDimensions: ropeDimensions, experts: expertCount, expertFeedForward: expertFeedForwardLength)
   }
 
   public func isSlidingWindowLayer(_ layer: Int) -> Bool {
@@ -98,7 +103,7 @@ public struct ModelConfig: Sendable, Equatable {
     // The checks every model must pass, whatever its architecture (RELIABILITY.md A14).
     try file.validateModelMetadata()
     let archName = try m.string("general.architecture")
-    guard let arch = ArchitectureRegistry.named(archName) else {
+    guard let arch = try ArchitectureRegistry.named(archName, metadata: m) else {
       throw ModelError.unsupportedArchitecture(archName)
     }
     architecture = arch
@@ -192,6 +197,16 @@ public struct ModelConfig: Sendable, Equatable {
     slidingWindow = int(.slidingWindow)
     ropeAttentionFactor = values[.ropeScalingAttentionFactor].map(Float.init) ?? 1
     ropeOriginalContextLength = values[.ropeScalingOriginalContextLength].map(Int.init) ?? contextLength
+    if arch.hasExperts {
+      expertCount = int(.expertCount)
+      expertUsedCount = int(.expertUsedCount)
+      expertFeedForwardLength = values[.expertFeedForwardLength].map(Int.init) ?? feedForwardLength
+      guard expertUsedCount <= expertCount else {
+        throw ModelError.invalidHyperparameter(
+          key: arch.key(.expertUsedCount), value: "\(expertUsedCount)",
+          reason: "more than expert_count \(expertCount)")
+      }
+    }
 
     let embeddingName = arch.tensor(.tokenEmbedding)?.name ?? "token_embd.weight"
     guard let tokens = file.tensor(named: embeddingName), tokens.shape.count == 2 else {

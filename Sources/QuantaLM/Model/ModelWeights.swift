@@ -32,7 +32,9 @@ struct LayerWeights: Sendable {
   /// Gemma's norm of the attention output before the residual add.
   var postAttentionNorm: Tensor?
   var feedForwardNorm: Tensor  // [d]
-  var feedForward: FeedForwardWeights
+  /// The dense FFN; nil in a mixture-of-experts layer, which has `experts` instead.
+  var feedForward: FeedForwardWeights?
+  var experts: ExpertWeights?
   /// Gemma's norm of the FFN output before the residual add.
   var postFeedForwardNorm: Tensor?
 }
@@ -137,19 +139,27 @@ struct ModelWeights: Sendable {
     layers.reserveCapacity(config.layerCount)
     for i in 0..<config.layerCount {
       let (query, key, value) = try queryKeyValue(layer: i)
-      let (gate, up) = try gateUp(layer: i)
       let attention = AttentionWeights(
         query: query, key: key, value: value, output: try matrix(.attentionOutput, layer: i),
         queryBias: try optional(.queryBias, layer: i), keyBias: try optional(.keyBias, layer: i),
         valueBias: try optional(.valueBias, layer: i),
         outputBias: try optional(.attentionOutputBias, layer: i),
         queryNorm: try optional(.queryNorm, layer: i), keyNorm: try optional(.keyNorm, layer: i))
-      let ffn = FeedForwardWeights(gate: gate, up: up, down: try matrix(.down, layer: i))
+      var ffn: FeedForwardWeights?
+      var experts: ExpertWeights?
+      if table.hasExperts {
+        experts = ExpertWeights(
+          router: try matrix(.expertRouter, layer: i), gate: try matrix(.expertGate, layer: i),
+          up: try matrix(.expertUp, layer: i), down: try matrix(.expertDown, layer: i))
+      } else {
+        let (gate, up) = try gateUp(layer: i)
+        ffn = FeedForwardWeights(gate: gate, up: up, down: try matrix(.down, layer: i))
+      }
       layers.append(
         LayerWeights(
           attentionNorm: try required(.attentionNorm, layer: i), attention: attention,
           postAttentionNorm: try optional(.postAttentionNorm, layer: i),
-          feedForwardNorm: try required(.feedForwardNorm, layer: i), feedForward: ffn,
+          feedForwardNorm: try required(.feedForwardNorm, layer: i), feedForward: ffn, experts: experts,
           postFeedForwardNorm: try optional(.postFeedForwardNorm, layer: i)))
     }
   }

@@ -153,6 +153,17 @@ enum OpsReference {
     q: [Float], k: [UInt16], v: [UInt16], positions: [Int32], nHead: Int, nKVHead: Int, headDim: Int,
     nKV: Int, scale: Double, softCap: Double, causal: Bool, window: Int
   ) -> [Double] {
+    attention(
+      q: q, k: k.map { Double(fp16ToFp32($0)) }, v: v.map { Double(fp16ToFp32($0)) }, positions: positions,
+      nHead: nHead, nKVHead: nKVHead, headDim: headDim, nKV: nKV, scale: scale, softCap: softCap,
+      causal: causal, window: window)
+  }
+
+  /// The same over cache values already decoded (`(nKV, nKVHead, headDim)` each).
+  static func attention(
+    q: [Float], k: [Double], v: [Double], positions: [Int32], nHead: Int, nKVHead: Int, headDim: Int,
+    nKV: Int, scale: Double, softCap: Double, causal: Bool, window: Int
+  ) -> [Double] {
     let nTokens = positions.count
     var out = [Double](repeating: 0, count: nTokens * nHead * headDim)
     let group = nHead / nKVHead
@@ -163,9 +174,7 @@ enum OpsReference {
         for j in 0..<nKV {
           var s = 0.0
           for d in 0..<headDim {
-            s +=
-              Double(q[(t * nHead + h) * headDim + d])
-              * Double(fp16ToFp32(k[(j * nKVHead + kv) * headDim + d]))
+            s += Double(q[(t * nHead + h) * headDim + d]) * k[(j * nKVHead + kv) * headDim + d]
           }
           scores[j] = s
         }
@@ -174,11 +183,12 @@ enum OpsReference {
           window: window)
         for d in 0..<headDim {
           var s = 0.0
-          for j in 0..<nKV { s += p[j] * Double(fp16ToFp32(v[(j * nKVHead + kv) * headDim + d])) }
+          for j in 0..<nKV { s += p[j] * v[(j * nKVHead + kv) * headDim + d] }
           out[(t * nHead + h) * headDim + d] = s
         }
       }
     }
     return out
   }
+
 }

@@ -5,7 +5,7 @@ import GGUF
 /// A tiny model of one architecture with random weights, written by the tests as a real GGUF
 /// (GGUFWriter, reference quantizers), so the forward pass can be held against `TinyReference`.
 struct TinySpec: Sendable, CustomStringConvertible {
-  enum Arch: String, Sendable, CaseIterable { case llama, qwen2, qwen3, gemma3, phi3, gemma2 }
+  enum Arch: String, Sendable, CaseIterable { case llama, qwen2, qwen3, gemma3, phi3, gemma2, qwen3moe }
   var arch: Arch
   var layers: Int
   var d: Int
@@ -36,6 +36,14 @@ struct TinySpec: Sendable, CustomStringConvertible {
   var postNorms = false
   var types: (attention: GGMLType, value: GGMLType, ffn: GGMLType, down: GGMLType, embedding: GGMLType) =
     (.q8_0, .q8_0, .q8_0, .q8_0, .f16)
+  /// Mixture of experts (0: dense): experts per layer, per token, and an expert's FFN width
+  /// (`ffn_gate_inp` and `ffn_*_exps` instead of the dense FFN; qwen3moe writes
+  /// `expert_feed_forward_length`, a llama file with experts is Mixtral-style).
+  var experts = 0
+  var expertsUsed = 0
+  var expertFF = 0
+  /// Scale of the router's uniform weights (spread logits: decisive routing).
+  var routerScale: Float = 4
   /// `tokenizer.chat_template`, when set.
   var chatTemplate: String? = nil
 
@@ -82,6 +90,14 @@ struct TinySpec: Sendable, CustomStringConvertible {
       s.slidingWindow = 6
       // The sessions of the tests hold 32 tokens: more than 16, so the long factors apply.
       s.longRope = (originalContext: 16, attnFactor: 1.19)
+      s.types = (.q8_0, .q8_0, .q4_0, .q8_0, .q8_0)
+      return s
+    case .qwen3moe:
+      var s = TinySpec(arch: arch, layers: 2, d: 128, heads: 4, kvHeads: 2, headDim: 64, ff: 384)
+      s.qkNorm = true
+      s.separateOutput = true
+      s.ropeBase = 1_000_000
+      (s.experts, s.expertsUsed, s.expertFF) = (8, 3, 96)
       s.types = (.q8_0, .q8_0, .q4_0, .q8_0, .q8_0)
       return s
     case .gemma2:
@@ -131,6 +147,11 @@ enum TinyModel {
     w.set("\(a).attention.value_length", .uint32(UInt32(spec.headDim)))
     w.set("\(a).attention.layer_norm_rms_epsilon", .float32(spec.eps))
     w.set("\(a).rope.freq_base", .float32(spec.ropeBase))
+    if spec.experts > 0 {
+      w.set("\(a).expert_count", .uint32(UInt32(spec.experts)))
+      w.set("\(a).expert_used_count", .uint32(UInt32(spec.expertsUsed)))
+      if spec.arch == .qwen3moe { w.set("\(a).expert_feed_forward_length", .uint32(UInt32(spec.expertFF))) }
+    }
     if spec.slidingWindow > 0 { w.set("\(a).attention.sliding_window", .uint32(UInt32(spec.slidingWindow))) }
     if spec.attentionSoftcap > 0 { w.set("\(a).attn_logit_softcapping", .float32(spec.attentionSoftcap)) }
     if spec.finalSoftcap > 0 { w.set("\(a).final_logit_softcapping", .float32(spec.finalSoftcap)) }
@@ -196,6 +217,20 @@ enum TinyModel {
         try norm(p + "post_ffw_norm.weight", d)
       }
       try norm(p + "ffn_norm.weight", d)
+      if spec.experts > 0 {
+        // GGUF shapes of the stacked experts: [row length, rows, experts].
+        let (e, ff) = (spec.experts, spec.expertFF)
+        try add(
+          p + "ffn_gate_inp.weight", .f32, [d, e],
+          rng.values(e * d, scale: spec.routerScale / Float(d).squareRoot()))
+        let up = 1.5 / Float(d).squareRoot()
+        try add(p + "ffn_gate_exps.weight", spec.types.ffn, [d, ff, e], rng.values(e * ff * d, scale: up))
+        try add(
+          p + "ffn_down_exps.weight", spec.types.down, [ff, d, e],
+          rng.values(e * d * ff, scale: 1.5 / Float(ff).squareRoot()))
+        try add(p + "ffn_up_exps.weight", spec.types.ffn, [d, ff, e], rng.values(e * ff * d, scale: up))
+        continue
+      }
       if spec.fused {
         try matrix(p + "ffn_up.weight", spec.types.ffn, rows: 2 * spec.ff, cols: d)
       } else {

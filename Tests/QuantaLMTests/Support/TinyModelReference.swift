@@ -10,6 +10,16 @@ struct TinyReference {
   let file: GGUFFile
   /// The session's context: LongRoPE's long factors apply past the original context.
   var contextLength = 32
+  /// Mixture of experts: the router-logit gap between the last picked expert and the next one, per
+  /// token and layer of the last `logits` call. A gap within the model's rounding (its activations
+  /// are quantized to 8 bits for the matmuls) lets it pick another expert than this Double pass,
+  /// so the tests check the smallest gap before comparing.
+  let routingGaps = GapLog()
+  final class GapLog {
+    var values: [Double] = []
+    func append(_ v: Double) { values.append(v) }
+    var minimum: Double { values.min() ?? .infinity }
+  }
 
   init(spec: TinySpec, path: String) throws {
     self.spec = spec
@@ -74,6 +84,7 @@ struct TinyReference {
 
   /// Logits of every position of `tokens` (the sequence from position 0).
   func logits(_ tokens: [Int32]) throws -> [[Double]] {
+    routingGaps.values.removeAll()
     let s = spec
     let isGemma = s.arch == .gemma3 || s.arch == .gemma2
     let neox = s.arch != .llama
@@ -132,11 +143,12 @@ struct TinyReference {
       let postAttention = try optionalWeights(p + "post_attention_norm.weight")
       let postFFN = try optionalWeights(p + "post_ffw_norm.weight")
       let ffnNorm = try weights(p + "ffn_norm.weight")
-      let wd = try weights(p + "ffn_down.weight")
-      var (wg, wu) = (try weights(p + "ffn_up.weight"), [Double]())
+      let moe = try s.experts > 0 ? experts(p) : nil
+      let wd = try moe == nil ? weights(p + "ffn_down.weight") : []
+      var (wg, wu) = (try moe == nil ? weights(p + "ffn_up.weight") : [], [Double]())
       if let gate = try optionalWeights(p + "ffn_gate.weight") {
         (wg, wu) = (gate, wg)
-      } else {
+      } else if moe == nil {
         // One matrix of 2·ff rows: the gate's first (ggml's swiglu activates the first half).
         (wg, wu) = (rows(wg, 0..<s.ff, cols: s.d), rows(wg, s.ff..<(2 * s.ff), cols: s.d))
       }
@@ -181,6 +193,10 @@ struct TinyReference {
         if let w = postAttention { attn = rmsNorm(attn[...], w) }
         let mid = zip(x[t], attn).map(+)
         let h = rmsNorm(mid[...], ffnNorm)
+        if let moe {
+          x[t] = zip(mid, moe.forward(h, reference: self)).map(+)
+          continue
+        }
         let gate = matvec(wg, h)
         let up = matvec(wu, h)
         let act = zip(gate, up).map { (isGemma ? gelu($0) : silu($0)) * $1 }
@@ -192,6 +208,51 @@ struct TinyReference {
     let head = try optionalWeights("output.weight") ?? embedding
     let norm = try weights("output_norm.weight")
     return x.map { matvec(head, rmsNorm($0[...], norm)).map { capped($0, s.finalSoftcap) } }
+  }
+}
+
+/// A mixture-of-experts FFN as llama.cpp's `build_moe_ffn` computes it for Mixtral and
+/// Qwen3-MoE: softmax over the router's logits, the `used` most probable experts (the lower index
+/// first on equal probabilities), their probabilities divided by their sum, and the sum of each
+/// picked expert's SwiGLU FFN times its weight.
+struct TinyExperts {
+  var router: [Double]  // experts × d
+  var gate, up: [Double]  // experts × ff × d
+  var down: [Double]  // experts × d × ff
+  var count, used, ff: Int
+
+  func forward(_ h: [Double], reference r: TinyReference) -> [Double] {
+    let d = h.count
+    let logits = r.matvec(router, h)
+    let m = logits.max()!
+    let e = logits.map { exp($0 - m) }
+    let z = e.reduce(0, +)
+    let probs = e.map { $0 / z }
+    let picked = probs.indices.sorted { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
+      .prefix(used)
+    let total = picked.reduce(0) { $0 + probs[$1] }
+    if used < count {
+      let sorted = logits.sorted(by: >)
+      r.routingGaps.append(sorted[used - 1] - sorted[used])
+    }
+    var out = [Double](repeating: 0, count: d)
+    for x in picked {
+      let g = r.matvec(Array(gate[(x * ff * d)..<((x + 1) * ff * d)]), h)
+      let u = r.matvec(Array(up[(x * ff * d)..<((x + 1) * ff * d)]), h)
+      let act = zip(g, u).map { r.silu($0) * $1 }
+      let y = r.matvec(Array(down[(x * d * ff)..<((x + 1) * d * ff)]), act)
+      for i in 0..<d { out[i] += probs[x] / total * y[i] }
+    }
+    return out
+  }
+}
+
+extension TinyReference {
+  func experts(_ p: String) throws -> TinyExperts {
+    TinyExperts(
+      router: try weights(p + "ffn_gate_inp.weight"), gate: try weights(p + "ffn_gate_exps.weight"),
+      up: try weights(p + "ffn_up_exps.weight"), down: try weights(p + "ffn_down_exps.weight"),
+      count: spec.experts, used: spec.expertsUsed, ff: spec.expertFF)
   }
 }
 

@@ -1,0 +1,82 @@
+import GGML
+import QuantaCore
+
+// `quanta selftest`, KV cache types (`-ctk` / `-ctv`): the cache write and attention over caches of
+// every KVCacheType on the device against the CPU backend. Writes compare the caches' decoded
+// values (bit for bit where both sides round as the reference: f16, bf16, q4_0; q8_0 within the
+// reduction bound, since the CPU stores ggml's x86 quantize_row_q8_0 and the device the reference,
+// whose quants may differ by one at a rounding boundary). Attention reads the same bytes on both
+// sides (reference-encoded on the host) for decode, a small batch and a prompt.
+extension GPUSelftest {
+  /// The cache type pairs the cases cover: each type for K and V, and mixed pairs.
+  static let cacheTypePairs: [(KVCacheType, KVCacheType)] =
+    [(.bf16, .bf16), (.q8_0, .q8_0), (.q4_0, .q4_0), (.f16, .q8_0), (.q8_0, .f16), (.q4_0, .bf16)]
+
+  static func cacheTypeCases(_ gpu: any ComputeBackend, _ cpu: any ComputeBackend) -> [Case] {
+    var out: [Case] = []
+    for type in KVCacheType.allCases {
+      let exact = type != .q8_0
+      out.append(
+        versus("writeKV \(type) [3, 2, 64] at [5, 0, 15] of 16", exact ? .exact : reduction, gpu, cpu) { b in
+          let shape = [16, 2, 64]
+          let kc = try QTensor.zeros(shape: shape, type: type.ggmlType, on: b)
+          let vc = try QTensor.zeros(shape: shape, type: type.ggmlType, on: b)
+          try Ops.writeKV(
+            keys: Tensor(wave(384, seed: 1, amplitude: 3), shape: [3, 2, 64], on: b),
+            values: Tensor(wave(384, seed: 2), shape: [3, 2, 64], on: b),
+            positions: [5, 0, 15], keyCache: kc, valueCache: vc)
+          return try kc.dequantize().toArray() + vc.dequantize().toArray()
+        })
+    }
+    typealias Setup = AttentionSetup
+    let setups = [
+      Setup(
+        label: "decode GQA 8/2", heads: 8, kvHeads: 2, headDim: 64, capacity: 320, kvLength: 300,
+        positions: [299], softmax: .init(scale: 0.125, causal: true)),
+      Setup(
+        label: "window 8 + soft-cap (gemma-like, MQA)", heads: 4, kvHeads: 1, headDim: 256, capacity: 40,
+        kvLength: 37, positions: [34, 35, 36],
+        softmax: .init(scale: 0.0625, softCap: 50, causal: true, slidingWindow: 8)),
+      Setup(
+        label: "prompt causal GQA 4/2", heads: 4, kvHeads: 2, headDim: 128, capacity: 72, kvLength: 70,
+        positions: Array(0..<70), softmax: .init(scale: 0.088, causal: true)),
+    ]
+    for s in setups {
+      let tokens = s.positions.count
+      let q = wave(tokens * s.heads * s.headDim, seed: s.headDim, amplitude: 0.5)
+      let cacheCount = s.capacity * s.kvHeads * s.headDim
+      let k = wave(cacheCount, seed: 21), v = wave(cacheCount, seed: 22)
+      for (kt, vt) in cacheTypePairs {
+        let name =
+          "attention K \(kt) V \(vt) \(s.label) q[\(tokens), \(s.heads), \(s.headDim)] kv \(s.kvLength)/\(s.capacity)"
+        out.append(
+          versus(name, reduction, gpu, cpu) { b in
+            let shape = [s.capacity, s.kvHeads, s.headDim]
+            return try Ops.attention(
+              query: Tensor(q, shape: [tokens, s.heads, s.headDim], on: b), positions: s.positions,
+              keyCache: try encodedCache(k, kt, shape: shape, on: b),
+              valueCache: try encodedCache(v, vt, shape: shape, on: b),
+              parameters: AttentionParameters(kvLength: s.kvLength, softmax: s.softmax)
+            ).toArray()
+          })
+      }
+    }
+    return out
+  }
+
+  /// `values` encoded as `type` on the host (f16/bf16 rounded to nearest even, q8_0/q4_0 by the
+  /// reference quantizers), copied to `backend`: the same bytes on every device.
+  static func encodedCache(
+    _ values: [Float], _ type: KVCacheType, shape: [Int], on backend: any ComputeBackend
+  )
+    throws -> QTensor
+  {
+    let bytes: [UInt8]
+    switch type {
+    case .f16: bytes = values.map(fp32ToFp16).withUnsafeBytes { Array($0) }
+    case .bf16: bytes = values.map(fp32ToBf16).withUnsafeBytes { Array($0) }
+    case .q8_0, .q4_0: bytes = try type.ggmlType.quantize(values)
+    }
+    return try QTensor(bytes: bytes, type: type.ggmlType, shape: shape, on: backend)
+  }
+}
