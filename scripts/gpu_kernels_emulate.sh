@@ -22,9 +22,9 @@ vals = dict(re.findall(r"static let (\w+) = (\d+)", core[:core.index("\n  }\n")]
 print(" ".join(f"-D{d}={vals[v]}" for d, v in re.findall(r"#define (\w+) \\\(MatrixCore\.(\w+)\)", s)))
 PY
 )"
-# A second, small geometry (two 32-lane groups of 16 rows, 32 × 8 tiles, one block per k-step) for more
+# A second, small geometry (two 32-lane groups of 16 rows, 32 × 8 tiles) for more
 # partial tiles, with the generic per-element weight loaders instead of the per-type ones.
-MMQ_SMALL="-DQK_MMA_LANES=32 -DMMQ_Y=32 -DMMQ_X=8 -DMMQ_NWARPS=2 -DMMQ_KB=1 -DMMQ_GENERIC_LOADERS=1"
+MMQ_SMALL="-DQK_MMA_LANES=32 -DMMQ_Y=32 -DMMQ_X=8 -DMMQ_NWARPS=2 -DMMQ_KB=8 -DMMQ_GENERIC_LOADERS=1"
 for w in 32 64; do
   "$CXX" -std=c++20 -O1 -ffp-contract=off -DQK_WARP_SIZE=$w $MMQ_DEFS -w -o "$tmp/emu$w" "$tmp/dense_test.cpp" -lpthread
   rc=0; "$tmp/emu$w" > "$tmp/out$w.txt" || rc=$?

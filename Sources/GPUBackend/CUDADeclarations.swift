@@ -67,6 +67,7 @@ struct CUlaunchConfig {
   var numAttrs: UInt32
 }
 /// The config is a `CUlaunchConfig` (a Swift struct is not a C type, so passed as a raw pointer).
+typealias PFN_cuFuncSetAttribute = @convention(c) (CUfunction, Int32, Int32) -> CUresult
 typealias PFN_cuLaunchKernelEx =
   @convention(c) (
     UnsafeRawPointer?, CUfunction, UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
@@ -123,6 +124,9 @@ enum CUDAConst {
   static let CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE: Int32 = 38
   static let CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: Int32 = 75
   static let CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: Int32 = 76
+  static let CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: Int32 = 97
+  /// CUfunction_attribute: the most dynamic shared memory a launch of the function may ask for.
+  static let CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: Int32 = 8
   static let NVRTC_SUCCESS: Int32 = 0
   /// CUlaunchAttributeID: the kernel resolves its stream dependency itself (griddepcontrol.wait).
   static let CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION: UInt32 = 6

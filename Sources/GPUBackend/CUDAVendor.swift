@@ -53,6 +53,7 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
   private let cuModuleUnload: PFN_cuModuleUnload
   private let cuModuleGetFunction: PFN_cuModuleGetFunction
   private let cuLaunchKernel: PFN_cuLaunchKernel
+  private let cuFuncSetAttribute: PFN_cuFuncSetAttribute
   /// CUDA 12.0+ drivers; nil before (dependent launches then launch as plain ones).
   private let cuLaunchKernelEx: PFN_cuLaunchKernelEx?
   private let cuStreamBeginCapture: PFN_cuStreamBeginCapture_v2
@@ -107,6 +108,7 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
     cuModuleUnload = try d.function("cuModuleUnload")
     cuModuleGetFunction = try d.function("cuModuleGetFunction")
     cuLaunchKernel = try d.function("cuLaunchKernel")
+    cuFuncSetAttribute = try d.function("cuFuncSetAttribute")
     cuLaunchKernelEx = d.optionalFunction("cuLaunchKernelEx", as: PFN_cuLaunchKernelEx.self)
     cuStreamBeginCapture = try d.function("cuStreamBeginCapture_v2")
     cuStreamEndCapture = try d.function("cuStreamEndCapture")
@@ -196,7 +198,9 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
       index: device, name: String(cString: name), architecture: arch, targetID: arch, totalMemory: total,
       multiprocessors: try attribute(CUDAConst.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, d),
       warpSize: try attribute(CUDAConst.CU_DEVICE_ATTRIBUTE_WARP_SIZE, d), l2CacheBytes: l2 > 0 ? l2 : nil,
-      maxThreadsPerBlock: try attribute(CUDAConst.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK, d))
+      maxThreadsPerBlock: try attribute(CUDAConst.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK, d),
+      maxSharedBytesPerBlock: try attribute(
+        CUDAConst.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, d))
   }
 
   public func activate(device: Int) throws(GPUError) {
@@ -335,6 +339,12 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
       cuLaunchKernel(
         function.pointer, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2), UInt32(block.0), UInt32(block.1),
         UInt32(block.2), UInt32(sharedBytes), stream.pointer, arguments, nil))
+  }
+  public func setMaxDynamicSharedBytes(_ function: VendorHandle, bytes: Int) throws(GPUError) {
+    try check(
+      "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES, \(bytes))",
+      cuFuncSetAttribute(
+        function.pointer, CUDAConst.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, Int32(bytes)))
   }
   public var hasDependentLaunch: Bool { cuLaunchKernelEx != nil }
   public func launchDependent(

@@ -42,6 +42,8 @@ public final class GPUContext: @unchecked Sendable {
     var sticky: String?
     var module: VendorHandle?
     var functions: [String: VendorHandle] = [:]
+    /// Dynamic shared memory each function was allowed beyond 48 KiB.
+    var sharedLimits: [String: Int] = [:]
   }
   private let state = Mutex(State())
   /// Bytes kept for reuse before the pool returns memory to the driver.
@@ -199,6 +201,10 @@ public final class GPUContext: @unchecked Sendable {
     arguments: KernelArguments
   ) throws(GPUError) {
     let f = try kernel(name)
+    if sharedBytes > 48 * 1024, state.withLock({ ($0.sharedLimits[name] ?? 0) < sharedBytes }) {
+      try run { () throws(GPUError) in try api.setMaxDynamicSharedBytes(f, bytes: sharedBytes) }
+      state.withLock { $0.sharedLimits[name] = sharedBytes }
+    }
     try run { () throws(GPUError) in
       try arguments.withParameterPointers { (p) throws(GPUError) in
         if dependentLaunches {

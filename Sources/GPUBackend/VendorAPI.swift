@@ -30,10 +30,13 @@ public struct GPUDeviceProperties: Sendable, Hashable {
   public var warpSize: Int
   public var l2CacheBytes: Int?
   public var maxThreadsPerBlock: Int
+  /// Most shared memory one CTA may use once a kernel opts in (`setMaxDynamicSharedBytes`); 48 KiB,
+  /// the limit without opting in, where a vendor does not say.
+  public var maxSharedBytesPerBlock: Int
 
   public init(
     index: Int, name: String, architecture: String, targetID: String, totalMemory: Int, multiprocessors: Int,
-    warpSize: Int, l2CacheBytes: Int?, maxThreadsPerBlock: Int
+    warpSize: Int, l2CacheBytes: Int?, maxThreadsPerBlock: Int, maxSharedBytesPerBlock: Int = 48 * 1024
   ) {
     self.index = index
     self.name = name
@@ -44,6 +47,7 @@ public struct GPUDeviceProperties: Sendable, Hashable {
     self.warpSize = warpSize
     self.l2CacheBytes = l2CacheBytes
     self.maxThreadsPerBlock = maxThreadsPerBlock
+    self.maxSharedBytesPerBlock = maxSharedBytesPerBlock
   }
 }
 
@@ -101,6 +105,9 @@ public protocol VendorAPI: AnyObject, Sendable {
     stream: VendorHandle,
     arguments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
   ) throws(GPUError)
+  /// Lets `function` launch with up to `bytes` of dynamic shared memory (beyond the default 48 KiB, up
+  /// to `GPUDeviceProperties.maxSharedBytesPerBlock`).
+  func setMaxDynamicSharedBytes(_ function: VendorHandle, bytes: Int) throws(GPUError)
   /// Whether `launchDependent` can overlap a kernel with its predecessor (CUDA 12+ drivers).
   var hasDependentLaunch: Bool { get }
   /// Launches `function` as a programmatic dependent of the kernel before it in `stream` (CUDA
@@ -127,6 +134,8 @@ public protocol VendorAPI: AnyObject, Sendable {
 }
 
 extension VendorAPI {
+  /// Vendors whose kernels here never ask for more than 48 KiB need no opt-in.
+  public func setMaxDynamicSharedBytes(_ function: VendorHandle, bytes: Int) throws(GPUError) {}
   public var hasDependentLaunch: Bool { false }
   public func launchDependent(
     _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int,

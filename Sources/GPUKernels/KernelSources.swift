@@ -2505,13 +2505,14 @@ QTYPE_LIST(QTYPE_KERNELS)
 // { half d; half s; s8 qs[32]; } [ncols, k/32] by quantize_q8_1.
 //
 // A CTA computes MMQ_Y weight rows × MMQ_X activation columns and steps k MMQ_KB q8_1 blocks (32
-// values each) at a time. Per k-step the weight tile is decoded once into shared memory — int8 values
-// plus one scale a (and offset b) per 16 or 32 values, w = a·q + b, by a per-type loader (mmq_quads:
-// 32-bit reads) or the generic per-element decoders of quants.cuh — and
-// the activation tile (int8, d, and d·Σq per sub-block for the b terms) is copied beside it. Each of
-// the MMQ_NWARPS 32-lane groups owns MMQ_Y / MMQ_NWARPS rows × all MMQ_X columns: int8 m16n8k32 (or
-// m16n8k16 where a type's scale changes every 16 values) products into int32, scaled per q8_1 block
-// by (weight scale × activation d) into float accumulators; Σ b·x comes from the activations' sums.
+// values each) at a time. Per k-step the raw weight blocks and q8_1 activation blocks are copied into
+// shared memory (asynchronously on sm_80+, double-buffered: the next step's copy overlaps this step's
+// products), and each lane decodes its own mma fragments from them — int8 values plus one scale a
+// (and offset b) per 16 or 32 values, w = a·q + b, by a per-type decoder (mmq_quads) or the generic
+// per-element decoders of quants.cuh. Each of the MMQ_NWARPS 32-lane groups owns MMQ_Y / MMQ_NWARPS
+// rows × all MMQ_X columns: int8 m16n8k32 (or m16n8k16 where a type's scale changes every 16 values)
+// products into int32, scaled per q8_1 block by (weight scale × activation d) into float
+// accumulators; Σ b·x comes from the activations' sums.
 //
 // Geometry (MMQ_Y, MMQ_X, MMQ_NWARPS, MMQ_KB, QK_MMA_LANES) comes from the host, GPUMatMat.swift, its
 // one owner (issue 12 §3): KernelBuild prepends them as #defines.
@@ -2536,9 +2537,6 @@ QTYPE_LIST(QTYPE_KERNELS)
 #if MMQ_Y % MMQ_NWARPS != 0 || MMQ_ROWS_PER_WARP % 16 != 0 || MMQ_X % 8 != 0 || MMQ_KB < 1
 #error "MMQ geometry: each 32-lane group owns a multiple of 16 rows; columns a multiple of 8"
 #endif
-// Ints (4 × s8) per row of a shared int8 tile: 8 per q8_1 block, padded by 4 so that the eight rows
-// (or columns) one fragment load touches fall in distinct banks.
-#define MMQ_TILE_STRIDE (MMQ_KB * 8 + 4)
 
 // ---- The matrix-core primitive -------------------------------------------------------------------
 // PTX ISA fragment layouts (mma.m16n8k32 / m16n8k16, .s8): lane = 4·groupID + threadID_in_group; with
@@ -2600,16 +2598,21 @@ QK_DEVICE void qk_mma_s8_16x8x16(int (&c)[4], int a0, int a1, int b) {
 #endif
 }
 
-// ---- Per-type weight loaders ---------------------------------------------------------------------
-// mmq_quads<T>::quad gives the 4 s8 values 4j..4j+3 of q8_1-block kb (32 values) of a weight row from
-// one 32-bit read, ::scales that block's a (and b), per SUB values; every type in MMQ_TYPE_LIST has
-// one. A type without (fast = 0) goes through the per-element decoders (load_group8<T>), as does every
+// ---- Per-type weight decoders --------------------------------------------------------------------
+// mmq_quads<T>::quad gives the 4 s8 values 4j..4j+3 of q8_1-block kb (32 values) of a weight row (here
+// the row's slice in shared memory) from one 32-bit read, ::scales that block's a (and b), per SUB
+// values; every type in MMQ_TYPE_LIST has one. A type without (fast = 0) goes through the per-element decoders (load_group8<T>), as does every
 // type when MMQ_GENERIC_LOADERS is 1 (the emulation test builds it so, to keep that path checked).
 // Blocks of these types have even sizes and their fields sit at even offsets, so 16-bit reads are
 // aligned as long as the weights start at an even address (the host checks).
 #ifndef MMQ_GENERIC_LOADERS
 #define MMQ_GENERIC_LOADERS 0
 #endif
+// A half at an even address, by the hardware conversion.
+QK_DEVICE float mmq_h(const u8* p) { return half_to_float(*(const u16*)p); }
+// int → float exactly for |v| < 2^22 (every int8 block product here: |v| ≤ 32·128·128) with two
+// full-rate ALU ops; the int → float conversion instruction runs at a quarter or less of that rate.
+QK_DEVICE float mmq_i2f(int v) { return qk_int_as_float(0x4B400000u + (u32)v) - 12582912.0f; }
 QK_DEVICE u32 mmq_rd32_2(const u8* p) {
   const u16* h = (const u16*)p;
   return (u32)h[0] | ((u32)h[1] << 16);
@@ -2636,7 +2639,7 @@ struct mmq_quads<qt_q4_0> {  // { half d; u8 qs[16]; }
   enum { fast = 1 };
   static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) { return mmq_sub8(mmq_nibbles32(row + kb * 18 + 2, j)); }
   static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
-    a[0] = rdh(row + kb * 18); a[1] = b[0] = b[1] = 0.0f;
+    a[0] = mmq_h(row + kb * 18); a[1] = b[0] = b[1] = 0.0f;
   }
 };
 template <>
@@ -2644,7 +2647,7 @@ struct mmq_quads<qt_q4_1> {  // { half d; half m; u8 qs[16]; }
   enum { fast = 1 };
   static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) { return (int)mmq_nibbles32(row + kb * 20 + 4, j); }
   static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
-    a[0] = rdh(row + kb * 20); b[0] = rdh(row + kb * 20 + 2); a[1] = b[1] = 0.0f;
+    a[0] = mmq_h(row + kb * 20); b[0] = mmq_h(row + kb * 20 + 2); a[1] = b[1] = 0.0f;
   }
 };
 template <>
@@ -2655,7 +2658,7 @@ struct mmq_quads<qt_q5_0> {  // { half d; u8 qh[4]; u8 qs[16]; }: bit e of qh is
     return mmq_sub16(mmq_nibbles32(blk + 6, j) | mmq_spread4((mmq_rd32_2(blk + 2) >> (4 * j)) & 0xf));
   }
   static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
-    a[0] = rdh(row + kb * 22); a[1] = b[0] = b[1] = 0.0f;
+    a[0] = mmq_h(row + kb * 22); a[1] = b[0] = b[1] = 0.0f;
   }
 };
 template <>
@@ -2666,7 +2669,7 @@ struct mmq_quads<qt_q5_1> {  // { half d; half m; u8 qh[4]; u8 qs[16]; }
     return (int)(mmq_nibbles32(blk + 8, j) | mmq_spread4((mmq_rd32_2(blk + 4) >> (4 * j)) & 0xf));
   }
   static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
-    a[0] = rdh(row + kb * 24); b[0] = rdh(row + kb * 24 + 2); a[1] = b[1] = 0.0f;
+    a[0] = mmq_h(row + kb * 24); b[0] = mmq_h(row + kb * 24 + 2); a[1] = b[1] = 0.0f;
   }
 };
 template <>
@@ -2674,7 +2677,7 @@ struct mmq_quads<qt_q8_0> {  // { half d; s8 qs[32]; }
   enum { fast = 1 };
   static __device__ __forceinline__ int quad(const u8* row, s64 kb, int j) { return (int)mmq_rd32_2(row + kb * 34 + 2 + 4 * j); }
   static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
-    a[0] = rdh(row + kb * 34); a[1] = b[0] = b[1] = 0.0f;
+    a[0] = mmq_h(row + kb * 34); a[1] = b[0] = b[1] = 0.0f;
   }
 };
 // K-quants: q8_1-block kb is 32-value block kb % 8 of super-block kb / 8.
@@ -2688,7 +2691,7 @@ struct mmq_quads<qt_q2_K> {  // { u8 scales[16]; u8 qs[64]; half d; half dmin; }
   static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
     const int bl = (int)(kb % 8);
     const u8* blk = row + (kb / 8) * 84;
-    const float d = rdh(blk + 80), dmin = rdh(blk + 82);
+    const float d = mmq_h(blk + 80), dmin = mmq_h(blk + 82);
 #pragma unroll
     for (int s = 0; s < 2; ++s) {
       const int sc = blk[(bl / 4) * 8 + (bl % 4) * 2 + s];
@@ -2711,7 +2714,7 @@ struct mmq_quads<qt_q3_K> {  // { u8 hmask[32]; u8 qs[64]; u8 scales[12]; half d
     const int bl = (int)(kb % 8);
     const u8* blk = row + (kb / 8) * 110;
     const u8* sc = blk + 96;
-    const float d = rdh(blk + 108);
+    const float d = mmq_h(blk + 108);
 #pragma unroll
     for (int s = 0; s < 2; ++s) {
       const int is = (bl / 4) * 8 + (bl % 4) * 2 + s;
@@ -2733,7 +2736,7 @@ struct mmq_quads<qt_q4_K> {  // { half d; half dmin; u8 scales[12]; u8 qs[128]; 
     const u8* blk = row + (kb / 8) * 144;
     int sc, mn;
     get_scale_min_k4((int)(kb % 8), blk + 4, sc, mn);
-    a[0] = rdh(blk) * (float)sc; b[0] = -(rdh(blk + 2) * (float)mn); a[1] = b[1] = 0.0f;
+    a[0] = mmq_h(blk) * (float)sc; b[0] = -(mmq_h(blk + 2) * (float)mn); a[1] = b[1] = 0.0f;
   }
 };
 template <>
@@ -2749,7 +2752,7 @@ struct mmq_quads<qt_q5_K> {  // { half d; half dmin; u8 scales[12]; u8 qh[32]; u
     const u8* blk = row + (kb / 8) * 176;
     int sc, mn;
     get_scale_min_k4((int)(kb % 8), blk + 4, sc, mn);
-    a[0] = rdh(blk) * (float)sc; b[0] = -(rdh(blk + 2) * (float)mn); a[1] = b[1] = 0.0f;
+    a[0] = mmq_h(blk) * (float)sc; b[0] = -(mmq_h(blk + 2) * (float)mn); a[1] = b[1] = 0.0f;
   }
 };
 template <>
@@ -2765,7 +2768,7 @@ struct mmq_quads<qt_q6_K> {  // { u8 ql[128]; u8 qh[64]; s8 scales[16]; half d; 
   static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
     const int bl = (int)(kb % 8), n = bl / 4, quarter = bl % 4;
     const u8* blk = row + (kb / 8) * 210;
-    const float d = rdh(blk + 208);
+    const float d = mmq_h(blk + 208);
     a[0] = d * (float)(s8)blk[192 + n * 8 + 2 * quarter];
     a[1] = d * (float)(s8)blk[192 + n * 8 + 2 * quarter + 1];
     b[0] = b[1] = 0.0f;
@@ -2794,7 +2797,7 @@ struct mmq_quads<qt_iq4_nl> {  // { half d; u8 qs[16]; }: q4_0's nibbles through
     return mmq_lookup16(mmq_nibbles32(row + kb * 18 + 2, j), kvalues_iq4nl);
   }
   static __device__ __forceinline__ void scales(const u8* row, s64 kb, float (&a)[2], float (&b)[2]) {
-    a[0] = rdh(row + kb * 18); a[1] = b[0] = b[1] = 0.0f;
+    a[0] = mmq_h(row + kb * 18); a[1] = b[0] = b[1] = 0.0f;
   }
 };
 template <>
@@ -2807,9 +2810,112 @@ struct mmq_quads<qt_iq4_xs> {  // { half d; u16 scales_h; u8 scales_l[4]; u8 qs[
     const int ib = (int)(kb % 8);
     const u8* blk = row + (kb / 8) * 136;
     const int ls = ((blk[4 + ib / 2] >> (4 * (ib % 2))) & 0xf) | (((rd16(blk + 2) >> (2 * ib)) & 3) << 4);
-    a[0] = rdh(blk) * (float)(ls - 32); a[1] = b[0] = b[1] = 0.0f;
+    a[0] = mmq_h(blk) * (float)(ls - 32); a[1] = b[0] = b[1] = 0.0f;
   }
 };
+
+// ---- Shared tiles and their asynchronous fill --------------------------------------------------
+// A k-step covers MMQ_KB q8_1 blocks (MMQ_KB·32 values, whole blocks of every type: MMQ_KB·32 is a
+// multiple of 256). Its weights are each row's contiguous slice of raw blocks, its activations each
+// column's MMQ_KB raw q8_1 blocks; both are copied global → shared in 4-byte words (cp.async on sm_80+,
+// so the copy of step s + 1 flies while step s computes) into one of two buffers, and decoded from
+// shared memory straight into the mma fragments (each weight value decoded once per CTA, by the lane
+// that multiplies it). Row and column strides are ≡ 4 (mod 8) words: the 8 rows (columns) of one
+// fragment load fall in distinct banks. Layout in words, per buffer: MMQ_Y weight rows of
+// mmq_layout<T>::wwords, then MMQ_X columns of MMQ_XWORDS; after both buffers, MMQ_X × MMQ_KB × 2
+// floats of activation sums (d·Σq per 16 or 32 values, for types with an offset b). The host's
+// GPUMatMat.sharedBytes computes the same total; it launches with that much dynamic shared memory.
+#if (MMQ_KB * 32) % 256 != 0
+#error "MMQ_KB: a k-step must hold whole super-blocks (MMQ_KB a multiple of 8)"
+#endif
+#define MMQ_PAD4(words) ((words) + (12 - (words) % 8) % 8)
+#define MMQ_XWORDS MMQ_PAD4(9 * MMQ_KB)
+template <class T>
+struct mmq_layout {
+  enum {
+    raw = MMQ_KB * 32 / T::qk * T::bytes,     // bytes of a row's k-step slice
+    wwords = MMQ_PAD4((raw + 6) / 4),         // its words, starting 0-3 bytes into the first
+    buffer = MMQ_Y * wwords + MMQ_X * MMQ_XWORDS,
+  };
+};
+
+QK_DEVICE void mmq_copy4(u32* dst, const u8* src) {
+#if defined(QUANTA_VENDOR_CUDA) && __CUDA_ARCH__ >= 800
+  u32 s;
+  asm volatile("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(s) : "l"(dst));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(s), "l"(src) : "memory");
+#else
+  *dst = *(const u32*)src;
+#endif
+}
+QK_DEVICE void mmq_copy16(u32* dst, const u8* src) {
+#if defined(QUANTA_VENDOR_CUDA) && __CUDA_ARCH__ >= 800
+  u32 s;
+  asm volatile("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(s) : "l"(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(s), "l"(src) : "memory");
+#else
+#pragma unroll
+  for (int i = 0; i < 4; ++i) dst[i] = ((const u32*)src)[i];
+#endif
+}
+QK_DEVICE void mmq_copy_commit() {
+#if defined(QUANTA_VENDOR_CUDA) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+QK_DEVICE void mmq_copy_wait() {
+#if defined(QUANTA_VENDOR_CUDA) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_all;" ::: "memory");
+#endif
+}
+
+// Issues the copies of the k-step at q8_1 block kb0 into `buf` (rows and columns past the edges are
+// left as they are: their results are never stored; so are blocks past the end, never multiplied).
+template <class T>
+QK_DEVICE void mmq_fill(
+  u32* buf, const u8* w, const u8* xq, s64 row0, s64 col0, s64 kb0, s64 nb, s64 nrows, s64 ncols) {
+  typedef mmq_layout<T> L;
+  const s64 nkb = nb - kb0 < MMQ_KB ? nb - kb0 : MMQ_KB;
+  const s64 wrow_bytes = nb * 32 / T::qk * T::bytes;
+  const s64 off = kb0 * 32 / T::qk * T::bytes;
+  u32* xbuf = buf + MMQ_Y * L::wwords;
+  const u8* xsrc = xq + kb0 * 36;
+  if (nkb == MMQ_KB && L::raw % 16 == 0 && ((u64)w | (u64)wrow_bytes) % 16 == 0) {
+    // Whole step, 16-byte aligned slices (q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K, iq4_nl whenever the
+    // row length keeps them so): 16-byte copies.
+#pragma unroll 1
+    for (int i = threadIdx.x; i < MMQ_Y * (L::raw / 16); i += MMQ_MMA_THREADS) {
+      const int r = i / (L::raw / 16), ch = i % (L::raw / 16);
+      if (row0 + r < nrows) mmq_copy16(buf + r * L::wwords + 4 * ch, w + (row0 + r) * wrow_bytes + off + 16 * ch);
+    }
+  } else {
+    const int len = (int)(nkb * 32 / T::qk * T::bytes);
+#pragma unroll 1
+    for (int i = threadIdx.x; i < MMQ_Y * L::wwords; i += MMQ_MMA_THREADS) {
+      const int r = i / L::wwords, wd = i % L::wwords;
+      const s64 row = row0 + r;
+      if (row >= nrows) continue;
+      const u8* src = w + row * wrow_bytes + off;
+      const u8* a0 = src - ((u64)src & 3);
+      if (4 * wd < (int)(src - a0) + len) mmq_copy4(buf + r * L::wwords + wd, a0 + 4 * wd);
+    }
+  }
+  if (nkb == MMQ_KB && ((u64)xq | (u64)(nb * 36)) % 16 == 0) {
+#pragma unroll 1
+    for (int i = threadIdx.x; i < MMQ_X * (MMQ_KB * 9 / 4); i += MMQ_MMA_THREADS) {
+      const int c = i / (MMQ_KB * 9 / 4), ch = i % (MMQ_KB * 9 / 4);
+      if (col0 + c < ncols) mmq_copy16(xbuf + c * MMQ_XWORDS + 4 * ch, xsrc + (col0 + c) * (nb * 36) + 16 * ch);
+    }
+  } else {
+    const int xw = (int)nkb * 9;
+#pragma unroll 1
+    for (int i = threadIdx.x; i < MMQ_X * MMQ_KB * 9; i += MMQ_MMA_THREADS) {
+      const int c = i / (MMQ_KB * 9), wd = i % (MMQ_KB * 9);
+      if (col0 + c < ncols && wd < xw) mmq_copy4(xbuf + c * MMQ_XWORDS + wd, xsrc + (col0 + c) * (nb * 36) + 4 * wd);
+    }
+  }
+  mmq_copy_commit();
+}
 
 // ---- The tile kernel -----------------------------------------------------------------------------
 // SUB: values per weight scale (32, or 16 for q2_K / q3_K / q6_K); T::has_b: an offset b per SUB
@@ -2819,19 +2925,17 @@ template <class T, int SUB>
 QK_DEVICE void mul_mat_q(
   const u8* __restrict__ w, const u8* __restrict__ xq, float* __restrict__ y, s64 k, s64 nrows, s64 ncols) {
   constexpr int SUBS = 32 / SUB;               // scales per q8_1 block
-  constexpr int SSTRIDE = MMQ_KB * SUBS + 1;   // floats per row of a scale tile (padded)
   constexpr int TM = MMQ_ROWS_PER_WARP / 16;   // m16 tiles per 32-lane group
   constexpr int TN = MMQ_X / 8;                // n8 tiles
   constexpr bool HAS_B = T::has_b != 0;
+  constexpr bool FAST = mmq_quads<T>::fast && !MMQ_GENERIC_LOADERS;
+  typedef mmq_layout<T> L;
   static_assert(SUB == 16 || SUB == 32, "scales change every 16 or 32 values");
   static_assert(!T::has_c, "types with a shift c use mul_mat_via_q8_1");
 
-  __shared__ int wq[MMQ_Y][MMQ_TILE_STRIDE];
-  __shared__ float wsa[MMQ_Y][SSTRIDE];
-  __shared__ float wsb[HAS_B ? MMQ_Y : 1][SSTRIDE];
-  __shared__ int xs[MMQ_X][MMQ_TILE_STRIDE];
-  __shared__ float xd[MMQ_X][MMQ_KB + 1];
-  __shared__ float xsum[HAS_B ? MMQ_X : 1][SSTRIDE];
+  QK_DYNAMIC_SHARED(mmq_smem);
+  u32* const tiles = (u32*)mmq_smem;
+  float* const xsum = (float*)(tiles + 2 * L::buffer);  // [MMQ_X][MMQ_KB][SUBS]
 
   const int tid = threadIdx.x;
   const int lane = qk_mma_lane(), g = lane / 4, t = lane % 4;
@@ -2840,7 +2944,18 @@ QK_DEVICE void mul_mat_q(
   const s64 col0 = (s64)blockIdx.y * MMQ_X;
   const s64 nb = k / 32;  // q8_1 blocks per row
   const s64 wrow_bytes = (k / T::qk) * T::bytes;
-  const s64 xcol_bytes = nb * 36;
+  const int nsteps = (int)((nb + MMQ_KB - 1) / MMQ_KB);
+  // Where each of this lane's fragment rows starts inside its shared slice (the slice keeps the
+  // global address's offset within its first word, so 16-bit fields stay aligned).
+  int rstart[TM][2], rpar[TM][2];
+#pragma unroll
+  for (int mt = 0; mt < TM; ++mt)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int r = wrow0 + mt * 16 + g + 8 * h;
+      rstart[mt][h] = r * L::wwords * 4;
+      rpar[mt][h] = (int)(((u64)w + (u64)(row0 + r) * (u64)wrow_bytes) & 3);
+    }
 
   float acc[TM][TN][4];
 #pragma unroll
@@ -2850,101 +2965,74 @@ QK_DEVICE void mul_mat_q(
 #pragma unroll
       for (int i = 0; i < 4; ++i) acc[mt][nt][i] = 0.0f;
 
-  for (s64 kb0 = 0; kb0 < nb; kb0 += MMQ_KB) {
-    // Weights: MMQ_Y rows × MMQ_KB blocks, decoded once (zeros past the edges).
-    if (mmq_quads<T>::fast && !MMQ_GENERIC_LOADERS) {
-      for (int i = tid; i < MMQ_Y * MMQ_KB * 8; i += MMQ_MMA_THREADS) {
-        const int r = i / (MMQ_KB * 8), j = i % (MMQ_KB * 8);
-        const s64 row = row0 + r, kb = kb0 + j / 8;
-        wq[r][j] = row < nrows && kb < nb ? mmq_quads<T>::quad(w + row * wrow_bytes, kb, j % 8) : 0;
-      }
-      for (int i = tid; i < MMQ_Y * MMQ_KB; i += MMQ_MMA_THREADS) {
-        const int r = i / MMQ_KB, kbl = i % MMQ_KB;
-        const s64 row = row0 + r, kb = kb0 + kbl;
-        float sa[2] = {0.0f, 0.0f}, sb[2] = {0.0f, 0.0f};
-        if (row < nrows && kb < nb) mmq_quads<T>::scales(w + row * wrow_bytes, kb, sa, sb);
-#pragma unroll
-        for (int s = 0; s < SUBS; ++s) {
-          wsa[r][kbl * SUBS + s] = sa[s];
-          if (HAS_B) wsb[r][kbl * SUBS + s] = sb[s];
-        }
-      }
-    } else {
-      for (int i = tid; i < MMQ_Y * MMQ_KB * 4; i += MMQ_MMA_THREADS) {  // 4 groups of 8 per block
-        const int r = i / (MMQ_KB * 4), kbl = (i / 4) % MMQ_KB, gi = i % 4;
-        const s64 row = row0 + r, kb = kb0 + kbl;
-        group8 v;
-        if (row < nrows && kb < nb) {
-          v = load_group8<T>(w + row * wrow_bytes, kb * 4 + gi);
-        } else {
-          v.q0 = 0; v.q1 = 0; v.a = 0.0f; v.b = 0.0f; v.c = 0.0f;
-        }
-        wq[r][kbl * 8 + 2 * gi] = v.q0;
-        wq[r][kbl * 8 + 2 * gi + 1] = v.q1;
-        if ((gi * 8) % SUB == 0) {
-          const int s = kbl * SUBS + gi * 8 / SUB;
-          wsa[r][s] = v.a;
-          if (HAS_B) wsb[r][s] = v.b;
-        }
-      }
-    }
-    // Activations: MMQ_X columns × MMQ_KB blocks × 8 ints of s8, then d (and d·Σq per sub-block).
-    for (int i = tid; i < MMQ_X * MMQ_KB * 8; i += MMQ_MMA_THREADS) {
-      const int c = i / (MMQ_KB * 8), j = i % (MMQ_KB * 8);
-      const s64 col = col0 + c, kb = kb0 + j / 8;
-      xs[c][j] = col < ncols && kb < nb ? ((const int*)(xq + col * xcol_bytes + kb * 36 + 4))[j % 8] : 0;
-    }
-    for (int i = tid; i < MMQ_X * MMQ_KB; i += MMQ_MMA_THREADS) {
-      const int c = i / MMQ_KB, kbl = i % MMQ_KB;
-      const s64 col = col0 + c, kb = kb0 + kbl;
-      const bool ok = col < ncols && kb < nb;
-      const u8* blk = xq + (ok ? col * xcol_bytes + kb * 36 : 0);
-      const float d = ok ? rdh(blk) : 0.0f;
-      xd[c][kbl] = d;
-      if (HAS_B) {
-#pragma unroll
-        for (int s = 0; s < SUBS; ++s) {
-          int sum = 0;
-#pragma unroll
-          for (int j = 0; j < 8 / SUBS; ++j)
-            sum = ok ? ggml_cuda_dp4a(0x01010101, ((const int*)(blk + 4))[s * (8 / SUBS) + j], sum) : 0;
-          xsum[c][kbl * SUBS + s] = d * (float)sum;
-        }
-      }
-    }
-    __syncthreads();
-
+  mmq_fill<T>(tiles, w, xq, row0, col0, 0, nb, nrows, ncols);
+  for (int st = 0; st < nsteps; ++st) {
+    const s64 kb0 = (s64)st * MMQ_KB;
+    const u32* cur = tiles + (st & 1) * L::buffer;
+    mmq_copy_wait();
+    __syncthreads();  // step st's tiles are in; everyone is done with step st - 1's buffer
+    if (st + 1 < nsteps) mmq_fill<T>(tiles + ((st + 1) & 1) * L::buffer, w, xq, row0, col0, kb0 + MMQ_KB, nb, nrows, ncols);
+    const u8* wb = (const u8*)cur;
+    const int offpar = (int)((kb0 * 32 / T::qk * T::bytes) & 3);  // the slice's start within its word
+    const u32* xb = cur + MMQ_Y * L::wwords;
     const int kbn = nb - kb0 < MMQ_KB ? (int)(nb - kb0) : MMQ_KB;  // uniform over the CTA
+    if (HAS_B) {
+      // d·Σq per SUB activation values (the b terms' partner), once per step.
+      for (int i = tid; i < MMQ_X * MMQ_KB * SUBS; i += MMQ_MMA_THREADS) {
+        const int c = i / (MMQ_KB * SUBS), kbl = (i / SUBS) % MMQ_KB, s = i % SUBS;
+        const u32* blk = xb + c * MMQ_XWORDS + kbl * 9;
+        int sum = 0;
 #pragma unroll
+        for (int j = 0; j < 8 / SUBS; ++j) sum = ggml_cuda_dp4a(0x01010101, (int)blk[1 + s * (8 / SUBS) + j], sum);
+        xsum[i] = half_to_float(blk[0] & 0xffff) * (float)sum;
+      }
+      __syncthreads();
+    }
+
+    // Two k-blocks per iteration: enough independent work to hide the shared loads; a full unroll (or
+    // unrolled copy loops above) holds 200+ registers on sm_90 (NVRTC 12.9), one CTA per SM instead
+    // of two at ≤ 98.
+#pragma unroll 2
     for (int kbl = 0; kbl < MMQ_KB; ++kbl) {
       if (kbl >= kbn) break;
       int a[TM][4];
       float sa[TM][2][SUBS], sb[TM][2][SUBS];
 #pragma unroll
-      for (int mt = 0; mt < TM; ++mt) {
-        const int r = wrow0 + mt * 16 + g;
-        a[mt][0] = wq[r][kbl * 8 + t];
-        a[mt][1] = wq[r + 8][kbl * 8 + t];
-        a[mt][2] = wq[r][kbl * 8 + 4 + t];
-        a[mt][3] = wq[r + 8][kbl * 8 + 4 + t];
+      for (int mt = 0; mt < TM; ++mt)
 #pragma unroll
-        for (int h = 0; h < 2; ++h)
+        for (int h = 0; h < 2; ++h) {
+          const u8* rp = wb + rstart[mt][h] + ((rpar[mt][h] + offpar) & 3);
+          float fa[2] = {0.0f, 0.0f}, fb[2] = {0.0f, 0.0f};
+          if (FAST) {
+            a[mt][h] = mmq_quads<T>::quad(rp, kbl, t);
+            a[mt][2 + h] = mmq_quads<T>::quad(rp, kbl, 4 + t);
+            mmq_quads<T>::scales(rp, kbl, fa, fb);
+          } else {
+            // Quad t is half t % 2 of group t / 2 (8 values); quad 4 + t the same of group 2 + t / 2.
+            const group8 lo = load_group8<T>(rp, kbl * 4 + t / 2), hi = load_group8<T>(rp, kbl * 4 + 2 + t / 2);
+            a[mt][h] = t % 2 ? lo.q1 : lo.q0;
+            a[mt][2 + h] = t % 2 ? hi.q1 : hi.q0;
+            fa[0] = lo.a; fb[0] = lo.b;  // values 0-15 (SUB 16) or all 32: groups 0-1
+            fa[1] = hi.a; fb[1] = hi.b;  // values 16-31: groups 2-3
+          }
 #pragma unroll
           for (int s = 0; s < SUBS; ++s) {
-            sa[mt][h][s] = wsa[r + 8 * h][kbl * SUBS + s];
-            sb[mt][h][s] = HAS_B ? wsb[r + 8 * h][kbl * SUBS + s] : 0.0f;
+            sa[mt][h][s] = fa[s];
+            sb[mt][h][s] = HAS_B ? fb[s] : 0.0f;
           }
-      }
+        }
 #pragma unroll
       for (int nt = 0; nt < TN; ++nt) {
         const int cb = nt * 8;
-        const int b[2] = {xs[cb + g][kbl * 8 + t], xs[cb + g][kbl * 8 + 4 + t]};
-        const float d[2] = {xd[cb + 2 * t][kbl], xd[cb + 2 * t + 1][kbl]};
+        const u32* bx = xb + (cb + g) * MMQ_XWORDS + kbl * 9 + 1;
+        const int b[2] = {(int)bx[t], (int)bx[4 + t]};
+        const float d[2] = {half_to_float(xb[(cb + 2 * t) * MMQ_XWORDS + kbl * 9] & 0xffff),
+                            half_to_float(xb[(cb + 2 * t + 1) * MMQ_XWORDS + kbl * 9] & 0xffff)};
         float xsm[2][SUBS];
 #pragma unroll
         for (int e = 0; e < 2; ++e)
 #pragma unroll
-          for (int s = 0; s < SUBS; ++s) xsm[e][s] = HAS_B ? xsum[cb + 2 * t + e][kbl * SUBS + s] : 0.0f;
+          for (int s = 0; s < SUBS; ++s) xsm[e][s] = HAS_B ? xsum[((cb + 2 * t + e) * MMQ_KB + kbl) * SUBS + s] : 0.0f;
 #pragma unroll
         for (int mt = 0; mt < TM; ++mt) {
           // Element i of the C fragment: row g + 8·(i / 2), column 2t + i % 2.
@@ -2952,14 +3040,14 @@ QK_DEVICE void mul_mat_q(
             int c[4] = {0, 0, 0, 0};
             qk_mma_s8_16x8x32(c, a[mt], b);
 #pragma unroll
-            for (int i = 0; i < 4; ++i) acc[mt][nt][i] += (float)c[i] * sa[mt][i / 2][0] * d[i % 2];
+            for (int i = 0; i < 4; ++i) acc[mt][nt][i] += mmq_i2f(c[i]) * (sa[mt][i / 2][0] * d[i % 2]);
           } else {
             int c0[4] = {0, 0, 0, 0}, c1[4] = {0, 0, 0, 0};
             qk_mma_s8_16x8x16(c0, a[mt][0], a[mt][1], b[0]);
             qk_mma_s8_16x8x16(c1, a[mt][2], a[mt][3], b[1]);
 #pragma unroll
             for (int i = 0; i < 4; ++i)
-              acc[mt][nt][i] += ((float)c0[i] * sa[mt][i / 2][0] + (float)c1[i] * sa[mt][i / 2][SUBS - 1]) * d[i % 2];
+              acc[mt][nt][i] += (mmq_i2f(c0[i]) * sa[mt][i / 2][0] + mmq_i2f(c1[i]) * sa[mt][i / 2][SUBS - 1]) * d[i % 2];
           }
           if (HAS_B) {
 #pragma unroll
@@ -2970,7 +3058,6 @@ QK_DEVICE void mul_mat_q(
         }
       }
     }
-    __syncthreads();
   }
 
 #pragma unroll
@@ -4315,6 +4402,9 @@ QK_DEVICE void qk_grid_dependency_sync() {
 #endif
 }
 
+// Dynamic shared memory of a kernel (the launch's sharedBytes), 16-byte aligned.
+#define QK_DYNAMIC_SHARED(name) extern __shared__ __attribute__((aligned(16))) u8 name[]
+
 """#,
     "prelude_hip.cuh": #"""
 // Vendor prelude: AMD (hiprtc). Maps the common dialect's names onto HIP the way ggml's
@@ -4367,6 +4457,9 @@ QK_DEVICE float qk_int_as_float(u32 v) { return __uint_as_float(v); }
 QK_DEVICE u32 qk_float_as_uint(float v) { return __float_as_uint(v); }
 // Programmatic dependent launch is CUDA's (prelude_cuda.cuh); HIP launches stay stream-ordered.
 QK_DEVICE void qk_grid_dependency_sync() {}
+
+// Dynamic shared memory of a kernel (the launch's sharedBytes), 16-byte aligned.
+#define QK_DYNAMIC_SHARED(name) extern __shared__ __attribute__((aligned(16))) u8 name[]
 
 """#,
     "quants.cuh": #"""

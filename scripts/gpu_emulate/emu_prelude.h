@@ -23,6 +23,8 @@ qk_dim3 blockDim, gridDim;
 #define __launch_bounds__(...)
 #define QK_KERNEL extern "C"
 #define QK_DEVICE static inline
+// Dynamic shared memory: a static arena as large as any kernel here asks for (one CTA runs at a time).
+#define QK_DYNAMIC_SHARED(name) alignas(16) static u8 name[1 << 18]
 // Programmatic dependent launch has nothing to wait for here (one kernel runs at a time).
 QK_DEVICE void qk_grid_dependency_sync() {}
 struct qk_cta {

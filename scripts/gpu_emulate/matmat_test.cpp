@@ -108,9 +108,11 @@ int main() {
   qk_warp_size_rt = QK_WARP_SIZE;
   for (auto& t : types) t.halves = half_fields(t.name);
   printf("geometry MMQ_Y %d MMQ_X %d MMQ_NWARPS %d MMQ_KB %d, wave%d\n", MMQ_Y, MMQ_X, MMQ_NWARPS, MMQ_KB, QK_WARP_SIZE);
-  // (n rows, m columns, k): rows and columns ragged against the tile, k = 1…9 q8_1 blocks.
+  // (n rows, m columns, k): rows and columns ragged against the tile; k = 1…16 q8_1 blocks: partial
+  // k-steps only, a whole step (16-byte copies where the rows are 16-byte aligned) and one partial.
   struct Shape { int n, m, k; };
-  const std::vector<Shape> small_k = {{70, 9, 32}, {37, 40, 96}, {MMQ_Y + 3, MMQ_X + 5, 160}};
+  const std::vector<Shape> small_k = {
+    {70, 9, 32}, {37, 40, 96}, {MMQ_Y + 3, MMQ_X + 5, 160}, {70, 9, 512}, {37, 12, 320}};
   const std::vector<Shape> big_k = {{70, 9, 512}, {MMQ_Y + 3, MMQ_X + 5, 256}};
   bool controls_done = false;
   for (const auto& t : types) {

@@ -54,3 +54,6 @@ QK_DEVICE void qk_grid_dependency_sync() {
 #endif
 #endif
 }
+
+// Dynamic shared memory of a kernel (the launch's sharedBytes), 16-byte aligned.
+#define QK_DYNAMIC_SHARED(name) extern __shared__ __attribute__((aligned(16))) u8 name[]

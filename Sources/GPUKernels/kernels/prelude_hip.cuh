@@ -48,3 +48,6 @@ QK_DEVICE float qk_int_as_float(u32 v) { return __uint_as_float(v); }
 QK_DEVICE u32 qk_float_as_uint(float v) { return __float_as_uint(v); }
 // Programmatic dependent launch is CUDA's (prelude_cuda.cuh); HIP launches stay stream-ordered.
 QK_DEVICE void qk_grid_dependency_sync() {}
+
+// Dynamic shared memory of a kernel (the launch's sharedBytes), 16-byte aligned.
+#define QK_DYNAMIC_SHARED(name) extern __shared__ __attribute__((aligned(16))) u8 name[]
