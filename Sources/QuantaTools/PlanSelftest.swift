@@ -49,10 +49,10 @@ public enum PlanSelftest {
     public var failed = 0
   }
 
-  /// Runs every preset in `types` on `device` against `cpu`; one line per case through `log`.
+  /// Runs `presets` (default: all) in `types` on `device` against `cpu`; one line per case through `log`.
   public static func run(
     device: any ComputeBackend, cpu: any ComputeBackend, types: [String] = ["Q4_K_M", "Q8_0", "Q4_0"],
-    log: (String) -> Void
+    presets: [SynthPreset] = presets, log: (String) -> Void
   ) -> Result {
     var result = Result()
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
