@@ -25,7 +25,8 @@ public enum PlanSelftest {
           preset.name == name && (architecture.map { preset.architecture == $0 } ?? true)
         })
       else { return nil }
-      p.name += "-\(p.architecture.rawValue)-plan"  // the tiny shapes share a name
+      // The tiny shapes share a name (and Mixtral's architecture is llama's): one file each.
+      p.name += "-\(p.architecture.rawValue)\(p.expertCount > 0 ? "-\(p.expertCount)x" : "")-plan"
       p.layerCount = 2
       p.feedForwardLength = min(p.feedForwardLength, 768)
       if p.vocabularySize > 4096 {
@@ -49,10 +50,10 @@ public enum PlanSelftest {
     public var failed = 0
   }
 
-  /// Runs every preset in `types` on `device` against `cpu`; one line per case through `log`.
+  /// Runs `presets` (default: all) in `types` on `device` against `cpu`; one line per case through `log`.
   public static func run(
     device: any ComputeBackend, cpu: any ComputeBackend, types: [String] = ["Q4_K_M", "Q8_0", "Q4_0"],
-    log: (String) -> Void
+    presets: [SynthPreset] = presets, log: (String) -> Void
   ) -> Result {
     var result = Result()
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -63,7 +64,7 @@ public enum PlanSelftest {
       for type in types {
         for fusion in [true, false] {
           let name =
-            "plan \(preset.architecture.rawValue) \(type) on \(device.device)\(fusion ? "" : " (unfused)") vs cpu"
+            "plan \(preset.architecture.rawValue)\(experts(preset)) \(type) on \(device.device)\(fusion ? "" : " (unfused)") vs cpu"
           let start = ContinuousClock.now
           do {
             let failure = try check(
@@ -145,6 +146,11 @@ public enum PlanSelftest {
       if let f = compare("scored row \(i)", rows[0][i], rows[1][i]) { return f }
     }
     return nil
+  }
+
+  /// " (16 experts, 4 per token)" for a mixture-of-experts preset, else "".
+  static func experts(_ p: SynthPreset) -> String {
+    p.expertCount > 0 ? " (\(p.expertCount) experts, \(p.expertUsedCount) per token)" : ""
   }
 
   static func argmax(_ x: [Float]) -> Int32 {
