@@ -86,7 +86,7 @@ struct DenseOpsTests {
     for op in [
       "quantize", "dequantize", "getRows", "matmul", "rmsNorm", "layerNorm", "rope", "softmax", "writeKV",
       "attention",
-      "silu", "gelu", "swiglu", "geglu", "add", "mul", "scale", "softcap",
+      "silu", "gelu", "swiglu", "geglu", "add", "mul", "scale", "softcap", "hadamard", "rotated attention",
     ] {
       #expect(names.contains { $0.hasPrefix(op + " ") }, "no selftest case for \(op)")
     }
