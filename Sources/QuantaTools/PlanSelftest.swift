@@ -60,29 +60,33 @@ public enum PlanSelftest {
       "quanta-plan-selftest-\(getpid())")
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
+    // Every preset and weight type with f16 caches, fused and not; then q8_0 caches, where both
+    // sides rotate q/k/v and the attention output (llama.cpp's rotation around quantized caches).
+    var cases: [(preset: SynthPreset, type: String, fusion: Bool, cache: KVCacheType)] = []
     for preset in presets {
-      for type in types {
-        for fusion in [true, false] {
-          let name =
-            "plan \(preset.architecture.rawValue)\(experts(preset)) \(type) on \(device.device)\(fusion ? "" : " (unfused)") vs cpu"
-          let start = ContinuousClock.now
-          do {
-            let failure = try check(
-              preset: preset, type: type, dir: dir, device: device, cpu: cpu, fusion: fusion)
-            let ms = (ContinuousClock.now - start).components
-            let t = String(format: "%.0f ms", Double(ms.seconds) * 1000 + Double(ms.attoseconds) * 1e-15)
-            if let failure {
-              result.failed += 1
-              log("FAIL \(name): \(failure)")
-            } else {
-              result.passed += 1
-              log("ok   \(name) (\(t))")
-            }
-          } catch {
-            result.failed += 1
-            log("FAIL \(name): \(error)")
-          }
+      for type in types { for fusion in [true, false] { cases.append((preset, type, fusion, .f16)) } }
+    }
+    for preset in presets { cases.append((preset, "Q4_0", true, .q8_0)) }
+    for (preset, type, fusion, cache) in cases {
+      let caches = cache == .f16 ? "" : " K/V \(cache) (rotated)"
+      let name =
+        "plan \(preset.architecture.rawValue)\(experts(preset)) \(type)\(caches) on \(device.device)\(fusion ? "" : " (unfused)") vs cpu"
+      let start = ContinuousClock.now
+      do {
+        let failure = try check(
+          preset: preset, type: type, dir: dir, device: device, cpu: cpu, fusion: fusion, cache: cache)
+        let ms = (ContinuousClock.now - start).components
+        let t = String(format: "%.0f ms", Double(ms.seconds) * 1000 + Double(ms.attoseconds) * 1e-15)
+        if let failure {
+          result.failed += 1
+          log("FAIL \(name): \(failure)")
+        } else {
+          result.passed += 1
+          log("ok   \(name) (\(t))")
         }
+      } catch {
+        result.failed += 1
+        log("FAIL \(name): \(error)")
       }
     }
     return result
@@ -92,7 +96,7 @@ public enum PlanSelftest {
   /// (every row's logits): each step's logits on both backends.
   static func check(
     preset: SynthPreset, type: String, dir: URL, device: any ComputeBackend, cpu: any ComputeBackend,
-    fusion: Bool
+    fusion: Bool, cache: KVCacheType = .f16
   ) throws -> String? {
     let path = dir.appendingPathComponent("\(preset.name)-\(type).gguf").path
     if !FileManager.default.fileExists(atPath: path) {
@@ -101,6 +105,8 @@ public enum PlanSelftest {
     }
     var options = ModelLoadOptions(contextLength: 64, batchSize: 512)
     options.fusion = fusion
+    options.keyCacheType = cache
+    options.valueCacheType = cache
     let file = try GGUFFile(path: path)
     // The reference dots f32 activations with the dequantized weights (the model's exact math): the
     // CPU's integer path quantizes activations per 256 values for k-quants, which on these random

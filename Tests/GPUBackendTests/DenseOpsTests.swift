@@ -87,7 +87,7 @@ struct DenseOpsTests {
       "quantize", "dequantize", "getRows", "matmul", "rmsNorm", "layerNorm", "rope", "softmax", "writeKV",
       "attention",
       "silu", "gelu", "swiglu", "geglu", "add", "mul", "scale", "softcap", "routeExperts", "matmulID",
-      "mixExperts",
+      "mixExperts", "hadamard", "rotated attention",
     ] {
       #expect(names.contains { $0.hasPrefix(op + " ") }, "no selftest case for \(op)")
     }

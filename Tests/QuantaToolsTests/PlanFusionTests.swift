@@ -105,7 +105,9 @@ final class RecordingVendorAPI: VendorAPI, @unchecked Sendable {
 /// fused kernels in place of the op chains they replace (llama and gemma3 layers).
 @Suite("GPU plan fusion (recording vendor, no GPU)")
 struct PlanFusionTests {
-  func decodeKernels(arch: String, preset: String, fusion: Bool) throws -> (
+  func decodeKernels(
+    arch: String, preset: String, fusion: Bool, cache: KVCacheType = .f16, rotation: Bool = true
+  ) throws -> (
     captured: [String], launchesAfter: [String], graphLaunches: Int, layers: Int
   ) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -121,6 +123,9 @@ struct PlanFusionTests {
     let gpu = try GPUBackend(device: .cuda(0), api: api, cache: KernelCache(directory: dir))
     var options = ModelLoadOptions(contextLength: 32, batchSize: 32)
     options.fusion = fusion
+    options.keyCacheType = cache
+    options.valueCacheType = cache
+    options.attentionRotation = rotation
     let model = try LanguageModel(file: try GGUFFile(path: path), backend: gpu, options: options)
     let session = try model.makeSession()
     api.reset()
@@ -172,6 +177,22 @@ struct PlanFusionTests {
     #expect(count("rope_norm_kv_f32") == r.layers)
     // q/k/v and gate/up share a mat-vec launch each.
     #expect(r.captured.filter { $0.hasPrefix("mul_mat_vec") }.count == 4 * r.layers + 1)
+  }
+
+  /// Quantized caches: llama.cpp's rotation is four Hadamard launches per layer (q, k, v, the
+  /// attention output) inside the step's graph, none with LLAMA_ATTN_ROT_DISABLE's option off;
+  /// the caches are written by their own kernels and read by attention_kv either way.
+  @Test func quantizedCachesRotateInsideTheGraph() throws {
+    for rotation in [true, false] {
+      let r = try decodeKernels(
+        arch: "llama", preset: "fusion-q4_0-\(rotation)", fusion: true, cache: .q4_0, rotation: rotation)
+      let count = { (name: String) in r.captured.filter { $0 == name }.count }
+      #expect(r.graphLaunches == 1 && r.launchesAfter.isEmpty)
+      #expect(count("hadamard_f32") == (rotation ? 4 * r.layers : 0), "\(r.captured)")
+      #expect(count("write_kv_q4_0") == 2 * r.layers)
+      #expect(count("attention_kv") == r.layers)
+      #expect(count("write_kv_f16") == 0)
+    }
   }
 
   @Test func withoutFusionEveryOpIsItsOwnKernel() throws {
