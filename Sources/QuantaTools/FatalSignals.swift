@@ -1,4 +1,5 @@
 import GGUF
+import QuantaFiles
 import Synchronization
 
 #if canImport(Glibc)

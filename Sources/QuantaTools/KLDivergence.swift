@@ -1,4 +1,5 @@
 import Foundation
+import QuantaFiles
 
 /// llama-perplexity's KL-divergence comparison. A base run saves the log-probabilities of every scored
 /// position (`--kl-divergence-base FILE`); a later run over the same text and `-c` — another device,

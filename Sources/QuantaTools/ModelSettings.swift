@@ -1,6 +1,7 @@
 import Foundation
 import GGUF
 import Quanta
+import QuantaDownload
 import QuantaLM
 
 /// The model flags shared by `run`, `perplexity` and `bench model`, with llama.cpp's defaults, and
@@ -29,6 +30,9 @@ public struct ModelSettings: Sendable, Equatable {
   /// GPU vendor library paths and kernel cache directory (the CLI fills them from QUANTA_*_LIB and
   /// QUANTA_CACHE); its matrixCores and dependentLaunches are replaced by the two flags above.
   public var gpuPaths = GPUConfiguration()
+  /// Where the default model is cached (the CLI fills it from QUANTA_CACHE / XDG_CACHE_HOME); nil:
+  /// `~/.cache/quanta`.
+  public var modelCache: URL?
   /// `-n`: tokens to generate; −1 = until end of generation (capped by the context).
   public var maxTokens = -1
   /// `-s`: −1 (llama.cpp's LLAMA_DEFAULT_SEED) picks a random seed.
@@ -189,7 +193,7 @@ public struct ModelSettings: Sendable, Equatable {
   /// The model file: `modelPath`, or the default model from the cache (downloaded when missing).
   public func resolveModelPath() async throws -> String {
     if let modelPath { return modelPath }
-    return try await DefaultModel.path()
+    return try await DefaultModel.path(cache: modelCache ?? ModelCache.directory(environment: [:]))
   }
 
   /// Resolves, opens and loads the model; returns it with the seconds the load took.

@@ -1,4 +1,5 @@
 import Foundation
+import QuantaFiles
 
 #if canImport(Glibc)
   import Glibc

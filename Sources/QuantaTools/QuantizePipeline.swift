@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import QuantaFiles
 
 #if canImport(Glibc)
   import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import GGML
 import GGUF
+import QuantaFiles
 import QuantaLM
 
 /// What `--type` asked for.

@@ -1,5 +1,6 @@
 import Foundation
 import GPUBackend
+import QuantaDownload
 import QuantaTools
 
 /// The one place the CLI reads environment variables into configuration (DESIGN.md principle 7: the
@@ -32,6 +33,7 @@ enum CLIEnvironment {
   {
     var settings = ModelSettings()
     settings.gpuPaths = gpuConfiguration(environment: environment)
+    settings.modelCache = ModelCache.directory(environment: environment)
     return settings
   }
 }

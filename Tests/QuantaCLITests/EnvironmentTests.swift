@@ -38,6 +38,9 @@ import Testing
     #expect(s.gpuPaths.libraries.hipRuntime == "/x/libamdhip64.so")
     #expect(s.registry() !== BackendRegistry.standard)
     #expect(CLIEnvironment.modelSettings(environment: [:]).registry() === BackendRegistry.standard)
+    #expect(CLIEnvironment.modelSettings(environment: ["QUANTA_CACHE": "/c"]).modelCache?.path == "/c")
+    #expect(
+      CLIEnvironment.modelSettings(environment: ["XDG_CACHE_HOME": "/x"]).modelCache?.path == "/x/quanta")
   }
 
   /// A library path passed in replaces the search: the error names exactly that path.

@@ -109,8 +109,8 @@ import Testing
 
   /// Compiled, not run (they need the network or a port): the default-model sample and `run()`.
   static func notRun() async throws {
-    let path = try await DefaultModel.path()  // downloads into ~/.cache/quanta/models once
-    let model = try await LanguageModel.load(path: path)
+    let cache = ModelCache.directory(environment: ProcessInfo.processInfo.environment)
+    let model = try await LanguageModel.loadDefault(cache: cache, device: .cpu)
     let server = try makeServer(model: model)
     try await server.run()
   }

@@ -75,7 +75,7 @@ import Testing
     // tokens, the long one the rest; then 16 per round.
     let firstChunk = 16 - short.count
     #expect(prefills.count == 1 + (long.count - firstChunk + 15) / 16)
-    // A round runs the prefill chunks, then the decoding slots' batch: between two chunks of the
+    // A round runs the prefill chunks and the decoding slots' tokens: between two chunks of the
     // long prompt the other slot took at most one step, and it decoded a token in every round after
     // its own prompt's chunk (8 of the 9 gaps), so the stream advanced while the prompt went in.
     for (a, b) in zip(prefills, prefills.dropFirst()) {
@@ -87,6 +87,11 @@ import Testing
     }
     #expect(decodedDuringPrompt.count >= 8)
     #expect(steps.filter { $0.slot != later.result.slot && !$0.prefill }.count >= 9)
+    // Those decode rows went through the same forward pass as a prompt chunk (one weight read per
+    // round), not a pass of their own.
+    let chunkPasses = Set(prefills.map { steps[$0].pass })
+    #expect(decodedDuringPrompt.filter { chunkPasses.contains($0.pass) }.count == decodedDuringPrompt.count)
+    #expect(Set(steps.map(\.pass)).count < steps.count)
     await scheduler.shutdown()
   }
 

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import QuantaDownload
+@testable import QuantaFiles
 @testable import QuantaTools
 
 #if canImport(Glibc)

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ZIPFoundation
 
+@testable import QuantaDownload
 @testable import QuantaTools
 
 /// sha256 by coreutils, an implementation independent of the one under test.

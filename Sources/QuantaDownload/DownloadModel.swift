@@ -1,5 +1,6 @@
 import Foundation
 import GGML
+import QuantaFiles
 import ZIPFoundation
 
 #if canImport(Glibc)
@@ -106,10 +107,12 @@ public enum DownloadEvent: Sendable, Equatable {
   case finished(path: String)
 }
 
-/// The model cache: `$QUANTA_CACHE`, else `$XDG_CACHE_HOME/quanta`, else `~/.cache/quanta`;
-/// models live in its `models/` folder.
+/// The model cache; models live in its `models/` folder.
 public enum ModelCache {
-  public static func directory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+  /// The cache directory the `quanta` CLI uses for `environment` (the caller passes it: this
+  /// library reads no environment): `$QUANTA_CACHE`, else `$XDG_CACHE_HOME/quanta`, else
+  /// `~/.cache/quanta`. An empty variable counts as unset.
+  public static func directory(environment: [String: String]) -> URL {
     if let c = environment["QUANTA_CACHE"], !c.isEmpty { return URL(fileURLWithPath: c) }
     let base =
       environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.cache")
@@ -347,7 +350,7 @@ extension SHA256 {
   /// The digest of a whole file, read in 4 MiB pieces.
   public static func hexDigest(ofFile path: String) throws -> String {
     guard let handle = FileHandle(forReadingAtPath: path) else {
-      throw QuantaToolError.io(path: path, operation: "open", errno: errno)
+      throw FileError.io(path: path, operation: "open", errno: errno)
     }
     defer { try? handle.close() }
     var hash = SHA256()

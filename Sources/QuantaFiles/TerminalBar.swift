@@ -2,18 +2,18 @@ import Foundation
 
 /// The pieces every progress display of the CLI shares (quantize, model download): the bar, the
 /// clock format, and the escape that redraws a line in place.
-enum TerminalBar {
+public enum TerminalBar {
   /// Carriage return + erase line: the next write replaces the bar.
-  static let eraseLine = "\r\u{1B}[2K"
+  public static let eraseLine = "\r\u{1B}[2K"
 
   /// `##########..........` for `fraction` (clamped to 0...1) over `width` cells.
-  static func bar(_ fraction: Double, width: Int = 30) -> String {
+  public static func bar(_ fraction: Double, width: Int = 30) -> String {
     let filled = Int(min(1, max(0, fraction)) * Double(width))
     return String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
   }
 
   /// `m:ss`, or `h:mm:ss` from an hour on.
-  static func clock(_ seconds: Double) -> String {
+  public static func clock(_ seconds: Double) -> String {
     let s = max(0, Int(seconds.rounded()))
     return s >= 3600
       ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)

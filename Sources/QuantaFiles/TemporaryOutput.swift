@@ -37,7 +37,7 @@ public final class TemporaryOutput: @unchecked Sendable {
       close(fd)
     }
     guard rename(temporaryPath, finalPath) == 0 else {
-      throw QuantaToolError.io(path: finalPath, operation: "rename \(temporaryPath) to", errno: errno)
+      throw FileError.io(path: finalPath, operation: "rename \(temporaryPath) to", errno: errno)
     }
     committed = true
     SignalCleanup.unregister(slot)
@@ -72,7 +72,7 @@ public final class TemporaryOutput: @unchecked Sendable {
 /// SIGPIPE in a server, is left as it was); the default comes back when the last file goes.
 ///
 /// SIGBUS (a memory-mapped model truncated underneath: `FatalSignals`) removes the files too.
-enum SignalCleanup {
+public enum SignalCleanup {
   /// Most temporary files alive at once (a download has its model and one wheel).
   static let capacity = 8
   static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGPIPE]
@@ -80,7 +80,7 @@ enum SignalCleanup {
   /// The paths the handlers unlink: C strings read by a handler, so only async-signal-safe reads.
   /// nonisolated(unsafe): slots are written under `lock`; a replaced string is leaked, never freed,
   /// so a handler running concurrently reads either the old or the new pointer, both valid.
-  nonisolated(unsafe) static let paths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
+  nonisolated(unsafe) public static let paths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
     let p = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
     p.initialize(repeating: nil, count: capacity)
     return p
@@ -90,7 +90,7 @@ enum SignalCleanup {
   nonisolated(unsafe) private static var installed: Set<Int32> = []
 
   /// Adds `path`; nil when the table is full (the file is then only removed by `discard`).
-  static func register(_ path: String) -> Int? {
+  public static func register(_ path: String) -> Int? {
     lock.lock()
     defer { lock.unlock() }
     _ = paths  // initialized before any handler can read it
@@ -107,7 +107,7 @@ enum SignalCleanup {
     return slot
   }
 
-  static func unregister(_ slot: Int?) {
+  public static func unregister(_ slot: Int?) {
     lock.lock()
     defer { lock.unlock() }
     guard let slot, paths[slot] != nil else { return }
@@ -126,7 +126,7 @@ enum SignalCleanup {
   }
 
   /// Unlinks every registered file. Async-signal-safe (unlink only).
-  static func unlinkAll() {
+  public static func unlinkAll() {
     for i in 0..<capacity {
       if let p = paths[i] { unlink(p) }
     }
@@ -176,5 +176,17 @@ extension sigaction {
       __sigaction_handler.sa_handler = nil
     #endif
     sa_flags = 0
+  }
+}
+
+/// A file operation that failed, with the C library's errno.
+public enum FileError: Error, Equatable, Sendable, CustomStringConvertible {
+  case io(path: String, operation: String, errno: Int32)
+
+  public var description: String {
+    switch self {
+    case .io(let path, let operation, let code):
+      return "\(operation) \(path): \(String(cString: strerror(code)))"
+    }
   }
 }
