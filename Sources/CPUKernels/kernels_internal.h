@@ -110,6 +110,10 @@ static inline void qk_set(qk_kernel_table *t, int type, qk_vec_dot_fn dot, qk_ti
 #ifndef QK_PF_DIST
 #define QK_PF_DIST 2048
 #endif
+// Mat-vec streams (see NAME##_tile): rows taken together, and the least distance in bytes between
+// their parts of the strip (a page: the hardware prefetchers follow sequential access per page).
+#define QK_MV_STREAMS 2
+#define QK_MV_STREAM_GAP 4096
 #define QK_NO_TAIL(rem, x, y) 0.0f
 #define QK_UNROLL _Pragma("clang loop unroll(full)")
 // QK_DEFINE_TILE_FIN is the general form: FINISH(ACC_T acc, int rem, const WBLK *x, const YBLK *y)
@@ -155,11 +159,28 @@ static inline void qk_set(qk_kernel_table *t, int type, qk_vec_dot_fn dot, qk_ti
   /* Row strips outer, columns inner: an MR-row weight strip stays in L1 while the columns (an L2- */  \
   /* sized panel) stream past it, so each weight byte comes from memory once per call. */              \
   /* Full tiles; full-height strips of 2 or 3 columns (batched decode of 2-3 sequences) as one */    \
-  /* narrower tile, other full-height strips one column at a time; the rest (mat-vec included, where */ \
-  /* one sequential row stream measured faster than MR interleaved ones) one dot at a time. Every path */ \
-  /* has compile-time trip counts, so accumulators stay in registers. */                                 \
+  /* narrower tile, other full-height strips one column at a time; the rest one dot at a time. A */    \
+  /* mat-vec (nc = 1) goes through NAME##_matvec. Every path has compile-time trip counts, so */         \
+  /* accumulators stay in registers. */                                                                  \
   ATTR static void NAME##_tile(int n, int nr, int nc, const void *x, size_t ldX, const void *y,          \
                                size_t ldY, float *s, size_t ldS) {                                       \
+    if (nc == 1 && (MR) >= QK_MV_STREAMS && (size_t)(nr / QK_MV_STREAMS) * ldX >= QK_MV_STREAM_GAP) {    \
+      /* Mat-vec: QK_MV_STREAMS rows at once, each from its own part of the strip (rows r, r + h, */      \
+      /* ..), so every part stays one sequential stream within its pages while the independent */        \
+      /* accumulator chains overlap (adjacent rows interleaved measured slower from memory than */      \
+      /* one row at a time; parts a page or more apart, faster). */                                      \
+      const int k_ = (MR) >= QK_MV_STREAMS ? QK_MV_STREAMS : 1; /* (the branch needs MR ≥ streams) */   \
+      const int h = nr / k_;                                                                             \
+      for (int r = 0; r < h; ++r) {                                                                      \
+        float t_[QK_MV_STREAMS];                                                                         \
+        NAME##_micro(n, k_, 1, (const char *)x + (size_t)r * ldX, ldX * (size_t)h, (const char *)y, 0,   \
+                     t_, 0);                                                                             \
+        QK_UNROLL for (int q_ = 0; q_ < k_; ++q_) s[r + q_ * h] = t_[q_];                                \
+      }                                                                                                  \
+      for (int r = h * k_; r < nr; ++r)                                                                  \
+        NAME##_micro(n, 1, 1, (const char *)x + (size_t)r * ldX, 0, (const char *)y, 0, s + r, 0);       \
+      return;                                                                                            \
+    }                                                                                                    \
     for (int r0 = 0; r0 < nr; r0 += (MR)) {                                                              \
       const int rr = nr - r0 < (MR) ? nr - r0 : (MR);                                                    \
       const char *xp = (const char *)x + (size_t)r0 * ldX;                                               \

@@ -191,6 +191,43 @@ import Testing
     }
   }
 
+  /// The tile kernels' mat-vec (one activation row: decode), which runs two rows at once from parts
+  /// of the strip at least a page (QK_MV_STREAM_GAP) apart and some types through a kernel of their
+  /// own (q4_K: four super-blocks at a time), against the model.
+  @Test("mat-vec tile equals ggml's x86 sums bit for bit", arguments: isas, laneTypes + [.q4_K])
+  func matVecTileEqualsGGML(isa: ISA, type: GGMLType) throws {
+    let table = try isa.table
+    let tile = try #require(qk_table_vec_dot_tile(table, Int32(type.rawValue)))
+    let act = dotType(type)
+    // Block counts below, at and past the 4-block groups, with and without a tail.
+    for blocks in [1, 3, 4, 5, 8, 9, 21] {
+      let k = blocks * type.blockSize
+      let rowBytes = try #require(type.byteCount(forElements: k))
+      // 7 rows: parts closer than a page (one row at a time); and enough rows for two parts a page
+      // apart plus a ragged last row or three.
+      for nr in [7, 2 * ((4096 + rowBytes - 1) / rowBytes) + 3] {
+        var w: [UInt8] = []
+        for r in 0..<nr { w += try type.quantize(sampleValues(count: k, seed: UInt64(700 + r % 50))) }
+        let y = try act.quantize(sampleValues(count: k, seed: UInt64(800 + blocks), blockSize: act.blockSize))
+        var out = [Float](repeating: .nan, count: nr)
+        w.withUnsafeBytes { wb in
+          y.withUnsafeBytes { yb in
+            out.withUnsafeMutableBufferPointer { s in
+              tile(
+                Int32(k), Int32(nr), 1, wb.baseAddress, rowBytes, yb.baseAddress, y.count, s.baseAddress, nr)
+            }
+          }
+        }
+        var mismatches: [String] = []
+        for r in 0..<nr {
+          let want = Self.model(type, Array(w[(r * rowBytes)..<((r + 1) * rowBytes)]), y, count: k)
+          if out[r].bitPattern != want.bitPattern { mismatches.append("row \(r): \(out[r]) vs \(want)") }
+        }
+        #expect(mismatches.isEmpty, "\(isa) \(type) k=\(k) rows=\(nr): \(mismatches.joined(separator: "; "))")
+      }
+    }
+  }
+
   /// q4_K's kernel for activation rows in full groups of four is ggml's repacked gemm.
   @Test("q4_K groups-of-4 tile equals ggml's gemm sums", arguments: isas)
   func q4KGroupTile(isa: ISA) throws {

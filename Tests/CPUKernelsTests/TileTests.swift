@@ -20,7 +20,10 @@ import Testing
     let act = dotType(type)
     // Dense rows get a ragged length too (the tail path); odd and even block counts (kernels that
     // step two blocks at a time end on a single-block tail or not).
-    let lengths = type.blockSize == 1 ? [5, 67] : [type.blockSize, 3 * type.blockSize, 4 * type.blockSize]
+    // 9 blocks: kernels that take four blocks at a time (q4_K's mat-vec) run two groups and a tail.
+    let lengths =
+      type.blockSize == 1
+      ? [5, 67] : [type.blockSize, 3 * type.blockSize, 4 * type.blockSize, 9 * type.blockSize]
     for k in lengths {
       let maxR = 9
       let maxC = 16
