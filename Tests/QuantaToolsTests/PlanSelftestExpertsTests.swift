@@ -20,6 +20,7 @@ import Testing
     #expect(presets.count == 2)
     let result = PlanSelftest.run(device: cpu, cpu: cpu, presets: presets) { lines.append($0) }
     #expect(result.failed == 0, "\(lines.filter { $0.hasPrefix("FAIL") })")
-    #expect(result.passed == 2 * 3 * 2)
+    // Three weight types × fused/unfused with f16 caches, plus one case with rotated q8_0 caches.
+    #expect(result.passed == 2 * (3 * 2 + 1))
   }
 }
