@@ -66,10 +66,7 @@ public enum PlanSelftest {
     for preset in presets {
       for type in types { for fusion in [true, false] { cases.append((preset, type, fusion, .f16)) } }
     }
-    // Q4_K_M weights for the expert shapes: with Q4_0 the Mixtral shape's router has a near-tie at
-    // decode step 7 that 8-bit activations flip on the CPU alone (NMSE 4.1e-3 there, 4.3e-3 on an
-    // H100), and with Q8_0 both shapes end just over 5e-4; PlanSelftestExpertsTests holds Q4_K_M.
-    for preset in presets { cases.append((preset, preset.expertCount > 0 ? "Q4_K_M" : "Q4_0", true, .q8_0)) }
+    for preset in presets { cases.append((preset, quantizedCacheWeights(preset), true, .q8_0)) }
     for (preset, type, fusion, cache) in cases {
       let caches = cache == .f16 ? "" : " K/V \(cache) (rotated)"
       let name =
@@ -93,6 +90,14 @@ public enum PlanSelftest {
       }
     }
     return result
+  }
+
+  /// The weight type of a preset's plan case with q8_0 caches. Q4_K_M for the expert shapes: with
+  /// Q4_0 the Mixtral shape's router has a near-tie at decode step 7 that 8-bit activations flip on
+  /// the CPU alone (NMSE 4.1e-3 there, 4.3e-3 on an H100), and with Q8_0 both shapes end just over
+  /// 5e-4 (PlanSelftestExpertsTests, PlanSelftestCacheTests).
+  static func quantizedCacheWeights(_ preset: SynthPreset) -> String {
+    preset.expertCount > 0 ? "Q4_K_M" : "Q4_0"
   }
 
   /// Prompt (a 21-token batch: the mat-mat path), then 10 decode steps, then a scored batch of 5

@@ -16,7 +16,8 @@ import Testing
     defer { try? FileManager.default.removeItem(at: dir) }
     for preset in PlanSelftest.presets {
       let failure = try PlanSelftest.check(
-        preset: preset, type: "Q4_0", dir: dir, device: cpu, cpu: cpu, fusion: true, cache: .q8_0)
+        preset: preset, type: PlanSelftest.quantizedCacheWeights(preset), dir: dir, device: cpu, cpu: cpu,
+        fusion: true, cache: .q8_0)
       #expect(failure == nil, "\(preset.name): \(failure ?? "")")
     }
   }
