@@ -11,7 +11,7 @@ if [ -z "$CXX" ]; then echo "gpu_kernels_emulate: no clang++" >&2; exit 1; fi
 K=Sources/GPUKernels/kernels
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 cat "$K/common.cuh" "$K/iq_tables.cuh" "$K/quants.cuh" "$K/kernels.cu" $(ls "$K"/*.cu | grep -v '/kernels.cu$' | sort) > "$tmp/kernels_common.inc"
-cp scripts/gpu_emulate/emu_prelude.h scripts/gpu_emulate/dense_test.cpp scripts/gpu_emulate/matmat_test.cpp "$tmp/"
+cp scripts/gpu_emulate/emu_prelude.h scripts/gpu_emulate/dense_test.cpp scripts/gpu_emulate/matmat_test.cpp scripts/gpu_emulate/sample_test.cpp "$tmp/"
 # The mat-mat tile geometry exactly as the host injects it: GPUMatMat.sourceDefines' #define lines, with
 # the values of the GPUMatMat.MatrixCore constants they name.
 MMQ_DEFS="$(python3 - Sources/GPUBackend/GPUMatMat.swift <<'PY'
@@ -30,6 +30,11 @@ for w in 32 64; do
   rc=0; "$tmp/emu$w" > "$tmp/out$w.txt" || rc=$?
   grep -v '^ok' "$tmp/out$w.txt" || true
   if [ "$rc" -ne 0 ]; then echo "gpu_kernels_emulate: failures at wave$w" >&2; exit 1; fi
+  # Device sampling (sample.cu) against a port of the host's sampler.
+  "$CXX" -std=c++20 -O1 -ffp-contract=off -DQK_WARP_SIZE=$w $MMQ_DEFS -w -o "$tmp/sample$w" "$tmp/sample_test.cpp" -lpthread
+  rc=0; "$tmp/sample$w" > "$tmp/sample$w.txt" || rc=$?
+  grep -v '^ok' "$tmp/sample$w.txt" || true
+  if [ "$rc" -ne 0 ]; then echo "gpu_kernels_emulate: sampling failures at wave$w" >&2; exit 1; fi
   for geo in "$MMQ_DEFS" "$MMQ_SMALL"; do
     "$CXX" -std=c++20 -O1 -ffp-contract=off -DQK_WARP_SIZE=$w $geo -w -o "$tmp/mm$w" "$tmp/matmat_test.cpp" -lpthread
     rc=0; "$tmp/mm$w" > "$tmp/mm$w.txt" || rc=$?
@@ -41,4 +46,4 @@ done
 bash scripts/gpu_emulate/matvec.sh
 # The mixture-of-experts kernels (moe.cu): routing, grouping, expert mat-vecs, mixing; wave32 and 64.
 bash scripts/gpu_emulate/moe.sh
-echo "gpu_kernels_emulate: dense, mat-mat (mul_mat_q), mat-vec and expert (moe) kernels match the references at wave32 and wave64 (CPU emulation)"
+echo "gpu_kernels_emulate: dense, sampling, mat-mat (mul_mat_q), mat-vec and expert (moe) kernels match the references at wave32 and wave64 (CPU emulation)"

@@ -12,6 +12,8 @@ final class GPUPreparedPlan: PreparedPlan {
   private let scratch: GPUBuffer?
   /// The argmax's per-CTA partial results and counters (zero-filled by allocate).
   private let argmaxScratch: GPUBuffer?
+  /// The sampling op's per-CTA candidates and counters (zero-filled by allocate).
+  private let sampleScratch: GPUBuffer?
   /// The expert matmuls' grouping of (token, slot) pairs per expert (the largest one's size).
   private let expertScratch: GPUBuffer?
   /// The ids whose grouping `expertScratch` holds, while an encoding runs (gate, up and down of a
@@ -55,6 +57,15 @@ final class GPUPreparedPlan: PreparedPlan {
       argmaxRows > 0
       ? try gpu.gpuBuffer(
         gpu.allocate(byteCount: ArgmaxGeometry.scratchBytes(rows: argmaxRows)), "plan argmax scratch") : nil
+    let sampleBytes = plan.steps.reduce(0) { r, step in
+      if case .sample(let logits, _, let out) = step.op {
+        return max(r, SampleGeometry.scratchBytes(rows: out.count, n: logits.shape.last ?? 0))
+      }
+      return r
+    }
+    sampleScratch =
+      sampleBytes > 0
+      ? try gpu.gpuBuffer(gpu.allocate(byteCount: sampleBytes), "plan sampling scratch") : nil
     staging = .allocate(capacity: max(plan.inputs.count, 1))
     staging.initialize(repeating: 0)
   }
@@ -240,6 +251,10 @@ final class GPUPreparedPlan: PreparedPlan {
     case .mixExperts(let x, let w, let out): try g.mixExperts(x, weights: w, into: out)
     case .argmax(let logits, let out):
       try g.argmax(logits, into: pointer(out), rows: out.count, scratch: argmaxScratch?.pointer ?? .null)
+    case .sample(let logits, let records, let out):
+      try g.sample(
+        logits, records: records, into: pointer(out), rows: out.count,
+        scratch: sampleScratch?.pointer ?? .null)
     }
   }
 
@@ -256,6 +271,9 @@ final class GPUPreparedPlan: PreparedPlan {
 }
 
 extension GPUBackend {
+  /// Plans run `.sample` here (sample.cu): a step returns the sampled ids, not the logits.
+  public var samplesOnDevice: Bool { true }
+
   public func prepare(_ plan: ForwardPlan, options: PlanOptions) throws -> any PreparedPlan {
     try GPUPreparedPlan(plan, gpu: self, options: options)
   }
@@ -280,6 +298,59 @@ extension GPUBackend {
     args.append(values.advanced(by: 4 * rows * ArgmaxGeometry.maxParts))
     args.append(counters)
     try launch("argmax_f32", grid: (parts, rows, 1), block: (ArgmaxGeometry.threads, 1, 1), args)
+  }
+}
+
+extension GPUBackend {
+  /// One sampled id per row of f32 `logits` `[rows, n]` → `rows` Int32 at `out`, each row by its
+  /// `DeviceSampling` record in `records` (sample.cu). `scratch`: `SampleGeometry.scratchBytes`,
+  /// zero-filled when allocated; each launch leaves its counters at zero again.
+  func sample(
+    _ logits: Tensor, records: IndexTensor, into out: DevicePointer, rows: Int, scratch: DevicePointer
+  )
+    throws
+  {
+    let n = logits.shape.last ?? 0
+    guard rows > 0, n > 0 else { return }
+    guard n <= SampleGeometry.maxVocabulary, logits.dtype == .f32, logits.isContiguous else {
+      throw QuantaError.unsupported(
+        op: "sampling rows of \(n) values", type: "\(logits.dtype)", device: device)
+    }
+    guard records.count >= rows * DeviceSampling.recordWords, logits.count >= rows * n else {
+      throw QuantaError.shapeMismatch(
+        op: "sample", expected: "\(rows) rows of \(n) logits and \(DeviceSampling.recordWords)-word records",
+        actual: [logits.count, records.count])
+    }
+    let parts = SampleGeometry.parts(n)
+    var args = KernelArguments()
+    args.append(try ptr(logits, "sample"))
+    args.append(try ptr(records, "sample"))
+    args.append(out)
+    args.append(Int64(n))
+    let stats = scratch.advanced(by: SampleGeometry.counterBytes(rows: rows))
+    args.append(stats)
+    args.append(stats.advanced(by: SampleGeometry.statBytes * rows * parts))
+    args.append(scratch)
+    try launch("sample_f32", grid: (parts, rows, 1), block: (SampleGeometry.threads, 1, 1), args)
+  }
+}
+
+/// Launch geometry of `sample_f32` (sample.cu: SAMPLE_THREADS, SAMPLE_SLICE, SAMPLE_MAX_PARTS): a row
+/// is split into CTAs of `slice` logits each.
+enum SampleGeometry {
+  static let threads = 256
+  /// Logits per CTA: their 64-bit keys fill 32 KB of shared memory.
+  static let slice = 4096
+  static let maxParts = 256
+  static var maxVocabulary: Int { slice * maxParts }
+  static func parts(_ n: Int) -> Int { max(1, (n + slice - 1) / slice) }
+  /// `sample_part`: a float, an Int32 and a double.
+  static let statBytes = 16
+  /// A UInt32 counter per row, padded to 16 bytes.
+  static func counterBytes(rows: Int) -> Int { (4 * rows + 15) / 16 * 16 }
+  /// Counters, then per (row, part) the stats, then `DeviceSampling.maxCandidates` UInt64 keys.
+  static func scratchBytes(rows: Int, n: Int) -> Int {
+    counterBytes(rows: rows) + rows * parts(n) * (statBytes + 8 * DeviceSampling.maxCandidates)
   }
 }
 
@@ -581,5 +652,5 @@ enum GPUPlanGeometry {
   static let rowMaxValues = 4 * rowThreads * 8
   static let elementThreads = 256
   static let ropeThreads = 128
-  static let kernels = ["fused_norm_add_norm_q8_1", "rope_norm_kv_f32", "glu_q8_1"]
+  static let kernels = ["fused_norm_add_norm_q8_1", "rope_norm_kv_f32", "glu_q8_1", "sample_f32"]
 }

@@ -155,11 +155,16 @@ public protocol ComputeBackend: AnyObject, Sendable {
   /// `any ComputeBackend` reach a backend's own implementation; the default runs each op through
   /// the one-op entry points, see ForwardPlan.swift).
   func prepare(_ plan: ForwardPlan, options: PlanOptions) throws -> any PreparedPlan
+
+  /// Whether plans on this backend run `.sample` (sampling where the logits are: a GPU); the CPU
+  /// samples on the host from its logits.
+  var samplesOnDevice: Bool { get }
 }
 
 // Defaults: every op is "unsupported" until a backend implements it.
 extension ComputeBackend {
   public var availableMemory: Int? { nil }
+  public var samplesOnDevice: Bool { false }
   func unsupported(_ op: String, _ type: String) -> QuantaError {
     .unsupported(op: op, type: type, device: device)
   }

@@ -49,6 +49,11 @@ public enum PlanOp: Sendable {
   /// The index of the largest value of each row of `logits` `[rows, n]` (the first one on ties) →
   /// `out` (`rows` values): greedy sampling on the device.
   case argmax(logits: Tensor, out: IndexTensor)
+  /// One sampled token id per row of `logits` `[rows, n]` → `out` (`rows` values), each row by its
+  /// `DeviceSampling` record in `records` (`rows · DeviceSampling.recordWords` values: the options,
+  /// the penalty window and the uniform the host drew). An id of −1 gives the row back to the host
+  /// (`DeviceSampling`). GPU backends only (`ComputeBackend.samplesOnDevice`).
+  case sample(logits: Tensor, records: IndexTensor, out: IndexTensor)
   /// `cap · tanh(x / cap)` element-wise (gemma 2's final logit soft-capping); `out` may be `x`.
   case softcap(x: Tensor, cap: Float, out: Tensor)
   /// Each `block` consecutive values times the orthonormal Walsh–Hadamard matrix (`out` may be `x`):
@@ -209,6 +214,8 @@ public final class DirectPlan: PreparedPlan {
     case .matmulID(let x, let w, let ids, let options, let out):
       try b.matmulID(x, weights: w, ids: ids, options: options, into: out)
     case .mixExperts(let x, let w, let out): try b.mixExperts(x, weights: w, into: out)
+    case .sample:
+      throw QuantaError.unsupported(op: "plan sampling (the host samples)", type: "f32", device: b.device)
     case .argmax(let logits, let out):
       let n = logits.shape.last ?? 0
       var ids = [Int32](repeating: 0, count: out.count)
@@ -230,4 +237,28 @@ public final class DirectPlan: PreparedPlan {
       try ids.withUnsafeBytes { try b.copy($0, to: out.buffer, at: out.byteOffset) }
     }
   }
+}
+
+/// The record a `.sample` plan op reads per row, in Int32 words (floats as their bits), and what the
+/// device's sampling covers: sample.cu's SAMPLE_* and SP_* defines are these numbers (a test checks).
+///
+/// The device runs the host sampler's chain (Sampler.swift) for repeat / frequency / presence
+/// penalties over at most `windowCapacity` tokens, top-k up to `maxCandidates`, top-p and min-p
+/// (their prefix found within the best `maxCandidates` tokens), temperature and the draw from the
+/// uniform in the record, or greedy. Where a row's top-p / min-p prefix is longer than
+/// `maxCandidates`, or nothing truncates, the row's id is −1 and the host samples that row from the
+/// logits with the same uniform.
+public enum DeviceSampling {
+  /// Header words (the window's ids follow).
+  public static let headerWords = 12
+  /// The most penalty-window tokens a record holds.
+  public static let windowCapacity = 256
+  /// The most candidates a row keeps on the device (top-k's limit).
+  public static let maxCandidates = 256
+  public static var recordWords: Int { headerWords + windowCapacity }
+  /// Header word offsets: top-k (Int32), top-p, min-p, log(min-p), temperature, repeat, frequency
+  /// and presence penalties (Float bits), the window's count (Int32), the uniform (Double bits, low
+  /// word first, two words).
+  public static let topK = 0, topP = 1, minP = 2, logMinP = 3, temperature = 4, repeatPenalty = 5
+  public static let frequencyPenalty = 6, presencePenalty = 7, windowCount = 8, uniform = 9
 }

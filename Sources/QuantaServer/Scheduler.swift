@@ -410,6 +410,14 @@ public final class Scheduler: Sendable {
       if decoding.allSatisfy({ $0.slot.work!.greedy }) {
         let next = try decoder.decodeGreedy(sessions, tokens: tokens)
         for (d, id) in zip(decoding, next) { d.slot.work!.nextFromDevice = id }
+      } else if decoding.allSatisfy({ $0.slot.work!.greedy || $0.slot.work!.deviceSampling }) {
+        // Every row's chain runs on the device (a greedy one as temperature 0): only ids come back.
+        var samplers = decoding.map { $0.slot.work!.sampler }
+        let next = try decoder.decodeSampled(sessions, tokens: tokens, samplers: &samplers)
+        for (i, d) in decoding.enumerated() {
+          d.slot.work!.sampler = samplers[i]
+          d.slot.work!.nextFromDevice = next[i]
+        }
       } else {
         try decoder.decode(sessions, tokens: tokens)
         for d in decoding { d.slot.work!.nextFromDevice = nil }
@@ -488,6 +496,8 @@ public final class Scheduler: Sendable {
     guard var w = slot.work else { return }
     if w.greedy {
       w.nextFromDevice = try slot.session.evaluateGreedy(token: id)
+    } else if w.deviceSampling {
+      w.nextFromDevice = try slot.session.evaluateSampled(token: id, sampler: &w.sampler)
     } else {
       try slot.session.evaluate(token: id)
       w.nextFromDevice = nil
@@ -707,6 +717,9 @@ struct Work {
   let limit: Int
   /// Greedy decoding takes the argmax where the model runs; the next id comes back from the step.
   let greedy: Bool
+  /// Other chains the device holds run there too (`Session.evaluateSampled`); the sampler still
+  /// owns the generator and the penalty window.
+  let deviceSampling: Bool
   var nextFromDevice: Int32?
   var stoppedByString = false
   /// With `topLogprobs`: the sampled tokens whose text has not been sent yet.
@@ -726,6 +739,9 @@ struct Work {
     limit = r.maxTokens ?? Int.max
     // Log-probabilities need the logits on the host, which the device argmax does not bring back.
     greedy = r.sampling.isGreedy && r.topLogprobs == nil
+    deviceSampling =
+      !greedy && r.topLogprobs == nil && model.backend.samplesOnDevice
+      && sampler.runsOnDevice(vocabularySize: model.config.vocabularySize)
   }
 }
 

@@ -37,6 +37,12 @@ struct Selftest: ParsableCommand {
       print("plans: \(result.passed) passed, \(result.failed) failed")
       passed += result.passed
       failed += result.failed
+      if gpu.samplesOnDevice {
+        let sampling = SamplingSelftest.run(device: gpu) { print($0) }
+        print("sampling: \(sampling.passed) passed, \(sampling.failed) failed")
+        passed += sampling.passed
+        failed += sampling.failed
+      }
     }
     print("total: \(passed) passed, \(failed) failed")
     if failed > 0 || passed == 0 { throw ExitCode.failure }

@@ -21,13 +21,16 @@ final class RecordingVendorAPI: VendorAPI, @unchecked Sendable {
   private var _launches: [String] = []
   private var _captured: [String] = []
   private var _graphLaunches = 0
+  private var _hostCopies: [Int] = []
 
   var launches: [String] { lock.withLock { _launches } }
   var captured: [String] { lock.withLock { _captured } }
   var graphLaunches: Int { lock.withLock { _graphLaunches } }
+  /// Bytes of each device-to-host copy.
+  var hostCopies: [Int] { lock.withLock { _hostCopies } }
   func reset() {
     lock.withLock {
-      _launches = []; _captured = []; _graphLaunches = 0
+      _launches = []; _captured = []; _graphLaunches = 0; _hostCopies = []
     }
   }
 
@@ -57,7 +60,10 @@ final class RecordingVendorAPI: VendorAPI, @unchecked Sendable {
   {}
   func copyToHost(_ dst: UnsafeMutableRawPointer, from src: DevicePointer, bytes: Int, stream: VendorHandle)
     throws(GPUError)
-  { dst.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
+  {
+    lock.withLock { _hostCopies.append(bytes) }
+    dst.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+  }
   func copyOnDevice(_ dst: DevicePointer, from src: DevicePointer, bytes: Int, stream: VendorHandle)
     throws(GPUError)
   {}

@@ -69,6 +69,8 @@ static int ggml_cuda_dp4a(int a, int b, int c) {
 }
 static float qk_mul_rn(float a, float b) { volatile float r = a * b; return r; }
 static float qk_add_rn(float a, float b) { volatile float r = a + b; return r; }
+static float qk_div_rn(float a, float b) { volatile float r = a / b; return r; }
+static double qk_u64_as_double(u64 v) { double d; memcpy(&d, &v, 8); return d; }
 static float qk_int_as_float(u32 v) { float f; memcpy(&f, &v, 4); return f; }
 static u32 qk_float_as_uint(float v) { u32 u; memcpy(&u, &v, 4); return u; }
 using std::min; using std::max;

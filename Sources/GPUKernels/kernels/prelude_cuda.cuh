@@ -37,6 +37,8 @@ QK_DEVICE int ggml_cuda_dp4a(int a, int b, int c) {
 // Uncontracted float ops: dequantization must equal the CPU reference bit for bit.
 QK_DEVICE float qk_mul_rn(float a, float b) { return __fmul_rn(a, b); }
 QK_DEVICE float qk_add_rn(float a, float b) { return __fadd_rn(a, b); }
+QK_DEVICE float qk_div_rn(float a, float b) { return __fdiv_rn(a, b); }
+QK_DEVICE double qk_u64_as_double(u64 v) { return __longlong_as_double((long long)v); }
 QK_DEVICE float qk_int_as_float(u32 v) { return __int_as_float((int)v); }
 QK_DEVICE u32 qk_float_as_uint(float v) { return (u32)__float_as_int(v); }
 

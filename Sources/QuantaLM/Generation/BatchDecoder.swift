@@ -19,12 +19,16 @@ public final class BatchDecoder {
   private let transformer: Transformer
   private let buffers: ActivationBuffers
   private let logits: Tensor  // (maxBatch, vocab)
-  private let sampled: IndexTensor  // maxBatch argmax ids
+  private let sampled: IndexTensor  // maxBatch argmax or sampled ids
   private var hostLogits: [Float]
   private var inputScratch: [Int32] = []
+  /// Host staging of the rows' `DeviceSampling` records.
+  private var records: [Int32] = []
+  /// What a step brings back: every row's logits, the argmax ids, or the sampled ids.
+  private enum Mode { case logits, greedy, sampled }
   private struct Entry {
     var sessions: [Session]
-    var greedy: Bool
+    var mode: Mode
     var prepared: any PreparedPlan
     var lastUse: Int
   }
@@ -65,7 +69,7 @@ public final class BatchDecoder {
   ///   (another model's session), `QuantaError.invalidBuffer` (a session twice),
   ///   `ModelError.invalidToken`, `ModelError.contextFull`, or the backend's error.
   public func decode(_ sessions: [Session], tokens: [Int32]) throws {
-    try run(sessions, tokens: tokens, greedy: false)
+    try run(sessions, tokens: tokens, mode: .logits)
     try copyLogits(into: sessions)
     for (i, s) in sessions.enumerated() { s.appendDecoded(tokens[i]) }
   }
@@ -79,12 +83,75 @@ public final class BatchDecoder {
   /// - Returns: The most likely next token of each session, in order.
   /// - Throws: What `decode(_:tokens:)` throws.
   public func decodeGreedy(_ sessions: [Session], tokens: [Int32]) throws -> [Int32] {
-    try run(sessions, tokens: tokens, greedy: true)
-    var ids = [Int32](repeating: 0, count: sessions.count)
+    try run(sessions, tokens: tokens, mode: .greedy)
+    let ids = try sampledIDs(sessions.count)
+    for (i, s) in sessions.enumerated() { s.appendDecoded(tokens[i]) }
+    return ids
+  }
+
+  /// The same, returning each row's next token as its sampler picks it (`samplers[i]` for
+  /// `sessions[i]`, each with its own options and uniform): on a GPU the chains run there
+  /// (`PlanOp.sample`) and only the ids come back, as `Session.evaluateSampled` does for one
+  /// session. Rows the device cannot sample (`Sampler.runsOnDevice`, a window past its capacity, a
+  /// row it gives back) are sampled on the host from their logits, with the same uniform.
+  ///
+  /// - Parameters:
+  ///   - sessions: As for `decode(_:tokens:)`.
+  ///   - tokens: One token id per session (each `accept`ed into its sampler).
+  ///   - samplers: One sampler per session; each advances one draw.
+  /// - Returns: The next token of each session, in order.
+  /// - Throws: What `decode(_:tokens:)` throws, and `QuantaError.shapeMismatch` for a sampler count
+  ///   other than the sessions'.
+  public func decodeSampled(_ sessions: [Session], tokens: [Int32], samplers: inout [Sampler]) throws
+    -> [Int32]
+  {
+    guard samplers.count == sessions.count else {
+      throw QuantaError.shapeMismatch(
+        op: "BatchDecoder.decodeSampled", expected: "one sampler per session",
+        actual: [sessions.count, samplers.count])
+    }
+    let n = sessions.count
+    let vocab = transformer.config.vocabularySize
+    guard transformer.backend.samplesOnDevice else {
+      try decode(sessions, tokens: tokens)
+      return (0..<n).map { i in sessions[i].withLastLogits { samplers[i].sample($0) } }
+    }
+    let words = DeviceSampling.recordWords
+    if records.count < n * words { records = [Int32](repeating: 0, count: n * words) }
+    // Per row: the uniform its record carries, or nil when the host samples the row.
+    var uniforms: [Double?] = []
+    for i in 0..<n {
+      let u: Double? = records.withUnsafeMutableBufferPointer { all in
+        let row = UnsafeMutableBufferPointer(rebasing: all[(i * words)..<((i + 1) * words)])
+        guard samplers[i].runsOnDevice(vocabularySize: vocab), let u = samplers[i].fillDeviceRecord(row)
+        else {
+          // A greedy record keeps the row's launch valid; the host samples it below.
+          for j in row.indices { row[j] = 0 }
+          return nil
+        }
+        return u
+      }
+      uniforms.append(u)
+    }
+    try run(sessions, tokens: tokens, mode: .sampled)
+    var ids = try sampledIDs(n)
+    if zip(ids, uniforms).contains(where: { $0 < 0 || $1 == nil }) {
+      try copyLogits(into: sessions)
+      for i in 0..<n where ids[i] < 0 || uniforms[i] == nil {
+        ids[i] = sessions[i].withLastLogits { raw in
+          uniforms[i].map { samplers[i].sample(raw, uniform: $0) } ?? samplers[i].sample(raw)
+        }
+      }
+    }
+    for (i, s) in sessions.enumerated() { s.appendDecoded(tokens[i]) }
+    return ids
+  }
+
+  private func sampledIDs(_ n: Int) throws -> [Int32] {
+    var ids = [Int32](repeating: 0, count: n)
     try ids.withUnsafeMutableBytes {
       try transformer.backend.copy(sampled.buffer, at: sampled.byteOffset, to: $0)
     }
-    for (i, s) in sessions.enumerated() { s.appendDecoded(tokens[i]) }
     return ids
   }
 
@@ -174,12 +241,12 @@ public final class BatchDecoder {
     }
   }
 
-  private func run(_ sessions: [Session], tokens: [Int32], greedy: Bool) throws {
+  private func run(_ sessions: [Session], tokens: [Int32], mode: Mode) throws {
     try check(sessions, tokens: tokens)
     let n = sessions.count
     uses += 1
     let prepared: any PreparedPlan
-    if let i = plans.firstIndex(where: { $0.greedy == greedy && Self.same($0.sessions, sessions) }) {
+    if let i = plans.firstIndex(where: { $0.mode == mode && Self.same($0.sessions, sessions) }) {
       plans[i].lastUse = uses
       prepared = plans[i].prepared
     } else {
@@ -188,14 +255,18 @@ public final class BatchDecoder {
       {
         plans.remove(at: oldest)
       }
-      prepared = try record(sessions, greedy: greedy)
-      plans.append(Entry(sessions: sessions, greedy: greedy, prepared: prepared, lastUse: uses))
+      prepared = try record(sessions, mode: mode)
+      plans.append(Entry(sessions: sessions, mode: mode, prepared: prepared, lastUse: uses))
     }
-    if inputScratch.count != 2 * n { inputScratch = [Int32](repeating: 0, count: 2 * n) }
+    let recordWords = mode == .sampled ? n * DeviceSampling.recordWords : 0
+    if inputScratch.count != 2 * n + recordWords {
+      inputScratch = [Int32](repeating: 0, count: 2 * n + recordWords)
+    }
     for (i, s) in sessions.enumerated() {
       inputScratch[i] = tokens[i]
       inputScratch[n + i] = Int32(s.position)
     }
+    for i in 0..<recordWords { inputScratch[2 * n + i] = records[i] }
     try inputScratch.withUnsafeBufferPointer { try prepared.execute(inputs: $0) }
   }
 
@@ -227,11 +298,13 @@ public final class BatchDecoder {
   }
 
   /// Records the pass of one token per session (row `i` → `sessions[i]`'s cache) and prepares it.
-  private func record(_ sessions: [Session], greedy: Bool) throws -> any PreparedPlan {
+  private func record(_ sessions: [Session], mode: Mode) throws -> any PreparedPlan {
     let n = sessions.count
     let backend = transformer.backend
     let c = transformer.config
-    let block = try IndexTensor(buffer: backend.allocate(byteCount: 8 * n), count: 2 * n)
+    // Ids, positions, and when sampling the rows' records.
+    let words = 2 * n + (mode == .sampled ? n * DeviceSampling.recordWords : 0)
+    let block = try IndexTensor(buffer: backend.allocate(byteCount: 4 * words), count: words)
     let recorder = PlanRecorder(inputs: block)
     let context = ForwardContext(
       backend: backend, config: c, matmulOptions: model.options.matmul, recorder: recorder)
@@ -241,7 +314,14 @@ public final class BatchDecoder {
       batch: batch, activations: a, lastRowOnly: nil, caches: sessions.map(\.cache), context: context)
     let rows = try logits.rows(0..<n)
     try transformer.logits(hidden, into: rows, context: context)
-    if greedy { recorder.append(.argmax(logits: rows, out: try sampled.slice(0..<n)), .sampling) }
+    switch mode {
+    case .logits: break
+    case .greedy: recorder.append(.argmax(logits: rows, out: try sampled.slice(0..<n)), .sampling)
+    case .sampled:
+      recorder.append(
+        .sample(logits: rows, records: try block.slice((2 * n)..<words), out: try sampled.slice(0..<n)),
+        .sampling)
+    }
     return try backend.prepare(
       recorder.plan, options: PlanOptions(replayed: model.options.deviceGraphs, fusion: model.options.fusion))
   }

@@ -188,8 +188,12 @@ extension Session {
     var filter = StopStringFilter(options.stopStrings)
     let limit = options.maxTokens < 0 ? Int.max : options.maxTokens
     var reason = StopReason.maxTokens
-    // Greedy decoding samples on the device: only the next id comes back from a step.
+    // Greedy decoding takes the argmax on the device: only the next id comes back from a step.
     let greedy = sampling.isGreedy
+    // Other chains the device holds sample there too (GPU sessions): again only the id comes back.
+    let sampleWhereModelRuns =
+      transformer.backend.samplesOnDevice
+      && sampler.runsOnDevice(vocabularySize: transformer.config.vocabularySize)
     var nextFromDevice: Int32?
     generation: while summary.generatedTokens < limit {
       if isCancelled() {
@@ -221,6 +225,8 @@ extension Session {
       }
       if greedy {
         nextFromDevice = try evaluateGreedy(token: id)
+      } else if sampleWhereModelRuns {
+        nextFromDevice = try evaluateSampled(token: id, sampler: &sampler)
       } else {
         try evaluate(token: id)
       }

@@ -32,6 +32,10 @@ public final class Session {
   private var decodePlan: (any PreparedPlan)?
   /// The decode plan with the argmax of the logits on the device (greedy decoding).
   private var greedyPlan: (any PreparedPlan)?
+  /// The decode plan with the sampler's chain on the device (`PlanOp.sample`).
+  private var samplingPlan: (any PreparedPlan)?
+  /// Host staging of a sampling step's `DeviceSampling` record.
+  private var record: [Int32] = []
   private var sampled: IndexTensor?
   /// Prompt-batch plans by shape; dropped when the activation buffers grow.
   private var batchPlans: [BatchPlanKey: BatchPlan] = [:]
@@ -147,6 +151,53 @@ public final class Session {
     return next
   }
 
+  /// Appends one token and returns the next one as `sampler` picks it from that token's logits,
+  /// computed where the model runs when it can (`ComputeBackend.samplesOnDevice` and
+  /// `Sampler.runsOnDevice`): the sampler's uniform goes up with the step's inputs and only the id
+  /// comes back. Otherwise, and for a row the device gives back (`DeviceSampling`), the logits come
+  /// to the host and `sampler` picks there, with the same uniform: the ids are the host sampler's
+  /// either way (up to `DeviceSampling`'s float boundaries). `withLastLogits` is updated only when
+  /// the logits came to the host.
+  ///
+  /// - Parameters:
+  ///   - id: The token id to append (the caller has `accept`ed it into `sampler`).
+  ///   - sampler: The generation's sampler (its generator advances one draw).
+  /// - Returns: The next token.
+  /// - Throws: `ModelError.invalidToken`, `ModelError.contextFull`, or the backend's error.
+  public func evaluateSampled(token id: Int32, sampler: inout Sampler) throws -> Int32 {
+    let vocab = transformer.config.vocabularySize
+    guard id >= 0, Int(id) < vocab else { throw ModelError.invalidToken(id: id, vocabularySize: vocab) }
+    guard tokens.count < cache.capacity else { throw ModelError.contextFull(limit: cache.capacity) }
+    let backend = transformer.backend
+    if record.count != DeviceSampling.recordWords {
+      record = [Int32](repeating: 0, count: DeviceSampling.recordWords)
+    }
+    guard backend.samplesOnDevice, sampler.runsOnDevice(vocabularySize: vocab),
+      let uniform = record.withUnsafeMutableBufferPointer({ sampler.fillDeviceRecord($0) })
+    else {
+      try decodeStep(id)
+      return withLastLogits { sampler.sample($0) }
+    }
+    if sampled == nil { sampled = try IndexTensor(buffer: backend.allocate(byteCount: 4), count: 1) }
+    if samplingPlan == nil {
+      samplingPlan = try makePlan(
+        rows: 1, activations: single, lastRowOnly: nil, logits: true, replayed: true, sample: sampled
+      ).prepared
+    }
+    try run(samplingPlan!, ids: [id], start: tokens.count, record: record)
+    var next: Int32 = 0
+    try timed(.logitsCopy) {
+      try withUnsafeMutableBytes(of: &next) {
+        try backend.copy(sampled!.buffer, at: sampled!.byteOffset, to: $0)
+      }
+    }
+    tokens.append(id)
+    guard next < 0 else { return next }
+    // The device gave the row back: the host samples it at the same uniform.
+    try copyLogits(logitsRow)
+    return withLastLogits { sampler.sample($0, uniform: uniform) }
+  }
+
   /// Appends `tokens` and calls `body(i, logits)` with the logits of every one of them, in order
   /// (perplexity). Logits are computed `logitsChunk` rows at a time, never all at once.
   ///
@@ -185,10 +236,12 @@ public final class Session {
   /// into `logitsRow` when `logits`), and prepares it on the backend.
   private func makePlan(
     rows n: Int, activations a: Activations, lastRowOnly: Activations?, logits: Bool, replayed: Bool,
-    argmax: IndexTensor? = nil
+    argmax: IndexTensor? = nil, sample: IndexTensor? = nil
   ) throws -> BatchPlan {
     let backend = transformer.backend
-    let block = try IndexTensor(buffer: backend.allocate(byteCount: 8 * n), count: 2 * n)
+    // Ids, positions, and with `sample` the rows' sampling records.
+    let words = 2 * n + (sample == nil ? 0 : n * DeviceSampling.recordWords)
+    let block = try IndexTensor(buffer: backend.allocate(byteCount: 4 * words), count: words)
     let recorder = PlanRecorder(inputs: block)
     let c = ForwardContext(
       backend: backend, config: transformer.config, matmulOptions: model.options.matmul, recorder: recorder)
@@ -197,6 +250,10 @@ public final class Session {
       batch: batch, activations: a, lastRowOnly: lastRowOnly, caches: [cache], context: c)
     if logits { try transformer.logits(hidden, into: logitsRow, context: c) }
     if let argmax { recorder.append(.argmax(logits: logitsRow, out: argmax), .sampling) }
+    if let sample {
+      let records = try block.slice((2 * n)..<words)
+      recorder.append(.sample(logits: logitsRow, records: records, out: sample), .sampling)
+    }
     let prepared = try backend.prepare(
       recorder.plan,
       options: PlanOptions(replayed: replayed && model.options.deviceGraphs, fusion: model.options.fusion))
@@ -204,13 +261,17 @@ public final class Session {
   }
 
   /// Runs `plan` for `ids` at positions `start...`: one graph launch on a GPU, unless profiling.
-  private func run(_ plan: any PreparedPlan, ids: ArraySlice<Int32>, start: Int) throws {
+  private func run(_ plan: any PreparedPlan, ids: ArraySlice<Int32>, start: Int, record: [Int32] = []) throws
+  {
     let n = ids.count
-    if inputScratch.count != 2 * n { inputScratch = [Int32](repeating: 0, count: 2 * n) }
+    if inputScratch.count != 2 * n + record.count {
+      inputScratch = [Int32](repeating: 0, count: 2 * n + record.count)
+    }
     for (i, id) in ids.enumerated() {
       inputScratch[i] = id
       inputScratch[n + i] = Int32(start + i)
     }
+    for (i, w) in record.enumerated() { inputScratch[2 * n + i] = w }
     try inputScratch.withUnsafeBufferPointer { inputs in
       guard let profile else { return try plan.execute(inputs: inputs) }
       for (tag, seconds) in try plan.executeTimed(inputs: inputs) {
@@ -268,6 +329,7 @@ public final class Session {
       batchPlans.removeAll()
       decodePlan = nil
       greedyPlan = nil
+      samplingPlan = nil
     }
     let mode: BatchPlanMode = allRows != nil ? .allRows : isLast ? .lastLogits : .intermediate
     let key = BatchPlanKey(rows: n, mode: mode)

@@ -1,4 +1,5 @@
 import Foundation
+import QuantaCore
 
 /// Picks the next token from logits with llama.cpp's default chain (common/sampling.cpp): logit
 /// bias → penalties → DRY → top-k → typical-p → top-p → min-p → XTC → temperature → draw.
@@ -94,15 +95,73 @@ public struct Sampler: Sendable {
     return draw()
   }
 
-  private mutating func draw() -> Int32 {
+  private mutating func draw() -> Int32 { draw(uniform: rng.nextDouble()) }
+
+  /// The candidate at `uniform`'s position in their cumulative weights.
+  private mutating func draw(uniform: Double) -> Int32 {
     let total = fillWeights()
-    let r = rng.nextDouble() * total
+    let r = uniform * total
     var cumulative = 0.0
     for (i, w) in weights.enumerated() {
       cumulative += Double(w)
       if r < cumulative { return ids[i] }
     }
     return ids[ids.count - 1]
+  }
+
+  // MARK: sampling on the device
+
+  /// Whether the chain can run where the logits are (`PlanOp.sample`, `DeviceSampling`), for rows
+  /// of `vocabularySize` logits: no grammar, logit bias, DRY, XTC or typical-p, and greedy, top-k up
+  /// to `DeviceSampling.maxCandidates`, or top-p / min-p without top-k (a chain that truncates
+  /// nothing draws over the whole row: the host's).
+  public func runsOnDevice(vocabularySize n: Int) -> Bool {
+    let o = options
+    guard constrained == nil, o.logitBias.isEmpty, !o.dryActive, !o.xtcActive, o.typicalP >= 1 else {
+      return false
+    }
+    if o.temperature <= 0 { return true }
+    if o.topK > 0 && o.topK < n { return o.topK <= DeviceSampling.maxCandidates }
+    return o.topP < 1 || o.minP > 0
+  }
+
+  /// Writes this step's `DeviceSampling` record (`DeviceSampling.recordWords` values) and draws its
+  /// uniform, advancing the generator as `sample` would. Returns the uniform, or nil, with nothing
+  /// written or drawn, when the step's penalty window holds more than `DeviceSampling.windowCapacity`
+  /// tokens (the host samples that step).
+  public mutating func fillDeviceRecord(_ record: UnsafeMutableBufferPointer<Int32>) -> Double? {
+    precondition(record.count >= DeviceSampling.recordWords, "record of \(record.count) words")  // caller bug
+    let o = options
+    let window = o.penaltiesActive ? history.suffix(penaltyWindow) : []
+    guard window.count <= DeviceSampling.windowCapacity else { return nil }
+    typealias D = DeviceSampling
+    for i in 0..<D.recordWords { record[i] = 0 }
+    func put(_ v: Float, _ at: Int) { record[at] = Int32(bitPattern: v.bitPattern) }
+    record[D.topK] = Int32(clamping: o.topK)
+    put(o.topP, D.topP)
+    put(o.minP, D.minP)
+    put(o.minP > 0 ? log(o.minP) : 0, D.logMinP)
+    put(o.temperature, D.temperature)
+    put(o.repeatPenalty, D.repeatPenalty)
+    put(o.frequencyPenalty, D.frequencyPenalty)
+    put(o.presencePenalty, D.presencePenalty)
+    record[D.windowCount] = Int32(window.count)
+    for (i, t) in window.enumerated() { record[D.headerWords + i] = t }
+    // A greedy chain draws nothing (`sampleChain` takes the argmax).
+    let u = o.chainIsGreedy ? 0 : rng.nextDouble()
+    let bits = u.bitPattern
+    record[D.uniform] = Int32(bitPattern: UInt32(truncatingIfNeeded: bits))
+    record[D.uniform + 1] = Int32(bitPattern: UInt32(truncatingIfNeeded: bits >> 32))
+    return u
+  }
+
+  /// The chain's pick from `raw` at a uniform `fillDeviceRecord` drew (a row the device gave back):
+  /// what `sample` returns when its generator yields `uniform`.
+  public mutating func sample(_ raw: UnsafeBufferPointer<Float>, uniform: Double) -> Int32 {
+    precondition(!raw.isEmpty && constrained == nil, "empty logits or a grammar")  // caller bug
+    if options.chainIsGreedy { return Int32(LogitScan.argmax(raw)) }
+    runChain(raw, constrained: false)
+    return draw(uniform: uniform)
   }
 
   public mutating func sample(_ raw: [Float]) -> Int32 {
