@@ -30,6 +30,8 @@ __device__ float __shfl_sync(unsigned, float, int, int);
 __device__ unsigned __byte_perm(unsigned, unsigned, unsigned);
 __device__ float __fmul_rn(float, float);
 __device__ float __fadd_rn(float, float);
+__device__ float __fdiv_rn(float, float);
+__device__ double __longlong_as_double(long long);
 __device__ float __int_as_float(int);
 __device__ int __float_as_int(float);
 __device__ float fabsf(float);

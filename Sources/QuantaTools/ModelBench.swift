@@ -41,7 +41,7 @@ public enum ModelBench {
   /// reported as the aggregate tokens/s of all `B` (llama-batched-bench's S_TG).
   public static func run(
     model: LanguageModel, promptTokens: Int, generatedTokens: Int, repetitions: Int, parallel: [Int] = [],
-    progress: (String, Double) -> Void = { _, _ in }
+    sampled: Bool = false, progress: (String, Double) -> Void = { _, _ in }
   ) throws -> [Row] {
     guard repetitions >= 1 else { throw QuantaToolError.invalidArgument("repetitions must be at least 1") }
     guard promptTokens >= 0, generatedTokens >= 0 else {
@@ -106,6 +106,39 @@ public enum ModelBench {
         progress(row.test, rate)
       }
       rows.append(row)
+    }
+    if sampled && generatedTokens > 0 {
+      // Decode fed by llama.cpp's default chain (top-k 40, top-p 0.95, min-p 0.05, T 0.8): on the
+      // device where the backend samples there (only the id comes back), and on the host from the
+      // copied logits, in the same run.
+      func sampledGeneration(_ n: Int, onDevice: Bool) throws -> Double {
+        session.reset()
+        var sampler = Sampler(SamplingOptions())
+        var token = bos
+        let start = clock.now
+        for _ in 0..<n {
+          sampler.accept(token)
+          if onDevice {
+            token = try session.evaluateSampled(token: token, sampler: &sampler)
+          } else {
+            try session.evaluate(token: token)
+            token = session.withLastLogits { sampler.sample($0) }
+          }
+        }
+        return seconds(clock.now - start)
+      }
+      for onDevice in model.backend.samplesOnDevice ? [true, false] : [false] {
+        _ = try sampledGeneration(2, onDevice: onDevice)
+        var row = base
+        row.test = "tg\(generatedTokens) sampled (\(onDevice ? "device" : "host"))"
+        for _ in 0..<repetitions {
+          let rate =
+            Double(generatedTokens) / max(try sampledGeneration(generatedTokens, onDevice: onDevice), 1e-9)
+          row.samples.append(rate)
+          progress(row.test, rate)
+        }
+        rows.append(row)
+      }
     }
     for b in parallel where b > 1 && generatedTokens > 0 {
       let sessions = [session] + (try (1..<b).map { _ in try model.makeSession() })

@@ -57,6 +57,12 @@ struct BenchModel: AsyncParsableCommand {
   )
   var profile = false
 
+  @Flag(
+    help:
+      "Also decode with llama.cpp's default sampling chain: sampled on the device (GPUs) and on the host from the copied logits, one row each."
+  )
+  var sampled = false
+
   @Flag(help: "Run each op of a plan by itself (no fused kernels), for comparisons.")
   var noFusion = false
 
@@ -86,7 +92,7 @@ struct BenchModel: AsyncParsableCommand {
     let (lm, _) = try await settings.loadModel()
     let rows = try ModelBench.run(
       model: lm, promptTokens: nPrompt, generatedTokens: nGen, repetitions: repetitions, parallel: parallel,
-      progress: { test, rate in stderr("\(test): " + String(format: "%.2f t/s\n", rate)) })
+      sampled: sampled, progress: { test, rate in stderr("\(test): " + String(format: "%.2f t/s\n", rate)) })
     stdout(ModelBench.table(rows))
     if profile {
       let steps = max(nGen, 1)
