@@ -3816,13 +3816,16 @@ QK_KERNEL void __launch_bounds__(SAMPLE_THREADS) sample_f32(
   const int kept = len < kc ? len : kc;
   u64* mine = part_keys + (row * parts + blockIdx.x) * SAMPLE_KMAX;
   for (int i = threadIdx.x; i < kept; i += blockDim.x) mine[i] = keys[i];
+  // Every thread's keys are visible device-wide before thread 0 counts this CTA in.
+  __threadfence();
+  __syncthreads();
   if (threadIdx.x == 0) {
     sample_part st;
     st.max = m;
     st.count = kept;
     st.sum = need_sum ? red[0] : 0.0;
     part_stats[row * parts + blockIdx.x] = st;
-    __threadfence();  // keys and stats are visible device-wide before the count says so
+    __threadfence();  // the stats too
     last = atomicAdd(&counters[row], 1u) == (u32)(parts - 1);
   }
   __syncthreads();
