@@ -249,6 +249,81 @@ extension CPUBackend {
     }
   }
 
+  /// Several attentions (batched decode: one per sequence, each a token or a few over its own
+  /// cache) as one job: the GQA groups of all of them are the tasks, so both threads share the
+  /// work however few heads one sequence has (one call alone is a single task on one thread).
+  /// Calls the f16 one-chunk path would not take (other cache types, prompt batches) run one by
+  /// one as `attention(query:…)`; the results are those of the calls one by one.
+  public func attention(_ calls: [AttentionCall]) throws {
+    var batched: [(call: AttentionCall, shape: AttentionShape)] = []
+    for c in calls {
+      let (tokens, heads, headDim) = (c.query.shape[0], c.query.shape[1], c.query.shape[2])
+      var shape = AttentionShape(
+        nHead: heads, nKVHead: c.keyCache.shape[1], headDim: headDim, nKV: c.parameters.kvLength)
+      shape.nTokens = tokens
+      if c.keyCache.type == .f16, c.valueCache.type == .f16, CPUOps.usesF16Path(shape),
+        c.positions.count == tokens
+      {
+        batched.append((c, shape))
+      } else {
+        try attention(
+          query: c.query, positions: c.positions, keyCache: c.keyCache, valueCache: c.valueCache,
+          parameters: c.parameters, into: c.out)
+      }
+    }
+    guard batched.count > 1 else {
+      for (c, _) in batched {
+        try attention(
+          query: c.query, positions: c.positions, keyCache: c.keyCache, valueCache: c.valueCache,
+          parameters: c.parameters, into: c.out)
+      }
+      return
+    }
+    // Pointers of every call, checked before any work; then tasks of (call, whole GQA groups).
+    struct Job {
+      var q: UnsafePointer<Float>
+      var out: UnsafeMutablePointer<Float>
+      var k: UnsafePointer<UInt16>
+      var v: UnsafePointer<UInt16>
+      var positions: [Int32]
+      var shape: AttentionShape
+      var logits: AttentionLogits
+    }
+    var jobs: [Job] = []
+    var tasks: [(job: Int, items: Range<Int>)] = []
+    var perThread = 0
+    for (c, shape) in batched {
+      let k = (try own(c.keyCache.buffer, "attention").base + c.keyCache.byteOffset)
+      let v = (try own(c.valueCache.buffer, "attention").base + c.valueCache.byteOffset)
+      jobs.append(
+        Job(
+          q: UnsafePointer(try f32(c.query, "attention")), out: try f32(c.out, "attention"),
+          k: UnsafePointer(k.assumingMemoryBound(to: UInt16.self)),
+          v: UnsafePointer(v.assumingMemoryBound(to: UInt16.self)), positions: c.positions, shape: shape,
+          logits: logits(c.parameters.softmax)))
+      let items = shape.nTokens * shape.nHead
+      var start = 0
+      while start < items {
+        tasks.append((jobs.count - 1, start..<min(items, start + shape.groupSize)))
+        start += shape.groupSize
+      }
+      perThread = max(perThread, CPUOps.attentionScratchCount(shape))
+    }
+    scratch.with(bytes: pool.threadCount * perThread * 4) { raw in
+      let s = raw.assumingMemoryBound(to: Float.self)
+      pool.parallelFor(tasks: tasks.count) { t, thread in
+        let (j, items) = tasks[t]
+        let job = jobs[j]
+        job.positions.withUnsafeBufferPointer { pos in
+          CPUOps.attention(
+            q: job.q, kCache: job.k, vCache: job.v, positions: pos.baseAddress!, into: job.out,
+            shape: job.shape,
+            logits: job.logits, items: items, scratch: s + thread * perThread)
+        }
+      }
+    }
+  }
+
   /// Element-wise ops split flat ranges of the tensor across threads.
   private func flat(_ count: Int, _ body: (Range<Int>) -> Void) {
     pool.parallelFor(count: count, chunk: pool.chunk(for: count, minimum: 1 << 14, multiple: 16)) { r, _ in

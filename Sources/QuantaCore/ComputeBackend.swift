@@ -114,6 +114,11 @@ public protocol ComputeBackend: AnyObject, Sendable {
     parameters: AttentionParameters,
     into out: Tensor
   ) throws
+  /// Several independent `attention` calls (each its own query rows, positions, caches and
+  /// output; no call writes what another reads), as one op: batched decode attends each sequence
+  /// to its own cache, and a backend may spread all of them over its threads at once. The default
+  /// runs them one after another.
+  func attention(_ calls: [AttentionCall]) throws
   func silu(_ x: Tensor, into out: Tensor) throws
   /// GELU, tanh approximation.
   func gelu(_ x: Tensor, into out: Tensor) throws
@@ -214,6 +219,13 @@ extension ComputeBackend {
   ) throws {
     throw unsupported("attention", keyCache.type.name)
   }
+  public func attention(_ calls: [AttentionCall]) throws {
+    for c in calls {
+      try attention(
+        query: c.query, positions: c.positions, keyCache: c.keyCache, valueCache: c.valueCache,
+        parameters: c.parameters, into: c.out)
+    }
+  }
   public func silu(_ x: Tensor, into out: Tensor) throws { throw unsupported("silu", x.dtype.rawValue) }
   public func gelu(_ x: Tensor, into out: Tensor) throws { throw unsupported("gelu", x.dtype.rawValue) }
   public func swiglu(gate: Tensor, up: Tensor, into out: Tensor) throws {
@@ -295,6 +307,29 @@ public struct SoftmaxParameters: Sendable, Hashable {
 }
 
 /// Grouped-query attention over a KV cache. Heads come from the tensors' shapes.
+/// The arguments of one `ComputeBackend.attention` call (`attention(_:)` takes several).
+public struct AttentionCall: Sendable {
+  public var query: Tensor
+  public var positions: [Int32]
+  public var keyCache: QTensor
+  public var valueCache: QTensor
+  public var parameters: AttentionParameters
+  public var out: Tensor
+
+  public init(
+    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor,
+    parameters: AttentionParameters,
+    out: Tensor
+  ) {
+    self.query = query
+    self.positions = positions
+    self.keyCache = keyCache
+    self.valueCache = valueCache
+    self.parameters = parameters
+    self.out = out
+  }
+}
+
 public struct AttentionParameters: Sendable, Hashable {
   /// Valid cache rows (positions `0 ..< kvLength`).
   public var kvLength: Int

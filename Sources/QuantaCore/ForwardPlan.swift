@@ -125,22 +125,44 @@ public final class DirectPlan: PreparedPlan {
   /// Host arrays of the input slices the ops read (ids, positions), made once per execution: every
   /// rope, cache write and attention of a step reads the same positions.
   private var slices: [(start: Int, count: Int, values: [Int32])] = []
+  /// For each step, the end of the run of consecutive attention ops it starts (its own index + 1
+  /// when it is not an attention op): batched decode records one attention per sequence, and a
+  /// run goes to the backend as one `attention(_:)` call.
+  private let runEnds: [Int]
 
   public init(_ plan: ForwardPlan, backend: any ComputeBackend) throws {
     self.plan = plan
     self.backend = backend
     host = [Int32](repeating: 0, count: plan.inputs.count)
-    for step in plan.steps {
-      if case .attention(_, _, _, _, let s, _) = step.op, !s.causal {
-        throw QuantaError.unsupported(
-          op: "plan attention without a causal mask", type: "f16", device: backend.device)
+    var ends = [Int](repeating: 0, count: plan.steps.count)
+    var end = plan.steps.count
+    for (i, step) in plan.steps.enumerated().reversed() {
+      if case .attention(_, _, _, _, let s, _) = step.op {
+        guard s.causal else {
+          throw QuantaError.unsupported(
+            op: "plan attention without a causal mask", type: "f16", device: backend.device)
+        }
+      } else {
+        end = i + 1
       }
+      ends[i] = end
     }
+    runEnds = ends
   }
 
   public func execute(inputs: UnsafeBufferPointer<Int32>) throws {
     try write(inputs)
-    for step in plan.steps { try run(step.op) }
+    let steps = plan.steps
+    var i = 0
+    while i < steps.count {
+      let end = runEnds[i]
+      if end - i > 1 {
+        try backend.attention(steps[i..<end].compactMap { attentionCall($0.op) })
+      } else {
+        try run(steps[i].op)
+      }
+      i = end
+    }
   }
 
   /// Wall time per op, each op followed by `synchronize()` (a no-op on synchronous backends).
@@ -184,6 +206,17 @@ public final class DirectPlan: PreparedPlan {
     return out
   }
 
+  /// The arguments of an attention op, its positions read from the inputs (nil for another op).
+  private func attentionCall(_ op: PlanOp) -> AttentionCall? {
+    guard case .attention(let q, let positions, let kc, let vc, let s, let out) = op else { return nil }
+    let pos = values(positions)
+    // Causal: no query sees past the batch's last position.
+    let kvLength = Int(pos.max() ?? -1) + 1
+    return AttentionCall(
+      query: q, positions: pos, keyCache: kc, valueCache: vc,
+      parameters: AttentionParameters(kvLength: kvLength, softmax: s), out: out)
+  }
+
   private func run(_ op: PlanOp) throws {
     let b = backend
     switch op {
@@ -195,13 +228,11 @@ public final class DirectPlan: PreparedPlan {
       try b.rope(x, positions: values(positions), parameters: p, freqFactors: f, into: out)
     case .writeKV(let k, let v, let positions, let kc, let vc):
       try b.writeKV(keys: k, values: v, positions: values(positions), keyCache: kc, valueCache: vc)
-    case .attention(let q, let positions, let kc, let vc, let s, let out):
-      let pos = values(positions)
-      // Causal: no query sees past the batch's last position.
-      let kvLength = Int(pos.max() ?? -1) + 1
+    case .attention:
+      guard let c = attentionCall(op) else { return }
       try b.attention(
-        query: q, positions: pos, keyCache: kc, valueCache: vc,
-        parameters: AttentionParameters(kvLength: kvLength, softmax: s), into: out)
+        query: c.query, positions: c.positions, keyCache: c.keyCache, valueCache: c.valueCache,
+        parameters: c.parameters, into: c.out)
     case .swiglu(let g, let u, let out): try b.swiglu(gate: g, up: u, into: out)
     case .geglu(let g, let u, let out): try b.geglu(gate: g, up: u, into: out)
     case .add(let x, let y, let out): try b.add(x, y, into: out)

@@ -188,18 +188,32 @@ extension ForwardContext {
           query: q.0.heads, positions: pos, keyCache: cache.keys, valueCache: cache.values, softmax: softmax,
           out: a.attention.heads), .attention)
     } else {
-      // Row i is the next token of the sequence in caches[i]: its own cache write and attention.
+      // Row i belongs to the sequence in caches[i] (consecutive rows of one sequence: a prompt
+      // chunk): each run of rows sharing a cache writes it and attends to it. Every write comes
+      // before every attention, so the attentions of a pass are consecutive ops that a backend may
+      // run as one (`ComputeBackend.attention(_:)`): a query reads only its own sequence's cache,
+      // up to its own position.
+      var runs: [(rows: Range<Int>, cache: KVCache.Layer)] = []
       for (i, cache) in caches.enumerated() {
-        let row = i..<(i + 1)
-        let rowPos = try pos.slice(row)
+        if let last = runs.last, last.cache.keys.buffer === cache.keys.buffer,
+          last.cache.keys.byteOffset == cache.keys.byteOffset
+        {
+          runs[runs.count - 1].rows = last.rows.lowerBound..<(i + 1)
+        } else {
+          runs.append((i..<(i + 1), cache))
+        }
+      }
+      for (rows, cache) in runs {
         recorder.append(
           .writeKV(
-            keys: try k.0.heads.rows(row), values: try v.0.heads.rows(row), positions: rowPos,
+            keys: try k.0.heads.rows(rows), values: try v.0.heads.rows(rows), positions: try pos.slice(rows),
             keyCache: cache.keys, valueCache: cache.values), .writeKV)
+      }
+      for (rows, cache) in runs {
         recorder.append(
           .attention(
-            query: try q.0.heads.rows(row), positions: rowPos, keyCache: cache.keys, valueCache: cache.values,
-            softmax: softmax, out: try a.attention.heads.rows(row)), .attention)
+            query: try q.0.heads.rows(rows), positions: try pos.slice(rows), keyCache: cache.keys,
+            valueCache: cache.values, softmax: softmax, out: try a.attention.heads.rows(rows)), .attention)
       }
     }
     guard let block = rotation.valueBlock else { return a.attention.flat }
