@@ -215,11 +215,12 @@ public enum Ops {
 
   /// `attention` over f16 caches held as dense tensors.
   public static func attention(
-    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters
+    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters,
+    sinks: Tensor? = nil
   ) throws -> Tensor {
     try attention(
       query: query, positions: positions, keyCache: try cacheView("attention", keyCache),
-      valueCache: try cacheView("attention", valueCache), parameters: parameters)
+      valueCache: try cacheView("attention", valueCache), parameters: parameters, sinks: sinks)
   }
 
   public static func silu(_ x: Tensor) throws -> Tensor {
