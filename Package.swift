@@ -8,6 +8,7 @@ let package = Package(
     .library(name: "GGUF", targets: ["GGUF"]),
     .library(name: "Quanta", targets: ["Quanta"]),
     .library(name: "QuantaDownload", targets: ["QuantaDownload"]),
+    .library(name: "QuantaQuantize", targets: ["QuantaQuantize"]),
     .executable(name: "quanta", targets: ["quanta"]),
   ],
   dependencies: [
@@ -54,16 +55,21 @@ let package = Package(
       dependencies: ["GGML", "QuantaFiles", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
     // Files written whole or not at all (removed on a signal), and the terminal progress bar.
     .target(name: "QuantaFiles"),
-    // The CLI's testable logic: inspect report, quantize planner and pipeline, codec bench.
+    // Model quantization (llama-quantize's type rules, planner, pipeline, codec bench): a library a
+    // Swift app can use without the CLI.
+    .target(name: "QuantaQuantize", dependencies: ["GGML", "GGUF", "QuantaFiles"]),
+    // The CLI's testable logic: inspect report, synthetic models, run/bench/perplexity, self-tests.
     .target(
       name: "QuantaTools",
       dependencies: [
-        "GGML", "GGUF", "QuantaLM", "QuantaCore", "Quanta", "QuantaDownload", "QuantaFiles",
+        "GGML", "GGUF", "QuantaLM", "QuantaCore", "Quanta", "QuantaDownload", "QuantaFiles", "QuantaQuantize",
       ]),
     .testTarget(
       name: "QuantaToolsTests",
       dependencies: [
-        "QuantaTools", "QuantaDownload", "QuantaFiles", "GGUF", "GGML", "QuantaLM", "Quanta", "GPUBackend",
+        "QuantaTools", "QuantaQuantize", "QuantaDownload", "QuantaFiles", "GGUF", "GGML", "QuantaLM",
+        "Quanta",
+        "GPUBackend",
         "QuantaCore",
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
@@ -88,12 +94,13 @@ let package = Package(
     .executableTarget(
       name: "quanta",
       dependencies: [
-        "GGML", "GGUF", "QuantaTools", "Quanta", "QuantaDownload", "GPUBackend", "QuantaServer",
+        "GGML", "GGUF", "QuantaTools", "QuantaQuantize", "Quanta", "QuantaDownload", "GPUBackend",
+        "QuantaServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     // Argument parsing of the CLI's commands (the executable's types, through @testable import).
-    .testTarget(name: "QuantaCLITests", dependencies: ["quanta", "QuantaTools"]),
+    .testTarget(name: "QuantaCLITests", dependencies: ["quanta", "QuantaTools", "QuantaQuantize"]),
     .testTarget(
       name: "GGMLTests", dependencies: ["GGML", "GGMLBlocks", "GGUF"],
       // Run by IQuantCrossCheckTests (gguf-py as an independent codec), not compiled.

@@ -3,7 +3,8 @@
 tree: Sources/GGMLBlocks/iq_tables.c and its header include/iq_tables.h (qk_ prefix: the CPU
 kernels' dequantizers use them). The Swift reference codecs read the same arrays through the
 header's accessors (Sources/GGML/Codecs/IQTables.swift, also written here: pointers and counts
-only), and gen_gpu_kernels.py writes the GPU kernels' copy of the values from tables().
+only), and the GPU kernel source declares its `__constant__` copies at run time from those same
+arrays (IQTable.all, printed by GPUBackend's KernelBuild), so the values exist once in the tree.
 
 The tables are format facts. They are read from the PyPI `gguf` package (gguf/quants.py keeps the
 grids packed as hex strings plus a value map); ggml keeps the same tables unpacked in ggml-common.h.
@@ -110,6 +111,16 @@ def swift_source(tabs):
     lines.append(f"nonisolated(unsafe) let {name} = UnsafeBufferPointer<{stype}>(")
     lines.append(f"  start: qk_{name}_data(), count: Int(QK_{name.upper()}_COUNT))")
     lines.append("")
+  lines.append("extension IQTable {")
+  lines.append("  /// Every table, in this order (the GPU kernel source declares them from these values).")
+  lines.append("  public static var all: [IQTable] {")
+  lines.append("    [")
+  for name, stype, width, values, doc in tabs:
+    lines.append(f'      IQTable(name: "{name}", doc: "{doc}", values: {name}, hexDigits: {width}),')
+  lines.append("    ]")
+  lines.append("  }")
+  lines.append("}")
+  lines.append("")
   return "\n".join(lines)
 
 

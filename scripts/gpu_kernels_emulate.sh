@@ -10,7 +10,8 @@ CXX="${CXX:-$(command -v clang++ || true)}"
 if [ -z "$CXX" ]; then echo "gpu_kernels_emulate: no clang++" >&2; exit 1; fi
 K=Sources/GPUKernels/kernels
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-cat "$K/common.cuh" "$K/iq_tables.cuh" "$K/quants.cuh" "$K/kernels.cu" $(ls "$K"/*.cu | grep -v '/kernels.cu$' | sort) > "$tmp/kernels_common.inc"
+bash scripts/gpu_emulate/iq_tables.sh > "$tmp/iq_tables.cuh"
+cat "$K/common.cuh" "$tmp/iq_tables.cuh" "$K/quants.cuh" "$K/kernels.cu" $(ls "$K"/*.cu | grep -v '/kernels.cu$' | sort) > "$tmp/kernels_common.inc"
 cp scripts/gpu_emulate/emu_prelude.h scripts/gpu_emulate/dense_test.cpp scripts/gpu_emulate/matmat_test.cpp "$tmp/"
 # The mat-mat tile geometry exactly as the host injects it: GPUMatMat.sourceDefines' #define lines, with
 # the values of the GPUMatMat.MatrixCore constants they name.

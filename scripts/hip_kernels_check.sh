@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI-only GPU checks that need no GPU (the Swift tests in GPUBackendTests compile every kernel
 # through the project's own hiprtc path and check `quanta devices`' "no AMD device"):
-#   1. the embedded kernel text and kernel-side i-quant tables are up to date;
+#   1. the embedded kernel text is up to date;
 #   2. the Swift HIP declarations match AMD's header (scripts/check_hip_abi.py);
 #   3. the CUDA prelude + kernels parse and type-check for NVIDIA targets (clang's CUDA front end,
 #      device side only, with a tiny shim for the CUDA builtins NVRTC provides). This does not run

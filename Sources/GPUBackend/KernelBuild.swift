@@ -57,9 +57,39 @@ public enum KernelBuild {
     text += prelude + "\n#define QK_WARP_SIZE \(warpSize)\n"
     text += GPUMatMat.sourceDefines  // mat-mat tile geometry (GPUMatMat.swift owns it)
     text += GPUMatVec.sourceDefines  // mat-vec geometry (GPUMatVec.swift owns it)
-    for name in KernelSources.commonOrder { text += "\n// ---- \(name)\n" + KernelSources.files[name]! }
+    for name in KernelSources.commonOrder {
+      text +=
+        "\n// ---- \(name)\n"
+        + (name == KernelSources.tablesPart ? iqTablesSource : KernelSources.files[name]!)
+    }
     return text
   }
+
+  /// The i-quant / IQ4 / MXFP4 lookup tables as `__constant__` arrays under ggml's names, printed from
+  /// the C arrays the CPU kernels and the Swift codecs read (GGMLBlocks' iq_tables.c, the one copy).
+  static let iqTablesSource: String = {
+    var lines = [
+      "// i-quant, IQ4 and MXFP4 tables: printed by KernelBuild from GGMLBlocks' iq_tables.c.", "",
+    ]
+    for table in IQTable.all {
+      let type = (table.isSigned ? "s" : "u") + String(table.bits)
+      let suffix = table.bits == 64 ? "ull" : table.bits == 32 ? "u" : ""
+      lines.append("// \(table.doc)")
+      lines.append("static __constant__ \(type) \(table.name)[\(table.values.count)] = {")
+      let perLine = table.bits == 64 ? 4 : table.bits == 32 ? 8 : 16
+      for start in stride(from: 0, to: table.values.count, by: perLine) {
+        let cells = table.values[start..<min(start + perLine, table.values.count)].map { v -> String in
+          guard table.hexDigits > 0 else { return String(v) }
+          let hex = String(UInt64(bitPattern: v), radix: 16)
+          return "0x" + String(repeating: "0", count: max(0, table.hexDigits - hex.count)) + hex + suffix
+        }
+        lines.append("  " + cells.joined(separator: ", ") + ",")
+      }
+      lines.append("};")
+      lines.append("")
+    }
+    return lines.joined(separator: "\n")
+  }()
 
   /// Compiler options besides the target.
   public static func options(vendor: GPUVendor) -> [String] {

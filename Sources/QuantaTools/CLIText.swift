@@ -1,4 +1,5 @@
 import Foundation
+import QuantaQuantize
 
 /// llama.cpp's handling of command-line text (common/common.cpp, common/arg.cpp), for `run` and
 /// `tokenize`.

@@ -1,5 +1,7 @@
 import Foundation
 import GGUF
+import QuantaFiles
+import QuantaQuantize
 
 /// What `quanta inspect` shows about a file: header, metadata, tensor table and per-type totals.
 /// Built from the parsed header only; no tensor data are read.
@@ -253,54 +255,5 @@ enum JSONValues {
     case .uint32(let xs): return xs.prefix(n).map { Int($0) }
     default: return a.values.prefix(n).map(scalar)
     }
-  }
-}
-
-/// Small formatting helpers shared by the tools.
-public enum Format {
-  /// "253.04 MiB"-style sizes.
-  public static func bytes(_ n: Int) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(n)
-    var unit = 0
-    while value >= 1024 && unit < units.count - 1 {
-      value /= 1024
-      unit += 1
-    }
-    return unit == 0 ? "\(n) B" : String(format: "%.2f", value) + " " + units[unit]
-  }
-
-  /// Shape in ggml order (ne0 first), as llama.cpp prints it.
-  public static func shape(_ shape: [Int]) -> String {
-    "[" + shape.map(String.init).joined(separator: ", ") + "]"
-  }
-
-  static func pad(_ s: String, _ width: Int) -> String {
-    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
-  }
-
-  static func leftPad(_ s: String, _ width: Int) -> String {
-    s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
-  }
-
-  /// A plain-text table with columns sized to their widest cell.
-  static func table(header: [String], rows: [[String]], rightAligned: Set<Int>, indent: Int) -> String {
-    var widths = header.map(\.count)
-    for row in rows {
-      for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
-    }
-    let prefix = String(repeating: " ", count: indent)
-    func render(_ cells: [String]) -> String {
-      let parts = cells.enumerated().map { i, c in
-        rightAligned.contains(i) ? leftPad(c, widths[i]) : pad(c, widths[i])
-      }
-      var line = prefix + parts.joined(separator: "  ")
-      while line.last == " " { line.removeLast() }
-      return line + "\n"
-    }
-    var out = render(header)
-    out += render(widths.map { String(repeating: "-", count: $0) })
-    for row in rows { out += render(row) }
-    return out
   }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Quanta
 import QuantaLM
+import QuantaQuantize
 
 /// `quanta bench model`: llama-bench's prompt-processing (`ppN`: N tokens in one batch from an
 /// empty cache) and text-generation (`tgN`: N single-token decode steps from an empty cache)

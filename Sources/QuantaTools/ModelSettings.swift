@@ -3,6 +3,7 @@ import GGUF
 import Quanta
 import QuantaDownload
 import QuantaLM
+import QuantaQuantize
 
 /// The model flags shared by `run`, `perplexity` and `bench model`, with llama.cpp's defaults, and
 /// the one place where they become option values (DESIGN.md principle 7).

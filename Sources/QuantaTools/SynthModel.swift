@@ -3,6 +3,7 @@ import GGML
 import GGUF
 import QuantaFiles
 import QuantaLM
+import QuantaQuantize
 
 /// What `--type` asked for.
 public enum SynthTarget: Sendable, Equatable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import GGML
 import QuantaLM
+import QuantaQuantize
 
 #if canImport(Glibc)
   import Glibc

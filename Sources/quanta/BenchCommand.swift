@@ -1,4 +1,5 @@
 import ArgumentParser
+import QuantaQuantize
 import QuantaTools
 
 /// `quanta bench …`: measurements. `bench quantize` times the reference codecs.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuantaQuantize
 import QuantaTools
 
 /// `quanta quantize [--pure] IN OUT TYPE [THREADS]`, argument-compatible with llama-quantize.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuantaQuantize
 import QuantaTools
 
 /// `quanta run`: llama.cpp's generation flags and defaults. Text streams to stdout; load time and

@@ -1,4 +1,5 @@
 import ArgumentParser
+import QuantaQuantize
 import QuantaTools
 
 /// `quanta synth --arch llama --preset 7b --type Q4_0 OUT.gguf`: a model with a real model's

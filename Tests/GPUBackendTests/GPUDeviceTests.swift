@@ -156,4 +156,31 @@ struct GPUDeviceTests {
         "\(t.name): block size / bytes disagree with GGMLType")
     }
   }
+
+  /// The kernels' `__constant__` tables are printed from the C arrays at run time: every table is
+  /// declared once with its count, and the printed values read back equal the arrays (signed tables in
+  /// decimal, grids in full-width hex). Anchors from ggml-common.h guard the arrays themselves.
+  @Test func kernelTablesArePrintedFromTheCArrays() throws {
+    let source = KernelBuild.source(vendor: .cuda, warpSize: 32)
+    #expect(KernelSources.commonOrder.contains(KernelSources.tablesPart))
+    #expect(KernelSources.files[KernelSources.tablesPart] == nil, "the tables must not be embedded as a file")
+    for table in IQTable.all {
+      let head =
+        "static __constant__ \(table.isSigned ? "s" : "u")\(table.bits) \(table.name)[\(table.values.count)] = {"
+      let parts = source.components(separatedBy: head)
+      try #require(parts.count == 2, "\(table.name) declared \(parts.count - 1) times")
+      let body = try #require(parts[1].components(separatedBy: "};").first)
+      let printed = body.split(whereSeparator: { ", \n".contains($0) }).map { cell -> Int64? in
+        let t = cell.replacingOccurrences(of: "ull", with: "").replacingOccurrences(of: "u", with: "")
+        return t.hasPrefix("0x") ? UInt64(t.dropFirst(2), radix: 16).map { Int64(bitPattern: $0) } : Int64(t)
+      }
+      #expect(printed == table.values.map { $0 }, "\(table.name) printed differently")
+    }
+    let grid = try #require(IQTable.all.first { $0.name == "iq2xxs_grid" })
+    #expect(grid.values.prefix(2) == [0x0808_0808_0808_0808, 0x0808_0808_0808_082b])
+    let iq1s = try #require(IQTable.all.first { $0.name == "iq1s_grid" })
+    #expect(iq1s.values.count == 2048 && iq1s.values.last == 0x0101_0101_0101_0101)
+    let levels = try #require(IQTable.all.first { $0.name == "kvalues_iq4nl" })
+    #expect(levels.values == [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113])
+  }
 }

@@ -87,7 +87,9 @@ build() {  # prelude file, output
   {
     cat "$K/$1"
     printf '\n#define QK_WARP_SIZE 32\n%s\n' "$defines"
-    for f in $order; do printf '\n// ---- %s\n' "$f"; cat "$K/$f"; done
+    for f in $order; do  # the tables are printed from GGMLBlocks' C arrays, as KernelBuild does
+      printf '\n// ---- %s\n' "$f"; if [ "$f" = iq_tables.cuh ]; then bash "$ROOT/scripts/gpu_emulate/iq_tables.sh"; else cat "$K/$f"; fi
+    done
   } >"$2"
 }
 build prelude_hip.cuh "$TMP/hip.cu"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuantaQuantize
 import QuantaTools
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import QuantaQuantize
 @testable import QuantaTools
 
 /// `quanta bench model`'s statistics and table, and a tiny real run.

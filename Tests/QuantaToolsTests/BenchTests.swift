@@ -1,6 +1,7 @@
 import GGML
 import Testing
 
+@testable import QuantaQuantize
 @testable import QuantaTools
 
 @Suite("bench quantize")

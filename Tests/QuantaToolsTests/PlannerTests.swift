@@ -1,6 +1,7 @@
 import GGML
 import Testing
 
+@testable import QuantaQuantize
 @testable import QuantaTools
 
 /// A llama-shaped tensor list: `layers` blocks of attention + FFN, norms, embeddings, output.

@@ -3,6 +3,7 @@ import GGML
 import GGUF
 import Testing
 
+@testable import QuantaQuantize
 @testable import QuantaTools
 
 /// Collects events from any thread.

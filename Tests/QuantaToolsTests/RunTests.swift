@@ -2,6 +2,7 @@ import Foundation
 import QuantaLM
 import Testing
 
+@testable import QuantaQuantize
 @testable import QuantaTools
 
 /// `quanta run`'s flag mapping, its closing statistics, and both modes on the real model.

@@ -4,6 +4,7 @@ import GGUF
 import QuantaLM
 import Testing
 
+@testable import QuantaQuantize
 @testable import QuantaTools
 
 /// Small presets of each kind, written fast in debug builds.

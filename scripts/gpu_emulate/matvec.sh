@@ -15,7 +15,8 @@ if [ -z "$CXX" ]; then echo "matvec emulation: no clang++" >&2; exit 1; fi
 K=Sources/GPUKernels/kernels
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 # Only what mmvq.cu needs, so other kernel files' host defines don't matter.
-cat "$K/common.cuh" "$K/iq_tables.cuh" "$K/quants.cuh" "$K/mmvq.cu" > "$tmp/kernels_mmvq.inc"
+bash scripts/gpu_emulate/iq_tables.sh > "$tmp/iq_tables.cuh"
+cat "$K/common.cuh" "$tmp/iq_tables.cuh" "$K/quants.cuh" "$K/mmvq.cu" > "$tmp/kernels_mmvq.inc"
 cp scripts/gpu_emulate/emu_prelude.h scripts/gpu_emulate/emu_quant.h scripts/gpu_emulate/emu_perm.h scripts/gpu_emulate/matvec_test.cpp "$tmp/"
 python3 scripts/gpu_emulate/mmvq_geometry.py Sources/GPUBackend/GPUMatVec.swift "$tmp"
 build() {  # build OUT WAVE GEOMETRY [TABLE-LOOKUP]: cuda / amd (emulated byte permutes) or portable

@@ -18,7 +18,8 @@ K=Sources/GPUKernels/kernels
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 # What moe.cu uses: the quantized part (kernels.cu's fallback dot), the reductions and -inf of the
 # dense files, and mmvq.cu's mat-vec core.
-cat "$K/common.cuh" "$K/iq_tables.cuh" "$K/quants.cuh" "$K/kernels.cu" "$K/dense_convert.cu" "$K/dense_ops.cu" \
+bash scripts/gpu_emulate/iq_tables.sh > "$tmp/iq_tables.cuh"
+cat "$K/common.cuh" "$tmp/iq_tables.cuh" "$K/quants.cuh" "$K/kernels.cu" "$K/dense_convert.cu" "$K/dense_ops.cu" \
   "$K/mmvq.cu" "$K/moe.cu" > "$tmp/kernels_moe.inc"
 cp scripts/gpu_emulate/emu_prelude.h scripts/gpu_emulate/emu_quant.h scripts/gpu_emulate/emu_perm.h scripts/gpu_emulate/moe_test.cpp "$tmp/"
 python3 scripts/gpu_emulate/mmvq_geometry.py Sources/GPUBackend/GPUMatVec.swift "$tmp"

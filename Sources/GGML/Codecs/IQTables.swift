@@ -44,3 +44,21 @@ nonisolated(unsafe) let iq3s_grid = UnsafeBufferPointer<UInt32>(
 /// IQ1_S / IQ1_M: 2048 rows of 8 int8 in {-1, 0, 1}
 nonisolated(unsafe) let iq1s_grid = UnsafeBufferPointer<UInt64>(
   start: qk_iq1s_grid_data(), count: Int(QK_IQ1S_GRID_COUNT))
+
+extension IQTable {
+  /// Every table, in this order (the GPU kernel source declares them from these values).
+  public static var all: [IQTable] {
+    [
+      IQTable(name: "kmask_iq2xs", doc: "bit j selects the sign of element j", values: kmask_iq2xs, hexDigits: 2),
+      IQTable(name: "ksigns_iq2xs", doc: "7 stored sign bits → 8 signs (even parity)", values: ksigns_iq2xs, hexDigits: 2),
+      IQTable(name: "kvalues_iq4nl", doc: "IQ4_NL / IQ4_XS non-linear levels", values: kvalues_iq4nl, hexDigits: 0),
+      IQTable(name: "kvalues_mxfp4", doc: "E2M1 values, doubled (ggml's kvalues_fp4)", values: kvalues_mxfp4, hexDigits: 0),
+      IQTable(name: "iq2xxs_grid", doc: "IQ2_XXS: 256 rows of 8 magnitudes", values: iq2xxs_grid, hexDigits: 16),
+      IQTable(name: "iq2xs_grid", doc: "IQ2_XS: 512 rows of 8 magnitudes", values: iq2xs_grid, hexDigits: 16),
+      IQTable(name: "iq2s_grid", doc: "IQ2_S: 1024 rows of 8 magnitudes", values: iq2s_grid, hexDigits: 16),
+      IQTable(name: "iq3xxs_grid", doc: "IQ3_XXS: 256 rows of 4 magnitudes", values: iq3xxs_grid, hexDigits: 8),
+      IQTable(name: "iq3s_grid", doc: "IQ3_S: 512 rows of 4 magnitudes", values: iq3s_grid, hexDigits: 8),
+      IQTable(name: "iq1s_grid", doc: "IQ1_S / IQ1_M: 2048 rows of 8 int8 in {-1, 0, 1}", values: iq1s_grid, hexDigits: 16),
+    ]
+  }
+}

@@ -65,6 +65,16 @@ public struct PlannedTensor: Sendable, Equatable {
   public var isConverted: Bool { sourceType != targetType }
   /// Converting from an already block-quantized type loses precision twice.
   public var isRequantized: Bool { isConverted && sourceType.isQuantized }
+
+  public init(
+    name: String, sourceType: GGMLType, targetType: GGMLType, shape: [Int], fallbackFrom: GGMLType? = nil
+  ) {
+    self.name = name
+    self.sourceType = sourceType
+    self.targetType = targetType
+    self.shape = shape
+    self.fallbackFrom = fallbackFrom
+  }
 }
 
 /// A full plan: tensors in output order (llama.cpp's order: by layer, then name).
@@ -192,7 +202,7 @@ public enum TensorTypePlanner {
 
   /// `tensor_allows_quantization`: only 2-D+ tensors whose name ends in `weight`, minus the
   /// exceptions above and the position / token-type embeddings.
-  static func allowsQuantization(_ tensor: TensorDescriptor) -> Bool {
+  public static func allowsQuantization(_ tensor: TensorDescriptor) -> Bool {
     guard tensor.dimensionCount >= 2 else { return false }
     let name = tensor.name
     guard name.hasSuffix("weight") else { return false }
@@ -272,7 +282,7 @@ public enum TensorTypePlanner {
 
   /// `tensor_type_fallback`: a row length that is not a multiple of the block size gets a type
   /// with a smaller block, or F16 when even 32 does not divide it.
-  static func fallback(tensor: TensorDescriptor, target: GGMLType) throws -> (GGMLType, GGMLType?) {
+  public static func fallback(tensor: TensorDescriptor, target: GGMLType) throws -> (GGMLType, GGMLType?) {
     let columns = tensor.columns
     guard columns % target.blockSize != 0 else { return (target, nil) }
     var result: GGMLType

@@ -1,5 +1,6 @@
 import Foundation
 import GGML
+import QuantaFiles
 
 /// `quanta bench quantize`: throughput of the reference codecs, in MB/s of f32 data
 /// (1 MB = 10^6 bytes; n values count as 4n bytes on both sides).

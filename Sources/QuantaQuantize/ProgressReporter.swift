@@ -18,13 +18,8 @@ public final class ProgressReporter: @unchecked Sendable {
   private let lock = NSLock()
   private let style: Style
   private let write: @Sendable (String) -> Void
-  private let now: @Sendable () -> Double
-  private var total = 0
-  private var done = 0
-  private var started = 0.0
-  private var lastDraw = -1.0
+  private var line: ByteProgressLine
   private var current = ""
-  private var barShown = false
 
   /// - Parameters:
   ///   - style: nil picks `.bar` when stderr is a terminal, `.lines` otherwise.
@@ -36,7 +31,7 @@ public final class ProgressReporter: @unchecked Sendable {
   ) {
     self.style = style ?? (isatty(STDERR_FILENO) != 0 ? .bar : .lines)
     self.write = write
-    self.now = now
+    line = ByteProgressLine(showSpeed: false, write: write, now: now)
   }
 
   public func handle(_ event: QuantizeEvent) {
@@ -45,17 +40,16 @@ public final class ProgressReporter: @unchecked Sendable {
     defer { lock.unlock() }
     switch event {
     case .planned(_, let bytes):
-      total = bytes
-      started = now()
+      line.start(total: bytes)
     case .warning(let text):
-      clearBar()
+      line.clear()
       write("warning: \(text)\n")
     case .tensorStarted(_, _, let tensor, _, _):
       current = tensor.name
-      if style == .bar { draw(force: true) }
+      if style == .bar { line.draw(label: current, force: true) }
     case .advanced(let bytes):
-      done += bytes
-      if style == .bar { draw(force: false) }
+      line.done += bytes
+      if style == .bar { line.draw(label: current, force: false) }
     case .tensorFinished(let index, let count, let t, let source, let target):
       if style == .lines {
         let width = String(count).count
@@ -71,31 +65,8 @@ public final class ProgressReporter: @unchecked Sendable {
         )
       }
     case .verifying(let path):
-      clearBar()
+      line.clear()
       write("verifying \(path)\n")
-    }
-  }
-
-  /// `[#######.............]  35.2%  88.1/250.0 MiB  ETA 0:12  blk.3.ffn_down.weight`
-  private func draw(force: Bool) {
-    let t = now()
-    guard force || t - lastDraw >= 0.1 else { return }  // 10 redraws a second are plenty
-    lastDraw = t
-    let fraction = total == 0 ? 1 : min(1, Double(done) / Double(total))
-    let bar = TerminalBar.bar(fraction)
-    let elapsed = t - started
-    let eta = fraction > 0.001 && elapsed > 0.5 ? TerminalBar.clock(elapsed / fraction - elapsed) : "--:--"
-    let numbers = String(
-      format: "%5.1f%%  %.1f/%.1f MiB", fraction * 100, Double(done) / 1048576, Double(total) / 1048576)
-    let line = "[\(bar)] \(numbers)  ETA \(eta)  \(current)"
-    write(TerminalBar.eraseLine + line)
-    barShown = true
-  }
-
-  private func clearBar() {
-    if barShown {
-      write(TerminalBar.eraseLine)
-      barShown = false
     }
   }
 
@@ -103,7 +74,7 @@ public final class ProgressReporter: @unchecked Sendable {
   public func finish() {
     lock.lock()
     defer { lock.unlock() }
-    clearBar()
+    line.clear()
   }
 
 }
