@@ -20,9 +20,14 @@ import Testing
   static let window = 4
   static let (ropeBase, yarnFactor, yarnOriginal): (Float, Float, Int) = (10_000, 4, 16)
   static let eps: Float = 1e-5
+  /// Its smallest top-k router gap over the 14 tokens and 2 layers is 0.148 with Q8_0 matrices and
+  /// 0.070 with f32 ones (seed 31's was 7e-5: a near-tie that 8-bit activations could flip); of
+  /// seeds 1-40, 12 clear 0.05.
+  static let seed: UInt64 = 38
 
-  /// Writes the model (Q8_0 matrices, f32 router, biases, norms and sinks) and returns its path.
-  static func write(seed: UInt64) throws -> String {
+  /// Writes the model (`matrices`-typed matrices, f32 router, biases, norms and sinks) and returns
+  /// its path.
+  static func write(seed: UInt64, matrices: GGMLType = .q8_0) throws -> String {
     var rng = TestRNG(state: seed)
     var w = GGUFWriter()
     let a = "gpt-oss"
@@ -48,31 +53,31 @@ import Testing
       w.addTensor(name: name, type: type, shape: shape, bytes: bytes)
     }
     let (q, kv) = (heads * headDim, kvHeads * headDim)
-    try add("token_embd.weight", .q8_0, [d, vocab], scale: 1)
+    try add("token_embd.weight", matrices, [d, vocab], scale: 1)
     for i in 0..<layers {
       let p = "blk.\(i)."
       try add(p + "attn_norm.weight", .f32, [d], scale: 0.3, offset: 1)
-      try add(p + "attn_q.weight", .q8_0, [d, q], scale: 3 / Float(d).squareRoot())
+      try add(p + "attn_q.weight", matrices, [d, q], scale: 3 / Float(d).squareRoot())
       try add(p + "attn_q.bias", .f32, [q], scale: 0.3)
-      try add(p + "attn_k.weight", .q8_0, [d, kv], scale: 3 / Float(d).squareRoot())
+      try add(p + "attn_k.weight", matrices, [d, kv], scale: 3 / Float(d).squareRoot())
       try add(p + "attn_k.bias", .f32, [kv], scale: 0.3)
-      try add(p + "attn_v.weight", .q8_0, [d, kv], scale: 1.5 / Float(d).squareRoot())
+      try add(p + "attn_v.weight", matrices, [d, kv], scale: 1.5 / Float(d).squareRoot())
       try add(p + "attn_v.bias", .f32, [kv], scale: 0.3)
-      try add(p + "attn_output.weight", .q8_0, [q, d], scale: 1.5 / Float(q).squareRoot())
+      try add(p + "attn_output.weight", matrices, [q, d], scale: 1.5 / Float(q).squareRoot())
       try add(p + "attn_output.bias", .f32, [d], scale: 0.3)
       try add(p + "attn_sinks.weight", .f32, [heads], scale: 2)
       try add(p + "post_attention_norm.weight", .f32, [d], scale: 0.3, offset: 1)
       try add(p + "ffn_gate_inp.weight", .f32, [d, experts], scale: 4 / Float(d).squareRoot())
       try add(p + "ffn_gate_inp.bias", .f32, [experts], scale: 1)
-      try add(p + "ffn_gate_exps.weight", .q8_0, [d, ff, experts], scale: 3 / Float(d).squareRoot())
+      try add(p + "ffn_gate_exps.weight", matrices, [d, ff, experts], scale: 3 / Float(d).squareRoot())
       try add(p + "ffn_gate_exps.bias", .f32, [ff, experts], scale: 0.5)
-      try add(p + "ffn_up_exps.weight", .q8_0, [d, ff, experts], scale: 3 / Float(d).squareRoot())
+      try add(p + "ffn_up_exps.weight", matrices, [d, ff, experts], scale: 3 / Float(d).squareRoot())
       try add(p + "ffn_up_exps.bias", .f32, [ff, experts], scale: 0.5)
-      try add(p + "ffn_down_exps.weight", .q8_0, [ff, d, experts], scale: 1.5 / Float(ff).squareRoot())
+      try add(p + "ffn_down_exps.weight", matrices, [ff, d, experts], scale: 1.5 / Float(ff).squareRoot())
       try add(p + "ffn_down_exps.bias", .f32, [d, experts], scale: 0.3)
     }
     try add("output_norm.weight", .f32, [d], scale: 0.3, offset: 1)
-    try add("output.weight", .q8_0, [d, vocab], scale: 1.5 / Float(d).squareRoot())
+    try add("output.weight", matrices, [d, vocab], scale: 1.5 / Float(d).squareRoot())
     let path = FileManager.default.temporaryDirectory
       .appendingPathComponent("quanta-tiny-gpt-oss-\(seed)-\(UUID().uuidString).gguf").path
     try w.write(to: path)
@@ -194,10 +199,18 @@ import Testing
     return (x.map { matvec(output[...], norm($0, outputNorm)) }, gap)
   }
 
-  @Test(arguments: [512, 1, 3])
-  func logitsMatchReference(_ batch: Int) async throws {
-    let path = try Self.write(seed: 31)
+  /// With f32 matrices the activations stay f32 and the model must agree with the Double pass to
+  /// f32 accumulation (measured ≤ 3e-6; the f16 KV cache included): this holds the logic. With Q8_0
+  /// matrices the activations are rounded to 8 bits before every matmul, and this model's sharp
+  /// attention (Q and K at 3/√d, so scores of several units) and clamped experts amplify that
+  /// rounding: measured up to 4.2e-3 on one row. With Q8_0 attention and f32 experts that row is at
+  /// 3.4e-3, and at 3.3e-4 when the Double pass rounds those matmuls' inputs to Q8_0 too (a probe,
+  /// not kept): rounding, not logic. That case checks the quantized path end to end at 1e-2.
+  @Test(arguments: [GGMLType.f32, .q8_0], [512, 1, 3])
+  func logitsMatchReference(_ matrices: GGMLType, _ batch: Int) async throws {
+    let path = try Self.write(seed: Self.seed, matrices: matrices)
     defer { try? FileManager.default.removeItem(atPath: path) }
+    let tolerance = matrices == .f32 ? 1e-5 : 1e-2
     let sequence = ModelForwardTests.sequence(14)
     let (reference, gap) = try Self.reference(path, sequence)
     // A closer call would route by rounding (8-bit activations), not by the code under test.
@@ -211,19 +224,18 @@ import Testing
     // A prompt of 10 (past the window of 4), then 4 decode steps through the cache.
     let rows = try session.evaluateAll(tokens: Array(sequence[..<10]))
     for (i, row) in rows.enumerated() {
-      #expect(nmse(row, reference[i]) <= ModelForwardTests.tolerance, "row \(i): \(nmse(row, reference[i]))")
+      #expect(nmse(row, reference[i]) <= tolerance, "\(matrices) row \(i): \(nmse(row, reference[i]))")
     }
     for i in 10..<sequence.count {
       let logits = try session.evaluate(tokens: [sequence[i]])
       #expect(
-        nmse(logits, reference[i]) <= ModelForwardTests.tolerance,
-        "decode \(i): \(nmse(logits, reference[i]))")
+        nmse(logits, reference[i]) <= tolerance, "\(matrices) decode \(i): \(nmse(logits, reference[i]))")
     }
   }
 
   /// A file without sinks (or any other tensor of the table) is a typed error naming it.
   @Test func missingSinksIsATypedError() throws {
-    let path = try Self.write(seed: 31)
+    let path = try Self.write(seed: Self.seed)
     defer { try? FileManager.default.removeItem(atPath: path) }
     let file = try GGUFFile(path: path)
     var w = GGUFWriter()
