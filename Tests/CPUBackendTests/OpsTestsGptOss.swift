@@ -6,8 +6,12 @@ import Testing
 @testable import CPUBackend
 
 /// gpt-oss's ops on the CPU through `Ops`, each against a plain Double loop written here from
-/// ggml's definitions: attention with a sink logit per head (decode, prompt, window, GQA),
-/// `swiglu_oai` (both clamps), `add_id`, the biased top-k-then-softmax router, and YaRN RoPE.
+/// ggml's definitions (checked against llama.cpp's `ggml-cpu/ops.cpp` and `ggml.c`): attention with
+/// a sink logit per head (decode, prompt, window, GQA; f16 caches and every KV cache type),
+/// `swiglu_oai` (both clamps), `add_id`, the biased top-k-then-softmax router, and YaRN RoPE (both
+/// pair layouts, ext_factor 1, 0.5, 0). gpt-oss's GGUF has no fused gate/up: llama.cpp's converter
+/// splits the checkpoint's interleaved `gate_up_proj` (even rows gate, odd rows up) into
+/// `ffn_gate_exps` and `ffn_up_exps`.
 @Suite struct OpsTestsGptOss {
   func tensor(_ values: [Float], _ shape: [Int]) throws -> Tensor {
     try Tensor(values, shape: shape, dtype: .f32, on: Fixture.cpu())
@@ -102,6 +106,47 @@ import Testing
     }
   }
 
+  /// Sinks over caches of every `KVCacheType` (and mixed pairs) read in place: reference-encoded
+  /// caches, the Double loop over what the reference codecs decode from them. A decode step, a
+  /// windowed batch, and a prompt past the f16 path's batch limit (64).
+  @Test(arguments: 0..<KVCacheTypeTests.pairs.count)
+  func attentionWithSinksOverEachCacheType(pair: Int) throws {
+    let (kt, vt) = KVCacheTypeTests.pairs[pair]
+    let cpu = try Fixture.cpu()
+    var rng = OpsReference.Random(seed: UInt64(100 + pair))
+    let (heads, kvHeads, headDim, nKV) = (8, 2, 64, 72)
+    let count = nKV * kvHeads * headDim
+    let (kBytes, vBytes) = (
+      try KVCacheTypeTests.referenceBytes(rng.floats(count, -2, 2), kt),
+      try KVCacheTypeTests.referenceBytes(rng.floats(count), vt)
+    )
+    let shape = [nKV, kvHeads, headDim]
+    let kCache = try QTensor(bytes: kBytes, type: kt.ggmlType, shape: shape, on: cpu)
+    let vCache = try QTensor(bytes: vBytes, type: vt.ggmlType, shape: shape, on: cpu)
+    let k = try KVCacheTypeTests.decoded(kBytes, kt, count: count)
+    let v = try KVCacheTypeTests.decoded(vBytes, vt, count: count)
+    let sinks: [Float] = [-30, -2, 0, 0.5, 1.5, 3, 6, 20]
+    let scale = 1 / Float(headDim).squareRoot()
+    for (tokens, window) in [(1, 0), (3, 5), (70, 0)] {
+      let q = rng.floats(tokens * heads * headDim, -2, 2)
+      let positions = (nKV - tokens..<nKV).map(Int32.init)
+      let got = try Ops.attention(
+        query: tensor(q, [tokens, heads, headDim]), positions: positions, keyCache: kCache,
+        valueCache: vCache,
+        parameters: AttentionParameters(
+          kvLength: nKV, softmax: .init(scale: scale, causal: true, slidingWindow: window > 0 ? window : nil)),
+        sinks: tensor(sinks, [heads])
+      ).toArray()
+      let want = Self.sinkAttention(
+        q: q, k: k, v: v, positions: positions, heads: heads, kvHeads: kvHeads, headDim: headDim, nKV: nKV,
+        scale: Double(scale), window: window, sinks: sinks)
+      // As KVCacheTypeTests: exact cache values; q rounded to K's dot type for quantized keys.
+      expectClose(got, want, 2e-5, "sinks, K \(kt) V \(vt), \(tokens) tokens, window \(window)")
+      let finite = got.allSatisfy { $0.isFinite }
+      #expect(finite, "K \(kt) V \(vt) \(tokens): non-finite output")
+    }
+  }
+
   /// ggml's `swiglu_oai` with α 1.702 and limit 7: gate clamped above, up on both sides.
   @Test func swigluOAI() throws {
     var rng = OpsReference.Random(seed: 77)
@@ -176,9 +221,13 @@ import Testing
   }
 
   /// YaRN RoPE as ggml's `rope_yarn`: per pair, the interpolated angle (position · freqScale · θ_i)
-  /// mixed with the extrapolated one by the ramp between the correction dims, cos and sin scaled
-  /// by attnFactor · (1 + 0.1 ln(1 / freqScale)); the correction dims as `ggml_rope_yarn_corr_dims`.
-  @Test func yarnRope() throws {
+  /// mixed with the extrapolated one by the ramp between the correction dims times ext_factor, cos
+  /// and sin scaled by attnFactor · (1 + 0.1 ln(1 / freqScale)) when ext_factor ≠ 0 (attnFactor
+  /// alone when it is 0: plain linear interpolation); the correction dims as
+  /// `ggml_rope_yarn_corr_dims`. NeoX pairs (x_i, x_{i+d/2}), gpt-oss's, and normal pairs
+  /// (x_{2i}, x_{2i+1}), with ext_factor 1 (llama.cpp's for YaRN), 0.5 and 0.
+  @Test(arguments: [RoPEParameters.Mode.neox, .normal], [Float(1), 0.5, 0])
+  func yarnRope(_ mode: RoPEParameters.Mode, _ extFactor: Float) throws {
     var rng = OpsReference.Random(seed: 80)
     let (tokens, heads, headDim) = (6, 3, 64)
     let x = rng.floats(tokens * heads * headDim)
@@ -194,10 +243,11 @@ import Testing
     #expect(Double(dims.low) == low && Double(dims.high) == high)
     let attnFactor = 0.97
     let p = RoPEParameters(
-      mode: .neox, dimensions: headDim, freqBase: Float(base), freqScale: Float(1 / factor),
-      attnFactor: Float(attnFactor), extFactor: 1, yarnLow: dims.low, yarnHigh: dims.high)
+      mode: mode, dimensions: headDim, freqBase: Float(base), freqScale: Float(1 / factor),
+      attnFactor: Float(attnFactor), extFactor: extFactor, yarnLow: dims.low, yarnHigh: dims.high)
     let got = try Ops.rope(tensor(x, [tokens, heads, headDim]), positions: positions, parameters: p).toArray()
-    let mscale = attnFactor * (1 + 0.1 * log(factor))
+    let ext = Double(extFactor)
+    let mscale = ext != 0 ? attnFactor * (1 + 0.1 * log(factor)) : attnFactor
     var want: [Double] = []
     for t in 0..<tokens {
       for h in 0..<heads {
@@ -207,14 +257,14 @@ import Testing
           let extrapolated = Double(positions[t]) * pow(base, -2 * Double(i) / Double(headDim))
           let interpolated = extrapolated / factor
           let ramp = 1 - min(1, max(0, (Double(i) - low) / max(0.001, high - low)))
-          let theta = interpolated * (1 - ramp) + extrapolated * ramp
-          let (a, b) = (i, i + headDim / 2)
+          let theta = interpolated * (1 - ramp * ext) + extrapolated * ramp * ext
+          let (a, b) = mode == .neox ? (i, i + headDim / 2) : (2 * i, 2 * i + 1)
           out[a] = (head[a] * cos(theta) - head[b] * sin(theta)) * mscale
           out[b] = (head[a] * sin(theta) + head[b] * cos(theta)) * mscale
         }
         want += out
       }
     }
-    expectClose(got, want, 1e-9, "yarn rope")
+    expectClose(got, want, 1e-9, "yarn rope \(mode) ext \(extFactor)")
   }
 }
