@@ -104,7 +104,8 @@ extension CPUBackend {
     let p = RopeParameters(
       mode: parameters.mode == .neox ? .neox : .normal, nRot: parameters.dimensions,
       freqBase: parameters.freqBase,
-      freqScale: parameters.freqScale, attnFactor: parameters.attnFactor)
+      freqScale: parameters.freqScale, attnFactor: parameters.attnFactor, extFactor: parameters.extFactor,
+      yarnLow: parameters.yarnLow, yarnHigh: parameters.yarnHigh)
     let cacheCount = tokens * CPUOps.ropeCacheCount(nRot: p.nRot)
     let chunk = pool.chunk(for: tokens, minimum: max(1, 4096 / max(heads * headDim, 1)))
     // Every layer's q and k rotate by the same positions: the cos/sin table (sinf/cosf per token
@@ -198,6 +199,15 @@ extension CPUBackend {
     parameters: AttentionParameters,
     into out: Tensor
   ) throws {
+    try attention(
+      query: query, positions: positions, keyCache: keyCache, valueCache: valueCache, parameters: parameters,
+      sinks: nil, into: out)
+  }
+
+  public func attention(
+    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor,
+    parameters: AttentionParameters, sinks: Tensor?, into out: Tensor
+  ) throws {
     let (tokens, heads, headDim) = (query.shape[0], query.shape[1], query.shape[2])
     var shape = AttentionShape(
       nHead: heads, nKVHead: keyCache.shape[1], headDim: headDim, nKV: parameters.kvLength)
@@ -205,7 +215,8 @@ extension CPUBackend {
     let (qp, op) = (try f32(query, "attention"), try f32(out, "attention"))
     let kc = try own(keyCache.buffer, "attention").base + keyCache.byteOffset
     let vc = try own(valueCache.buffer, "attention").base + valueCache.byteOffset
-    let l = logits(parameters.softmax)
+    var l = logits(parameters.softmax)
+    if let sinks { l.sinks = try sinks.toArray() }
     let items = tokens * heads
     // Tasks cover whole GQA groups where possible (the op converts each K/V block once per group).
     let chunk = pool.chunk(for: items, perThread: 4, minimum: shape.groupSize, multiple: shape.groupSize)
@@ -230,7 +241,8 @@ extension CPUBackend {
       return
     }
     let (kh, vh) = (kc.assumingMemoryBound(to: UInt16.self), vc.assumingMemoryBound(to: UInt16.self))
-    if !CPUOps.usesF16Path(shape) {
+    // The prompt kernel has no sinks; with them, prompts take CPUOps.attention's block path.
+    if !CPUOps.usesF16Path(shape) && l.sinks == nil {
       // Prompt batches: blocks of queries per converted key block (PromptAttention.swift).
       promptAttention(q: qp, keys: kh, values: vh, positions: positions, shape: shape, logits: l, into: op)
       return

@@ -57,6 +57,9 @@ extension GPUBackend {
     let (tokens, heads, headDim) = (x.shape[0], x.shape[1], x.shape[2])
     let nRot = parameters.dimensions
     guard tokens > 0, heads > 0, headDim > 0 else { return }
+    guard parameters.extFactor == 0 else {
+      throw QuantaError.unsupported(op: "rope with YaRN (ext_factor)", type: x.dtype.rawValue, device: device)
+    }
     var args = KernelArguments()
     args.append(try ptr(x, "rope"))
     args.append(try ptr(out, "rope"))

@@ -43,6 +43,18 @@ final class GPUPreparedPlan: PreparedPlan {
       case .attention(_, _, _, _, let s, _) where !s.causal:
         throw QuantaError.unsupported(
           op: "plan attention without a causal mask", type: "f16", device: gpu.device)
+      // gpt-oss's ops have no kernels yet: refused before anything runs (CPU only for now).
+      case .attentionSinks(_, _, let kc, _, _, _, _):
+        throw QuantaError.unsupported(
+          op: "attention with sinks (gpt-oss)", type: kc.type.name, device: gpu.device)
+      case .swigluOAI(let gate, _, _, _, _):
+        throw QuantaError.unsupported(
+          op: "swiglu_oai (gpt-oss)", type: gate.dtype.rawValue, device: gpu.device)
+      case .addID(let x, _, _, _):
+        throw QuantaError.unsupported(op: "add_id (gpt-oss)", type: x.dtype.rawValue, device: gpu.device)
+      case .rope(let x, _, let p, _, _) where p.extFactor != 0:
+        throw QuantaError.unsupported(
+          op: "rope with YaRN (ext_factor)", type: x.dtype.rawValue, device: gpu.device)
       default: break
       }
     }
@@ -248,6 +260,7 @@ final class GPUPreparedPlan: PreparedPlan {
     case .softcap(let x, let cap, let out): try g.softcap(x, cap: cap, into: out)
     case .hadamard(let x, let block, let out): try g.hadamard(x, block: block, into: out)
     case .routeExperts, .matmulID: break  // above
+    case .attentionSinks, .swigluOAI, .addID: break  // refused by init
     case .mixExperts(let x, let w, let out): try g.mixExperts(x, weights: w, into: out)
     case .argmax(let logits, let out):
       try g.argmax(logits, into: pointer(out), rows: out.count, scratch: argmaxScratch?.pointer ?? .null)

@@ -1,5 +1,11 @@
 import GGML
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// Memory owned by one backend. A `Tensor` or `QTensor` is a typed view (offset, shape) into one.
 ///
 /// Contents are mutable and not synchronized by the buffer: the ops of a backend run in the order
@@ -154,6 +160,23 @@ public protocol ComputeBackend: AnyObject, Sendable {
   /// `out[t] = Σ_j weights[t, j] · x[t, j]` summed in `j` order: `x` `[tokens, used, d]`.
   func mixExperts(_ x: Tensor, weights: Tensor, into out: Tensor) throws
 
+  // MARK: gpt-oss (SinkOps.swift)
+
+  /// `attention` with a learned sink logit per query head (`sinks` f32 `[heads]`): each softmax
+  /// denominator also holds `exp(sinks[h] − max)`, the sink contributing no value (ggml's
+  /// `flash_attn_ext` with `sinks`, gpt-oss). nil `sinks` is plain `attention`.
+  func attention(
+    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor,
+    parameters: AttentionParameters, sinks: Tensor?, into out: Tensor
+  ) throws
+  /// ggml's `swiglu_oai`: `x = min(gate, limit)`, `y = clamp(up, −limit, limit)`,
+  /// `out = x · σ(alpha · x) · (y + 1)` element-wise.
+  func swigluOAI(gate: Tensor, up: Tensor, alpha: Float, limit: Float, into out: Tensor) throws
+  /// ggml's `add_id`: `out[t, j] = x[t, j] + bias[ids[t, j]]`: `x` f32 `[tokens, used, n]`, `bias`
+  /// f32 `[experts, n]` (a stacked per-expert bias), ids `tokens · used` (an id outside the experts
+  /// is an error).
+  func addID(_ x: Tensor, bias: Tensor, ids: IndexTensor, into out: Tensor) throws
+
   // MARK: Forward plans
 
   /// Makes `plan` ready to execute on this backend (a requirement, so calls through
@@ -270,15 +293,39 @@ public struct RoPEParameters: Sendable, Hashable {
   public var freqScale: Float
   /// Multiplies cos and sin (ggml's `attn_factor`; 1 except for YaRN-style models).
   public var attnFactor: Float
+  /// YaRN (ggml's `ext_factor`, 0: none): pair `i` mixes the interpolated angle (× freqScale) with
+  /// the extrapolated one by `ramp(i) · extFactor`, and cos and sin are multiplied by
+  /// `1 + 0.1 · ln(1 / freqScale)` besides `attnFactor` (ggml's `rope_yarn`).
+  public var extFactor: Float
+  /// YaRN's correction range in pairs (ggml's `corr_dims`, from `yarnCorrectionDims`): pairs below
+  /// `low` extrapolate, above `high` interpolate, linear between.
+  public var yarnLow: Float
+  public var yarnHigh: Float
 
   public init(
-    mode: Mode, dimensions: Int, freqBase: Float = 10000, freqScale: Float = 1, attnFactor: Float = 1
+    mode: Mode, dimensions: Int, freqBase: Float = 10000, freqScale: Float = 1, attnFactor: Float = 1,
+    extFactor: Float = 0, yarnLow: Float = 0, yarnHigh: Float = 0
   ) {
     self.mode = mode
     self.dimensions = dimensions
     self.freqBase = freqBase
     self.freqScale = freqScale
     self.attnFactor = attnFactor
+    self.extFactor = extFactor
+    self.yarnLow = yarnLow
+    self.yarnHigh = yarnHigh
+  }
+
+  /// ggml's `ggml_rope_yarn_corr_dims`: the pairs whose wavelength spans `betaFast` (low) and
+  /// `betaSlow` (high) rotations over `originalContext` positions, floored / ceiled and clamped
+  /// to `0 ... dimensions − 1`.
+  public static func yarnCorrectionDims(
+    dimensions: Int, originalContext: Int, freqBase: Float, betaFast: Float, betaSlow: Float
+  ) -> (low: Float, high: Float) {
+    func dim(_ rotations: Float) -> Float {
+      Float(dimensions) * logf(Float(originalContext) / (rotations * 2 * Float.pi)) / (2 * logf(freqBase))
+    }
+    return (max(0, floorf(dim(betaFast))), min(Float(dimensions - 1), ceilf(dim(betaSlow))))
   }
 }
 

@@ -64,6 +64,13 @@ public enum PlanOp: Sendable {
   case routeExperts(logits: Tensor, routing: ExpertRouting, ids: IndexTensor, weights: Tensor)
   case matmulID(x: Tensor, weights: QTensor, ids: IndexTensor, options: QMatMulOptions, out: Tensor)
   case mixExperts(x: Tensor, weights: Tensor, out: Tensor)
+  /// gpt-oss (SinkOps.swift): attention with a sink logit per head (`sinks` `[heads]`),
+  /// `swiglu_oai`, and a per-expert bias added by id (ggml's `add_id`).
+  case attentionSinks(
+    query: Tensor, positions: IndexTensor, keyCache: QTensor, valueCache: QTensor, softmax: SoftmaxParameters,
+    sinks: Tensor, out: Tensor)
+  case swigluOAI(gate: Tensor, up: Tensor, alpha: Float, limit: Float, out: Tensor)
+  case addID(x: Tensor, bias: Tensor, ids: IndexTensor, out: Tensor)
 }
 
 /// A forward pass as data: ops in issue order over preallocated tensors, and the one block of Int32
@@ -142,10 +149,16 @@ public final class DirectPlan: PreparedPlan {
           throw QuantaError.unsupported(
             op: "plan attention without a causal mask", type: "f16", device: backend.device)
         }
+        ends[i] = end
       } else {
-        end = i + 1
+        // A run of attention ops ends where another op starts.
+        ends[i] = i + 1
+        end = i
       }
-      ends[i] = end
+      if case .attentionSinks(_, _, _, _, let s, _, _) = step.op, !s.causal {
+        throw QuantaError.unsupported(
+          op: "plan attention without a causal mask", type: "f16", device: backend.device)
+      }
     }
     runEnds = ends
   }
@@ -247,6 +260,15 @@ public final class DirectPlan: PreparedPlan {
     case .mixExperts(let x, let w, let out): try b.mixExperts(x, weights: w, into: out)
     case .sample:
       throw QuantaError.unsupported(op: "plan sampling (the host samples)", type: "f32", device: b.device)
+    case .attentionSinks(let q, let positions, let kc, let vc, let s, let sinks, let out):
+      let pos = values(positions)
+      try b.attention(
+        query: q, positions: pos, keyCache: kc, valueCache: vc,
+        parameters: AttentionParameters(kvLength: Int(pos.max() ?? -1) + 1, softmax: s), sinks: sinks,
+        into: out)
+    case .swigluOAI(let g, let u, let alpha, let limit, let out):
+      try b.swigluOAI(gate: g, up: u, alpha: alpha, limit: limit, into: out)
+    case .addID(let x, let bias, let ids, let out): try b.addID(x, bias: bias, ids: ids, into: out)
     case .argmax(let logits, let out):
       let n = logits.shape.last ?? 0
       var ids = [Int32](repeating: 0, count: out.count)

@@ -177,10 +177,12 @@ public enum Ops {
   /// Grouped-query attention of `query` `[tokens, heads, headDim]` over the first
   /// `parameters.kvLength` rows of the caches (each of a `KVCacheType`) → `[tokens, heads, headDim]` f32.
   public static func attention(
-    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor, parameters: AttentionParameters
+    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor,
+    parameters: AttentionParameters,
+    sinks: Tensor? = nil
   ) throws -> Tensor {
     let b = query.backend
-    try Validate.f32Input("attention", b, query)
+    try Validate.f32Input("attention", b, query, sinks)
     try kvCaches("attention", b, keyCache, valueCache)
     try Validate.rank("attention", query, 3, "[tokens, heads, headDim]")
     let (heads, headDim) = (query.shape[1], query.shape[2])
@@ -197,6 +199,14 @@ public enum Ops {
     try checkSoftmax("attention", parameters.softmax)
     try Validate.positions("attention", positions, count: query.shape[0])
     let out = try like(query)
+    if let sinks {
+      try Validate.shape("attention sinks", sinks, [heads])
+      try b.attention(
+        query: query, positions: positions, keyCache: keyCache, valueCache: valueCache,
+        parameters: parameters,
+        sinks: sinks, into: out)
+      return out
+    }
     try b.attention(
       query: query, positions: positions, keyCache: keyCache, valueCache: valueCache, parameters: parameters,
       into: out)
@@ -205,11 +215,12 @@ public enum Ops {
 
   /// `attention` over f16 caches held as dense tensors.
   public static func attention(
-    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters
+    query: Tensor, positions: [Int32], keyCache: Tensor, valueCache: Tensor, parameters: AttentionParameters,
+    sinks: Tensor? = nil
   ) throws -> Tensor {
     try attention(
       query: query, positions: positions, keyCache: try cacheView("attention", keyCache),
-      valueCache: try cacheView("attention", valueCache), parameters: parameters)
+      valueCache: try cacheView("attention", valueCache), parameters: parameters, sinks: sinks)
   }
 
   public static func silu(_ x: Tensor) throws -> Tensor {

@@ -172,6 +172,7 @@ public enum SynthModel {
     for key in Hyperparameter.allCases where p.architecture.declaration(of: key) != nil {
       if let value = value(of: key, p) { out.append((p.architecture.key(key), value)) }
     }
+    if p.yarn != nil { out.append(("\(a).rope.scaling.type", .string("yarn"))) }
     return out
   }
 
@@ -192,8 +193,9 @@ public enum SynthModel {
     case .attentionLogitSoftcap: p.attentionSoftcap > 0 ? .float32(p.attentionSoftcap) : nil
     case .finalLogitSoftcap: p.finalSoftcap > 0 ? .float32(p.finalSoftcap) : nil
     // phi3's converter writes the pre-scaling context (no LongRoPE in the presets: the same).
-    case .ropeScalingOriginalContextLength: .uint32(UInt32(p.contextLength))
-    case .ropeScalingFactor, .ropeScalingAttentionFactor: nil
+    case .ropeScalingOriginalContextLength: .uint32(UInt32(p.yarn?.originalContextLength ?? p.contextLength))
+    case .ropeScalingFactor: p.yarn.map { .float32($0.factor) }
+    case .ropeScalingAttentionFactor: nil
     case .expertCount: p.expertCount > 0 ? .uint32(UInt32(p.expertCount)) : nil
     case .expertUsedCount: p.expertCount > 0 ? .uint32(UInt32(p.expertUsedCount)) : nil
     case .expertFeedForwardLength: p.expertCount > 0 ? .uint32(UInt32(p.expertFeedForwardLength)) : nil
@@ -219,9 +221,11 @@ public enum SynthModel {
     /// The LM head (the token embedding when tied) may be larger than the layers' weights.
     let head: TensorRole = p.tiedEmbeddings ? .tokenEmbedding : .output
     func std(_ name: String) -> Float {
-      switch roles[name] {
+      if let role = roles[name], let s = p.stdByRole[role] { return s }
+      return switch roles[name] {
       case head: p.headStd
       case .expertRouter: p.routerStd
+      case .attentionSinks: p.sinkStd
       default: p.weightStd
       }
     }

@@ -40,6 +40,17 @@ public struct Llama3RopeScaling: Sendable, Equatable {
   }
 }
 
+/// YaRN RoPE scaling as GGUF carries it (`rope.scaling.type` yarn, `rope.scaling.factor`,
+/// `rope.scaling.original_context_length`): gpt-oss's.
+public struct YarnRopeScaling: Sendable, Equatable {
+  public var factor: Float
+  public var originalContextLength: Int
+  public init(factor: Float, originalContextLength: Int) {
+    self.factor = factor
+    self.originalContextLength = originalContextLength
+  }
+}
+
 /// The shapes and hyperparameters of one real model (from its config.json), for a file with the
 /// same tensors and random weights.
 public struct SynthPreset: Sendable {
@@ -67,6 +78,13 @@ public struct SynthPreset: Sendable {
   public var attentionSoftcap: Float
   public var finalSoftcap: Float
   public var ropeScaling: Llama3RopeScaling?
+  public var yarn: YarnRopeScaling?
+  /// Standard deviation of gpt-oss's attention sink logits (`attn_sinks`; one per head).
+  public var sinkStd: Float
+  /// Standard deviations of particular roles, over `weightStd` (the tiny gpt-oss: larger Q/K so
+  /// attention is sharp enough for RoPE and the windows to matter, smaller V/output/experts so the
+  /// layers' rounding does not snowball into near-ties).
+  public var stdByRole: [TensorRole: Float]
   public var tokenizer: SynthTokenizer
   /// Standard deviation of the layers' matrices: 0.02 (freshly initialized) for the real shapes.
   public var weightStd: Float
@@ -93,8 +111,12 @@ public struct SynthPreset: Sendable {
     ropeScaling: Llama3RopeScaling? = nil, tokenizer: SynthTokenizer, weightStd: Float = 0.02,
     headStd: Float? = nil, expertCount: Int = 0, expertUsedCount: Int = 0,
     expertFeedForwardLength: Int? = nil,
-    routerStd: Float? = nil
+    routerStd: Float? = nil, yarn: YarnRopeScaling? = nil, sinkStd: Float = 1,
+    stdByRole: [TensorRole: Float] = [:]
   ) {
+    self.yarn = yarn
+    self.sinkStd = sinkStd
+    self.stdByRole = stdByRole
     self.expertCount = expertCount
     self.expertUsedCount = expertUsedCount
     self.expertFeedForwardLength = expertFeedForwardLength ?? feedForwardLength
@@ -266,6 +288,36 @@ extension SynthPreset {
       headDim: 64, vocabularySize: 512, contextLength: 512, ropeFreqBase: 10_000, rmsEpsilon: 1e-5,
       tiedEmbeddings: false, tokenizer: .llama2(vocabularySize: 512), weightStd: 0.02, headStd: 0.15,
       expertCount: 8, expertUsedCount: 2, routerStd: 0.25),
+    // openai/gpt-oss-20b: 24 layers, hidden 2880, 32 experts of intermediate 2880, 4 per token,
+    // 64 heads / 8 KV heads, head_dim 64, sliding_window 128 (even layers), rope_theta 150000 with
+    // YaRN (factor 32, original_max_position_embeddings 4096), max_position_embeddings 131072,
+    // rms_norm_eps 1e-5, vocab 201088, untied. The synthetic tokenizer has Qwen's BPE layout (not
+    // o200k_harmony): the shapes are the model's, the vocabulary's text is not.
+    SynthPreset(
+      name: "gpt-oss-20b", aliases: ["20b"], displayName: "gpt-oss-20b (synthetic)", architecture: .gptOss,
+      layerCount: 24, embeddingLength: 2880, feedForwardLength: 2880, headCount: 64, kvHeadCount: 8,
+      headDim: 64, vocabularySize: 201_088, contextLength: 131_072, ropeFreqBase: 150_000, rmsEpsilon: 1e-5,
+      tiedEmbeddings: false, slidingWindow: 128,
+      tokenizer: .qwen(vocabularySize: 201_088, regularCount: 199_998, qwen3: false), expertCount: 32,
+      expertUsedCount: 4, expertFeedForwardLength: 2880,
+      yarn: YarnRopeScaling(factor: 32, originalContextLength: 4096)),
+    // The test shape of gpt-oss (`--arch gpt-oss --preset tiny`): 4 layers (2 sliding, window 32,
+    // so 128-token comparisons cross it), 16 experts of 256 (4 per token), YaRN as the real one, a
+    // larger LM head and router (peaked logits, decisive routing), sink logits of std 1. Layer
+    // weights std 0.005 (V, output, experts; swiglu_oai's `up + 1` passes the gate through
+    // unshrunk, so at 0.02 these layers dominate the residual and rounding snowballs: llama.cpp
+    // against itself, ubatch 1 vs 512, flipped 2.4-4.8 % of the top tokens, mean KLD 6-10e-4; at
+    // 0.005 with Q/K at 0.05, 1.6 %, KLD 7.7e-5), Q/K 0.05 (sharp enough attention for RoPE,
+    // YaRN and the windows to matter), the token embedding 0.02.
+    SynthPreset(
+      name: "tiny", displayName: "tiny gpt-oss (synthetic)", architecture: .gptOss,
+      layerCount: 4, embeddingLength: 256, feedForwardLength: 256, headCount: 4, kvHeadCount: 2,
+      headDim: 64, vocabularySize: 512, contextLength: 4096, ropeFreqBase: 150_000, rmsEpsilon: 1e-5,
+      tiedEmbeddings: false, slidingWindow: 32,
+      tokenizer: .qwen(vocabularySize: 512, regularCount: 480, qwen3: false), weightStd: 0.005, headStd: 0.15,
+      expertCount: 16, expertUsedCount: 4, expertFeedForwardLength: 256, routerStd: 0.25,
+      yarn: YarnRopeScaling(factor: 32, originalContextLength: 4096),
+      stdByRole: [.query: 0.05, .key: 0.05, .tokenEmbedding: 0.02]),
   ]
 
   /// The preset called `name` (or an alias), checked against `architecture`. `experts`: that many

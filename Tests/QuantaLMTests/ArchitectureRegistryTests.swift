@@ -10,7 +10,7 @@ struct ArchitectureRegistryTests {
   func names() {
     let names = ArchitectureRegistry.all.map(\.rawValue)
     #expect(Set(names).count == names.count)
-    #expect(names == ["llama", "qwen2", "qwen3", "gemma3", "phi3", "gemma2", "qwen3moe"])
+    #expect(names == ["llama", "qwen2", "qwen3", "gemma3", "phi3", "gemma2", "qwen3moe", "gpt-oss"])
     // Expert variants share a registered name and have experts; the name alone resolves densely.
     for v in ArchitectureRegistry.expertVariants {
       #expect(v.hasExperts && ArchitectureRegistry.named(v.rawValue)?.hasExperts == false)

@@ -136,8 +136,8 @@ extension CPUOps {
     }
     for k in 0..<nh {
       let dst = out + token * shape.outTokenStride + (heads.lowerBound + k) * hd
-      let total = runningSum[k]
-      CPUOps.scale(acc + k * hd, by: total == 0 ? 0 : 1 / total, into: dst, count: hd)
+      let f = logits.normalizer(total: runningSum[k], max: runningMax[k], head: heads.lowerBound + k)
+      CPUOps.scale(acc + k * hd, by: f, into: dst, count: hd)
     }
   }
 

@@ -11,6 +11,12 @@
 
 import GGML
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 enum CPUOps {}
 
 /// Errors of the ops that read ids or types from data.
@@ -64,4 +70,20 @@ struct AttentionLogits: Sendable, Equatable {
   /// 0 = no soft-capping.
   var softCap: Float = 0
   var mask = AttentionMask()
+  /// gpt-oss's sink logit per query head (nil: none): one more term of each softmax denominator.
+  var sinks: [Float]? = nil
+
+  /// The factor that turns a query head's accumulated `Σ exp(s_j − max) · v_j` into its output:
+  /// 1 / the denominator (`total`, plus `exp(sink − max)` with a sink, rescaled to the sink when it
+  /// is the larger, as ggml's `flash_attn_ext`); 0 when the query saw no key.
+  @inline(__always)
+  func normalizer(total: Float, max m: Float, head: Int) -> Float {
+    guard total > 0 else { return 0 }
+    guard let sink = sinks?[head] else { return 1 / total }
+    if sink > m {
+      let ms = expf(m - sink)
+      return ms / (total * ms + 1)
+    }
+    return 1 / (total + expf(sink - m))
+  }
 }

@@ -1,4 +1,5 @@
-// Rotary position embedding (RoPE), ggml's `rope` without YaRN extrapolation (ext_factor = 0).
+// Rotary position embedding (RoPE), ggml's `rope`, with YaRN (ext_factor ≠ 0: gpt-oss) as its
+// `rope_yarn`.
 //
 // Which mode each architecture uses (llama.cpp `llama_model_rope_type` in llama-model.cpp):
 //   llama (Llama 2/3, Mistral, SmolLM, TinyLlama)  → normal (LLAMA_ROPE_TYPE_NORM): pairs of
@@ -31,6 +32,10 @@ struct RopeParameters: Sendable, Equatable {
   var freqScale: Float = 1
   /// Multiplies cos and sin (ggml's `attn_factor`; 1 except for YaRN-style models).
   var attnFactor: Float = 1
+  /// YaRN's mix of extrapolation (ggml's `ext_factor`; 0: none) and its correction range in pairs.
+  var extFactor: Float = 0
+  var yarnLow: Float = 0
+  var yarnHigh: Float = 0
 }
 
 extension CPUOps {
@@ -52,14 +57,23 @@ extension CPUOps {
   ) {
     let half = p.nRot / 2
     let thetaScale = powf(p.freqBase, -2 / Float(p.nRot))
+    // YaRN's magnitude correction (ggml's `rope_yarn`: mscale · (1 + 0.1 · ln(1 / freq_scale))).
+    let mscale = p.extFactor != 0 ? p.attnFactor * (1 + 0.1 * logf(1 / p.freqScale)) : p.attnFactor
     for t in tokens {
       let row = cache + t * p.nRot
       var theta = Float(positions[t])
       for i in 0..<half {
         let ff = freqFactors?[i] ?? 1
-        let angle = p.freqScale * (theta / ff)
-        row[i] = cosf(angle) * p.attnFactor
-        row[half + i] = sinf(angle) * p.attnFactor
+        let extrapolated = theta / ff
+        var angle = p.freqScale * extrapolated
+        if p.extFactor != 0 {
+          // ggml's `rope_yarn_ramp` at i0 = 2i: 1 below `low`, 0 above `high`.
+          let y = (Float(i) - p.yarnLow) / max(0.001, p.yarnHigh - p.yarnLow)
+          let mix = (1 - min(1, max(0, y))) * p.extFactor
+          angle = angle * (1 - mix) + extrapolated * mix
+        }
+        row[i] = cosf(angle) * mscale
+        row[half + i] = sinf(angle) * mscale
         theta *= thetaScale
       }
     }

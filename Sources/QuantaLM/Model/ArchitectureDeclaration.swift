@@ -174,6 +174,13 @@ extension HyperparameterDeclaration {
     .init(.ropeDimensionCount, .sameAs(.keyLength)), .init(.ropeFreqBase, .value(10_000)),
     .init(.ropeScalingFactor, .unset),
   ]
+
+  /// A mixture of experts: experts per layer and per token, and an expert's FFN width (as wide as
+  /// `feed_forward_length` when the file has no `expert_feed_forward_length`).
+  public static let experts: [HyperparameterDeclaration] = [
+    .init(.expertCount), .init(.expertUsedCount),
+    .init(.expertFeedForwardLength, .sameAs(.feedForwardLength)),
+  ]
 }
 
 /// What a tensor is to the shared blocks (`ModelWeights` fills its fields by role).
@@ -194,6 +201,9 @@ public enum TensorRole: String, Sendable, CaseIterable {
   /// Mixture of experts: the router (`ffn_gate_inp`, one row per expert) and the experts' stacked
   /// gate, up and down matrices (`ffn_*_exps`, `[experts, rows, k]`).
   case expertRouter, expertGate, expertUp, expertDown
+  /// gpt-oss: a learned sink logit per head in each attention softmax (`attn_sinks`), the router's
+  /// bias, and the experts' stacked biases (`ffn_*_exps.bias`, `[experts, rows]`).
+  case attentionSinks, expertRouterBias, expertGateBias, expertUpBias, expertDownBias
 
   /// Matrices are loaded as quantized tensors; the rest (norms, biases, factors) as dense f32.
   public var isMatrix: Bool {
@@ -214,7 +224,9 @@ public enum TensorRole: String, Sendable, CaseIterable {
   }
   public var isBias: Bool {
     switch self {
-    case .queryBias, .keyBias, .valueBias, .attentionOutputBias: true
+    case .queryBias, .keyBias, .valueBias, .attentionOutputBias, .expertRouterBias, .expertGateBias,
+      .expertUpBias, .expertDownBias:
+      true
     default: false
     }
   }
@@ -241,6 +253,8 @@ public enum Dimension: Sendable {
   case gateUpWidth
   /// expert_count, and an expert's FFN width (expert_feed_forward_length)
   case experts, expertFeedForward
+  /// head_count (one value per query head: attention sinks)
+  case heads
 }
 
 /// The sizes `Dimension` stands for, from a file's hyperparameters or a synth preset.
@@ -281,6 +295,7 @@ public struct ModelDimensions: Sendable, Equatable {
     case .gateUpWidth: 2 * feedForward
     case .experts: experts
     case .expertFeedForward: expertFeedForward
+    case .heads: headCount
     }
   }
 
@@ -320,8 +335,9 @@ public struct LayerRecipe: Sendable, Equatable {
   /// Pre-norm: `h = x + attn(norm(x)); out = h + ffn(norm(h))`. Sandwich (gemma): the attention and
   /// FFN outputs are normed again (`post_attention_norm`, `post_ffw_norm`) before each residual add.
   public enum Norms: Sendable, Equatable { case preNorm, sandwich }
-  /// The gated FFN's activation: SiLU (SwiGLU) or tanh-GELU (GeGLU).
-  public enum GatedActivation: Sendable, Equatable { case silu, gelu }
+  /// The gated FFN's activation: SiLU (SwiGLU), tanh-GELU (GeGLU), or gpt-oss's clamped
+  /// `swiglu_oai` (`SwigluOAI`: α 1.702, limit 7).
+  public enum GatedActivation: Sendable, Equatable { case silu, gelu, swigluOAI }
   /// How RoPE pairs dimensions: adjacent pairs (llama) or the two halves (NeoX).
   public enum RopeStyle: Sendable, Equatable { case normal, neox }
   /// The factor queries are scaled by: 1/√key_length, or 1/√(embedding_length / head_count).

@@ -11,6 +11,7 @@ public enum ArchitectureRegistry {
     .phi3,
     .gemma2,
     .qwen3moe,
+    .gptOss,
   ]
 
   /// Mixture-of-experts tables of a name `all` holds densely: a file with `{name}.expert_count`

@@ -92,10 +92,18 @@ struct ForwardContext {
 
   /// RoPE parameters of `layer` (gemma3's sliding layers have their own base and no scaling).
   func rope(layer: Int) -> RoPEParameters {
-    RoPEParameters(
+    var p = RoPEParameters(
       mode: config.ropeStyle == .neox ? .neox : .normal, dimensions: config.ropeDimensions,
       freqBase: config.ropeBase(layer: layer), freqScale: config.ropeScale(layer: layer),
       attnFactor: config.ropeAttentionFactor)
+    if config.ropeExtFactor != 0 {
+      // YaRN's correction range from this layer's base (ggml computes it per rope op).
+      p.extFactor = config.ropeExtFactor
+      (p.yarnLow, p.yarnHigh) = RoPEParameters.yarnCorrectionDims(
+        dimensions: config.ropeDimensions, originalContext: config.ropeOriginalContextLength,
+        freqBase: p.freqBase, betaFast: config.yarnBetaFast, betaSlow: config.yarnBetaSlow)
+    }
+    return p
   }
 
   /// The recipe's query scaling before attention (llama.cpp's gemma3 graph:
@@ -122,6 +130,11 @@ struct BatchPositions {
 
 /// Shared blocks of the decoder layers (`decoderLayer` arranges them as the recipe says).
 extension ForwardContext {
+  /// gpt-oss's activation with its constants.
+  func swigluOAI(gate: Tensor, up: Tensor, out: Tensor) -> PlanOp {
+    .swigluOAI(gate: gate, up: up, alpha: SwigluOAI.alpha, limit: SwigluOAI.limit, out: out)
+  }
+
   /// Projects `input` (normed, `[n, d]`) to Q/K/V (+ biases, + per-head QK-norm), applies RoPE,
   /// writes K/V at the batch's positions of the cache, and attends. `caches` is one cache for all
   /// rows, or one per row (batched decode: each row its own sequence). Returns the heads' outputs
@@ -184,8 +197,8 @@ extension ForwardContext {
           keys: k.0.heads, values: v.0.heads, positions: pos, keyCache: cache.keys, valueCache: cache.values),
         .writeKV)
       recorder.append(
-        .attention(
-          query: q.0.heads, positions: pos, keyCache: cache.keys, valueCache: cache.values, softmax: softmax,
+        attention(
+          query: q.0.heads, positions: pos, cache: cache, softmax: softmax, sinks: w.sinks,
           out: a.attention.heads), .attention)
     } else {
       // Row i belongs to the sequence in caches[i] (consecutive rows of one sequence: a prompt
@@ -211,15 +224,30 @@ extension ForwardContext {
       }
       for (rows, cache) in runs {
         recorder.append(
-          .attention(
-            query: try q.0.heads.rows(rows), positions: try pos.slice(rows), keyCache: cache.keys,
-            valueCache: cache.values, softmax: softmax, out: try a.attention.heads.rows(rows)), .attention)
+          attention(
+            query: try q.0.heads.rows(rows), positions: try pos.slice(rows), cache: cache, softmax: softmax,
+            sinks: w.sinks, out: try a.attention.heads.rows(rows)), .attention)
       }
     }
     guard let block = rotation.valueBlock else { return a.attention.flat }
     // The V rotation is its own inverse; q's spare buffer is free once attention has run.
     recorder.append(.hadamard(x: a.attention.flat, block: block, out: q.1.flat), .hadamard)
     return q.1.flat
+  }
+
+  /// The attention op over `cache`: with the layer's sink logits where it has them (gpt-oss).
+  func attention(
+    query: Tensor, positions: IndexTensor, cache: KVCache.Layer, softmax: SoftmaxParameters, sinks: Tensor?,
+    out: Tensor
+  ) -> PlanOp {
+    guard let sinks else {
+      return .attention(
+        query: query, positions: positions, keyCache: cache.keys, valueCache: cache.values, softmax: softmax,
+        out: out)
+    }
+    return .attentionSinks(
+      query: query, positions: positions, keyCache: cache.keys, valueCache: cache.values, softmax: softmax,
+      sinks: sinks, out: out)
   }
 
   /// The output projection of the attention heads (+ bias) → `a.proj` (or `a.normed` with a bias).
@@ -241,6 +269,7 @@ extension ForwardContext {
     switch activation {
     case .silu: recorder.append(.swiglu(gate: a.gate, up: a.up, out: a.act), .activation)
     case .gelu: recorder.append(.geglu(gate: a.gate, up: a.up, out: a.act), .activation)
+    case .swigluOAI: recorder.append(swigluOAI(gate: a.gate, up: a.up, out: a.act), .activation)
     }
     matmul(a.act, w.down, into: a.proj, .matmulFeedForward)
     return a.proj

@@ -19,6 +19,11 @@ struct ExpertWeights: Sendable {
   var gate: QTensor  // [experts, expertFF, d]
   var up: QTensor  // [experts, expertFF, d]
   var down: QTensor  // [experts, d, expertFF]
+  /// gpt-oss's biases: the router's, and each expert's gate, up and down ones.
+  var routerBias: Tensor?  // [experts]
+  var gateBias: Tensor?  // [experts, expertFF]
+  var upBias: Tensor?  // [experts, expertFF]
+  var downBias: Tensor?  // [experts, d]
 }
 
 /// The activation memory of the expert blocks, `capacity` rows (with `ActivationBuffers`).
@@ -86,6 +91,7 @@ extension ForwardContext {
       gating: config.recipe.experts.gating, used: config.expertUsedCount,
       normalizesWeights: config.recipe.experts.normalizesWeights)
     matmul(input, w.router, into: e.logits, .matmulFeedForward)
+    if let b = w.routerBias { add(e.logits, b, into: e.logits) }
     recorder.append(
       .routeExperts(logits: e.logits, routing: routing, ids: e.ids, weights: e.weights), .experts)
     // Every picked expert reads the token's one row: [n, 1, d].
@@ -95,12 +101,17 @@ extension ForwardContext {
       .matmulID(x: x, weights: w.gate, ids: e.ids, options: options, out: e.gate), .matmulFeedForward)
     recorder.append(
       .matmulID(x: x, weights: w.up, ids: e.ids, options: options, out: e.up), .matmulFeedForward)
+    // Per-expert biases in place (llama.cpp adds up's, then gate's, then after down down's).
+    if let b = w.upBias { recorder.append(.addID(x: e.up, bias: b, ids: e.ids, out: e.up), .add) }
+    if let b = w.gateBias { recorder.append(.addID(x: e.gate, bias: b, ids: e.ids, out: e.gate), .add) }
     switch activation {
     case .silu: recorder.append(.swiglu(gate: e.gate, up: e.up, out: e.act), .activation)
     case .gelu: recorder.append(.geglu(gate: e.gate, up: e.up, out: e.act), .activation)
+    case .swigluOAI: recorder.append(swigluOAI(gate: e.gate, up: e.up, out: e.act), .activation)
     }
     recorder.append(
       .matmulID(x: e.act, weights: w.down, ids: e.ids, options: options, out: e.out), .matmulFeedForward)
+    if let b = w.downBias { recorder.append(.addID(x: e.out, bias: b, ids: e.ids, out: e.out), .add) }
     recorder.append(.mixExperts(x: e.out, weights: e.weights, out: a.proj), .experts)
     return a.proj
   }

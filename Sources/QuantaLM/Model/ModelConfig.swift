@@ -1,5 +1,11 @@
 import GGUF
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// The hyperparameters of a decoder-only transformer, read from GGUF metadata (`{arch}.*` keys) as
 /// its `ArchitectureDeclaration` lists them, and checked against each other and against the
 /// declaration's tensor table (RELIABILITY.md A14).
@@ -36,6 +42,12 @@ public struct ModelConfig: Sendable, Equatable {
   /// The context the model was trained at before scaling (`rope.scaling.original_context_length`,
   /// else `context_length`): LongRoPE uses its long factors for sessions longer than this.
   public var ropeOriginalContextLength: Int
+  /// YaRN (`rope.scaling.type` yarn): ggml's `ext_factor` (1 with YaRN, 0 without) and its
+  /// correction betas (llama.cpp's defaults, 32 and 1); `ropeFreqScale` is 1 / factor then, and
+  /// `ropeAttentionFactor` llama.cpp's `yarn_attn_factor`.
+  public var ropeExtFactor: Float = 0
+  public var yarnBetaFast: Float = 32
+  public var yarnBetaSlow: Float = 1
   /// Keys a sliding-window layer sees (0: none).
   public var slidingWindow: Int
   /// Every `slidingWindowPattern`-th layer is global, the others slide (gemma3: 6, gemma2: 2);
@@ -111,6 +123,7 @@ public struct ModelConfig: Sendable, Equatable {
     // The declared hyperparameters, in the declaration's order, each checked as it is read.
     var values: [Hyperparameter: Double] = [:]
     var scale: Float = 1
+    var yarn = false
     for h in arch.hyperparameters {
       let k = arch.key(h.key)
       func fallback() -> Double? {
@@ -168,6 +181,9 @@ public struct ModelConfig: Sendable, Equatable {
           let type = try m.optionalString("\(arch.rawValue).rope.scaling.type") ?? "linear"
           if type == "linear" {
             scale = 1 / factor
+          } else if type == "yarn" {
+            scale = 1 / factor
+            yarn = true
           } else if type == "llama3" && file.tensor(named: "rope_freqs.weight") != nil {
             // Llama 3.1's per-frequency scaling is carried by the `rope_freqs.weight` tensor.
           } else if type != "none" {
@@ -197,6 +213,15 @@ public struct ModelConfig: Sendable, Equatable {
     slidingWindow = int(.slidingWindow)
     ropeAttentionFactor = values[.ropeScalingAttentionFactor].map(Float.init) ?? 1
     ropeOriginalContextLength = values[.ropeScalingOriginalContextLength].map(Int.init) ?? contextLength
+    if yarn {
+      // llama.cpp's llama_context: ext_factor 1, and yarn_attn_factor = get_mscale(factor, 1),
+      // cancelled by the 1 / (1 + 0.1·ln factor) that ggml's rope_yarn multiplies back, times
+      // rope.scaling.attn_factor; in f32 as there.
+      let factor = 1 / scale
+      ropeExtFactor = 1
+      let mscale: Float = factor <= 1 ? 1 : 0.1 * 1 * logf(factor) + 1
+      ropeAttentionFactor = mscale * (1 / (1 + 0.1 * logf(factor))) * ropeAttentionFactor
+    }
     if arch.hasExperts {
       expertCount = int(.expertCount)
       expertUsedCount = int(.expertUsedCount)

@@ -16,6 +16,8 @@ struct AttentionWeights: Sendable {
   var outputBias: Tensor?  // [d]
   var queryNorm: Tensor?  // [headDim], applied per head
   var keyNorm: Tensor?  // [headDim]
+  /// gpt-oss's sink logit per query head.
+  var sinks: Tensor?  // [heads]
 }
 
 /// A gated feed-forward block: `down(act(gate(x)) · up(x))`. A fused gate/up matrix (phi3) is two
@@ -144,13 +146,21 @@ struct ModelWeights: Sendable {
         queryBias: try optional(.queryBias, layer: i), keyBias: try optional(.keyBias, layer: i),
         valueBias: try optional(.valueBias, layer: i),
         outputBias: try optional(.attentionOutputBias, layer: i),
-        queryNorm: try optional(.queryNorm, layer: i), keyNorm: try optional(.keyNorm, layer: i))
+        queryNorm: try optional(.queryNorm, layer: i), keyNorm: try optional(.keyNorm, layer: i),
+        sinks: try optional(.attentionSinks, layer: i))
       var ffn: FeedForwardWeights?
       var experts: ExpertWeights?
       if table.hasExperts {
+        /// A stacked per-expert bias as `[experts, rows]`.
+        func expertBias(_ role: TensorRole) throws -> Tensor? {
+          guard let t = try optional(role, layer: i) else { return nil }
+          return try t.reshaped([config.expertCount, t.count / config.expertCount])
+        }
         experts = ExpertWeights(
           router: try matrix(.expertRouter, layer: i), gate: try matrix(.expertGate, layer: i),
-          up: try matrix(.expertUp, layer: i), down: try matrix(.expertDown, layer: i))
+          up: try matrix(.expertUp, layer: i), down: try matrix(.expertDown, layer: i),
+          routerBias: try optional(.expertRouterBias, layer: i), gateBias: try expertBias(.expertGateBias),
+          upBias: try expertBias(.expertUpBias), downBias: try expertBias(.expertDownBias))
       } else {
         let (gate, up) = try gateUp(layer: i)
         ffn = FeedForwardWeights(gate: gate, up: up, down: try matrix(.down, layer: i))

@@ -8,10 +8,7 @@ extension ArchitectureDeclaration {
     hyperparameters: HyperparameterDeclaration.decoder + [
       .init(.attentionLogitSoftcap, .value(0)),
       .init(.finalLogitSoftcap, .value(0)),
-      .init(.expertCount),
-      .init(.expertUsedCount),
-      .init(.expertFeedForwardLength, .sameAs(.feedForwardLength)),
-    ],
+    ] + HyperparameterDeclaration.experts,
     tensors: [
       .init("token_embd.weight", .tokenEmbedding, [.embedding, .vocabulary]),
       .init("blk.%d.attn_norm.weight", .attentionNorm, [.embedding]),

@@ -1,0 +1,91 @@
+import Foundation
+import GGUF
+import QuantaCore
+import QuantaLM
+import Testing
+
+@testable import GPUBackend
+@testable import QuantaTools
+
+/// `quanta synth --arch gpt-oss`: the real shape's parameter count, llama.cpp's tensor table and
+/// metadata (biases, sinks, YaRN, the window), MXFP4 experts under MXFP4_MOE, tiny files that
+/// decode; and a GPU plan of the model, which has no gpt-oss kernels yet, refused with a typed
+/// error before anything runs (the recording vendor of PlanFusionTests: no GPU).
+@Suite("quanta synth: gpt-oss")
+struct SynthGptOssTests {
+  @Test func realShapeHasThePublishedParameterCount() throws {
+    // gpt-oss-20b: embeddings and head 2 × 201088 × 2880, and per layer Q (4096 wide) and K/V (512)
+    // with biases, the output projection with its bias, 64 sinks, two norms, a 32-expert router with
+    // its bias and 3 × 32 experts of 2880 × 2880 with biases; 24 layers. llama.cpp: 20.91 B.
+    let p = try SynthPreset.named("gpt-oss-20b", architecture: "gpt-oss")
+    #expect(p.parameterCount == 20_914_757_184)
+    #expect(p.architecture == .gptOss && p.expertCount == 32 && p.expertUsedCount == 4)
+  }
+
+  @Test("tiny gpt-oss: biases, sinks, YaRN and window metadata, MXFP4 experts, a separate head")
+  func tinyTensors() throws {
+    let dir = try TempDir()
+    defer { dir.cleanup() }
+    let file = try writeSynth(try SynthPreset.named("tiny", architecture: "gpt-oss"), "MXFP4_MOE", in: dir)
+    #expect(file.tensor(named: "blk.3.attn_sinks.weight")?.shape == [4])
+    #expect(file.tensor(named: "blk.0.attn_q.bias")?.shape == [256])
+    #expect(file.tensor(named: "blk.0.attn_output.bias")?.shape == [256])
+    #expect(file.tensor(named: "blk.0.ffn_gate_inp.bias")?.shape == [16])
+    #expect(file.tensor(named: "blk.0.ffn_gate_exps.bias")?.shape == [256, 16])
+    #expect(file.tensor(named: "blk.0.ffn_down_exps.bias")?.shape == [256, 16])
+    #expect(file.tensor(named: "blk.0.ffn_gate_exps.bias")?.type == .f32)
+    #expect(file.tensor(named: "blk.1.ffn_up_exps.weight")?.type == .mxfp4)
+    #expect(file.tensor(named: "blk.1.ffn_down_exps.weight")?.type == .mxfp4)
+    #expect(file.tensor(named: "blk.1.post_attention_norm.weight") != nil)
+    #expect(file.tensor(named: "blk.1.ffn_norm.weight") == nil && file.tensor(named: "output.weight") != nil)
+    #expect(try file.metadata.string("gpt-oss.rope.scaling.type") == "yarn")
+    #expect(try file.metadata.float("gpt-oss.rope.scaling.factor") == 32)
+    #expect(try file.metadata.int("gpt-oss.rope.scaling.original_context_length") == 4096)
+    #expect(try file.metadata.int("gpt-oss.attention.sliding_window") == 32)
+    let c = try ModelConfig(file: file)
+    #expect(c.architecture == .gptOss && c.expertCount == 16 && c.expertUsedCount == 4)
+    #expect(c.ropeExtFactor == 1 && c.ropeFreqScale == 1 / 32)
+    #expect((0..<4).map(c.isSlidingWindowLayer) == [true, false, true, false])
+    // llama.cpp's yarn_attn_factor: get_mscale(32) / (1 + 0.1 ln 32), 1 up to f32 rounding.
+    #expect(abs(c.ropeAttentionFactor - 1) < 1e-6)
+  }
+
+  @Test(
+    "tiny gpt-oss files load and decode greedily, the same tokens twice", arguments: ["Q8_0", "MXFP4_MOE"])
+  func decodes(_ type: String) async throws {
+    let dir = try TempDir()
+    defer { dir.cleanup() }
+    _ = try writeSynth(try SynthPreset.named("tiny", architecture: "gpt-oss"), type, in: dir)
+    let model = try await LanguageModel.load(
+      path: dir.file("m.gguf"), device: .cpu, registry: .standard,
+      options: ModelLoadOptions(contextLength: 64))
+    #expect(model.config.architecture == .gptOss)
+    var options = GenerationOptions(maxTokens: 40, sampling: .greedy)
+    options.ignoreEndOfGeneration = true
+    // 40 tokens after the prompt: past the window of 32 on the sliding layers.
+    let first = try await model.complete(prompt: "the cat sat on", options: options)
+    let second = try await model.complete(prompt: "the cat sat on", options: options)
+    #expect(first.summary.generatedTokens == 40)
+    #expect(first.summary.tokenIDs == second.summary.tokenIDs)
+  }
+
+  @Test func gpuPlanIsATypedErrorNotAWrongResult() throws {
+    let dir = try TempDir()
+    defer { dir.cleanup() }
+    _ = try writeSynth(try SynthPreset.named("tiny", architecture: "gpt-oss"), "Q8_0", in: dir)
+    let gpu = try GPUBackend(
+      device: .cuda(0), api: RecordingVendorAPI(),
+      cache: KernelCache(directory: URL(fileURLWithPath: dir.path)))
+    let model = try LanguageModel(
+      file: try GGUFFile(path: dir.file("m.gguf")), backend: gpu,
+      options: ModelLoadOptions(contextLength: 32, batchSize: 32))
+    do {
+      let session = try model.makeSession()
+      try session.evaluate(tokens: [1, 2, 3])
+      Issue.record("a gpt-oss step ran on a GPU without its kernels")
+    } catch QuantaError.unsupported(let op, _, let device) {
+      #expect(device == .cuda(0))
+      #expect(op.contains("gpt-oss") || op.contains("YaRN"), "\(op)")
+    }
+  }
+}
