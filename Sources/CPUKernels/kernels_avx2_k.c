@@ -24,11 +24,15 @@ QK_DEFINE_TILE(q6_K_q8_K_avx2, AVX2_ATTR, block_q6_K, block_q8_K, QK_K, pK, __m2
 QK_DEFINE_TILE(iq4_xs_q8_K_avx2, AVX2_ATTR, block_iq4_xs, block_q8_K, QK_K, pKs, __m256, prep_iq4_xs, zero_ps,
                dot_Ks, qk_hsum_ps_avx2, QK_NO_TAIL, 2, 2)
 
+// q4_K tile: a mat-vec four super-blocks at a time (q4K_mv2_group, kernels_avx2_prep.h).
+QK_Q4K_MV_TILE(q4_K_q8_K_avx2_mv_tile, AVX2_ATTR, q4K_mv2_act, Q4K_MV2_MAX_BLOCKS, q4K_mv2_layout, q4K_mv2_group, pK,
+               prep_q4_K, acc_q4K, dot_q4K_gemv, fin_q4K, q4_K_q8_K_avx2_tile)
+
 void qk_fill_avx2_k(qk_kernel_table *t) {
   const qk_isa I = QK_ISA_AVX2;
   qk_set(t, QK_TYPE_Q2_K, q2_K_q8_K_avx2_vec_dot, q2_K_q8_K_avx2_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q3_K, q3_K_q8_K_avx2_vec_dot, q3_K_q8_K_avx2_tile, QK_TYPE_Q8_K, I);
-  qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_avx2_vec_dot, q4_K_q8_K_avx2_tile, QK_TYPE_Q8_K, I);
+  qk_set(t, QK_TYPE_Q4_K, q4_K_q8_K_avx2_vec_dot, q4_K_q8_K_avx2_mv_tile, QK_TYPE_Q8_K, I);
   t->vec_dot_tile_g4[QK_TYPE_Q4_K] = q4_K_q8_K_g4_avx2_tile;
   qk_set(t, QK_TYPE_Q5_K, q5_K_q8_K_avx2_vec_dot, q5_K_q8_K_avx2_tile, QK_TYPE_Q8_K, I);
   qk_set(t, QK_TYPE_Q6_K, q6_K_q8_K_avx2_vec_dot, q6_K_q8_K_avx2_tile, QK_TYPE_Q8_K, I);

@@ -208,6 +208,142 @@ AVX2_INL acc_q4K dot_q4K_gemm(const pK *p, const block_q8_K *y, acc_q4K acc) {
   return acc;
 }
 
+// ---- q4_K mat-vec, four super-blocks at a time (kernels_avx2_k.c, kernels_avx512.c) ----
+
+// Folds four super-blocks' integer sums S and min sums M into acc = [a m · ·], in order:
+// a += S_b·(d_b·d_y), m += M_b·(dmin_b·d_y). `dh`: the blocks' [d dmin] f16 pairs; `dy`: d_y of each
+// block, twice.
+AVX2_INL __m128 q4K_mv_fold4(__m128i S, __m128i M, __m128i dh, const float *dy, __m128 acc) {
+  const __m256 f = _mm256_cvtepi32_ps(_mm256_setr_m128i(_mm_unpacklo_epi32(S, M), _mm_unpackhi_epi32(S, M)));
+  const __m256 dd = _mm256_mul_ps(_mm256_cvtph_ps(dh), _mm256_loadu_ps(dy));
+  const __m128 f01 = _mm256_castps256_ps128(f), f23 = _mm256_extractf128_ps(f, 1);
+  const __m128 d01 = _mm256_castps256_ps128(dd), d23 = _mm256_extractf128_ps(dd, 1);
+  acc = _mm_fmadd_ps(f01, d01, acc);
+  acc = _mm_fmadd_ps(_mm_movehl_ps(f01, f01), _mm_movehl_ps(d01, d01), acc);
+  acc = _mm_fmadd_ps(f23, d23, acc);
+  return _mm_fmadd_ps(_mm_movehl_ps(f23, f23), _mm_movehl_ps(d23, d23), acc);
+}
+
+// The group kernel of every x86 table's q4_K mat-vec (AVX2, AVX-512 and AVX512-VNNI, through
+// QK_Q4K_MV_TILE below). The tile kernel (prep_q4_K, dot_q4K_gemv) unpacks each super-block's scales
+// with scalar code (k4_common) and reduces its sums horizontally twice, ~110 instructions per 256
+// weights. Here four super-blocks of a row go together: their scales and mins
+// unpacked at once (ggml's get_scale_min_k4 on 32-bit lanes, one super-block per 128-bit lane), the
+// scale words made by byte shuffles, their sums reduced together, the activation's bsum pairs and
+// scales laid out once per call. Same integers and the gemv's float steps in order (a += S·(d·d_y),
+// m += M·(dmin·d_y) per super-block, result a − m): bit-identical to vec_dot.
+enum { Q4K_MV2_MAX_BLOCKS = 64 };  // 16,384 values
+
+typedef struct {
+  int16_t ybs[Q4K_MV2_MAX_BLOCKS][8];  // bsums[2j] + bsums[2j+1] (|·| ≤ 2·16·128: a word)
+  float dy[Q4K_MV2_MAX_BLOCKS][2];     // d_y twice ([d dmin] pairs multiply by it)
+} q4K_mv2_act;
+
+AVX2_INL void q4K_mv2_layout(q4K_mv2_act *a, const block_q8_K *y, int nb) {
+  for (int i = 0; i < nb; ++i) {
+    const __m256i s32 = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), _mm256_set1_epi16(1));
+    _mm_storeu_si128((__m128i *)a->ybs[i], _mm_packs_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1)));
+    a->dy[i][0] = a->dy[i][1] = y[i].d;
+  }
+}
+
+// Scales and mins of two super-blocks (x[0] in the low 128-bit lane, x[1] in the high one), each
+// lane [scales 0-3, scales 4-7, mins 0-3, mins 4-7] as bytes; `v` gets their first 16 bytes
+// ([d|dmin, u0, u1, u2] per lane).
+AVX2_INL __m256i q4K_mv2_sm(const block_q4_K *x, __m256i *v) {
+  const __m256i km1 = _mm256_set1_epi32(0x3f3f3f3f), km2 = _mm256_set1_epi32(0x0f0f0f0f),
+                km3 = _mm256_set1_epi32(0x03030303);
+  *v = _mm256_setr_m128i(_mm_loadu_si128((const __m128i *)&x[0]), _mm_loadu_si128((const __m128i *)&x[1]));
+  const __m256i A = _mm256_shuffle_epi32(*v, _MM_SHUFFLE(3, 2, 3, 1));  // [u0 u2 u1 u2]
+  const __m256i B = _mm256_shuffle_epi32(*v, _MM_SHUFFLE(2, 2, 1, 1));  // [u0 u0 u1 u1]
+  const __m256i hiA = _mm256_and_si256(_mm256_srlv_epi32(A, _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4)), km2);
+  const __m256i hiB = _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(B, 6), km3), 4);
+  return _mm256_blend_epi32(_mm256_and_si256(A, km1), _mm256_or_si256(hiA, hiB), 0xAA);
+}
+
+// Σ_j scale_j · Σ_{i in sub-block j} q_i·y_i of one super-block, as 8 int32 lanes. `sm`: its
+// unpacked scales (bytes 0-7) in both 128-bit lanes.
+AVX2_INL __m256i q4K_mv2_block(const block_q4_K *x, __m256i sm, const int8_t *y) {
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256i sumi = _mm256_setzero_si256();
+  QK_UNROLL for (int j = 0; j < 4; ++j) {
+    const __m256i bits = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j));
+    // Scale words of sub-blocks 2j and 2j+1: byte index, then a zero byte (0x80).
+    const __m256i s0 = _mm256_shuffle_epi8(sm, _mm256_set1_epi16((short)(0x8000 | (2 * j))));
+    const __m256i s1 = _mm256_shuffle_epi8(sm, _mm256_set1_epi16((short)(0x8000 | (2 * j + 1))));
+    const __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(bits, m4), _mm256_loadu_si256((const __m256i *)(y + 64 * j)));
+    const __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4),
+                                            _mm256_loadu_si256((const __m256i *)(y + 64 * j + 32)));
+    sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_madd_epi16(s0, p0), _mm256_madd_epi16(s1, p1)));
+  }
+  return sumi;
+}
+
+// Super-blocks x[0..3] · the activation's blocks i..i+3, folded into acc = [a m · ·] in order.
+AVX2_INL __m128 q4K_mv2_group(const block_q4_K *x, const q4K_mv2_act *a, const block_q8_K *y, int i, __m128 acc) {
+  QK_UNROLL for (int o = 0; o < 4 * (int)sizeof(block_q4_K); o += 64) __builtin_prefetch((const char *)x + QK_PF_DIST + o);
+  __m256i v01, v23;
+  const __m256i sm01 = q4K_mv2_sm(x, &v01), sm23 = q4K_mv2_sm(x + 2, &v23);
+  // M: Σ_j min_j · (bsums[2j] + bsums[2j+1]) per super-block.
+  const __m256i mins = _mm256_setr_epi8(8, -128, 9, -128, 10, -128, 11, -128, 12, -128, 13, -128, 14, -128, 15, -128,
+                                        8, -128, 9, -128, 10, -128, 11, -128, 12, -128, 13, -128, 14, -128, 15, -128);
+  const __m256i mm01 = _mm256_madd_epi16(_mm256_shuffle_epi8(sm01, mins), _mm256_loadu_si256((const __m256i *)a->ybs[i]));
+  const __m256i mm23 = _mm256_madd_epi16(_mm256_shuffle_epi8(sm23, mins), _mm256_loadu_si256((const __m256i *)a->ybs[i + 2]));
+  __m256i h = _mm256_hadd_epi32(mm01, mm23);  // [M0 halves, M2 halves | M1 halves, M3 halves]
+  h = _mm256_hadd_epi32(h, h);                // [M0 M2 · · | M1 M3 · ·]
+  const __m128i M = _mm_unpacklo_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  const __m128i S = qk_hsum4_epi32_avx2(q4K_mv2_block(&x[0], _mm256_permute2x128_si256(sm01, sm01, 0x00), y[i].qs),
+                                        q4K_mv2_block(&x[1], _mm256_permute2x128_si256(sm01, sm01, 0x11), y[i + 1].qs),
+                                        q4K_mv2_block(&x[2], _mm256_permute2x128_si256(sm23, sm23, 0x00), y[i + 2].qs),
+                                        q4K_mv2_block(&x[3], _mm256_permute2x128_si256(sm23, sm23, 0x11), y[i + 3].qs));
+  // The four super-blocks' [d dmin] f16 pairs (first 32 bits of each).
+  const __m256i lanes0 = _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4);
+  const __m128i dh = _mm_unpacklo_epi64(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v01, lanes0)),
+                                        _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v23, lanes0)));
+  return q4K_mv_fold4(S, M, dh, a->dy[i], acc);
+}
+
+// The q4_K tile with its own mat-vec: ATTR static void NAME(tile arguments) takes one activation row
+// (decode) four super-blocks at a time through GROUP(x, act, y, i, acc) after laying the activation
+// out once (ACT_T, LAYOUT), the last nb % 4 super-blocks of a row through the gemv step (PREP_T,
+// PREP, DOT on ACC_T {a, m}, FIN), rows in QK_MV_STREAMS streams as the tile driver takes them (rows
+// r, r + h from parts a page apart); other shapes, and rows over MAXB super-blocks, through FALLBACK.
+#define QK_Q4K_MV_TILE(NAME, ATTR, ACT_T, MAXB, LAYOUT, GROUP, PREP_T, PREP, ACC_T, DOT, FIN, FALLBACK)             \
+  ATTR static QK_ALWAYS_INLINE void NAME##_rows(const int K, int nb, const char *x, size_t ldX, const ACT_T *a,    \
+                                                const block_q8_K *y, float *s, size_t ldS) {                     \
+    __m128 acc[QK_MV_STREAMS];                                                                                 \
+    QK_UNROLL for (int q = 0; q < K; ++q) acc[q] = _mm_setzero_ps();                                           \
+    const int nb4 = nb / 4 * 4;                                                                                \
+    for (int i = 0; i < nb4; i += 4)                                                                           \
+      QK_UNROLL for (int q = 0; q < K; ++q) acc[q] = GROUP((const block_q4_K *)(x + (size_t)q * ldX) + i, a, y, i, acc[q]); \
+    QK_UNROLL for (int q = 0; q < K; ++q) {                                                                    \
+      const block_q4_K *xr = (const block_q4_K *)(x + (size_t)q * ldX);                                        \
+      ACC_T t = {_mm_cvtss_f32(acc[q]), _mm_cvtss_f32(_mm_movehdup_ps(acc[q]))};                               \
+      for (int i = nb4; i < nb; ++i) {                                                                         \
+        PREP_T p;                                                                                              \
+        PREP(&p, xr + i);                                                                                      \
+        t = DOT(&p, y + i, t);                                                                                 \
+      }                                                                                                        \
+      s[(size_t)q * ldS] = FIN(t);                                                                             \
+    }                                                                                                          \
+  }                                                                                                            \
+  ATTR static void NAME(int n, int nr, int nc, const void *x, size_t ldX, const void *y, size_t ldY, float *s,   \
+                        size_t ldS) {                                                                          \
+    const int nb = n / QK_K;                                                                                   \
+    if (nc != 1 || nb > (MAXB)) {                                                                              \
+      FALLBACK(n, nr, nc, x, ldX, y, ldY, s, ldS);                                                             \
+      return;                                                                                                  \
+    }                                                                                                          \
+    ACT_T a;                                                                                                   \
+    const block_q8_K *yb = (const block_q8_K *)y;                                                              \
+    LAYOUT(&a, yb, nb);                                                                                        \
+    const int h = (size_t)(nr / QK_MV_STREAMS) * ldX >= QK_MV_STREAM_GAP ? nr / QK_MV_STREAMS : 0;             \
+    for (int r = 0; r < h; ++r)                                                                                \
+      NAME##_rows(QK_MV_STREAMS, nb, (const char *)x + (size_t)r * ldX, ldX * (size_t)h, &a, yb, s + r, (size_t)h); \
+    for (int r = h * QK_MV_STREAMS; r < nr; ++r)                                                               \
+      NAME##_rows(1, nb, (const char *)x + (size_t)r * ldX, 0, &a, yb, s + r, 0);                              \
+  }
+
 // Scale vector for a 32-weight vector whose two halves of 16 have scales a and b.
 AVX2_INL __m256i scale_pair(int a, int b) {
   return _mm256_setr_m128i(_mm_set1_epi16((short)a), _mm_set1_epi16((short)b));

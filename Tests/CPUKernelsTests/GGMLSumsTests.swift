@@ -199,8 +199,9 @@ import Testing
     let table = try isa.table
     let tile = try #require(qk_table_vec_dot_tile(table, Int32(type.rawValue)))
     let act = dotType(type)
-    // Block counts below, at and past the 4-block groups, with and without a tail.
-    for blocks in [1, 3, 4, 5, 8, 9, 21] {
+    // Block counts below, at and past the 4-block groups, with and without a tail; q4_K also at and
+    // past its mat-vec's 64-block limit (Q4K_MV2_MAX_BLOCKS: longer rows go through the tile kernel).
+    for blocks in [1, 3, 4, 5, 8, 9, 21] + (type == .q4_K ? [64, 65] : []) {
       let k = blocks * type.blockSize
       let rowBytes = try #require(type.byteCount(forElements: k))
       // 7 rows: parts closer than a page (one row at a time); and enough rows for two parts a page
