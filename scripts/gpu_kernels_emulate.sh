@@ -18,14 +18,23 @@ cp scripts/gpu_emulate/emu_prelude.h scripts/gpu_emulate/dense_test.cpp scripts/
 MMQ_DEFS="$(python3 - Sources/GPUBackend/GPUMatMat.swift <<'PY'
 import re, sys
 s = open(sys.argv[1]).read()
-core = s[s.index("enum MatrixCore"):]
-vals = dict(re.findall(r"static let (\w+) = (\d+)", core[:core.index("\n  }\n")]))
-print(" ".join(f"-D{d}={vals[v]}" for d, v in re.findall(r"#define (\w+) \\\(MatrixCore\.(\w+)\)", s)))
+vals = {}
+for e in ("MatrixCore", "SmallBatch"):
+    body = s[s.index(f"enum {e}"):]
+    body = body[:body.index("\n  }\n")]
+    vals[e] = dict(re.findall(r"static let (\w+) = (\d+)", body))
+    if e == "SmallBatch":
+        xs = [x.strip() for x in re.search(r"static let columnTiles = \[([\d, ]+)\]", body).group(1).split(",")]
+out = [f"-D{d}={vals[e][v]}" for d, e, v in re.findall(r"#define (\w+) \\\((MatrixCore|SmallBatch)\.(\w+)\)", s)]
+out.append("-DMMQ_SMALL_X_LIST(F,name,sub)=" + "".join(f"F(name,sub,{x})" for x in xs))
+print(" ".join(out))
 PY
 )"
 # A second, small geometry (two 32-lane groups of 16 rows, 32 × 8 tiles) for more
 # partial tiles, with the generic per-element weight loaders instead of the per-type ones.
 MMQ_SMALL="-DQK_MMA_LANES=32 -DMMQ_Y=32 -DMMQ_X=8 -DMMQ_NWARPS=2 -DMMQ_KB=8 -DMMQ_GENERIC_LOADERS=1"
+# (and small-batch variants of 32 rows over two groups, 8- and 24-column tiles)
+MMQ_SMALL+=" -DMMQ_SMALL_Y=32 -DMMQ_SMALL_NWARPS=2 -DMMQ_SMALL_X_LIST(F,name,sub)=F(name,sub,8)F(name,sub,24)"
 for w in 32 64; do
   "$CXX" -std=c++20 -O1 -ffp-contract=off -DQK_WARP_SIZE=$w $MMQ_DEFS -w -o "$tmp/emu$w" "$tmp/dense_test.cpp" -lpthread
   rc=0; "$tmp/emu$w" > "$tmp/out$w.txt" || rc=$?
@@ -47,4 +56,4 @@ done
 bash scripts/gpu_emulate/matvec.sh
 # The mixture-of-experts kernels (moe.cu): routing, grouping, expert mat-vecs, mixing; wave32 and 64.
 bash scripts/gpu_emulate/moe.sh
-echo "gpu_kernels_emulate: dense, sampling, mat-mat (mul_mat_q), mat-vec and expert (moe) kernels match the references at wave32 and wave64 (CPU emulation)"
+echo "gpu_kernels_emulate: dense, sampling, mat-mat (mul_mat_q, small-batch mul_mat_q_<type>_n<X> + split-k reduce), mat-vec and expert (moe) kernels match the references at wave32 and wave64 (CPU emulation)"

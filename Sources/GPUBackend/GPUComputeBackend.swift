@@ -42,17 +42,23 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     /// predecessor inside. Off by default: on an H100 it took a 7B Q4_0 decode from 345 to 328 t/s
     /// and Gemma 3 270M from 891 to 906 (same binary and run), so it stays a measured option.
     public var dependentLaunches = false
+    /// Run matmuls of 9…64 columns (batched decode) on the small-batch matrix-core kernels
+    /// `mul_mat_q_<type>_n<X>` where the prompt mat-mat would run on matrix cores (GPUMatMat.SmallBatch);
+    /// off, as `GPUMatVec.maxColumns`-column mat-vec launches. The CLI: QUANTA_SMALL_BATCH_MMQ=0 turns it
+    /// off, so both paths can be timed with one binary.
+    public var smallBatchMatMat = true
     /// Vendor library paths that replace the built-in search (the CLI: QUANTA_*_LIB).
     public var libraries = GPULibraryPaths()
     /// Where compiled kernels are cached; nil: `KernelCache.defaultDirectory` (the CLI:
     /// $QUANTA_CACHE/kernels when QUANTA_CACHE is set).
     public var kernelCacheDirectory: URL?
     public init(
-      matrixCores: Bool = true, dependentLaunches: Bool = false, libraries: GPULibraryPaths = .init(),
-      kernelCacheDirectory: URL? = nil
+      matrixCores: Bool = true, dependentLaunches: Bool = false, smallBatchMatMat: Bool = true,
+      libraries: GPULibraryPaths = .init(), kernelCacheDirectory: URL? = nil
     ) {
       self.matrixCores = matrixCores
       self.dependentLaunches = dependentLaunches
+      self.smallBatchMatMat = smallBatchMatMat
       self.libraries = libraries
       self.kernelCacheDirectory = kernelCacheDirectory
     }
@@ -247,8 +253,33 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     return x.count / max(k, 1) * (k / 32) * 36
   }
 
+  /// Bytes of scratch a matmul needs on this device: its q8_1 activations (`matmulScratchBytes`), then,
+  /// for a split-k small-batch mat-mat, the partial sums at `GPUMatMat.partialsOffset`.
+  func matmulScratchBytesWithPartials(_ x: Tensor, weights: QTensor, options: QMatMulOptions) -> Int {
+    let q8 = Self.matmulScratchBytes(x, weights: weights, options: options)
+    let k = weights.rowLength, n = weights.rowCount
+    guard q8 > 0, k > 0, let launch = smallBatchLaunch(weights.type, k: k, n: n, m: x.count / k) else {
+      return q8
+    }
+    let partials = launch.partialBytes(rows: n, columns: x.count / k)
+    return partials > 0 ? GPUMatMat.partialsOffset(q8Bytes: q8) + partials : q8
+  }
+
+  /// The small-batch mat-mat launch of `n` rows × `m` columns × `k` on this device and configuration;
+  /// nil where the matmul runs otherwise.
+  func smallBatchLaunch(_ type: GGMLType, k: Int, n: Int, m: Int) -> GPUMatMat.SmallBatch.Launch? {
+    guard k % 32 == 0,
+      GPUMatMat.SmallBatch.applies(
+        type, columns: m, enabled: configuration.matrixCores && configuration.smallBatchMatMat,
+        vendor: context.api.vendor, architecture: context.properties.architecture,
+        maxSharedBytes: context.properties.maxSharedBytesPerBlock)
+    else { return nil }
+    return GPUMatMat.SmallBatch.launch(
+      rows: n, columns: m, k: k, multiprocessors: context.properties.multiprocessors)
+  }
+
   public func matmul(_ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor) throws {
-    let bytes = Self.matmulScratchBytes(x, weights: weights, options: options)
+    let bytes = matmulScratchBytesWithPartials(x, weights: weights, options: options)
     // The scratch returns to the pool on release; the one stream orders its reuse after this matmul.
     let xq = bytes > 0 ? try gpuBuffer(allocate(byteCount: bytes), "matmul") : nil
     try withExtendedLifetime(xq) {
@@ -257,7 +288,7 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     }
   }
 
-  /// The matmul with its q8_1 scratch given (`matmulScratchBytes`); `quantized`: the scratch already
+  /// The matmul with its scratch given (`matmulScratchBytesWithPartials`); `quantized`: the scratch already
   /// holds `x` quantized (a plan's q/k/v or gate/up projections share one input).
   func matmul(
     _ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor, scratch xq: DevicePointer,
@@ -289,6 +320,13 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     if !quantized { try quantizeQ8_1(x, k: k, m: m, into: xq) }
     if m <= GPUMatVec.maxColumns {
       try matVecViaQ8_1(type: weights.type, weights: w, activations: xq, out: y, k: k, n: n, m: m)
+    } else if m <= GPUMatVec.maxSplitColumns, let launch = smallBatchLaunch(weights.type, k: k, n: n, m: m),
+      w.address % 2 == 0
+    {
+      // Batched decode of 9…64 sequences on the small-batch matrix-core kernel.
+      try matMatSmallBatch(
+        type: weights.type, weights: w, activations: xq, out: y, k: k, n: n, m: m, launch: launch,
+        partials: xq.advanced(by: GPUMatMat.partialsOffset(q8Bytes: m * (k / 32) * 36)))
     } else if m <= GPUMatVec.maxSplitColumns {
       // Batched decode of 9…64 sequences: mat-vec launches of up to maxColumns columns each.
       let rowBytes = k / 32 * 36

@@ -32,15 +32,87 @@ enum GPUMatMat {
     static var threads: Int { warps * lanes }
   }
 
+  /// The small-batch variants `mul_mat_q_<type>_n<X>` (mmq.cu) for decode batches of
+  /// `GPUMatVec.maxColumns` + 1 … `GPUMatVec.maxSplitColumns` columns: the column tile sized to the
+  /// batch (llama.cpp's mmq_x), fewer rows per CTA (more CTAs), and k split over grid.z where the
+  /// row × column tiles alone would not fill the device, the slices' partial sums added up by
+  /// `mul_mat_q_reduce` in a fixed order (deterministic: no atomics). Not yet timed on a GPU.
+  enum SmallBatch {
+    /// Weight rows per CTA (MMQ_SMALL_Y); each 32-lane group owns `tileRows / warps` (a multiple of 16).
+    static let tileRows = 64
+    /// 32-lane groups per CTA (MMQ_SMALL_NWARPS).
+    static let warps = 4
+    /// Column tiles with a kernel (MMQ_SMALL_X_LIST), ascending; a batch takes the first that holds it,
+    /// else several tiles of the last.
+    static let columnTiles = [16, 32]
+    /// Split k until the CTAs reach `fillFactor` × the multiprocessors (about two resident CTAs per SM;
+    /// llama.cpp fills the SMs with stream-k instead), into at most `maxSplits` slices (the
+    /// partials, splits × m × n floats, stay a few MiB and the reduce reads each once) of at least
+    /// `minStepsPerSplit` k-steps (`MatrixCore.blocksPerStep` q8_1 blocks each; two, so that a slice's
+    /// double buffer overlaps a copy with a step).
+    static let fillFactor = 2
+    static let maxSplits = 8
+    static let minStepsPerSplit = 2
+    static var threads: Int { warps * MatrixCore.lanes }
+
+    /// One launch: its column tile, k-steps per slice and slices (grid.z).
+    struct Launch: Equatable {
+      var tileColumns: Int
+      var stepsPerSplit: Int
+      var splits: Int
+      /// The grid for `n` rows × `m` columns.
+      func grid(rows n: Int, columns m: Int) -> (Int, Int, Int) {
+        ((n + tileRows - 1) / tileRows, (m + tileColumns - 1) / tileColumns, splits)
+      }
+      /// Bytes of float partial sums the launch needs (`splits` outputs of `m` × `n`; none unsplit).
+      func partialBytes(rows n: Int, columns m: Int) -> Int { splits > 1 ? splits * m * n * 4 : 0 }
+    }
+
+    /// The launch for `n` rows × `m` columns × row length `k` on `multiprocessors` SMs.
+    static func launch(rows n: Int, columns m: Int, k: Int, multiprocessors: Int) -> Launch {
+      let x = columnTiles.first { m <= $0 } ?? columnTiles[columnTiles.count - 1]
+      let tiles = ((n + tileRows - 1) / tileRows) * ((m + x - 1) / x)
+      let steps = max(1, (k / 32 + MatrixCore.blocksPerStep - 1) / MatrixCore.blocksPerStep)
+      let target = fillFactor * max(1, multiprocessors)
+      var splits = 1
+      if tiles < target {
+        splits = min((target + tiles - 1) / tiles, maxSplits, max(1, steps / minStepsPerSplit))
+      }
+      // No empty slices: as many as the steps per slice need.
+      let per = (steps + splits - 1) / splits
+      return Launch(tileColumns: x, stepsPerSplit: per, splits: (steps + per - 1) / per)
+    }
+
+    /// Whether a matmul of `m` columns of `type` runs on these kernels: the switch on (the CLI's
+    /// QUANTA_SMALL_BATCH_MMQ), 9…64 columns, and the matrix-core kernel chosen for the type
+    /// (`usesMatrixCores`, with this geometry's shared memory).
+    static func applies(
+      _ type: GGMLType, columns m: Int, enabled: Bool, vendor: GPUVendor, architecture: String,
+      maxSharedBytes: Int = .max
+    ) -> Bool {
+      guard enabled, m > GPUMatVec.maxColumns, m <= GPUMatVec.maxSplitColumns else { return false }
+      return usesMatrixCores(type, vendor: vendor, architecture: architecture, maxSharedBytes: .max)
+        && columnTiles.allSatisfy { sharedBytes(for: type, rows: tileRows, columns: $0) <= maxSharedBytes }
+    }
+    /// The kernels, by name: every matrix-core type × column tile, and the reduce.
+    static var kernelNames: [String] {
+      matrixCoreTypes.flatMap { t in columnTiles.map { "mul_mat_q_\(t.name)_n\($0)" } } + ["mul_mat_q_reduce"]
+    }
+  }
+
   /// Dynamic shared memory of `mul_mat_q_<type>`: two buffers of `tileRows` raw weight slices and
   /// `tileColumns` raw q8_1 slices, then the activation sums — the layout mmq.cu's mmq_layout and
   /// mul_mat_q define (strides padded to ≡ 4 words mod 8).
   static func sharedBytes(for type: GGMLType) -> Int {
-    let g = MatrixCore.self
+    sharedBytes(for: type, rows: MatrixCore.tileRows, columns: MatrixCore.tileColumns)
+  }
+  /// The same for a tile of `rows` × `columns` (the small-batch variants).
+  static func sharedBytes(for type: GGMLType, rows: Int, columns: Int) -> Int {
+    let kb = MatrixCore.blocksPerStep
     func pad(_ words: Int) -> Int { words + (12 - words % 8) % 8 }
-    let raw = g.blocksPerStep * 32 / type.blockSize * type.typeSize
-    let buffer = g.tileRows * pad((raw + 6) / 4) + g.tileColumns * pad(9 * g.blocksPerStep)
-    return 4 * (2 * buffer + g.tileColumns * g.blocksPerStep * 2)
+    let raw = kb * 32 / type.blockSize * type.typeSize
+    let buffer = rows * pad((raw + 6) / 4) + columns * pad(9 * kb)
+    return 4 * (2 * buffer + columns * kb * 2)
   }
 
   /// Types with a `mul_mat_q_<type>` kernel (MMQ_TYPE_LIST in mmq.cu; HIPCompileTests finds each name
@@ -59,9 +131,21 @@ enum GPUMatMat {
     #define MMQ_X \(MatrixCore.tileColumns)
     #define MMQ_NWARPS \(MatrixCore.warps)
     #define MMQ_KB \(MatrixCore.blocksPerStep)
+    #define MMQ_SMALL_Y \(SmallBatch.tileRows)
+    #define MMQ_SMALL_NWARPS \(SmallBatch.warps)
+    #define MMQ_SMALL_X_LIST(F, name, sub) \(smallXList)
 
     """
   }
+
+  /// MMQ_SMALL_X_LIST's body: `F(name, sub, X)` for each column tile.
+  static var smallXList: String {
+    SmallBatch.columnTiles.map { "F(name, sub, \($0))" }.joined(separator: " ")
+  }
+
+  /// Where a small-batch launch's partial sums start in a matmul's scratch: after its q8_1
+  /// activations, 256-byte aligned.
+  static func partialsOffset(q8Bytes: Int) -> Int { (q8Bytes + 255) / 256 * 256 }
 
   /// Compute capability of an NVIDIA architecture name ("sm_90" → 90, "sm_120" → 120).
   static func computeCapability(_ architecture: String) -> Int? {
@@ -114,6 +198,34 @@ extension GPUBackend {
         "mul_mat_via_q8_1_\(type.name)",
         grid: (Self.blocks(n, GPUMatMat.tileRows), Self.blocks(m, GPUMatMat.tileColumns), 1),
         block: (GPUMatMat.threads, 1, 1), arguments: args)
+    }
+  }
+
+  /// `matMatViaQ8_1` for a decode batch on `mul_mat_q_<type>_n<X>` (`launch` from `smallBatchLaunch`):
+  /// unsplit straight into `y`; split, the slices into `partials` (`launch.partialBytes` of scratch),
+  /// then `mul_mat_q_reduce` adds them into `y`.
+  func matMatSmallBatch(
+    type: GGMLType, weights w: DevicePointer, activations xq: DevicePointer, out y: DevicePointer, k: Int,
+    n: Int, m: Int, launch: GPUMatMat.SmallBatch.Launch, partials: DevicePointer
+  ) throws {
+    let g = GPUMatMat.SmallBatch.self
+    var args = KernelArguments()
+    args.append(w); args.append(xq); args.append(launch.splits > 1 ? partials : y); args.append(Int64(k))
+    args.append(Int64(n)); args.append(Int64(m)); args.append(Int64(launch.stepsPerSplit))
+    try call { () throws(GPUError) in
+      try context.launch(
+        "mul_mat_q_\(type.name)_n\(launch.tileColumns)", grid: launch.grid(rows: n, columns: m),
+        block: (g.threads, 1, 1),
+        sharedBytes: GPUMatMat.sharedBytes(for: type, rows: g.tileRows, columns: launch.tileColumns),
+        arguments: args)
+    }
+    guard launch.splits > 1 else { return }
+    var reduce = KernelArguments()
+    reduce.append(partials); reduce.append(y); reduce.append(Int64(m * n));
+    reduce.append(Int64(launch.splits))
+    try call { () throws(GPUError) in
+      try context.launch(
+        "mul_mat_q_reduce", grid: (Self.blocks(m * n, 256), 1, 1), block: (256, 1, 1), arguments: reduce)
     }
   }
 }

@@ -7,7 +7,8 @@ enum GPUMatVec {
   /// Widest activation batch the mat-vec kernels take; wider goes to the mat-mat kernels. The
   /// kernels exist for 1…8 columns (mmvq.cu instantiates them).
   static let maxColumns = 8
-  /// Up to this many columns a matmul runs as mat-vec launches of `maxColumns` columns each: the
+  /// Up to this many columns a matmul runs on the small-batch matrix-core mat-mat where that applies
+  /// (`GPUMatMat.SmallBatch`, CUDA sm_80+), else as mat-vec launches of `maxColumns` columns each: the
   /// mat-mat kernel's cost is nearly flat in the columns (H100, 7B Q4_0: 16 columns took 97 ms per
   /// step through it, 512 columns 139 ms, while 8 columns of mat-vec take about 8 ms).
   static let maxSplitColumns = 64

@@ -36,7 +36,7 @@ final class GPUPreparedPlan: PreparedPlan {
     for step in plan.steps {
       switch step.op {
       case .matmul(let x, let w, let o, _):
-        bytes = max(bytes, GPUBackend.matmulScratchBytes(x, weights: w, options: o))
+        bytes = max(bytes, gpu.matmulScratchBytesWithPartials(x, weights: w, options: o))
       case .matmulID(let x, let w, let ids, _, _):
         bytes = max(bytes, GPUExperts.activationBytes(x))
         groupBytes = max(groupBytes, GPUExperts.groupScratchBytes(pairs: ids.count, experts: w.shape[0]))

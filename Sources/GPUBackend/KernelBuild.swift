@@ -20,7 +20,8 @@ public enum KernelBuild {
     ["quantize_q8_1"]
       + types.flatMap { t in perTypeOps.map { $0.replacingOccurrences(of: "%", with: t.name) } }
       + denseKernelNames + GPUPlanGeometry.kernels
-      + GPUMatMat.matrixCoreKernelNames + GPUMatVec.dotKernelNames + GPUExperts.kernels
+      + GPUMatMat.matrixCoreKernelNames + GPUMatMat.SmallBatch.kernelNames + GPUMatVec.dotKernelNames
+      + GPUExperts.kernels
       + GPUExperts.dotKernelNames
   }
 

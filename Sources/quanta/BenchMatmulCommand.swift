@@ -40,7 +40,9 @@ struct BenchMatmul: AsyncParsableCommand {
       guard let set = CPUInstructionSet(rawValue: isa) else { throw ValidationError("unknown ISA '\(isa)'") }
       options.cpuInstructionSet = set
     }
-    let registry = BackendRegistry.makeStandard(cpu: .init(threadCount: threads))
+    // The GPU configuration from the environment (library paths, QUANTA_SMALL_BATCH_MMQ).
+    let registry = BackendRegistry.makeStandard(
+      cpu: .init(threadCount: threads), gpu: CLIEnvironment.gpuConfiguration())
     let backend = try registry.backend(for: Device(parsing: device))
     var config = MatmulBenchmark.Configuration(types: selected)
     config.seconds = seconds

@@ -8,7 +8,7 @@ import QuantaTools
 /// vendor libraries that replace the built-in search; QUANTA_CACHE/kernels holds compiled kernels
 /// (else ~/.cache/quanta/kernels). An empty variable counts as unset. LLAMA_ATTN_ROT_DISABLE (llama.cpp's
 /// own variable, read as C's `atoi`: a non-zero number) turns off the Hadamard rotation around
-/// quantized KV caches.
+/// quantized KV caches. QUANTA_SMALL_BATCH_MMQ=0 turns off the small-batch mat-mat (`smallBatchMatMat`).
 enum CLIEnvironment {
   /// The GPU configuration for these flags and `environment`.
   static func gpuConfiguration(
@@ -21,12 +21,21 @@ enum CLIEnvironment {
     }
     return GPUBackend.Configuration(
       matrixCores: matrixCores, dependentLaunches: dependentLaunches,
+      smallBatchMatMat: smallBatchMatMat(value("QUANTA_SMALL_BATCH_MMQ")),
       libraries: GPULibraryPaths(
         cudaDriver: value("QUANTA_CUDA_LIB"), nvrtc: value("QUANTA_NVRTC_LIB"),
         hipRuntime: value("QUANTA_HIP_LIB"), hiprtc: value("QUANTA_HIPRTC_LIB")),
       kernelCacheDirectory: value("QUANTA_CACHE").map {
         URL(fileURLWithPath: $0).appendingPathComponent("kernels")
       })
+  }
+
+  /// QUANTA_SMALL_BATCH_MMQ: "0" (or "off", "false", "no") runs 9…64-column matmuls as mat-vec launches
+  /// instead of the small-batch matrix-core kernel (GPUBackend.Configuration.smallBatchMatMat); unset
+  /// or anything else keeps it on. For timing both paths with one binary.
+  static func smallBatchMatMat(_ value: String?) -> Bool {
+    guard let v = value?.lowercased() else { return true }
+    return !["0", "off", "false", "no"].contains(v)
   }
 
   /// Model settings with llama.cpp's defaults and the GPU paths from the environment.

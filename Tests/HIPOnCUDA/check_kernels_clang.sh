@@ -21,7 +21,9 @@ order="$(grep -o 'commonOrder: \[String\] = \[[^]]*\]' "$ROOT/Sources/GPUKernels
   | sed -E 's/.*\[//; s/\]//; s/[", ]+/ /g')"
 defines="$(awk '/static var sourceDefines: String/{f=1; next} f && /"""/{n++; if (n==2) exit; next} f && n==1' \
   "$ROOT/Sources/GPUBackend/GPUMatMat.swift" | sed -E 's/\\\(MatrixCore\.lanes\)/32/; s/\\\(MatrixCore\.tileRows\)/128/;
-  s/\\\(MatrixCore\.tileColumns\)/64/; s/\\\(MatrixCore\.warps\)/8/; s/\\\(MatrixCore\.blocksPerStep\)/4/; s/^ +//')"
+  s/\\\(MatrixCore\.tileColumns\)/64/; s/\\\(MatrixCore\.warps\)/8/; s/\\\(MatrixCore\.blocksPerStep\)/4/;
+  s/\\\(SmallBatch\.tileRows\)/64/; s/\\\(SmallBatch\.warps\)/4/; s/\\\(smallXList\)/F(name, sub, 16) F(name, sub, 32)/;
+  s/^ +//')"
 # GPUMatVec.sourceDefines: the same tables, read from GPUMatVec.swift.
 mv="$ROOT/Sources/GPUBackend/GPUMatVec.swift"
 mv_table() {  # name of a [Int] array → (c) == 1 ? a : (c) == 2 ? b : … 0

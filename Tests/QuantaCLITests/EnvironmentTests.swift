@@ -24,6 +24,18 @@ import Testing
     #expect(c.matrixCores == false && c.dependentLaunches == true)
   }
 
+  /// QUANTA_SMALL_BATCH_MMQ=0 (the A/B switch for batched decode) turns the small-batch mat-mat off.
+  @Test func smallBatchMatMatSwitch() {
+    #expect(CLIEnvironment.gpuConfiguration(environment: [:]).smallBatchMatMat)
+    #expect(CLIEnvironment.gpuConfiguration(environment: ["QUANTA_SMALL_BATCH_MMQ": "1"]).smallBatchMatMat)
+    for off in ["0", "off", "false", "NO"] {
+      #expect(!CLIEnvironment.gpuConfiguration(environment: ["QUANTA_SMALL_BATCH_MMQ": off]).smallBatchMatMat)
+    }
+    var settings = CLIEnvironment.modelSettings(environment: ["QUANTA_SMALL_BATCH_MMQ": "0"])
+    settings.matrixCores = true
+    #expect(settings.gpuPaths.smallBatchMatMat == false)
+  }
+
   @Test func unsetOrEmptyVariablesLeaveTheDefaults() {
     let c = CLIEnvironment.gpuConfiguration(environment: [
       "QUANTA_CUDA_LIB": "", "QUANTA_CACHE": "", "HOME": "/h",

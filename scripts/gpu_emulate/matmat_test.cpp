@@ -104,6 +104,87 @@ static std::vector<float> run(const MMQType& t, const std::vector<u8>& w, const 
   return y;
 }
 
+// The small-batch variants mul_mat_q_<type>_n<X> (every X of MMQ_SMALL_X_LIST) and mul_mat_q_reduce,
+// run as the host runs them (GPUMatMat.matMatSmallBatch): X the first tile that holds the columns
+// (else several of the last), k split into `splits` slices of ceil(steps / splits) k-steps (possibly
+// an empty last slice, which the host avoids but the kernel must survive), the slices' partials added
+// up by the reduce kernel. Expected values: the same double-precision reference as above.
+struct SmallKernel { const char* type; int x; void (*kernel)(const u8*, const u8*, float*, s64, s64, s64, s64); };
+#define MMQ_TEST_SMALL_X(name, SUB, X) {#name, X, mul_mat_q_##name##_n##X},
+#define MMQ_TEST_SMALL(name, SUB) MMQ_SMALL_X_LIST(MMQ_TEST_SMALL_X, name, SUB)
+static std::vector<SmallKernel> small_kernels = {MMQ_TYPE_LIST(MMQ_TEST_SMALL)};
+// The host's choice: the first (ascending) tile that holds m columns, else the last.
+static const SmallKernel* small_kernel(const std::string& type, int m) {
+  const SmallKernel* pick = nullptr;
+  for (const auto& sk : small_kernels)
+    if (type == sk.type && (pick == nullptr || pick->x < m)) pick = &sk;
+  return pick;
+}
+static const MMQType* find_type(const std::string& name) {
+  for (const auto& t : types) if (name == t.name) return &t;
+  return nullptr;
+}
+static std::vector<float> run_small(const SmallKernel& sk, const std::vector<u8>& w, const std::vector<u8>& xq, int n, int m, int k,
+                                    int splits, bool drop_last_slice = false) {
+  const int steps = (k / 32 + MMQ_KB - 1) / MMQ_KB;
+  const int per = (steps + splits - 1) / splits;
+  std::vector<float> y((size_t)m * n, NAN), partials((size_t)splits * m * n, NAN);
+  qk_dim3 grid, block;
+  grid.x = (n + MMQ_SMALL_Y - 1) / MMQ_SMALL_Y; grid.y = (m + sk.x - 1) / sk.x; grid.z = splits;
+  block.x = MMQ_SMALL_THREADS;
+  float* out = splits > 1 ? partials.data() : y.data();
+  qk_launch(grid, block, [&] { sk.kernel(w.data(), xq.data(), out, k, n, m, per); });
+  if (splits > 1) {
+    qk_dim3 rg, rb; rb.x = 256; rg.x = (unsigned)((m * n + 255) / 256);
+    const s64 z = drop_last_slice ? splits - 1 : splits;
+    qk_launch(rg, rb, [&] { mul_mat_q_reduce(partials.data(), y.data(), (s64)m * n, z); });
+  }
+  return y;
+}
+static void check_small(const MMQType& t, const SmallKernel& sk, int n, int m, int k, int splits) {
+  auto w = random_weights(t, n, k);
+  std::vector<float> x((size_t)m * k);
+  for (auto& v : x) v = frand(-1.0f, 1.0f) * (rnd() % 16 == 0 ? 8.0f : 1.0f);
+  std::vector<double> xdq;
+  const auto xq = quantize_q8_1_ref(x, m, k, xdq);
+  const auto ref = reference(t, w, xdq, n, m, k);
+  const double e = nmse(run_small(sk, w, xq, n, m, k, splits), ref);
+  const bool ok = e <= kLimit;
+  if (!ok) failures++;
+  printf("%s w%d mul_mat_q_%s_n%d n=%d m=%d k=%d splits=%d: nmse %.3g\n", ok ? "ok  " : "FAIL", QK_WARP_SIZE, t.name, sk.x, n, m,
+         k, splits, e);
+  if (splits > 1 && std::string(t.name) == "q4_0" && m == 13) {
+    // Negative control: the same comparison must reject the sum without the last slice.
+    const double e2 = nmse(run_small(sk, w, xq, n, m, k, splits, true), ref);
+    const bool caught = e2 > kLimit;
+    if (!caught) failures++;
+    printf("%s w%d small-batch negative control (must exceed %.0e): last k-slice dropped nmse %.3g\n", caught ? "ok  " : "FAIL",
+           QK_WARP_SIZE, kLimit, e2);
+  }
+}
+static void test_small_batch() {
+  printf("small-batch geometry MMQ_SMALL_Y %d MMQ_SMALL_NWARPS %d, column tiles:", MMQ_SMALL_Y, MMQ_SMALL_NWARPS);
+  for (const auto& sk : small_kernels) if (std::string(sk.type) == "q4_0") printf(" %d", sk.x);
+  printf(", wave%d\n", QK_WARP_SIZE);
+  // (n rows, k, splits), taken in turn by the column counts: rows ragged against MMQ_SMALL_Y; k of 4
+  // whole k-steps (MMQ_KB 8) split 1 (straight into y), 2, or 3 (slices of 2, 2 and an empty one);
+  // k of 5 steps split 3 (2, 2, 1), for 32-value blocks 25 q8_1 blocks (the last step partial).
+  struct Case { int n, k, splits; };
+  const int m_list[] = {9, 13, 16, 17, 31, 32, 33, 64};
+  for (const char* tn : {"q4_0", "q4_K", "q6_K", "q8_0"}) {
+    const MMQType* t = find_type(tn);
+    if (!t) { printf("FAIL no type %s\n", tn); failures++; continue; }
+    const Case cases[] = {{MMQ_SMALL_Y + 5, 1024, 1}, {2 * MMQ_SMALL_Y + 3, 1024, 2}, {37, 1024, 3},
+                          {MMQ_SMALL_Y - 3, t->qk == 32 ? 800 : 1280, 3}};
+    for (int i = 0; i < 8; ++i) {
+      const Case& cs = cases[i % 4];
+      check_small(*t, *small_kernel(tn, m_list[i]), cs.n, m_list[i], cs.k, cs.splits);
+    }
+  }
+  // Every kernel of the list (each type, each X) once: a tile and a half of columns, k split in two.
+  for (const auto& sk : small_kernels) check_small(*find_type(sk.type), sk, MMQ_SMALL_Y + 7, sk.x + sk.x / 2 + 1, 512, 2);
+}
+
 int main() {
   qk_warp_size_rt = QK_WARP_SIZE;
   for (auto& t : types) t.halves = half_fields(t.name);
@@ -144,6 +225,7 @@ int main() {
       }
     }
   }
+  test_small_batch();
   printf("w%d: %d failures\n", QK_WARP_SIZE, failures);
   return failures != 0;
 }

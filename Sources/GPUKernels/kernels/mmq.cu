@@ -12,8 +12,10 @@
 // products into int32, scaled per q8_1 block by (weight scale × activation d) into float
 // accumulators; Σ b·x comes from the activations' sums.
 //
-// Geometry (MMQ_Y, MMQ_X, MMQ_NWARPS, MMQ_KB, QK_MMA_LANES) comes from the host, GPUMatMat.swift, its
-// one owner (issue 12 §3): KernelBuild prepends them as #defines.
+// Geometry (MMQ_Y, MMQ_X, MMQ_NWARPS, MMQ_KB, QK_MMA_LANES; MMQ_SMALL_Y, MMQ_SMALL_NWARPS and
+// MMQ_SMALL_X_LIST for the small-batch variants mul_mat_q_<type>_n<X> at the end) comes from the
+// host, GPUMatMat.swift, its one owner (issue 12 §3): KernelBuild prepends them as #defines. The tile
+// code takes the geometry as template parameters, so both families share it.
 //
 // Matrix-core instruction: qk_mma_s8_16x8x32 / qk_mma_s8_16x8x16. On NVIDIA sm_80+ one mma.sync; else
 // a portable version built from 32-wide shuffles that reproduces the PTX fragment layout exactly (which
@@ -35,6 +37,15 @@
 #if MMQ_Y % MMQ_NWARPS != 0 || MMQ_ROWS_PER_WARP % 16 != 0 || MMQ_X % 8 != 0 || MMQ_KB < 1
 #error "MMQ geometry: each 32-lane group owns a multiple of 16 rows; columns a multiple of 8"
 #endif
+// The small-batch variants mul_mat_q_<type>_n<X> (decode batches of 9…64 columns): MMQ_SMALL_Y rows
+// over MMQ_SMALL_NWARPS groups, X columns for each X of MMQ_SMALL_X_LIST, k split over grid.z.
+#if !defined(MMQ_SMALL_Y) || !defined(MMQ_SMALL_NWARPS) || !defined(MMQ_SMALL_X_LIST)
+#error "MMQ_SMALL_Y, MMQ_SMALL_NWARPS and MMQ_SMALL_X_LIST come from the host (GPUMatMat.sourceDefines)"
+#endif
+#if MMQ_SMALL_Y % MMQ_SMALL_NWARPS != 0 || (MMQ_SMALL_Y / MMQ_SMALL_NWARPS) % 16 != 0
+#error "MMQ small geometry: each 32-lane group owns a multiple of 16 rows"
+#endif
+#define MMQ_SMALL_THREADS (MMQ_SMALL_NWARPS * QK_MMA_LANES)
 
 // ---- The matrix-core primitive -------------------------------------------------------------------
 // PTX ISA fragment layouts (mma.m16n8k32 / m16n8k16, .s8): lane = 4·groupID + threadID_in_group; with
@@ -328,12 +339,12 @@ struct mmq_quads<qt_iq4_xs> {  // { half d; u16 scales_h; u8 scales_l[4]; u8 qs[
 #endif
 #define MMQ_PAD4(words) ((words) + (12 - (words) % 8) % 8)
 #define MMQ_XWORDS MMQ_PAD4(9 * MMQ_KB)
-template <class T>
+template <class T, int Y, int X>
 struct mmq_layout {
   enum {
     raw = MMQ_KB * 32 / T::qk * T::bytes,     // bytes of a row's k-step slice
     wwords = MMQ_PAD4((raw + 6) / 4),         // its words, starting 0-3 bytes into the first
-    buffer = MMQ_Y * wwords + MMQ_X * MMQ_XWORDS,
+    buffer = Y * wwords + X * MMQ_XWORDS,
   };
 };
 
@@ -369,27 +380,27 @@ QK_DEVICE void mmq_copy_wait() {
 
 // Issues the copies of the k-step at q8_1 block kb0 into `buf` (rows and columns past the edges are
 // left as they are: their results are never stored; so are blocks past the end, never multiplied).
-template <class T>
+template <class T, int Y, int X, int NT>
 QK_DEVICE void mmq_fill(
   u32* buf, const u8* w, const u8* xq, s64 row0, s64 col0, s64 kb0, s64 nb, s64 nrows, s64 ncols) {
-  typedef mmq_layout<T> L;
+  typedef mmq_layout<T, Y, X> L;
   const s64 nkb = nb - kb0 < MMQ_KB ? nb - kb0 : MMQ_KB;
   const s64 wrow_bytes = nb * 32 / T::qk * T::bytes;
   const s64 off = kb0 * 32 / T::qk * T::bytes;
-  u32* xbuf = buf + MMQ_Y * L::wwords;
+  u32* xbuf = buf + Y * L::wwords;
   const u8* xsrc = xq + kb0 * 36;
   if (nkb == MMQ_KB && L::raw % 16 == 0 && ((u64)w | (u64)wrow_bytes) % 16 == 0) {
     // Whole step, 16-byte aligned slices (q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K, iq4_nl whenever the
     // row length keeps them so): 16-byte copies.
 #pragma unroll 1
-    for (int i = threadIdx.x; i < MMQ_Y * (L::raw / 16); i += MMQ_MMA_THREADS) {
+    for (int i = threadIdx.x; i < Y * (L::raw / 16); i += NT) {
       const int r = i / (L::raw / 16), ch = i % (L::raw / 16);
       if (row0 + r < nrows) mmq_copy16(buf + r * L::wwords + 4 * ch, w + (row0 + r) * wrow_bytes + off + 16 * ch);
     }
   } else {
     const int len = (int)(nkb * 32 / T::qk * T::bytes);
 #pragma unroll 1
-    for (int i = threadIdx.x; i < MMQ_Y * L::wwords; i += MMQ_MMA_THREADS) {
+    for (int i = threadIdx.x; i < Y * L::wwords; i += NT) {
       const int r = i / L::wwords, wd = i % L::wwords;
       const s64 row = row0 + r;
       if (row >= nrows) continue;
@@ -400,14 +411,14 @@ QK_DEVICE void mmq_fill(
   }
   if (nkb == MMQ_KB && ((u64)xq | (u64)(nb * 36)) % 16 == 0) {
 #pragma unroll 1
-    for (int i = threadIdx.x; i < MMQ_X * (MMQ_KB * 9 / 4); i += MMQ_MMA_THREADS) {
+    for (int i = threadIdx.x; i < X * (MMQ_KB * 9 / 4); i += NT) {
       const int c = i / (MMQ_KB * 9 / 4), ch = i % (MMQ_KB * 9 / 4);
       if (col0 + c < ncols) mmq_copy16(xbuf + c * MMQ_XWORDS + 4 * ch, xsrc + (col0 + c) * (nb * 36) + 16 * ch);
     }
   } else {
     const int xw = (int)nkb * 9;
 #pragma unroll 1
-    for (int i = threadIdx.x; i < MMQ_X * MMQ_KB * 9; i += MMQ_MMA_THREADS) {
+    for (int i = threadIdx.x; i < X * MMQ_KB * 9; i += NT) {
       const int c = i / (MMQ_KB * 9), wd = i % (MMQ_KB * 9);
       if (col0 + c < ncols && wd < xw) mmq_copy4(xbuf + c * MMQ_XWORDS + wd, xsrc + (col0 + c) * (nb * 36) + 4 * wd);
     }
@@ -419,30 +430,40 @@ QK_DEVICE void mmq_fill(
 // SUB: values per weight scale (32, or 16 for q2_K / q3_K / q6_K); T::has_b: an offset b per SUB
 // values (w = a·q + b), summed against d·Σq of the same activation values. Types with a shift c
 // (iq1_s, iq1_m) are not served here.
-template <class T, int SUB>
+template <class T, int SUB, int Y, int X, int NW>
 QK_DEVICE void mul_mat_q(
-  const u8* __restrict__ w, const u8* __restrict__ xq, float* __restrict__ y, s64 k, s64 nrows, s64 ncols) {
+  const u8* __restrict__ w, const u8* __restrict__ xq, float* __restrict__ y, s64 k, s64 nrows, s64 ncols,
+  s64 split_steps) {
+  constexpr int NT = NW * QK_MMA_LANES;        // threads
+  constexpr int RPW = Y / NW;                  // rows per 32-lane group
   constexpr int SUBS = 32 / SUB;               // scales per q8_1 block
-  constexpr int TM = MMQ_ROWS_PER_WARP / 16;   // m16 tiles per 32-lane group
-  constexpr int TN = MMQ_X / 8;                // n8 tiles
+  constexpr int TM = RPW / 16;                 // m16 tiles per 32-lane group
+  constexpr int TN = X / 8;                    // n8 tiles
   constexpr bool HAS_B = T::has_b != 0;
   constexpr bool FAST = mmq_quads<T>::fast && !MMQ_GENERIC_LOADERS;
-  typedef mmq_layout<T> L;
+  typedef mmq_layout<T, Y, X> L;
+  static_assert(Y % NW == 0 && RPW % 16 == 0 && X % 8 == 0, "geometry");
   static_assert(SUB == 16 || SUB == 32, "scales change every 16 or 32 values");
   static_assert(!T::has_c, "types with a shift c use mul_mat_via_q8_1");
 
   QK_DYNAMIC_SHARED(mmq_smem);
   u32* const tiles = (u32*)mmq_smem;
-  float* const xsum = (float*)(tiles + 2 * L::buffer);  // [MMQ_X][MMQ_KB][SUBS]
+  float* const xsum = (float*)(tiles + 2 * L::buffer);  // [X][MMQ_KB][SUBS]
 
   const int tid = threadIdx.x;
   const int lane = qk_mma_lane(), g = lane / 4, t = lane % 4;
-  const int wrow0 = (tid / QK_MMA_LANES) * MMQ_ROWS_PER_WARP;  // this group's first row in the tile
-  const s64 row0 = (s64)blockIdx.x * MMQ_Y;
-  const s64 col0 = (s64)blockIdx.y * MMQ_X;
+  const int wrow0 = (tid / QK_MMA_LANES) * RPW;  // this group's first row in the tile
+  const s64 row0 = (s64)blockIdx.x * Y;
+  const s64 col0 = (s64)blockIdx.y * X;
   const s64 nb = k / 32;  // q8_1 blocks per row
   const s64 wrow_bytes = (k / T::qk) * T::bytes;
-  const int nsteps = (int)((nb + MMQ_KB - 1) / MMQ_KB);
+  // This CTA's k-steps: slice blockIdx.z of split_steps each (the whole of k when grid.z is 1); its
+  // sums go to slice blockIdx.z of y ([grid.z][ncols][nrows]), which the host adds up in z order.
+  const s64 nsteps_all = (nb + MMQ_KB - 1) / MMQ_KB;
+  const s64 st0 = (s64)blockIdx.z * split_steps;
+  const s64 left = nsteps_all - st0 > 0 ? nsteps_all - st0 : 0;
+  const int nsteps = (int)(left < split_steps ? left : split_steps);
+  y += (s64)blockIdx.z * ncols * nrows;
   // Where each of this lane's fragment rows starts inside its shared slice (the slice keeps the
   // global address's offset within its first word, so 16-bit fields stay aligned).
   int rstart[TM][2], rpar[TM][2];
@@ -463,20 +484,20 @@ QK_DEVICE void mul_mat_q(
 #pragma unroll
       for (int i = 0; i < 4; ++i) acc[mt][nt][i] = 0.0f;
 
-  mmq_fill<T>(tiles, w, xq, row0, col0, 0, nb, nrows, ncols);
+  if (nsteps > 0) mmq_fill<T, Y, X, NT>(tiles, w, xq, row0, col0, st0 * MMQ_KB, nb, nrows, ncols);
   for (int st = 0; st < nsteps; ++st) {
-    const s64 kb0 = (s64)st * MMQ_KB;
+    const s64 kb0 = (st0 + st) * MMQ_KB;
     const u32* cur = tiles + (st & 1) * L::buffer;
     mmq_copy_wait();
     __syncthreads();  // step st's tiles are in; everyone is done with step st - 1's buffer
-    if (st + 1 < nsteps) mmq_fill<T>(tiles + ((st + 1) & 1) * L::buffer, w, xq, row0, col0, kb0 + MMQ_KB, nb, nrows, ncols);
+    if (st + 1 < nsteps) mmq_fill<T, Y, X, NT>(tiles + ((st + 1) & 1) * L::buffer, w, xq, row0, col0, kb0 + MMQ_KB, nb, nrows, ncols);
     const u8* wb = (const u8*)cur;
     const int offpar = (int)((kb0 * 32 / T::qk * T::bytes) & 3);  // the slice's start within its word
-    const u32* xb = cur + MMQ_Y * L::wwords;
+    const u32* xb = cur + Y * L::wwords;
     const int kbn = nb - kb0 < MMQ_KB ? (int)(nb - kb0) : MMQ_KB;  // uniform over the CTA
     if (HAS_B) {
       // d·Σq per SUB activation values (the b terms' partner), once per step.
-      for (int i = tid; i < MMQ_X * MMQ_KB * SUBS; i += MMQ_MMA_THREADS) {
+      for (int i = tid; i < X * MMQ_KB * SUBS; i += NT) {
         const int c = i / (MMQ_KB * SUBS), kbl = (i / SUBS) % MMQ_KB, s = i % SUBS;
         const u32* blk = xb + c * MMQ_XWORDS + kbl * 9;
         int sum = 0;
@@ -588,9 +609,35 @@ QK_DEVICE void mul_mat_q(
   X(iq4_nl, 32)          \
   X(iq4_xs, 32)
 
-#define MMQ_KERNEL(name, SUB)                                                                                \
-  QK_KERNEL void __launch_bounds__(MMQ_MMA_THREADS)                                                          \
-    mul_mat_q_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows, s64 ncols) { qk_grid_dependency_sync();                    \
-    mul_mat_q<qt_##name, SUB>(w, xq, y, k, nrows, ncols);                                                    \
+#define MMQ_KERNEL(name, SUB)                                                                        \
+  QK_KERNEL void __launch_bounds__(MMQ_MMA_THREADS)                                                  \
+    mul_mat_q_##name(const u8* w, const u8* xq, float* y, s64 k, s64 nrows, s64 ncols) {             \
+    qk_grid_dependency_sync();                                                                       \
+    mul_mat_q<qt_##name, SUB, MMQ_Y, MMQ_X, MMQ_NWARPS>(w, xq, y, k, nrows, ncols, (s64)1 << 40);    \
   }
 MMQ_TYPE_LIST(MMQ_KERNEL)
+
+// The small-batch variants (decode of 9…64 sequences), llama.cpp's mmq_x sized to the columns:
+// mul_mat_q_<type>_n<X>, MMQ_SMALL_Y rows × X columns per CTA, grid (row tiles, column tiles,
+// splits). With grid.z = 1, y is the output; else y holds grid.z partial outputs [z][ncols][nrows],
+// slice z the sums over k-steps [z·split_steps, (z+1)·split_steps), and mul_mat_q_reduce adds them up
+// in z order (no atomics: the result does not depend on the schedule). The host picks X, the splits
+// and the scratch (GPUMatMat.SmallBatch).
+#define MMQ_SMALL_KERNEL(name, SUB, X)                                                               \
+  QK_KERNEL void __launch_bounds__(MMQ_SMALL_THREADS) mul_mat_q_##name##_n##X(                       \
+    const u8* w, const u8* xq, float* y, s64 k, s64 nrows, s64 ncols, s64 split_steps) {             \
+    qk_grid_dependency_sync();                                                                       \
+    mul_mat_q<qt_##name, SUB, MMQ_SMALL_Y, X, MMQ_SMALL_NWARPS>(w, xq, y, k, nrows, ncols, split_steps); \
+  }
+#define MMQ_SMALL_KERNELS(name, SUB) MMQ_SMALL_X_LIST(MMQ_SMALL_KERNEL, name, SUB)
+MMQ_TYPE_LIST(MMQ_SMALL_KERNELS)
+
+// y[i] = Σ_z partials[z·count + i] over z = 0 … splits - 1, in that order.
+QK_KERNEL void mul_mat_q_reduce(const float* partials, float* y, s64 count, s64 splits) {
+  qk_grid_dependency_sync();
+  const s64 i = (s64)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= count) return;
+  float s = partials[i];
+  for (s64 z = 1; z < splits; ++z) s += partials[z * count + i];
+  y[i] = s;
+}
