@@ -19,9 +19,10 @@ trap 'rm -rf "$TMP"' EXIT
 # The order KernelBuild.source uses: prelude, QK_WARP_SIZE, GPUMatMat.sourceDefines, commonOrder.
 order="$(grep -o 'commonOrder: \[String\] = \[[^]]*\]' "$ROOT/Sources/GPUKernels/KernelSources.swift" \
   | sed -E 's/.*\[//; s/\]//; s/[", ]+/ /g')"
+kb=$(grep -o 'static let blocksPerStep = [0-9]*' "$ROOT/Sources/GPUBackend/GPUMatMat.swift" | grep -o '[0-9]*$')
 defines="$(awk '/static var sourceDefines: String/{f=1; next} f && /"""/{n++; if (n==2) exit; next} f && n==1' \
   "$ROOT/Sources/GPUBackend/GPUMatMat.swift" | sed -E 's/\\\(MatrixCore\.lanes\)/32/; s/\\\(MatrixCore\.tileRows\)/128/;
-  s/\\\(MatrixCore\.tileColumns\)/64/; s/\\\(MatrixCore\.warps\)/8/; s/\\\(MatrixCore\.blocksPerStep\)/4/;
+  s/\\\(MatrixCore\.tileColumns\)/64/; s/\\\(MatrixCore\.warps\)/8/; s/\\\(MatrixCore\.blocksPerStep\)/'"$kb"'/;
   s/\\\(SmallBatch\.tileRows\)/64/; s/\\\(SmallBatch\.warps\)/4/; s/\\\(smallXList\)/F(name, sub, 16) F(name, sub, 32)/;
   s/^ +//')"
 # GPUMatVec.sourceDefines: the same tables, read from GPUMatVec.swift.
@@ -78,6 +79,9 @@ __device__ unsigned __ballot_sync(unsigned, int);
 __device__ int __any_sync(unsigned, int);
 __device__ int __all_sync(unsigned, int);
 __device__ void __syncwarp(unsigned = 0xffffffffu);
+__device__ unsigned atomicAdd(unsigned*, unsigned);
+__device__ int atomicAdd(int*, int);
+__device__ float atomicAdd(float*, float);
 static __device__ __forceinline__ int __dp4a(int a, int b, int c) { return c + a * b; }  // signature only
 static __device__ __forceinline__ unsigned __dp4a(unsigned a, unsigned b, unsigned c) { return c + a * b; }
 #define warpSize 32
