@@ -318,18 +318,16 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
       return
     }
     if !quantized { try quantizeQ8_1(x, k: k, m: m, into: xq) }
+    let rowBytes = k / 32 * 36  // one column's q8_1 blocks in the scratch
     if m <= GPUMatVec.maxColumns {
       try matVecViaQ8_1(type: weights.type, weights: w, activations: xq, out: y, k: k, n: n, m: m)
-    } else if m <= GPUMatVec.maxSplitColumns, let launch = smallBatchLaunch(weights.type, k: k, n: n, m: m),
-      w.address % 2 == 0
-    {
-      // Batched decode of 9…64 sequences on the small-batch matrix-core kernel.
+    } else if let launch = smallBatchLaunch(weights.type, k: k, n: n, m: m), w.address % 2 == 0 {
+      // Batched decode of 9…64 sequences on the small-batch matrix-core kernel (SmallBatch.applies).
       try matMatSmallBatch(
         type: weights.type, weights: w, activations: xq, out: y, k: k, n: n, m: m, launch: launch,
-        partials: xq.advanced(by: GPUMatMat.partialsOffset(q8Bytes: m * (k / 32) * 36)))
+        partials: xq.advanced(by: GPUMatMat.partialsOffset(q8Bytes: m * rowBytes)))
     } else if m <= GPUMatVec.maxSplitColumns {
       // Batched decode of 9…64 sequences: mat-vec launches of up to maxColumns columns each.
-      let rowBytes = k / 32 * 36
       var c0 = 0
       while c0 < m {
         let c = min(GPUMatVec.maxColumns, m - c0)
