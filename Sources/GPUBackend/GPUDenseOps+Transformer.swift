@@ -1,3 +1,4 @@
+import Foundation
 import GGML
 import QuantaCore
 
@@ -57,9 +58,6 @@ extension GPUBackend {
     let (tokens, heads, headDim) = (x.shape[0], x.shape[1], x.shape[2])
     let nRot = parameters.dimensions
     guard tokens > 0, heads > 0, headDim > 0 else { return }
-    guard parameters.extFactor == 0 else {
-      throw QuantaError.unsupported(op: "rope with YaRN (ext_factor)", type: x.dtype.rawValue, device: device)
-    }
     var args = KernelArguments()
     args.append(try ptr(x, "rope"))
     args.append(try ptr(out, "rope"))
@@ -70,11 +68,21 @@ extension GPUBackend {
     args.append(Int64(headDim))
     args.append(Int64(nRot))
     args.append(Int32(parameters.mode == .neox ? 1 : 0))
-    args.append(parameters.freqBase)
-    args.append(parameters.freqScale)
-    args.append(parameters.attnFactor)
+    Self.appendRopeAngles(parameters, to: &args)
     let items = tokens * heads * (nRot / 2 + headDim - nRot)
     try launch1D("rope_f32", count: items, args)
+  }
+
+  /// The rope kernels' last arguments (rope_f32, rope_norm_kv_f32): θ base, freq scale, the factor of
+  /// cos and sin — YaRN's magnitude correction `1 + 0.1 · ln(1 / freqScale)` folded in when extFactor
+  /// ≠ 0, in f32 as the CPU's rope cache computes it — then ext_factor and the correction range.
+  static func appendRopeAngles(_ p: RoPEParameters, to args: inout KernelArguments) {
+    args.append(p.freqBase)
+    args.append(p.freqScale)
+    args.append(p.extFactor != 0 ? p.attnFactor * (1 + 0.1 * logf(1 / p.freqScale)) : p.attnFactor)
+    args.append(p.extFactor)
+    args.append(p.yarnLow)
+    args.append(p.yarnHigh)
   }
 
   public func softmax(_ x: Tensor, positions: [Int32], parameters: SoftmaxParameters, into out: Tensor) throws
@@ -139,12 +147,21 @@ extension GPUBackend {
     parameters: AttentionParameters,
     into out: Tensor
   ) throws {
+    try attention(
+      query: query, positions: positions, keyCache: keyCache, valueCache: valueCache, parameters: parameters,
+      sinks: nil, into: out)
+  }
+
+  public func attention(
+    query: Tensor, positions: [Int32], keyCache: QTensor, valueCache: QTensor,
+    parameters: AttentionParameters, sinks: Tensor?, into out: Tensor
+  ) throws {
     guard query.count > 0 else { return }
     let pos = try upload(positions, "attention")
     try withExtendedLifetime(pos) {
       try attention(
         query: query, positions: pos.pointer, keyCache: keyCache, valueCache: valueCache,
-        kvLength: parameters.kvLength, softmax: parameters.softmax, into: out)
+        kvLength: parameters.kvLength, softmax: parameters.softmax, sinks: sinks, into: out)
     }
   }
 
@@ -156,9 +173,11 @@ extension GPUBackend {
   /// reading them in place, for every batch size.
   /// `quantized`: where the per-(token, head) kernels also write the output as q8_1 blocks (the
   /// plan's fusion; only when `attentionWritesQ8_1` says so), or null.
+  /// `sinks` (f32 `[heads]`, gpt-oss): a sink logit per query head in each softmax denominator. The
+  /// tile kernels take none, so with sinks prompts run the per-(token, head) kernels too.
   func attention(
     query: Tensor, positions: DevicePointer, keyCache: QTensor, valueCache: QTensor, kvLength: Int,
-    softmax s: SoftmaxParameters, into out: Tensor, quantized: DevicePointer = .null
+    softmax s: SoftmaxParameters, sinks: Tensor? = nil, into out: Tensor, quantized: DevicePointer = .null
   ) throws {
     let (tokens, heads, headDim) = (query.shape[0], query.shape[1], query.shape[2])
     guard headDim <= KernelBuild.attentionMaxHeadDim else {
@@ -179,7 +198,7 @@ extension GPUBackend {
     args.append(positions)
     args.append(try ptr(out, "attention"))
     let kvHeads = keyCache.shape[1]
-    let tile = f16 ? KernelBuild.attentionTile(tokens: tokens, headDim: headDim) : nil
+    let tile = f16 && sinks == nil ? KernelBuild.attentionTile(tokens: tokens, headDim: headDim) : nil
     if tile != nil { args.append(Int64(tokens)) }
     args.append(Int64(heads))
     args.append(Int64(kvHeads))
@@ -204,6 +223,7 @@ extension GPUBackend {
       args.append(Int32(keyCache.type.rawValue))
       args.append(Int32(valueCache.type.rawValue))
     }
+    args.append(try optionalPointer(sinks, "attention"))
     let threads = KernelBuild.attentionThreads(
       rows: tokens * heads, multiprocessors: context.properties.multiprocessors)
     try launch(
@@ -213,8 +233,10 @@ extension GPUBackend {
   /// Whether attention of `tokens` queries of `headDim` can write its output as q8_1 too: the
   /// per-(token, head) kernel, whole 32-value blocks per head.
   /// `f16Caches`: both caches f16 (other types always take the per-(token, head) kernel).
-  static func attentionWritesQ8_1(tokens: Int, headDim: Int, f16Caches: Bool = true) -> Bool {
-    (!f16Caches || KernelBuild.attentionTile(tokens: tokens, headDim: headDim) == nil) && headDim % 32 == 0
+  /// `sinks`: attention with sinks (the per-(token, head) kernel for every batch size).
+  static func attentionWritesQ8_1(tokens: Int, headDim: Int, f16Caches: Bool = true, sinks: Bool = false) -> Bool {
+    (!f16Caches || sinks || KernelBuild.attentionTile(tokens: tokens, headDim: headDim) == nil)
+      && headDim % 32 == 0
   }
 
   // MARK: Element-wise
@@ -272,6 +294,44 @@ extension GPUBackend {
   public func geglu(gate: Tensor, up: Tensor, into out: Tensor) throws {
     try binary("geglu", gate, up, out, broadcast: false)
   }
+  public func swigluOAI(gate: Tensor, up: Tensor, alpha: Float, limit: Float, into out: Tensor) throws {
+    guard gate.count > 0 else { return }
+    var args = KernelArguments()
+    args.append(try ptr(gate, "swiglu_oai"))
+    args.append(try ptr(up, "swiglu_oai"))
+    args.append(try ptr(out, "swiglu_oai"))
+    args.append(Int64(gate.count))
+    args.append(alpha)
+    args.append(limit)
+    try launch1D("swiglu_oai_f32", count: gate.count, args)
+  }
+
+  /// The checked one-op entry point: the ids are read back and checked against the experts (a
+  /// synchronize, as `matmulID`); a plan's ids come from `routeExperts` and are read on the device only.
+  public func addID(_ x: Tensor, bias: Tensor, ids: IndexTensor, into out: Tensor) throws {
+    let experts = bias.shape[0]
+    for (p, e) in try ids.toArray().enumerated() where e < 0 || Int(e) >= experts {
+      throw QuantaError.indexOutOfRange(op: "add_id (expert id of pair \(p))", index: Int(e), bound: experts)
+    }
+    try addID(x, bias: bias, ids: ptr(ids, "add_id"), into: out)
+  }
+
+  /// add_id with the ids on the device (`x.shape[0] · x.shape[1]` Int32): an id outside the experts
+  /// makes its row NaN.
+  func addID(_ x: Tensor, bias: Tensor, ids: DevicePointer, into out: Tensor) throws {
+    let (pairs, n) = (x.shape[0] * x.shape[1], x.shape[2])
+    guard pairs > 0, n > 0 else { return }
+    var args = KernelArguments()
+    args.append(try ptr(x, "add_id"))
+    args.append(try ptr(bias, "add_id"))
+    args.append(ids)
+    args.append(try ptr(out, "add_id"))
+    args.append(Int64(n))
+    args.append(Int64(pairs))
+    args.append(Int64(bias.shape[0]))
+    try launch1D("add_id_f32", count: pairs * n, args)
+  }
+
   public func add(_ a: Tensor, _ b: Tensor, into out: Tensor) throws {
     try binary("add", a, b, out, broadcast: true)
   }

@@ -40,21 +40,9 @@ final class GPUPreparedPlan: PreparedPlan {
       case .matmulID(let x, let w, let ids, _, _):
         bytes = max(bytes, GPUExperts.activationBytes(x))
         groupBytes = max(groupBytes, GPUExperts.groupScratchBytes(pairs: ids.count, experts: w.shape[0]))
-      case .attention(_, _, _, _, let s, _) where !s.causal:
+      case .attention(_, _, _, _, let s, _) where !s.causal, .attentionSinks(_, _, _, _, let s, _, _) where !s.causal:
         throw QuantaError.unsupported(
           op: "plan attention without a causal mask", type: "f16", device: gpu.device)
-      // gpt-oss's ops have no kernels yet: refused before anything runs (CPU only for now).
-      case .attentionSinks(_, _, let kc, _, _, _, _):
-        throw QuantaError.unsupported(
-          op: "attention with sinks (gpt-oss)", type: kc.type.name, device: gpu.device)
-      case .swigluOAI(let gate, _, _, _, _):
-        throw QuantaError.unsupported(
-          op: "swiglu_oai (gpt-oss)", type: gate.dtype.rawValue, device: gpu.device)
-      case .addID(let x, _, _, _):
-        throw QuantaError.unsupported(op: "add_id (gpt-oss)", type: x.dtype.rawValue, device: gpu.device)
-      case .rope(let x, _, let p, _, _) where p.extFactor != 0:
-        throw QuantaError.unsupported(
-          op: "rope with YaRN (ext_factor)", type: x.dtype.rawValue, device: gpu.device)
       default: break
       }
     }
@@ -260,7 +248,13 @@ final class GPUPreparedPlan: PreparedPlan {
     case .softcap(let x, let cap, let out): try g.softcap(x, cap: cap, into: out)
     case .hadamard(let x, let block, let out): try g.hadamard(x, block: block, into: out)
     case .routeExperts, .matmulID: break  // above
-    case .attentionSinks, .swigluOAI, .addID: break  // refused by init
+    case .attentionSinks(let q, let positions, let kc, let vc, let s, let sinks, let out):
+      try g.attention(
+        query: q, positions: pointer(positions), keyCache: kc, valueCache: vc, kvLength: kc.shape[0],
+        softmax: s, sinks: sinks, into: out)
+    case .swigluOAI(let gate, let up, let alpha, let limit, let out):
+      try g.swigluOAI(gate: gate, up: up, alpha: alpha, limit: limit, into: out)
+    case .addID(let x, let bias, let ids, let out): try g.addID(x, bias: bias, ids: pointer(ids), into: out)
     case .mixExperts(let x, let w, let out): try g.mixExperts(x, weights: w, into: out)
     case .argmax(let logits, let out):
       try g.argmax(logits, into: pointer(out), rows: out.count, scratch: argmaxScratch?.pointer ?? .null)
@@ -421,16 +415,26 @@ extension GPUPreparedPlan {
   /// Attention whose output (`[tokens, heads, hd]`) the next op quantizes for a matmul, as its
   /// `[tokens, heads · hd]` view: the q8_1 blocks written with it. Returns that view.
   private func encodeAttentionQuantized(at i: Int) throws -> Tensor? {
-    guard case .attention(let q, let positions, let kc, let vc, let s, let out) = op(i), let scratch,
+    let attention: (Tensor, IndexTensor, QTensor, QTensor, SoftmaxParameters, Tensor?, Tensor)
+    switch op(i) {
+    case .attention(let q, let positions, let kc, let vc, let s, let out):
+      attention = (q, positions, kc, vc, s, nil, out)
+    case .attentionSinks(let q, let positions, let kc, let vc, let s, let sinks, let out):
+      attention = (q, positions, kc, vc, s, sinks, out)
+    default: return nil
+    }
+    let (q, positions, kc, vc, s, sinks, out) = attention
+    guard let scratch,
       case .matmul(let x, _, _, _) = op(i + 1), x.buffer === out.buffer, x.byteOffset == out.byteOffset,
       x.count == out.count, x.dtype == out.dtype, quantizedMatmul(at: i + 1, reading: x),
       scratch.byteCount >= out.count / 32 * 36,
       GPUBackend.attentionWritesQ8_1(
-        tokens: q.shape[0], headDim: q.shape[2], f16Caches: kc.type == .f16 && vc.type == .f16)
+        tokens: q.shape[0], headDim: q.shape[2], f16Caches: kc.type == .f16 && vc.type == .f16,
+        sinks: sinks != nil)
     else { return nil }
     try gpu.attention(
       query: q, positions: pointer(positions), keyCache: kc, valueCache: vc, kvLength: kc.shape[0],
-      softmax: s,
+      softmax: s, sinks: sinks,
       into: out, quantized: scratch.pointer)
     return x
   }
@@ -623,9 +627,7 @@ extension GPUPreparedPlan {
     args.append(Int64(first.out.shape[2]))
     args.append(Int64(p.dimensions))
     args.append(Int32(p.mode == .neox ? 1 : 0))
-    args.append(p.freqBase)
-    args.append(p.freqScale)
-    args.append(p.attnFactor)
+    GPUBackend.appendRopeAngles(p, to: &args)
     let rows = first.rows + (second?.rows ?? 0)
     try g.launch(
       "rope_norm_kv_f32", grid: (rows, 1, 1), block: (GPUPlanGeometry.ropeThreads, 1, 1), args)

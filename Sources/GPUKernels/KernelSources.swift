@@ -453,7 +453,7 @@ QK_KERNEL void __launch_bounds__(256) layer_norm_f32(
   }
 }
 
-// ---- RoPE (ggml modes 0 and 2, no YaRN).
+// ---- RoPE (ggml modes 0 and 2, with YaRN: ggml's rope_yarn).
 // cos / sin of a rope angle θ computed in double (as the CPU's rope cache): reduced to [-π, π] in
 // double, then evaluated in float. Double-precision sin/cos cost several times more per pair and the
 // result is rounded to float either way (agrees with (float)cos(θ) to about an ulp).
@@ -463,11 +463,26 @@ QK_DEVICE float rope_reduced(double theta) {
 }
 QK_DEVICE float rope_cos(double theta) { return cosf(rope_reduced(theta)); }
 QK_DEVICE float rope_sin(double theta) { return sinf(rope_reduced(theta)); }
+// The angle of pair i at position p: θ_e = p · base^(−2i/nrot) / ff[i] (extrapolated), θ_i = freq_scale · θ_e
+// (interpolated); with YaRN (ext_factor ≠ 0) ggml's rope_yarn mix θ_i·(1 − m) + θ_e·m, m = ramp(i)·ext_factor,
+// ramp 1 below corr_lo, 0 above corr_hi, linear between (rope_yarn_ramp at i0 = 2i). YaRN's magnitude
+// correction (1 + 0.1·ln(1/freq_scale)) is in the attn_factor the host passes.
+QK_DEVICE double rope_theta(s64 p, s64 i, s64 nrot, const float* __restrict__ ff, float freq_base, float freq_scale,
+                            float ext_factor, float corr_lo, float corr_hi) {
+  double extrapolated = (double)p * exp(-2.0 * (double)i / (double)nrot * log((double)freq_base));
+  if (ff) extrapolated /= (double)ff[i];
+  const double interpolated = (double)freq_scale * extrapolated;
+  if (ext_factor == 0.0f) return interpolated;
+  const float y = ((float)i - corr_lo) / fmaxf(0.001f, corr_hi - corr_lo);
+  const double mix = (double)((1.0f - fminf(1.0f, fmaxf(0.0f, y))) * ext_factor);
+  return interpolated * (1.0 - mix) + extrapolated * mix;
+}
 // x, y [ntok, nhead, hd]. Per row (token, head) the work items are the nrot/2 rotated pairs, then the
 // hd − nrot passed-through values; a pair is read and written by one thread, so y may be x.
 QK_KERNEL void __launch_bounds__(256) rope_f32(
   const float* x, float* y, const s32* __restrict__ pos, const float* __restrict__ ff, s64 ntok, s64 nhead, s64 hd,
-  s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor) { qk_grid_dependency_sync();
+  s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor, float ext_factor, float corr_lo,
+  float corr_hi) { qk_grid_dependency_sync();
   const s64 half = nrot / 2, per_row = half + (hd - nrot);
   QK_FOR_EACH(idx, ntok * nhead * per_row) {
     const s64 row = idx / per_row, item = idx % per_row;
@@ -480,9 +495,8 @@ QK_KERNEL void __launch_bounds__(256) rope_f32(
     }
     const s64 i = item;
     const s64 i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
-    const double p = (double)pos[row / nhead] * (double)freq_scale;
-    double theta = p * exp(-2.0 * (double)i / (double)nrot * log((double)freq_base));
-    if (ff) theta /= (double)ff[i];
+    const double theta =
+      rope_theta(pos[row / nhead], i, nrot, ff, freq_base, freq_scale, ext_factor, corr_lo, corr_hi);
     const float c = rope_cos(theta) * attn_factor, s = rope_sin(theta) * attn_factor;
     const float x0 = xr[i0], x1 = xr[i1];
     yr[i0] = x0 * c - x1 * s;
@@ -626,33 +640,36 @@ QK_DEVICE s64 kv_row_bytes(s32 type, s64 hd) {
 template <class KR, class VR>
 QK_DEVICE void attention_rows(
   const float* __restrict__ q, KR kr_, VR vr_, const s32* __restrict__ pos, float* __restrict__ out, s64 nhead,
-  s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window, u8* __restrict__ q8);
+  s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window, u8* __restrict__ q8, const float* __restrict__ sinks);
 QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_f16(
   const float* __restrict__ q, const u16* __restrict__ kc, const u16* __restrict__ vc, const s32* __restrict__ pos,
   float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window,
-  u8* __restrict__ q8) { qk_grid_dependency_sync();
+  u8* __restrict__ q8, const float* __restrict__ sinks) { qk_grid_dependency_sync();
   const s64 kvh = ((s64)blockIdx.x % nhead) / (nhead / nkvhead);
   const s64 stride = nkvhead * hd;
   attention_rows(q, att_rows_f16{kc + kvh * hd, stride, hd}, att_rows_f16{vc + kvh * hd, stride, hd}, pos, out, nhead,
-                 hd, nkv, scale, cap, causal, window, q8);
+                 hd, nkv, scale, cap, causal, window, q8, sinks);
 }
 // The same over caches of any KVCacheType (ktype / vtype: KV_*), for every batch size (the tile kernels
 // read f16 only).
 QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_kv(
   const float* __restrict__ q, const u8* __restrict__ kc, const u8* __restrict__ vc, const s32* __restrict__ pos,
   float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window,
-  u8* __restrict__ q8, s32 ktype, s32 vtype) { qk_grid_dependency_sync();
+  u8* __restrict__ q8, s32 ktype, s32 vtype, const float* __restrict__ sinks) { qk_grid_dependency_sync();
   const s64 kvh = ((s64)blockIdx.x % nhead) / (nhead / nkvhead);
   const s64 kb = kv_row_bytes(ktype, hd), vb = kv_row_bytes(vtype, hd);
   attention_rows(q, att_rows_typed{kc + kvh * kb, nkvhead * kb, hd, ktype},
                  att_rows_typed{vc + kvh * vb, nkvhead * vb, hd, vtype}, pos, out, nhead, hd, nkv, scale, cap, causal,
-                 window, q8);
+                 window, q8, sinks);
 }
-// One CTA per (token, head); kr_ / vr_: that head's K and V rows.
+// One CTA per (token, head); kr_ / vr_: that head's K and V rows. sinks (nullable, [nhead]): gpt-oss's
+// sink logit per query head, one more term exp(sink − M) of the softmax denominator that adds no value
+// (ggml's soft_max / flash_attn_ext with sinks); a query that sees no key still gets zeros (the CPU's
+// AttentionLogits.normalizer).
 template <class KR, class VR>
 QK_DEVICE void attention_rows(
   const float* __restrict__ q, KR kr_, VR vr_, const s32* __restrict__ pos, float* __restrict__ out, s64 nhead,
-  s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window, u8* __restrict__ q8) {
+  s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window, u8* __restrict__ q8, const float* __restrict__ sinks) {
   __shared__ float wm[ATT_MAX_THREADS / 32], wl[ATT_MAX_THREADS / 32];
   __shared__ float wacc[ATT_MAX_THREADS / 32][ATT_MAX_D];
   const int lane = threadIdx.x % QK_WARP_SIZE, w = threadIdx.x / QK_WARP_SIZE;
@@ -740,9 +757,13 @@ QK_DEVICE void attention_rows(
   __shared__ float wf[ATT_MAX_THREADS / 32];
   if (w == 0) {
     const float mk = lane < nw ? wm[lane] : QK_NEG_INF;
-    const float mm = warp_reduce_max(mk);
-    const float f = lane < nw && mm > QK_NEG_INF ? expf(mk - mm) : 0.0f;
-    const float lsum = warp_reduce_sum(lane < nw ? wl[lane] * f : 0.0f);
+    const float mw = warp_reduce_max(mk);
+    // With a sink: M = max(max_w m_w, sink), and exp(sink − M) joins the denominator.
+    const float sink = sinks && mw > QK_NEG_INF ? sinks[(s64)blockIdx.x % nhead] : QK_NEG_INF;
+    const float mm = fmaxf(mw, sink);
+    const float f = lane < nw && mw > QK_NEG_INF ? expf(mk - mm) : 0.0f;
+    float lsum = warp_reduce_sum(lane < nw ? wl[lane] * f : 0.0f);
+    if (sink > QK_NEG_INF) lsum += expf(sink - mm);
     if (lane < nw) wf[lane] = lsum > 0.0f ? f / lsum : 0.0f;
   }
   __syncthreads();
@@ -771,6 +792,24 @@ QK_KERNEL void __launch_bounds__(256) swiglu_f32(const float* g, const float* u,
 }
 QK_KERNEL void __launch_bounds__(256) geglu_f32(const float* g, const float* u, float* y, s64 n) { qk_grid_dependency_sync();
   QK_FOR_EACH(i, n) y[i] = qk_gelu(g[i]) * u[i];
+}
+// gpt-oss's activation, ggml's swiglu_oai: min(g, limit) · σ(alpha · min(g, limit)) · (clamp(u, ±limit) + 1).
+QK_KERNEL void __launch_bounds__(256)
+  swiglu_oai_f32(const float* g, const float* u, float* y, s64 n, float alpha, float limit) { qk_grid_dependency_sync();
+  QK_FOR_EACH(i, n) {
+    const float x = fminf(g[i], limit), v = fminf(fmaxf(u[i], -limit), limit);
+    y[i] = x / (1.0f + expf(alpha * -x)) * (v + 1.0f);
+  }
+}
+// ggml's add_id: x [pairs, n] plus row ids[p] of bias [experts, n] (gpt-oss's per-expert biases); an id
+// outside the experts makes its row NaN (as the expert matmuls do). y may be x.
+QK_KERNEL void __launch_bounds__(256) add_id_f32(
+  const float* x, const float* __restrict__ bias, const s32* __restrict__ ids, float* y, s64 n, s64 pairs,
+  s64 experts) { qk_grid_dependency_sync();
+  QK_FOR_EACH(i, pairs * n) {
+    const s32 e = ids[i / n];
+    y[i] = e >= 0 && e < experts ? x[i] + bias[(s64)e * n + i % n] : qk_int_as_float(0x7fc00000u);
+  }
 }
 // b has nb elements: nb == n, or one row broadcast over the rows of a (nb divides n).
 QK_KERNEL void __launch_bounds__(256) add_f32(const float* a, const float* b, float* y, s64 n, s64 nb) { qk_grid_dependency_sync();
@@ -3196,14 +3235,15 @@ QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
 }
 
 // Per-head chain of attention inputs, one CTA of ROPE_FUSED_THREADS per (token, head) row of x
-// [ntok, nhead, hd]: [norm] per-head rms_norm·w; rope (as rope_f32: modes 0/2, θ in double);
+// [ntok, nhead, hd]: [norm] per-head rms_norm·w; rope (as rope_f32: modes 0/2, YaRN, θ in double);
 // ·factor (the query scale); y written (f32); when kc is given, the row also goes to the f16 cache
 // row pos[token] (write_kv_f16), with the same row of v (v [ntok, nhead, hd]) into vc.
 #define ROPE_FUSED_THREADS 128
 QK_DEVICE void rope_chain_row(
   s64 r, const float* x, const float* __restrict__ w, float eps, s32 do_norm, float* y, s64 nhead, float factor,
   u16* __restrict__ kc, const float* __restrict__ v, u16* __restrict__ vc, const s32* __restrict__ pos,
-  const float* __restrict__ ff, s64 hd, s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor) {
+  const float* __restrict__ ff, s64 hd, s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor,
+  float ext_factor, float corr_lo, float corr_hi) {
   __shared__ float red[32];
   __shared__ float row[ATT_MAX_D];
   const s64 token = r / nhead, head = r % nhead;
@@ -3233,8 +3273,7 @@ QK_DEVICE void rope_chain_row(
       continue;
     }
     const s64 i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
-    double theta = (double)p * (double)freq_scale * exp(-2.0 * (double)i / (double)nrot * log((double)freq_base));
-    if (ff) theta /= (double)ff[i];
+    const double theta = rope_theta(p, i, nrot, ff, freq_base, freq_scale, ext_factor, corr_lo, corr_hi);
     const float c = rope_cos(theta) * attn_factor, s = rope_sin(theta) * attn_factor;
     const float x0 = row[i0], x1 = row[i1];
     const float o0 = (x0 * c - x1 * s) * factor, o1 = (x0 * s + x1 * c) * factor;
@@ -3258,13 +3297,14 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
   const float* x2, const float* __restrict__ w2, float eps2, s32 do_norm2, float* y2, s64 nhead2, float factor2,
   u16* __restrict__ kc2, const float* __restrict__ v2, u16* __restrict__ vc2,
   const s32* __restrict__ pos, const float* __restrict__ ff, s64 hd, s64 nrot, s32 neox, float freq_base,
-  float freq_scale, float attn_factor) { qk_grid_dependency_sync();
+  float freq_scale, float attn_factor, float ext_factor, float corr_lo, float corr_hi) { qk_grid_dependency_sync();
   const s64 r = blockIdx.x;
   if (r < rows)
-    rope_chain_row(r, x, w, eps, do_norm, y, nhead, factor, kc, v, vc, pos, ff, hd, nrot, neox, freq_base, freq_scale, attn_factor);
+    rope_chain_row(r, x, w, eps, do_norm, y, nhead, factor, kc, v, vc, pos, ff, hd, nrot, neox, freq_base, freq_scale, attn_factor,
+                   ext_factor, corr_lo, corr_hi);
   else
     rope_chain_row(r - rows, x2, w2, eps2, do_norm2, y2, nhead2, factor2, kc2, v2, vc2, pos, ff, hd, nrot, neox, freq_base,
-                   freq_scale, attn_factor);
+                   freq_scale, attn_factor, ext_factor, corr_lo, corr_hi);
 }
 
 // Gated activation with the q8_1 blocks of its output: act = f(gate)·up (f: silu when gelu == 0, else

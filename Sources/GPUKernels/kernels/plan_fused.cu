@@ -116,14 +116,15 @@ QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) fused_norm_add_norm_q8_1(
 }
 
 // Per-head chain of attention inputs, one CTA of ROPE_FUSED_THREADS per (token, head) row of x
-// [ntok, nhead, hd]: [norm] per-head rms_norm·w; rope (as rope_f32: modes 0/2, θ in double);
+// [ntok, nhead, hd]: [norm] per-head rms_norm·w; rope (as rope_f32: modes 0/2, YaRN, θ in double);
 // ·factor (the query scale); y written (f32); when kc is given, the row also goes to the f16 cache
 // row pos[token] (write_kv_f16), with the same row of v (v [ntok, nhead, hd]) into vc.
 #define ROPE_FUSED_THREADS 128
 QK_DEVICE void rope_chain_row(
   s64 r, const float* x, const float* __restrict__ w, float eps, s32 do_norm, float* y, s64 nhead, float factor,
   u16* __restrict__ kc, const float* __restrict__ v, u16* __restrict__ vc, const s32* __restrict__ pos,
-  const float* __restrict__ ff, s64 hd, s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor) {
+  const float* __restrict__ ff, s64 hd, s64 nrot, s32 neox, float freq_base, float freq_scale, float attn_factor,
+  float ext_factor, float corr_lo, float corr_hi) {
   __shared__ float red[32];
   __shared__ float row[ATT_MAX_D];
   const s64 token = r / nhead, head = r % nhead;
@@ -153,8 +154,7 @@ QK_DEVICE void rope_chain_row(
       continue;
     }
     const s64 i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
-    double theta = (double)p * (double)freq_scale * exp(-2.0 * (double)i / (double)nrot * log((double)freq_base));
-    if (ff) theta /= (double)ff[i];
+    const double theta = rope_theta(p, i, nrot, ff, freq_base, freq_scale, ext_factor, corr_lo, corr_hi);
     const float c = rope_cos(theta) * attn_factor, s = rope_sin(theta) * attn_factor;
     const float x0 = row[i0], x1 = row[i1];
     const float o0 = (x0 * c - x1 * s) * factor, o1 = (x0 * s + x1 * c) * factor;
@@ -178,13 +178,14 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
   const float* x2, const float* __restrict__ w2, float eps2, s32 do_norm2, float* y2, s64 nhead2, float factor2,
   u16* __restrict__ kc2, const float* __restrict__ v2, u16* __restrict__ vc2,
   const s32* __restrict__ pos, const float* __restrict__ ff, s64 hd, s64 nrot, s32 neox, float freq_base,
-  float freq_scale, float attn_factor) { qk_grid_dependency_sync();
+  float freq_scale, float attn_factor, float ext_factor, float corr_lo, float corr_hi) { qk_grid_dependency_sync();
   const s64 r = blockIdx.x;
   if (r < rows)
-    rope_chain_row(r, x, w, eps, do_norm, y, nhead, factor, kc, v, vc, pos, ff, hd, nrot, neox, freq_base, freq_scale, attn_factor);
+    rope_chain_row(r, x, w, eps, do_norm, y, nhead, factor, kc, v, vc, pos, ff, hd, nrot, neox, freq_base, freq_scale, attn_factor,
+                   ext_factor, corr_lo, corr_hi);
   else
     rope_chain_row(r - rows, x2, w2, eps2, do_norm2, y2, nhead2, factor2, kc2, v2, vc2, pos, ff, hd, nrot, neox, freq_base,
-                   freq_scale, attn_factor);
+                   freq_scale, attn_factor, ext_factor, corr_lo, corr_hi);
 }
 
 // Gated activation with the q8_1 blocks of its output: act = f(gate)·up (f: silu when gelu == 0, else
