@@ -36,6 +36,7 @@ __device__ float __int_as_float(int);
 __device__ int __float_as_int(float);
 __device__ float fabsf(float);
 __device__ float fmaxf(float, float);
+__device__ float fminf(float, float);
 __device__ float roundf(float);
 __device__ float expf(float);
 __device__ float tanhf(float);

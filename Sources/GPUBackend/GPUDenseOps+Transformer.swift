@@ -234,7 +234,9 @@ extension GPUBackend {
   /// per-(token, head) kernel, whole 32-value blocks per head.
   /// `f16Caches`: both caches f16 (other types always take the per-(token, head) kernel).
   /// `sinks`: attention with sinks (the per-(token, head) kernel for every batch size).
-  static func attentionWritesQ8_1(tokens: Int, headDim: Int, f16Caches: Bool = true, sinks: Bool = false) -> Bool {
+  static func attentionWritesQ8_1(tokens: Int, headDim: Int, f16Caches: Bool = true, sinks: Bool = false)
+    -> Bool
+  {
     (!f16Caches || sinks || KernelBuild.attentionTile(tokens: tokens, headDim: headDim) == nil)
       && headDim % 32 == 0
   }

@@ -26,7 +26,10 @@ extension KernelBuild {
   public static var denseKernelNames: [String] {
     quantizeTypes.map { "quantize_ref_\($0.name)" } + types.map { "dequantize_block_\($0.name)_bf16" }
       + denseTypeNames.flatMap { a in denseTypeNames.map { "convert_\(a)_\($0)" } }
-      + denseTypeNames.flatMap { ["get_rows_\($0)", "mul_mat_vec_\($0)", "mul_mat_\($0)"] } + denseOpKernels
+      + denseTypeNames.flatMap {
+        ["get_rows_\($0)", "mul_mat_vec_\($0)", "mul_mat_\($0)", "mul_mat_vec_id_\($0)"]
+      }
+      + denseOpKernels
   }
   /// The largest run `hadamard` rotates (HADAMARD_MAX in dense_ops.cu) and its CTA width
   /// (HADAMARD_THREADS).
@@ -151,6 +154,37 @@ extension GPUBackend {
 
   /// `out [m, n] = x [m, k] · wᵀ` with w f32/f16/bf16 `[n, k]`: f32 dots for every path (the
   /// CPU's dense weights dot f32 activations too). Mat-vec for m ≤ 8, 64 × 64 tiles above.
+  /// Expert-routed matmul over f32/f16/bf16 experts (`mul_mat_vec_id_<type>`, dense_convert.cu): one
+  /// (token, slot) pair per CTA row, no q8_1 activations and no grouping. The ids are read on the
+  /// device only: an id outside the experts makes its pair's outputs NaN.
+  func denseMatmulID(_ x: Tensor, weights: QTensor, ids: IndexTensor, into out: Tensor) throws {
+    let (tokens, xRows, k) = (x.shape[0], x.shape[1], x.shape[2])
+    let (experts, n) = (weights.shape[0], weights.shape[1])
+    let used = out.shape[1]
+    let pairs = tokens * used
+    guard pairs > 0, n > 0, k > 0 else { return }
+    guard pairs <= GPUExperts.maxGridY else {
+      throw QuantaError.unsupported(
+        op: "matmulID of \(pairs) (token, expert) pairs (at most \(GPUExperts.maxGridY))",
+        type: weights.type.name, device: device)
+    }
+    var args = KernelArguments()
+    args.append(try ptr(weights, "matmulID"))
+    args.append(Int64(n * k))
+    args.append(Int64(experts))
+    args.append(try ptr(x, "matmulID"))
+    args.append(try ptr(out, "matmulID"))
+    args.append(Int64(k))
+    args.append(Int64(n))
+    args.append(try ptr(ids, "matmulID"))
+    args.append(Int64(used))
+    args.append(Int64(xRows))
+    let rows = GPUMatVec.fallbackRowsPerBlock
+    try launch(
+      "mul_mat_vec_id_\(weights.type.name)", grid: (Self.blocks(n, rows), pairs, 1),
+      block: (context.properties.warpSize, rows, 1), args)
+  }
+
   func denseMatmul(_ x: Tensor, weights: QTensor, into out: Tensor) throws {
     let k = weights.rowLength, n = weights.rowCount
     let m = x.count / max(k, 1)

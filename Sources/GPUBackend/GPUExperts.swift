@@ -98,10 +98,13 @@ extension GPUBackend {
     _ x: Tensor, weights: QTensor, ids: IndexTensor, options: QMatMulOptions, into out: Tensor,
     scratch xq: DevicePointer, quantized: Bool, groups: DevicePointer, grouped: Bool
   ) throws -> Bool {
-    guard DType(weights.type) == nil, options.path != .dequantize else {
-      throw QuantaError.unsupported(
-        op: "matmulID (\(options.path == .dequantize ? "dequantize path" : "dense experts"))",
-        type: weights.type.name, device: device)
+    // f32/f16/bf16 experts: GPUDenseOps.swift (reads x itself: no q8_1 rows, no grouping).
+    if DType(weights.type) != nil {
+      try denseMatmulID(x, weights: weights, ids: ids, into: out)
+      return grouped
+    }
+    guard options.path != .dequantize else {
+      throw QuantaError.unsupported(op: "matmulID (dequantize path)", type: weights.type.name, device: device)
     }
     try checkType("matmulID", weights.type)
     let (tokens, xRows, k) = (x.shape[0], x.shape[1], x.shape[2])

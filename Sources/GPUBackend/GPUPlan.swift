@@ -40,7 +40,8 @@ final class GPUPreparedPlan: PreparedPlan {
       case .matmulID(let x, let w, let ids, _, _):
         bytes = max(bytes, GPUExperts.activationBytes(x))
         groupBytes = max(groupBytes, GPUExperts.groupScratchBytes(pairs: ids.count, experts: w.shape[0]))
-      case .attention(_, _, _, _, let s, _) where !s.causal, .attentionSinks(_, _, _, _, let s, _, _) where !s.causal:
+      case .attention(_, _, _, _, let s, _) where !s.causal,
+        .attentionSinks(_, _, _, _, let s, _, _) where !s.causal:
         throw QuantaError.unsupported(
           op: "plan attention without a causal mask", type: "f16", device: gpu.device)
       default: break
@@ -212,7 +213,8 @@ final class GPUPreparedPlan: PreparedPlan {
       {
         groupedIDs = ids
       }
-      quantizedInput = x
+      // Dense experts read x as f32: the scratch is left as it was.
+      if DType(w.type) == nil { quantizedInput = x }
       return
     }
     if case .routeExperts(let logits, let r, let ids, let w) = op {

@@ -73,6 +73,7 @@ extension GPUSelftest {
     out += cacheTypeCases(gpu, cpu)
     out += elementwiseCases(gpu, cpu)
     out += expertCases(gpu, cpu)
+    out += gptOssCases(gpu, cpu)
     return out
   }
 

@@ -44,7 +44,8 @@ extension GPUSelftest {
     let shapes: [(tokens: Int, used: Int, xRows: Int)] = [
       (1, 4, 1), (1, 4, 4), (3, 2, 2), (21, 4, 1), (21, 4, 4),
     ]
-    for t in [GGMLType.q4_0, .q4_K, .q6_K, .q8_0, .iq4_xs, .iq2_xxs] {
+    // mxfp4: gpt-oss's experts.
+    for t in [GGMLType.q4_0, .q4_K, .q6_K, .q8_0, .iq4_xs, .iq2_xxs, .mxfp4] {
       let k = t.blockSize == 32 ? 32 * 9 : 256 * 2
       let blocks = randomBlocks(t, rows: experts * n, k: k, seed: UInt64(Int(t.rawValue) * 77 + k))
       for s in shapes {
@@ -53,6 +54,22 @@ extension GPUSelftest {
         out.append(
           versus(name, reduction, gpu, cpu) { b in
             let w = try QTensor(bytes: blocks, type: t, shape: [experts, n, k], on: b)
+            return try expertMatmul(
+              w, tokens: s.tokens, used: s.used, xRows: s.xRows, experts: experts, on: b)
+          })
+      }
+    }
+    // Dense experts (f32 / f16 / bf16: the F32 test files), one pair per CTA row.
+    for t in [GGMLType.f32, .f16, .bf16] {
+      let k = 300
+      let values = wave(experts * n * k, seed: Int(t.rawValue) + 3)
+      for s in [shapes[0], shapes[4]] {
+        out.append(
+          versus(
+            "matmulID \(t.name) [\(experts), \(n), \(k)] x[\(s.tokens), \(s.xRows), \(k)] top \(s.used)",
+            reduction, gpu, cpu
+          ) { b in
+            let w = try QTensor.quantize(Tensor(values, shape: [experts, n, k], on: b), type: t)
             return try expertMatmul(
               w, tokens: s.tokens, used: s.used, xRows: s.xRows, experts: experts, on: b)
           })

@@ -1,3 +1,4 @@
+import CPUBackend
 import GGML
 import QuantaCore
 import Testing
@@ -26,5 +27,21 @@ struct SelftestTests {
     let allFinite = values.allSatisfy { $0.isFinite }
     #expect(allFinite)
     #expect(values.contains { $0 != 0 })
+  }
+}
+
+@Suite("GPU selftest's gpt-oss cases on the CPU")
+struct SelftestGptOssCaseTests {
+  /// The cases are well-formed (shapes, ids, parameters the ops accept) and every one runs: with the
+  /// CPU backend on both sides each compares equal, and the out-of-range id is the typed error. What
+  /// the device computes is checked only where `quanta selftest --device` runs.
+  @Test func gptOssCasesRunOnTheCPU() throws {
+    let cpu = try CPUBackend()
+    let cases = GPUSelftest.gptOssCases(cpu, cpu)
+    #expect(cases.count == 4 * 3 + 2 + 2 + 2)
+    for c in cases {
+      let why = try c.body()
+      #expect(why == nil, "\(c.name): \(why ?? "")")
+    }
   }
 }

@@ -64,15 +64,20 @@ static void test_softmax() {
 }
 struct AttCase { int tokens, heads, kvh, hd, cap, nkv; std::vector<s32> pos; float scale, softcap; int causal, window; };
 // Double-precision attention; cache rows no query sees may hold anything (NaN here).
-static std::vector<double> attention_ref(const AttCase& s, const std::vector<float>& q, const std::vector<u16>& kc, const std::vector<u16>& vc) {
+// sinks (gpt-oss; nullptr: none): one more term exp(sink_h − max) of each denominator, no value.
+static std::vector<double> attention_ref(const AttCase& s, const std::vector<float>& q, const std::vector<u16>& kc, const std::vector<u16>& vc,
+                                         const float* sinks = nullptr) {
   std::vector<double> ref(q.size(), 0.0); const int g = s.heads / s.kvh, kvs = s.kvh * s.hd;
   for (int t = 0; t < s.tokens; ++t) for (int h = 0; h < s.heads; ++h) {
     s64 lo, hi; visible(s.pos[t], s.nkv, s.causal, s.window, lo, hi); const int kv = h / g;
     std::vector<double> sc; double m = -INFINITY;
     for (s64 j = lo; j < hi; ++j) { double d = 0; for (int i = 0; i < s.hd; ++i) d += (double)q[(t * s.heads + h) * s.hd + i] * h2f(kc[j * kvs + kv * s.hd + i]);
       sc.push_back(logit(d, s.scale, s.softcap)); m = std::max(m, sc.back()); }
+    if (sinks && !sc.empty()) m = std::max(m, (double)sinks[h]);
     double sum = 0; for (auto& v : sc) { v = exp(v - m); sum += v; }
-    for (int i = 0; i < s.hd; ++i) { double a = 0; for (s64 j = lo; j < hi; ++j) a += sc[j - lo] * h2f(vc[j * kvs + kv * s.hd + i]); ref[(t * s.heads + h) * s.hd + i] = sum > 0 ? a / sum : 0; }
+    const bool any = sum > 0;
+    if (sinks && any) sum += exp((double)sinks[h] - m);
+    for (int i = 0; i < s.hd; ++i) { double a = 0; for (s64 j = lo; j < hi; ++j) a += sc[j - lo] * h2f(vc[j * kvs + kv * s.hd + i]); ref[(t * s.heads + h) * s.hd + i] = any ? a / sum : 0; }
   }
   return ref;
 }
@@ -123,11 +128,30 @@ static void test_attention() {
       // output projection): byte for byte what quantize_q8_1 makes of them.
       const bool q8 = s.hd % 32 == 0;
       std::vector<u8> fq(q8 ? out.size() / 32 * 36 : 0), wq(fq.size());
-      qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, q8 ? fq.data() : nullptr); });
+      qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, q8 ? fq.data() : nullptr, nullptr); });
       check(("attention " + tag + " threads=" + std::to_string(threads)).c_str(), out, ref, 1e-9);
       if (q8) {
         qk_launch(d3(g1(out.size())), d3(256), [&] { quantize_q8_1(out.data(), wq.data(), out.size()); });
         check_bytes(("attention q8_1 " + tag + " threads=" + std::to_string(threads)).c_str(), fq, wq);
+      }
+    }
+    // gpt-oss's sinks (one logit per query head, some larger than every score, some far below): the
+    // per-(token, head) kernel, which the host also runs for prompts with sinks.
+    {
+      std::vector<float> sinks(s.heads);
+      for (int h = 0; h < s.heads; ++h) sinks[h] = h % 3 == 0 ? 6.0f : h % 3 == 1 ? -0.7f : -40.0f;
+      const auto sref = attention_ref(s, q, kc, vc, sinks.data());
+      const int threads = s.tokens * s.heads <= 16 ? 512 : 128;
+      if (threads * s.tokens * s.heads <= 1 << 15) {
+        const bool q8 = s.hd % 32 == 0;
+        std::vector<u8> fq(q8 ? out.size() / 32 * 36 : 0), wq(fq.size());
+        std::fill(out.begin(), out.end(), NAN);
+        qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, q8 ? fq.data() : nullptr, sinks.data()); });
+        check(("attention sinks " + tag + " threads=" + std::to_string(threads)).c_str(), out, sref, 1e-9);
+        if (q8) {
+          qk_launch(d3(g1(out.size())), d3(256), [&] { quantize_q8_1(out.data(), wq.data(), out.size()); });
+          check_bytes(("attention sinks q8_1 " + tag).c_str(), fq, wq);
+        }
       }
     }
     // The tile kernel the host picks (smallest bound ≥ hd), and the next larger one (dims past hd idle).
@@ -246,29 +270,65 @@ static void test_attention_cache_types() {
       if (threads == 512 && s.tokens > 1) continue;  // 512 emulated threads per CTA: the decode case
       std::vector<float> out(q.size(), NAN);
       std::vector<u8> fq(out.size() / 32 * 36), wq(fq.size());
-      qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_kv(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, fq.data(), kt, vt); });
+      qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_kv(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, fq.data(), kt, vt, nullptr); });
       check(("attention_kv " + tag + " threads=" + std::to_string(threads)).c_str(), out, ref, 1e-9);
       qk_launch(d3(g1(out.size())), d3(256), [&] { quantize_q8_1(out.data(), wq.data(), out.size()); });
       check_bytes(("attention_kv q8_1 " + tag + " threads=" + std::to_string(threads)).c_str(), fq, wq);
     }
+    // With sinks (gpt-oss over a quantized cache): the reference's softmax plus exp(sink − M).
+    {
+      std::vector<float> sinks(s.heads);
+      for (int h = 0; h < s.heads; ++h) sinks[h] = h % 2 == 0 ? 3.5f : -2.0f;
+      std::vector<double> sref(q.size(), 0.0);
+      for (int t = 0; t < s.tokens; ++t) for (int h = 0; h < s.heads; ++h) {
+        s64 lo, hi; visible(s.pos[t], s.nkv, s.causal, s.window, lo, hi); const int kv = h / g;
+        std::vector<double> sc; double m = -INFINITY;
+        for (s64 j = lo; j < hi; ++j) { double d = 0; for (int i = 0; i < s.hd; ++i) d += (double)q[(t * s.heads + h) * s.hd + i] * kd[j * kvdim + kv * s.hd + i];
+          sc.push_back(logit(d, s.scale, s.softcap)); m = std::max(m, sc.back()); }
+        if (sc.empty()) continue;
+        m = std::max(m, (double)sinks[h]);
+        double sum = exp((double)sinks[h] - m); for (auto& v : sc) { v = exp(v - m); sum += v; }
+        for (int i = 0; i < s.hd; ++i) { double a = 0; for (s64 j = lo; j < hi; ++j) a += sc[j - lo] * vd[j * kvdim + kv * s.hd + i]; sref[(t * s.heads + h) * s.hd + i] = a / sum; }
+      }
+      std::vector<float> out(q.size(), NAN);
+      qk_launch(d3(s.tokens * s.heads), d3(128), [&] { attention_kv(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, nullptr, kt, vt, sinks.data()); });
+      check(("attention_kv sinks " + tag).c_str(), out, sref, 1e-9);
+    }
   }
 }
+// YaRN's angle and magnitude in double, written from ggml's rope_yarn / rope_yarn_ramp (ext_factor 0: plain
+// rope, θ = freq_scale · pos · base^(−2i/dims) / ff, magnitude attn_factor).
+static double yarn_theta(double extrapolated, int i, float fscale, float ext, float lo, float hi) {
+  const double interpolated = fscale * extrapolated;
+  if (ext == 0) return interpolated;
+  const double y = (i - (double)lo) / std::max(0.001, (double)hi - lo);
+  const double mix = (1 - std::min(1.0, std::max(0.0, y))) * ext;
+  return interpolated * (1 - mix) + extrapolated * mix;
+}
+static float yarn_mscale(float attn, float fscale, float ext) { return ext != 0 ? attn * (1 + 0.1f * logf(1 / fscale)) : attn; }
 static void test_rope() {
-  struct R { int neox, tokens, heads, hd, dims; float base, fscale; bool ff; };
-  for (R r : {R{0, 3, 4, 64, 64, 10000, 1, false}, R{1, 7, 2, 80, 48, 1e6f, 1, false}, R{0, 2, 3, 128, 96, 500000, 0.5f, true}, R{1, 5, 1, 256, 256, 10000, 0.25f, true}}) {
+  struct R { int neox, tokens, heads, hd, dims; float base, fscale; bool ff; float ext, lo, hi; };
+  for (R r : {R{0, 3, 4, 64, 64, 10000, 1, false, 0, 0, 0}, R{1, 7, 2, 80, 48, 1e6f, 1, false, 0, 0, 0}, R{0, 2, 3, 128, 96, 500000, 0.5f, true, 0, 0, 0},
+              R{1, 5, 1, 256, 256, 10000, 0.25f, true, 0, 0, 0},
+              // YaRN (gpt-oss: neox, base 150000, factor 32, correction range ≈ pairs 8…18 of 32), a normal-mode
+              // variant with freq factors, and a range narrower than the 0.001 floor.
+              R{1, 7, 3, 64, 64, 150000, 1.0f / 32, false, 1, 8.09f, 17.39f}, R{0, 4, 2, 80, 48, 10000, 0.25f, true, 0.5f, 3, 11},
+              R{1, 3, 2, 64, 64, 10000, 0.125f, false, 1, 5, 5}}) {
     auto x = wave(r.tokens * r.heads * r.hd, r.hd); std::vector<float> ff(r.dims / 2); for (int i = 0; i < r.dims / 2; ++i) ff[i] = (1 + i % 5) * 0.75f;
     std::vector<s32> pos; for (int t = 0; t < r.tokens; ++t) pos.push_back((int[]){0, 1, 4000, 17, 255, 8191, 3}[t % 7]);
     std::vector<float> y(x.size());
     const s64 items = (s64)r.tokens * r.heads * (r.dims / 2 + r.hd - r.dims);
-    qk_launch(d3(g1(items)), d3(256), [&] { rope_f32(x.data(), y.data(), pos.data(), r.ff ? ff.data() : nullptr, r.tokens, r.heads, r.hd, r.dims, r.neox, r.base, r.fscale, 1.0f); });
+    const float ms = yarn_mscale(1.0f, r.fscale, r.ext);
+    qk_launch(d3(g1(items)), d3(256), [&] { rope_f32(x.data(), y.data(), pos.data(), r.ff ? ff.data() : nullptr, r.tokens, r.heads, r.hd, r.dims, r.neox, r.base, r.fscale, ms, r.ext, r.lo, r.hi); });
     std::vector<double> ref(x.begin(), x.end()); const int half = r.dims / 2;
     for (int t = 0; t < r.tokens; ++t) for (int h = 0; h < r.heads; ++h) for (int i = 0; i < half; ++i) {
-      double th = pos[t] * (double)r.fscale * pow((double)r.base, -2.0 * i / r.dims); if (r.ff) th /= ff[i];
+      double te = pos[t] * pow((double)r.base, -2.0 * i / r.dims); if (r.ff) te /= ff[i];
+      const double th = yarn_theta(te, i, r.fscale, r.ext, r.lo, r.hi), c = cos(th) * ms, sn = sin(th) * ms;
       const int b = (t * r.heads + h) * r.hd, i0 = r.neox ? i : 2 * i, i1 = r.neox ? i + half : 2 * i + 1;
-      ref[b + i0] = x[b + i0] * cos(th) - x[b + i1] * sin(th); ref[b + i1] = x[b + i0] * sin(th) + x[b + i1] * cos(th); }
-    check(("rope neox=" + std::to_string(r.neox) + " hd=" + std::to_string(r.hd) + " dims=" + std::to_string(r.dims)).c_str(), y, ref, 1e-7);
+      ref[b + i0] = x[b + i0] * c - x[b + i1] * sn; ref[b + i1] = x[b + i0] * sn + x[b + i1] * c; }
+    check(("rope neox=" + std::to_string(r.neox) + " hd=" + std::to_string(r.hd) + " dims=" + std::to_string(r.dims) + (r.ext != 0 ? " yarn" : "")).c_str(), y, ref, 1e-7);
     // In place: y aliases x.
-    auto xi = x; qk_launch(d3(g1(items)), d3(256), [&] { rope_f32(xi.data(), xi.data(), pos.data(), r.ff ? ff.data() : nullptr, r.tokens, r.heads, r.hd, r.dims, r.neox, r.base, r.fscale, 1.0f); });
+    auto xi = x; qk_launch(d3(g1(items)), d3(256), [&] { rope_f32(xi.data(), xi.data(), pos.data(), r.ff ? ff.data() : nullptr, r.tokens, r.heads, r.hd, r.dims, r.neox, r.base, r.fscale, ms, r.ext, r.lo, r.hi); });
     check("rope in place", xi, ref, 1e-7);
   }
 }
@@ -280,6 +340,31 @@ static void test_matmul() {
     else qk_launch(d3((n + 63) / 64, (m + 63) / 64), d3(256), [&] { mul_mat_f16(wh.data(), x.data(), y.data(), k, n, m); });
     std::vector<double> ref(m * n); for (int c = 0; c < m; ++c) for (int r = 0; r < n; ++r) { double a = 0; for (int j = 0; j < k; ++j) a += (double)h2f(wh[r * k + j]) * x[c * k + j]; ref[c * n + r] = a; }
     check(("matmul f16 m=" + std::to_string(m) + " k=" + std::to_string(k)).c_str(), y, ref, 1e-10);
+  }
+  // Dense experts (mul_mat_vec_id_<type>): w [experts, n, k], x [tokens, xrows, k], ids [tokens · used] with
+  // repeats across tokens and one id out of range (its pair's outputs NaN).
+  const int experts = 5, k = 300;
+  auto w = wave(experts * n * k, 11); auto wh = to_half(w);
+  for (int xrows : {1, 3}) for (int half : {0, 1}) {
+    const int tokens = 4, used = 3, pairs = tokens * used;
+    auto x = wave(tokens * xrows * k, 12 + xrows);
+    std::vector<s32> ids(pairs); for (int p = 0; p < pairs; ++p) ids[p] = (p * 2 + p / used) % experts;
+    ids[7] = experts;
+    std::vector<float> y(pairs * n, 0.0f);
+    qk_launch(d3((n + 3) / 4, pairs), d3(QK_WARP_SIZE, 4), [&] {
+      if (half) mul_mat_vec_id_f16(wh.data(), (s64)n * k, experts, x.data(), y.data(), k, n, ids.data(), used, xrows);
+      else mul_mat_vec_id_f32(w.data(), (s64)n * k, experts, x.data(), y.data(), k, n, ids.data(), used, xrows); });
+    std::vector<double> ref(pairs * n, 0.0); std::vector<float> got; std::vector<double> want; int nan_ok = 1;
+    for (int p = 0; p < pairs; ++p) for (int r = 0; r < n; ++r) {
+      if (p == 7) { nan_ok &= std::isnan(y[p * n + r]) ? 1 : 0; continue; }
+      const float* xc = x.data() + ((p / used) * xrows + (xrows == 1 ? 0 : p % used)) * k;
+      double a = 0; for (int j = 0; j < k; ++j) a += (half ? (double)h2f(wh[((s64)ids[p] * n + r) * k + j]) : (double)w[((s64)ids[p] * n + r) * k + j]) * xc[j];
+      got.push_back(y[p * n + r]); want.push_back(a);
+    }
+    const std::string tag = std::string("matmul_id ") + (half ? "f16" : "f32") + " xrows=" + std::to_string(xrows);
+    check(tag.c_str(), got, want, 1e-10);
+    if (!nan_ok) failures++;
+    printf("%s w%d %s: id out of range → NaN\n", nan_ok ? "ok  " : "FAIL", QK_WARP_SIZE, tag.c_str());
   }
 }
 // argmax_f32 over several CTAs per row: ties (the first index wins, across CTAs too), NaN, -inf rows,
@@ -331,6 +416,24 @@ static void test_misc() {
   qk_launch(d3(1), d3(256), [&] { get_rows_bf16(tb.data(), ids.data(), gr.data(), 41, ids.size()); });
   std::vector<double> r3(gr.size()); for (size_t r = 0; r < ids.size(); ++r) for (int j = 0; j < 41; ++j) r3[r * 41 + j] = bf2f(tb[ids[r] * 41 + j]);
   check("get_rows bf16", gr, r3, 0);
+  // gpt-oss: swiglu_oai (gate past ±limit, up past ±limit, both signs) and add_id (in place, ids repeating,
+  // one out of range → NaN row).
+  {
+    auto g = wave(1000, 3, 6), u = wave(1000, 4, 6); g[0] = 30; g[1] = -30; u[2] = 50; u[3] = -50;
+    std::vector<float> o(g.size()); std::vector<double> r(g.size());
+    qk_launch(d3(g1(g.size())), d3(256), [&] { swiglu_oai_f32(g.data(), u.data(), o.data(), g.size(), 1.702f, 7.0f); });
+    for (size_t i = 0; i < g.size(); ++i) { const double x = std::min((double)g[i], 7.0), v = std::min(std::max((double)u[i], -7.0), 7.0); r[i] = x / (1 + exp(-1.702 * x)) * (v + 1); }
+    check("swiglu_oai", o, r, 1e-12);
+    const int n = 37, pairs = 6, experts = 5; auto x = wave(pairs * n, 5), bias = wave(experts * n, 6);
+    std::vector<s32> id = {4, 0, 2, 2, 1, 4};
+    std::vector<double> rx(x.size()); for (int p = 0; p < pairs; ++p) for (int j = 0; j < n; ++j) rx[p * n + j] = x[p * n + j] + bias[id[p] * n + j];  // the f32 sum, bit for bit
+    auto xi = x; qk_launch(d3(g1(x.size())), d3(256), [&] { add_id_f32(xi.data(), bias.data(), id.data(), xi.data(), n, pairs, experts); });
+    check("add_id in place", xi, rx, 0);
+    id[3] = experts; auto xo = x;
+    qk_launch(d3(g1(x.size())), d3(256), [&] { add_id_f32(x.data(), bias.data(), id.data(), xo.data(), n, pairs, experts); });
+    int bad = 0; for (int p = 0; p < pairs; ++p) for (int j = 0; j < n; ++j) { const float v = xo[p * n + j]; if (p == 3 ? !std::isnan(v) : v != (float)rx[p * n + j]) bad++; }
+    if (bad) failures++; printf("%s w%d add_id id out of range → NaN row: %d wrong\n", bad ? "FAIL" : "ok  ", QK_WARP_SIZE, bad);
+  }
   test_argmax();
 }
 // The plan's fused kernels (plan_fused.cu) against the separate kernels they replace, run in the
@@ -377,9 +480,11 @@ static void test_plan_fused() {
       fused_norm_add_norm_q8_1(b.data(), fa.data(), nullptr, w.data(), nullptr, fa.data(), fa.data(), fq.data(), n, 0, 1e-6f, 2 | 4); });
     check("fused row chain in place", fa, dbl(y), 1e-10);
   }
-  struct R { int neox, tokens, heads, hd, dims; bool norm, ff, kv; float factor; };
+  struct R { int neox, tokens, heads, hd, dims; bool norm, ff, kv; float factor; float fscale = 1, ext = 0, lo = 0, hi = 0; };
   for (R r : {R{1, 1, 4, 256, 256, true, false, false, 0.0625f}, R{1, 3, 1, 256, 256, true, false, true, 1}, R{0, 2, 8, 128, 128, false, true, true, 1},
-              R{1, 5, 2, 80, 48, false, false, false, 0.5f}, R{0, 1, 2, 64, 64, true, false, true, 1}}) {
+              R{1, 5, 2, 80, 48, false, false, false, 0.5f}, R{0, 1, 2, 64, 64, true, false, true, 1},
+              R{1, 3, 4, 64, 64, false, false, true, 0.125f, 1.0f / 32, 1, 8.09f, 17.39f}}) {  // YaRN (gpt-oss-like)
+    const float ms = yarn_mscale(1.0f, r.fscale, r.ext);
     const int rows = r.tokens * r.heads; auto x = wave(rows * r.hd, r.hd), w = wave(r.hd, 3), vsrc = wave(rows * r.hd, 17);
     std::vector<float> ff(r.dims / 2); for (int i = 0; i < r.dims / 2; ++i) ff[i] = (1 + i % 5) * 0.75f;
     std::vector<s32> pos; for (int t = 0; t < r.tokens; ++t) pos.push_back((int[]){0, 9, 4, 17, 2}[t % 5]);
@@ -388,7 +493,7 @@ static void test_plan_fused() {
     std::vector<float> n1 = x, ro(x.size()), sc(x.size());
     if (r.norm) qk_launch(d3(rows), d3(256), [&] { rms_norm_f32(x.data(), w.data(), n1.data(), r.hd, 1e-6f); });
     const s64 items = (s64)rows * (r.dims / 2 + r.hd - r.dims);
-    qk_launch(d3(g1(items)), d3(256), [&] { rope_f32(n1.data(), ro.data(), pos.data(), r.ff ? ff.data() : nullptr, r.tokens, r.heads, r.hd, r.dims, r.neox, 10000, 1, 1); });
+    qk_launch(d3(g1(items)), d3(256), [&] { rope_f32(n1.data(), ro.data(), pos.data(), r.ff ? ff.data() : nullptr, r.tokens, r.heads, r.hd, r.dims, r.neox, 10000, r.fscale, ms, r.ext, r.lo, r.hi); });
     qk_launch(d3(g1(rows * r.hd)), d3(256), [&] { scale_f32(ro.data(), sc.data(), rows * r.hd, r.factor); });
     std::vector<u16> kc(cap * r.heads * r.hd, 0), vc(kc.size(), 0), fkc(kc.size(), 0), fvc(kc.size(), 0);
     if (r.kv) {
@@ -406,9 +511,9 @@ static void test_plan_fused() {
       qk_launch(d3(paired ? 2 * rows : rows), d3(ROPE_FUSED_THREADS), [&] {
         rope_norm_kv_f32(x.data(), w.data(), 1e-6f, r.norm, fy.data(), r.heads, r.factor, r.kv ? fkc.data() : nullptr, vsrc.data(), r.kv ? fvc.data() : nullptr, rows,
                          x.data(), w.data(), 1e-6f, r.norm, y2, r.heads, r.factor, kc2, vsrc.data(), vc2,
-                         pos.data(), r.ff ? ff.data() : nullptr, r.hd, r.dims, r.neox, 10000, 1, 1); });
+                         pos.data(), r.ff ? ff.data() : nullptr, r.hd, r.dims, r.neox, 10000, r.fscale, ms, r.ext, r.lo, r.hi); });
     }
-    const std::string tag = "rope chain hd=" + std::to_string(r.hd) + " dims=" + std::to_string(r.dims) + (r.norm ? " norm" : "") + (r.kv ? " kv" : "");
+    const std::string tag = "rope chain hd=" + std::to_string(r.hd) + " dims=" + std::to_string(r.dims) + (r.norm ? " norm" : "") + (r.kv ? " kv" : "") + (r.ext != 0 ? " yarn" : "");
     check(tag.c_str(), fy, dbl(sc), 1e-10);
     check((tag + " paired").c_str(), fy2, dbl(sc), 1e-10);
     if (r.kv) {

@@ -195,6 +195,30 @@ QK_DEVICE void mul_mat_vec_dense(const void* __restrict__ w, const float* __rest
   if (threadIdx.x == 0) y[(s64)blockIdx.y * n + row] = acc;
 }
 
+// Expert-routed mat-vec over dense experts (ggml's mul_mat_id with f32/f16/bf16 expert weights: the F32
+// test files of gpt-oss and other mixtures): w [experts, n, k] (expert_elems = n·k values apart), x
+// [tokens, xrows, k] (xrows 1: every slot reads the token's row; else row j of slot j), ids [pairs]
+// (pair p = token p / used, slot p % used), y [pairs, n]. grid (ceil(n / MMV_ROWS), pairs), blockDim
+// (QK_WARP_SIZE, MMV_ROWS); one pair per CTA row, its expert's rows read once per pair. An id outside
+// the experts makes its pair's outputs NaN (as the quantized expert mat-vecs).
+template <class L>
+QK_DEVICE void mul_mat_vec_id_dense(const void* __restrict__ w, s64 expert_elems, s64 experts, const float* __restrict__ x,
+                                    float* __restrict__ y, s64 k, s64 n, const s32* __restrict__ ids, s64 used, s64 xrows) {
+  const s64 row = (s64)blockIdx.x * MMV_ROWS + threadIdx.y;
+  if (row >= n) return;
+  const s64 p = blockIdx.y, e = ids[p];
+  if (e < 0 || e >= experts) {
+    if (threadIdx.x == 0) y[p * n + row] = qk_int_as_float(0x7fc00000u);
+    return;
+  }
+  const float* xc = x + ((p / used) * xrows + (xrows == 1 ? 0 : p % used)) * k;
+  const s64 base = e * expert_elems + row * k;
+  float acc = 0.0f;
+  for (s64 j = threadIdx.x; j < k; j += QK_WARP_SIZE) acc += L::at(w, base + j) * xc[j];
+  acc = warp_reduce_sum(acc);
+  if (threadIdx.x == 0) y[p * n + row] = acc;
+}
+
 // Mat-mat: 64 × 64 output tiles, 256 threads of 4 × 4 results, k in steps of 16 through shared
 // memory; any k (dense rows need not be block multiples). grid (ceil(n / 64), ceil(m / 64)).
 #define DMM_T 64
@@ -249,6 +273,11 @@ QK_DEVICE void mul_mat_dense(const void* __restrict__ w, const float* __restrict
   }                                                                                                 \
   QK_KERNEL void __launch_bounds__(256) mul_mat_##dt(const void* w, const float* x, float* y, s64 k, s64 n, s64 m) { qk_grid_dependency_sync(); \
     mul_mat_dense<ld_##dt>(w, x, y, k, n, m);                                                       \
+  }                                                                                                 \
+  QK_KERNEL void __launch_bounds__(256) mul_mat_vec_id_##dt(const void* w, s64 expert_elems, s64 experts, const float* x, \
+                                                            float* y, s64 k, s64 n, const s32* ids, s64 used, s64 xrows) { \
+    qk_grid_dependency_sync();                                                                      \
+    mul_mat_vec_id_dense<ld_##dt>(w, expert_elems, experts, x, y, k, n, ids, used, xrows);          \
   }
 DENSE_TYPE_KERNELS(f32)
 DENSE_TYPE_KERNELS(f16)
