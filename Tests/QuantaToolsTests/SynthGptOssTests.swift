@@ -9,8 +9,8 @@ import Testing
 
 /// `quanta synth --arch gpt-oss`: the real shape's parameter count, llama.cpp's tensor table and
 /// metadata (biases, sinks, YaRN, the window), MXFP4 experts under MXFP4_MOE, tiny files that
-/// decode; and a GPU plan of the model, which has no gpt-oss kernels yet, refused with a typed
-/// error before anything runs (the recording vendor of PlanFusionTests: no GPU).
+/// decode; and the kernels a GPU plan of the model launches (the recording vendor of
+/// PlanFusionTests: no GPU).
 @Suite("quanta synth: gpt-oss")
 struct SynthGptOssTests {
   @Test func realShapeHasThePublishedParameterCount() throws {
@@ -69,23 +69,44 @@ struct SynthGptOssTests {
     #expect(first.summary.tokenIDs == second.summary.tokenIDs)
   }
 
-  @Test func gpuPlanIsATypedErrorNotAWrongResult() throws {
+  /// A 40-token prompt (past the tile kernels' 32) and a decode step of each file type on the
+  /// recording vendor (no GPU): gpt-oss's ops run as their kernels — attention with sinks on the
+  /// per-(token, head) kernel for the prompt too, swiglu_oai, add_id for each expert bias, the YaRN
+  /// rope in the fused chain — and nothing is refused. What the kernels compute is checked by the CPU
+  /// emulation (scripts/gpu_kernels_emulate.sh) and, on a GPU, by `quanta selftest` and
+  /// scripts/gpu_gptoss_check.sh.
+  @Test(arguments: ["Q8_0", "MXFP4_MOE", "F32"])
+  func gpuPlanLaunchesTheGptOssKernels(_ type: String) throws {
     let dir = try TempDir()
     defer { dir.cleanup() }
-    _ = try writeSynth(try SynthPreset.named("tiny", architecture: "gpt-oss"), "Q8_0", in: dir)
+    let p = try SynthPreset.named("tiny", architecture: "gpt-oss")
+    _ = try writeSynth(p, type, in: dir)
+    let api = RecordingVendorAPI()
     let gpu = try GPUBackend(
-      device: .cuda(0), api: RecordingVendorAPI(),
-      cache: KernelCache(directory: URL(fileURLWithPath: dir.path)))
+      device: .cuda(0), api: api, cache: KernelCache(directory: URL(fileURLWithPath: dir.path)))
     let model = try LanguageModel(
       file: try GGUFFile(path: dir.file("m.gguf")), backend: gpu,
-      options: ModelLoadOptions(contextLength: 32, batchSize: 32))
-    do {
-      let session = try model.makeSession()
-      try session.evaluate(tokens: [1, 2, 3])
-      Issue.record("a gpt-oss step ran on a GPU without its kernels")
-    } catch QuantaError.unsupported(let op, _, let device) {
-      #expect(device == .cuda(0))
-      #expect(op.contains("gpt-oss") || op.contains("YaRN"), "\(op)")
-    }
+      options: ModelLoadOptions(contextLength: 64, batchSize: 64))
+    let session = try model.makeSession()
+    let layers = p.layerCount
+    api.reset()
+    try session.evaluate(tokens: (1...40).map { Int32($0) })
+    let prompt = api.launches
+    let count = { (names: [String], name: String) in names.filter { $0 == name }.count }
+    #expect(count(prompt, "attention_f16") == layers, "\(prompt)")
+    #expect(!prompt.contains { $0.hasPrefix("flash_attn_tile") }, "the tile kernels take no sinks")
+    #expect(count(prompt, "swiglu_oai_f32") == layers)
+    // The experts' gate, up and down biases.
+    #expect(count(prompt, "add_id_f32") == 3 * layers)
+    #expect(count(prompt, "rope_norm_kv_f32") == layers, "q and k of each layer in one launch")
+    #expect(count(prompt, "rope_f32") == 0)
+    let experts = prompt.filter { $0.hasPrefix("mul_mat_vec_q_id_") || $0.hasPrefix("mul_mat_vec_id_") }
+    #expect(experts.count == 3 * layers, "\(experts)")
+    if type == "MXFP4_MOE" { #expect(experts.allSatisfy { $0.hasPrefix("mul_mat_vec_q_id_mxfp4_") }) }
+    if type == "F32" { #expect(experts.allSatisfy { $0 == "mul_mat_vec_id_f32" }) }
+    api.reset()
+    try session.evaluate(token: 41)
+    #expect(count(api.launches, "attention_f16") == layers)
+    #expect(count(api.launches, "swiglu_oai_f32") == layers)
   }
 }
