@@ -43,24 +43,7 @@ extension GPUSelftest {
         positions: Array(0..<70), softmax: .init(scale: 0.088, causal: true)),
     ]
     for s in setups {
-      let tokens = s.positions.count
-      let q = wave(tokens * s.heads * s.headDim, seed: s.headDim, amplitude: 0.5)
-      let cacheCount = s.capacity * s.kvHeads * s.headDim
-      let k = wave(cacheCount, seed: 21), v = wave(cacheCount, seed: 22)
-      for (kt, vt) in cacheTypePairs {
-        let name =
-          "attention K \(kt) V \(vt) \(s.label) q[\(tokens), \(s.heads), \(s.headDim)] kv \(s.kvLength)/\(s.capacity)"
-        out.append(
-          versus(name, reduction, gpu, cpu) { b in
-            let shape = [s.capacity, s.kvHeads, s.headDim]
-            return try Ops.attention(
-              query: Tensor(q, shape: [tokens, s.heads, s.headDim], on: b), positions: s.positions,
-              keyCache: try encodedCache(k, kt, shape: shape, on: b),
-              valueCache: try encodedCache(v, vt, shape: shape, on: b),
-              parameters: AttentionParameters(kvLength: s.kvLength, softmax: s.softmax)
-            ).toArray()
-          })
-      }
+      for (kt, vt) in cacheTypePairs { out.append(cachedAttentionCase(s, kt, vt, gpu, cpu)) }
     }
     out += rotationCases(gpu, cpu)
     return out
@@ -115,6 +98,31 @@ extension GPUSelftest {
 
   /// `values` encoded as `type` on the host (f16/bf16 rounded to nearest even, q8_0/q4_0 by the
   /// reference quantizers), copied to `backend`: the same bytes on every device.
+  /// Attention of `s` (queries and caches from `wave`) over caches of types `kt` / `vt`, with a sink
+  /// logit per head when `sinks` is given (gpt-oss), against the CPU.
+  static func cachedAttentionCase(
+    _ s: AttentionSetup, _ kt: KVCacheType, _ vt: KVCacheType, _ gpu: any ComputeBackend,
+    _ cpu: any ComputeBackend, sinks: [Float]? = nil
+  ) -> Case {
+    let tokens = s.positions.count
+    let q = wave(tokens * s.heads * s.headDim, seed: s.headDim, amplitude: 0.5)
+    let cacheCount = s.capacity * s.kvHeads * s.headDim
+    let k = wave(cacheCount, seed: 21), v = wave(cacheCount, seed: 22)
+    let name =
+      "attention\(sinks != nil ? " sinks" : "") K \(kt) V \(vt) \(s.label) q[\(tokens), \(s.heads), \(s.headDim)]"
+      + " kv \(s.kvLength)/\(s.capacity)"
+    return versus(name, reduction, gpu, cpu) { b in
+      let shape = [s.capacity, s.kvHeads, s.headDim]
+      return try Ops.attention(
+        query: Tensor(q, shape: [tokens, s.heads, s.headDim], on: b), positions: s.positions,
+        keyCache: try encodedCache(k, kt, shape: shape, on: b),
+        valueCache: try encodedCache(v, vt, shape: shape, on: b),
+        parameters: AttentionParameters(kvLength: s.kvLength, softmax: s.softmax),
+        sinks: try sinks.map { try Tensor($0, shape: [s.heads], on: b) }
+      ).toArray()
+    }
+  }
+
   static func encodedCache(
     _ values: [Float], _ type: KVCacheType, shape: [Int], on backend: any ComputeBackend
   )

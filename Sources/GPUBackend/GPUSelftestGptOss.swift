@@ -29,27 +29,9 @@ extension GPUSelftest {
     ]
     let caches: [(KVCacheType, KVCacheType)] = [(.f16, .f16), (.q8_0, .q8_0), (.f16, .q4_0)]
     for s in setups {
-      let tokens = s.positions.count
-      let q = wave(tokens * s.heads * s.headDim, seed: s.headDim, amplitude: 0.5)
-      let cacheCount = s.capacity * s.kvHeads * s.headDim
-      let k = wave(cacheCount, seed: 21), v = wave(cacheCount, seed: 22)
       // Sinks above every score, comparable to them, and far below.
       let sinks = (0..<s.heads).map { Float([6, -0.7, 1.5, -40][$0 % 4]) }
-      for (kt, vt) in caches {
-        let name =
-          "attention sinks K \(kt) V \(vt) \(s.label) q[\(tokens), \(s.heads), \(s.headDim)] kv \(s.kvLength)/\(s.capacity)"
-        out.append(
-          versus(name, reduction, gpu, cpu) { b in
-            let shape = [s.capacity, s.kvHeads, s.headDim]
-            return try Ops.attention(
-              query: Tensor(q, shape: [tokens, s.heads, s.headDim], on: b), positions: s.positions,
-              keyCache: try encodedCache(k, kt, shape: shape, on: b),
-              valueCache: try encodedCache(v, vt, shape: shape, on: b),
-              parameters: AttentionParameters(kvLength: s.kvLength, softmax: s.softmax),
-              sinks: Tensor(sinks, shape: [s.heads], on: b)
-            ).toArray()
-          })
-      }
+      for (kt, vt) in caches { out.append(cachedAttentionCase(s, kt, vt, gpu, cpu, sinks: sinks)) }
     }
     // YaRN: gpt-oss's rope (neox, base 150000, factor 32 over 4096 original positions, β 32 / 1), and
     // a normal-mode one with freq factors and a partial ext_factor.
