@@ -173,8 +173,8 @@ extension GPUBackend {
   /// reading them in place, for every batch size.
   /// `quantized`: where the per-(token, head) kernels also write the output as q8_1 blocks (the
   /// plan's fusion; only when `attentionWritesQ8_1` says so), or null.
-  /// `sinks` (f32 `[heads]`, gpt-oss): a sink logit per query head in each softmax denominator. The
-  /// tile kernels take none, so with sinks prompts run the per-(token, head) kernels too.
+  /// `sinks` (f32 `[heads]`, gpt-oss; every kernel's last argument): a sink logit per query head in
+  /// each softmax denominator.
   func attention(
     query: Tensor, positions: DevicePointer, keyCache: QTensor, valueCache: QTensor, kvLength: Int,
     softmax s: SoftmaxParameters, sinks: Tensor? = nil, into out: Tensor, quantized: DevicePointer = .null
@@ -198,7 +198,7 @@ extension GPUBackend {
     args.append(positions)
     args.append(try ptr(out, "attention"))
     let kvHeads = keyCache.shape[1]
-    let tile = f16 && sinks == nil ? KernelBuild.attentionTile(tokens: tokens, headDim: headDim) : nil
+    let tile = f16 ? KernelBuild.attentionTile(tokens: tokens, headDim: headDim) : nil
     if tile != nil { args.append(Int64(tokens)) }
     args.append(Int64(heads))
     args.append(Int64(kvHeads))
@@ -210,6 +210,7 @@ extension GPUBackend {
     args.append(Self.s32(s.slidingWindow ?? 0))
     if let tile {
       precondition(quantized == .null, "the tile kernels write no q8_1 (attentionWritesQ8_1)")
+      args.append(try optionalPointer(sinks, "attention"))
       // One CTA per (tile of query rows, kv head); a kv head's rows are its tokens × GQA group heads.
       let rows = tokens * (heads / kvHeads)
       try launch(
@@ -233,12 +234,8 @@ extension GPUBackend {
   /// Whether attention of `tokens` queries of `headDim` can write its output as q8_1 too: the
   /// per-(token, head) kernel, whole 32-value blocks per head.
   /// `f16Caches`: both caches f16 (other types always take the per-(token, head) kernel).
-  /// `sinks`: attention with sinks (the per-(token, head) kernel for every batch size).
-  static func attentionWritesQ8_1(tokens: Int, headDim: Int, f16Caches: Bool = true, sinks: Bool = false)
-    -> Bool
-  {
-    (!f16Caches || sinks || KernelBuild.attentionTile(tokens: tokens, headDim: headDim) == nil)
-      && headDim % 32 == 0
+  static func attentionWritesQ8_1(tokens: Int, headDim: Int, f16Caches: Bool = true) -> Bool {
+    (!f16Caches || KernelBuild.attentionTile(tokens: tokens, headDim: headDim) == nil) && headDim % 32 == 0
   }
 
   // MARK: Element-wise

@@ -431,8 +431,7 @@ extension GPUPreparedPlan {
       x.count == out.count, x.dtype == out.dtype, quantizedMatmul(at: i + 1, reading: x),
       scratch.byteCount >= out.count / 32 * 36,
       GPUBackend.attentionWritesQ8_1(
-        tokens: q.shape[0], headDim: q.shape[2], f16Caches: kc.type == .f16 && vc.type == .f16,
-        sinks: sinks != nil)
+        tokens: q.shape[0], headDim: q.shape[2], f16Caches: kc.type == .f16 && vc.type == .f16)
     else { return nil }
     try gpu.attention(
       query: q, positions: pointer(positions), keyCache: kc, valueCache: vc, kvLength: kc.shape[0],

@@ -2,9 +2,8 @@ import GGML
 import QuantaCore
 
 // `quanta selftest`, gpt-oss's ops (SinkOps.swift) on the device against the CPU backend with the
-// same inputs: attention with a sink logit per head (decode, a prompt — which with sinks runs the
-// per-(token, head) kernel, not the tile kernel — a sliding window, a query that sees no key, and
-// quantized caches); RoPE with YaRN (gpt-oss's shape and a normal-mode one with freq factors);
+// same inputs: attention with a sink logit per head (decode, prompts on the tile kernel, a sliding
+// window, a query that sees no key, and quantized caches); RoPE with YaRN (gpt-oss's shape and a normal-mode one with freq factors);
 // swiglu_oai (gate and up past ±limit); add_id (in place, repeating ids; an id outside the experts
 // is an indexOutOfRange error on both); and the router gpt-oss uses (top-k of biased logits, then
 // the softmax of those: `routeExperts` `.softmaxOfSelected`) is in GPUSelftestExperts.swift.

@@ -959,7 +959,8 @@ QK_KERNEL void __launch_bounds__(256) argmax_f32(
 // serves every target and the CPU emulation. Same semantics as attention_f16 (dense_ops.cu, whose
 // visible_keys and attn_logit it uses; this file sorts after it), which stays the kernel for decode
 // and small batches: q [ntok, nhead, hd] f32, caches [capacity, nkvhead, hd] f16, out like q, query
-// head h reads kv head h / (nhead / nkvhead), a query that sees no key gets zeros.
+// head h reads kv head h / (nhead / nkvhead), a query that sees no key gets zeros; sinks (nullable,
+// [nhead]): gpt-oss's sink logit per query head in each denominator, as attention_f16 takes it.
 //
 // One CTA of FA_THREADS per (tile of BQ query rows, kv head). The rows of a kv head are its (token,
 // query head) pairs, row = token · G + g for the G = nhead / nkvhead heads of its GQA group, so each
@@ -1038,7 +1039,7 @@ template <int D, int BQ, int BK, int SR, int SK, int DS>
 QK_DEVICE void flash_attn_tile(
   const float* __restrict__ q, const u16* __restrict__ kc, const u16* __restrict__ vc, const s32* __restrict__ pos,
   float* __restrict__ out, s64 ntok, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal,
-  s32 window) {
+  s32 window, const float* __restrict__ sinks) {
   constexpr int T = FA_THREADS;
   // Rows of Q and K/V padded by DS 4-float groups: the 8 lanes of a 16-byte-load phase read 8
   // different rows (or one row's DS neighbouring groups) in distinct banks.
@@ -1213,7 +1214,12 @@ QK_DEVICE void flash_attn_tile(
     }
     __syncthreads();  // before the next tile overwrites kvs, ss and rcorr
   }
-  if (sl == 0) rl[sr] = l;
+  if (sl == 0) {
+    // gpt-oss's sink logit of the row's query head (sinks nullable): one more term exp(sink − m) of the
+    // denominator, no value; a row that saw no key keeps l = 0 and gets zeros.
+    const s64 R = row0 + sr;
+    rl[sr] = sinks && l > 0.0f && R < nrows ? l + expf(sinks[kvh * G + R % G] - m) : l;
+  }
   __syncthreads();
   if (!pv) return;
 #pragma unroll
@@ -1237,8 +1243,8 @@ QK_DEVICE void flash_attn_tile(
 // Grid (ceil(ntok · nhead / nkvhead / BQ), nkvhead), block FA_THREADS.
 #define FA_ARGS                                                                                               \
   const float *q, const u16 *kc, const u16 *vc, const s32 *pos, float *out, s64 ntok, s64 nhead, s64 nkvhead, \
-    s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window
-#define FA_PASS q, kc, vc, pos, out, ntok, nhead, nkvhead, hd, nkv, scale, cap, causal, window
+    s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window, const float *sinks
+#define FA_PASS q, kc, vc, pos, out, ntok, nhead, nkvhead, hd, nkv, scale, cap, causal, window, sinks
 // Two CTAs a multiprocessor: on NVIDIA that caps a thread at 128 registers, which the d128 variant
 // otherwise exceeds (then one CTA a multiprocessor: 15-25% slower on an H100). HIP reads the second
 // number as waves per SIMD, a looser bound.

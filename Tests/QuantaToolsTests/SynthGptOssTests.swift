@@ -71,8 +71,8 @@ struct SynthGptOssTests {
 
   /// A 40-token prompt (past the tile kernels' 32) and a decode step of each file type on the
   /// recording vendor (no GPU): gpt-oss's ops run as their kernels — attention with sinks on the
-  /// per-(token, head) kernel for the prompt too, swiglu_oai, add_id for each expert bias, the YaRN
-  /// rope in the fused chain — and nothing is refused. What the kernels compute is checked by the CPU
+  /// prompt tile kernel and on attention_f16 for decode, swiglu_oai, add_id for each expert bias,
+  /// the YaRN rope in the fused chain — and nothing is refused. What the kernels compute is checked by the CPU
   /// emulation (scripts/gpu_kernels_emulate.sh) and, on a GPU, by `quanta selftest` and
   /// scripts/gpu_gptoss_check.sh.
   @Test(arguments: ["Q8_0", "MXFP4_MOE", "F32"])
@@ -93,8 +93,9 @@ struct SynthGptOssTests {
     try session.evaluate(tokens: (1...40).map { Int32($0) })
     let prompt = api.launches
     let count = { (names: [String], name: String) in names.filter { $0 == name }.count }
-    #expect(count(prompt, "attention_f16") == layers, "\(prompt)")
-    #expect(!prompt.contains { $0.hasPrefix("flash_attn_tile") }, "the tile kernels take no sinks")
+    // The prompt on the tile kernel (sinks as its last argument), decode on attention_f16 below.
+    #expect(count(prompt, "flash_attn_tile_f16_d64") == layers, "\(prompt)")
+    #expect(count(prompt, "attention_f16") == 0)
     #expect(count(prompt, "swiglu_oai_f32") == layers)
     // The experts' gate, up and down biases.
     #expect(count(prompt, "add_id_f32") == 3 * layers)

@@ -83,7 +83,7 @@ static std::vector<double> attention_ref(const AttCase& s, const std::vector<flo
 }
 // The prompt kernels (fattn_tile.cu) by head-dimension bound, with their rows per CTA
 // (KernelBuild.attentionTiles).
-typedef void (*fa_kernel)(const float*, const u16*, const u16*, const s32*, float*, s64, s64, s64, s64, s64, float, float, s32, s32);
+typedef void (*fa_kernel)(const float*, const u16*, const u16*, const s32*, float*, s64, s64, s64, s64, s64, float, float, s32, s32, const float*);
 struct FaVariant { int d, rows; fa_kernel k; };
 static const FaVariant fa_variants[] = {{64, 64, flash_attn_tile_f16_d64}, {128, 32, flash_attn_tile_f16_d128}, {256, 16, flash_attn_tile_f16_d256}};
 static void test_attention() {
@@ -137,10 +137,10 @@ static void test_attention() {
     }
     // gpt-oss's sinks (one logit per query head, some larger than every score, some far below): the
     // per-(token, head) kernel, which the host also runs for prompts with sinks.
+    std::vector<float> sinks(s.heads);
+    for (int h = 0; h < s.heads; ++h) sinks[h] = h % 3 == 0 ? 6.0f : h % 3 == 1 ? -0.7f : -40.0f;
+    const auto sref = attention_ref(s, q, kc, vc, sinks.data());
     {
-      std::vector<float> sinks(s.heads);
-      for (int h = 0; h < s.heads; ++h) sinks[h] = h % 3 == 0 ? 6.0f : h % 3 == 1 ? -0.7f : -40.0f;
-      const auto sref = attention_ref(s, q, kc, vc, sinks.data());
       const int threads = s.tokens * s.heads <= 16 ? 512 : 128;
       if (threads * s.tokens * s.heads <= 1 << 15) {
         const bool q8 = s.hd % 32 == 0;
@@ -161,8 +161,12 @@ static void test_attention() {
       ++picked;
       const s64 rows = (s64)s.tokens * (s.heads / s.kvh);
       std::fill(out.begin(), out.end(), NAN);
-      qk_launch(d3((unsigned)((rows + v.rows - 1) / v.rows), s.kvh), d3(FA_THREADS), [&] { v.k(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.tokens, s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window); });
+      qk_launch(d3((unsigned)((rows + v.rows - 1) / v.rows), s.kvh), d3(FA_THREADS), [&] { v.k(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.tokens, s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, nullptr); });
       check(("flash_attn_tile_f16_d" + std::to_string(v.d) + " " + tag).c_str(), out, ref, 1e-9);
+      // With gpt-oss's sinks (the GQA group's heads each their own).
+      std::fill(out.begin(), out.end(), NAN);
+      qk_launch(d3((unsigned)((rows + v.rows - 1) / v.rows), s.kvh), d3(FA_THREADS), [&] { v.k(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.tokens, s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, sinks.data()); });
+      check(("flash_attn_tile_f16_d" + std::to_string(v.d) + " sinks " + tag).c_str(), out, sref, 1e-9);
     }
   }
 }
