@@ -2,6 +2,7 @@ import Foundation
 import GGUF
 import QuantaCore
 import QuantaLM
+import QuantaSynth
 
 /// The forward-plan part of `quanta selftest`: for every architecture, a small synthetic model runs
 /// the same prompt batch and decode steps on the device (prompt plans, and the decode plan recorded

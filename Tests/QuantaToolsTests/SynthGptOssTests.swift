@@ -5,6 +5,7 @@ import QuantaLM
 import Testing
 
 @testable import GPUBackend
+@testable import QuantaSynth
 @testable import QuantaTools
 
 /// `quanta synth --arch gpt-oss`: the real shape's parameter count, llama.cpp's tensor table and
