@@ -36,7 +36,8 @@ let package = Package(
     .target(name: "CPUBackend", dependencies: ["QuantaCore", "CPUKernels", "GGML"]),
     .testTarget(
       name: "CPUBackendTests", dependencies: ["CPUBackend", "QuantaCore", "CPUKernels", "GGML", "GGUF"]),
-    // Layer 3: the device/backend contract (Device, ComputeBackend, registry, Tensor, QTensor, QMatMul).
+    // Layer 3: the device/backend contract (Device, ComputeBackend, registry, Tensor, QTensor, QMatMul):
+    // only what inference calls.
     .target(name: "QuantaCore", dependencies: ["GGML", "GGUF"]),
     .testTarget(name: "QuantaCoreTests", dependencies: ["QuantaCore", "GGML"]),
     // GPU kernels: one CUDA/HIP-dialect source tree (kernels/, embedded by scripts/gen_gpu_kernels.py).
@@ -45,6 +46,10 @@ let package = Package(
     .target(name: "GPUBackend", dependencies: ["QuantaCore", "GPUKernels", "GGML"]),
     .testTarget(
       name: "GPUBackendTests", dependencies: ["GPUBackend", "GPUKernels", "QuantaCore", "GGML", "CPUBackend"]),
+    // `quanta bench matmul`: per-type mat-vec / mat-mat speed against the measured bandwidth, on any
+    // backend that is a `MatmulBenchmarkBackend` (the standard ones conform here).
+    .target(name: "QuantaBench", dependencies: ["QuantaCore", "CPUBackend", "GPUBackend", "GGML"]),
+    .testTarget(name: "QuantaBenchTests", dependencies: ["QuantaBench", "CPUBackend", "QuantaCore", "GGML"]),
     // The umbrella library: QuantaCore + the standard backends registered.
     .target(
       name: "Quanta",
@@ -58,16 +63,22 @@ let package = Package(
     // Model quantization (llama-quantize's type rules, planner, pipeline, codec bench): a library a
     // Swift app can use without the CLI.
     .target(name: "QuantaQuantize", dependencies: ["GGML", "GGUF", "QuantaFiles"]),
-    // The CLI's testable logic: inspect report, synthetic models, run/bench/perplexity, self-tests.
+    // Synthetic models (`quanta synth`): llama.cpp-shaped GGUF files of any supported architecture and
+    // size, random weights at a chosen scale, tokenizers with the real special tokens.
+    .target(
+      name: "QuantaSynth", dependencies: ["GGML", "GGUF", "QuantaLM", "QuantaFiles", "QuantaQuantize"]),
+    // The CLI's testable logic: inspect report, run/bench model/perplexity, self-tests.
     .target(
       name: "QuantaTools",
       dependencies: [
         "GGML", "GGUF", "QuantaLM", "QuantaCore", "Quanta", "QuantaDownload", "QuantaFiles", "QuantaQuantize",
+        "QuantaSynth",
       ]),
     .testTarget(
       name: "QuantaToolsTests",
       dependencies: [
-        "QuantaTools", "QuantaQuantize", "QuantaDownload", "QuantaFiles", "GGUF", "GGML", "QuantaLM",
+        "QuantaTools", "QuantaSynth", "QuantaQuantize", "QuantaDownload", "QuantaFiles", "GGUF", "GGML",
+        "QuantaLM",
         "Quanta",
         "GPUBackend",
         "QuantaCore",
@@ -86,7 +97,7 @@ let package = Package(
     .testTarget(
       name: "QuantaServerTests",
       dependencies: [
-        "QuantaServer", "QuantaLM", "QuantaTools", "Quanta", "QuantaCore",
+        "QuantaServer", "QuantaLM", "QuantaTools", "QuantaSynth", "Quanta", "QuantaCore",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
       ]),
@@ -95,7 +106,7 @@ let package = Package(
       name: "quanta",
       dependencies: [
         "GGML", "GGUF", "QuantaTools", "QuantaQuantize", "Quanta", "QuantaDownload", "GPUBackend",
-        "QuantaServer",
+        "QuantaServer", "QuantaBench", "QuantaSynth",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

@@ -17,7 +17,9 @@ public final class CPUBackend: ComputeBackend {
   public struct Configuration: Sendable, Hashable {
     /// Threads including the caller; nil = the CPUs this process may run on.
     public var threadCount: Int?
-    /// The kernels' instruction set; nil = the best this CPU supports.
+    /// The instruction set of every kernel the backend runs (matmuls and dense ops); nil = the best
+    /// this CPU supports. One this CPU or build cannot run makes `init` throw
+    /// `.deviceUnavailable` with the reason. `info` still describes the CPU (its best set).
     public var instructionSet: CPUInstructionSet?
 
     public init(threadCount: Int? = nil, instructionSet: CPUInstructionSet? = nil) {
@@ -29,7 +31,7 @@ public final class CPUBackend: ComputeBackend {
   public let device = Device.cpu
   public let info: DeviceInfo
   let pool: ThreadPool
-  /// The default kernel table (the configured or best ISA).
+  /// The kernel table of every op (the configured or best ISA).
   let kernels: KernelTable
   let scratch = ScratchArena()
   /// The last RoPE cos/sin table (see `rope`).
@@ -43,9 +45,8 @@ public final class CPUBackend: ComputeBackend {
     // More threads than usable CPUs only contend (thousands made no progress): capped; callers that
     // asked for more say so (ModelSettings.threadWarning).
     pool = try ThreadPool(threadCount: min(requested, CPUBackend.availableCPUs))
-    let isa = configuration.instructionSet ?? CPUBackend.bestInstructionSet
-    kernels = try KernelTable(isa, device: .cpu)
-    info = CPUBackend.probe(isa: isa)
+    kernels = try KernelTable(configuration.instructionSet ?? CPUBackend.bestInstructionSet, device: .cpu)
+    info = CPUBackend.probe(isa: CPUBackend.bestInstructionSet)
   }
 
   /// Threads the pool runs on (the caller included).
@@ -171,55 +172,6 @@ public final class CPUBackend: ComputeBackend {
     }
   }
 
-  // MARK: Bandwidth
-
-  /// All threads summing disjoint slices of a `bytes` buffer with the streaming kernel; bytes/s of
-  /// the median of `iterations` passes.
-  public func measureReferenceBandwidth(bytes: Int, iterations: Int) throws -> Double {
-    let count = max(bytes / 4, 1 << 16)
-    let buffer = try allocate(byteCount: count * 4)
-    let base = (buffer.hostAddress!).assumingMemoryBound(to: Float.self)
-    for i in stride(from: 0, to: count, by: 1024) { base[i] = Float(i & 7) }  // touch every page
-    guard let stream = kernels.table.pointee.stream_sum else {
-      throw QuantaError.unsupported(op: "streamingRead", type: "f32", device: device)
-    }
-    // 1 MiB slices: long runs per thread as a mat-vec task has (64 KiB slices measured ~10% lower:
-    // every slice restarts the prefetch stream), still 64+ per thread to balance.
-    let chunk = 1 << 18
-    let sink = UnsafeMutablePointer<Float>.allocate(capacity: pool.activeThreads * 16)
-    defer { sink.deallocate() }
-    func pass() {
-      pool.parallelFor(count: count, chunk: chunk) { range, thread in
-        sink[thread * 16] += stream(base + range.lowerBound, range.count)
-      }
-    }
-    pass()
-    // The median pass: timed like the kernels (over many calls), robust to a burst from other
-    // processes; the fastest pass ran up to 1.4x the kernels' mean on this shared VM.
-    let clock = ContinuousClock()
-    var times: [Double] = []
-    for _ in 0..<max(iterations, 1) {
-      let start = clock.now
-      pass()
-      let d = (clock.now - start).components
-      times.append(Double(d.seconds) + Double(d.attoseconds) * 1e-18)
-    }
-    times.sort()
-    return Double(count * 4) / times[times.count / 2]
-  }
-
-  /// Seconds per `parallelFor` of one empty task per thread: the fixed cost every op pays for
-  /// using the pool (decode runs hundreds of small ops per token).
-  public func measureDispatchOverhead(iterations: Int = 20000) -> Double {
-    let clock = ContinuousClock()
-    let tasks = pool.activeThreads
-    pool.parallelFor(tasks: tasks) { _, _ in }
-    let start = clock.now
-    for _ in 0..<iterations { pool.parallelFor(tasks: tasks) { _, _ in } }
-    let d = (clock.now - start).components
-    return (Double(d.seconds) + Double(d.attoseconds) * 1e-18) / Double(iterations)
-  }
-
   // MARK: Device facts
 
   /// Host memory new allocations may take (`HostMemory`: RAM, cgroup and rlimits); nil if unknown.
@@ -299,28 +251,6 @@ extension StringProtocol {
       }).reversed())
   }
   var replacingUnderscores: String { String(filter { $0 != "_" }) }
-}
-
-extension CPUInstructionSet {
-  init(_ isa: qk_isa) {
-    switch isa {
-    case QK_ISA_AVX2: self = .avx2
-    case QK_ISA_AVX512: self = .avx512
-    case QK_ISA_AVX512_VNNI: self = .avx512VNNI
-    case QK_ISA_NEON: self = .neon
-    default: self = .scalar
-    }
-  }
-
-  var qkISA: qk_isa {
-    switch self {
-    case .scalar: QK_ISA_SCALAR
-    case .avx2: QK_ISA_AVX2
-    case .avx512: QK_ISA_AVX512
-    case .avx512VNNI: QK_ISA_AVX512_VNNI
-    case .neon: QK_ISA_NEON
-    }
-  }
 }
 
 /// One ISA's kernel table (static, immutable C data).

@@ -31,22 +31,6 @@ extension CPUBackend {
   /// across all of them, so wider panels repack less).
   static let gemmPanelBytes = 2 << 20
 
-  func table(for options: QMatMulOptions) throws -> KernelTable {
-    guard let isa = options.cpuInstructionSet, isa != kernels.isa else { return kernels }
-    return try KernelTable(isa, device: device)
-  }
-
-  public func matmulKernelName(for type: GGMLType, options: QMatMulOptions) -> String {
-    guard let table = try? table(for: options) else { return "unavailable" }
-    let dot = table.vecDotType(type)
-    if options.path != .dequantize, dot >= 0, table.tile(type) != nil {
-      let impl = CPUInstructionSet(qk_table_impl_isa(table.table, Int32(type.rawValue)))
-      let activation = GGMLType(rawValue: UInt32(dot))?.name ?? "?"
-      return "\(impl)·\(activation)"
-    }
-    return options.path == .integerDot ? "unsupported" : "dequant·f32 \(table.isa)"
-  }
-
   public func matmul(_ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor) throws {
     let w = UnsafeRawPointer(try own(weights.buffer, "matmul").base + weights.byteOffset)
     let xs = UnsafePointer<Float>(
@@ -63,7 +47,7 @@ extension CPUBackend {
     _ xs: UnsafePointer<Float>, m: Int, k: Int, weights w: UnsafeRawPointer, n: Int, type: GGMLType,
     rowBytes: Int, options: QMatMulOptions, out ys: UnsafeMutablePointer<Float>
   ) throws {
-    let table = try table(for: options)
+    let table = kernels
     let dotType = table.vecDotType(type)
     let tile = table.tile(type)
     let hasInteger = dotType >= 0 && tile != nil

@@ -122,13 +122,19 @@ extension GPUBackend {
 
   /// writeKV with the positions already on the device: write_kv_<type> for each cache (f16/bf16 one
   /// thread per value, q8_0/q4_0 one per 32-value block).
-  func writeKV(keys: Tensor, values: Tensor, positions: DevicePointer, keyCache: QTensor, valueCache: QTensor)
+  /// `sequenceCaches`: the rows of several sequences in one launch (batched decode) — per token, the
+  /// device addresses of its sequence's key and value caches (`UInt64` pairs), which then stand in for
+  /// `keyCache` / `valueCache` (whose type and shape every sequence's caches share); or null.
+  func writeKV(
+    keys: Tensor, values: Tensor, positions: DevicePointer, keyCache: QTensor, valueCache: QTensor,
+    sequenceCaches: DevicePointer = .null
+  )
     throws
   {
     let tokens = keys.shape[0]
     let kvDim = keys.shape[1] * keys.shape[2]
     guard tokens > 0, kvDim > 0 else { return }
-    for (src, cache) in [(keys, keyCache), (values, valueCache)] {
+    for (slot, (src, cache)) in [(keys, keyCache), (values, valueCache)].enumerated() {
       guard KVCacheType(cache.type) != nil else {
         throw QuantaError.unsupported(op: "writeKV", type: cache.type.name, device: device)
       }
@@ -138,6 +144,8 @@ extension GPUBackend {
       args.append(try ptr(cache, "writeKV"))
       args.append(Int64(kvDim))
       args.append(Int64(tokens))
+      // The kernel reads every other word from here: the keys' addresses, or the values' one word on.
+      args.append(sequenceCaches == .null ? .null : sequenceCaches.advanced(by: 8 * slot))
       try launch1D("write_kv_\(cache.type.name)", count: tokens * kvDim / cache.type.blockSize, args)
     }
   }
@@ -173,11 +181,15 @@ extension GPUBackend {
   /// reading them in place, for every batch size.
   /// `quantized`: where the per-(token, head) kernels also write the output as q8_1 blocks (the
   /// plan's fusion; only when `attentionWritesQ8_1` says so), or null.
+  /// `sequenceCaches`: queries of several sequences in one launch (batched decode; `writeKV`'s table):
+  /// per token the addresses of its own caches, which share `keyCache`'s and `valueCache`'s type and
+  /// shape. Always the per-(token, head) kernels.
   /// `sinks` (f32 `[heads]`, gpt-oss; every kernel's last argument): a sink logit per query head in
   /// each softmax denominator.
   func attention(
     query: Tensor, positions: DevicePointer, keyCache: QTensor, valueCache: QTensor, kvLength: Int,
-    softmax s: SoftmaxParameters, sinks: Tensor? = nil, into out: Tensor, quantized: DevicePointer = .null
+    softmax s: SoftmaxParameters, sinks: Tensor? = nil, into out: Tensor, quantized: DevicePointer = .null,
+    sequenceCaches: DevicePointer = .null
   ) throws {
     let (tokens, heads, headDim) = (query.shape[0], query.shape[1], query.shape[2])
     guard headDim <= KernelBuild.attentionMaxHeadDim else {
@@ -191,14 +203,19 @@ extension GPUBackend {
     }
     guard tokens > 0, heads > 0, headDim > 0 else { return }
     let f16 = keyCache.type == .f16 && valueCache.type == .f16
+    // attention_kv_seq takes no cache pointers: its table gives every token's.
+    let kvTable = !f16 && sequenceCaches != .null
     var args = KernelArguments()
     args.append(try ptr(query, "attention"))
-    args.append(try ptr(keyCache, "attention"))
-    args.append(try ptr(valueCache, "attention"))
+    if !kvTable {
+      args.append(try ptr(keyCache, "attention"))
+      args.append(try ptr(valueCache, "attention"))
+    }
     args.append(positions)
     args.append(try ptr(out, "attention"))
     let kvHeads = keyCache.shape[1]
-    let tile = f16 ? KernelBuild.attentionTile(tokens: tokens, headDim: headDim) : nil
+    let tile =
+      f16 && sequenceCaches == .null ? KernelBuild.attentionTile(tokens: tokens, headDim: headDim) : nil
     if tile != nil { args.append(Int64(tokens)) }
     args.append(Int64(heads))
     args.append(Int64(kvHeads))
@@ -224,11 +241,13 @@ extension GPUBackend {
       args.append(Int32(keyCache.type.rawValue))
       args.append(Int32(valueCache.type.rawValue))
     }
+    if f16 || kvTable { args.append(sequenceCaches) }
     args.append(try optionalPointer(sinks, "attention"))
     let threads = KernelBuild.attentionThreads(
       rows: tokens * heads, multiprocessors: context.properties.multiprocessors)
     try launch(
-      f16 ? "attention_f16" : "attention_kv", grid: (tokens * heads, 1, 1), block: (threads, 1, 1), args)
+      f16 ? "attention_f16" : kvTable ? "attention_kv_seq" : "attention_kv", grid: (tokens * heads, 1, 1),
+      block: (threads, 1, 1), args)
   }
 
   /// Whether attention of `tokens` queries of `headDim` can write its output as q8_1 too: the

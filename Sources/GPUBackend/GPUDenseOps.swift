@@ -17,7 +17,7 @@ extension KernelBuild {
   private static let rowOpKernels = [
     "rms_norm_f32", "layer_norm_f32", "rope_f32", "soft_max_f32", "write_kv_f16", "write_kv_bf16",
     "write_kv_q8_0",
-    "write_kv_q4_0", "attention_f16", "attention_kv", "silu_f32",
+    "write_kv_q4_0", "attention_f16", "attention_kv", "attention_kv_seq", "silu_f32",
     "gelu_f32", "swiglu_f32", "geglu_f32", "swiglu_oai_f32", "add_id_f32", "add_f32", "mul_f32", "scale_f32",
     "softcap_f32",
     "argmax_f32", "hadamard_f32",

@@ -19,6 +19,9 @@ final class GPUPreparedPlan: PreparedPlan {
   /// The ids whose grouping `expertScratch` holds, while an encoding runs (gate, up and down of a
   /// layer share one; routing the next layer rewrites the ids).
   private var groupedIDs: IndexTensor?
+  /// Several sequences' writeKV / attention ops run as one launch each (GPUPlanSequences.swift), by
+  /// the index of the group's first op; empty without fusion.
+  private let sequenceGroups: [Int: SequenceGroup]
   /// Host staging of the inputs: a stable address the asynchronous copy reads.
   private let staging: UnsafeMutableBufferPointer<Int32>
   private var graph: VendorHandle?
@@ -67,6 +70,7 @@ final class GPUPreparedPlan: PreparedPlan {
     sampleScratch =
       sampleBytes > 0
       ? try gpu.gpuBuffer(gpu.allocate(byteCount: sampleBytes), "plan sampling scratch") : nil
+    sequenceGroups = options.fusion ? try SequenceGroup.find(in: plan.steps, gpu: gpu) : [:]
     staging = .allocate(capacity: max(plan.inputs.count, 1))
     staging.initialize(repeating: 0)
   }
@@ -392,6 +396,10 @@ extension GPUPreparedPlan {
 
   /// Encodes the fused chain starting at step `i`, if one does; returns how many ops it covered.
   func encodeFused(at i: Int, quantizedInput: inout Tensor?) throws -> Int? {
+    if let group = sequenceGroups[i] {
+      try encode(group, at: i, quantizedInput: &quantizedInput)
+      return group.count
+    }
     if let n = try encodeRopeChain(at: i) {
       quantizedInput = nil
       return n
@@ -412,6 +420,34 @@ extension GPUPreparedPlan {
     }
     if let n = try encodeSharedMatVec(at: i, quantizedInput: &quantizedInput) { return n }
     return nil
+  }
+
+  /// Several sequences' writeKV or attention ops in one launch each. The attention writes its output
+  /// as q8_1 too when the next op quantizes it for a matmul (as `encodeAttentionQuantized`).
+  private func encode(_ group: SequenceGroup, at i: Int, quantizedInput: inout Tensor?) throws {
+    let caches = group.table.pointer
+    guard case .attention(let s) = group.kind else {
+      try gpu.writeKV(
+        keys: group.first, values: group.second, positions: pointer(group.positions),
+        keyCache: group.keyCache, valueCache: group.valueCache, sequenceCaches: caches)
+      return
+    }
+    let (q, out) = (group.first, group.second)
+    let next = i + group.count
+    var quantized = DevicePointer.null
+    quantizedInput = nil
+    if let scratch, case .matmul(let x, _, _, _) = op(next), x.buffer === out.buffer,
+      x.byteOffset == out.byteOffset, x.count == out.count, x.dtype == out.dtype,
+      quantizedMatmul(at: next, reading: x),
+      scratch.byteCount >= out.count / 32 * 36, q.shape[2] % 32 == 0
+    {
+      quantized = scratch.pointer
+      quantizedInput = x
+    }
+    try gpu.attention(
+      query: q, positions: pointer(group.positions), keyCache: group.keyCache, valueCache: group.valueCache,
+      kvLength: group.keyCache.shape[0], softmax: s, sinks: group.sinks, into: out, quantized: quantized,
+      sequenceCaches: caches)
   }
 
   /// Attention whose output (`[tokens, heads, hd]`) the next op quantizes for a matmul, as its

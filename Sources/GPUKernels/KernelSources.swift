@@ -577,26 +577,35 @@ QK_KERNEL void __launch_bounds__(256) soft_max_f32(
 }
 
 // ---- KV cache: src f32 [ntok, kvdim] → rows pos[t] of cache f16 [capacity, kvdim] (RNE).
+// `rows` (nullable): the batched decode of several sequences in one launch — token t writes the cache
+// at address rows[2t] instead of `cache` (the plan's per-token table of each sequence's K and V cache,
+// GPUPreparedPlan.SequenceGroup; the host passes the table + 1 word for the V launch).
+#define KV_CACHE(T, t) (rows ? (T*)rows[2 * (t)] : cache)
 QK_KERNEL void __launch_bounds__(256)
-  write_kv_f16(const float* __restrict__ src, const s32* __restrict__ pos, u16* __restrict__ cache, s64 kvdim, s64 ntok) { qk_grid_dependency_sync();
-  QK_FOR_EACH(i, ntok * kvdim) cache[(s64)pos[i / kvdim] * kvdim + i % kvdim] = f2h(src[i]);
+  write_kv_f16(const float* __restrict__ src, const s32* __restrict__ pos, u16* __restrict__ cache, s64 kvdim, s64 ntok,
+               const u64* __restrict__ rows) { qk_grid_dependency_sync();
+  QK_FOR_EACH(i, ntok * kvdim) KV_CACHE(u16, i / kvdim)[(s64)pos[i / kvdim] * kvdim + i % kvdim] = f2h(src[i]);
 }
 // The other KV cache types (KVCacheType; `-ctk` / `-ctv`): bf16 (RNE, as ggml's fp32_to_bf16), and
 // q8_0 / q4_0 with one thread per 32-value block, the bytes of quantize_row_*_ref (kvdim a multiple of 32).
 QK_KERNEL void __launch_bounds__(256)
-  write_kv_bf16(const float* __restrict__ src, const s32* __restrict__ pos, u16* __restrict__ cache, s64 kvdim, s64 ntok) { qk_grid_dependency_sync();
-  QK_FOR_EACH(i, ntok * kvdim) cache[(s64)pos[i / kvdim] * kvdim + i % kvdim] = f2bf(src[i]);
+  write_kv_bf16(const float* __restrict__ src, const s32* __restrict__ pos, u16* __restrict__ cache, s64 kvdim, s64 ntok,
+                const u64* __restrict__ rows) { qk_grid_dependency_sync();
+  QK_FOR_EACH(i, ntok * kvdim) KV_CACHE(u16, i / kvdim)[(s64)pos[i / kvdim] * kvdim + i % kvdim] = f2bf(src[i]);
 }
 QK_KERNEL void __launch_bounds__(256)
-  write_kv_q8_0(const float* __restrict__ src, const s32* __restrict__ pos, u8* __restrict__ cache, s64 kvdim, s64 ntok) { qk_grid_dependency_sync();
+  write_kv_q8_0(const float* __restrict__ src, const s32* __restrict__ pos, u8* __restrict__ cache, s64 kvdim, s64 ntok,
+                const u64* __restrict__ rows) { qk_grid_dependency_sync();
   const s64 nb = kvdim / 32;  // blocks per row
-  QK_FOR_EACH(b, ntok * nb) quantize_block_q8_0(src + b * 32, cache + ((s64)pos[b / nb] * nb + b % nb) * 34);
+  QK_FOR_EACH(b, ntok * nb) quantize_block_q8_0(src + b * 32, KV_CACHE(u8, b / nb) + ((s64)pos[b / nb] * nb + b % nb) * 34);
 }
 QK_KERNEL void __launch_bounds__(256)
-  write_kv_q4_0(const float* __restrict__ src, const s32* __restrict__ pos, u8* __restrict__ cache, s64 kvdim, s64 ntok) { qk_grid_dependency_sync();
+  write_kv_q4_0(const float* __restrict__ src, const s32* __restrict__ pos, u8* __restrict__ cache, s64 kvdim, s64 ntok,
+                const u64* __restrict__ rows) { qk_grid_dependency_sync();
   const s64 nb = kvdim / 32;
-  QK_FOR_EACH(b, ntok * nb) quantize_block_q4_0(src + b * 32, cache + ((s64)pos[b / nb] * nb + b % nb) * 18);
+  QK_FOR_EACH(b, ntok * nb) quantize_block_q4_0(src + b * 32, KV_CACHE(u8, b / nb) + ((s64)pos[b / nb] * nb + b % nb) * 18);
 }
+#undef KV_CACHE
 
 // ---- Attention over the f16 caches, flash style: one CTA per (token, head), no [tokens × keys]
 // score matrix. The CTA's nw wavefronts take tiles of ATT_KEYS consecutive visible keys in turn
@@ -608,6 +617,8 @@ QK_KERNEL void __launch_bounds__(256)
 // wide when there are few (token, head) rows, so a decode step spreads over more wavefronts.
 // q [ntok, nhead, hd], caches [capacity, nkvhead, hd], out like q; query head h reads kv head
 // h / (nhead / nkvhead). A query that sees no key gets zeros. hd ≤ ATT_MAX_D.
+// `seqkv` (nullable): several sequences' queries in one launch (batched decode) — token t reads the
+// caches at addresses seqkv[2t] (K) and seqkv[2t + 1] (V) instead of kc / vc (write_kv's table).
 #define ATT_MAX_THREADS 512
 #define ATT_MAX_D 512
 #define ATT_KEYS 8
@@ -673,23 +684,43 @@ QK_DEVICE void attention_rows(
 QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_f16(
   const float* __restrict__ q, const u16* __restrict__ kc, const u16* __restrict__ vc, const s32* __restrict__ pos,
   float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window,
-  u8* __restrict__ q8, const float* __restrict__ sinks) { qk_grid_dependency_sync();
+  u8* __restrict__ q8, const u64* __restrict__ seqkv, const float* __restrict__ sinks) { qk_grid_dependency_sync();
   const s64 kvh = ((s64)blockIdx.x % nhead) / (nhead / nkvhead);
   const s64 stride = nkvhead * hd;
+  if (seqkv) {
+    const s64 token = (s64)blockIdx.x / nhead;
+    kc = (const u16*)seqkv[2 * token];
+    vc = (const u16*)seqkv[2 * token + 1];
+  }
   attention_rows(q, att_rows_f16{kc + kvh * hd, stride, hd}, att_rows_f16{vc + kvh * hd, stride, hd}, pos, out, nhead,
                  hd, nkv, scale, cap, causal, window, q8, sinks);
 }
 // The same over caches of any KVCacheType (ktype / vtype: KV_*), for every batch size (the tile kernels
-// read f16 only).
-QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_kv(
+// read f16 only). attention_kv_seq takes the per-token cache table (`seqkv`, never null) as a kernel of
+// its own: the check in attention_kv itself costs it its last register (spills at sm_90, 512 threads).
+QK_DEVICE void attention_kv_heads(
   const float* __restrict__ q, const u8* __restrict__ kc, const u8* __restrict__ vc, const s32* __restrict__ pos,
   float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window,
-  u8* __restrict__ q8, s32 ktype, s32 vtype, const float* __restrict__ sinks) { qk_grid_dependency_sync();
+  u8* __restrict__ q8, s32 ktype, s32 vtype, const float* __restrict__ sinks) {
   const s64 kvh = ((s64)blockIdx.x % nhead) / (nhead / nkvhead);
   const s64 kb = kv_row_bytes(ktype, hd), vb = kv_row_bytes(vtype, hd);
   attention_rows(q, att_rows_typed{kc + kvh * kb, nkvhead * kb, hd, ktype},
                  att_rows_typed{vc + kvh * vb, nkvhead * vb, hd, vtype}, pos, out, nhead, hd, nkv, scale, cap, causal,
                  window, q8, sinks);
+}
+QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_kv(
+  const float* __restrict__ q, const u8* __restrict__ kc, const u8* __restrict__ vc, const s32* __restrict__ pos,
+  float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd, s64 nkv, float scale, float cap, s32 causal, s32 window,
+  u8* __restrict__ q8, s32 ktype, s32 vtype, const float* __restrict__ sinks) { qk_grid_dependency_sync();
+  attention_kv_heads(q, kc, vc, pos, out, nhead, nkvhead, hd, nkv, scale, cap, causal, window, q8, ktype, vtype, sinks);
+}
+QK_KERNEL void __launch_bounds__(ATT_MAX_THREADS) attention_kv_seq(
+  const float* __restrict__ q, const s32* __restrict__ pos, float* __restrict__ out, s64 nhead, s64 nkvhead, s64 hd,
+  s64 nkv, float scale, float cap, s32 causal, s32 window, u8* __restrict__ q8, s32 ktype, s32 vtype,
+  const u64* __restrict__ seqkv, const float* __restrict__ sinks) { qk_grid_dependency_sync();
+  const s64 token = (s64)blockIdx.x / nhead;
+  attention_kv_heads(q, (const u8*)seqkv[2 * token], (const u8*)seqkv[2 * token + 1], pos, out, nhead, nkvhead, hd,
+                     nkv, scale, cap, causal, window, q8, ktype, vtype, sinks);
 }
 // One CTA per (token, head); kr_ / vr_: that head's K and V rows. sinks (nullable, [nhead]): gpt-oss's
 // sink logit per query head, one more term exp(sink − M) of the softmax denominator that adds no value

@@ -66,10 +66,6 @@ public protocol ComputeBackend: AnyObject, Sendable {
   /// within the cgroup and address-space limits; a GPU: the driver's free memory); nil when unknown.
   /// Loading a model checks its memory estimate against this before allocating anything.
   var availableMemory: Int? { get }
-  /// The reference bandwidth `quanta bench matmul` compares kernels with, in bytes per second: a
-  /// streaming read with all threads on a CPU, a device-to-device copy on a GPU. `bytes` is a size
-  /// larger than the device's last-level cache.
-  func measureReferenceBandwidth(bytes: Int, iterations: Int) throws -> Double
 
   // MARK: Quantized tensors
 
@@ -81,8 +77,6 @@ public protocol ComputeBackend: AnyObject, Sendable {
   /// `out[i, r] = Σ_j x[i, j] · w[r, j]`: `x` f32 `[m, k]`, `weights` `[n, k]` of any type (quantized
   /// or f32/f16/bf16), `out` f32 `[m, n]`.
   func matmul(_ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor) throws
-  /// Which kernel `matmul` would run for `type` (for benchmark tables), e.g. "avx512_vnni·q8_0".
-  func matmulKernelName(for type: GGMLType, options: QMatMulOptions) -> String
 
   // MARK: Dense ops of a transformer (f32 unless stated)
 
@@ -196,9 +190,6 @@ extension ComputeBackend {
   func unsupported(_ op: String, _ type: String) -> QuantaError {
     .unsupported(op: op, type: type, device: device)
   }
-  public func measureReferenceBandwidth(bytes: Int, iterations: Int) throws -> Double {
-    throw unsupported("measureReferenceBandwidth", "bytes")
-  }
   public func quantize(_ x: Tensor, into q: QTensor) throws { throw unsupported("quantize", q.type.name) }
   public func dequantize(_ q: QTensor, into out: Tensor) throws {
     throw unsupported("dequantize", q.type.name)
@@ -206,7 +197,6 @@ extension ComputeBackend {
   public func matmul(_ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor) throws {
     throw unsupported("matmul", weights.type.name)
   }
-  public func matmulKernelName(for type: GGMLType, options: QMatMulOptions) -> String { "-" }
   public func getRows(_ table: QTensor, ids: [Int32], into out: Tensor) throws {
     throw unsupported("getRows", table.type.name)
   }

@@ -1,12 +1,5 @@
 import GGML
 
-/// A CPU instruction set a kernel path can be forced to (tests, benchmarks). Raw values match the
-/// names CPUKernels reports.
-public enum CPUInstructionSet: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
-  case scalar, avx2, avx512, avx512VNNI = "avx512_vnni", neon
-  public var description: String { rawValue }
-}
-
 /// How a quantized matmul computes its dots.
 public enum QMatMulPath: String, Sendable, Hashable, CaseIterable {
   /// The fastest path the device has for the type.
@@ -18,16 +11,14 @@ public enum QMatMulPath: String, Sendable, Hashable, CaseIterable {
   case dequantize
 }
 
-/// Options of a `QMatMul`, passed as a value (no global switches).
+/// Options of a `QMatMul`, passed as a value (no global switches). Only what every backend
+/// understands belongs here; a backend's own settings (the CPU's instruction set) are part of its
+/// configuration.
 public struct QMatMulOptions: Sendable, Hashable {
   public var path: QMatMulPath
-  /// CPU only: run this instruction set's kernels instead of the best one (unsupported here →
-  /// `.deviceUnavailable`). Other devices ignore it.
-  public var cpuInstructionSet: CPUInstructionSet?
 
-  public init(path: QMatMulPath = .auto, cpuInstructionSet: CPUInstructionSet? = nil) {
+  public init(path: QMatMulPath = .auto) {
     self.path = path
-    self.cpuInstructionSet = cpuInstructionSet
   }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import GGUF
 import QuantaCore
 import QuantaLM
+import QuantaSynth
 
 /// The forward-plan part of `quanta selftest`: for every architecture, a small synthetic model runs
 /// the same prompt batch and decode steps on the device (prompt plans, and the decode plan recorded
@@ -158,6 +159,48 @@ public enum PlanSelftest {
     let rows = try sessions.map { try $0.evaluateAll(tokens: tail) }
     for i in 0..<tail.count {
       if let f = compare("scored row \(i)", rows[0][i], rows[1][i]) { return f }
+    }
+    return try checkBatched(models[1], prompt: prompt, rng: &rng, compare: compare)
+  }
+
+  /// Several sequences in one plan (`BatchDecoder`; on a GPU each layer's cache writes and attention
+  /// run as one launch for all of them) against the same sequences one at a time on the same
+  /// device (whose steps the checks above compare with the CPU's reference): three sequences at
+  /// different positions, a prefill step of chunks of different lengths, then decode steps. On the
+  /// CPU both give exactly the same logits; a GPU's batched matmuls round differently (a few
+  /// columns per kernel), far inside the bound. Same math on both sides, so random tokens do (no
+  /// router near-tie can split them, as it can the quantized and f32 paths).
+  static func checkBatched(
+    _ model: LanguageModel, prompt: [Int32], rng: inout SplitMix,
+    compare: (String, [Float], [Float]) -> String?
+  ) throws -> String? {
+    let vocab = UInt64(model.config.vocabularySize)
+    let starts = [3, 9, 21]
+    // [0]: one at a time, [1]: batched.
+    let sessions = try (0..<2).map { _ in
+      try starts.map { n -> Session in
+        let s = try model.makeSession()
+        _ = try s.evaluate(tokens: Array(prompt[..<n]))
+        return s
+      }
+    }
+    let decoder = try BatchDecoder(model: model, maxBatch: 4)
+    func logits(_ step: String) -> String? {
+      for i in starts.indices {
+        let l = sessions.map { group in group[i].withLastLogits { Array($0) } }
+        if let f = compare("\(step), sequence \(i) vs alone", l[1], l[0]) { return f }
+      }
+      return nil
+    }
+    let chunks = [2, 5, 1].map { n in (0..<n).map { _ in Int32(rng.next() % vocab) } }
+    for i in starts.indices { _ = try sessions[0][i].evaluate(tokens: chunks[i]) }
+    try decoder.prefill(sessions[1], chunks: chunks)
+    if let f = logits("batched prefill") { return f }
+    for step in 0..<4 {
+      let tokens = starts.map { _ in Int32(rng.next() % vocab) }
+      for i in starts.indices { try sessions[0][i].evaluate(token: tokens[i]) }
+      try decoder.decode(sessions[1], tokens: tokens)
+      if let f = logits("batched decode step \(step)") { return f }
     }
     return nil
   }

@@ -2,6 +2,7 @@ import Foundation
 import GGUF
 import QuantaCore
 import QuantaLM
+import QuantaSynth
 
 /// The device-sampling part of `quanta selftest`: the device's `.sample` op (sample.cu) against the
 /// host's `Sampler` on the same logits, options, penalty window and uniform, and generation that

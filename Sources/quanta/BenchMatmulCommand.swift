@@ -1,8 +1,9 @@
 import ArgumentParser
 import Quanta
+import QuantaBench
 
 /// `quanta bench matmul`: mat-vec GB/s per type vs the streaming-read bandwidth of the same run,
-/// and mat-mat GFLOP/s (the logic is `MatmulBenchmark` in QuantaCore).
+/// and mat-mat GFLOP/s (the logic is `MatmulBenchmark` in QuantaBench).
 struct BenchMatmul: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "matmul",
@@ -35,19 +36,22 @@ struct BenchMatmul: AsyncParsableCommand {
         return t
       }
     }
-    var options = QMatMulOptions()
+    var instructionSet: CPUInstructionSet?
     if let isa {
       guard let set = CPUInstructionSet(rawValue: isa) else { throw ValidationError("unknown ISA '\(isa)'") }
-      options.cpuInstructionSet = set
+      instructionSet = set
     }
     // The GPU configuration from the environment (library paths, QUANTA_SMALL_BATCH_MMQ).
     let registry = BackendRegistry.makeStandard(
-      cpu: .init(threadCount: threads), gpu: CLIEnvironment.gpuConfiguration())
-    let backend = try registry.backend(for: Device(parsing: device))
+      cpu: .init(threadCount: threads, instructionSet: instructionSet), gpu: CLIEnvironment.gpuConfiguration()
+    )
+    let opened = try registry.backend(for: Device(parsing: device))
+    guard let backend = opened as? any MatmulBenchmarkBackend else {
+      throw QuantaError.unsupported(op: "measureReferenceBandwidth", type: "bytes", device: opened.device)
+    }
     var config = MatmulBenchmark.Configuration(types: selected)
     config.seconds = seconds
     config.batch = batch
-    config.options = options
     let bench = MatmulBenchmark(backend: backend, configuration: config)
     let reference = try bench.referenceBandwidth()
     let threadText = (backend as? CPUBackend).map { "\($0.threadCount) threads" } ?? "device"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import QuantaQuantize
+import QuantaSynth
 import QuantaTools
 
 /// `quanta synth --arch llama --preset 7b --type Q4_0 OUT.gguf`: a model with a real model's

@@ -85,14 +85,22 @@ enum Fixture {
     return out
   }
 
-  /// Runs QMatMul for every shape of `type` and checks NMSE ≤ 5e-4 and no spurious NaN/Inf.
-  static func check(_ type: GGMLType, options: QMatMulOptions) throws {
+  /// A CPU backend whose kernels are `isa`'s (the configuration a test forces an ISA through).
+  static func cpu(_ isa: CPUInstructionSet) throws -> CPUBackend {
+    try CPUBackend(configuration: .init(instructionSet: isa))
+  }
+
+  /// Runs QMatMul for every shape of `type` (on `isa`'s kernels, nil: the shared best-ISA backend)
+  /// and checks NMSE ≤ 5e-4 and no spurious NaN/Inf.
+  static func check(_ type: GGMLType, isa: CPUInstructionSet? = nil, options: QMatMulOptions = .init()) throws
+  {
+    let backend = try isa.map(cpu) ?? cpu()
     for k in ks(type) {
       let c = try data(type, k: k)
-      let w = try QTensor(bytes: c.weights, type: type, shape: [weightRows, k], on: cpu())
+      let w = try QTensor(bytes: c.weights, type: type, shape: [weightRows, k], on: backend)
       let mm = try QMatMul(weights: w, options: options)
       for m in xRows {
-        let x = try Tensor(Array(c.x[0..<m * k]), shape: [m, k], on: cpu())
+        let x = try Tensor(Array(c.x[0..<m * k]), shape: [m, k], on: backend)
         let y = try mm.forward(x)
         #expect(y.shape == [m, weightRows])
         let expected = reference(c, m: m, k: k)
@@ -100,7 +108,7 @@ enum Fixture {
         let e = OpsReference.nmse(got, expected)
         #expect(
           e <= 5e-4,
-          "\(type) \(options.cpuInstructionSet?.rawValue ?? "best") \(options.path) m=\(m) k=\(k): NMSE \(e)")
+          "\(type) \(isa?.rawValue ?? "best") \(options.path) m=\(m) k=\(k): NMSE \(e)")
         #expect(OpsReference.firstNonFinite(got, expected) == nil, "\(type) m=\(m) k=\(k): non-finite output")
       }
     }
@@ -109,30 +117,30 @@ enum Fixture {
 
 @Suite struct QMatMulTests {
   @Test("QMatMul, scalar kernels", .enabled(if: Fixture.reason(.scalar) == nil), arguments: Fixture.types)
-  func scalar(_ type: GGMLType) throws { try Fixture.check(type, options: .init(cpuInstructionSet: .scalar)) }
+  func scalar(_ type: GGMLType) throws { try Fixture.check(type, isa: .scalar) }
 
   @Test(
     "QMatMul, AVX2 kernels", .enabled(if: Fixture.reason(.avx2) == nil, Fixture.reason(.avx2)),
     arguments: Fixture.types)
-  func avx2(_ type: GGMLType) throws { try Fixture.check(type, options: .init(cpuInstructionSet: .avx2)) }
+  func avx2(_ type: GGMLType) throws { try Fixture.check(type, isa: .avx2) }
 
   @Test(
     "QMatMul, AVX-512 kernels", .enabled(if: Fixture.reason(.avx512) == nil, Fixture.reason(.avx512)),
     arguments: Fixture.types)
-  func avx512(_ type: GGMLType) throws { try Fixture.check(type, options: .init(cpuInstructionSet: .avx512)) }
+  func avx512(_ type: GGMLType) throws { try Fixture.check(type, isa: .avx512) }
 
   @Test(
     "QMatMul, AVX-512 VNNI kernels",
     .enabled(if: Fixture.reason(.avx512VNNI) == nil, Fixture.reason(.avx512VNNI)),
     arguments: Fixture.types)
   func avx512VNNI(_ type: GGMLType) throws {
-    try Fixture.check(type, options: .init(cpuInstructionSet: .avx512VNNI))
+    try Fixture.check(type, isa: .avx512VNNI)
   }
 
   @Test(
     "QMatMul, NEON kernels", .enabled(if: Fixture.reason(.neon) == nil, Fixture.reason(.neon)),
     arguments: Fixture.types)
-  func neon(_ type: GGMLType) throws { try Fixture.check(type, options: .init(cpuInstructionSet: .neon)) }
+  func neon(_ type: GGMLType) throws { try Fixture.check(type, isa: .neon) }
 
   @Test("QMatMul, forced dequantize path", arguments: Fixture.types)
   func dequantizePath(_ type: GGMLType) throws { try Fixture.check(type, options: .init(path: .dequantize)) }
@@ -143,11 +151,11 @@ enum Fixture {
       Issue.record("every type has a scalar kernel; pick another check")
       return
     }
-    let w = try QTensor.zeros(shape: [2, type.blockSize], type: type, on: Fixture.cpu())
-    let x = try Tensor(
-      [Float](repeating: 1, count: type.blockSize), shape: [type.blockSize], on: Fixture.cpu())
+    let scalar = try Fixture.cpu(.scalar)
+    let w = try QTensor.zeros(shape: [2, type.blockSize], type: type, on: scalar)
+    let x = try Tensor([Float](repeating: 1, count: type.blockSize), shape: [type.blockSize], on: scalar)
     #expect(throws: QuantaError.self) {
-      try QMatMul(weights: w, options: .init(path: .integerDot, cpuInstructionSet: .scalar)).forward(x)
+      try QMatMul(weights: w, options: .init(path: .integerDot)).forward(x)
     }
   }
 
@@ -169,10 +177,9 @@ enum Fixture {
   @Test(.enabled(if: missingISA != nil, "every instruction set runs on this machine"))
   func unsupportedISAIsATypedError() throws {
     let missing = try #require(Self.missingISA)
-    let w = try QTensor.zeros(shape: [2, 32], type: .q8_0, on: Fixture.cpu())
-    let x = try Tensor([Float](repeating: 1, count: 32), shape: [32], on: Fixture.cpu())
-    #expect(throws: QuantaError.self) {
-      try QMatMul(weights: w, options: .init(cpuInstructionSet: missing)).forward(x)
+    let reason = try #require(CPUBackend.unsupportedReason(missing))
+    #expect(throws: QuantaError.deviceUnavailable(device: .cpu, reason: "\(missing) kernels: \(reason)")) {
+      try Fixture.cpu(missing)
     }
   }
 }

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Quanta
 import QuantaLM
+import QuantaSynth
 import QuantaTools
 import Synchronization
 import Testing

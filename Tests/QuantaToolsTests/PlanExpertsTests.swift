@@ -2,6 +2,7 @@ import Foundation
 import GGUF
 import QuantaCore
 import QuantaLM
+import QuantaSynth
 import QuantaTools
 import Testing
 

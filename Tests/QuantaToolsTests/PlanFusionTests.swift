@@ -2,6 +2,7 @@ import Foundation
 import GGUF
 import QuantaCore
 import QuantaLM
+import QuantaSynth
 import QuantaTools
 import Testing
 
@@ -111,11 +112,11 @@ final class RecordingVendorAPI: VendorAPI, @unchecked Sendable {
 /// fused kernels in place of the op chains they replace (llama and gemma3 layers).
 @Suite("GPU plan fusion (recording vendor, no GPU)")
 struct PlanFusionTests {
-  func decodeKernels(
-    arch: String, preset: String, fusion: Bool, cache: KVCacheType = .f16, rotation: Bool = true
-  ) throws -> (
-    captured: [String], launchesAfter: [String], graphLaunches: Int, layers: Int
-  ) {
+  /// A synthetic `arch` model on a recording GPU; `body` runs while its files exist.
+  func withModel<R>(
+    arch: String, preset: String, fusion: Bool, cache: KVCacheType = .f16, rotation: Bool = true,
+    _ body: (LanguageModel, RecordingVendorAPI, _ layers: Int) throws -> R
+  ) throws -> R {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
       "quanta-fusion-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -133,6 +134,23 @@ struct PlanFusionTests {
     options.valueCacheType = cache
     options.attentionRotation = rotation
     let model = try LanguageModel(file: try GGUFFile(path: path), backend: gpu, options: options)
+    return try body(model, api, p.layerCount)
+  }
+
+  func decodeKernels(
+    arch: String, preset: String, fusion: Bool, cache: KVCacheType = .f16, rotation: Bool = true
+  ) throws -> (
+    captured: [String], launchesAfter: [String], graphLaunches: Int, layers: Int
+  ) {
+    try withModel(arch: arch, preset: preset, fusion: fusion, cache: cache, rotation: rotation) {
+      model, api, layers in
+      try decodeKernels(model, api, layers: layers)
+    }
+  }
+
+  func decodeKernels(_ model: LanguageModel, _ api: RecordingVendorAPI, layers: Int) throws -> (
+    captured: [String], launchesAfter: [String], graphLaunches: Int, layers: Int
+  ) {
     let session = try model.makeSession()
     api.reset()
     try session.evaluate(token: 1)  // eager: loads and resolves every kernel
@@ -146,7 +164,38 @@ struct PlanFusionTests {
     #expect(captured == eager)
     api.reset()
     try session.evaluate(token: 3)  // replays it
-    return (captured, api.launches, api.graphLaunches, p.layerCount)
+    return (captured, api.launches, api.graphLaunches, layers)
+  }
+
+  /// Batched decode of three sequences: each layer writes every sequence's K and V rows with one
+  /// launch per cache and attends with one launch (GPUPlanSequences.swift), where without fusion
+  /// each sequence has its own; the output projection's q8_1 input comes from the attention kernel.
+  @Test func batchedDecodeWritesAndAttendsOnceForAllSequences() throws {
+    for (fusion, cache) in [(true, KVCacheType.f16), (true, .q8_0), (false, .f16)] {
+      let (kernels, layers) = try withModel(
+        arch: "llama", preset: "fusion-batch-\(fusion)-\(cache)", fusion: fusion, cache: cache,
+        rotation: false
+      ) { model, api, layers in
+        let sessions = try (0..<3).map { _ in try model.makeSession() }
+        for (i, s) in sessions.enumerated() { try s.evaluate(tokens: Array(repeating: 1, count: i + 2)) }
+        let decoder = try BatchDecoder(model: model, maxBatch: 4)
+        try decoder.decode(sessions, tokens: [1, 2, 3])  // eager
+        api.reset()
+        try decoder.decode(sessions, tokens: [1, 2, 3])
+        return (api.captured + api.launches, layers)
+      }
+      let count = { (name: String) in kernels.filter { $0 == name }.count }
+      let perLayer = fusion ? 1 : 3
+      let (write, attend) =
+        cache == .f16
+        ? ("write_kv_f16", "attention_f16") : ("write_kv_q8_0", fusion ? "attention_kv_seq" : "attention_kv")
+      #expect(count(write) == 2 * perLayer * layers, "\(fusion) \(cache): \(kernels)")
+      #expect(count(attend) == perLayer * layers, "\(fusion) \(cache): \(kernels)")
+      if fusion && cache == .f16 {
+        // The output projection reads the q8_1 rows the attention wrote: no quantize launch before it.
+        #expect(count("quantize_q8_1") == 0, "\(kernels)")
+      }
+    }
   }
 
   @Test func llamaDecodeIsOneGraphOfFusedKernels() throws {

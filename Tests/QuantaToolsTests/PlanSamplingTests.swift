@@ -3,6 +3,7 @@ import GGUF
 import Quanta
 import QuantaCore
 import QuantaLM
+import QuantaSynth
 import Testing
 
 @testable import GPUBackend

@@ -4,6 +4,7 @@ import QuantaCore
 import QuantaLM
 import Testing
 
+@testable import QuantaSynth
 @testable import QuantaTools
 
 /// `quanta synth --arch qwen3moe` and `--arch llama --experts N`: the real shapes' parameter counts

@@ -4,6 +4,7 @@ import QuantaCore
 import QuantaLM
 import Testing
 
+@testable import QuantaSynth
 @testable import QuantaTools
 
 /// `quanta synth --arch phi3|gemma2 --preset tiny`: llama.cpp's tensor names and shapes for the

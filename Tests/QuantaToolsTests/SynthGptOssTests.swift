@@ -5,6 +5,7 @@ import QuantaLM
 import Testing
 
 @testable import GPUBackend
+@testable import QuantaSynth
 @testable import QuantaTools
 
 /// `quanta synth --arch gpt-oss`: the real shape's parameter count, llama.cpp's tensor table and
@@ -109,5 +110,28 @@ struct SynthGptOssTests {
     try session.evaluate(token: 41)
     #expect(count(api.launches, "attention_f16") == layers)
     #expect(count(api.launches, "swiglu_oai_f32") == layers)
+  }
+
+  /// Batched decode of three gpt-oss sequences on the recording vendor: each layer's attention with
+  /// sinks is one launch for all of them (GPUPlanSequences.swift), the sinks passed along.
+  @Test func gpuBatchedDecodeAttendsOnceForAllSequences() throws {
+    let dir = try TempDir()
+    defer { dir.cleanup() }
+    let p = try SynthPreset.named("tiny", architecture: "gpt-oss")
+    _ = try writeSynth(p, "Q8_0", in: dir)
+    let api = RecordingVendorAPI()
+    let gpu = try GPUBackend(
+      device: .cuda(0), api: api, cache: KernelCache(directory: URL(fileURLWithPath: dir.path)))
+    let model = try LanguageModel(
+      file: try GGUFFile(path: dir.file("m.gguf")), backend: gpu,
+      options: ModelLoadOptions(contextLength: 64, batchSize: 64))
+    let sessions = try (0..<3).map { _ in try model.makeSession() }
+    for (i, s) in sessions.enumerated() { try s.evaluate(tokens: Array(repeating: 1, count: i + 2)) }
+    let decoder = try BatchDecoder(model: model, maxBatch: 4)
+    try decoder.decode(sessions, tokens: [1, 2, 3])  // eager
+    api.reset()
+    try decoder.decode(sessions, tokens: [1, 2, 3])
+    let kernels = api.captured + api.launches
+    #expect(kernels.filter { $0 == "attention_f16" }.count == p.layerCount, "\(kernels)")
   }
 }

@@ -5,6 +5,7 @@ import QuantaLM
 import Testing
 
 @testable import QuantaQuantize
+@testable import QuantaSynth
 @testable import QuantaTools
 
 /// Small presets of each kind, written fast in debug builds.

@@ -128,7 +128,7 @@ static void test_attention() {
       // output projection): byte for byte what quantize_q8_1 makes of them.
       const bool q8 = s.hd % 32 == 0;
       std::vector<u8> fq(q8 ? out.size() / 32 * 36 : 0), wq(fq.size());
-      qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, q8 ? fq.data() : nullptr, nullptr); });
+      qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, q8 ? fq.data() : nullptr, nullptr, nullptr); });
       check(("attention " + tag + " threads=" + std::to_string(threads)).c_str(), out, ref, 1e-9);
       if (q8) {
         qk_launch(d3(g1(out.size())), d3(256), [&] { quantize_q8_1(out.data(), wq.data(), out.size()); });
@@ -146,7 +146,7 @@ static void test_attention() {
         const bool q8 = s.hd % 32 == 0;
         std::vector<u8> fq(q8 ? out.size() / 32 * 36 : 0), wq(fq.size());
         std::fill(out.begin(), out.end(), NAN);
-        qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, q8 ? fq.data() : nullptr, sinks.data()); });
+        qk_launch(d3(s.tokens * s.heads), d3(threads), [&] { attention_f16(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, q8 ? fq.data() : nullptr, nullptr, sinks.data()); });
         check(("attention sinks " + tag + " threads=" + std::to_string(threads)).c_str(), out, sref, 1e-9);
         if (q8) {
           qk_launch(d3(g1(out.size())), d3(256), [&] { quantize_q8_1(out.data(), wq.data(), out.size()); });
@@ -237,10 +237,10 @@ static void test_attention_cache_types() {
     auto write = [&](int t, const std::vector<float>& src, std::vector<u8>& cache) {
       const s64 items = t == KV_T_F16 || t == KV_T_BF16 ? s.cap * kvdim : s.cap * kvdim / 32;
       qk_launch(d3(g1(items)), d3(256), [&] {
-        if (t == KV_T_F16) write_kv_f16(src.data(), all.data(), (u16*)cache.data(), kvdim, s.cap);
-        else if (t == KV_T_BF16) write_kv_bf16(src.data(), all.data(), (u16*)cache.data(), kvdim, s.cap);
-        else if (t == KV_T_Q8_0) write_kv_q8_0(src.data(), all.data(), cache.data(), kvdim, s.cap);
-        else write_kv_q4_0(src.data(), all.data(), cache.data(), kvdim, s.cap);
+        if (t == KV_T_F16) write_kv_f16(src.data(), all.data(), (u16*)cache.data(), kvdim, s.cap, nullptr);
+        else if (t == KV_T_BF16) write_kv_bf16(src.data(), all.data(), (u16*)cache.data(), kvdim, s.cap, nullptr);
+        else if (t == KV_T_Q8_0) write_kv_q8_0(src.data(), all.data(), cache.data(), kvdim, s.cap, nullptr);
+        else write_kv_q4_0(src.data(), all.data(), cache.data(), kvdim, s.cap, nullptr);
       });
     };
     write(kt, ks, kc);
@@ -298,6 +298,84 @@ static void test_attention_cache_types() {
       qk_launch(d3(s.tokens * s.heads), d3(128), [&] { attention_kv(q.data(), kc.data(), vc.data(), s.pos.data(), out.data(), s.heads, s.kvh, s.hd, s.nkv, s.scale, s.softcap, s.causal, s.window, nullptr, kt, vt, sinks.data()); });
       check(("attention_kv sinks " + tag).c_str(), out, sref, 1e-9);
     }
+  }
+}
+// ---- Several sequences in one launch (batched decode; GPUPlanSequences.swift): write_kv_<type> and
+// attention_f16 / attention_kv_seq with the per-token table of each token's own K and V cache addresses.
+// Every cache is checked byte for byte against the host encoding of its sequence's rows, every output
+// against the double reference over its own sequence's decoded cache, and against the same kernel
+// launched once per sequence without a table (bit for bit).
+static void test_attention_sequences() {
+  const int heads = 4, kvh = 2, hd = 64, cap = 24, kvdim = kvh * hd;
+  const std::vector<int> seq_of = {0, 1, 1, 2};  // token → sequence: one, two (a chunk), one
+  const std::vector<s32> pos = {10, 5, 6, 20};
+  const int pairs[][2] = {{KV_T_F16, KV_T_F16}, {KV_T_Q8_0, KV_T_Q4_0}, {KV_T_BF16, KV_T_Q8_0}};
+  for (auto& pr : pairs) {
+    const int kt = pr[0], vt = pr[1], ntok = (int)pos.size();
+    const std::string tag = std::string("K ") + kv_name(kt) + " V " + kv_name(vt);
+    // Each sequence's full K / V rows; the caches start with every row but the ones this step writes.
+    std::vector<std::vector<float>> kf(3), vf(3);
+    std::vector<std::vector<u8>> kc(3), vc(3);
+    for (int q = 0; q < 3; ++q) {
+      kf[q] = wave(cap * kvdim, 41 + q, 2); vf[q] = wave(cap * kvdim, 51 + q);
+      auto kp = kf[q], vp = vf[q];
+      for (int t = 0; t < ntok; ++t) if (seq_of[t] == q) for (int i = 0; i < kvdim; ++i) kp[pos[t] * kvdim + i] = vp[pos[t] * kvdim + i] = 0;
+      kc[q] = kv_encode(kt, kp); vc[q] = kv_encode(vt, vp);
+    }
+    std::vector<float> ks(ntok * kvdim), vs(ntok * kvdim);
+    for (int t = 0; t < ntok; ++t) for (int i = 0; i < kvdim; ++i) {
+      ks[t * kvdim + i] = kf[seq_of[t]][pos[t] * kvdim + i]; vs[t * kvdim + i] = vf[seq_of[t]][pos[t] * kvdim + i];
+    }
+    std::vector<u64> table;
+    for (int t = 0; t < ntok; ++t) { table.push_back((u64)(uintptr_t)kc[seq_of[t]].data()); table.push_back((u64)(uintptr_t)vc[seq_of[t]].data()); }
+    auto write = [&](int t, const std::vector<float>& src, const u64* rows) {
+      const s64 items = t == KV_T_F16 || t == KV_T_BF16 ? ntok * kvdim : ntok * kvdim / 32;
+      qk_launch(d3(g1(items)), d3(256), [&] {
+        if (t == KV_T_F16) write_kv_f16(src.data(), pos.data(), nullptr, kvdim, ntok, rows);
+        else if (t == KV_T_BF16) write_kv_bf16(src.data(), pos.data(), nullptr, kvdim, ntok, rows);
+        else if (t == KV_T_Q8_0) write_kv_q8_0(src.data(), pos.data(), nullptr, kvdim, ntok, rows);
+        else write_kv_q4_0(src.data(), pos.data(), nullptr, kvdim, ntok, rows);
+      });
+    };
+    write(kt, ks, table.data());
+    write(vt, vs, table.data() + 1);
+    for (int q = 0; q < 3; ++q) {
+      check_bytes(("write_kv sequences " + tag + " K seq " + std::to_string(q)).c_str(), kc[q], kv_encode(kt, kf[q]));
+      check_bytes(("write_kv sequences " + tag + " V seq " + std::to_string(q)).c_str(), vc[q], kv_encode(vt, vf[q]));
+    }
+    // Double reference: token t over its own sequence's decoded cache (causal, capacity as kvLength).
+    auto qv = wave(ntok * heads * hd, hd + 5, 0.5f);
+    const float scale = 0.125f;
+    std::vector<double> ref(qv.size(), 0.0);
+    for (int t = 0; t < ntok; ++t) {
+      const auto kd = kv_decode(kt, kc[seq_of[t]], cap * kvdim), vd = kv_decode(vt, vc[seq_of[t]], cap * kvdim);
+      for (int h = 0; h < heads; ++h) {
+        const int kv = h / (heads / kvh); std::vector<double> sc; double m = -INFINITY;
+        for (s64 j = 0; j <= pos[t]; ++j) { double d = 0; for (int i = 0; i < hd; ++i) d += (double)qv[(t * heads + h) * hd + i] * kd[j * kvdim + kv * hd + i];
+          sc.push_back(logit(d, scale, 0)); m = std::max(m, sc.back()); }
+        double sum = 0; for (auto& v : sc) { v = exp(v - m); sum += v; }
+        for (int i = 0; i < hd; ++i) { double a = 0; for (s64 j = 0; j <= pos[t]; ++j) a += sc[j] * vd[j * kvdim + kv * hd + i]; ref[(t * heads + h) * hd + i] = a / sum; }
+      }
+    }
+    const bool f16 = kt == KV_T_F16 && vt == KV_T_F16;
+    auto run = [&](const float* q, const u8* k, const u8* v, const s32* p, float* out, int tokens, const u64* seqkv) {
+      qk_launch(d3(tokens * heads), d3(128), [&] {
+        if (f16) attention_f16(q, (const u16*)k, (const u16*)v, p, out, heads, kvh, hd, cap, scale, 0, 1, 0, nullptr, seqkv, nullptr);
+        else if (seqkv) attention_kv_seq(q, p, out, heads, kvh, hd, cap, scale, 0, 1, 0, nullptr, kt, vt, seqkv, nullptr);
+        else attention_kv(q, k, v, p, out, heads, kvh, hd, cap, scale, 0, 1, 0, nullptr, kt, vt, nullptr);
+      });
+    };
+    std::vector<float> out(qv.size(), NAN), alone(qv.size(), NAN);
+    run(qv.data(), nullptr, nullptr, pos.data(), out.data(), ntok, table.data());
+    check(("attention sequences " + tag).c_str(), out, ref, 1e-9);
+    for (int t = 0; t < ntok;) {  // each sequence's run of tokens by itself
+      int e = t; while (e < ntok && seq_of[e] == seq_of[t]) ++e;
+      run(qv.data() + t * heads * hd, kc[seq_of[t]].data(), vc[seq_of[t]].data(), pos.data() + t, alone.data() + t * heads * hd, e - t, nullptr);
+      t = e;
+    }
+    int differ = 0; for (size_t i = 0; i < out.size(); ++i) differ += memcmp(&out[i], &alone[i], 4) != 0;
+    if (differ) failures++;
+    printf("%s w%d attention sequences %s vs one launch per sequence: %d differing values\n", differ ? "FAIL" : "ok  ", QK_WARP_SIZE, tag.c_str(), differ);
   }
 }
 // YaRN's angle and magnitude in double, written from ggml's rope_yarn / rope_yarn_ramp (ext_factor 0: plain
@@ -402,7 +480,7 @@ static void test_argmax() {
 static void test_misc() {
   // write_kv, add broadcast, gelu/swiglu, get_rows bf16, convert
   std::vector<float> k = wave(240, 1, 3); k[0] = 70000; k[1] = -1e-6f; std::vector<u16> cache(16 * 80, 0); std::vector<s32> pos = {5, 0, 15};
-  qk_launch(d3(1), d3(256), [&] { write_kv_f16(k.data(), pos.data(), cache.data(), 80, 3); });
+  qk_launch(d3(1), d3(256), [&] { write_kv_f16(k.data(), pos.data(), cache.data(), 80, 3, nullptr); });
   std::vector<float> got(cache.size()); std::vector<double> ref(cache.size(), 0.0);
   for (size_t i = 0; i < cache.size(); ++i) got[i] = h2f(cache[i]);
   for (int t = 0; t < 3; ++t) for (int i = 0; i < 80; ++i) ref[pos[t] * 80 + i] = h2f(f2h(k[t * 80 + i]));
@@ -501,8 +579,8 @@ static void test_plan_fused() {
     qk_launch(d3(g1(rows * r.hd)), d3(256), [&] { scale_f32(ro.data(), sc.data(), rows * r.hd, r.factor); });
     std::vector<u16> kc(cap * r.heads * r.hd, 0), vc(kc.size(), 0), fkc(kc.size(), 0), fvc(kc.size(), 0);
     if (r.kv) {
-      qk_launch(d3(g1(rows * r.hd)), d3(256), [&] { write_kv_f16(sc.data(), pos.data(), kc.data(), r.heads * r.hd, r.tokens); });
-      qk_launch(d3(g1(rows * r.hd)), d3(256), [&] { write_kv_f16(vsrc.data(), pos.data(), vc.data(), r.heads * r.hd, r.tokens); });
+      qk_launch(d3(g1(rows * r.hd)), d3(256), [&] { write_kv_f16(sc.data(), pos.data(), kc.data(), r.heads * r.hd, r.tokens, nullptr); });
+      qk_launch(d3(g1(rows * r.hd)), d3(256), [&] { write_kv_f16(vsrc.data(), pos.data(), vc.data(), r.heads * r.hd, r.tokens, nullptr); });
     }
     // Two launches: the chain alone, then paired with a copy of itself (CTAs past `rows` run the second
     // chain, into its own outputs); every output must match the reference.
@@ -574,7 +652,7 @@ static void test_hadamard() {
 
 int main() {
   qk_warp_size_rt = QK_WARP_SIZE;
-  test_norms(); test_softmax(); test_attention(); test_attention_cache_types(); test_rope(); test_matmul(); test_misc(); test_plan_fused(); test_hadamard();
+  test_norms(); test_softmax(); test_attention(); test_attention_cache_types(); test_attention_sequences(); test_rope(); test_matmul(); test_misc(); test_plan_fused(); test_hadamard();
   printf("w%d: %d failures\n", QK_WARP_SIZE, failures);
   return failures != 0;
 }

@@ -1,8 +1,10 @@
 import GGML
+import QuantaCore
 
 /// `quanta bench matmul`: mat-vec GB/s of weights read per type, as a % of the device's reference
 /// bandwidth measured in the same run with the same threads, and mat-mat GFLOP/s. Works on any
-/// backend through `ComputeBackend`.
+/// backend that is a `MatmulBenchmarkBackend` (the matmuls themselves go through `QMatMul`, as in
+/// inference).
 public struct MatmulBenchmark: Sendable {
   public struct Configuration: Sendable {
     public var types: [GGMLType]
@@ -42,10 +44,10 @@ public struct MatmulBenchmark: Sendable {
     return dense + GGMLType.allCases.filter { $0.isQuantized && $0.dequantizer != nil && $0 != .q8_K }
   }
 
-  public let backend: any ComputeBackend
+  public let backend: any MatmulBenchmarkBackend
   public let configuration: Configuration
 
-  public init(backend: any ComputeBackend, configuration: Configuration) {
+  public init(backend: any MatmulBenchmarkBackend, configuration: Configuration) {
     self.backend = backend
     self.configuration = configuration
   }
