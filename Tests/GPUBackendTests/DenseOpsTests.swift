@@ -18,10 +18,11 @@ struct DenseOpsTests {
     #expect(Set(names).count == names.count, "duplicate kernel names")
     #expect(Set(KernelBuild.denseKernelNames).isSubset(of: Set(names)))
     // 6 quantizers, bf16 dequantize per quantized type, 9 conversions, 3 × (getRows, mat-vec, mat-mat, expert
-    // mat-vec), 22 row and element-wise ops (4 KV cache writes, 2 per-row attentions, the Hadamard rotation,
-    // gpt-oss's swiglu_oai and add_id), one prompt attention kernel per head-dimension bound.
+    // mat-vec), 23 row and element-wise ops (4 KV cache writes, 3 per-row attentions — attention_kv_seq the
+    // batched-decode one —, the Hadamard rotation, gpt-oss's swiglu_oai and add_id), one prompt attention
+    // kernel per head-dimension bound.
     #expect(
-      KernelBuild.denseKernelNames.count == 6 + KernelBuild.types.count + 9 + 12 + 22
+      KernelBuild.denseKernelNames.count == 6 + KernelBuild.types.count + 9 + 12 + 23
         + KernelBuild.attentionTiles.count)
     #expect(KernelBuild.attentionTiles.count == 3)
     // The plan's fused kernels are defined and listed.
