@@ -328,6 +328,9 @@ QK_DEVICE void attention_rows(
   }
   s64 lo, hi;
   visible_keys(pos[token], nkv, causal, window, lo, hi);
+  // The head's sink, read before the key loop: no pointer stays live through it (register pressure).
+  __shared__ float head_sink;
+  if (threadIdx.x == 0) head_sink = sinks ? sinks[(s64)blockIdx.x % nhead] : QK_NEG_INF;
   float m = QK_NEG_INF, l = 0.0f;
   for (s64 j0 = lo + (s64)w * ATT_KEYS; j0 < hi; j0 += (s64)nw * ATT_KEYS) {
     // Scores of the tile; keys past hi read the last visible row and get weight 0.
@@ -399,7 +402,7 @@ QK_DEVICE void attention_rows(
     const float mk = lane < nw ? wm[lane] : QK_NEG_INF;
     const float mw = warp_reduce_max(mk);
     // With a sink: M = max(max_w m_w, sink), and exp(sink − M) joins the denominator.
-    const float sink = sinks && mw > QK_NEG_INF ? sinks[(s64)blockIdx.x % nhead] : QK_NEG_INF;
+    const float sink = mw > QK_NEG_INF ? head_sink : QK_NEG_INF;
     const float mm = fmaxf(mw, sink);
     const float f = lane < nw && mw > QK_NEG_INF ? expf(mk - mm) : 0.0f;
     float lsum = warp_reduce_sum(lane < nw ? wl[lane] * f : 0.0f);
