@@ -180,6 +180,25 @@ public enum ModelBench {
     return profile
   }
 
+  /// Per-op device time of `steps` batched decode steps of `sequences` sessions from an empty
+  /// context (after one warm-up step): per step, every sequence's token.
+  public static func profileBatchedDecode(model: LanguageModel, sequences: Int, steps: Int) throws
+    -> OpProfile
+  {
+    let sessions = try (0..<sequences).map { _ in try model.makeSession() }
+    let decoder = try BatchDecoder(model: model, maxBatch: sequences)
+    let bos = model.tokenizer.vocabulary.bos ?? 0
+    try decoder.decode(sessions, tokens: [Int32](repeating: bos, count: sequences))
+    for s in sessions { s.reset() }
+    let profile = OpProfile()
+    decoder.profile = profile
+    let vocab = model.config.vocabularySize
+    for i in 0..<steps {
+      try decoder.decode(sessions, tokens: (0..<sequences).map { Int32((i * sequences + $0) % vocab) })
+    }
+    return profile
+  }
+
   /// Per-op device time of one `tokens`-token prompt from an empty context (after one warm-up prompt),
   /// as one "step".
   public static func profilePrompt(model: LanguageModel, tokens: Int) throws -> OpProfile {

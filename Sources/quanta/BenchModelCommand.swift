@@ -53,7 +53,7 @@ struct BenchModel: AsyncParsableCommand {
 
   @Flag(
     help:
-      "Also print where a decode step's and the prompt's device time goes, per op kind (ops run one by one, not as a graph)."
+      "Also print where a decode step's (each --parallel count's too) and the prompt's device time goes, per op kind (ops run one by one, not as a graph)."
   )
   var profile = false
 
@@ -97,6 +97,11 @@ struct BenchModel: AsyncParsableCommand {
     if profile {
       let steps = max(nGen, 1)
       stdout(ModelBench.profileTable(try ModelBench.profileDecode(model: lm, steps: steps), steps: steps))
+      for b in parallel where b > 1 {
+        stdout("\ndecode of \(b) sequences together (one step = a token of each):\n")
+        let p = try ModelBench.profileBatchedDecode(model: lm, sequences: b, steps: steps)
+        stdout(ModelBench.profileTable(p, steps: steps))
+      }
       if nPrompt > 0 {
         stdout("\nprompt of \(nPrompt) tokens (one step = the whole prompt):\n")
         stdout(ModelBench.profileTable(try ModelBench.profilePrompt(model: lm, tokens: nPrompt), steps: 1))

@@ -39,4 +39,4 @@ struct Quanta: AsyncParsableCommand {
 }
 
 /// `quanta --version`.
-let quantaVersion = "0.17.0"
+let quantaVersion = "0.18.0"

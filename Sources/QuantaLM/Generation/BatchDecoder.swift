@@ -33,6 +33,9 @@ public final class BatchDecoder {
     var lastUse: Int
   }
   private var plans: [Entry] = []
+  /// When set, decode steps run op by op (no device graph) and each op's device time is added here
+  /// (`bench model --profile --parallel`), as `Session.profile` does for one sequence.
+  public var profile: OpProfile?
   private var uses = 0
   /// `prefill`'s rows (grown to the largest pass seen) and each session's last hidden row.
   private var prefillBuffers: ActivationBuffers?
@@ -267,7 +270,12 @@ public final class BatchDecoder {
       inputScratch[n + i] = Int32(s.position)
     }
     for i in 0..<recordWords { inputScratch[2 * n + i] = records[i] }
-    try inputScratch.withUnsafeBufferPointer { try prepared.execute(inputs: $0) }
+    try inputScratch.withUnsafeBufferPointer { inputs in
+      guard let profile else { return try prepared.execute(inputs: inputs) }
+      for (tag, seconds) in try prepared.executeTimed(inputs: inputs) {
+        if let kind = OpKind(rawValue: tag) { profile.record(kind, seconds: seconds) }
+      }
+    }
   }
 
   private static func same(_ a: [Session], _ b: [Session]) -> Bool {
