@@ -80,14 +80,7 @@ struct SynthGptOssTests {
   func gpuPlanLaunchesTheGptOssKernels(_ type: String) throws {
     let dir = try TempDir()
     defer { dir.cleanup() }
-    let p = try SynthPreset.named("tiny", architecture: "gpt-oss")
-    _ = try writeSynth(p, type, in: dir)
-    let api = RecordingVendorAPI()
-    let gpu = try GPUBackend(
-      device: .cuda(0), api: api, cache: KernelCache(directory: URL(fileURLWithPath: dir.path)))
-    let model = try LanguageModel(
-      file: try GGUFFile(path: dir.file("m.gguf")), backend: gpu,
-      options: ModelLoadOptions(contextLength: 64, batchSize: 64))
+    let (model, api, p) = try recordingModel(type, in: dir)
     let session = try model.makeSession()
     let layers = p.layerCount
     api.reset()
@@ -117,14 +110,7 @@ struct SynthGptOssTests {
   @Test func gpuBatchedDecodeAttendsOnceForAllSequences() throws {
     let dir = try TempDir()
     defer { dir.cleanup() }
-    let p = try SynthPreset.named("tiny", architecture: "gpt-oss")
-    _ = try writeSynth(p, "Q8_0", in: dir)
-    let api = RecordingVendorAPI()
-    let gpu = try GPUBackend(
-      device: .cuda(0), api: api, cache: KernelCache(directory: URL(fileURLWithPath: dir.path)))
-    let model = try LanguageModel(
-      file: try GGUFFile(path: dir.file("m.gguf")), backend: gpu,
-      options: ModelLoadOptions(contextLength: 64, batchSize: 64))
+    let (model, api, p) = try recordingModel("Q8_0", in: dir)
     let sessions = try (0..<3).map { _ in try model.makeSession() }
     for (i, s) in sessions.enumerated() { try s.evaluate(tokens: Array(repeating: 1, count: i + 2)) }
     let decoder = try BatchDecoder(model: model, maxBatch: 4)
@@ -133,5 +119,20 @@ struct SynthGptOssTests {
     try decoder.decode(sessions, tokens: [1, 2, 3])
     let kernels = api.captured + api.launches
     #expect(kernels.filter { $0 == "attention_f16" }.count == p.layerCount, "\(kernels)")
+  }
+
+  /// The tiny gpt-oss file of `type` in `dir`, loaded on a GPU backend over the recording vendor.
+  func recordingModel(_ type: String, in dir: TempDir) throws -> (
+    LanguageModel, RecordingVendorAPI, SynthPreset
+  ) {
+    let p = try SynthPreset.named("tiny", architecture: "gpt-oss")
+    _ = try writeSynth(p, type, in: dir)
+    let api = RecordingVendorAPI()
+    let gpu = try GPUBackend(
+      device: .cuda(0), api: api, cache: KernelCache(directory: URL(fileURLWithPath: dir.path)))
+    let model = try LanguageModel(
+      file: try GGUFFile(path: dir.file("m.gguf")), backend: gpu,
+      options: ModelLoadOptions(contextLength: 64, batchSize: 64))
+    return (model, api, p)
   }
 }
