@@ -244,7 +244,8 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
   }
 
   /// The small-batch mat-mat launch of `n` rows × `m` columns × `k` on this device and configuration;
-  /// nil where the matmul runs otherwise.
+  /// nil where the matmul runs otherwise (also where the launch would not fill the device:
+  /// `GPUMatMat.SmallBatch.minimumFill`).
   func smallBatchLaunch(_ type: GGMLType, k: Int, n: Int, m: Int) -> GPUMatMat.SmallBatch.Launch? {
     guard k % 32 == 0,
       GPUMatMat.SmallBatch.applies(
@@ -252,8 +253,9 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
         vendor: context.api.vendor, architecture: context.properties.architecture,
         maxSharedBytes: context.properties.maxSharedBytesPerBlock)
     else { return nil }
-    return GPUMatMat.SmallBatch.launch(
-      rows: n, columns: m, k: k, multiprocessors: context.properties.multiprocessors)
+    let sms = context.properties.multiprocessors
+    let launch = GPUMatMat.SmallBatch.launch(rows: n, columns: m, k: k, multiprocessors: sms)
+    return launch.fills(rows: n, columns: m, multiprocessors: sms) ? launch : nil
   }
 
   public func matmul(_ x: Tensor, weights: QTensor, options: QMatMulOptions, into out: Tensor) throws {

@@ -66,7 +66,22 @@ enum GPUMatMat {
       }
       /// Bytes of float partial sums the launch needs (`splits` outputs of `m` × `n`; none unsplit).
       func partialBytes(rows n: Int, columns m: Int) -> Int { splits > 1 ? splits * m * n * 4 : 0 }
+      /// Whether the launch has at least `minimumFill` CTAs per multiprocessor.
+      func fills(rows n: Int, columns m: Int, multiprocessors: Int) -> Bool {
+        let g = grid(rows: n, columns: m)
+        return Double(g.0 * g.1 * g.2) >= minimumFill * Double(max(1, multiprocessors))
+      }
     }
+
+    /// A matmul whose launch has fewer CTAs than this × the multiprocessors, even with k split, runs
+    /// as mat-vec launches instead (`GPUBackend.smallBatchLaunch`): small matrices with short rows
+    /// leave most SMs idle here. H100, Gemma 3 270M (k = 640, one or two k-slices), 16 sequences,
+    /// `bench model --profile --parallel 16`, µs per step (ops one by one): q/k/v (4–16 CTAs) 946 on
+    /// these kernels against 707 as two 8-column mat-vec launches, the FFN (10–32 CTAs) 891 against
+    /// 746; the 262,144-row logits (4,096 CTAs) 209 against 434. The 7B's matrices all launch 172 or
+    /// more. Between 40 and 172 nothing is measured yet: half the SMs keeps a GQA model's 1024 × 4096
+    /// k/v projection (128 CTAs) on these kernels.
+    static let minimumFill = 0.5
 
     /// The launch for `n` rows × `m` columns × row length `k` on `multiprocessors` SMs.
     static func launch(rows n: Int, columns m: Int, k: Int, multiprocessors: Int) -> Launch {

@@ -63,6 +63,23 @@ struct SmallBatchMatMatTests {
     }
   }
 
+  /// Launches under half a CTA per SM go to mat-vec launches: Gemma 3 270M's q (1024 × 640: 16 CTAs), k
+  /// (256 × 640), FFN down (640 × 2048: 10 tiles × 4 slices) — not its logits or any 7B matrix.
+  @Test func launchesThatLeaveSMsIdleAreNotTaken() {
+    func fills(_ n: Int, _ k: Int, _ m: Int = 16) -> Bool {
+      S.launch(rows: n, columns: m, k: k, multiprocessors: 132).fills(
+        rows: n, columns: m, multiprocessors: 132)
+    }
+    #expect(
+      !fills(1024, 640) && !fills(256, 640) && !fills(2048, 640) && !fills(640, 2048) && !fills(640, 1024))
+    #expect(fills(262_144, 640))
+    // 7B shapes, and a GQA k/v projection (1024 × 4096: 16 tiles × 8 slices).
+    for (n, k) in [(4096, 4096), (11008, 4096), (4096, 11008), (32000, 4096), (1024, 4096)] {
+      #expect(fills(n, k), "\(n) × \(k)")
+      #expect(fills(n, k, 64), "\(n) × \(k), 64 columns")
+    }
+  }
+
   @Test func partialsFollowTheActivationsInTheScratch() {
     let l = S.launch(rows: 4096, columns: 16, k: 4096, multiprocessors: 132)
     #expect(l.partialBytes(rows: 4096, columns: 16) == 4 * 16 * 4096 * 4)
