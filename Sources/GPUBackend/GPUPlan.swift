@@ -433,21 +433,24 @@ extension GPUPreparedPlan {
       return
     }
     let (q, out) = (group.first, group.second)
-    let next = i + group.count
-    var quantized = DevicePointer.null
-    quantizedInput = nil
-    if let scratch, case .matmul(let x, _, _, _) = op(next), x.buffer === out.buffer,
-      x.byteOffset == out.byteOffset, x.count == out.count, x.dtype == out.dtype,
-      quantizedMatmul(at: next, reading: x),
-      scratch.byteCount >= out.count / 32 * 36, q.shape[2] % 32 == 0
-    {
-      quantized = scratch.pointer
-      quantizedInput = x
-    }
+    // The per-(token, head) kernel (the only one the table serves) writes whole 32-value blocks.
+    let reader = q.shape[2] % 32 == 0 ? quantizedReader(of: out, at: i + group.count) : nil
+    quantizedInput = reader
+    let quantized = reader != nil ? scratch?.pointer ?? .null : .null
     try gpu.attention(
       query: q, positions: pointer(group.positions), keyCache: group.keyCache, valueCache: group.valueCache,
       kvLength: group.keyCache.shape[0], softmax: s, sinks: group.sinks, into: out, quantized: quantized,
       sequenceCaches: caches)
+  }
+
+  /// The view of an attention's output `out` that op `i` reads as a quantized matmul's input (its
+  /// `[tokens, heads · hd]` view), when the scratch holds its q8_1 blocks: the attention may write them.
+  private func quantizedReader(of out: Tensor, at i: Int) -> Tensor? {
+    guard let scratch, case .matmul(let x, _, _, _) = op(i), x.buffer === out.buffer,
+      x.byteOffset == out.byteOffset, x.count == out.count, x.dtype == out.dtype,
+      quantizedMatmul(at: i, reading: x), scratch.byteCount >= out.count / 32 * 36
+    else { return nil }
+    return x
   }
 
   /// Attention whose output (`[tokens, heads, hd]`) the next op quantizes for a matmul, as its
@@ -462,10 +465,7 @@ extension GPUPreparedPlan {
     default: return nil
     }
     let (q, positions, kc, vc, s, sinks, out) = attention
-    guard let scratch,
-      case .matmul(let x, _, _, _) = op(i + 1), x.buffer === out.buffer, x.byteOffset == out.byteOffset,
-      x.count == out.count, x.dtype == out.dtype, quantizedMatmul(at: i + 1, reading: x),
-      scratch.byteCount >= out.count / 32 * 36,
+    guard let scratch, let x = quantizedReader(of: out, at: i + 1),
       GPUBackend.attentionWritesQ8_1(
         tokens: q.shape[0], headDim: q.shape[2], f16Caches: kc.type == .f16 && vc.type == .f16)
     else { return nil }

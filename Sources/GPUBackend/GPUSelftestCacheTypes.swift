@@ -31,9 +31,7 @@ extension GPUSelftest {
     }
     typealias Setup = AttentionSetup
     let setups = [
-      Setup(
-        label: "decode GQA 8/2", heads: 8, kvHeads: 2, headDim: 64, capacity: 320, kvLength: 300,
-        positions: [299], softmax: .init(scale: 0.125, causal: true)),
+      .decodeGQA,
       Setup(
         label: "window 8 + soft-cap (gemma-like, MQA)", heads: 4, kvHeads: 1, headDim: 256, capacity: 40,
         kvLength: 37, positions: [34, 35, 36],

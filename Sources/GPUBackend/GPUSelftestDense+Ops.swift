@@ -97,14 +97,17 @@ extension GPUSelftest {
     var heads, kvHeads, headDim, capacity, kvLength: Int
     var positions: [Int32]
     var softmax: SoftmaxParameters
+    /// One decode query over a 300-row cache, 8 query heads on 2 KV heads: every attention case list
+    /// starts with it.
+    static let decodeGQA = AttentionSetup(
+      label: "decode GQA 8/2", heads: 8, kvHeads: 2, headDim: 64, capacity: 320, kvLength: 300,
+      positions: [299], softmax: .init(scale: 0.125, causal: true))
   }
 
   static func attentionCases(_ gpu: any ComputeBackend, _ cpu: any ComputeBackend) -> [Case] {
     typealias Setup = AttentionSetup
     let setups = [
-      Setup(
-        label: "decode GQA 8/2", heads: 8, kvHeads: 2, headDim: 64, capacity: 320, kvLength: 300,
-        positions: [299], softmax: .init(scale: 0.125, causal: true)),
+      .decodeGQA,
       Setup(
         label: "prompt causal", heads: 4, kvHeads: 4, headDim: 80, capacity: 8, kvLength: 7,
         positions: Array(0..<7), softmax: .init(scale: 0.11, causal: true)),

@@ -12,9 +12,7 @@ extension GPUSelftest {
     var out: [Case] = []
     typealias Setup = AttentionSetup
     let setups = [
-      Setup(
-        label: "decode GQA 8/2", heads: 8, kvHeads: 2, headDim: 64, capacity: 320, kvLength: 300,
-        positions: [299], softmax: .init(scale: 0.125, causal: true)),
+      .decodeGQA,
       Setup(
         label: "prompt causal GQA 8/2", heads: 8, kvHeads: 2, headDim: 64, capacity: 208, kvLength: 200,
         positions: Array(0..<200), softmax: .init(scale: 0.125, causal: true)),
