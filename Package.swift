@@ -46,6 +46,12 @@ let package = Package(
     .target(name: "GPUBackend", dependencies: ["QuantaCore", "GPUKernels", "GGML"]),
     .testTarget(
       name: "GPUBackendTests", dependencies: ["GPUBackend", "GPUKernels", "QuantaCore", "GGML", "CPUBackend"]),
+    // `quanta selftest --device D`, the op part: every op × type × ragged shape on a GPU against the CPU
+    // reference. Its own module so that a Swift app depending on GPUBackend does not compile it.
+    .target(name: "GPUSelftest", dependencies: ["GPUBackend", "QuantaCore", "GGML"]),
+    .testTarget(
+      name: "GPUSelftestTests",
+      dependencies: ["GPUSelftest", "GPUBackend", "QuantaCore", "GGML", "CPUBackend"]),
     // `quanta bench matmul`: per-type mat-vec / mat-mat speed against the measured bandwidth, on any
     // backend that is a `MatmulBenchmarkBackend` (the standard ones conform here).
     .target(name: "QuantaBench", dependencies: ["QuantaCore", "CPUBackend", "GPUBackend", "GGML"]),
@@ -106,7 +112,7 @@ let package = Package(
       name: "quanta",
       dependencies: [
         "GGML", "GGUF", "QuantaTools", "QuantaQuantize", "Quanta", "QuantaDownload", "GPUBackend",
-        "QuantaServer", "QuantaBench", "QuantaSynth",
+        "GPUSelftest", "QuantaServer", "QuantaBench", "QuantaSynth",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import GPUBackend
+import GPUSelftest
 import Quanta
 import QuantaCore
 import QuantaTools

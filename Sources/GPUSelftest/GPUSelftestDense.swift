@@ -1,5 +1,6 @@
 import Foundation
 import GGML
+import GPUBackend
 import QuantaCore
 
 // `quanta selftest`, dense part: every op GPUDenseOps*.swift adds, run through QuantaCore's public

@@ -1,9 +1,10 @@
 import CPUBackend
 import GGML
+import GPUBackend
 import QuantaCore
 import Testing
 
-@testable import GPUBackend
+@testable import GPUSelftest
 
 @Suite("GPU selftest without a device")
 struct SelftestTests {

@@ -1,5 +1,6 @@
 import Foundation
 import GGML
+import GPUBackend
 import QuantaCore
 
 /// `quanta selftest --device D`: every op × type × ragged shape on a GPU against the CPU reference
