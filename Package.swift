@@ -53,9 +53,14 @@ let package = Package(
       name: "GPUSelftestTests",
       dependencies: ["GPUSelftest", "GPUBackend", "QuantaCore", "GGML", "CPUBackend"]),
     // `quanta bench matmul`: per-type mat-vec / mat-mat speed against the measured bandwidth, on any
-    // backend that is a `MatmulBenchmarkBackend` (the standard ones conform here).
-    .target(name: "QuantaBench", dependencies: ["QuantaCore", "CPUBackend", "GPUBackend", "GGML"]),
-    .testTarget(name: "QuantaBenchTests", dependencies: ["QuantaBench", "CPUBackend", "QuantaCore", "GGML"]),
+    // backend that is a `MatmulBenchmarkBackend` (the standard ones conform here); `quanta bench
+    // quantize`: the reference codecs' throughput.
+    .target(
+      name: "QuantaBench",
+      dependencies: ["QuantaCore", "CPUBackend", "GPUBackend", "GGML", "QuantaQuantize", "QuantaFiles"]),
+    .testTarget(
+      name: "QuantaBenchTests",
+      dependencies: ["QuantaBench", "CPUBackend", "QuantaCore", "GGML", "QuantaQuantize"]),
     // The umbrella library: QuantaCore + the standard backends registered.
     .target(
       name: "Quanta",
@@ -66,7 +71,7 @@ let package = Package(
       dependencies: ["GGML", "QuantaFiles", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
     // Files written whole or not at all (removed on a signal), and the terminal progress bar.
     .target(name: "QuantaFiles"),
-    // Model quantization (llama-quantize's type rules, planner, pipeline, codec bench): a library a
+    // Model quantization (llama-quantize's type rules, planner, pipeline): a library a
     // Swift app can use without the CLI.
     .target(name: "QuantaQuantize", dependencies: ["GGML", "GGUF", "QuantaFiles"]),
     // Synthetic models (`quanta synth`): llama.cpp-shaped GGUF files of any supported architecture and

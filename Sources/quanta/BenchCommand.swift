@@ -1,4 +1,5 @@
 import ArgumentParser
+import QuantaBench
 import QuantaQuantize
 import QuantaTools
 

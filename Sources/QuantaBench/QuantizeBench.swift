@@ -1,6 +1,7 @@
 import Foundation
 import GGML
 import QuantaFiles
+import QuantaQuantize
 
 /// `quanta bench quantize`: throughput of the reference codecs, in MB/s of f32 data
 /// (1 MB = 10^6 bytes; n values count as 4n bytes on both sides).

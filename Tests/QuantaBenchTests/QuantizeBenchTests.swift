@@ -1,8 +1,7 @@
 import GGML
+import QuantaBench
+import QuantaQuantize
 import Testing
-
-@testable import QuantaQuantize
-@testable import QuantaTools
 
 @Suite("bench quantize")
 struct BenchTests {
