@@ -40,27 +40,6 @@ enum GPUMatVec {
   static func threads(columns m: Int) -> Int { threadsPerBlock[m - 1] }
   static func rows(columns m: Int) -> Int { rowsPerBlock[m - 1] }
 
-  /// Block parts one thread takes per step of the per-type kernels (mmvq.cu's `vdq_<type>::parts`: 2
-  /// for the 32-value blocks, 8 for the 256-value ones). Only the speed depends on it (`groups`).
-  static func partsPerBlock(_ type: GGMLType) -> Int { type.blockSize >= 256 ? 8 : 2 }
-
-  /// Wavefront groups per CTA (mat_vec_rows' `groups`) for rows of `k` values: a row whose block parts
-  /// fill at most half the CTA gets the fewest threads that take it in at most two steps, each group of
-  /// whole wavefronts on its own rows, so short rows don't leave most of each CTA idle (Gemma 3 270M:
-  /// k = 640 gives 40 parts for 128 threads; its 262,144-row logits were one such CTA per row).
-  static func groups(type: GGMLType, k: Int, columns m: Int, warpSize: Int) -> Int {
-    let threads = threads(columns: m), items = k / type.blockSize * partsPerBlock(type)
-    guard items * 2 <= threads else { return 1 }
-    var groups = 1
-    // mmvq_groups' rule: whole wavefronts per group, a thread per output in each.
-    while threads / warpSize % (groups * 2) == 0 && threads / (groups * 2) * 2 >= items
-      && m * rows(columns: m) <= threads / (groups * 2)
-    {
-      groups *= 2
-    }
-    return groups
-  }
-
   /// The geometry as the kernel source reads it (KernelBuild prepends it): MMVQ_THREADS(c) and
   /// MMVQ_ROWS(c) as constant expressions of c.
   static var sourceDefines: String {
@@ -116,15 +95,13 @@ extension GPUBackend {
       }
       return
     }
-    let groups = GPUMatVec.groups(type: type, k: k, columns: m, warpSize: context.properties.warpSize)
-    let rows = GPUMatVec.rows(columns: m) * groups
+    let rows = GPUMatVec.rows(columns: m)
     var ctas = Self.blocks(n, rows)
     for i in 0..<(GPUMatVec.maxSharedMatrices - 1) {
       let more = i < shared.count ? shared[i] : (weights: DevicePointer.null, out: DevicePointer.null, n: 0)
       args.append(more.weights); args.append(more.out); args.append(Int64(more.n))
       ctas += Self.blocks(more.n, rows)
     }
-    args.append(Int32(groups))
     try call { () throws(GPUError) in
       try context.launch(
         "mul_mat_vec_q_\(type.name)_\(m)", grid: (ctas, 1, 1),

@@ -2155,8 +2155,7 @@ QK_KERNEL void mul_mat_q_reduce(const float* partials, float* y, s64 count, s64 
 // { half d; half s; s8 qs[32]; } [ncols, k/32] by quantize_q8_1.
 //
 // A CTA of MMVQ_THREADS(C) threads (a multiple of 64: whole wavefronts at 32 and 64 wide) computes
-// MMVQ_ROWS(C) consecutive weight rows for all C columns (or, for short rows, each of its wavefront
-// groups that many: mat_vec_rows' `groups`). Its threads split k: thread t takes part
+// MMVQ_ROWS(C) consecutive weight rows for all C columns. Its threads split k: thread t takes part
 // t % P of the weight blocks t / P, t / P + THREADS / P, … (P = the type's parts per block), so
 // consecutive threads read consecutive bytes of a row. Per block a thread loads its part of each of the
 // CTA's rows once — with the widest loads the block layout's alignment allows (128-bit for q4_K / q5_K),
@@ -2782,33 +2781,18 @@ struct vdq_iq4_xs {
 };
 
 // ---- The kernel: C columns, the geometry of C from the host.
-// The CTA's groups · R rows from row0 of the nrows rows at w (contiguous, 16-byte aligned) times C q8_1
+// The CTA's R rows from row0 of the nrows rows at w (contiguous, 16-byte aligned) times C q8_1
 // columns, addressed through Cols: col_x(cols, j) the q8_1 blocks of column j, col_store(cols, j, row, v)
 // its output. The dense kernel below reads columns [C, k/32] and writes y[C, nrows]; the expert-routed
 // kernels of moe.cu gather their columns through a pair permutation.
-// `groups` (1, 2, … the CTA's wavefront count; a divisor of it): the CTA's threads split into that many
-// groups of whole wavefronts, group g computing rows row0 + g·R … on its own. Short rows (Gemma's
-// k = 640: 40 block parts for 128 threads) take one wavefront per R rows instead of leaving most of the
-// CTA idle; the host picks it (GPUMatVec.groups) and any such value gives the same sums.
-// The groups a CTA of C columns takes: `groups` where it divides the wavefronts and each group has a
-// thread per output, else 1 (uniform: a host slip costs speed, never sums).
-template <int C>
-QK_DEVICE int mmvq_groups(int groups) {
-  constexpr int NT = MMVQ_THREADS(C), NW = NT / QK_WARP_SIZE;
-  return groups >= 1 && NW % groups == 0 && C * MMVQ_ROWS(C) <= NT / groups ? groups : 1;
-}
 template <class V, int C, class Cols>
-QK_DEVICE void mat_vec_rows(const u8* __restrict__ w, s64 nrows, s64 row0, s64 k, const Cols& cols, int groups = 1) {
+QK_DEVICE void mat_vec_rows(const u8* __restrict__ w, s64 nrows, s64 row0, s64 k, const Cols& cols) {
   constexpr int NT = MMVQ_THREADS(C), R = MMVQ_ROWS(C), P = V::parts, NW = NT / QK_WARP_SIZE;
   static_assert(NT > 0 && NT % 64 == 0 && NT % P == 0, "MMVQ_THREADS: a multiple of 64 and of the parts per block");
   static_assert(R >= 1 && C * R <= NT, "MMVQ_ROWS: at least 1, C · R ≤ threads");
-  static_assert(QK_WARP_SIZE % P == 0, "a wavefront holds whole blocks' parts");
-  groups = mmvq_groups<C>(groups);
-  const int gsize = NT / groups;                   // threads per group, whole wavefronts
-  const int tid = (int)threadIdx.x % gsize, group = (int)threadIdx.x / gsize;
+  const int tid = (int)threadIdx.x;
   const int nb = (int)(k / V::qk);  // weight blocks per row
   const s64 row_bytes = (s64)nb * V::bytes;
-  row0 += (s64)group * R;
   const u8* wr[R];
 #pragma unroll
   for (int i = 0; i < R; ++i) wr[i] = w + (row0 + i < nrows ? row0 + i : nrows - 1) * row_bytes;
@@ -2820,7 +2804,7 @@ QK_DEVICE void mat_vec_rows(const u8* __restrict__ w, s64 nrows, s64 row0, s64 k
 
   const typename V::Ctx ctx = V::context();
   const int part = tid % P;
-  for (int kb = tid / P; kb < nb; kb += gsize / P) {
+  for (int kb = tid / P; kb < nb; kb += NT / P) {
     typename V::W wv[R];
 #pragma unroll
     for (int i = 0; i < R; ++i) wv[i] = V::load_w(ctx, wr[i] + (s64)kb * V::bytes, part);
@@ -2834,7 +2818,7 @@ QK_DEVICE void mat_vec_rows(const u8* __restrict__ w, s64 nrows, s64 row0, s64 k
   }
 
   __shared__ float red[NW][C * R];
-  const int lane = (int)threadIdx.x % QK_WARP_SIZE, wid = (int)threadIdx.x / QK_WARP_SIZE;
+  const int lane = tid % QK_WARP_SIZE, wid = tid / QK_WARP_SIZE;
 #pragma unroll
   for (int j = 0; j < C; ++j)
 #pragma unroll
@@ -2843,11 +2827,10 @@ QK_DEVICE void mat_vec_rows(const u8* __restrict__ w, s64 nrows, s64 row0, s64 k
       if (lane == 0) red[wid][j * R + i] = s;
     }
   __syncthreads();
-  // Thread e < C · R of each group sums its group's wavefronts for output e (column e / R, row e % R).
   if (tid < C * R) {
-    const int wpg = NW / groups;  // wavefronts per group
     float s = 0.0f;
-    for (int v = group * wpg; v < (group + 1) * wpg; ++v) s += red[v][tid];
+#pragma unroll
+    for (int v = 0; v < NW; ++v) s += red[v][tid];
     const s64 row = row0 + tid % R;
     if (row < nrows) col_store(cols, tid / R, row, s);
   }
@@ -2864,15 +2847,14 @@ QK_DEVICE const u8* col_x(const dense_cols& c, int j) { return c.xq + j * c.col_
 QK_DEVICE void col_store(const dense_cols& c, int j, s64 row, float v) { c.y[(s64)j * c.nrows + row] = v; }
 
 // Up to three matrices of the same type and k share one launch (a plan's q/k/v or gate/up projections
-// of one input): CTAs [0, c0) take matrix 0, the next c1 matrix 1, the rest matrix 2 (c = its rows /
-// (R · groups), rounded up; nrows1 = nrows2 = 0 for one matrix). The choice is uniform per CTA.
+// of one input): CTAs [0, c0) take matrix 0, the next c1 matrix 1, the rest matrix 2 (c = its rows / R,
+// rounded up; nrows1 = nrows2 = 0 for one matrix). The choice is uniform per CTA.
 template <class V, int C>
 QK_DEVICE void mul_mat_vec_q(
   const u8* __restrict__ w0, const u8* __restrict__ xq, float* __restrict__ y0, s64 k, s64 nrows0,
   const u8* __restrict__ w1, float* __restrict__ y1, s64 nrows1, const u8* __restrict__ w2, float* __restrict__ y2,
-  s64 nrows2, s32 groups) {
-  groups = mmvq_groups<C>(groups);
-  const s64 R = (s64)MMVQ_ROWS(C) * groups;  // rows per CTA
+  s64 nrows2) {
+  constexpr int R = MMVQ_ROWS(C);
   s64 cta = (s64)blockIdx.x;
   const u8* w = w0;
   float* y = y0;
@@ -2888,7 +2870,7 @@ QK_DEVICE void mul_mat_vec_q(
     }
   }
   const dense_cols cols = {xq, (k / 32) * 36, y, nrows};
-  mat_vec_rows<V, C>(w, nrows, cta * R, k, cols, groups);
+  mat_vec_rows<V, C>(w, nrows, cta * R, k, cols);
 }
 
 }  // namespace mmvq
@@ -2902,9 +2884,8 @@ QK_DEVICE void mul_mat_vec_q(
 #define MMVQ_KERNEL(name, C)                                                                               \
   QK_KERNEL void __launch_bounds__(MMVQ_THREADS(C)) mul_mat_vec_q_##name##_##C(                          \
     const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const u8* w1, float* y1, s64 nrows1, const u8* w2, \
-    float* y2, s64 nrows2, s32 groups) {                                                                   \
-    qk_grid_dependency_sync();                                                                             \
-    mmvq::mul_mat_vec_q<mmvq::vdq_##name, C>(w, xq, y, k, nrows, w1, y1, nrows1, w2, y2, nrows2, groups);   \
+    float* y2, s64 nrows2) { qk_grid_dependency_sync();                                                                                \
+    mmvq::mul_mat_vec_q<mmvq::vdq_##name, C>(w, xq, y, k, nrows, w1, y1, nrows1, w2, y2, nrows2);           \
   }
 #define MMVQ_TYPE_KERNELS(name)                                                                            \
   static_assert((int)mmvq::vdq_##name::qk == (int)qt_##name::qk &&                                      \

@@ -26,7 +26,7 @@ static void qk_check_aligned(const void* p, int a, const char* file, int line) {
 #endif
 #include "emu_quant.h"
 
-typedef void (*mv_fn)(const u8*, const u8*, float*, s64, s64, const u8*, float*, s64, const u8*, float*, s64, s32);
+typedef void (*mv_fn)(const u8*, const u8*, float*, s64, s64, const u8*, float*, s64, const u8*, float*, s64);
 struct TypeCase {
   const char* name;
   int qk, bytes;
@@ -58,7 +58,14 @@ static void run_case(const TypeCase& tc, s64 nrows, s64 k) {
   for (int ncols = 1; ncols <= MMVQ_MAX_COLS; ++ncols) {
     u8* xq = new u8[ncols * col_bytes];  // exactly ncols columns
     memcpy(xq, x8.data(), ncols * col_bytes);
-    const int nt = MMVQ_THREADS(ncols);
+    float* y = new float[(size_t)ncols * nrows];
+    for (s64 i = 0; i < ncols * nrows; ++i) y[i] = NAN;  // every output must be written
+    const int nt = MMVQ_THREADS(ncols), rows = MMVQ_ROWS(ncols);
+    qk_dim3 grid, block;
+    grid.x = (unsigned)((nrows + rows - 1) / rows);
+    block.x = (unsigned)nt;
+    const mv_fn fn = tc.fn[ncols - 1];
+    qk_launch(grid, block, [&] { fn(w, xq, y, k, nrows, nullptr, nullptr, 0, nullptr, nullptr, 0); });
     std::vector<double> ref((size_t)ncols * nrows);
     for (int c = 0; c < ncols; ++c)
       for (s64 r = 0; r < nrows; ++r) {
@@ -66,30 +73,11 @@ static void run_case(const TypeCase& tc, s64 nrows, s64 k) {
         for (s64 j = 0; j < k; ++j) s += wd[r * k + j] * xd[c * k + j];
         ref[c * nrows + r] = s;
       }
-    const mv_fn fn = tc.fn[ncols - 1];
-    qk_dim3 grid, block;
-    block.x = (unsigned)nt;
-    float* y = new float[(size_t)ncols * nrows];
-    // Every wavefront grouping the host may pick (GPUMatVec.groups: a divisor of the CTA's wavefronts),
-    // and 3 where that divides none (the kernel must fall back to one group: same sums).
-    for (int groups = 1; groups <= nt / QK_WARP_SIZE + 1; ++groups) {
-      const bool valid = (nt / QK_WARP_SIZE) % groups == 0 && ncols * MMVQ_ROWS(ncols) <= nt / groups;
-      if (!valid && groups != 3) continue;
-      const int rows = MMVQ_ROWS(ncols) * (valid ? groups : 1);
-      for (s64 i = 0; i < ncols * nrows; ++i) y[i] = NAN;  // every output must be written
-      grid.x = (unsigned)((nrows + rows - 1) / rows);
-      qk_launch(grid, block, [&] { fn(w, xq, y, k, nrows, nullptr, nullptr, 0, nullptr, nullptr, 0, groups); });
-      const double e = nmse(y, ref);
-      const bool ok = e <= 5e-4;
-      if (!ok) failures++;
-      printf("%s w%d mul_mat_vec_q_%s_%d rows=%lld k=%lld (CTA %d threads, %d rows, %d groups): nmse %.3g\n",
-             ok ? "ok  " : "FAIL", QK_WARP_SIZE, tc.name, ncols, (long long)nrows, (long long)k, nt, rows, groups, e);
-    }
-    // The three-matrix launch with one wavefront per group (every matrix's CTA count then counts
-    // MMVQ_ROWS · groups rows).
-    int groups3 = nt / QK_WARP_SIZE;
-    while (ncols * MMVQ_ROWS(ncols) > nt / groups3) groups3 /= 2;
-    const int rows = MMVQ_ROWS(ncols) * groups3;
+    const double e = nmse(y, ref);
+    const bool ok = e <= 5e-4;
+    if (!ok) failures++;
+    printf("%s w%d mul_mat_vec_q_%s_%d rows=%lld k=%lld (CTA %d threads, %d rows): nmse %.3g\n", ok ? "ok  " : "FAIL",
+           QK_WARP_SIZE, tc.name, ncols, (long long)nrows, (long long)k, nt, rows, e);
     // The same rows as three matrices sharing one launch (a plan's q/k/v): each part its own
     // 16-byte aligned weights and outputs, CTAs of part 0 first.
     if (ncols <= 2 && nrows >= 3) {
@@ -106,7 +94,7 @@ static void run_case(const TypeCase& tc, s64 nrows, s64 k) {
       }
       qk_dim3 g3 = grid;
       g3.x = ctas;
-      qk_launch(g3, block, [&] { fn(wp[0], xq, yp[0], k, n[0], wp[1], yp[1], n[1], wp[2], yp[2], n[2], groups3); });
+      qk_launch(g3, block, [&] { fn(wp[0], xq, yp[0], k, n[0], wp[1], yp[1], n[1], wp[2], yp[2], n[2]); });
       std::vector<float> joined((size_t)ncols * nrows);
       first = 0;
       for (int i = 0; i < 3; ++i) {
@@ -119,9 +107,9 @@ static void run_case(const TypeCase& tc, s64 nrows, s64 k) {
       const double e3 = nmse(joined.data(), ref);
       const bool ok3 = e3 <= 5e-4;
       if (!ok3) failures++;
-      printf("%s w%d mul_mat_vec_q_%s_%d rows=%lld+%lld+%lld k=%lld (three matrices, one launch, %d groups): nmse %.3g\n",
+      printf("%s w%d mul_mat_vec_q_%s_%d rows=%lld+%lld+%lld k=%lld (three matrices, one launch): nmse %.3g\n",
              ok3 ? "ok  " : "FAIL", QK_WARP_SIZE, tc.name, ncols, (long long)n[0], (long long)n[1], (long long)n[2],
-             (long long)k, groups3, e3);
+             (long long)k, e3);
     }
     delete[] y;
     delete[] xq;
