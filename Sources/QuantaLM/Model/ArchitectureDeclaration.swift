@@ -175,6 +175,11 @@ extension HyperparameterDeclaration {
     .init(.ropeScalingFactor, .unset),
   ]
 
+  /// No soft-capping of the attention logits or the final logits (every family but Gemma 2's).
+  public static let noSoftcap: [HyperparameterDeclaration] = [
+    .init(.attentionLogitSoftcap, .value(0)), .init(.finalLogitSoftcap, .value(0)),
+  ]
+
   /// A mixture of experts: experts per layer and per token, and an expert's FFN width (as wide as
   /// `feed_forward_length` when the file has no `expert_feed_forward_length`).
   public static let experts: [HyperparameterDeclaration] = [
@@ -327,6 +332,54 @@ public struct TensorDeclaration: Sendable {
   /// Per-layer names begin `blk.%d.`.
   public var isPerLayer: Bool { name.hasPrefix("blk.%d.") }
   public func name(layer: Int) -> String { isPerLayer ? "blk.\(layer)." + name.dropFirst(7) : name }
+}
+
+extension TensorDeclaration {
+  // Runs of rows several tables share, each in llama.cpp's file order; a table concatenates them with
+  // its own rows in the order its files list tensors.
+
+  /// The token embedding, then Llama 3's RoPE frequency factors when the file has them.
+  public static let embeddingRows: [TensorDeclaration] = [
+    .init("token_embd.weight", .tokenEmbedding, [.embedding, .vocabulary]),
+    .init("rope_freqs.weight", .ropeFrequencyFactors, [.ropePairs], .optional),
+  ]
+  /// The attention's input norm and its separate q, k and v projections.
+  public static let attentionInputRows: [TensorDeclaration] = [
+    .init("blk.%d.attn_norm.weight", .attentionNorm, [.embedding]),
+    .init("blk.%d.attn_q.weight", .query, [.embedding, .queryWidth]),
+    .init("blk.%d.attn_k.weight", .key, [.embedding, .keyWidth]),
+    .init("blk.%d.attn_v.weight", .value, [.embedding, .valueWidth]),
+  ]
+  /// Biases of the q, k and v projections (required by Qwen2, optional elsewhere).
+  public static func qkvBiasRows(_ presence: Presence) -> [TensorDeclaration] {
+    [
+      .init("blk.%d.attn_q.bias", .queryBias, [.queryWidth], presence),
+      .init("blk.%d.attn_k.bias", .keyBias, [.keyWidth], presence),
+      .init("blk.%d.attn_v.bias", .valueBias, [.valueWidth], presence),
+    ]
+  }
+  /// Per-head RMS norms of the queries and keys (Qwen3, Gemma 3).
+  public static let qkNormRows: [TensorDeclaration] = [
+    .init("blk.%d.attn_q_norm.weight", .queryNorm, [.headDim]),
+    .init("blk.%d.attn_k_norm.weight", .keyNorm, [.headDim]),
+  ]
+  /// The attention's output projection and its optional bias.
+  public static let attentionOutputRows: [TensorDeclaration] = [
+    .init("blk.%d.attn_output.weight", .attentionOutput, [.attentionOutputWidth, .embedding]),
+    .init("blk.%d.attn_output.bias", .attentionOutputBias, [.embedding], .optional),
+  ]
+  /// The FFN's input norm and its gate, up and down projections (SwiGLU / GeGLU).
+  public static let swiGLURows: [TensorDeclaration] = [
+    .init("blk.%d.ffn_norm.weight", .feedForwardNorm, [.embedding]),
+    .init("blk.%d.ffn_gate.weight", .gate, [.embedding, .feedForward]),
+    .init("blk.%d.ffn_up.weight", .up, [.embedding, .feedForward]),
+    .init("blk.%d.ffn_down.weight", .down, [.feedForward, .embedding]),
+  ]
+  /// The final norm and the LM head (the token embedding stands in when the file has none).
+  public static let outputRows: [TensorDeclaration] = [
+    .init("output_norm.weight", .outputNorm, [.embedding]),
+    .init("output.weight", .output, [.embedding, .vocabulary], .tiedTo(.tokenEmbedding)),
+  ]
 }
 
 /// How one decoder layer arranges the shared blocks (`Blocks.swift`), with the architecture's

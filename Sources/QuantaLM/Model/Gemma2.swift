@@ -18,21 +18,19 @@ extension ArchitectureDeclaration {
       .init(.slidingWindow, .value(4096)),
     ],
     tensors: [
-      .init("token_embd.weight", .tokenEmbedding, [.embedding, .vocabulary]),
-      .init("blk.%d.attn_norm.weight", .attentionNorm, [.embedding]),
-      .init("blk.%d.attn_q.weight", .query, [.embedding, .queryWidth]),
-      .init("blk.%d.attn_k.weight", .key, [.embedding, .keyWidth]),
-      .init("blk.%d.attn_v.weight", .value, [.embedding, .valueWidth]),
-      .init("blk.%d.attn_output.weight", .attentionOutput, [.attentionOutputWidth, .embedding]),
-      .init("blk.%d.post_attention_norm.weight", .postAttentionNorm, [.embedding]),
-      .init("blk.%d.ffn_norm.weight", .feedForwardNorm, [.embedding]),
-      .init("blk.%d.ffn_gate.weight", .gate, [.embedding, .feedForward]),
-      .init("blk.%d.ffn_up.weight", .up, [.embedding, .feedForward]),
-      .init("blk.%d.ffn_down.weight", .down, [.feedForward, .embedding]),
-      .init("blk.%d.post_ffw_norm.weight", .postFeedForwardNorm, [.embedding]),
-      .init("output_norm.weight", .outputNorm, [.embedding]),
-      .init("output.weight", .output, [.embedding, .vocabulary], .tiedTo(.tokenEmbedding)),
-    ],
+      TensorDeclaration("token_embd.weight", .tokenEmbedding, [.embedding, .vocabulary])
+    ]
+      + TensorDeclaration.attentionInputRows
+      + [
+        TensorDeclaration(
+          "blk.%d.attn_output.weight", .attentionOutput, [.attentionOutputWidth, .embedding]),
+        TensorDeclaration("blk.%d.post_attention_norm.weight", .postAttentionNorm, [.embedding]),
+      ]
+      + TensorDeclaration.swiGLURows
+      + [
+        TensorDeclaration("blk.%d.post_ffw_norm.weight", .postFeedForwardNorm, [.embedding])
+      ]
+      + TensorDeclaration.outputRows,
     recipe: LayerRecipe(
       norms: .sandwich, activation: .gelu, rope: .neox,
       slidingWindow: .init(pattern: 2, ropeFreqBase: nil, disablesFinalSoftcap: false),

@@ -8,33 +8,24 @@ extension ArchitectureDeclaration {
   ///     out = h + norm(ffn(norm(h) · ffn_norm)) · post_ffw_norm
   public static let gemma3 = ArchitectureDeclaration(
     name: "gemma3",
-    hyperparameters: HyperparameterDeclaration.decoder + [
-      .init(.attentionLogitSoftcap, .value(0)),
-      .init(.finalLogitSoftcap, .value(0)),
-      .init(.slidingWindow, .value(0)),
+    hyperparameters: HyperparameterDeclaration.decoder + HyperparameterDeclaration.noSoftcap + [
+      .init(.slidingWindow, .value(0))
     ],
     tensors: [
-      .init("token_embd.weight", .tokenEmbedding, [.embedding, .vocabulary]),
-      .init("blk.%d.attn_norm.weight", .attentionNorm, [.embedding]),
-      .init("blk.%d.attn_q.weight", .query, [.embedding, .queryWidth]),
-      .init("blk.%d.attn_k.weight", .key, [.embedding, .keyWidth]),
-      .init("blk.%d.attn_v.weight", .value, [.embedding, .valueWidth]),
-      .init("blk.%d.attn_q.bias", .queryBias, [.queryWidth], .optional),
-      .init("blk.%d.attn_k.bias", .keyBias, [.keyWidth], .optional),
-      .init("blk.%d.attn_v.bias", .valueBias, [.valueWidth], .optional),
-      .init("blk.%d.attn_q_norm.weight", .queryNorm, [.headDim]),
-      .init("blk.%d.attn_k_norm.weight", .keyNorm, [.headDim]),
-      .init("blk.%d.attn_output.weight", .attentionOutput, [.attentionOutputWidth, .embedding]),
-      .init("blk.%d.attn_output.bias", .attentionOutputBias, [.embedding], .optional),
-      .init("blk.%d.post_attention_norm.weight", .postAttentionNorm, [.embedding]),
-      .init("blk.%d.ffn_norm.weight", .feedForwardNorm, [.embedding]),
-      .init("blk.%d.ffn_gate.weight", .gate, [.embedding, .feedForward]),
-      .init("blk.%d.ffn_up.weight", .up, [.embedding, .feedForward]),
-      .init("blk.%d.ffn_down.weight", .down, [.feedForward, .embedding]),
-      .init("blk.%d.post_ffw_norm.weight", .postFeedForwardNorm, [.embedding]),
-      .init("output_norm.weight", .outputNorm, [.embedding]),
-      .init("output.weight", .output, [.embedding, .vocabulary], .tiedTo(.tokenEmbedding)),
-    ],
+      TensorDeclaration("token_embd.weight", .tokenEmbedding, [.embedding, .vocabulary])
+    ]
+      + TensorDeclaration.attentionInputRows
+      + TensorDeclaration.qkvBiasRows(.optional)
+      + TensorDeclaration.qkNormRows
+      + TensorDeclaration.attentionOutputRows
+      + [
+        TensorDeclaration("blk.%d.post_attention_norm.weight", .postAttentionNorm, [.embedding])
+      ]
+      + TensorDeclaration.swiGLURows
+      + [
+        TensorDeclaration("blk.%d.post_ffw_norm.weight", .postFeedForwardNorm, [.embedding])
+      ]
+      + TensorDeclaration.outputRows,
     // llama.cpp's gemma3 loader: sliding window on 5 of every 6 layers, local RoPE base 10 000,
     // embeddings scaled by √n_embd, no final soft-cap with sliding windows; queries scaled by
     // 1/√head_dim, except the 27B (62 layers: query_pre_attn_scalar = n_embd / n_head).

@@ -15,9 +15,7 @@ extension ArchitectureDeclaration {
   ///     out = h + Σ_{k picked} softmax_k(router(h')) · expert_k(h'),  h' = norm(h) · post_attention_norm
   public static let gptOss = ArchitectureDeclaration(
     name: "gpt-oss",
-    hyperparameters: HyperparameterDeclaration.decoder + [
-      .init(.attentionLogitSoftcap, .value(0)),
-      .init(.finalLogitSoftcap, .value(0)),
+    hyperparameters: HyperparameterDeclaration.decoder + HyperparameterDeclaration.noSoftcap + [
       .init(.slidingWindow),
       .init(.ropeScalingOriginalContextLength, .sameAs(.contextLength)),
       .init(.ropeScalingAttentionFactor, .value(1)),

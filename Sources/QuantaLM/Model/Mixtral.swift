@@ -7,27 +7,21 @@ extension ArchitectureDeclaration {
   /// picks this table for a llama file with experts.
   public static let mixtral = ArchitectureDeclaration(
     name: "llama",
-    hyperparameters: HyperparameterDeclaration.decoder + [
-      .init(.attentionLogitSoftcap, .value(0)),
-      .init(.finalLogitSoftcap, .value(0)),
+    hyperparameters: HyperparameterDeclaration.decoder + HyperparameterDeclaration.noSoftcap + [
       .init(.expertCount),
       .init(.expertUsedCount),
     ],
-    tensors: [
-      .init("token_embd.weight", .tokenEmbedding, [.embedding, .vocabulary]),
-      .init("rope_freqs.weight", .ropeFrequencyFactors, [.ropePairs], .optional),
-      .init("blk.%d.attn_norm.weight", .attentionNorm, [.embedding]),
-      .init("blk.%d.attn_q.weight", .query, [.embedding, .queryWidth]),
-      .init("blk.%d.attn_k.weight", .key, [.embedding, .keyWidth]),
-      .init("blk.%d.attn_v.weight", .value, [.embedding, .valueWidth]),
-      .init("blk.%d.attn_output.weight", .attentionOutput, [.attentionOutputWidth, .embedding]),
-      .init("blk.%d.ffn_norm.weight", .feedForwardNorm, [.embedding]),
-      .init("blk.%d.ffn_gate_inp.weight", .expertRouter, [.embedding, .experts]),
-      .init("blk.%d.ffn_gate_exps.weight", .expertGate, [.embedding, .feedForward, .experts]),
-      .init("blk.%d.ffn_down_exps.weight", .expertDown, [.feedForward, .embedding, .experts]),
-      .init("blk.%d.ffn_up_exps.weight", .expertUp, [.embedding, .feedForward, .experts]),
-      .init("output_norm.weight", .outputNorm, [.embedding]),
-      .init("output.weight", .output, [.embedding, .vocabulary], .tiedTo(.tokenEmbedding)),
-    ],
+    tensors: TensorDeclaration.embeddingRows
+      + TensorDeclaration.attentionInputRows
+      + [
+        TensorDeclaration(
+          "blk.%d.attn_output.weight", .attentionOutput, [.attentionOutputWidth, .embedding]),
+        TensorDeclaration("blk.%d.ffn_norm.weight", .feedForwardNorm, [.embedding]),
+        TensorDeclaration("blk.%d.ffn_gate_inp.weight", .expertRouter, [.embedding, .experts]),
+        TensorDeclaration("blk.%d.ffn_gate_exps.weight", .expertGate, [.embedding, .feedForward, .experts]),
+        TensorDeclaration("blk.%d.ffn_down_exps.weight", .expertDown, [.feedForward, .embedding, .experts]),
+        TensorDeclaration("blk.%d.ffn_up_exps.weight", .expertUp, [.embedding, .feedForward, .experts]),
+      ]
+      + TensorDeclaration.outputRows,
     recipe: LayerRecipe(rope: .normal, experts: ExpertRecipe(gating: .softmax, normalizesWeights: true)))
 }

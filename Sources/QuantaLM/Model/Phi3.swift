@@ -7,9 +7,7 @@ extension ArchitectureDeclaration {
   /// (Phi-3-mini-4k: 2047; llama.cpp 0.25.3 turns Phi's window off, so the two differ beyond it).
   public static let phi3 = ArchitectureDeclaration(
     name: "phi3",
-    hyperparameters: HyperparameterDeclaration.decoder + [
-      .init(.attentionLogitSoftcap, .value(0)),
-      .init(.finalLogitSoftcap, .value(0)),
+    hyperparameters: HyperparameterDeclaration.decoder + HyperparameterDeclaration.noSoftcap + [
       .init(.slidingWindow, .value(0)),
       .init(.ropeScalingOriginalContextLength, .sameAs(.contextLength)),
       .init(.ropeScalingAttentionFactor, .value(1)),

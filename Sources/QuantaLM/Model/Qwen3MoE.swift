@@ -5,27 +5,26 @@ extension ArchitectureDeclaration {
   /// normalized to sum to 1, each a SwiGLU FFN `expert_feed_forward_length` wide (`ffn_*_exps`).
   public static let qwen3moe = ArchitectureDeclaration(
     name: "qwen3moe",
-    hyperparameters: HyperparameterDeclaration.decoder + [
-      .init(.attentionLogitSoftcap, .value(0)),
-      .init(.finalLogitSoftcap, .value(0)),
-    ] + HyperparameterDeclaration.experts,
+    hyperparameters: HyperparameterDeclaration.decoder + HyperparameterDeclaration.noSoftcap
+      + HyperparameterDeclaration.experts,
     tensors: [
-      .init("token_embd.weight", .tokenEmbedding, [.embedding, .vocabulary]),
-      .init("blk.%d.attn_norm.weight", .attentionNorm, [.embedding]),
-      .init("blk.%d.attn_q.weight", .query, [.embedding, .queryWidth]),
-      .init("blk.%d.attn_k.weight", .key, [.embedding, .keyWidth]),
-      .init("blk.%d.attn_v.weight", .value, [.embedding, .valueWidth]),
-      .init("blk.%d.attn_q_norm.weight", .queryNorm, [.headDim]),
-      .init("blk.%d.attn_k_norm.weight", .keyNorm, [.headDim]),
-      .init("blk.%d.attn_output.weight", .attentionOutput, [.attentionOutputWidth, .embedding]),
-      .init("blk.%d.ffn_norm.weight", .feedForwardNorm, [.embedding]),
-      .init("blk.%d.ffn_gate_inp.weight", .expertRouter, [.embedding, .experts]),
-      .init("blk.%d.ffn_gate_exps.weight", .expertGate, [.embedding, .expertFeedForward, .experts]),
-      .init("blk.%d.ffn_down_exps.weight", .expertDown, [.expertFeedForward, .embedding, .experts]),
-      .init("blk.%d.ffn_up_exps.weight", .expertUp, [.embedding, .expertFeedForward, .experts]),
-      .init("output_norm.weight", .outputNorm, [.embedding]),
-      .init("output.weight", .output, [.embedding, .vocabulary], .tiedTo(.tokenEmbedding)),
-    ],
+      TensorDeclaration("token_embd.weight", .tokenEmbedding, [.embedding, .vocabulary])
+    ]
+      + TensorDeclaration.attentionInputRows
+      + TensorDeclaration.qkNormRows
+      + [
+        TensorDeclaration(
+          "blk.%d.attn_output.weight", .attentionOutput, [.attentionOutputWidth, .embedding]),
+        TensorDeclaration("blk.%d.ffn_norm.weight", .feedForwardNorm, [.embedding]),
+        TensorDeclaration("blk.%d.ffn_gate_inp.weight", .expertRouter, [.embedding, .experts]),
+        TensorDeclaration(
+          "blk.%d.ffn_gate_exps.weight", .expertGate, [.embedding, .expertFeedForward, .experts]),
+        TensorDeclaration(
+          "blk.%d.ffn_down_exps.weight", .expertDown, [.expertFeedForward, .embedding, .experts]),
+        TensorDeclaration(
+          "blk.%d.ffn_up_exps.weight", .expertUp, [.embedding, .expertFeedForward, .experts]),
+      ]
+      + TensorDeclaration.outputRows,
     recipe: LayerRecipe(
       qkNorm: true, rope: .neox, experts: ExpertRecipe(gating: .softmax, normalizesWeights: true)))
 }
