@@ -17,11 +17,19 @@ struct Selftest: ParsableCommand {
     help: "Which part: all, ops (every op × type × shape) or plans (forward plans of every architecture).")
   var only: String = "all"
 
-  func run() throws {
-    let d = try Device(parsing: device)
+  func validate() throws {
+    // The CPU is the reference every case compares with; its own checks are the test suite.
+    guard let d = try? Device(parsing: device), d.kind == .cuda || d.kind == .rocm else {
+      throw ValidationError(
+        "selftest checks a GPU (cuda:N or rocm:N) against the CPU reference; \(device) is not one")
+    }
     guard ["all", "ops", "plans"].contains(only) else {
       throw ValidationError("--only must be all, ops or plans, not \(only)")
     }
+  }
+
+  func run() throws {
+    let d = try Device(parsing: device)
     // The dense ops are compared with the CPU backend (the quantized cases with the reference codecs).
     let gpuConfiguration = CLIEnvironment.gpuConfiguration()
     let registry = BackendRegistry.makeStandard(gpu: gpuConfiguration)
