@@ -71,7 +71,7 @@ echo "build.sh: built $OUT/hip_on_cuda_smoke"
 # Exports vs the names HIPVendor.swift loads from the runtime (rt) and hiprtc (rtc) libraries.
 VENDOR="$ROOT/Sources/GPUBackend/HIPVendor.swift"
 if [[ -f "$VENDOR" ]] && command -v nm >/dev/null; then
-  required="$(grep -oE '\b(rt|rtc)\.(function|optionalFunction)\("[A-Za-z0-9_]+"' "$VENDOR" \
+  required="$(grep -oE '\b(rt|rtc)\.(function|optionalFunction|call)\("[A-Za-z0-9_]+"' "$VENDOR" \
     | sed -E 's/.*\("//; s/"$//' | sort -u)"
   exported="$(nm -D --defined-only "$OUT/libhip_on_cuda.so" | awk '$2 == "T" { print $3 }' | sort -u)"
   missing="$(comm -23 <(echo "$required") <(echo "$exported"))"
@@ -91,7 +91,7 @@ if [[ -f "$VENDOR" ]] && command -v nm >/dev/null; then
     fi
     echo "build.sh: exports cover the comgr queries of HIPVendor.readComgrTargets: $(echo $comgr_req)"
   fi
-  echo "build.sh: exports cover all $n_req functions HIPVendor.swift loads (rt.function / rtc.function)"
+  echo "build.sh: exports cover all $n_req functions HIPVendor.swift loads (rt / rtc .function, .call)"
   echo "build.sh: also exported (not loaded by Quanta): ${extra:-none}"
 else
   echo "build.sh: symbol check skipped ($VENDOR or nm missing)"
