@@ -50,7 +50,6 @@ public final class CUDAVendorAPI: DriverVendorAPI, @unchecked Sendable {
   private let cuGetErrorString: PFN_cuGetErrorString
   private let supportedArchs: [String]?
   let calls: DriverCalls
-  private let compiler: RuntimeCompilerCalls
   static let noDeviceResults = [CUDAConst.CUDA_ERROR_NO_DEVICE, CUDAConst.CUDA_ERROR_NOT_INITIALIZED]
   static let stickyResults = [
     CUDAConst.CUDA_ERROR_ILLEGAL_ADDRESS, CUDAConst.CUDA_ERROR_HARDWARE_STACK_ERROR,
@@ -68,14 +67,12 @@ public final class CUDAVendorAPI: DriverVendorAPI, @unchecked Sendable {
     nvrtc = n
     cuInit = try d.function("cuInit")
     let getVersion: PFN_cuDriverGetVersion = try d.function("cuDriverGetVersion")
-    let deviceGetCount: DriverCall<PFN_cuDeviceGetCount> = try d.call("cuDeviceGetCount")
     cuDeviceGet = try d.function("cuDeviceGet")
     cuDeviceGetName = try d.function("cuDeviceGetName")
     cuDeviceGetAttribute = try d.function("cuDeviceGetAttribute")
     cuDeviceTotalMem = try d.function("cuDeviceTotalMem_v2")
     cuDevicePrimaryCtxRetain = try d.function("cuDevicePrimaryCtxRetain")
     cuCtxSetCurrent = try d.function("cuCtxSetCurrent")
-    let memGetInfo: DriverCall<PFN_cuMemGetInfo_v2> = try d.call("cuMemGetInfo_v2")
     cuMemAlloc = try d.function("cuMemAlloc_v2")
     cuMemFree = try d.function("cuMemFree_v2")
     cuMemcpyHtoDAsync = try d.function("cuMemcpyHtoDAsync_v2")
@@ -83,41 +80,13 @@ public final class CUDAVendorAPI: DriverVendorAPI, @unchecked Sendable {
     cuMemcpyDtoDAsync = try d.function("cuMemcpyDtoDAsync_v2")
     cuMemsetD8Async = try d.function("cuMemsetD8Async")
     cuStreamCreate = try d.function("cuStreamCreate")
-    let streamDestroy: DriverCall<PFN_cuStreamDestroy_v2> = try d.call("cuStreamDestroy_v2")
-    let streamSynchronize: DriverCall<PFN_cuStreamSynchronize> = try d.call("cuStreamSynchronize")
     cuEventCreate = try d.function("cuEventCreate")
-    let eventDestroy: DriverCall<PFN_cuEventDestroy_v2> = try d.call("cuEventDestroy_v2")
-    let eventRecord: DriverCall<PFN_cuEventRecord> = try d.call("cuEventRecord")
-    let eventElapsedTime: DriverCall<PFN_cuEventElapsedTime> = try d.call("cuEventElapsedTime")
-    let moduleLoadData: DriverCall<PFN_cuModuleLoadData> = try d.call("cuModuleLoadData")
-    let moduleUnload: DriverCall<PFN_cuModuleUnload> = try d.call("cuModuleUnload")
-    let moduleGetFunction: DriverCall<PFN_cuModuleGetFunction> = try d.call("cuModuleGetFunction")
-    let launchKernel: DriverCall<PFN_cuLaunchKernel> = try d.call("cuLaunchKernel")
     cuFuncSetAttribute = try d.function("cuFuncSetAttribute")
     cuLaunchKernelEx = d.optionalFunction("cuLaunchKernelEx", as: PFN_cuLaunchKernelEx.self)
-    let streamBeginCapture: DriverCall<PFN_cuStreamBeginCapture_v2> = try d.call("cuStreamBeginCapture_v2")
-    let streamEndCapture: DriverCall<PFN_cuStreamEndCapture> = try d.call("cuStreamEndCapture")
     cuGraphInstantiateWithFlags = try d.function("cuGraphInstantiateWithFlags")
-    let graphLaunch: DriverCall<PFN_cuGraphLaunch> = try d.call("cuGraphLaunch")
-    let graphExecDestroy: DriverCall<PFN_cuGraphExecDestroy> = try d.call("cuGraphExecDestroy")
-    let graphDestroy: DriverCall<PFN_cuGraphDestroy> = try d.call("cuGraphDestroy")
     cuGetErrorName = try d.function("cuGetErrorName")
     cuGetErrorString = try d.function("cuGetErrorString")
-    compiler = RuntimeCompilerCalls(
-      vendor: .cuda, resultName: "nvrtcResult", createProgram: try n.call("nvrtcCreateProgram"),
-      compileProgram: try n.call("nvrtcCompileProgram"),
-      getProgramLogSize: try n.call("nvrtcGetProgramLogSize"),
-      getProgramLog: try n.call("nvrtcGetProgramLog"), getCodeSize: try n.call("nvrtcGetCUBINSize"),
-      getCode: try n.call("nvrtcGetCUBIN"), destroyProgram: try n.call("nvrtcDestroyProgram"),
-      getErrorString: try n.call("nvrtcGetErrorString"))
-    calls = DriverCalls(
-      deviceGetCount: deviceGetCount, memGetInfo: memGetInfo, streamDestroy: streamDestroy,
-      streamSynchronize: streamSynchronize, eventDestroy: eventDestroy, eventRecord: eventRecord,
-      eventElapsedTime: eventElapsedTime, moduleLoadData: moduleLoadData, moduleUnload: moduleUnload,
-      moduleGetFunction: moduleGetFunction, launchKernel: launchKernel,
-      streamBeginCapture: streamBeginCapture,
-      streamEndCapture: streamEndCapture, graphLaunch: graphLaunch, graphExecDestroy: graphExecDestroy,
-      graphDestroy: graphDestroy)
+    calls = try DriverCalls(driver: d, compiler: n, .cuda)
     var v: Int32 = 0
     _ = getVersion(&v)
     driverVersion = v
@@ -244,7 +213,7 @@ public final class CUDAVendorAPI: DriverVendorAPI, @unchecked Sendable {
         vendor: .cuda, architecture: architecture, available: archs,
         detail: "the loaded NVRTC (\(versionDescription)) cannot target it")
     }
-    return try compiler.compile(
+    return try calls.compiler.compile(
       source: source, name: name, architecture: architecture,
       options: ["--gpu-architecture=\(architecture)"] + options)
   }

@@ -17,12 +17,13 @@ extension DynamicLibrary {
   }
 }
 
-/// The CUDA driver API and the HIP runtime entry points that have the same C signature and the same
-/// role (HIP copied CUDA's): each vendor loads them from its own library, under its own names, in its
-/// init; the `VendorAPI` methods that are nothing but one of these calls are written once, below.
+/// The CUDA driver API and HIP runtime entry points that have the same C signature and the same
+/// role (HIP copied CUDA's). The `VendorAPI` methods that are nothing but one of these calls are
+/// written once, in `DriverVendorAPI`'s extension below.
 struct DriverCalls {
-  // Typed with the CUDA aliases (CUDADeclarations.swift); the HIP aliases are the same Swift types,
-  // which the compiler checks where HIPVendorAPI fills this table.
+  // Typed with the CUDA aliases (CUDADeclarations.swift); the HIP aliases (HIPDeclarations.swift,
+  // checked against AMD's header) are the same Swift types: `HIPVendorAPI.sameSignatures` compiles
+  // only while they are.
   let deviceGetCount: DriverCall<PFN_cuDeviceGetCount>
   let memGetInfo: DriverCall<PFN_cuMemGetInfo_v2>
   let streamDestroy: DriverCall<PFN_cuStreamDestroy_v2>
@@ -39,6 +40,44 @@ struct DriverCalls {
   let graphLaunch: DriverCall<PFN_cuGraphLaunch>
   let graphExecDestroy: DriverCall<PFN_cuGraphExecDestroy>
   let graphDestroy: DriverCall<PFN_cuGraphDestroy>
+
+  /// The run-time compiler's calls (NVRTC / hiprtc).
+  let compiler: RuntimeCompilerCalls
+
+  /// Loads the calls from the `driver` (libcuda / libamdhip64) and `compiler` (NVRTC / hiprtc)
+  /// libraries under `vendor`'s names: CUDA's on the left, HIP's on the right (one table, as ggml's
+  /// vendors/hip.h maps the one onto the other).
+  init(driver: DynamicLibrary, compiler rtc: DynamicLibrary, _ vendor: GPUVendor) throws(GPUError) {
+    func call<F>(_ library: DynamicLibrary, _ cuda: String, _ hip: String) throws(GPUError) -> DriverCall<F> {
+      try library.call(vendor == .cuda ? cuda : hip)
+    }
+    deviceGetCount = try call(driver, "cuDeviceGetCount", "hipGetDeviceCount")
+    memGetInfo = try call(driver, "cuMemGetInfo_v2", "hipMemGetInfo")
+    streamDestroy = try call(driver, "cuStreamDestroy_v2", "hipStreamDestroy")
+    streamSynchronize = try call(driver, "cuStreamSynchronize", "hipStreamSynchronize")
+    eventDestroy = try call(driver, "cuEventDestroy_v2", "hipEventDestroy")
+    eventRecord = try call(driver, "cuEventRecord", "hipEventRecord")
+    eventElapsedTime = try call(driver, "cuEventElapsedTime", "hipEventElapsedTime")
+    moduleLoadData = try call(driver, "cuModuleLoadData", "hipModuleLoadData")
+    moduleUnload = try call(driver, "cuModuleUnload", "hipModuleUnload")
+    moduleGetFunction = try call(driver, "cuModuleGetFunction", "hipModuleGetFunction")
+    launchKernel = try call(driver, "cuLaunchKernel", "hipModuleLaunchKernel")
+    streamBeginCapture = try call(driver, "cuStreamBeginCapture_v2", "hipStreamBeginCapture")
+    streamEndCapture = try call(driver, "cuStreamEndCapture", "hipStreamEndCapture")
+    graphLaunch = try call(driver, "cuGraphLaunch", "hipGraphLaunch")
+    graphExecDestroy = try call(driver, "cuGraphExecDestroy", "hipGraphExecDestroy")
+    graphDestroy = try call(driver, "cuGraphDestroy", "hipGraphDestroy")
+    compiler = RuntimeCompilerCalls(
+      vendor: vendor, resultName: vendor == .cuda ? "nvrtcResult" : "hiprtcResult",
+      createProgram: try call(rtc, "nvrtcCreateProgram", "hiprtcCreateProgram"),
+      compileProgram: try call(rtc, "nvrtcCompileProgram", "hiprtcCompileProgram"),
+      getProgramLogSize: try call(rtc, "nvrtcGetProgramLogSize", "hiprtcGetProgramLogSize"),
+      getProgramLog: try call(rtc, "nvrtcGetProgramLog", "hiprtcGetProgramLog"),
+      getCodeSize: try call(rtc, "nvrtcGetCUBINSize", "hiprtcGetCodeSize"),
+      getCode: try call(rtc, "nvrtcGetCUBIN", "hiprtcGetCode"),
+      destroyProgram: try call(rtc, "nvrtcDestroyProgram", "hiprtcDestroyProgram"),
+      getErrorString: try call(rtc, "nvrtcGetErrorString", "hiprtcGetErrorString"))
+  }
 }
 
 /// What a vendor over `DriverCalls` supplies: its calls, its error mapping and the few result codes
@@ -120,7 +159,8 @@ extension DriverVendorAPI {
 
   public func beginCapture(stream: VendorHandle) throws(GPUError) {
     try check(
-      calls.streamBeginCapture.name, calls.streamBeginCapture.function(stream.pointer, Self.threadLocalCaptureMode))
+      calls.streamBeginCapture.name,
+      calls.streamBeginCapture.function(stream.pointer, Self.threadLocalCaptureMode))
   }
   public func endCapture(stream: VendorHandle) throws(GPUError) -> VendorHandle {
     var graph: UnsafeMutableRawPointer? = nil
@@ -173,7 +213,8 @@ struct RuntimeCompilerCalls {
     var log = [CChar](repeating: 0, count: max(logSize, 1) + 1)
     if logSize > 0 { _ = getProgramLog.function(prog, &log) }
     guard r == 0 else {
-      throw .compileFailed(vendor: vendor, architecture: architecture, options: all, log: String(cString: log))
+      throw .compileFailed(
+        vendor: vendor, architecture: architecture, options: all, log: String(cString: log))
     }
     var size = 0
     guard getCodeSize.function(prog, &size) == 0, size > 0 else { throw fail(getCodeSize.name, 0) }

@@ -14,7 +14,6 @@ public final class HIPVendorAPI: DriverVendorAPI, @unchecked Sendable {
   let rtc: DynamicLibrary
   private let comgrTargets: [String]?
   let calls: DriverCalls
-  private let compiler: RuntimeCompilerCalls
   static let noDeviceResults = [
     HIPConst.hipErrorNoDevice, HIPConst.hipErrorInsufficientDriver, HIPConst.hipErrorNotInitialized,
   ]
@@ -70,51 +69,21 @@ public final class HIPVendorAPI: DriverVendorAPI, @unchecked Sendable {
     }
     hipInit = try rt.function("hipInit")
     hipRuntimeGetVersion = try rt.function("hipRuntimeGetVersion")
-    let deviceGetCount: DriverCall<PFN_hipGetDeviceCount> = try rt.call("hipGetDeviceCount")
     hipDeviceGetAttribute = try rt.function("hipDeviceGetAttribute")
     hipDeviceGetName = try rt.function("hipDeviceGetName")
     hipDeviceTotalMem = try rt.function("hipDeviceTotalMem")
     hipGetDeviceProperties = try rt.function("hipGetDeviceProperties")
     hipSetDevice = try rt.function("hipSetDevice")
-    let memGetInfo: DriverCall<PFN_hipMemGetInfo> = try rt.call("hipMemGetInfo")
     hipMalloc = try rt.function("hipMalloc")
     hipFree = try rt.function("hipFree")
     hipMemcpyAsync = try rt.function("hipMemcpyAsync")
     hipMemsetAsync = try rt.function("hipMemsetAsync")
     hipStreamCreate = try rt.function("hipStreamCreate")
-    let streamDestroy: DriverCall<PFN_hipStreamDestroy> = try rt.call("hipStreamDestroy")
-    let streamSynchronize: DriverCall<PFN_hipStreamSynchronize> = try rt.call("hipStreamSynchronize")
     hipEventCreate = try rt.function("hipEventCreate")
-    let eventDestroy: DriverCall<PFN_hipEventDestroy> = try rt.call("hipEventDestroy")
-    let eventRecord: DriverCall<PFN_hipEventRecord> = try rt.call("hipEventRecord")
-    let eventElapsedTime: DriverCall<PFN_hipEventElapsedTime> = try rt.call("hipEventElapsedTime")
-    let moduleLoadData: DriverCall<PFN_hipModuleLoadData> = try rt.call("hipModuleLoadData")
-    let moduleUnload: DriverCall<PFN_hipModuleUnload> = try rt.call("hipModuleUnload")
-    let moduleGetFunction: DriverCall<PFN_hipModuleGetFunction> = try rt.call("hipModuleGetFunction")
-    let launchKernel: DriverCall<PFN_hipModuleLaunchKernel> = try rt.call("hipModuleLaunchKernel")
     hipGetErrorName = try rt.function("hipGetErrorName")
-    let streamBeginCapture: DriverCall<PFN_hipStreamBeginCapture> = try rt.call("hipStreamBeginCapture")
-    let streamEndCapture: DriverCall<PFN_hipStreamEndCapture> = try rt.call("hipStreamEndCapture")
     hipGraphInstantiate = try rt.function("hipGraphInstantiate")
-    let graphLaunch: DriverCall<PFN_hipGraphLaunch> = try rt.call("hipGraphLaunch")
-    let graphExecDestroy: DriverCall<PFN_hipGraphExecDestroy> = try rt.call("hipGraphExecDestroy")
-    let graphDestroy: DriverCall<PFN_hipGraphDestroy> = try rt.call("hipGraphDestroy")
     hipGetErrorString = try rt.function("hipGetErrorString")
-    compiler = RuntimeCompilerCalls(
-      vendor: .hip, resultName: "hiprtcResult", createProgram: try rtc.call("hiprtcCreateProgram"),
-      compileProgram: try rtc.call("hiprtcCompileProgram"),
-      getProgramLogSize: try rtc.call("hiprtcGetProgramLogSize"),
-      getProgramLog: try rtc.call("hiprtcGetProgramLog"), getCodeSize: try rtc.call("hiprtcGetCodeSize"),
-      getCode: try rtc.call("hiprtcGetCode"), destroyProgram: try rtc.call("hiprtcDestroyProgram"),
-      getErrorString: try rtc.call("hiprtcGetErrorString"))
-    calls = DriverCalls(
-      deviceGetCount: deviceGetCount, memGetInfo: memGetInfo, streamDestroy: streamDestroy,
-      streamSynchronize: streamSynchronize, eventDestroy: eventDestroy, eventRecord: eventRecord,
-      eventElapsedTime: eventElapsedTime, moduleLoadData: moduleLoadData, moduleUnload: moduleUnload,
-      moduleGetFunction: moduleGetFunction, launchKernel: launchKernel,
-      streamBeginCapture: streamBeginCapture,
-      streamEndCapture: streamEndCapture, graphLaunch: graphLaunch, graphExecDestroy: graphExecDestroy,
-      graphDestroy: graphDestroy)
+    calls = try DriverCalls(driver: rt, compiler: rtc, .hip)
     var v: Int32 = 0
     _ = hipRuntimeGetVersion(&v)
     versionDescription = "HIP \(v / 10_000_000).\(v / 100_000 % 100).\(v % 100_000) (\(rt.path))"
@@ -276,9 +245,28 @@ public final class HIPVendorAPI: DriverVendorAPI, @unchecked Sendable {
         vendor: .hip, architecture: architecture, available: targets,
         detail: "the loaded hiprtc (\(versionDescription)) cannot compile for it")
     }
-    return try compiler.compile(
+    return try calls.compiler.compile(
       source: source, name: name, architecture: architecture,
       options: ["--offload-arch=\(architecture)"] + options)
+  }
+
+  /// Never called: compiles only while the HIP declarations of the shared calls have the CUDA types
+  /// that `DriverCalls` is declared with.
+  private static func sameSignatures(_ c: DriverCalls) -> (
+    PFN_hipGetDeviceCount, PFN_hipMemGetInfo, PFN_hipStreamDestroy, PFN_hipStreamSynchronize,
+    PFN_hipEventDestroy,
+    PFN_hipEventRecord, PFN_hipEventElapsedTime, PFN_hipModuleLoadData, PFN_hipModuleUnload,
+    PFN_hipModuleGetFunction, PFN_hipModuleLaunchKernel, PFN_hipStreamBeginCapture, PFN_hipStreamEndCapture,
+    PFN_hipGraphLaunch, PFN_hipGraphExecDestroy, PFN_hipGraphDestroy
+  ) {
+    (
+      c.deviceGetCount.function, c.memGetInfo.function, c.streamDestroy.function,
+      c.streamSynchronize.function,
+      c.eventDestroy.function, c.eventRecord.function, c.eventElapsedTime.function, c.moduleLoadData.function,
+      c.moduleUnload.function, c.moduleGetFunction.function, c.launchKernel.function,
+      c.streamBeginCapture.function, c.streamEndCapture.function, c.graphLaunch.function,
+      c.graphExecDestroy.function, c.graphDestroy.function
+    )
   }
 
   func moduleRejection(_ result: hipError_t) -> String? {
