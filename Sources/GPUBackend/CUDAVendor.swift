@@ -8,7 +8,7 @@ import Synchronization
 
 /// CUDA driver API + NVRTC, loaded with dlopen (`GPULibraryPaths.cudaDriver` / `.nvrtc` override the
 /// search; the CLI fills them from QUANTA_CUDA_LIB / QUANTA_NVRTC_LIB).
-public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
+public final class CUDAVendorAPI: DriverVendorAPI, @unchecked Sendable {
   // @unchecked: immutable after init; the driver API is thread-safe; `contexts` is written under lock.
   public let vendor = GPUVendor.cuda
   public let versionDescription: String
@@ -28,14 +28,12 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
   ]
 
   private let cuInit: PFN_cuInit
-  private let cuDeviceGetCount: PFN_cuDeviceGetCount
   private let cuDeviceGet: PFN_cuDeviceGet
   private let cuDeviceGetName: PFN_cuDeviceGetName
   private let cuDeviceGetAttribute: PFN_cuDeviceGetAttribute
   private let cuDeviceTotalMem: PFN_cuDeviceTotalMem_v2
   private let cuDevicePrimaryCtxRetain: PFN_cuDevicePrimaryCtxRetain
   private let cuCtxSetCurrent: PFN_cuCtxSetCurrent
-  private let cuMemGetInfo: PFN_cuMemGetInfo_v2
   private let cuMemAlloc: PFN_cuMemAlloc_v2
   private let cuMemFree: PFN_cuMemFree_v2
   private let cuMemcpyHtoDAsync: PFN_cuMemcpyHtoDAsync_v2
@@ -43,36 +41,22 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
   private let cuMemcpyDtoDAsync: PFN_cuMemcpyDtoDAsync_v2
   private let cuMemsetD8Async: PFN_cuMemsetD8Async
   private let cuStreamCreate: PFN_cuStreamCreate
-  private let cuStreamDestroy: PFN_cuStreamDestroy_v2
-  private let cuStreamSynchronize: PFN_cuStreamSynchronize
   private let cuEventCreate: PFN_cuEventCreate
-  private let cuEventDestroy: PFN_cuEventDestroy_v2
-  private let cuEventRecord: PFN_cuEventRecord
-  private let cuEventElapsedTime: PFN_cuEventElapsedTime
-  private let cuModuleLoadData: PFN_cuModuleLoadData
-  private let cuModuleUnload: PFN_cuModuleUnload
-  private let cuModuleGetFunction: PFN_cuModuleGetFunction
-  private let cuLaunchKernel: PFN_cuLaunchKernel
   private let cuFuncSetAttribute: PFN_cuFuncSetAttribute
   /// CUDA 12.0+ drivers; nil before (dependent launches then launch as plain ones).
   private let cuLaunchKernelEx: PFN_cuLaunchKernelEx?
-  private let cuStreamBeginCapture: PFN_cuStreamBeginCapture_v2
-  private let cuStreamEndCapture: PFN_cuStreamEndCapture
   private let cuGraphInstantiateWithFlags: PFN_cuGraphInstantiateWithFlags
-  private let cuGraphLaunch: PFN_cuGraphLaunch
-  private let cuGraphExecDestroy: PFN_cuGraphExecDestroy
-  private let cuGraphDestroy: PFN_cuGraphDestroy
   private let cuGetErrorName: PFN_cuGetErrorName
   private let cuGetErrorString: PFN_cuGetErrorString
-  private let nvrtcCreateProgram: PFN_nvrtcCreateProgram
-  private let nvrtcCompileProgram: PFN_nvrtcCompileProgram
-  private let nvrtcGetProgramLogSize: PFN_nvrtcGetProgramLogSize
-  private let nvrtcGetProgramLog: PFN_nvrtcGetProgramLog
-  private let nvrtcGetCUBINSize: PFN_nvrtcGetCUBINSize
-  private let nvrtcGetCUBIN: PFN_nvrtcGetCUBIN
-  private let nvrtcDestroyProgram: PFN_nvrtcDestroyProgram
-  private let nvrtcGetErrorString: PFN_nvrtcGetErrorString
   private let supportedArchs: [String]?
+  let calls: DriverCalls
+  static let noDeviceResults = [CUDAConst.CUDA_ERROR_NO_DEVICE, CUDAConst.CUDA_ERROR_NOT_INITIALIZED]
+  static let stickyResults = [
+    CUDAConst.CUDA_ERROR_ILLEGAL_ADDRESS, CUDAConst.CUDA_ERROR_HARDWARE_STACK_ERROR,
+    CUDAConst.CUDA_ERROR_ILLEGAL_INSTRUCTION, CUDAConst.CUDA_ERROR_MISALIGNED_ADDRESS,
+    CUDAConst.CUDA_ERROR_LAUNCH_FAILED, CUDAConst.CUDA_ERROR_ECC_UNCORRECTABLE,
+  ]
+  static let threadLocalCaptureMode: Int32 = 1  // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL
 
   public init(libraries: GPULibraryPaths = .init()) throws(GPUError) {
     let d = try DynamicLibrary.open(
@@ -83,14 +67,12 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
     nvrtc = n
     cuInit = try d.function("cuInit")
     let getVersion: PFN_cuDriverGetVersion = try d.function("cuDriverGetVersion")
-    cuDeviceGetCount = try d.function("cuDeviceGetCount")
     cuDeviceGet = try d.function("cuDeviceGet")
     cuDeviceGetName = try d.function("cuDeviceGetName")
     cuDeviceGetAttribute = try d.function("cuDeviceGetAttribute")
     cuDeviceTotalMem = try d.function("cuDeviceTotalMem_v2")
     cuDevicePrimaryCtxRetain = try d.function("cuDevicePrimaryCtxRetain")
     cuCtxSetCurrent = try d.function("cuCtxSetCurrent")
-    cuMemGetInfo = try d.function("cuMemGetInfo_v2")
     cuMemAlloc = try d.function("cuMemAlloc_v2")
     cuMemFree = try d.function("cuMemFree_v2")
     cuMemcpyHtoDAsync = try d.function("cuMemcpyHtoDAsync_v2")
@@ -98,34 +80,13 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
     cuMemcpyDtoDAsync = try d.function("cuMemcpyDtoDAsync_v2")
     cuMemsetD8Async = try d.function("cuMemsetD8Async")
     cuStreamCreate = try d.function("cuStreamCreate")
-    cuStreamDestroy = try d.function("cuStreamDestroy_v2")
-    cuStreamSynchronize = try d.function("cuStreamSynchronize")
     cuEventCreate = try d.function("cuEventCreate")
-    cuEventDestroy = try d.function("cuEventDestroy_v2")
-    cuEventRecord = try d.function("cuEventRecord")
-    cuEventElapsedTime = try d.function("cuEventElapsedTime")
-    cuModuleLoadData = try d.function("cuModuleLoadData")
-    cuModuleUnload = try d.function("cuModuleUnload")
-    cuModuleGetFunction = try d.function("cuModuleGetFunction")
-    cuLaunchKernel = try d.function("cuLaunchKernel")
     cuFuncSetAttribute = try d.function("cuFuncSetAttribute")
     cuLaunchKernelEx = d.optionalFunction("cuLaunchKernelEx", as: PFN_cuLaunchKernelEx.self)
-    cuStreamBeginCapture = try d.function("cuStreamBeginCapture_v2")
-    cuStreamEndCapture = try d.function("cuStreamEndCapture")
     cuGraphInstantiateWithFlags = try d.function("cuGraphInstantiateWithFlags")
-    cuGraphLaunch = try d.function("cuGraphLaunch")
-    cuGraphExecDestroy = try d.function("cuGraphExecDestroy")
-    cuGraphDestroy = try d.function("cuGraphDestroy")
     cuGetErrorName = try d.function("cuGetErrorName")
     cuGetErrorString = try d.function("cuGetErrorString")
-    nvrtcCreateProgram = try n.function("nvrtcCreateProgram")
-    nvrtcCompileProgram = try n.function("nvrtcCompileProgram")
-    nvrtcGetProgramLogSize = try n.function("nvrtcGetProgramLogSize")
-    nvrtcGetProgramLog = try n.function("nvrtcGetProgramLog")
-    nvrtcGetCUBINSize = try n.function("nvrtcGetCUBINSize")
-    nvrtcGetCUBIN = try n.function("nvrtcGetCUBIN")
-    nvrtcDestroyProgram = try n.function("nvrtcDestroyProgram")
-    nvrtcGetErrorString = try n.function("nvrtcGetErrorString")
+    calls = try DriverCalls(driver: d, compiler: n, .cuda)
     var v: Int32 = 0
     _ = getVersion(&v)
     driverVersion = v
@@ -163,14 +124,6 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
   }
   @inline(__always) func check(_ call: String, _ code: CUresult) throws(GPUError) {
     if code != CUDAConst.CUDA_SUCCESS { throw fail(call, code) }
-  }
-
-  public func deviceCount() throws(GPUError) -> Int {
-    var n: Int32 = 0
-    let r = cuDeviceGetCount(&n)
-    if r == CUDAConst.CUDA_ERROR_NO_DEVICE || r == CUDAConst.CUDA_ERROR_NOT_INITIALIZED { return 0 }
-    try check("cuDeviceGetCount", r)
-    return Int(n)
   }
 
   private func handle(_ device: Int) throws(GPUError) -> CUdevice {
@@ -214,11 +167,6 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
     try check("cuCtxSetCurrent", cuCtxSetCurrent(ctx))
   }
 
-  public func memoryInfo() throws(GPUError) -> (free: Int, total: Int) {
-    var f = 0, t = 0
-    try check("cuMemGetInfo_v2", cuMemGetInfo(&f, &t))
-    return (f, t)
-  }
   public func allocate(bytes: Int) throws(GPUError) -> DevicePointer {
     var p: CUdeviceptr = 0
     let r = cuMemAlloc(&p, bytes)
@@ -251,23 +199,10 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
     try check("cuStreamCreate", cuStreamCreate(&s, 1))  // CU_STREAM_NON_BLOCKING
     return VendorHandle(s)
   }
-  public func destroyStream(_ stream: VendorHandle) { _ = cuStreamDestroy(stream.pointer) }
-  public func synchronize(stream: VendorHandle) throws(GPUError) {
-    try check("cuStreamSynchronize", cuStreamSynchronize(stream.pointer))
-  }
   public func createEvent() throws(GPUError) -> VendorHandle {
     var e: CUevent = nil
     try check("cuEventCreate", cuEventCreate(&e, 0))
     return VendorHandle(e)
-  }
-  public func destroyEvent(_ event: VendorHandle) { _ = cuEventDestroy(event.pointer) }
-  public func record(event: VendorHandle, stream: VendorHandle) throws(GPUError) {
-    try check("cuEventRecord", cuEventRecord(event.pointer, stream.pointer))
-  }
-  public func elapsedMilliseconds(from start: VendorHandle, to end: VendorHandle) throws(GPUError) -> Float {
-    var ms: Float = 0
-    try check("cuEventElapsedTime", cuEventElapsedTime(&ms, start.pointer, end.pointer))
-    return ms
   }
 
   public func compile(source: String, name: String, architecture: String, options: [String]) throws(GPUError)
@@ -278,67 +213,17 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
         vendor: .cuda, architecture: architecture, available: archs,
         detail: "the loaded NVRTC (\(versionDescription)) cannot target it")
     }
-    var prog: nvrtcProgram = nil
-    let created = source.withCString { s in name.withCString { nvrtcCreateProgram(&prog, s, $0, 0, nil, nil) }
-    }
-    guard created == CUDAConst.NVRTC_SUCCESS else { throw rtcFail("nvrtcCreateProgram", created) }
-    defer { _ = nvrtcDestroyProgram(&prog) }
-    let all = ["--gpu-architecture=\(architecture)"] + options
-    let cStrings = all.map { strdup($0) }
-    defer { cStrings.forEach { cFree($0) } }
-    var ptrs = cStrings.map { UnsafePointer<CChar>($0) }
-    let r = nvrtcCompileProgram(prog, Int32(ptrs.count), &ptrs)
-    var logSize = 0
-    _ = nvrtcGetProgramLogSize(prog, &logSize)
-    var log = [CChar](repeating: 0, count: max(logSize, 1) + 1)
-    if logSize > 0 { _ = nvrtcGetProgramLog(prog, &log) }
-    guard r == CUDAConst.NVRTC_SUCCESS else {
-      throw .compileFailed(vendor: .cuda, architecture: architecture, options: all, log: String(cString: log))
-    }
-    var size = 0
-    guard nvrtcGetCUBINSize(prog, &size) == 0, size > 0 else { throw rtcFail("nvrtcGetCUBINSize", 0) }
-    var code = [UInt8](repeating: 0, count: size)
-    let got = code.withUnsafeMutableBytes {
-      nvrtcGetCUBIN(prog, $0.baseAddress!.assumingMemoryBound(to: CChar.self))
-    }
-    guard got == 0 else { throw rtcFail("nvrtcGetCUBIN", got) }
-    return CodeObject(architecture: architecture, bytes: code)
+    return try calls.compiler.compile(
+      source: source, name: name, architecture: architecture,
+      options: ["--gpu-architecture=\(architecture)"] + options)
   }
 
-  private func rtcFail(_ call: String, _ code: nvrtcResult) -> GPUError {
-    .apiCall(
-      vendor: .cuda, call: call, code: code, name: "nvrtcResult \(code)",
-      message: nvrtcGetErrorString(code).map { String(cString: $0) } ?? "")
-  }
-
-  public func loadModule(_ code: CodeObject) throws(GPUError) -> VendorHandle {
-    var m: CUmodule = nil
-    let r = code.bytes.withUnsafeBytes { cuModuleLoadData(&m, $0.baseAddress) }
-    if r == CUDAConst.CUDA_ERROR_NO_BINARY_FOR_GPU || r == CUDAConst.CUDA_ERROR_UNSUPPORTED_PTX_VERSION {
-      throw .noCodeForArchitecture(
-        vendor: .cuda, architecture: code.architecture, available: [code.architecture],
-        detail: "the driver rejected the module (\(fail("cuModuleLoadData", r)))")
-    }
-    try check("cuModuleLoadData", r)
-    return VendorHandle(m)
-  }
-  public func unloadModule(_ module: VendorHandle) { _ = cuModuleUnload(module.pointer) }
-  public func function(_ module: VendorHandle, named: String) throws(GPUError) -> VendorHandle {
-    var f: CUfunction = nil
-    try check(
-      "cuModuleGetFunction(\(named))", named.withCString { cuModuleGetFunction(&f, module.pointer, $0) })
-    return VendorHandle(f)
-  }
-  public func launch(
-    _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int,
-    stream: VendorHandle,
-    arguments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
-  ) throws(GPUError) {
-    try check(
-      "cuLaunchKernel",
-      cuLaunchKernel(
-        function.pointer, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2), UInt32(block.0), UInt32(block.1),
-        UInt32(block.2), UInt32(sharedBytes), stream.pointer, arguments, nil))
+  func moduleRejection(_ result: CUresult) -> String? {
+    guard
+      result == CUDAConst.CUDA_ERROR_NO_BINARY_FOR_GPU
+        || result == CUDAConst.CUDA_ERROR_UNSUPPORTED_PTX_VERSION
+    else { return nil }
+    return "the driver rejected the module (\(fail(calls.moduleLoadData.name, result)))"
   }
   public func setMaxDynamicSharedBytes(_ function: VendorHandle, bytes: Int) throws(GPUError) {
     try check(
@@ -369,29 +254,10 @@ public final class CUDAVendorAPI: VendorAPI, @unchecked Sendable {
       }
     }
   }
-  public func beginCapture(stream: VendorHandle) throws(GPUError) {
-    // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: other threads' unsafe calls do not break this capture.
-    try check("cuStreamBeginCapture_v2", cuStreamBeginCapture(stream.pointer, 1))
-  }
-  public func endCapture(stream: VendorHandle) throws(GPUError) -> VendorHandle {
-    var graph: CUgraph = nil
-    try check("cuStreamEndCapture", cuStreamEndCapture(stream.pointer, &graph))
-    defer { _ = cuGraphDestroy(graph) }
+  func instantiate(_ graph: CUgraph) throws(GPUError) -> CUgraphExec {
     var exec: CUgraphExec = nil
     try check("cuGraphInstantiateWithFlags", cuGraphInstantiateWithFlags(&exec, graph, 0))
-    return VendorHandle(exec)
-  }
-  public func launchGraph(_ graph: VendorHandle, stream: VendorHandle) throws(GPUError) {
-    try check("cuGraphLaunch", cuGraphLaunch(graph.pointer, stream.pointer))
-  }
-  public func destroyGraph(_ graph: VendorHandle) { _ = cuGraphExecDestroy(graph.pointer) }
-  public func isSticky(_ error: GPUError) -> Bool {
-    guard case .apiCall(_, _, let code, _, _) = error else { return false }
-    return [
-      CUDAConst.CUDA_ERROR_ILLEGAL_ADDRESS, CUDAConst.CUDA_ERROR_HARDWARE_STACK_ERROR,
-      CUDAConst.CUDA_ERROR_ILLEGAL_INSTRUCTION, CUDAConst.CUDA_ERROR_MISALIGNED_ADDRESS,
-      CUDAConst.CUDA_ERROR_LAUNCH_FAILED, CUDAConst.CUDA_ERROR_ECC_UNCORRECTABLE,
-    ].contains(code)
+    return exec
   }
 }
 

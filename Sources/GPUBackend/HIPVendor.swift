@@ -6,13 +6,21 @@
 
 /// HIP runtime + hiprtc, loaded with dlopen (ROCm). The runtime library of ROCm 5.x also exports
 /// hiprtc; ROCm 6 ships it as libhiprtc.so.
-public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
+public final class HIPVendorAPI: DriverVendorAPI, @unchecked Sendable {
   // @unchecked: immutable function pointers after init; the HIP runtime is thread-safe.
   public let vendor = GPUVendor.hip
   public let versionDescription: String
   let runtime: DynamicLibrary
   let rtc: DynamicLibrary
   private let comgrTargets: [String]?
+  let calls: DriverCalls
+  static let noDeviceResults = [
+    HIPConst.hipErrorNoDevice, HIPConst.hipErrorInsufficientDriver, HIPConst.hipErrorNotInitialized,
+  ]
+  static let stickyResults = [
+    HIPConst.hipErrorIllegalAddress, HIPConst.hipErrorLaunchFailure, HIPConst.hipErrorECCNotCorrectable,
+  ]
+  static let threadLocalCaptureMode = HIPConst.hipStreamCaptureModeThreadLocal
 
   static let runtimeCandidates = [
     "libamdhip64.so", "libamdhip64.so.6", "libamdhip64.so.5", "/opt/rocm/lib/libamdhip64.so",
@@ -28,44 +36,20 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
 
   private let hipInit: PFN_hipInit
   private let hipRuntimeGetVersion: PFN_hipRuntimeGetVersion
-  private let hipGetDeviceCount: PFN_hipGetDeviceCount
   private let hipDeviceGetAttribute: PFN_hipDeviceGetAttribute
   private let hipDeviceGetName: PFN_hipDeviceGetName
   private let hipDeviceTotalMem: PFN_hipDeviceTotalMem
   private let hipGetDeviceProperties: PFN_hipGetDeviceProperties
   private let hipSetDevice: PFN_hipSetDevice
-  private let hipMemGetInfo: PFN_hipMemGetInfo
   private let hipMalloc: PFN_hipMalloc
   private let hipFree: PFN_hipFree
   private let hipMemcpyAsync: PFN_hipMemcpyAsync
   private let hipMemsetAsync: PFN_hipMemsetAsync
   private let hipStreamCreate: PFN_hipStreamCreate
-  private let hipStreamDestroy: PFN_hipStreamDestroy
-  private let hipStreamSynchronize: PFN_hipStreamSynchronize
   private let hipEventCreate: PFN_hipEventCreate
-  private let hipEventDestroy: PFN_hipEventDestroy
-  private let hipEventRecord: PFN_hipEventRecord
-  private let hipEventElapsedTime: PFN_hipEventElapsedTime
-  private let hipModuleLoadData: PFN_hipModuleLoadData
-  private let hipModuleUnload: PFN_hipModuleUnload
-  private let hipModuleGetFunction: PFN_hipModuleGetFunction
-  private let hipModuleLaunchKernel: PFN_hipModuleLaunchKernel
   private let hipGetErrorName: PFN_hipGetErrorName
-  private let hipStreamBeginCapture: PFN_hipStreamBeginCapture
-  private let hipStreamEndCapture: PFN_hipStreamEndCapture
   private let hipGraphInstantiate: PFN_hipGraphInstantiate
-  private let hipGraphLaunch: PFN_hipGraphLaunch
-  private let hipGraphExecDestroy: PFN_hipGraphExecDestroy
-  private let hipGraphDestroy: PFN_hipGraphDestroy
   private let hipGetErrorString: PFN_hipGetErrorString
-  private let hiprtcCreateProgram: PFN_hiprtcCreateProgram
-  private let hiprtcCompileProgram: PFN_hiprtcCompileProgram
-  private let hiprtcGetProgramLogSize: PFN_hiprtcGetProgramLogSize
-  private let hiprtcGetProgramLog: PFN_hiprtcGetProgramLog
-  private let hiprtcGetCodeSize: PFN_hiprtcGetCodeSize
-  private let hiprtcGetCode: PFN_hiprtcGetCode
-  private let hiprtcDestroyProgram: PFN_hiprtcDestroyProgram
-  private let hiprtcGetErrorString: PFN_hiprtcGetErrorString
 
   /// Loads the libraries (`libraries.hipRuntime` / `.hiprtc` override the search; the CLI fills them
   /// from QUANTA_HIP_LIB / QUANTA_HIPRTC_LIB) and initializes the runtime. A runtime with no GPU
@@ -85,44 +69,21 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
     }
     hipInit = try rt.function("hipInit")
     hipRuntimeGetVersion = try rt.function("hipRuntimeGetVersion")
-    hipGetDeviceCount = try rt.function("hipGetDeviceCount")
     hipDeviceGetAttribute = try rt.function("hipDeviceGetAttribute")
     hipDeviceGetName = try rt.function("hipDeviceGetName")
     hipDeviceTotalMem = try rt.function("hipDeviceTotalMem")
     hipGetDeviceProperties = try rt.function("hipGetDeviceProperties")
     hipSetDevice = try rt.function("hipSetDevice")
-    hipMemGetInfo = try rt.function("hipMemGetInfo")
     hipMalloc = try rt.function("hipMalloc")
     hipFree = try rt.function("hipFree")
     hipMemcpyAsync = try rt.function("hipMemcpyAsync")
     hipMemsetAsync = try rt.function("hipMemsetAsync")
     hipStreamCreate = try rt.function("hipStreamCreate")
-    hipStreamDestroy = try rt.function("hipStreamDestroy")
-    hipStreamSynchronize = try rt.function("hipStreamSynchronize")
     hipEventCreate = try rt.function("hipEventCreate")
-    hipEventDestroy = try rt.function("hipEventDestroy")
-    hipEventRecord = try rt.function("hipEventRecord")
-    hipEventElapsedTime = try rt.function("hipEventElapsedTime")
-    hipModuleLoadData = try rt.function("hipModuleLoadData")
-    hipModuleUnload = try rt.function("hipModuleUnload")
-    hipModuleGetFunction = try rt.function("hipModuleGetFunction")
-    hipModuleLaunchKernel = try rt.function("hipModuleLaunchKernel")
     hipGetErrorName = try rt.function("hipGetErrorName")
-    hipStreamBeginCapture = try rt.function("hipStreamBeginCapture")
-    hipStreamEndCapture = try rt.function("hipStreamEndCapture")
     hipGraphInstantiate = try rt.function("hipGraphInstantiate")
-    hipGraphLaunch = try rt.function("hipGraphLaunch")
-    hipGraphExecDestroy = try rt.function("hipGraphExecDestroy")
-    hipGraphDestroy = try rt.function("hipGraphDestroy")
     hipGetErrorString = try rt.function("hipGetErrorString")
-    hiprtcCreateProgram = try rtc.function("hiprtcCreateProgram")
-    hiprtcCompileProgram = try rtc.function("hiprtcCompileProgram")
-    hiprtcGetProgramLogSize = try rtc.function("hiprtcGetProgramLogSize")
-    hiprtcGetProgramLog = try rtc.function("hiprtcGetProgramLog")
-    hiprtcGetCodeSize = try rtc.function("hiprtcGetCodeSize")
-    hiprtcGetCode = try rtc.function("hiprtcGetCode")
-    hiprtcDestroyProgram = try rtc.function("hiprtcDestroyProgram")
-    hiprtcGetErrorString = try rtc.function("hiprtcGetErrorString")
+    calls = try DriverCalls(driver: rt, compiler: rtc, .hip)
     var v: Int32 = 0
     _ = hipRuntimeGetVersion(&v)
     versionDescription = "HIP \(v / 10_000_000).\(v / 100_000 % 100).\(v % 100_000) (\(rt.path))"
@@ -169,18 +130,6 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
     if code != HIPConst.hipSuccess { throw fail(call, code) }
   }
 
-  public func deviceCount() throws(GPUError) -> Int {
-    var n: Int32 = 0
-    let r = hipGetDeviceCount(&n)
-    if r == HIPConst.hipErrorNoDevice || r == HIPConst.hipErrorInsufficientDriver
-      || r == HIPConst.hipErrorNotInitialized
-    {
-      return 0
-    }
-    try check("hipGetDeviceCount", r)
-    return Int(n)
-  }
-
   private func attribute(_ attr: Int32, _ device: Int) throws(GPUError) -> Int {
     var v: Int32 = 0
     try check("hipDeviceGetAttribute(\(attr))", hipDeviceGetAttribute(&v, attr, Int32(device)))
@@ -225,12 +174,6 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
 
   public func activate(device: Int) throws(GPUError) {
     try check("hipSetDevice", hipSetDevice(Int32(device)))
-  }
-
-  public func memoryInfo() throws(GPUError) -> (free: Int, total: Int) {
-    var f = 0, t = 0
-    try check("hipMemGetInfo", hipMemGetInfo(&f, &t))
-    return (f, t)
   }
 
   public func allocate(bytes: Int) throws(GPUError) -> DevicePointer {
@@ -282,42 +225,16 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
     try check("hipStreamCreate", hipStreamCreate(&s))
     return VendorHandle(s)
   }
-  public func destroyStream(_ stream: VendorHandle) { _ = hipStreamDestroy(stream.pointer) }
-  public func synchronize(stream: VendorHandle) throws(GPUError) {
-    try check("hipStreamSynchronize", hipStreamSynchronize(stream.pointer))
-  }
   public func createEvent() throws(GPUError) -> VendorHandle {
     var e: hipEvent_t = nil
     try check("hipEventCreate", hipEventCreate(&e))
     return VendorHandle(e)
   }
-  public func destroyEvent(_ event: VendorHandle) { _ = hipEventDestroy(event.pointer) }
-  public func record(event: VendorHandle, stream: VendorHandle) throws(GPUError) {
-    try check("hipEventRecord", hipEventRecord(event.pointer, stream.pointer))
-  }
-  public func elapsedMilliseconds(from start: VendorHandle, to end: VendorHandle) throws(GPUError) -> Float {
-    var ms: Float = 0
-    try check("hipEventElapsedTime", hipEventElapsedTime(&ms, start.pointer, end.pointer))
-    return ms
-  }
-
-  public func beginCapture(stream: VendorHandle) throws(GPUError) {
-    try check(
-      "hipStreamBeginCapture",
-      hipStreamBeginCapture(stream.pointer, HIPConst.hipStreamCaptureModeThreadLocal))
-  }
-  public func endCapture(stream: VendorHandle) throws(GPUError) -> VendorHandle {
-    var graph: hipGraph_t = nil
-    try check("hipStreamEndCapture", hipStreamEndCapture(stream.pointer, &graph))
-    defer { _ = hipGraphDestroy(graph) }
+  func instantiate(_ graph: hipGraph_t) throws(GPUError) -> hipGraphExec_t {
     var exec: hipGraphExec_t = nil
     try check("hipGraphInstantiate", hipGraphInstantiate(&exec, graph, nil, nil, 0))
-    return VendorHandle(exec)
+    return exec
   }
-  public func launchGraph(_ graph: VendorHandle, stream: VendorHandle) throws(GPUError) {
-    try check("hipGraphLaunch", hipGraphLaunch(graph.pointer, stream.pointer))
-  }
-  public func destroyGraph(_ graph: VendorHandle) { _ = hipGraphExecDestroy(graph.pointer) }
 
   public func compile(source: String, name: String, architecture: String, options: [String]) throws(GPUError)
     -> CodeObject
@@ -328,72 +245,32 @@ public final class HIPVendorAPI: VendorAPI, @unchecked Sendable {
         vendor: .hip, architecture: architecture, available: targets,
         detail: "the loaded hiprtc (\(versionDescription)) cannot compile for it")
     }
-    var prog: hiprtcProgram = nil
-    let created = source.withCString { s in
-      name.withCString { n in hiprtcCreateProgram(&prog, s, n, 0, nil, nil) }
-    }
-    guard created == HIPConst.HIPRTC_SUCCESS else { throw rtcFail("hiprtcCreateProgram", created) }
-    defer { _ = hiprtcDestroyProgram(&prog) }
-    let all = ["--offload-arch=\(architecture)"] + options
-    let cStrings = all.map { strdup($0) }
-    defer { cStrings.forEach { cFree($0) } }
-    var ptrs = cStrings.map { UnsafePointer<CChar>($0) }
-    let r = hiprtcCompileProgram(prog, Int32(ptrs.count), &ptrs)
-    var logSize = 0
-    _ = hiprtcGetProgramLogSize(prog, &logSize)
-    var log = [CChar](repeating: 0, count: max(logSize, 1) + 1)
-    if logSize > 0 { _ = hiprtcGetProgramLog(prog, &log) }
-    guard r == HIPConst.HIPRTC_SUCCESS else {
-      throw .compileFailed(vendor: .hip, architecture: architecture, options: all, log: String(cString: log))
-    }
-    var size = 0
-    guard hiprtcGetCodeSize(prog, &size) == 0, size > 0 else { throw rtcFail("hiprtcGetCodeSize", 0) }
-    var code = [UInt8](repeating: 0, count: size)
-    let got = code.withUnsafeMutableBytes {
-      hiprtcGetCode(prog, $0.baseAddress!.assumingMemoryBound(to: CChar.self))
-    }
-    guard got == 0 else { throw rtcFail("hiprtcGetCode", got) }
-    return CodeObject(architecture: architecture, bytes: code)
+    return try calls.compiler.compile(
+      source: source, name: name, architecture: architecture,
+      options: ["--offload-arch=\(architecture)"] + options)
   }
 
-  private func rtcFail(_ call: String, _ code: hiprtcResult) -> GPUError {
-    .apiCall(
-      vendor: .hip, call: call, code: code, name: "hiprtcResult \(code)",
-      message: hiprtcGetErrorString(code).map { String(cString: $0) } ?? "")
+  /// Never called: compiles only while the HIP declarations of the shared calls have the CUDA types
+  /// that `DriverCalls` is declared with.
+  private static func sameSignatures(_ c: DriverCalls) -> (
+    PFN_hipGetDeviceCount, PFN_hipMemGetInfo, PFN_hipStreamDestroy, PFN_hipStreamSynchronize,
+    PFN_hipEventDestroy,
+    PFN_hipEventRecord, PFN_hipEventElapsedTime, PFN_hipModuleLoadData, PFN_hipModuleUnload,
+    PFN_hipModuleGetFunction, PFN_hipModuleLaunchKernel, PFN_hipStreamBeginCapture, PFN_hipStreamEndCapture,
+    PFN_hipGraphLaunch, PFN_hipGraphExecDestroy, PFN_hipGraphDestroy
+  ) {
+    (
+      c.deviceGetCount.function, c.memGetInfo.function, c.streamDestroy.function,
+      c.streamSynchronize.function,
+      c.eventDestroy.function, c.eventRecord.function, c.eventElapsedTime.function, c.moduleLoadData.function,
+      c.moduleUnload.function, c.moduleGetFunction.function, c.launchKernel.function,
+      c.streamBeginCapture.function, c.streamEndCapture.function, c.graphLaunch.function,
+      c.graphExecDestroy.function, c.graphDestroy.function
+    )
   }
 
-  public func loadModule(_ code: CodeObject) throws(GPUError) -> VendorHandle {
-    var m: hipModule_t = nil
-    let r = code.bytes.withUnsafeBytes { hipModuleLoadData(&m, $0.baseAddress) }
-    if r == HIPConst.hipErrorNoBinaryForGpu {
-      throw .noCodeForArchitecture(
-        vendor: .hip, architecture: code.architecture, available: [code.architecture],
-        detail: "the device rejected the code object (hipErrorNoBinaryForGpu)")
-    }
-    try check("hipModuleLoadData", r)
-    return VendorHandle(m)
-  }
-  public func unloadModule(_ module: VendorHandle) { _ = hipModuleUnload(module.pointer) }
-  public func function(_ module: VendorHandle, named: String) throws(GPUError) -> VendorHandle {
-    var f: hipFunction_t = nil
-    try check(
-      "hipModuleGetFunction(\(named))", named.withCString { hipModuleGetFunction(&f, module.pointer, $0) })
-    return VendorHandle(f)
-  }
-  public func launch(
-    _ function: VendorHandle, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int,
-    stream: VendorHandle,
-    arguments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
-  ) throws(GPUError) {
-    try check(
-      "hipModuleLaunchKernel",
-      hipModuleLaunchKernel(
-        function.pointer, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2), UInt32(block.0), UInt32(block.1),
-        UInt32(block.2), UInt32(sharedBytes), stream.pointer, arguments, nil))
-  }
-  public func isSticky(_ error: GPUError) -> Bool {
-    guard case .apiCall(_, _, let code, _, _) = error else { return false }
-    return code == HIPConst.hipErrorIllegalAddress || code == HIPConst.hipErrorLaunchFailure
-      || code == HIPConst.hipErrorECCNotCorrectable
+  func moduleRejection(_ result: hipError_t) -> String? {
+    result == HIPConst.hipErrorNoBinaryForGpu
+      ? "the device rejected the code object (hipErrorNoBinaryForGpu)" : nil
   }
 }

@@ -238,36 +238,42 @@ public enum Ops {
   }
 
   public static func swiglu(gate: Tensor, up: Tensor) throws -> Tensor {
-    try Validate.f32Input("swiglu", gate.backend, gate, up)
-    try Validate.shape("swiglu", up, gate.shape)
-    let out = try like(gate)
-    try gate.backend.swiglu(gate: gate, up: up, into: out)
-    return out
+    try gated("swiglu", gate: gate, up: up) { try gate.backend.swiglu(gate: gate, up: up, into: $0) }
   }
 
   public static func geglu(gate: Tensor, up: Tensor) throws -> Tensor {
-    try Validate.f32Input("geglu", gate.backend, gate, up)
-    try Validate.shape("geglu", up, gate.shape)
+    try gated("geglu", gate: gate, up: up) { try gate.backend.geglu(gate: gate, up: up, into: $0) }
+  }
+
+  /// A gated activation of two f32 tensors of one shape: validated, then `run` into a new tensor.
+  private static func gated(_ op: String, gate: Tensor, up: Tensor, _ run: (Tensor) throws -> Void) throws
+    -> Tensor
+  {
+    try Validate.f32Input(op, gate.backend, gate, up)
+    try Validate.shape(op, up, gate.shape)
     let out = try like(gate)
-    try gate.backend.geglu(gate: gate, up: up, into: out)
+    try run(out)
     return out
   }
 
   /// `a + b`, `b` of `a`'s shape or a suffix of it.
   public static func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    try Validate.f32Input("add", a.backend, a, b)
-    try Validate.broadcastable("add", a, b)
-    let out = try like(a)
-    try a.backend.add(a, b, into: out)
-    return out
+    try broadcast("add", a, b) { try a.backend.add(a, b, into: $0) }
   }
 
   /// `a · b`, `b` of `a`'s shape or a suffix of it.
   public static func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    try Validate.f32Input("mul", a.backend, a, b)
-    try Validate.broadcastable("mul", a, b)
+    try broadcast("mul", a, b) { try a.backend.mul(a, b, into: $0) }
+  }
+
+  /// A binary op with `b` broadcast over `a`: validated, then `run` into a new tensor of `a`'s shape.
+  private static func broadcast(_ op: String, _ a: Tensor, _ b: Tensor, _ run: (Tensor) throws -> Void) throws
+    -> Tensor
+  {
+    try Validate.f32Input(op, a.backend, a, b)
+    try Validate.broadcastable(op, a, b)
     let out = try like(a)
-    try a.backend.mul(a, b, into: out)
+    try run(out)
     return out
   }
 

@@ -68,11 +68,15 @@ echo "build.sh: built $OUT/libhip_on_cuda.so"
   -Wl,-rpath,'$ORIGIN'
 echo "build.sh: built $OUT/hip_on_cuda_smoke"
 
-# Exports vs the names HIPVendor.swift loads from the runtime (rt) and hiprtc (rtc) libraries.
+# Exports vs the names HIPVendor.swift loads from the runtime (rt) and hiprtc (rtc) libraries, and the
+# HIP names of the calls it shares with CUDA (the right-hand column of DriverVendorAPI.swift's table).
 VENDOR="$ROOT/Sources/GPUBackend/HIPVendor.swift"
-if [[ -f "$VENDOR" ]] && command -v nm >/dev/null; then
-  required="$(grep -oE '\b(rt|rtc)\.(function|optionalFunction)\("[A-Za-z0-9_]+"' "$VENDOR" \
-    | sed -E 's/.*\("//; s/"$//' | sort -u)"
+SHARED="$ROOT/Sources/GPUBackend/DriverVendorAPI.swift"
+if [[ -f "$VENDOR" && -f "$SHARED" ]] && command -v nm >/dev/null; then
+  required="$({
+    grep -oE '\b(rt|rtc)\.(function|optionalFunction)\("[A-Za-z0-9_]+"' "$VENDOR" | sed -E 's/.*\("//; s/"$//'
+    grep -oE '\bcall\([a-z]+, "[A-Za-z0-9_]+", "[A-Za-z0-9_]+"\)' "$SHARED" | sed -E 's/.*, "//; s/"\)$//'
+  } | sort -u)"
   exported="$(nm -D --defined-only "$OUT/libhip_on_cuda.so" | awk '$2 == "T" { print $3 }' | sort -u)"
   missing="$(comm -23 <(echo "$required") <(echo "$exported"))"
   extra="$(comm -13 <(echo "$required") <(echo "$exported") | tr '\n' ' ')"
@@ -91,8 +95,8 @@ if [[ -f "$VENDOR" ]] && command -v nm >/dev/null; then
     fi
     echo "build.sh: exports cover the comgr queries of HIPVendor.readComgrTargets: $(echo $comgr_req)"
   fi
-  echo "build.sh: exports cover all $n_req functions HIPVendor.swift loads (rt.function / rtc.function)"
+  echo "build.sh: exports cover all $n_req functions HIPVendor.swift loads (its own and the shared table)"
   echo "build.sh: also exported (not loaded by Quanta): ${extra:-none}"
 else
-  echo "build.sh: symbol check skipped ($VENDOR or nm missing)"
+  echo "build.sh: symbol check skipped ($VENDOR, $SHARED or nm missing)"
 fi

@@ -86,6 +86,26 @@ extension CPUOps {
     shape: AttentionShape, logits: AttentionLogits, items: Range<Int>,
     scratch: UnsafeMutablePointer<Float>
   ) {
+    forEachHeadGroup(items, shape) { token, heads, kvHead in
+      if usesF16Path(shape) {
+        attendGroupF16(
+          q: q, kCache: kCache, vCache: vCache, position: Int(positions[token]), out: out,
+          shape: shape, logits: logits, token: token, heads: heads, kvHead: kvHead, scratch: scratch)
+      } else {
+        attendGroup(
+          q: q, kCache: kCache, vCache: vCache, position: Int(positions[token]), out: out,
+          shape: shape, logits: logits, token: token, heads: heads, kvHead: kvHead, scratch: scratch)
+      }
+    }
+  }
+
+  /// Walks the work items `token * nHead + head` of `items` one run of query heads sharing a KV
+  /// head at a time: `body(token, heads, kvHead)`.
+  @inline(__always)
+  static func forEachHeadGroup(
+    _ items: Range<Int>, _ shape: AttentionShape,
+    _ body: (_ token: Int, _ heads: Range<Int>, _ kvHead: Int) -> Void
+  ) {
     let group = shape.groupSize
     var item = items.lowerBound
     while item < items.upperBound {
@@ -93,18 +113,44 @@ extension CPUOps {
       let head = item % shape.nHead
       let kvHead = head / group
       let headEnd = min(items.upperBound - token * shape.nHead, (kvHead + 1) * group)
-      if usesF16Path(shape) {
-        attendGroupF16(
-          q: q, kCache: kCache, vCache: vCache, position: Int(positions[token]), out: out,
-          shape: shape, logits: logits, token: token, heads: head..<headEnd, kvHead: kvHead,
-          scratch: scratch)
-      } else {
-        attendGroup(
-          q: q, kCache: kCache, vCache: vCache, position: Int(positions[token]), out: out,
-          shape: shape, logits: logits, token: token, heads: head..<headEnd, kvHead: kvHead,
-          scratch: scratch)
-      }
+      body(token, head..<headEnd, kvHead)
       item = token * shape.nHead + headEnd
+    }
+  }
+
+  /// One key of ggml's online softmax for one head: a score `s` above the running `max` becomes the
+  /// max and the accumulator is rescaled by `rescale(ms)`, ms = exp(old max − s); else the key's
+  /// weight is exp(s − max). Adds the weight to the running `sum` (after scaling it by ms) and
+  /// returns it: the factor of this key's value row.
+  @inline(__always)
+  static func onlineSoftmaxStep(_ s: Float, max: inout Float, sum: inout Float, rescale: (Float) -> Void)
+    -> Float
+  {
+    var ms: Float = 1
+    var vs: Float = 1
+    if s > max {
+      ms = expf(max - s)
+      max = s
+      rescale(ms)
+    } else {
+      vs = expf(s - max)
+    }
+    sum = sum * ms + vs
+    return vs
+  }
+
+  /// Writes each head's accumulator `acc` (nh, hd) times its softmax normalizer to `out`.
+  @inline(__always)
+  static func writeNormalizedHeads(
+    _ acc: UnsafeMutablePointer<Float>, runningMax: UnsafePointer<Float>, runningSum: UnsafePointer<Float>,
+    into out: UnsafeMutablePointer<Float>, shape: AttentionShape, logits: AttentionLogits, token: Int,
+    heads: Range<Int>
+  ) {
+    let hd = shape.headDim
+    for k in 0..<heads.count {
+      let dst = out + token * shape.outTokenStride + (heads.lowerBound + k) * hd
+      let f = logits.normalizer(total: runningSum[k], max: runningMax[k], head: heads.lowerBound + k)
+      CPUOps.scale(acc + k * hd, by: f, into: dst, count: hd)
     }
   }
 
@@ -144,24 +190,16 @@ extension CPUOps {
         var s = dotF16Order(qs + k * hd, kRow, hd) * scale
         if capped { s = logits.softCap * tanhf(s) }
         let a = acc + k * hd
-        var ms: Float = 1
-        var vs: Float = 1
-        if s > runningMax[k] {
-          ms = expf(runningMax[k] - s)
-          runningMax[k] = s
-          scaleHalfAccumulator(a, by: ms, hd)
-        } else {
-          vs = expf(s - runningMax[k])
+        let vs = onlineSoftmaxStep(s, max: &runningMax[k], sum: &runningSum[k]) {
+          scaleHalfAccumulator(a, by: $0, hd)
         }
         madHalfAccumulator(a, vRow, vs, hd)
-        runningSum[k] = runningSum[k] * ms + vs
       }
     }
-    for k in 0..<nh {
-      let dst = out + token * shape.outTokenStride + (heads.lowerBound + k) * hd
-      let f = logits.normalizer(total: runningSum[k], max: runningMax[k], head: heads.lowerBound + k)
-      CPUOps.scale(acc + k * hd, by: f, into: dst, count: hd)
-    }
+    writeNormalizedHeads(
+      acc, runningMax: runningMax, runningSum: runningSum, into: out, shape: shape, logits: logits,
+      token: token,
+      heads: heads)
   }
 
   /// `dst = f16(src)` as f32 values (ggml converts q to the K type before the dot).

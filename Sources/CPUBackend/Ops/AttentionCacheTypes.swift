@@ -64,18 +64,10 @@ extension CPUOps {
     values: KVCacheReader, positions: UnsafePointer<Int32>, into out: UnsafeMutablePointer<Float>,
     shape: AttentionShape, logits: AttentionLogits, items: Range<Int>, scratch: UnsafeMutableRawPointer
   ) {
-    let group = shape.groupSize
-    var item = items.lowerBound
-    while item < items.upperBound {
-      let token = item / shape.nHead
-      let head = item % shape.nHead
-      let kvHead = head / group
-      let headEnd = min(items.upperBound - token * shape.nHead, (kvHead + 1) * group)
+    forEachHeadGroup(items, shape) { token, heads, kvHead in
       attendGroupCache(
         q: q, kCache: kCache, vCache: vCache, keys: keys, values: values, position: Int(positions[token]),
-        out: out, shape: shape, logits: logits, token: token, heads: head..<headEnd, kvHead: kvHead,
-        scratch: scratch)
-      item = token * shape.nHead + headEnd
+        out: out, shape: shape, logits: logits, token: token, heads: heads, kvHead: kvHead, scratch: scratch)
     }
   }
 
@@ -113,32 +105,24 @@ extension CPUOps {
         var s = keys.dot(kRow, prepared + k * queryStride, hd) * scale
         if capped { s = logits.softCap * tanhf(s) }
         let a = acc + k * hd
-        var ms: Float = 1
-        var vs: Float = 1
-        if s > runningMax[k] {
-          ms = expf(runningMax[k] - s)
-          runningMax[k] = s
+        let vs = onlineSoftmaxStep(s, max: &runningMax[k], sum: &runningSum[k]) { ms in
           if halfAccumulator {
             qk_f16_acc_scale(a, ms, hd)
           } else {
             for i in 0..<hd { a[i] *= ms }
           }
-        } else {
-          vs = expf(s - runningMax[k])
         }
         if halfAccumulator {
           qk_f16_acc_mad(a, vRow, vs, hd)
         } else {
           madF32(a, vRow, vs, hd)
         }
-        runningSum[k] = runningSum[k] * ms + vs
       }
     }
-    for k in 0..<nh {
-      let dst = out + token * shape.outTokenStride + (heads.lowerBound + k) * hd
-      let f = logits.normalizer(total: runningSum[k], max: runningMax[k], head: heads.lowerBound + k)
-      CPUOps.scale(acc + k * hd, by: f, into: dst, count: hd)
-    }
+    writeNormalizedHeads(
+      acc, runningMax: runningMax, runningSum: runningSum, into: out, shape: shape, logits: logits,
+      token: token,
+      heads: heads)
   }
 
   /// `acc += v · s` (ggml_vec_mad_f32), 8 lanes at a time.

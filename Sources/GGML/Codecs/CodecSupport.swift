@@ -34,6 +34,50 @@ func cTruncToUInt8(_ value: Float) -> UInt8 {
   UInt8(truncatingIfNeeded: cTruncToInt32(value))
 }
 
+/// A codec of fixed-size blocks. ggml's row functions are a loop over `k / QK` blocks around the
+/// block's own code; the loop is written once here and a codec supplies one block.
+protocol BlockDequantizer: GGMLDequantizer {
+  /// Values per block (ggml's `QK4_0`, `QK_K`, …).
+  static var qk: Int { get }
+  static var blockBytes: Int { get }
+  /// Dequantizes the block at `x` into `y[0..<qk]`.
+  static func dequantizeBlock(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>)
+}
+
+extension BlockDequantizer {
+  static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
+    for i in 0..<(count / qk) { dequantizeBlock(src + i * blockBytes, dst + i * qk) }
+  }
+}
+
+/// A `BlockDequantizer` whose quantizer needs no scratch between blocks.
+protocol BlockQuantizer: BlockDequantizer, GGMLQuantizer {
+  /// Quantizes `x[0..<qk]` into the block at `y`.
+  static func quantizeBlock(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer)
+}
+
+extension BlockQuantizer {
+  static func quantize(_ src: UnsafePointer<Float>, into dst: UnsafeMutableRawPointer, count: Int) {
+    for i in 0..<(count / qk) { quantizeBlock(src + i * qk, dst + i * blockBytes) }
+  }
+}
+
+/// The value of largest magnitude in `x[0..<n]` (the first on ties; a NaN never wins) and that
+/// magnitude: the `max` / `amax` loop of ggml's symmetric quantizers. (0, 0) when all are zero.
+@inline(__always)
+func maxByMagnitude(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, amax: Float) {
+  var max: Float = 0
+  var amax: Float = 0
+  for j in 0..<n {
+    let ax = abs(x[j])
+    if ax > amax {
+      amax = ax
+      max = x[j]
+    }
+  }
+  return (max, amax)
+}
+
 extension UnsafeRawPointer {
   /// The little-endian binary16 at `offset`, widened to f32 (ggml's `GGML_FP16_TO_FP32`).
   @inline(__always)

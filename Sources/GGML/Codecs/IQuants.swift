@@ -140,46 +140,55 @@ private func quantize_row_iq4_nl_impl(
   }
 }
 
-/// IQ4_NL: blocks of 32 values, an f16 scale and 16 bytes of indices into `kvalues_iq4nl`.
-/// Layout of block_iq4_nl: d (f16) at 0, qs[16] at 2; 18 bytes.
-enum IQ4_NLCodec: GGMLQuantizer {
-  static let type = GGMLType.iq4_nl
-
-  /// ggml's reference path for IQ4_NL (`quantize_iq4_nl` with no importance matrix, ntry = 7).
-  static func quantize(_ src: UnsafePointer<Float>, into dst: UnsafeMutableRawPointer, count: Int) {
-    let nblock = count / QK4_NL
-    var L = [UInt8](repeating: 0, count: QK4_NL)
-    var weight = [Float](repeating: 0, count: QK4_NL)
-    var scale: Float = 0
-    do {
-      let values = kvalues_iq4nl
-      for ibl in 0..<nblock {
-        let block = dst + ibl * 18
-        L.withUnsafeMutableBufferPointer { L in
-          weight.withUnsafeMutableBufferPointer { weight in
-            quantize_row_iq4_nl_impl(
-              superBlockSize: QK4_NL, blockSize: 32, x: src + QK4_NL * ibl,
-              dh: block, q4: (block + 2).assumingMemoryBound(to: UInt8.self),
-              scalesH: nil, scalesL: nil, scales: &scale, weight: weight.baseAddress!,
-              L: L.baseAddress!, values: values.baseAddress!, ntry: 7)
-          }
+/// The row loop of ggml's IQ4_NL / IQ4_XS reference quantizers (no importance matrix, ntry = 7):
+/// scratch once per call, `quantize_row_iq4_nl_impl` per super-block of `superBlockSize` values in
+/// `blockBytes` bytes. IQ4_XS (`withScales`) keeps scales_h at 2, scales_l at 4 and its quants at
+/// 8; IQ4_NL its quants at 2.
+private func quantizeIQ4Row(
+  _ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, count: Int, superBlockSize: Int,
+  blockBytes: Int,
+  withScales: Bool
+) {
+  var L = [UInt8](repeating: 0, count: superBlockSize)
+  var weight = [Float](repeating: 0, count: 32)
+  var scales = [Float](repeating: 0, count: superBlockSize / 32)
+  let values = kvalues_iq4nl
+  for ibl in 0..<(count / superBlockSize) {
+    let block = dst + ibl * blockBytes
+    L.withUnsafeMutableBufferPointer { L in
+      weight.withUnsafeMutableBufferPointer { weight in
+        scales.withUnsafeMutableBufferPointer { scales in
+          quantize_row_iq4_nl_impl(
+            superBlockSize: superBlockSize, blockSize: 32, x: src + superBlockSize * ibl,
+            dh: block, q4: (block + (withScales ? 8 : 2)).assumingMemoryBound(to: UInt8.self),
+            scalesH: withScales ? block + 2 : nil,
+            scalesL: withScales ? (block + 4).assumingMemoryBound(to: UInt8.self) : nil,
+            scales: scales.baseAddress!, weight: weight.baseAddress!,
+            L: L.baseAddress!, values: values.baseAddress!, ntry: 7)
         }
       }
     }
   }
+}
 
-  static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
-    let nb = count / QK4_NL
-    var y = dst
-    for i in 0..<nb {
-      let block = src + i * 18
-      let d = block.loadHalf(at: 0)
-      for j in 0..<(QK4_NL / 2) {
-        let q = block.load(fromByteOffset: 2 + j, as: UInt8.self)
-        y[j] = d * Float(kvalues_iq4nl[Int(q & 0xf)])
-        y[j + QK4_NL / 2] = d * Float(kvalues_iq4nl[Int(q >> 4)])
-      }
-      y += QK4_NL
+/// IQ4_NL: blocks of 32 values, an f16 scale and 16 bytes of indices into `kvalues_iq4nl`.
+/// Layout of block_iq4_nl: d (f16) at 0, qs[16] at 2; 18 bytes.
+enum IQ4_NLCodec: BlockDequantizer, GGMLQuantizer {
+  static let type = GGMLType.iq4_nl
+  static let qk = QK4_NL
+  static let blockBytes = 18
+
+  /// ggml's reference path for IQ4_NL (`quantize_iq4_nl` with no importance matrix, ntry = 7).
+  static func quantize(_ src: UnsafePointer<Float>, into dst: UnsafeMutableRawPointer, count: Int) {
+    quantizeIQ4Row(src, dst, count: count, superBlockSize: QK4_NL, blockBytes: blockBytes, withScales: false)
+  }
+
+  static func dequantizeBlock(_ block: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+    let d = block.loadHalf(at: 0)
+    for j in 0..<(QK4_NL / 2) {
+      let q = block.load(fromByteOffset: 2 + j, as: UInt8.self)
+      y[j] = d * Float(kvalues_iq4nl[Int(q & 0xf)])
+      y[j + QK4_NL / 2] = d * Float(kvalues_iq4nl[Int(q >> 4)])
     }
   }
 }
@@ -187,54 +196,31 @@ enum IQ4_NLCodec: GGMLQuantizer {
 /// IQ4_XS: super-blocks of 256 values: an f16 scale, eight 6-bit sub-scales, IQ4_NL nibbles.
 /// Layout of block_iq4_xs: d (f16) at 0, scales_h (u16) at 2, scales_l[4] at 4, qs[128] at 8;
 /// 136 bytes.
-enum IQ4_XSCodec: GGMLQuantizer {
+enum IQ4_XSCodec: BlockDequantizer, GGMLQuantizer {
   static let type = GGMLType.iq4_xs
+  static let qk = QK_K
+  static let blockBytes = 136
 
   /// ggml's `quantize_row_iq4_xs_ref` = `quantize_iq4_xs` with no importance matrix (ntry = 7).
   static func quantize(_ src: UnsafePointer<Float>, into dst: UnsafeMutableRawPointer, count: Int) {
-    let nblock = count / QK_K
-    var L = [UInt8](repeating: 0, count: QK_K)
-    var weight = [Float](repeating: 0, count: 32)
-    var scales = [Float](repeating: 0, count: QK_K / 32)
-    do {
-      let values = kvalues_iq4nl
-      for ibl in 0..<nblock {
-        let block = dst + ibl * 136
-        L.withUnsafeMutableBufferPointer { L in
-          weight.withUnsafeMutableBufferPointer { weight in
-            scales.withUnsafeMutableBufferPointer { scales in
-              quantize_row_iq4_nl_impl(
-                superBlockSize: QK_K, blockSize: 32, x: src + QK_K * ibl,
-                dh: block, q4: (block + 8).assumingMemoryBound(to: UInt8.self),
-                scalesH: block + 2, scalesL: (block + 4).assumingMemoryBound(to: UInt8.self),
-                scales: scales.baseAddress!, weight: weight.baseAddress!,
-                L: L.baseAddress!, values: values.baseAddress!, ntry: 7)
-            }
-          }
-        }
-      }
-    }
+    quantizeIQ4Row(src, dst, count: count, superBlockSize: QK_K, blockBytes: blockBytes, withScales: true)
   }
 
-  static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
-    let nb = count / QK_K
-    var y = dst
-    for i in 0..<nb {
-      let block = src + i * 136
-      let d = block.loadHalf(at: 0)
-      let scalesH = block.loadLE(at: 2, as: UInt16.self)
-      for ib in 0..<(QK_K / 32) {
-        let sl = block.load(fromByteOffset: 4 + ib / 2, as: UInt8.self)
-        let ls = Int((sl >> UInt8(4 * (ib % 2))) & 0xf) | (Int((scalesH >> UInt16(2 * ib)) & 3) << 4)
-        let dl = d * Float(ls - 32)
-        let qs = 8 + 16 * ib
-        for j in 0..<16 {
-          let q = block.load(fromByteOffset: qs + j, as: UInt8.self)
-          y[j] = dl * Float(kvalues_iq4nl[Int(q & 0xf)])
-          y[j + 16] = dl * Float(kvalues_iq4nl[Int(q >> 4)])
-        }
-        y += 32
+  static func dequantizeBlock(_ block: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+    var y = y
+    let d = block.loadHalf(at: 0)
+    let scalesH = block.loadLE(at: 2, as: UInt16.self)
+    for ib in 0..<(QK_K / 32) {
+      let sl = block.load(fromByteOffset: 4 + ib / 2, as: UInt8.self)
+      let ls = Int((sl >> UInt8(4 * (ib % 2))) & 0xf) | (Int((scalesH >> UInt16(2 * ib)) & 3) << 4)
+      let dl = d * Float(ls - 32)
+      let qs = 8 + 16 * ib
+      for j in 0..<16 {
+        let q = block.load(fromByteOffset: qs + j, as: UInt8.self)
+        y[j] = dl * Float(kvalues_iq4nl[Int(q & 0xf)])
+        y[j + 16] = dl * Float(kvalues_iq4nl[Int(q >> 4)])
       }
+      y += 32
     }
   }
 }

@@ -3,7 +3,7 @@
 extension KQuant {
   /// block_q2_K (84 bytes): scales[16] (low nibble: scale, high nibble: min, per 16 values),
   /// qs[64] (2-bit quants), d and dmin (f16 super-block scales of the scales and the mins).
-  enum Q2_K: GGMLQuantizer {
+  enum Q2_K: KQuantCodec {
     static var type: GGMLType { .q2_K }
     static let typeSize = 84
     static let scalesOffset = 0
@@ -76,41 +76,36 @@ extension KQuant {
       }
     }
 
-    static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
-      let nb = count / QK_K
-      let blocks = src.bindMemory(to: UInt8.self, capacity: nb * typeSize)
-      var y = dst
-      for i in 0..<nb {
-        let x = blocks + i * typeSize
-        let d = loadHalf(x, dOffset)
-        let min = loadHalf(x, dminOffset)
-        let sc = x + scalesOffset
-        var q = x + qsOffset
-        var scaleIndex = 0
-        for _ in stride(from: 0, to: QK_K, by: 128) {
-          var shift: UInt8 = 0
-          for _ in 0..<4 {
-            for half in 0..<2 {  // two groups of 16 per shift, each with its own scale/min
-              let s = sc[scaleIndex]
-              scaleIndex += 1
-              let dl = d * Float(s & 0xF)
-              let ml = min * Float(s >> 4)
-              for l in 0..<16 {
-                y[l] = dl * Float((q[l + 16 * half] >> shift) & 3) - ml
-              }
-              y += 16
+    static func dequantize(block x: UnsafePointer<UInt8>, into y: UnsafeMutablePointer<Float>) {
+      var y = y
+      let d = loadHalf(x, dOffset)
+      let min = loadHalf(x, dminOffset)
+      let sc = x + scalesOffset
+      var q = x + qsOffset
+      var scaleIndex = 0
+      for _ in stride(from: 0, to: QK_K, by: 128) {
+        var shift: UInt8 = 0
+        for _ in 0..<4 {
+          for half in 0..<2 {  // two groups of 16 per shift, each with its own scale/min
+            let s = sc[scaleIndex]
+            scaleIndex += 1
+            let dl = d * Float(s & 0xF)
+            let ml = min * Float(s >> 4)
+            for l in 0..<16 {
+              y[l] = dl * Float((q[l + 16 * half] >> shift) & 3) - ml
             }
-            shift += 2
+            y += 16
           }
-          q += 32
+          shift += 2
         }
+        q += 32
       }
     }
   }
 
   /// block_q3_K (110 bytes): hmask[32] (bit 2 of each quant), qs[64] (bits 0-1), scales[12]
   /// (sixteen 6-bit signed scales, offset by 32), d (f16 super-block scale).
-  enum Q3_K: GGMLQuantizer {
+  enum Q3_K: KQuantCodec {
     static var type: GGMLType { .q3_K }
     static let typeSize = 110
     static let hmaskOffset = 0
@@ -129,25 +124,11 @@ extension KQuant {
     }
 
     static func quantize(_ src: UnsafePointer<Float>, into dst: UnsafeMutableRawPointer, count: Int) {
-      let nb = count / QK_K
-      let out = dst.bindMemory(to: UInt8.self, capacity: nb * typeSize)
-      let L = UnsafeMutablePointer<Int8>.allocate(capacity: QK_K)
-      let scales = UnsafeMutablePointer<Float>.allocate(capacity: QK_K / 16)
-      defer { L.deallocate(); scales.deallocate() }
-
-      for i in 0..<nb {
-        let x = src + i * QK_K
-        let y = out + i * typeSize
-        var maxScale: Float = 0
-        var amax: Float = 0
+      quantizeRow(src, dst, count: count, typeSize: typeSize) { x, y, L, scales in
         for j in 0..<QK_K / 16 {
           scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j, true)
-          let scale = abs(scales[j])
-          if scale > amax {
-            amax = scale
-            maxScale = scales[j]
-          }
         }
+        let maxScale = maxByMagnitude(scales, QK_K / 16).max
 
         let ysc = y + scalesOffset
         for j in 0..<12 { ysc[j] = 0 }
@@ -170,16 +151,8 @@ extension KQuant {
           storeHalf(0, y, dOffset)
         }
 
-        // Re-quantize against the rounded scales; a group whose scale rounded to 0 keeps its L.
         for j in 0..<QK_K / 16 {
-          let sc = scale6(ysc, j) - 32
-          let d = loadHalf(y, dOffset) * Float(sc)
-          if d == 0 { continue }
-          for ii in 0..<16 {
-            var l = nearest_int(x[16 * j + ii] / d)
-            l = Swift.max(-4, Swift.min(3, l))
-            L[16 * j + ii] = Int8(l + 4)
-          }
+          requantizeGroup16(x, L, j, d: loadHalf(y, dOffset) * Float(scale6(ysc, j) - 32), nmax: 4)
         }
 
         // The high bit of quants 0-31 goes into bit 0 of hmask[0...31], of 32-63 into bit 1, etc.
@@ -202,36 +175,31 @@ extension KQuant {
       }
     }
 
-    static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
-      let nb = count / QK_K
-      let blocks = src.bindMemory(to: UInt8.self, capacity: nb * typeSize)
-      var y = dst
-      for i in 0..<nb {
-        let x = blocks + i * typeSize
-        let dAll = loadHalf(x, dOffset)
-        let sc = x + scalesOffset
-        let hm = x + hmaskOffset
-        var q = x + qsOffset
-        var m: UInt8 = 1
-        var scaleIndex = 0
-        for _ in stride(from: 0, to: QK_K, by: 128) {
-          var shift: UInt8 = 0
-          for _ in 0..<4 {
-            for half in 0..<2 {
-              let dl = dAll * Float(scale6(sc, scaleIndex) - 32)
-              scaleIndex += 1
-              for l in 0..<16 {
-                let k = l + 16 * half
-                let low = Int((q[k] >> shift) & 3)
-                y[l] = dl * Float(low - ((hm[k] & m) != 0 ? 0 : 4))
-              }
-              y += 16
+    static func dequantize(block x: UnsafePointer<UInt8>, into y: UnsafeMutablePointer<Float>) {
+      var y = y
+      let dAll = loadHalf(x, dOffset)
+      let sc = x + scalesOffset
+      let hm = x + hmaskOffset
+      var q = x + qsOffset
+      var m: UInt8 = 1
+      var scaleIndex = 0
+      for _ in stride(from: 0, to: QK_K, by: 128) {
+        var shift: UInt8 = 0
+        for _ in 0..<4 {
+          for half in 0..<2 {
+            let dl = dAll * Float(scale6(sc, scaleIndex) - 32)
+            scaleIndex += 1
+            for l in 0..<16 {
+              let k = l + 16 * half
+              let low = Int((q[k] >> shift) & 3)
+              y[l] = dl * Float(low - ((hm[k] & m) != 0 ? 0 : 4))
             }
-            shift += 2
-            m <<= 1
+            y += 16
           }
-          q += 32
+          shift += 2
+          m <<= 1
         }
+        q += 32
       }
     }
   }

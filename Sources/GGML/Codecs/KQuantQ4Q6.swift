@@ -52,6 +52,57 @@ extension KQuant {
     }
   }
 
+  /// `quantize_row_q4_K_ref` / `quantize_row_q5_K_ref`: each block through `quantizeScaleMinBlock`,
+  /// then `pack` stores its quants `L` into the block at `y`.
+  static func quantizeScaleMinRow(
+    _ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, count: Int, typeSize: Int, nmax: Int,
+    rmin: Float, nstep: Int,
+    pack: (_ L: UnsafeMutablePointer<UInt8>, _ y: UnsafeMutablePointer<UInt8>) -> Void
+  ) {
+    let nb = count / QK_K
+    let out = dst.bindMemory(to: UInt8.self, capacity: nb * typeSize)
+    let scratch = ScaleMinScratch()
+    defer { scratch.deallocate() }
+    for i in 0..<nb {
+      let y = out + i * typeSize
+      quantizeScaleMinBlock(src + i * QK_K, y, nmax: nmax, rmin: rmin, nstep: nstep, scratch: scratch)
+      pack(scratch.L, y)
+    }
+  }
+
+  /// `dequantize_row_q4_K` / `dequantize_row_q5_K`: d, dmin (f16) at bytes 0 and 2, the 6-bit
+  /// (scale, min) pairs at 4, 4-bit quants at `qsOffset` (32 bytes per 64 values, low nibbles first)
+  /// and, for q5_K, their 5th bits at `qhOffset`; x = d·sc·q - dmin·m per group of 32.
+  @inline(__always)
+  static func dequantizeScaleMin(
+    _ x: UnsafePointer<UInt8>, _ y: UnsafeMutablePointer<Float>, qsOffset: Int, qhOffset: Int?
+  ) {
+    var y = y
+    let d = loadHalf(x, 0)
+    let min = loadHalf(x, 2)
+    let scales = x + 4
+    let qh = qhOffset.map { x + $0 }
+    var ql = x + qsOffset
+    var u1: UInt8 = 1
+    var u2: UInt8 = 2
+    // 16 where bit `u` of qh[l] is set (q5_K's 5th bit), else 0.
+    @inline(__always) func high(_ l: Int, _ u: UInt8) -> Int { qh.map { $0[l] & u != 0 ? 16 : 0 } ?? 0 }
+    for is0 in stride(from: 0, to: QK_K / 32, by: 2) {
+      let (sc1, m1i) = get_scale_min_k4(is0, scales)
+      let d1 = d * Float(sc1)
+      let m1 = min * Float(m1i)
+      let (sc2, m2i) = get_scale_min_k4(is0 + 1, scales)
+      let d2 = d * Float(sc2)
+      let m2 = min * Float(m2i)
+      for l in 0..<32 { y[l] = d1 * Float(Int(ql[l] & 0xF) + high(l, u1)) - m1 }
+      for l in 0..<32 { y[32 + l] = d2 * Float(Int(ql[l] >> 4) + high(l, u2)) - m2 }
+      y += 64
+      ql += 32
+      u1 <<= 2
+      u2 <<= 2
+    }
+  }
+
   /// Scratch buffers of `quantizeScaleMinBlock`, allocated once per quantize call.
   struct ScaleMinScratch {
     let L = UnsafeMutablePointer<UInt8>.allocate(capacity: QK_K)
@@ -70,20 +121,13 @@ extension KQuant {
 
   /// block_q4_K (144 bytes): d, dmin (f16), scales[12] (8 packed 6-bit scale/min pairs, see
   /// `get_scale_min_k4`), qs[128] (4-bit quants: 32 bytes per 64 values, low nibbles first).
-  enum Q4_K: GGMLQuantizer {
+  enum Q4_K: KQuantCodec {
     static var type: GGMLType { .q4_K }
     static let typeSize = 144
     static let qsOffset = 16
 
     static func quantize(_ src: UnsafePointer<Float>, into dst: UnsafeMutableRawPointer, count: Int) {
-      let nb = count / QK_K
-      let out = dst.bindMemory(to: UInt8.self, capacity: nb * typeSize)
-      let scratch = ScaleMinScratch()
-      defer { scratch.deallocate() }
-      let L = scratch.L
-      for i in 0..<nb {
-        let y = out + i * typeSize
-        quantizeScaleMinBlock(src + i * QK_K, y, nmax: 15, rmin: -1, nstep: 20, scratch: scratch)
+      quantizeScaleMinRow(src, dst, count: count, typeSize: typeSize, nmax: 15, rmin: -1, nstep: 20) { L, y in
         var q = y + qsOffset
         for j in stride(from: 0, to: QK_K, by: 64) {
           for l in 0..<32 { q[l] = L[j + l] | (L[j + l + 32] << 4) }
@@ -92,49 +136,22 @@ extension KQuant {
       }
     }
 
-    static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
-      let nb = count / QK_K
-      let blocks = src.bindMemory(to: UInt8.self, capacity: nb * typeSize)
-      var y = dst
-      for i in 0..<nb {
-        let x = blocks + i * typeSize
-        let d = loadHalf(x, 0)
-        let min = loadHalf(x, 2)
-        let scales = x + 4
-        var q = x + qsOffset
-        for is0 in stride(from: 0, to: QK_K / 32, by: 2) {
-          let (sc1, m1i) = get_scale_min_k4(is0, scales)
-          let d1 = d * Float(sc1)
-          let m1 = min * Float(m1i)
-          let (sc2, m2i) = get_scale_min_k4(is0 + 1, scales)
-          let d2 = d * Float(sc2)
-          let m2 = min * Float(m2i)
-          for l in 0..<32 { y[l] = d1 * Float(q[l] & 0xF) - m1 }
-          for l in 0..<32 { y[32 + l] = d2 * Float(q[l] >> 4) - m2 }
-          y += 64
-          q += 32
-        }
-      }
+    static func dequantize(block x: UnsafePointer<UInt8>, into y: UnsafeMutablePointer<Float>) {
+      dequantizeScaleMin(x, y, qsOffset: qsOffset, qhOffset: nil)
     }
   }
 
   /// block_q5_K (176 bytes): d, dmin (f16), scales[12] (as q4_K), qh[32] (bit 4 of each quant:
   /// bit 2k / 2k+1 of qh[l] for the low / high nibbles of the k-th 32-byte run of qs), qs[128].
-  enum Q5_K: GGMLQuantizer {
+  enum Q5_K: KQuantCodec {
     static var type: GGMLType { .q5_K }
     static let typeSize = 176
     static let qhOffset = 16
     static let qsOffset = 48
 
     static func quantize(_ src: UnsafePointer<Float>, into dst: UnsafeMutableRawPointer, count: Int) {
-      let nb = count / QK_K
-      let out = dst.bindMemory(to: UInt8.self, capacity: nb * typeSize)
-      let scratch = ScaleMinScratch()
-      defer { scratch.deallocate() }
-      let L = scratch.L
-      for i in 0..<nb {
-        let y = out + i * typeSize
-        quantizeScaleMinBlock(src + i * QK_K, y, nmax: 31, rmin: -0.5, nstep: 15, scratch: scratch)
+      quantizeScaleMinRow(src, dst, count: count, typeSize: typeSize, nmax: 31, rmin: -0.5, nstep: 15) {
+        L, y in
         let qh = y + qhOffset
         var ql = y + qsOffset
         for j in 0..<QK_K / 8 { qh[j] = 0 }
@@ -161,44 +178,14 @@ extension KQuant {
       }
     }
 
-    static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
-      let nb = count / QK_K
-      let blocks = src.bindMemory(to: UInt8.self, capacity: nb * typeSize)
-      var y = dst
-      for i in 0..<nb {
-        let x = blocks + i * typeSize
-        let d = loadHalf(x, 0)
-        let min = loadHalf(x, 2)
-        let scales = x + 4
-        let qh = x + qhOffset
-        var ql = x + qsOffset
-        var u1: UInt8 = 1
-        var u2: UInt8 = 2
-        for is0 in stride(from: 0, to: QK_K / 32, by: 2) {
-          let (sc1, m1i) = get_scale_min_k4(is0, scales)
-          let d1 = d * Float(sc1)
-          let m1 = min * Float(m1i)
-          let (sc2, m2i) = get_scale_min_k4(is0 + 1, scales)
-          let d2 = d * Float(sc2)
-          let m2 = min * Float(m2i)
-          for l in 0..<32 {
-            y[l] = d1 * Float(Int(ql[l] & 0xF) + (qh[l] & u1 != 0 ? 16 : 0)) - m1
-          }
-          for l in 0..<32 {
-            y[32 + l] = d2 * Float(Int(ql[l] >> 4) + (qh[l] & u2 != 0 ? 16 : 0)) - m2
-          }
-          y += 64
-          ql += 32
-          u1 <<= 2
-          u2 <<= 2
-        }
-      }
+    static func dequantize(block x: UnsafePointer<UInt8>, into y: UnsafeMutablePointer<Float>) {
+      dequantizeScaleMin(x, y, qsOffset: qsOffset, qhOffset: qhOffset)
     }
   }
 
   /// block_q6_K (210 bytes): ql[128] (low 4 bits), qh[64] (high 2 bits), scales[16] (int8, per
   /// 16 values), d (f16). Quants are stored offset by 32.
-  enum Q6_K: GGMLQuantizer {
+  enum Q6_K: KQuantCodec {
     static var type: GGMLType { .q6_K }
     static let typeSize = 210
     static let qlOffset = 0
@@ -207,30 +194,15 @@ extension KQuant {
     static let dOffset = 208
 
     static func quantize(_ src: UnsafePointer<Float>, into dst: UnsafeMutableRawPointer, count: Int) {
-      let nb = count / QK_K
-      let out = dst.bindMemory(to: UInt8.self, capacity: nb * typeSize)
-      let L = UnsafeMutablePointer<Int8>.allocate(capacity: QK_K)
-      let scales = UnsafeMutablePointer<Float>.allocate(capacity: QK_K / 16)
-      defer { L.deallocate(); scales.deallocate() }
-
-      for i in 0..<nb {
-        let x = src + i * QK_K
-        let y = out + i * typeSize
-        var maxScale: Float = 0
-        var maxAbsScale: Float = 0
+      quantizeRow(src, dst, count: count, typeSize: typeSize) { x, y, L, scales in
         for ib in 0..<QK_K / 16 {
-          let scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, nil)
-          scales[ib] = scale
-          let absScale = abs(scale)
-          if absScale > maxAbsScale {
-            maxAbsScale = absScale
-            maxScale = scale
-          }
+          scales[ib] = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, nil)
         }
+        let (maxScale, maxAbsScale) = maxByMagnitude(scales, QK_K / 16)
 
         if maxAbsScale < GROUP_MAX_EPS {
           for b in 0..<typeSize { y[b] = 0 }  // f16 0 is all-zero bits too
-          continue
+          return
         }
 
         let iscale = -128 / maxScale
@@ -241,15 +213,8 @@ extension KQuant {
           ysc[ib] = UInt8(truncatingIfNeeded: s)
         }
 
-        // Re-quantize against the rounded scales; a group whose scale rounded to 0 keeps its L.
         for j in 0..<QK_K / 16 {
-          let d = loadHalf(y, dOffset) * Float(Int8(bitPattern: ysc[j]))
-          if d == 0 { continue }
-          for ii in 0..<16 {
-            var l = nearest_int(x[16 * j + ii] / d)
-            l = Swift.max(-32, Swift.min(31, l))
-            L[16 * j + ii] = Int8(l + 32)
-          }
+          requantizeGroup16(x, L, j, d: loadHalf(y, dOffset) * Float(Int8(bitPattern: ysc[j])), nmax: 32)
         }
 
         var ql = y + qlOffset
@@ -270,32 +235,22 @@ extension KQuant {
       }
     }
 
-    static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
-      let nb = count / QK_K
-      let blocks = src.bindMemory(to: UInt8.self, capacity: nb * typeSize)
-      var y = dst
-      for i in 0..<nb {
-        let x = blocks + i * typeSize
-        let d = loadHalf(x, dOffset)
-        var ql = x + qlOffset
-        var qh = x + qhOffset
-        var sc = x + scalesOffset
-        for _ in stride(from: 0, to: QK_K, by: 128) {
-          for l in 0..<32 {
-            let s = l / 16
-            let q1 = Int((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32
-            let q2 = Int((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32
-            let q3 = Int((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32
-            let q4 = Int((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32
-            y[l] = d * Float(Int8(bitPattern: sc[s])) * Float(q1)
-            y[l + 32] = d * Float(Int8(bitPattern: sc[s + 2])) * Float(q2)
-            y[l + 64] = d * Float(Int8(bitPattern: sc[s + 4])) * Float(q3)
-            y[l + 96] = d * Float(Int8(bitPattern: sc[s + 6])) * Float(q4)
-          }
-          y += 128
-          ql += 64
-          qh += 32
-          sc += 8
+    static func dequantize(block x: UnsafePointer<UInt8>, into y: UnsafeMutablePointer<Float>) {
+      let d = loadHalf(x, dOffset)
+      // Each half of the block (128 values): 64 bytes of ql, 32 of qh, 8 scales.
+      for half in 0..<QK_K / 128 {
+        let (ql, qh, sc) = (x + qlOffset + 64 * half, x + qhOffset + 32 * half, x + scalesOffset + 8 * half)
+        let y = y + 128 * half
+        for l in 0..<32 {
+          let s = l / 16
+          let q1 = Int((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32
+          let q2 = Int((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32
+          let q3 = Int((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32
+          let q4 = Int((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32
+          y[l] = d * Float(Int8(bitPattern: sc[s])) * Float(q1)
+          y[l + 32] = d * Float(Int8(bitPattern: sc[s + 2])) * Float(q2)
+          y[l + 64] = d * Float(Int8(bitPattern: sc[s + 4])) * Float(q3)
+          y[l + 96] = d * Float(Int8(bitPattern: sc[s + 6])) * Float(q4)
         }
       }
     }

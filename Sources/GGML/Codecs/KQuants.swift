@@ -11,6 +11,20 @@ let kQuantCodecs: [any GGMLDequantizer.Type] = [
   KQuant.Q2_K.self, KQuant.Q3_K.self, KQuant.Q4_K.self, KQuant.Q5_K.self, KQuant.Q6_K.self,
 ]
 
+/// A K-quant codec: super-blocks of QK_K values in `typeSize` bytes, read as bytes.
+protocol KQuantCodec: BlockDequantizer, GGMLQuantizer {
+  static var typeSize: Int { get }
+  static func dequantize(block x: UnsafePointer<UInt8>, into y: UnsafeMutablePointer<Float>)
+}
+
+extension KQuantCodec {
+  static var qk: Int { KQuant.QK_K }
+  static var blockBytes: Int { typeSize }
+  static func dequantizeBlock(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+    dequantize(block: x.bindMemory(to: UInt8.self, capacity: typeSize), into: y)
+  }
+}
+
 /// Namespace of the K-quant codecs and of the helpers they share. Helpers keep ggml's names so they
 /// can be compared with upstream line by line.
 enum KQuant {
@@ -29,22 +43,25 @@ enum KQuant {
     return Int((i & 0x007f_ffff) - 0x0040_0000)
   }
 
+  /// The opening of `make_qx_quants` and `make_q3_quants`: the value of largest magnitude, or nil
+  /// (with L zeroed) when every |x| is below GROUP_MAX_EPS.
+  @inline(__always)
+  static func symmetricMax(_ n: Int, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>) -> Float? {
+    let (max, amax) = maxByMagnitude(x, n)
+    if amax < GROUP_MAX_EPS {  // all zero
+      for i in 0..<n { L[i] = 0 }
+      return nil
+    }
+    return max
+  }
+
   /// ggml's `make_qx_quants`: symmetric quantization of `n` values to [-nmax, nmax-1] (stored as
   /// L = l + nmax), searching 18 scales around nmax/max for the best weighted fit. Returns the scale.
   static func make_qx_quants(
     _ n: Int, _ nmax: Int, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
     _ rmseType: Int, _ qw: UnsafePointer<Float>?
   ) -> Float {
-    var max: Float = 0
-    var amax: Float = 0
-    for i in 0..<n {
-      let ax = abs(x[i])
-      if ax > amax { amax = ax; max = x[i] }
-    }
-    if amax < GROUP_MAX_EPS {  // all zero
-      for i in 0..<n { L[i] = 0 }
-      return 0
-    }
+    guard let max = symmetricMax(n, x, L) else { return 0 }
     var iscale = Float(-nmax) / max
     if rmseType == 0 {
       for i in 0..<n {
@@ -106,16 +123,7 @@ enum KQuant {
   static func make_q3_quants(
     _ n: Int, _ nmax: Int, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>, _ doRmse: Bool
   ) -> Float {
-    var max: Float = 0
-    var amax: Float = 0
-    for i in 0..<n {
-      let ax = abs(x[i])
-      if ax > amax { amax = ax; max = x[i] }
-    }
-    if amax < GROUP_MAX_EPS {  // all zero
-      for i in 0..<n { L[i] = 0 }
-      return 0
-    }
+    guard let max = symmetricMax(n, x, L) else { return 0 }
     let iscale = Float(-nmax) / max
     if doRmse {
       var sumlx: Float = 0
@@ -241,6 +249,37 @@ enum KQuant {
     }
     theMin = -min
     return scale
+  }
+
+  /// The row loop of `quantize_row_q3_K_ref` / `quantize_row_q6_K_ref`: `block` quantizes the 256
+  /// values at `x` into the block at `y`, with scratch for the quants `L` and the 16 group scales.
+  static func quantizeRow(
+    _ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, count: Int, typeSize: Int,
+    _ block: (
+      _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt8>, _ L: UnsafeMutablePointer<Int8>,
+      _ scales: UnsafeMutablePointer<Float>
+    ) -> Void
+  ) {
+    let nb = count / QK_K
+    let out = dst.bindMemory(to: UInt8.self, capacity: nb * typeSize)
+    let L = UnsafeMutablePointer<Int8>.allocate(capacity: QK_K)
+    let scales = UnsafeMutablePointer<Float>.allocate(capacity: QK_K / 16)
+    defer { L.deallocate(); scales.deallocate() }
+    for i in 0..<nb { block(src + i * QK_K, out + i * typeSize, L, scales) }
+  }
+
+  /// The second pass of q3_K / q6_K: group j's 16 values re-quantized against its rounded scale `d`
+  /// to [-nmax, nmax - 1], stored as l + nmax. A group whose scale rounded to 0 keeps its L.
+  @inline(__always)
+  static func requantizeGroup16(
+    _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>, _ j: Int, d: Float, nmax: Int
+  ) {
+    if d == 0 { return }
+    for ii in 0..<16 {
+      var l = nearest_int(x[16 * j + ii] / d)
+      l = Swift.max(-nmax, Swift.min(nmax - 1, l))
+      L[16 * j + ii] = Int8(l + nmax)
+    }
   }
 
   /// ggml's `get_scale_min_k4`: the j-th 6-bit (scale, min) pair of the 12-byte q4_K/q5_K

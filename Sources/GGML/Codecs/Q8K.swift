@@ -3,58 +3,39 @@
 
 /// block_q8_K (292 bytes): d: f32 @0, qs[256]: int8 @4, bsums[16]: int16 @260 (sums of qs in groups
 /// of 16); x = d·q.
-enum Q8_KCodec: GGMLQuantizer {
+enum Q8_KCodec: BlockQuantizer {
   static var type: GGMLType { .q8_K }
   static let qk = 256  // QK_K
   static let blockBytes = 292
   static let qsOffset = 4
   static let bsumsOffset = 260
 
-  static func quantize(_ src: UnsafePointer<Float>, into dst: UnsafeMutableRawPointer, count: Int) {
-    for i in 0..<(count / qk) {
-      let x = src + i * qk
-      let y = dst + i * blockBytes
-      var max: Float = 0
-      var amax: Float = 0
-      for j in 0..<qk {
-        let ax = abs(x[j])
-        if ax > amax {
-          amax = ax
-          max = x[j]
-        }
-      }
-      if amax == 0 {
-        // ggml leaves bsums untouched here; zeros keep the output deterministic (and match the
-        // golden file).
-        y.initializeMemory(as: UInt8.self, repeating: 0, count: blockBytes)
-        continue
-      }
-      // -127, not -128: ggml's IQ2_XXS AVX dot product needs the symmetric range.
-      let iscale: Float = -127 / max
-      for j in 0..<qk {
-        let v = nearest_int(iscale * x[j])
-        y.storeBytes(
-          of: Int8(truncatingIfNeeded: Swift.min(127, v)), toByteOffset: qsOffset + j, as: Int8.self)
-      }
-      for j in 0..<(qk / 16) {
-        var sum: Int32 = 0
-        for ii in 0..<16 {
-          sum += Int32(y.load(fromByteOffset: qsOffset + j * 16 + ii, as: Int8.self))
-        }
-        y.storeLE(Int16(truncatingIfNeeded: sum), at: bsumsOffset + 2 * j)
-      }
-      y.storeFloatLE(1 / iscale, at: 0)
+  static func quantizeBlock(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer) {
+    let (max, amax) = maxByMagnitude(x, qk)
+    if amax == 0 {
+      // ggml leaves bsums untouched here; zeros keep the output deterministic (and match the
+      // golden file).
+      y.initializeMemory(as: UInt8.self, repeating: 0, count: blockBytes)
+      return
     }
+    // -127, not -128: ggml's IQ2_XXS AVX dot product needs the symmetric range.
+    let iscale: Float = -127 / max
+    for j in 0..<qk {
+      let v = nearest_int(iscale * x[j])
+      y.storeBytes(of: Int8(truncatingIfNeeded: Swift.min(127, v)), toByteOffset: qsOffset + j, as: Int8.self)
+    }
+    for j in 0..<(qk / 16) {
+      var sum: Int32 = 0
+      for ii in 0..<16 {
+        sum += Int32(y.load(fromByteOffset: qsOffset + j * 16 + ii, as: Int8.self))
+      }
+      y.storeLE(Int16(truncatingIfNeeded: sum), at: bsumsOffset + 2 * j)
+    }
+    y.storeFloatLE(1 / iscale, at: 0)
   }
 
-  static func dequantize(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
-    for i in 0..<(count / qk) {
-      let x = src + i * blockBytes
-      let y = dst + i * qk
-      let d = x.loadFloatLE(at: 0)
-      for j in 0..<qk {
-        y[j] = d * Float(x.load(fromByteOffset: qsOffset + j, as: Int8.self))
-      }
-    }
+  static func dequantizeBlock(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+    // q·d, as ggml's d·q: one multiply, the same product.
+    dequantizeInt8(x, y, qk: qk, qsOffset: qsOffset, d: x.loadFloatLE(at: 0))
   }
 }
