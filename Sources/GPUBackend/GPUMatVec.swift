@@ -30,11 +30,30 @@ enum GPUMatVec {
   static let dotTypes: [GGMLType] = [
     .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs, .mxfp4,
   ]
+  /// Parts per weight block of each per-type kernel (the `parts` of its vdq_<type> in mmvq.cu, which
+  /// static_asserts these): a thread's share of a block. A row has (k / block size) · parts slots.
+  static let partsPerBlock: [GGMLType: Int] = [
+    .q4_0: 2, .q4_1: 2, .q5_0: 2, .q5_1: 2, .q8_0: 2, .q2_K: 8, .q3_K: 8, .q4_K: 8, .q5_K: 8, .q6_K: 8,
+    .iq4_nl: 2, .iq4_xs: 8, .mxfp4: 2,
+  ]
+  /// Whether a one-column mat-vec of `type` over rows of `k` runs `mul_mat_vec_q_<type>_1_short` (one
+  /// wavefront per row): when the row has fewer slots than the plain kernel's CTA has threads, most of
+  /// that CTA would idle (Gemma 3 270M's k = 640 … 2048; its 262144 × 640 q8_0 output matrix ran at
+  /// 1.1 TB/s on an H100 with the plain kernel).
+  static func shortRows(_ type: GGMLType, k: Int, columns m: Int) -> Bool {
+    guard m == 1, let parts = partsPerBlock[type] else { return false }
+    return k / type.blockSize * parts < threads(columns: 1)
+  }
+  /// Rows per CTA of the short-row kernel: one per wavefront (MMVQ_SHORT_ROWS).
+  static func shortRowsPerBlock(warpSize: Int) -> Int { threads(columns: 1) / warpSize }
+
   /// Kernels defined for every type (`%` = type name): the fallback mat-vec.
   static let perTypeKernels = ["mul_mat_vec_via_q8_1_%"]
   /// The per-type kernels, by name: 1…maxColumns columns for each of `dotTypes`.
   static var dotKernelNames: [String] {
-    dotTypes.flatMap { t in (1...maxColumns).map { "mul_mat_vec_q_\(t.name)_\($0)" } }
+    dotTypes.flatMap { t in
+      (1...maxColumns).map { "mul_mat_vec_q_\(t.name)_\($0)" } + ["mul_mat_vec_q_\(t.name)_1_short"]
+    }
   }
 
   static func threads(columns m: Int) -> Int { threadsPerBlock[m - 1] }
@@ -50,6 +69,7 @@ enum GPUMatVec {
       #define MMVQ_MAX_COLS \(maxColumns)
       #define MMVQ_THREADS(c) \(table(threadsPerBlock))
       #define MMVQ_ROWS(c) \(table(rowsPerBlock))
+      \(dotTypes.map { "#define MMVQ_PARTS_\($0.name) \(partsPerBlock[$0] ?? 0)" }.joined(separator: "\n"))
 
       """
   }
@@ -95,7 +115,10 @@ extension GPUBackend {
       }
       return
     }
-    let rows = GPUMatVec.rows(columns: m)
+    let short = GPUMatVec.shortRows(type, k: k, columns: m)
+    let rows =
+      short
+      ? GPUMatVec.shortRowsPerBlock(warpSize: context.properties.warpSize) : GPUMatVec.rows(columns: m)
     var ctas = Self.blocks(n, rows)
     for i in 0..<(GPUMatVec.maxSharedMatrices - 1) {
       let more = i < shared.count ? shared[i] : (weights: DevicePointer.null, out: DevicePointer.null, n: 0)
@@ -104,7 +127,7 @@ extension GPUBackend {
     }
     try call { () throws(GPUError) in
       try context.launch(
-        "mul_mat_vec_q_\(type.name)_\(m)", grid: (ctas, 1, 1),
+        short ? "mul_mat_vec_q_\(type.name)_1_short" : "mul_mat_vec_q_\(type.name)_\(m)", grid: (ctas, 1, 1),
         block: (GPUMatVec.threads(columns: m), 1, 1), arguments: args)
     }
   }

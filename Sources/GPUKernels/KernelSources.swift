@@ -2848,18 +2848,12 @@ QK_DEVICE void col_store(const dense_cols& c, int j, s64 row, float v) { c.y[(s6
 
 // Up to three matrices of the same type and k share one launch (a plan's q/k/v or gate/up projections
 // of one input): CTAs [0, c0) take matrix 0, the next c1 matrix 1, the rest matrix 2 (c = its rows / R,
-// rounded up; nrows1 = nrows2 = 0 for one matrix). The choice is uniform per CTA.
-template <class V, int C>
-QK_DEVICE void mul_mat_vec_q(
-  const u8* __restrict__ w0, const u8* __restrict__ xq, float* __restrict__ y0, s64 k, s64 nrows0,
-  const u8* __restrict__ w1, float* __restrict__ y1, s64 nrows1, const u8* __restrict__ w2, float* __restrict__ y2,
-  s64 nrows2) {
-  constexpr int R = MMVQ_ROWS(C);
-  s64 cta = (s64)blockIdx.x;
-  const u8* w = w0;
-  float* y = y0;
-  s64 nrows = nrows0;
-  const s64 c0 = (nrows0 + R - 1) / R, c1 = (nrows1 + R - 1) / R;
+// rounded up; nrows1 = nrows2 = 0 for one matrix). The choice is uniform per CTA. pick_matrix turns
+// (w, y, nrows), matrix 0 on entry, into the CTA's matrix and returns the CTA's index within it.
+template <int R>
+QK_DEVICE s64 pick_matrix(s64 cta, const u8*& w, float*& y, s64& nrows, const u8* w1, float* y1, s64 nrows1,
+                          const u8* w2, float* y2, s64 nrows2) {
+  const s64 c0 = (nrows + R - 1) / R, c1 = (nrows1 + R - 1) / R;
   if (cta >= c0) {
     cta -= c0;
     if (cta < c1) {
@@ -2869,8 +2863,61 @@ QK_DEVICE void mul_mat_vec_q(
       w = w2; y = y2; nrows = nrows2;
     }
   }
+  return cta;
+}
+template <class V, int C>
+QK_DEVICE void mul_mat_vec_q(
+  const u8* __restrict__ w0, const u8* __restrict__ xq, float* __restrict__ y0, s64 k, s64 nrows0,
+  const u8* __restrict__ w1, float* __restrict__ y1, s64 nrows1, const u8* __restrict__ w2, float* __restrict__ y2,
+  s64 nrows2) {
+  constexpr int R = MMVQ_ROWS(C);
+  const u8* w = w0;
+  float* y = y0;
+  s64 nrows = nrows0;
+  const s64 cta = pick_matrix<R>((s64)blockIdx.x, w, y, nrows, w1, y1, nrows1, w2, y2, nrows2);
   const dense_cols cols = {xq, (k / 32) * 36, y, nrows};
   mat_vec_rows<V, C>(w, nrows, cta * R, k, cols);
+}
+
+// ---- Short rows, one column: one wavefront per row (mul_mat_vec_q_<type>_1_short). A row of fewer
+// (block, part) slots than MMVQ_THREADS(1) leaves most of the kernel above idle (Gemma 3's k = 640 … 2048:
+// 40–64 slots for 128 threads) and, on a 262144-row output matrix, too few loads in flight per
+// multiprocessor (1.1 TB/s on an H100). Here each of the CTA's MMVQ_SHORT_ROWS wavefronts takes its own
+// row, its lanes stride the row's slots (slot s: block s / P, part s % P) with a compile-time step, and
+// one wavefront reduction ends it: no shared memory, no barrier. The host picks it (GPUMatVec.shortRows)
+// where the slots are fewer than MMVQ_THREADS(1); the plain kernels stay as they are.
+#define MMVQ_SHORT_ROWS (MMVQ_THREADS(1) / QK_WARP_SIZE)
+template <class V>
+QK_DEVICE void mat_vec_row_short(const u8* __restrict__ w, s64 nrows, s64 row, s64 k, const u8* __restrict__ xq,
+                                 float* __restrict__ y) {
+  constexpr int P = V::parts;
+  const int lane = (int)threadIdx.x % QK_WARP_SIZE;
+  const int nb = (int)(k / V::qk), slots = nb * P;
+  const u8* wr = w + (row < nrows ? row : nrows - 1) * ((s64)nb * V::bytes);
+  const typename V::Ctx ctx = V::context();
+  float acc = 0.0f;
+  for (int s = lane; s < slots; s += QK_WARP_SIZE) {
+    const int kb = s / P, part = s % P;
+    const typename V::W wv = V::load_w(ctx, wr + (s64)kb * V::bytes, part);
+    acc += V::dot(wv, V::load_x(xq + (s64)kb * (V::qk / 32) * 36, part));
+  }
+  acc = warp_reduce_sum(acc);
+  if (lane == 0 && row < nrows) y[row] = acc;
+}
+
+// mul_mat_vec_q's matrices (up to three sharing the launch), MMVQ_SHORT_ROWS rows per CTA.
+template <class V>
+QK_DEVICE void mul_mat_vec_q_short(
+  const u8* __restrict__ w0, const u8* __restrict__ xq, float* __restrict__ y0, s64 k, s64 nrows0,
+  const u8* __restrict__ w1, float* __restrict__ y1, s64 nrows1, const u8* __restrict__ w2, float* __restrict__ y2,
+  s64 nrows2) {
+  constexpr int R = MMVQ_SHORT_ROWS;
+  static_assert(R >= 1, "MMVQ_THREADS(1): at least one wavefront");
+  const u8* w = w0;
+  float* y = y0;
+  s64 nrows = nrows0;
+  const s64 cta = pick_matrix<R>((s64)blockIdx.x, w, y, nrows, w1, y1, nrows1, w2, y2, nrows2);
+  mat_vec_row_short<V>(w, nrows, cta * R + (s64)threadIdx.x / QK_WARP_SIZE, k, xq, y);
 }
 
 }  // namespace mmvq
@@ -2887,12 +2934,23 @@ QK_DEVICE void mul_mat_vec_q(
     float* y2, s64 nrows2) { qk_grid_dependency_sync();                                                                                \
     mmvq::mul_mat_vec_q<mmvq::vdq_##name, C>(w, xq, y, k, nrows, w1, y1, nrows1, w2, y2, nrows2);           \
   }
+// mul_mat_vec_q_<type>_1_short: the same arguments; the host owns the parts per block it chooses by
+// (GPUMatVec.partsPerBlock as MMVQ_PARTS_<type>), checked here against the kernel's.
+#define MMVQ_SHORT_KERNEL(name)                                                                            \
+  static_assert((int)mmvq::vdq_##name::parts == MMVQ_PARTS_##name,                                        \
+                "mmvq.cu: parts per block of " #name " disagree with GPUMatVec.partsPerBlock");            \
+  QK_KERNEL void __launch_bounds__(MMVQ_THREADS(1)) mul_mat_vec_q_##name##_1_short(                      \
+    const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const u8* w1, float* y1, s64 nrows1, const u8* w2, \
+    float* y2, s64 nrows2) { qk_grid_dependency_sync();                                                    \
+    mmvq::mul_mat_vec_q_short<mmvq::vdq_##name>(w, xq, y, k, nrows, w1, y1, nrows1, w2, y2, nrows2);      \
+  }
 #define MMVQ_TYPE_KERNELS(name)                                                                            \
   static_assert((int)mmvq::vdq_##name::qk == (int)qt_##name::qk &&                                      \
                   (int)mmvq::vdq_##name::bytes == (int)qt_##name::bytes,                                   \
                 "mmvq.cu: block shape of " #name " disagrees with QTYPE_LIST");                            \
   MMVQ_KERNEL(name, 1) MMVQ_KERNEL(name, 2) MMVQ_KERNEL(name, 3) MMVQ_KERNEL(name, 4)                     \
-  MMVQ_KERNEL(name, 5) MMVQ_KERNEL(name, 6) MMVQ_KERNEL(name, 7) MMVQ_KERNEL(name, 8)
+  MMVQ_KERNEL(name, 5) MMVQ_KERNEL(name, 6) MMVQ_KERNEL(name, 7) MMVQ_KERNEL(name, 8)                     \
+  MMVQ_SHORT_KERNEL(name)
 MMVQ_TYPE_LIST(MMVQ_TYPE_KERNELS)
 
 #elif defined(QUANTA_VENDOR_CUDA) || defined(QUANTA_VENDOR_HIP)

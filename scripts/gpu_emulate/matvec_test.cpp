@@ -31,13 +31,14 @@ struct TypeCase {
   const char* name;
   int qk, bytes;
   mv_fn fn[8];
+  mv_fn short_fn;  // mul_mat_vec_q_<type>_1_short: one wavefront per row
   elem_fn elem;
 };
 #define MV_CASE(name)                                                                                      \
   {#name, qt_##name::qk, qt_##name::bytes,                                                                 \
    {mul_mat_vec_q_##name##_1, mul_mat_vec_q_##name##_2, mul_mat_vec_q_##name##_3, mul_mat_vec_q_##name##_4, \
     mul_mat_vec_q_##name##_5, mul_mat_vec_q_##name##_6, mul_mat_vec_q_##name##_7, mul_mat_vec_q_##name##_8}, \
-   elem_##name},
+   mul_mat_vec_q_##name##_1_short, elem_##name},
 static const TypeCase cases[] = {MMVQ_TYPE_LIST(MV_CASE)};
 
 static int failures = 0;
@@ -60,12 +61,6 @@ static void run_case(const TypeCase& tc, s64 nrows, s64 k) {
     memcpy(xq, x8.data(), ncols * col_bytes);
     float* y = new float[(size_t)ncols * nrows];
     for (s64 i = 0; i < ncols * nrows; ++i) y[i] = NAN;  // every output must be written
-    const int nt = MMVQ_THREADS(ncols), rows = MMVQ_ROWS(ncols);
-    qk_dim3 grid, block;
-    grid.x = (unsigned)((nrows + rows - 1) / rows);
-    block.x = (unsigned)nt;
-    const mv_fn fn = tc.fn[ncols - 1];
-    qk_launch(grid, block, [&] { fn(w, xq, y, k, nrows, nullptr, nullptr, 0, nullptr, nullptr, 0); });
     std::vector<double> ref((size_t)ncols * nrows);
     for (int c = 0; c < ncols; ++c)
       for (s64 r = 0; r < nrows; ++r) {
@@ -73,43 +68,55 @@ static void run_case(const TypeCase& tc, s64 nrows, s64 k) {
         for (s64 j = 0; j < k; ++j) s += wd[r * k + j] * xd[c * k + j];
         ref[c * nrows + r] = s;
       }
-    const double e = nmse(y, ref);
-    const bool ok = e <= 5e-4;
-    if (!ok) failures++;
-    printf("%s w%d mul_mat_vec_q_%s_%d rows=%lld k=%lld (CTA %d threads, %d rows): nmse %.3g\n", ok ? "ok  " : "FAIL",
-           QK_WARP_SIZE, tc.name, ncols, (long long)nrows, (long long)k, nt, rows, e);
-    // The same rows as three matrices sharing one launch (a plan's q/k/v): each part its own
-    // 16-byte aligned weights and outputs, CTAs of part 0 first.
-    if (ncols <= 2 && nrows >= 3) {
-      const s64 n[3] = {nrows / 3, (nrows - nrows / 3) / 2, nrows - nrows / 3 - (nrows - nrows / 3) / 2};
-      const size_t row_bytes = (size_t)nb * tc.bytes;
-      u8* wp[3]; float* yp[3]; s64 first = 0; unsigned ctas = 0;
-      for (int i = 0; i < 3; ++i) {
-        wp[i] = new u8[n[i] * row_bytes];
-        memcpy(wp[i], w + first * row_bytes, n[i] * row_bytes);
-        yp[i] = new float[(size_t)ncols * n[i]];
-        for (s64 j = 0; j < ncols * n[i]; ++j) yp[i][j] = NAN;
-        ctas += (unsigned)((n[i] + rows - 1) / rows);
-        first += n[i];
+    // One column also runs the short-row kernel (the host picks it for short rows; any k is valid).
+    for (int variant = 0; variant < (ncols == 1 ? 2 : 1); ++variant) {
+      const bool short_rows = variant == 1;
+      for (s64 i = 0; i < ncols * nrows; ++i) y[i] = NAN;
+      const int nt = MMVQ_THREADS(ncols), rows = short_rows ? MMVQ_THREADS(1) / QK_WARP_SIZE : MMVQ_ROWS(ncols);
+      const char* suffix = short_rows ? "_short" : "";
+      qk_dim3 grid, block;
+      grid.x = (unsigned)((nrows + rows - 1) / rows);
+      block.x = (unsigned)nt;
+      const mv_fn fn = short_rows ? tc.short_fn : tc.fn[ncols - 1];
+      qk_launch(grid, block, [&] { fn(w, xq, y, k, nrows, nullptr, nullptr, 0, nullptr, nullptr, 0); });
+      const double e = nmse(y, ref);
+      const bool ok = e <= 5e-4;
+      if (!ok) failures++;
+      printf("%s w%d mul_mat_vec_q_%s_%d%s rows=%lld k=%lld (CTA %d threads, %d rows): nmse %.3g\n", ok ? "ok  " : "FAIL",
+             QK_WARP_SIZE, tc.name, ncols, suffix, (long long)nrows, (long long)k, nt, rows, e);
+      // The same rows as three matrices sharing one launch (a plan's q/k/v): each part its own
+      // 16-byte aligned weights and outputs, CTAs of part 0 first.
+      if (ncols <= 2 && nrows >= 3) {
+        const s64 n[3] = {nrows / 3, (nrows - nrows / 3) / 2, nrows - nrows / 3 - (nrows - nrows / 3) / 2};
+        const size_t row_bytes = (size_t)nb * tc.bytes;
+        u8* wp[3]; float* yp[3]; s64 first = 0; unsigned ctas = 0;
+        for (int i = 0; i < 3; ++i) {
+          wp[i] = new u8[n[i] * row_bytes];
+          memcpy(wp[i], w + first * row_bytes, n[i] * row_bytes);
+          yp[i] = new float[(size_t)ncols * n[i]];
+          for (s64 j = 0; j < ncols * n[i]; ++j) yp[i][j] = NAN;
+          ctas += (unsigned)((n[i] + rows - 1) / rows);
+          first += n[i];
+        }
+        qk_dim3 g3 = grid;
+        g3.x = ctas;
+        qk_launch(g3, block, [&] { fn(wp[0], xq, yp[0], k, n[0], wp[1], yp[1], n[1], wp[2], yp[2], n[2]); });
+        std::vector<float> joined((size_t)ncols * nrows);
+        first = 0;
+        for (int i = 0; i < 3; ++i) {
+          for (int c = 0; c < ncols; ++c)
+            for (s64 r = 0; r < n[i]; ++r) joined[c * nrows + first + r] = yp[i][c * n[i] + r];
+          first += n[i];
+          delete[] wp[i];
+          delete[] yp[i];
+        }
+        const double e3 = nmse(joined.data(), ref);
+        const bool ok3 = e3 <= 5e-4;
+        if (!ok3) failures++;
+        printf("%s w%d mul_mat_vec_q_%s_%d%s rows=%lld+%lld+%lld k=%lld (three matrices, one launch): nmse %.3g\n",
+               ok3 ? "ok  " : "FAIL", QK_WARP_SIZE, tc.name, ncols, suffix, (long long)n[0], (long long)n[1],
+               (long long)n[2], (long long)k, e3);
       }
-      qk_dim3 g3 = grid;
-      g3.x = ctas;
-      qk_launch(g3, block, [&] { fn(wp[0], xq, yp[0], k, n[0], wp[1], yp[1], n[1], wp[2], yp[2], n[2]); });
-      std::vector<float> joined((size_t)ncols * nrows);
-      first = 0;
-      for (int i = 0; i < 3; ++i) {
-        for (int c = 0; c < ncols; ++c)
-          for (s64 r = 0; r < n[i]; ++r) joined[c * nrows + first + r] = yp[i][c * n[i] + r];
-        first += n[i];
-        delete[] wp[i];
-        delete[] yp[i];
-      }
-      const double e3 = nmse(joined.data(), ref);
-      const bool ok3 = e3 <= 5e-4;
-      if (!ok3) failures++;
-      printf("%s w%d mul_mat_vec_q_%s_%d rows=%lld+%lld+%lld k=%lld (three matrices, one launch): nmse %.3g\n",
-             ok3 ? "ok  " : "FAIL", QK_WARP_SIZE, tc.name, ncols, (long long)n[0], (long long)n[1], (long long)n[2],
-             (long long)k, e3);
     }
     delete[] y;
     delete[] xq;
@@ -124,7 +131,8 @@ int main(int argc, char** argv) {
     if (only && std::string(only) != tc.name) continue;
     // One block; 13 rows (not a multiple of 2, 3 or 4 rows per CTA) and a k of several CTA k-steps, the
     // last one partial (109 or 25 blocks); 3 rows of k = 4096.
-    const s64 shapes[3][2] = {{1, tc.qk}, {13, tc.qk == 32 ? 32 * 109 : 256 * 25}, {3, 4096}};
+    // 13 rows of Gemma 3's short k (640 / 1024: the short-row kernel's case) too.
+    const s64 shapes[4][2] = {{1, tc.qk}, {13, tc.qk == 32 ? 32 * 109 : 256 * 25}, {3, 4096}, {13, tc.qk == 32 ? 640 : 1024}};
     for (auto& s : shapes) run_case(tc, s[0], s[1]);
   }
   printf("w%d: %d failures\n", QK_WARP_SIZE, failures);
