@@ -47,6 +47,11 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     /// off, as `GPUMatVec.maxColumns`-column mat-vec launches. The CLI: QUANTA_SMALL_BATCH_MMQ=0 turns it
     /// off, so both paths can be timed with one binary.
     public var smallBatchMatMat = true
+    /// Run one-column mat-vecs over short rows on `mul_mat_vec_q_<type>_1_short`, one wavefront per row
+    /// (GPUMatVec.shortRows: Gemma 3 270M's k = 640 … 2048 and its 262144-row logits). Off by default
+    /// until it is timed on a GPU (verified by the CPU emulation and NVRTC only). The CLI:
+    /// QUANTA_SHORT_ROW_MATVEC=1 turns it on, so both paths can be timed with one binary.
+    public var shortRowMatVec = false
     /// Vendor library paths that replace the built-in search (the CLI: QUANTA_*_LIB).
     public var libraries = GPULibraryPaths()
     /// Where compiled kernels are cached; nil: `KernelCache.defaultDirectory` (the CLI:
@@ -54,11 +59,12 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     public var kernelCacheDirectory: URL?
     public init(
       matrixCores: Bool = true, dependentLaunches: Bool = false, smallBatchMatMat: Bool = true,
-      libraries: GPULibraryPaths = .init(), kernelCacheDirectory: URL? = nil
+      shortRowMatVec: Bool = false, libraries: GPULibraryPaths = .init(), kernelCacheDirectory: URL? = nil
     ) {
       self.matrixCores = matrixCores
       self.dependentLaunches = dependentLaunches
       self.smallBatchMatMat = smallBatchMatMat
+      self.shortRowMatVec = shortRowMatVec
       self.libraries = libraries
       self.kernelCacheDirectory = kernelCacheDirectory
     }

@@ -8,7 +8,8 @@ import QuantaTools
 /// vendor libraries that replace the built-in search; QUANTA_CACHE/kernels holds compiled kernels
 /// (else ~/.cache/quanta/kernels). An empty variable counts as unset. LLAMA_ATTN_ROT_DISABLE (llama.cpp's
 /// own variable, read as C's `atoi`: a non-zero number) turns off the Hadamard rotation around
-/// quantized KV caches. QUANTA_SMALL_BATCH_MMQ=0 turns off the small-batch mat-mat (`smallBatchMatMat`).
+/// quantized KV caches. QUANTA_SMALL_BATCH_MMQ=0 turns off the small-batch mat-mat (`smallBatchMatMat`),
+/// QUANTA_SHORT_ROW_MATVEC=1 turns on the short-row mat-vec (`shortRowMatVec`).
 enum CLIEnvironment {
   /// The GPU configuration for these flags and `environment`.
   static func gpuConfiguration(
@@ -22,6 +23,7 @@ enum CLIEnvironment {
     return GPUBackend.Configuration(
       matrixCores: matrixCores, dependentLaunches: dependentLaunches,
       smallBatchMatMat: smallBatchMatMat(value("QUANTA_SMALL_BATCH_MMQ")),
+      shortRowMatVec: shortRowMatVec(value("QUANTA_SHORT_ROW_MATVEC")),
       libraries: GPULibraryPaths(
         cudaDriver: value("QUANTA_CUDA_LIB"), nvrtc: value("QUANTA_NVRTC_LIB"),
         hipRuntime: value("QUANTA_HIP_LIB"), hiprtc: value("QUANTA_HIPRTC_LIB")),
@@ -36,6 +38,14 @@ enum CLIEnvironment {
   static func smallBatchMatMat(_ value: String?) -> Bool {
     guard let v = value?.lowercased() else { return true }
     return !["0", "off", "false", "no"].contains(v)
+  }
+
+  /// QUANTA_SHORT_ROW_MATVEC: "1" (or "on", "true", "yes") runs short one-column mat-vecs one
+  /// wavefront per row (GPUBackend.Configuration.shortRowMatVec); unset or anything else keeps the plain
+  /// kernels. For timing both paths with one binary.
+  static func shortRowMatVec(_ value: String?) -> Bool {
+    guard let v = value?.lowercased() else { return false }
+    return ["1", "on", "true", "yes"].contains(v)
   }
 
   /// Model settings with llama.cpp's defaults and the GPU paths from the environment.

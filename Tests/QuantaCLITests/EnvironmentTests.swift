@@ -36,6 +36,14 @@ import Testing
     #expect(settings.gpuPaths.smallBatchMatMat == false)
   }
 
+  @Test func shortRowMatVecSwitch() {
+    #expect(!CLIEnvironment.gpuConfiguration(environment: [:]).shortRowMatVec)
+    #expect(!CLIEnvironment.gpuConfiguration(environment: ["QUANTA_SHORT_ROW_MATVEC": "0"]).shortRowMatVec)
+    for on in ["1", "on", "TRUE", "yes"] {
+      #expect(CLIEnvironment.gpuConfiguration(environment: ["QUANTA_SHORT_ROW_MATVEC": on]).shortRowMatVec)
+    }
+  }
+
   @Test func unsetOrEmptyVariablesLeaveTheDefaults() {
     let c = CLIEnvironment.gpuConfiguration(environment: [
       "QUANTA_CUDA_LIB": "", "QUANTA_CACHE": "", "HOME": "/h",
