@@ -1,4 +1,5 @@
 import GGUF
+import QuantaLM
 
 /// The tokenizer a synthetic model carries: the real model's kind (SPM or byte-level BPE), its
 /// special tokens at their real ids, and generated regular tokens to fill the vocabulary. Generated
@@ -330,15 +331,4 @@ func gpt2Scalar(_ byte: UInt8) -> Unicode.Scalar {
     if !((33...126).contains(x) || (161...172).contains(x) || (174...255).contains(x)) { extra += 1 }
   }
   return Unicode.Scalar(extra)!
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a fast, well-mixed 64-bit generator whose output depends
-/// only on its state, so seeded streams are the same on every platform.
-@inline(__always)
-func splitMix64(_ state: inout UInt64) -> UInt64 {
-  state &+= 0x9E37_79B9_7F4A_7C15
-  var z = state
-  z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-  z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-  return z ^ (z >> 31)
 }

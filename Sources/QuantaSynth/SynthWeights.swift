@@ -1,5 +1,6 @@
 import Foundation
 import GGML
+import QuantaLM
 
 /// Random tensor contents made directly in each type's encoding (never by quantizing floats), so a
 /// 7B model is written at the speed of the disk: random bytes for the quants, then every block's

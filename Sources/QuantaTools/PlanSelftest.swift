@@ -127,7 +127,7 @@ public enum PlanSelftest {
       try LanguageModel(file: file, backend: device, options: options),
     ]
     let sessions = try models.map { try $0.makeSession() }
-    var rng = SplitMix(seed: 11)
+    var rng = SplitMix64(seed: 11)
     let vocab = Int32(models[0].config.vocabularySize)
     let prompt = (0..<21).map { _ in Int32(rng.next() % UInt64(vocab)) }
     var worst = 0.0
@@ -171,7 +171,7 @@ public enum PlanSelftest {
   /// columns per kernel), far inside the bound. Same math on both sides, so random tokens do (no
   /// router near-tie can split them, as it can the quantized and f32 paths).
   static func checkBatched(
-    _ model: LanguageModel, prompt: [Int32], rng: inout SplitMix,
+    _ model: LanguageModel, prompt: [Int32], rng: inout SplitMix64,
     compare: (String, [Float], [Float]) -> String?
   ) throws -> String? {
     let vocab = UInt64(model.config.vocabularySize)
@@ -228,15 +228,4 @@ public enum PlanSelftest {
     return den > 0 ? num / den : num
   }
 
-  struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-  }
 }

@@ -120,7 +120,7 @@ public enum SamplingSelftest {
     var plan = ForwardPlan(inputs: records)
     plan.append(.sample(logits: logits, records: records, out: out))
     let prepared = try device.prepare(plan, options: PlanOptions(replayed: false))
-    var rng = PlanSelftest.SplitMix(seed: UInt64(n) &* 31 &+ UInt64(options.topK &+ 1000))
+    var rng = SplitMix64(seed: UInt64(n) &* 31 &+ UInt64(options.topK &+ 1000))
     func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
     func normal() -> Float {
       Float(sqrt(-2 * log(uniform() + 1e-12)) * cos(2 * Double.pi * uniform()))

@@ -521,16 +521,22 @@ extension Tokenizer {
   }
 }
 
-/// A small, fast, seedable generator (SplitMix64): reproducible across platforms.
-struct SplitMix64: RandomNumberGenerator, Sendable {
+/// A small, fast, seedable generator (SplitMix64): reproducible across platforms. The package's one
+/// copy: the sampler, the self-tests and `quanta synth` draw from it.
+package struct SplitMix64: RandomNumberGenerator, Sendable {
   private var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  mutating func nextDouble() -> Double { Double(next() >> 11) / Double(1 << 53) }
+  package init(seed: UInt64) { state = seed }
+  package mutating func next() -> UInt64 { splitMix64(&state) }
+  package mutating func nextDouble() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
+
+/// SplitMix64's step (Steele, Lea, Flood 2014): a fast, well-mixed 64-bit generator whose output
+/// depends only on its state, so seeded streams are the same on every platform.
+@inlinable
+package func splitMix64(_ state: inout UInt64) -> UInt64 {
+  state &+= 0x9E37_79B9_7F4A_7C15
+  var z = state
+  z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+  z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+  return z ^ (z >> 31)
 }

@@ -156,10 +156,7 @@ public final class Tokenizer: Sendable {
       guard symbols[l].count > 0, symbols[r].count > 0,
         symbols[l].count + symbols[r].count == bigram.size
       else { continue }
-      symbols[l].count += symbols[r].count
-      symbols[r].count = 0
-      symbols[l].next = symbols[r].next
-      if symbols[r].next >= 0 { symbols[symbols[r].next].prev = l }
+      Symbol.merge(&symbols, l, r)
       tryAddBigram(symbols[l].prev, l)
       tryAddBigram(l, symbols[l].next)
     }
@@ -221,10 +218,7 @@ public final class Tokenizer: Sendable {
           symbols[l].count + symbols[r].count == bigram.size,
           symbols[l].next == r
         else { continue }
-        symbols[l].count += symbols[r].count
-        symbols[r].count = 0
-        symbols[l].next = symbols[r].next
-        if symbols[r].next >= 0 { symbols[symbols[r].next].prev = l }
+        Symbol.merge(&symbols, l, r)
         tryAddBigram(symbols[l].prev, l)
         tryAddBigram(l, symbols[l].next)
       }
@@ -252,6 +246,15 @@ struct Symbol {
   var count: Int
   var prev: Int
   var next: Int
+
+  /// Joins symbol `r` into its left neighbour `l` (llama.cpp's merge step of both tokenizers): `l`
+  /// spans both, `r` is emptied and unlinked.
+  static func merge(_ symbols: inout [Symbol], _ l: Int, _ r: Int) {
+    symbols[l].count += symbols[r].count
+    symbols[r].count = 0
+    symbols[l].next = symbols[r].next
+    if symbols[r].next >= 0 { symbols[symbols[r].next].prev = l }
+  }
 
   /// Splits UTF-8 bytes into one symbol per character (a truncated tail counts as one).
   static func split(_ text: [UInt8]) -> [Symbol] {
