@@ -242,7 +242,7 @@ public enum KLDivergence {
         for i in 0..<vocabulary {
           let code = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 8 + 2 * i, as: UInt16.self))
           base[i] = low + step * Double(code)
-          total += exp(base[i])
+          if !llamaBase { total += exp(base[i]) }  // only Quanta's records are renormalized
           if base[i] > base[baseTop] { baseTop = i }
         }
         let shift = llamaBase ? 0 : log(total)
