@@ -37,9 +37,8 @@ enum GPUMatVec {
     .iq4_nl: 2, .iq4_xs: 8, .mxfp4: 2,
   ]
   /// Whether a one-column mat-vec of `type` over rows of `k` runs `mul_mat_vec_q_<type>_1_short` (one
-  /// wavefront per row) where `GPUBackend.Configuration.shortRowMatVec` is on (off by default: not yet
-  /// timed on a GPU): when the row has fewer slots than the plain kernel's CTA has threads, most of
-  /// that CTA would idle (Gemma 3 270M's k = 640 … 2048; its 262144 × 640 q8_0 output matrix ran at
+  /// wavefront per row) where `GPUBackend.Configuration.shortRowMatVec` is on (the default): when the
+  /// row has fewer slots than the plain kernel's CTA has threads, most of that CTA would idle (Gemma 3 270M's k = 640 … 2048; its 262144 × 640 q8_0 output matrix ran at
   /// 1.1 TB/s on an H100 with the plain kernel).
   static func shortRows(_ type: GGMLType, k: Int, columns m: Int) -> Bool {
     guard m == 1, let parts = partsPerBlock[type] else { return false }
@@ -54,6 +53,7 @@ enum GPUMatVec {
   static var dotKernelNames: [String] {
     dotTypes.flatMap { t in
       (1...maxColumns).map { "mul_mat_vec_q_\(t.name)_\($0)" } + ["mul_mat_vec_q_\(t.name)_1_short"]
+        + ["mul_mat_vec_q_\(t.name)_1_short_chain"]
     }
   }
 

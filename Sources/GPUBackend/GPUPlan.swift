@@ -12,6 +12,9 @@ final class GPUPreparedPlan: PreparedPlan {
   private let scratch: GPUBuffer?
   /// The argmax's per-CTA partial results and counters (zero-filled by allocate).
   private let argmaxScratch: GPUBuffer?
+  /// The counter of the short-row mat-vecs with a row-chain tail (zero-filled by allocate; each launch
+  /// leaves it at zero again); nil where none can run.
+  private let chainCounter: GPUBuffer?
   /// The sampling op's per-CTA candidates and counters (zero-filled by allocate).
   private let sampleScratch: GPUBuffer?
   /// The expert matmuls' grouping of (token, slot) pairs per expert (the largest one's size).
@@ -70,6 +73,9 @@ final class GPUPreparedPlan: PreparedPlan {
     sampleScratch =
       sampleBytes > 0
       ? try gpu.gpuBuffer(gpu.allocate(byteCount: sampleBytes), "plan sampling scratch") : nil
+    chainCounter =
+      options.fusion && gpu.configuration.shortRowMatVec
+      ? try gpu.gpuBuffer(gpu.allocate(byteCount: 16), "plan row-chain counter") : nil
     sequenceGroups = options.fusion ? try SequenceGroup.find(in: plan.steps, gpu: gpu) : [:]
     staging = .allocate(capacity: max(plan.inputs.count, 1))
     staging.initialize(repeating: 0)
@@ -381,11 +387,6 @@ enum ArgmaxGeometry {
 // MARK: Fused chains
 
 extension GPUPreparedPlan {
-  /// Flags of `fused_norm_add_norm_q8_1` (plan_fused.cu).
-  enum RowChain {
-    static let norm1: Int32 = 1, add: Int32 = 2, norm2: Int32 = 4, quant: Int32 = 8
-  }
-
   private func op(_ i: Int) -> PlanOp? { i < plan.steps.count ? plan.steps[i].op : nil }
 
   /// The next op reads `t` as the input of a quantized matmul (q8_1 through the scratch).
@@ -411,6 +412,10 @@ extension GPUPreparedPlan {
       return n
     }
     if let (n, q) = try encodeRowChain(at: i) {
+      quantizedInput = q
+      return n
+    }
+    if let (n, q) = try encodeMatVecRowChain(at: i, quantizedInput: quantizedInput) {
       quantizedInput = q
       return n
     }
@@ -513,59 +518,137 @@ extension GPUPreparedPlan {
   }
 
   /// `[rmsNorm(b → t)] [add(a, v → s)] [rmsNorm(v → y)] [then a quantized matmul of the last value]`:
-  /// one row kernel (at least two of the four stages).
-  private func encodeRowChain(at start: Int) throws -> (Int, Tensor?)? {
-    var i = start
+  /// the stages `fused_norm_add_norm_q8_1` (and the short-row mat-vec's tail) take, with their tensors.
+  struct RowChainStages {
     var flags: Int32 = 0
     var b: Tensor?, a: Tensor?, w1: Tensor?, w2: Tensor?, t: Tensor?, sOut: Tensor?, y: Tensor?
     var eps1: Float = 0, eps2: Float = 0
+  }
+  struct RowChain {
+    var stages: RowChainStages
+    /// Plan ops covered.
+    var steps: Int
+    /// The chain's last value, and that value when the next op reads it as q8_1 (`RowChain.quant`).
+    var value: Tensor
+    var quantized: Tensor?
+    static let norm1: Int32 = 1, add: Int32 = 2, norm2: Int32 = 4, quant: Int32 = 8
+    var n: Int { value.shape.last ?? 0 }
+    var rows: Int { value.count / max(n, 1) }
+  }
+
+  /// The row chain starting at step `start` (any non-empty set of stages; the kernel holds a row in
+  /// registers as 16-byte vectors). `input`: the chain's first value must be this tensor (b), which a
+  /// lone `add` may take as either operand.
+  private func rowChain(at start: Int, input: Tensor? = nil) -> RowChain? {
+    var i = start
+    var c = RowChainStages()
     var value: Tensor?  // the chain's current value
-    if case .rmsNorm(let x, let w, let eps, let out) = op(i), x.shape == out.shape {
-      flags |= RowChain.norm1
-      b = x; w1 = w; eps1 = eps; t = out; value = out
+    if case .rmsNorm(let x, let w, let eps, let out) = op(i), x.shape == out.shape,
+      input.map({ Self.sameView($0, x) }) ?? true
+    {
+      c.flags |= RowChain.norm1
+      c.b = x; c.w1 = w; c.eps1 = eps; c.t = out; value = out
       i += 1
     }
     if case .add(let l, let r, let out) = op(i), l.shape == r.shape, l.shape == out.shape {
-      if let v = value {
-        if Self.sameView(v, r) { a = l } else if Self.sameView(v, l) { a = r }
+      if let v = value ?? input {
+        if Self.sameView(v, r), !Self.sameView(v, l) {
+          c.a = l
+        } else if Self.sameView(v, l), !Self.sameView(v, r) {
+          c.a = r
+        }
+        if value == nil, c.a != nil { c.b = v }
       } else {
-        b = r; a = l
+        c.b = r; c.a = l
       }
-      if a != nil {
-        flags |= RowChain.add
-        sOut = out; value = out
+      if c.a != nil {
+        c.flags |= RowChain.add
+        c.sOut = out; value = out
         i += 1
       }
     }
     if case .rmsNorm(let x, let w, let eps, let out) = op(i), x.shape == out.shape,
-      value.map({ Self.sameView($0, x) }) ?? true
+      (value ?? input).map({ Self.sameView($0, x) }) ?? true
     {
-      if value == nil { b = x }
-      flags |= RowChain.norm2
-      w2 = w; eps2 = eps; y = out; value = out
+      if value == nil { c.b = x }
+      c.flags |= RowChain.norm2
+      c.w2 = w; c.eps2 = eps; c.y = out; value = out
       i += 1
     }
-    guard let v = value, let b, let n = v.shape.last, n > 0 else { return nil }
-    var quantized: Tensor?
+    guard let v = value, c.b != nil, let n = v.shape.last, n > 0 else { return nil }
+    var chain = RowChain(stages: c, steps: i - start, value: v)
     if n % 32 == 0, quantizedMatmul(at: i, reading: v), let scratch, scratch.byteCount >= v.count / 32 * 36 {
-      flags |= RowChain.quant
-      quantized = v
+      chain.stages.flags |= RowChain.quant
+      chain.quantized = v
     }
-    // One stage alone is the plain op; the kernel holds a row in registers as 16-byte vectors.
-    guard flags.nonzeroBitCount >= 2, n % 4 == 0, n <= GPUPlanGeometry.rowMaxValues else { return nil }
-    let g = gpu
-    let vectors = try [b, a, w1, w2, t, sOut, y].map { try g.optionalPointer($0, "fused") }
+    guard n % 4 == 0, n <= GPUPlanGeometry.rowMaxValues else { return nil }
+    return chain
+  }
+
+  /// The chain's tensors as the kernels take them (b, a, w1, w2, t, s, y, then the q8_1 output), or nil
+  /// when one is not 16-byte aligned.
+  private func rowChainPointers(_ c: RowChain) throws -> [DevicePointer]? {
+    let g = gpu, s = c.stages
+    let vectors = try [s.b, s.a, s.w1, s.w2, s.t, s.sOut, s.y].map { try g.optionalPointer($0, "fused") }
     guard vectors.allSatisfy({ $0.address % 16 == 0 }) else { return nil }
+    return vectors + [c.quantized != nil ? scratch!.pointer : .null]
+  }
+
+  /// The chain's scalars after its tensors (and fused_norm_add_norm_q8_1's n): eps1, eps2, flags.
+  private func appendRowChainScalars(_ c: RowChain, to args: inout KernelArguments) {
+    args.append(c.stages.eps1)
+    args.append(c.stages.eps2)
+    args.append(c.stages.flags)
+  }
+
+  /// A row chain of at least two stages as one `fused_norm_add_norm_q8_1` launch (one stage alone is
+  /// the plain op).
+  private func encodeRowChain(at start: Int) throws -> (Int, Tensor?)? {
+    guard let c = rowChain(at: start), c.stages.flags.nonzeroBitCount >= 2,
+      let pointers = try rowChainPointers(c)
+    else { return nil }
     var args = KernelArguments()
-    for p in vectors { args.append(p) }
-    args.append(quantized != nil ? scratch!.pointer : .null)
-    args.append(Int64(n))
-    args.append(eps1)
-    args.append(eps2)
-    args.append(flags)
+    for p in pointers { args.append(p) }
+    args.append(Int64(c.n))
+    appendRowChainScalars(c, to: &args)
+    try gpu.launch(
+      "fused_norm_add_norm_q8_1", grid: (c.rows, 1, 1), block: (GPUPlanGeometry.rowThreads, 1, 1), args)
+    return (c.steps, c.quantized)
+  }
+
+  /// A one-column mat-vec on the short-row kernel whose output a row chain of one row starts from:
+  /// `mul_mat_vec_q_<type>_1_short_chain`, the chain as the mat-vec's tail (its last CTA runs it), one
+  /// launch fewer. Returns the ops covered and the chain's q8_1 output.
+  private func encodeMatVecRowChain(at i: Int, quantizedInput: Tensor?) throws -> (Int, Tensor?)? {
+    guard case .matmul(let x, let w, let o, let out) = op(i), let scratch, let chainCounter,
+      DType(w.type) == nil, o.path != .dequantize, out.dtype == .f32, out.isContiguous
+    else { return nil }
+    let g = gpu
+    let k = w.rowLength, n = w.rowCount
+    guard k > 0, k % 32 == 0, x.count == k, out.count == n, g.configuration.shortRowMatVec,
+      GPUMatVec.shortRows(w.type, k: k, columns: 1),
+      scratch.byteCount >= GPUBackend.matmulScratchBytes(x, weights: w, options: o),
+      let c = rowChain(at: i + 1, input: out), c.rows == 1, c.n == n,
+      c.stages.a.map({ !Self.sameView($0, out) }) ?? true
+    else { return nil }
+    let weights = try g.ptr(w, "matmul")
+    guard GPUMatVec.hasDotKernel(w.type, weights: weights), let pointers = try rowChainPointers(c) else {
+      return nil
+    }
+    if !(quantizedInput.map { Self.sameView($0, x) } ?? false) {
+      try g.quantizeQ8_1(x, k: k, m: 1, into: scratch.pointer)
+    }
+    var args = KernelArguments()
+    args.append(weights); args.append(scratch.pointer); args.append(try g.ptr(out, "matmul"))
+    args.append(Int64(k)); args.append(Int64(n))
+    for p in pointers.dropFirst() { args.append(p) }  // b is the mat-vec's output
+    appendRowChainScalars(c, to: &args)
+    args.append(chainCounter.pointer)
+    let rows = GPUPlanGeometry.rowThreads / g.context.properties.warpSize
     try g.launch(
-      "fused_norm_add_norm_q8_1", grid: (v.count / n, 1, 1), block: (GPUPlanGeometry.rowThreads, 1, 1), args)
-    return (i - start, quantized)
+      "mul_mat_vec_q_\(w.type.name)_1_short_chain", grid: ((n + rows - 1) / rows, 1, 1),
+      block: (GPUPlanGeometry.rowThreads, 1, 1), args)
+    return (1 + c.steps, c.quantized)
   }
 
   /// One `[rmsNorm per head] rope [scale] [writeKV of the result and a value tensor]` chain, as

@@ -9,7 +9,7 @@ import QuantaTools
 /// (else ~/.cache/quanta/kernels). An empty variable counts as unset. LLAMA_ATTN_ROT_DISABLE (llama.cpp's
 /// own variable, read as C's `atoi`: a non-zero number) turns off the Hadamard rotation around
 /// quantized KV caches. QUANTA_SMALL_BATCH_MMQ=0 turns off the small-batch mat-mat (`smallBatchMatMat`),
-/// QUANTA_SHORT_ROW_MATVEC=1 turns on the short-row mat-vec (`shortRowMatVec`).
+/// QUANTA_SHORT_ROW_MATVEC=0 turns off the short-row mat-vec (`shortRowMatVec`).
 enum CLIEnvironment {
   /// The GPU configuration for these flags and `environment`.
   static func gpuConfiguration(
@@ -40,12 +40,12 @@ enum CLIEnvironment {
     return !["0", "off", "false", "no"].contains(v)
   }
 
-  /// QUANTA_SHORT_ROW_MATVEC: "1" (or "on", "true", "yes") runs short one-column mat-vecs one
-  /// wavefront per row (GPUBackend.Configuration.shortRowMatVec); unset or anything else keeps the plain
-  /// kernels. For timing both paths with one binary.
+  /// QUANTA_SHORT_ROW_MATVEC: "0" (or "off", "false", "no") runs short one-column mat-vecs on the plain
+  /// kernels instead of one wavefront per row (GPUBackend.Configuration.shortRowMatVec); unset or
+  /// anything else keeps the short-row kernels. For timing both paths with one binary.
   static func shortRowMatVec(_ value: String?) -> Bool {
-    guard let v = value?.lowercased() else { return false }
-    return ["1", "on", "true", "yes"].contains(v)
+    guard let v = value?.lowercased() else { return true }
+    return !["0", "off", "false", "no"].contains(v)
   }
 
   /// Model settings with llama.cpp's defaults and the GPU paths from the environment.

@@ -27,12 +27,13 @@ import Testing
     for t in GPUMatVec.dotTypes {
       #expect(GPUMatVec.sourceDefines.contains("#define MMVQ_PARTS_\(t.name) \(GPUMatVec.partsPerBlock[t]!)"))
       #expect(GPUMatVec.dotKernelNames.contains("mul_mat_vec_q_\(t.name)_1_short"))
+      #expect(GPUMatVec.dotKernelNames.contains("mul_mat_vec_q_\(t.name)_1_short_chain"))
     }
     #expect(GPUMatVec.shortRowsPerBlock(warpSize: 32) == 4)
     #expect(GPUMatVec.shortRowsPerBlock(warpSize: 64) == 2)
   }
 
-  @Test func offByDefault() {
-    #expect(!GPUBackend.Configuration().shortRowMatVec)
+  @Test func onByDefault() {
+    #expect(GPUBackend.Configuration().shortRowMatVec)
   }
 }

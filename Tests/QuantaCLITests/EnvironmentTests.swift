@@ -37,10 +37,10 @@ import Testing
   }
 
   @Test func shortRowMatVecSwitch() {
-    #expect(!CLIEnvironment.gpuConfiguration(environment: [:]).shortRowMatVec)
-    #expect(!CLIEnvironment.gpuConfiguration(environment: ["QUANTA_SHORT_ROW_MATVEC": "0"]).shortRowMatVec)
-    for on in ["1", "on", "TRUE", "yes"] {
-      #expect(CLIEnvironment.gpuConfiguration(environment: ["QUANTA_SHORT_ROW_MATVEC": on]).shortRowMatVec)
+    #expect(CLIEnvironment.gpuConfiguration(environment: [:]).shortRowMatVec)
+    #expect(CLIEnvironment.gpuConfiguration(environment: ["QUANTA_SHORT_ROW_MATVEC": "1"]).shortRowMatVec)
+    for off in ["0", "off", "FALSE", "no"] {
+      #expect(!CLIEnvironment.gpuConfiguration(environment: ["QUANTA_SHORT_ROW_MATVEC": off]).shortRowMatVec)
     }
   }
 

@@ -115,7 +115,7 @@ struct PlanFusionTests {
   /// A synthetic `arch` model on a recording GPU; `body` runs while its files exist.
   func withModel<R>(
     arch: String, preset: String, fusion: Bool, cache: KVCacheType = .f16, rotation: Bool = true,
-    _ body: (LanguageModel, RecordingVendorAPI, _ layers: Int) throws -> R
+    shortRows: Bool = true, _ body: (LanguageModel, RecordingVendorAPI, _ layers: Int) throws -> R
   ) throws -> R {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
       "quanta-fusion-\(UUID().uuidString)")
@@ -127,7 +127,9 @@ struct PlanFusionTests {
     _ = try SynthModel.write(
       SynthOptions(preset: p, target: try SynthTarget(argument: "Q4_0"), outputPath: path))
     let api = RecordingVendorAPI()
-    let gpu = try GPUBackend(device: .cuda(0), api: api, cache: KernelCache(directory: dir))
+    let gpu = try GPUBackend(
+      device: .cuda(0), api: api, cache: KernelCache(directory: dir),
+      configuration: GPUBackend.Configuration(shortRowMatVec: shortRows))
     var options = ModelLoadOptions(contextLength: 32, batchSize: 32)
     options.fusion = fusion
     options.keyCacheType = cache
@@ -138,11 +140,14 @@ struct PlanFusionTests {
   }
 
   func decodeKernels(
-    arch: String, preset: String, fusion: Bool, cache: KVCacheType = .f16, rotation: Bool = true
+    arch: String, preset: String, fusion: Bool, cache: KVCacheType = .f16, rotation: Bool = true,
+    shortRows: Bool = true
   ) throws -> (
     captured: [String], launchesAfter: [String], graphLaunches: Int, layers: Int
   ) {
-    try withModel(arch: arch, preset: preset, fusion: fusion, cache: cache, rotation: rotation) {
+    try withModel(
+      arch: arch, preset: preset, fusion: fusion, cache: cache, rotation: rotation, shortRows: shortRows
+    ) {
       model, api, layers in
       try decodeKernels(model, api, layers: layers)
     }
@@ -198,8 +203,12 @@ struct PlanFusionTests {
     }
   }
 
-  @Test func llamaDecodeIsOneGraphOfFusedKernels() throws {
-    let r = try decodeKernels(arch: "llama", preset: "fusion-llama", fusion: true)
+  /// With the short-row mat-vec (the test model's rows are short) the attention output and FFN down
+  /// projections run their row chains (residual add + next norm) as their tails; without it, as
+  /// fused_norm_add_norm_q8_1 launches of their own.
+  @Test(arguments: [true, false]) func llamaDecodeIsOneGraphOfFusedKernels(shortRows: Bool) throws {
+    let r = try decodeKernels(
+      arch: "llama", preset: "fusion-llama-\(shortRows)", fusion: true, shortRows: shortRows)
     #expect(r.graphLaunches == 1)
     #expect(r.launchesAfter.isEmpty, "a replayed step launches kernels outside its graph: \(r.launchesAfter)")
     let count = { (name: String) in r.captured.filter { $0 == name }.count }
@@ -213,11 +222,15 @@ struct PlanFusionTests {
     #expect(count("glu_q8_1") == r.layers)
     // No separate quantization: norm chains, the GLU and attention write their outputs as q8_1 too.
     #expect(count("quantize_q8_1") == 0, "\(r.captured)")
-    // Norm chains: the first attention norm, then (add + norm) twice per layer.
-    #expect(count("fused_norm_add_norm_q8_1") == 2 * r.layers + 1)
+    // Norm chains: the first attention norm, then (add + norm) twice per layer: after attn_output and
+    // after ffn_down, as those mat-vecs' tails with short rows.
+    let tails = r.captured.filter { $0.hasSuffix("_1_short_chain") }
+    #expect(tails.count == (shortRows ? 2 * r.layers : 0), "\(r.captured)")
+    #expect(count("fused_norm_add_norm_q8_1") == (shortRows ? 1 : 2 * r.layers + 1))
     // Mat-vec launches: q/k/v share one, gate/up one, then attn_output and ffn_down; and the logits.
     let matVecs = r.captured.filter { $0.hasPrefix("mul_mat_vec") }
     #expect(matVecs.count == 4 * r.layers + 1, "\(matVecs)")
+    #expect(matVecs.allSatisfy { $0.contains("_short") } == shortRows, "\(matVecs)")
   }
 
   @Test func gemma3DecodeFusesNormRopeScaleAndCacheWrite() throws {
@@ -232,6 +245,11 @@ struct PlanFusionTests {
     #expect(count("rope_norm_kv_f32") == r.layers)
     // q/k/v and gate/up share a mat-vec launch each.
     #expect(r.captured.filter { $0.hasPrefix("mul_mat_vec") }.count == 4 * r.layers + 1)
+    // Post-attention norm + residual + FFN norm, and post-FFN norm + residual + the next attention norm:
+    // the tails of attn_output and ffn_down (short rows); the first attention norm (with its q8_1) is the
+    // one fused_norm_add_norm_q8_1 launch left.
+    #expect(r.captured.filter { $0.hasSuffix("_1_short_chain") }.count == 2 * r.layers, "\(r.captured)")
+    #expect(count("fused_norm_add_norm_q8_1") == 1, "\(r.captured)")
   }
 
   /// Quantized caches: llama.cpp's rotation is four Hadamard launches per layer (q, k, v, the

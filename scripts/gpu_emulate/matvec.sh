@@ -45,7 +45,8 @@ if [ "${MMVQ_MUTATION_CHECK:-0}" != 0 ]; then
   # Each mutation (sed expression on mmvq.cu, type to run) must make the test fail.
   muts=('s/- 4.0f \* x.s/- 3.0f * x.s/|q4_0' 's/(2 \* q0 + 4)/(2 * q0 + 2)/|q6_K' 's/kb += NT \/ P)/kb += NT \/ P + 1)/|q4_K'
         's/if (row < nrows)/if (row <= nrows)/|q8_0' 's/bjm4 = q\[j \& 3\]/bjm4 = q[j \& 7]/|q5_K' 's/(16 + 2 \* p)/(16 + 2 * p + 1)/|iq4_xs'
-        's/s += QK_WARP_SIZE) {/s += QK_WARP_SIZE + 1) {/|q8_0' 's/cta \* R + (s64)threadIdx.x \/ QK_WARP_SIZE/cta * R/|q4_K')
+        's/s += QK_WARP_SIZE) {/s += QK_WARP_SIZE + 1) {/|q8_0' 's/cta \* R + (s64)threadIdx.x \/ QK_WARP_SIZE/cta * R/|q4_K'
+        's/== gridDim.x - 1;/== gridDim.x;/|q4_K' 's/\*counter = 0;/*counter = 1;/|q8_0')
   cp "$tmp/kernels_mmvq.inc" "$tmp/clean.inc"
   for m in "${muts[@]}"; do
     expr="${m%|*}"; type="${m#*|}"

@@ -27,18 +27,21 @@ static void qk_check_aligned(const void* p, int a, const char* file, int line) {
 #include "emu_quant.h"
 
 typedef void (*mv_fn)(const u8*, const u8*, float*, s64, s64, const u8*, float*, s64, const u8*, float*, s64);
+typedef void (*chain_fn)(const u8*, const u8*, float*, s64, s64, const float*, const float*, const float*, float*, float*,
+                         float*, u8*, float, float, s32, u32*);
 struct TypeCase {
   const char* name;
   int qk, bytes;
   mv_fn fn[8];
   mv_fn short_fn;  // mul_mat_vec_q_<type>_1_short: one wavefront per row
+  chain_fn chain_fn;  // mul_mat_vec_q_<type>_1_short_chain: the same, then a plan's row chain
   elem_fn elem;
 };
 #define MV_CASE(name)                                                                                      \
   {#name, qt_##name::qk, qt_##name::bytes,                                                                 \
    {mul_mat_vec_q_##name##_1, mul_mat_vec_q_##name##_2, mul_mat_vec_q_##name##_3, mul_mat_vec_q_##name##_4, \
     mul_mat_vec_q_##name##_5, mul_mat_vec_q_##name##_6, mul_mat_vec_q_##name##_7, mul_mat_vec_q_##name##_8}, \
-   mul_mat_vec_q_##name##_1_short, elem_##name},
+   mul_mat_vec_q_##name##_1_short, mul_mat_vec_q_##name##_1_short_chain, elem_##name},
 static const TypeCase cases[] = {MMVQ_TYPE_LIST(MV_CASE)};
 
 static int failures = 0;
@@ -124,6 +127,71 @@ static void run_case(const TypeCase& tc, s64 nrows, s64 k) {
   delete[] w;
 }
 
+
+static std::vector<float> wave_values(s64 n, int seed) {
+  std::vector<float> v(n);
+  for (s64 i = 0; i < n; ++i) v[i] = (float)(0.6 * sin(0.37 * (double)(i + 1) * seed) + 0.05 * seed);
+  return v;
+}
+template <class T> static bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+// mul_mat_vec_q_<type>_1_short_chain against its two parts: y bit for bit the short-row kernel's, and the
+// tail's outputs bit for bit row_chain's run as a launch of its own over that y (fused_norm_add_norm_q8_1's
+// body) — for several stage sets, the q8_1 output written over the activations it read (as a plan's
+// scratch), twice with one counter (the last CTA resets it).
+static void run_chain_case(const TypeCase& tc, s64 nrows, s64 k) {
+  const int nb = (int)(k / tc.qk);
+  std::vector<u8> w((size_t)nrows * nb * tc.bytes);
+  for (s64 r = 0; r < nrows; ++r) for (int ib = 0; ib < nb; ++ib) random_block(tc.name, w.data() + (r * nb + ib) * tc.bytes, tc.bytes);
+  std::vector<u8> x8;
+  std::vector<double> xd;
+  random_q8_1(1, k, x8, xd);
+  const int rows = FUSED_ROW_THREADS / QK_WARP_SIZE;
+  qk_dim3 grid, block;
+  grid.x = (unsigned)((nrows + rows - 1) / rows);
+  block.x = FUSED_ROW_THREADS;
+  qk_dim3 sgrid, sblock;
+  sgrid.x = (unsigned)((nrows + MMVQ_THREADS(1) / QK_WARP_SIZE - 1) / (MMVQ_THREADS(1) / QK_WARP_SIZE));
+  sblock.x = MMVQ_THREADS(1);
+  std::vector<float> ys(nrows, NAN);
+  qk_launch(sgrid, sblock, [&] { tc.short_fn(w.data(), x8.data(), ys.data(), k, nrows, nullptr, nullptr, 0, nullptr, nullptr, 0); });
+  const std::vector<float> a = wave_values(nrows, 3), w1 = wave_values(nrows, 7), w2 = wave_values(nrows, 9);
+  const float eps1 = 1e-6f, eps2 = 1e-5f;
+  for (s32 flags : {1 | 2 | 4 | 8, 2 | 4 | 8, 1 | 2, 2, 4 | 8}) {
+    const size_t qbytes = (size_t)std::max(nrows, k) / 32 * 36;
+    // Reference: row_chain over the short kernel's y, one CTA.
+    std::vector<float> t(nrows, NAN), s(nrows, NAN), yo(nrows, NAN);
+    std::vector<u8> q(qbytes, 0xee);
+    qk_dim3 one;
+    one.x = 1;
+    qk_launch(one, block, [&] {
+      row_chain(ys.data(), a.data(), w1.data(), w2.data(), t.data(), s.data(), yo.data(), q.data(), 0, nrows, eps1, eps2, flags);
+    });
+    u32 counter = 0;
+    bool ok = true;
+    for (int run = 0; run < 2; ++run) {
+      std::vector<float> y(nrows, NAN), ft(nrows, NAN), fs(nrows, NAN), fy(nrows, NAN);
+      std::vector<u8> xq(qbytes, 0xee);
+      memcpy(xq.data(), x8.data(), x8.size());
+      std::vector<u8> fq = xq;  // the q8_1 output goes over the input, as in a plan's scratch
+      qk_launch(grid, block, [&] {
+        tc.chain_fn(w.data(), fq.data(), y.data(), k, nrows, a.data(), w1.data(), w2.data(), ft.data(), fs.data(), fy.data(),
+                    (flags & 8) ? fq.data() : nullptr, eps1, eps2, flags, &counter);
+      });
+      ok = ok && same_bytes(y, ys) && counter == 0;
+      if (flags & 1) ok = ok && same_bytes(ft, t);
+      if (flags & 2) ok = ok && same_bytes(fs, s);
+      if (flags & 4) ok = ok && same_bytes(fy, yo);
+      if (flags & 8) ok = ok && memcmp(fq.data(), q.data(), (size_t)nrows / 32 * 36) == 0;
+    }
+    if (!ok) failures++;
+    printf("%s w%d mul_mat_vec_q_%s_1_short_chain rows=%lld k=%lld flags=%d: %s\n", ok ? "ok  " : "FAIL", QK_WARP_SIZE,
+           tc.name, (long long)nrows, (long long)k, flags, ok ? "mat-vec and row chain bit for bit" : "differs");
+  }
+}
+
 int main(int argc, char** argv) {
   qk_warp_size_rt = QK_WARP_SIZE;
   const char* only = argc > 1 ? argv[1] : nullptr;  // optional: one type
@@ -134,6 +202,8 @@ int main(int argc, char** argv) {
     // 13 rows of Gemma 3's short k (640 / 1024: the short-row kernel's case) too.
     const s64 shapes[4][2] = {{1, tc.qk}, {13, tc.qk == 32 ? 32 * 109 : 256 * 25}, {3, 4096}, {13, tc.qk == 32 ? 640 : 1024}};
     for (auto& s : shapes) run_case(tc, s[0], s[1]);
+    // The row chain tail: rows a multiple of 32 (the q8_1 output), CTAs of several wavefronts, the last partial.
+    run_chain_case(tc, 96 + 32 * (QK_WARP_SIZE == 32), tc.qk == 32 ? 640 : 1024);
   }
   printf("w%d: %d failures\n", QK_WARP_SIZE, failures);
   return failures != 0;

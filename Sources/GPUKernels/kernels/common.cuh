@@ -107,6 +107,132 @@ QK_DEVICE float group_reduce_max(float x, int width) {
   return x;
 }
 
+// Sum over a whole CTA (blockDim.x a multiple of the physical wavefront, ≤ 32 wavefronts); every thread
+// gets the result. `scratch` holds one float per wavefront.
+QK_DEVICE float block_reduce_sum(float v, float* scratch) {
+  const int lane = threadIdx.x % QK_WARP_SIZE, wid = threadIdx.x / QK_WARP_SIZE;
+  const int nw = blockDim.x / QK_WARP_SIZE;
+  v = warp_reduce_sum(v);
+  __syncthreads();  // a previous reduction may still be reading scratch
+  if (lane == 0) scratch[wid] = v;
+  __syncthreads();
+  return warp_reduce_sum(lane < nw ? scratch[lane] : 0.0f);
+}
+
+// ---- The row chain of a plan (plan_fused.cu's fused_norm_add_norm_q8_1, and the tail of mmvq.cu's
+// mul_mat_vec_q_<type>_1_short_chain). Rows of n floats read and written 4 at a time (f32x4, common.cuh: the host checks n % 4 == 0 and
+// the pointers' alignment, GPUPlanGeometry).
+QK_DEVICE float f4_dot(f32x4 a, f32x4 b) { return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w; }
+// An RMS norm's output: v·scale, times the weight w when there is one (rms_norm_f32's order of operations).
+QK_DEVICE f32x4 f4_norm_scale(f32x4 v, float scale, bool weighted, f32x4 w) {
+  if (!weighted) return f32x4{v.x * scale, v.y * scale, v.z * scale, v.w * scale};
+  return f32x4{v.x * scale * w.x, v.y * scale * w.y, v.z * scale * w.z, v.w * scale * w.w};
+}
+
+// q8_1 blocks of 4 consecutive values per lane (store_q8_1's result, bit for bit): values e0 … e0 + 3
+// (e0 % 4 == 0), so 8 consecutive lanes hold one block. Every lane of the wavefront takes part in the
+// reductions; only `live` lanes write.
+QK_DEVICE void store_q8_1_x4(f32x4 v, s64 e0, bool live, u8* __restrict__ y) {
+  float amax = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+  amax = group_reduce_max(live ? amax : 0.0f, 8);
+  const float d = amax / 127.0f;
+  int q[4] = {0, 0, 0, 0};
+  if (amax != 0.0f) {
+    q[0] = (int)roundf(v.x / d);
+    q[1] = (int)roundf(v.y / d);
+    q[2] = (int)roundf(v.z / d);
+    q[3] = (int)roundf(v.w / d);
+  }
+  const float sum = group_reduce_sum((float)(q[0] + q[1] + q[2] + q[3]), 8);
+  if (!live) return;
+  u8* blk = y + (e0 / 32) * 36;
+  *(u32*)(blk + 4 + e0 % 32) = (u32)pack4(q[0], q[1], q[2], q[3]);
+  if (e0 % 32 == 0) *(u32*)blk = (u32)f2h(d) | ((u32)f2h(d * sum) << 16);
+}
+
+// Row chain: v = b; [norm1] t = rms_norm(v)·w1; [add] s = a + v; [norm2] y = rms_norm(v)·w2;
+// [quant] q8_1 blocks of v (store_q8_1_x4, as quantize_q8_1).
+// One CTA of FUSED_ROW_THREADS threads per row of n values (n ≤ 4 · FUSED_ROW_THREADS · FUSED_ROW_VECS): thread t
+// holds the 4-value vectors t, t + FUSED_ROW_THREADS, … in registers, loaded once up front, so a decode
+// step's row is one memory round trip and two CTA reductions (a row re-read per pass was a chain of
+// dependent loads). Each value is read and written by one thread, so outputs may alias inputs.
+#define FUSED_NORM1 1
+#define FUSED_ADD 2
+#define FUSED_NORM2 4
+#define FUSED_QUANT 8
+#define FUSED_ROW_THREADS 256
+#define FUSED_ROW_VECS 8
+QK_DEVICE void row_chain(
+  const float* b, const float* a, const float* __restrict__ w1, const float* __restrict__ w2, float* t_out,
+  float* s_out, float* y_out, u8* __restrict__ yq, s64 row, s64 n, float eps1, float eps2, s32 flags) {
+  __shared__ float red[32];
+  const int tid = threadIdx.x;
+  const s64 base = row * n;  // a multiple of 4
+  const s64 nv = n / 4;
+  // Every input up front (the weights too), so their loads overlap.
+  f32x4 v[FUSED_ROW_VECS], av[FUSED_ROW_VECS], w1v[FUSED_ROW_VECS], w2v[FUSED_ROW_VECS];
+#pragma unroll
+  for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+    const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+    if (j < nv) {
+      v[i] = f4_load(b + base, j);
+      if (flags & FUSED_ADD) av[i] = f4_load(a + base, j);
+      w1v[i] = (flags & FUSED_NORM1) && w1 ? f4_load(w1, j) : f32x4{0.0f, 0.0f, 0.0f, 0.0f};
+      w2v[i] = (flags & FUSED_NORM2) && w2 ? f4_load(w2, j) : f32x4{0.0f, 0.0f, 0.0f, 0.0f};
+    }
+  }
+  if (flags & FUSED_NORM1) {
+    float ss = 0.0f;
+#pragma unroll
+    for (int i = 0; i < FUSED_ROW_VECS; ++i)
+      if (tid + (s64)i * FUSED_ROW_THREADS < nv) ss += f4_dot(v[i], v[i]);
+    const float scale = 1.0f / sqrtf(block_reduce_sum(ss, red) / (float)n + eps1);
+#pragma unroll
+    for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+      const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+      if (j < nv) {
+        const f32x4 o = f4_norm_scale(v[i], scale, (bool)w1, w1v[i]);
+        v[i] = o;
+        f4_store(t_out + base, j, o);
+      }
+    }
+  }
+  float ss2 = 0.0f;
+#pragma unroll
+  for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+    const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+    if (j < nv) {
+      if (flags & FUSED_ADD) {
+        const f32x4 x = av[i], o = v[i];
+        v[i] = f32x4{x.x + o.x, x.y + o.y, x.z + o.z, x.w + o.w};
+        f4_store(s_out + base, j, v[i]);
+      }
+      ss2 += f4_dot(v[i], v[i]);
+    }
+  }
+  if (flags & FUSED_NORM2) {
+    const float scale = 1.0f / sqrtf(block_reduce_sum(ss2, red) / (float)n + eps2);
+#pragma unroll
+    for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+      const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+      if (j < nv) {
+        const f32x4 o = f4_norm_scale(v[i], scale, (bool)w2, w2v[i]);
+        v[i] = o;
+        f4_store(y_out + base, j, o);
+      }
+    }
+  }
+  // q8_1 blocks: n is a multiple of 32 when quantizing; every lane takes part in the group reductions.
+  if (flags & FUSED_QUANT) {
+#pragma unroll
+    for (int i = 0; i < FUSED_ROW_VECS; ++i) {
+      const s64 j = tid + (s64)i * FUSED_ROW_THREADS;
+      if ((s64)i * FUSED_ROW_THREADS >= nv) break;  // uniform over the CTA
+      store_q8_1_x4(j < nv ? v[i] : f32x4{0.0f, 0.0f, 0.0f, 0.0f}, base + 4 * j, j < nv, yq);
+    }
+  }
+}
+
 // One group of 8 consecutive weights in the form w[i] = a·(q[i] + c) + b, q[i] int8 packed into
 // q0 (values 0-3) and q1 (values 4-7). Every quantized type is read through this one shape: the
 // dequantize, dequantize-then-dot, integer-dot and tiled paths share it.

@@ -3,17 +3,7 @@
 // backend's CPUOps (QuantaCore's ComputeBackend documents them). Row kernels run one 256-thread
 // CTA per row: 4 wave64 or 8 warp32, reduced across wavefronts through shared memory.
 
-// Sum / max over a whole CTA (blockDim.x a multiple of the physical wavefront, ≤ 32 wavefronts);
-// every thread gets the result. `scratch` holds one float per wavefront.
-QK_DEVICE float block_reduce_sum(float v, float* scratch) {
-  const int lane = threadIdx.x % QK_WARP_SIZE, wid = threadIdx.x / QK_WARP_SIZE;
-  const int nw = blockDim.x / QK_WARP_SIZE;
-  v = warp_reduce_sum(v);
-  __syncthreads();  // a previous reduction may still be reading scratch
-  if (lane == 0) scratch[wid] = v;
-  __syncthreads();
-  return warp_reduce_sum(lane < nw ? scratch[lane] : 0.0f);
-}
+// block_reduce_sum: common.cuh. Max over a whole CTA, as block_reduce_sum.
 QK_DEVICE float warp_reduce_max(float x) {
 #pragma unroll
   for (int offset = QK_WARP_SIZE / 2; offset > 0; offset >>= 1) x = fmaxf(x, qk_shfl_xor(x, offset, QK_WARP_SIZE));

@@ -769,6 +769,31 @@ QK_DEVICE void mul_mat_vec_q_short(
   mat_vec_row_short<V>(w, nrows, cta * R + (s64)threadIdx.x / QK_WARP_SIZE, k, xq, y);
 }
 
+
+// ---- A one-column short-row mat-vec with a plan's row chain as its tail (mul_mat_vec_q_<type>_1_short_chain):
+// y = W·x as the short-row kernel computes it (one wavefront per row; CTAs of FUSED_ROW_THREADS), then the
+// CTA that finishes last (by `counter`, which it resets to 0 for the next launch) runs row_chain over y as
+// one row of nrows values (b = y) — the fused_norm_add_norm_q8_1 launch that would follow, saved. Its
+// outputs are bit for bit that launch's: the same CTA width, so the same reductions. yq may be the
+// memory xq was read from: the tail starts after every CTA has counted itself done.
+template <class V>
+QK_DEVICE void mul_mat_vec_q_short_chain(
+  const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const float* a, const float* __restrict__ w1,
+  const float* __restrict__ w2, float* t_out, float* s_out, float* y_out, u8* yq, float eps1, float eps2,
+  s32 flags, u32* counter) {
+  constexpr int R = FUSED_ROW_THREADS / QK_WARP_SIZE;
+  __shared__ int last;
+  mat_vec_row_short<V>(w, nrows, (s64)blockIdx.x * R + (s64)threadIdx.x / QK_WARP_SIZE, k, xq, y);
+  __threadfence();  // this wavefront's row is visible device-wide before the count says so
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(counter, 1u) == gridDim.x - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  row_chain(y, a, w1, w2, t_out, s_out, y_out, yq, 0, nrows, eps1, eps2, flags);
+  if (threadIdx.x == 0) *counter = 0;
+}
+
 }  // namespace mmvq
 
 // The types with a per-type kernel (GPUMatVec.dotTypes lists the same; scripts/gpu_emulate/matvec.sh
@@ -793,13 +818,22 @@ QK_DEVICE void mul_mat_vec_q_short(
     float* y2, s64 nrows2) { qk_grid_dependency_sync();                                                    \
     mmvq::mul_mat_vec_q_short<mmvq::vdq_##name>(w, xq, y, k, nrows, w1, y1, nrows1, w2, y2, nrows2);      \
   }
+// mul_mat_vec_q_<type>_1_short_chain: one matrix, then the row chain (GPUPreparedPlan's row chain flags).
+#define MMVQ_SHORT_CHAIN_KERNEL(name)                                                                      \
+  QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) mul_mat_vec_q_##name##_1_short_chain(               \
+    const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const float* a, const float* w1, const float* w2, \
+    float* t_out, float* s_out, float* y_out, u8* yq, float eps1, float eps2, s32 flags, u32* counter) {    \
+    qk_grid_dependency_sync();                                                                             \
+    mmvq::mul_mat_vec_q_short_chain<mmvq::vdq_##name>(w, xq, y, k, nrows, a, w1, w2, t_out, s_out, y_out, yq, \
+                                                      eps1, eps2, flags, counter);                         \
+  }
 #define MMVQ_TYPE_KERNELS(name)                                                                            \
   static_assert((int)mmvq::vdq_##name::qk == (int)qt_##name::qk &&                                      \
                   (int)mmvq::vdq_##name::bytes == (int)qt_##name::bytes,                                   \
                 "mmvq.cu: block shape of " #name " disagrees with QTYPE_LIST");                            \
   MMVQ_KERNEL(name, 1) MMVQ_KERNEL(name, 2) MMVQ_KERNEL(name, 3) MMVQ_KERNEL(name, 4)                     \
   MMVQ_KERNEL(name, 5) MMVQ_KERNEL(name, 6) MMVQ_KERNEL(name, 7) MMVQ_KERNEL(name, 8)                     \
-  MMVQ_SHORT_KERNEL(name)
+  MMVQ_SHORT_KERNEL(name) MMVQ_SHORT_CHAIN_KERNEL(name)
 MMVQ_TYPE_LIST(MMVQ_TYPE_KERNELS)
 
 #elif defined(QUANTA_VENDOR_CUDA) || defined(QUANTA_VENDOR_HIP)
