@@ -401,6 +401,10 @@ extension GPUPreparedPlan {
       try encode(group, at: i, quantizedInput: &quantizedInput)
       return group.count
     }
+    if let (n, q) = try encodeMatVecRowChain(at: i, quantizedInput: quantizedInput) {
+      quantizedInput = q
+      return n
+    }
     if let n = try encodeRopeChain(at: i) {
       quantizedInput = nil
       return n
@@ -412,10 +416,6 @@ extension GPUPreparedPlan {
       return n
     }
     if let (n, q) = try encodeRowChain(at: i) {
-      quantizedInput = q
-      return n
-    }
-    if let (n, q) = try encodeMatVecRowChain(at: i, quantizedInput: quantizedInput) {
       quantizedInput = q
       return n
     }
@@ -617,9 +617,18 @@ extension GPUPreparedPlan {
   }
 
   /// A one-column mat-vec on the short-row kernel whose output a row chain of one row starts from:
-  /// `mul_mat_vec_q_<type>_1_short_chain`, the chain as the mat-vec's tail (its last CTA runs it), one
-  /// launch fewer. Returns the ops covered and the chain's q8_1 output.
-  private func encodeMatVecRowChain(at i: Int, quantizedInput: Tensor?) throws -> (Int, Tensor?)? {
+  /// `mul_mat_vec_q_<type>_1_short_chain`, the chain as the mat-vec's tail (its last CTA runs it), and
+  /// a `swiglu` / `geglu` before it whose output is the mat-vec's input as its head (every CTA
+  /// quantizes the activation itself): one or two launches fewer. Returns the ops covered and the
+  /// chain's q8_1 output.
+  private func encodeMatVecRowChain(at start: Int, quantizedInput: Tensor?) throws -> (Int, Tensor?)? {
+    var glu: (gate: Tensor, up: Tensor, out: Tensor, gelu: Bool)?
+    switch op(start) {
+    case .swiglu(let gate, let up, let out): glu = (gate, up, out, false)
+    case .geglu(let gate, let up, let out): glu = (gate, up, out, true)
+    default: break
+    }
+    let i = glu == nil ? start : start + 1
     guard case .matmul(let x, let w, let o, let out) = op(i), let scratch, let chainCounter,
       DType(w.type) == nil, o.path != .dequantize, out.dtype == .f32, out.isContiguous
     else { return nil }
@@ -635,12 +644,21 @@ extension GPUPreparedPlan {
     guard GPUMatVec.hasDotKernel(w.type, weights: weights), let pointers = try rowChainPointers(c) else {
       return nil
     }
-    if !(quantizedInput.map { Self.sameView($0, x) } ?? false) {
+    var head = [DevicePointer.null, .null, .null]
+    if let glu {
+      guard Self.sameView(glu.out, x), glu.gate.count == k, glu.up.count == k,
+        k <= GPUPlanGeometry.gluMatVecMaxValues
+      else { return nil }
+      head = try [glu.gate, glu.up, glu.out].map { try g.ptr($0, "glu") }  // read 4 floats at a time
+      guard head.allSatisfy({ $0.address % 16 == 0 }) else { return nil }
+    } else if !(quantizedInput.map { Self.sameView($0, x) } ?? false) {
       try g.quantizeQ8_1(x, k: k, m: 1, into: scratch.pointer)
     }
     var args = KernelArguments()
     args.append(weights); args.append(scratch.pointer); args.append(try g.ptr(out, "matmul"))
     args.append(Int64(k)); args.append(Int64(n))
+    for p in head { args.append(p) }
+    args.append(Int32(glu?.gelu == true ? 1 : 0))
     for p in pointers.dropFirst() { args.append(p) }  // b is the mat-vec's output
     appendRowChainScalars(c, to: &args)
     args.append(chainCounter.pointer)
@@ -648,7 +666,7 @@ extension GPUPreparedPlan {
     try g.launch(
       "mul_mat_vec_q_\(w.type.name)_1_short_chain", grid: ((n + rows - 1) / rows, 1, 1),
       block: (GPUPlanGeometry.rowThreads, 1, 1), args)
-    return (1 + c.steps, c.quantized)
+    return (i - start + 1 + c.steps, c.quantized)
   }
 
   /// One `[rmsNorm per head] rope [scale] [writeKV of the result and a value tensor]` chain, as
@@ -786,6 +804,9 @@ enum GPUPlanGeometry {
   /// The longest row the fused row chain holds in registers: 4 values × rowThreads × FUSED_ROW_VECS (8).
   static let rowMaxValues = 4 * rowThreads * 8
   static let elementThreads = 256
+  /// The longest gated activation the short-row chain kernel quantizes into shared memory
+  /// (MMVQ_GLU_MAX_K in mmvq.cu): the longest short row (GPUMatVec.shortRows) of any type.
+  static let gluMatVecMaxValues = 4096
   static let ropeThreads = 128
   static let kernels = ["fused_norm_add_norm_q8_1", "rope_norm_kv_f32", "glu_q8_1", "sample_f32"]
 }

@@ -247,6 +247,28 @@ QK_DEVICE void row_chain(
   }
 }
 
+// ---- Gated activations. SiLU; GELU, tanh approximation, as the CPU computes it: x · sigmoid(2u),
+// u = √(2/π)·x·(1 + 0.044715·x²).
+QK_DEVICE float qk_silu(float v) { return v / (1.0f + expf(-v)); }
+QK_DEVICE float qk_gelu(float v) {
+  const float u = 0.7978845608028654f * v * (1.0f + 0.044715f * v * v);
+  return v / (1.0f + expf(-2.0f * u));
+}
+QK_DEVICE float glu_value(float g, float u, s32 gelu) { return (gelu ? qk_gelu(g) : qk_silu(g)) * u; }
+// act = f(gate)·up (f: silu when gelu == 0, else tanh-GELU) for values 4j … 4j + 3 of n (n a multiple of 32;
+// 16-byte vectors), written f32 to act (when given) and as q8_1 blocks to yq (8 lanes = one block). Every
+// lane of the wavefront calls it: lanes past n take part in the block reductions with zeros.
+QK_DEVICE void glu_q8_1_x4(const float* g, const float* u, s64 j, s64 n, s32 gelu, float* act, u8* __restrict__ yq) {
+  const bool live = 4 * j < n;
+  f32x4 v = {0.0f, 0.0f, 0.0f, 0.0f};
+  if (live) {
+    const f32x4 a = f4_load(g, j), b = f4_load(u, j);
+    v = f32x4{glu_value(a.x, b.x, gelu), glu_value(a.y, b.y, gelu), glu_value(a.z, b.z, gelu), glu_value(a.w, b.w, gelu)};
+    if (act) f4_store(act, j, v);
+  }
+  store_q8_1_x4(v, 4 * j, live, yq);
+}
+
 // One group of 8 consecutive weights in the form w[i] = a·(q[i] + c) + b, q[i] int8 packed into
 // q0 (values 0-3) and q1 (values 4-7). Every quantized type is read through this one shape: the
 // dequantize, dequantize-then-dot, integer-dot and tiled paths share it.
@@ -957,13 +979,8 @@ QK_DEVICE void attention_rows(
   }
 }
 
-// ---- Activations and arithmetic, element-wise over n (out may alias an input).
-QK_DEVICE float qk_silu(float v) { return v / (1.0f + expf(-v)); }
-// GELU, tanh approximation, as the CPU computes it: x · sigmoid(2u), u = √(2/π)·x·(1 + 0.044715·x²).
-QK_DEVICE float qk_gelu(float v) {
-  const float u = 0.7978845608028654f * v * (1.0f + 0.044715f * v * v);
-  return v / (1.0f + expf(-2.0f * u));
-}
+// ---- Activations and arithmetic, element-wise over n (out may alias an input). qk_silu, qk_gelu:
+// common.cuh.
 QK_KERNEL void __launch_bounds__(256) silu_f32(const float* x, float* y, s64 n) { qk_grid_dependency_sync(); QK_FOR_EACH(i, n) y[i] = qk_silu(x[i]); }
 QK_KERNEL void __launch_bounds__(256) gelu_f32(const float* x, float* y, s64 n) { qk_grid_dependency_sync(); QK_FOR_EACH(i, n) y[i] = qk_gelu(x[i]); }
 QK_KERNEL void __launch_bounds__(256) swiglu_f32(const float* g, const float* u, float* y, s64 n) { qk_grid_dependency_sync();
@@ -3043,13 +3060,24 @@ QK_DEVICE void mul_mat_vec_q_short(
 // one row of nrows values (b = y) — the fused_norm_add_norm_q8_1 launch that would follow, saved. Its
 // outputs are bit for bit that launch's: the same CTA width, so the same reductions. yq may be the
 // memory xq was read from: the tail starts after every CTA has counted itself done.
+// With `gate` (and `up`, `act`; k ≤ MMVQ_GLU_MAX_K) x is the gated activation of the two instead of xq:
+// each CTA quantizes all k values into shared memory (glu_q8_1_x4: glu_q8_1's bytes, so the same y), CTA 0
+// also writes them f32 to act — the glu_q8_1 launch before, saved.
+#define MMVQ_GLU_MAX_K 4096
 template <class V>
 QK_DEVICE void mul_mat_vec_q_short_chain(
-  const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const float* a, const float* __restrict__ w1,
-  const float* __restrict__ w2, float* t_out, float* s_out, float* y_out, u8* yq, float eps1, float eps2,
-  s32 flags, u32* counter) {
+  const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const float* gate, const float* up, float* act, s32 gelu,
+  const float* a, const float* __restrict__ w1, const float* __restrict__ w2, float* t_out, float* s_out,
+  float* y_out, u8* yq, float eps1, float eps2, s32 flags, u32* counter) {
   constexpr int R = FUSED_ROW_THREADS / QK_WARP_SIZE;
   __shared__ int last;
+  __shared__ f32x4 xs[MMVQ_GLU_MAX_K / 32 * 36 / 16];  // q8_1 blocks; f32x4: 16-byte aligned
+  if (gate) {
+    for (s64 j0 = 0; 4 * j0 < k; j0 += FUSED_ROW_THREADS)  // uniform over the CTA
+      glu_q8_1_x4(gate, up, j0 + threadIdx.x, k, gelu, blockIdx.x == 0 ? act : nullptr, (u8*)xs);
+    __syncthreads();
+    xq = (const u8*)xs;
+  }
   mat_vec_row_short<V>(w, nrows, (s64)blockIdx.x * R + (s64)threadIdx.x / QK_WARP_SIZE, k, xq, y);
   __threadfence();  // this wavefront's row is visible device-wide before the count says so
   __syncthreads();
@@ -3085,14 +3113,16 @@ QK_DEVICE void mul_mat_vec_q_short_chain(
     float* y2, s64 nrows2) { qk_grid_dependency_sync();                                                    \
     mmvq::mul_mat_vec_q_short<mmvq::vdq_##name>(w, xq, y, k, nrows, w1, y1, nrows1, w2, y2, nrows2);      \
   }
-// mul_mat_vec_q_<type>_1_short_chain: one matrix, then the row chain (GPUPreparedPlan's row chain flags).
+// mul_mat_vec_q_<type>_1_short_chain: one matrix (its input optionally a gated activation), then the row
+// chain (GPUPreparedPlan's row chain flags).
 #define MMVQ_SHORT_CHAIN_KERNEL(name)                                                                      \
   QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) mul_mat_vec_q_##name##_1_short_chain(               \
-    const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const float* a, const float* w1, const float* w2, \
-    float* t_out, float* s_out, float* y_out, u8* yq, float eps1, float eps2, s32 flags, u32* counter) {    \
+    const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const float* gate, const float* up, float* act,  \
+    s32 gelu, const float* a, const float* w1, const float* w2, float* t_out, float* s_out, float* y_out,   \
+    u8* yq, float eps1, float eps2, s32 flags, u32* counter) {                                             \
     qk_grid_dependency_sync();                                                                             \
-    mmvq::mul_mat_vec_q_short_chain<mmvq::vdq_##name>(w, xq, y, k, nrows, a, w1, w2, t_out, s_out, y_out, yq, \
-                                                      eps1, eps2, flags, counter);                         \
+    mmvq::mul_mat_vec_q_short_chain<mmvq::vdq_##name>(w, xq, y, k, nrows, gate, up, act, gelu, a, w1, w2, t_out, \
+                                                      s_out, y_out, yq, eps1, eps2, flags, counter);       \
   }
 #define MMVQ_TYPE_KERNELS(name)                                                                            \
   static_assert((int)mmvq::vdq_##name::qk == (int)qt_##name::qk &&                                      \
@@ -3479,22 +3509,12 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
                    freq_scale, attn_factor, ext_factor, corr_lo, corr_hi);
 }
 
-// Gated activation with the q8_1 blocks of its output: act = f(gate)·up (f: silu when gelu == 0, else
-// tanh-GELU), written f32 and as q8_1 for the next matmul. Element-wise over all n values (rows of a
-// multiple of 32), 4 per thread (16-byte vectors; 8 lanes = one q8_1 block): grid ceil(n / 1024),
-// block 256. (One CTA per row left a decode step's 11008-wide FFN to a single SM.)
-QK_DEVICE float glu_value(float g, float u, s32 gelu) { return (gelu ? qk_gelu(g) : qk_silu(g)) * u; }
+// Gated activation with the q8_1 blocks of its output (glu_q8_1_x4, common.cuh), element-wise over all n
+// values: grid ceil(n / 1024), block 256. (One CTA per row left a decode step's 11008-wide FFN to a
+// single SM.)
 QK_KERNEL void __launch_bounds__(256) glu_q8_1(
   const float* g, const float* u, float* act, u8* __restrict__ yq, s64 n, s32 gelu) { qk_grid_dependency_sync();
-  const s64 j = (s64)blockIdx.x * blockDim.x + threadIdx.x;
-  const bool live = 4 * j < n;
-  f32x4 v = {0.0f, 0.0f, 0.0f, 0.0f};
-  if (live) {
-    const f32x4 a = f4_load(g, j), b = f4_load(u, j);
-    v = f32x4{glu_value(a.x, b.x, gelu), glu_value(a.y, b.y, gelu), glu_value(a.z, b.z, gelu), glu_value(a.w, b.w, gelu)};
-    f4_store(act, j, v);
-  }
-  store_q8_1_x4(v, 4 * j, live, yq);  // the wavefront's lanes past n take part with zeros
+  glu_q8_1_x4(g, u, (s64)blockIdx.x * blockDim.x + threadIdx.x, n, gelu, act, yq);
 }
 
 """#,

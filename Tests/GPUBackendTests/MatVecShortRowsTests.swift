@@ -1,4 +1,5 @@
 import GGML
+import GPUKernels
 import Testing
 
 @testable import GPUBackend
@@ -31,6 +32,30 @@ import Testing
     }
     #expect(GPUMatVec.shortRowsPerBlock(warpSize: 32) == 4)
     #expect(GPUMatVec.shortRowsPerBlock(warpSize: 64) == 2)
+  }
+
+  /// The row-chain tail kernel's geometry is the host's: FUSED_ROW_THREADS and FUSED_ROW_VECS (common.cuh)
+  /// bound a chain's row, MMVQ_GLU_MAX_K (mmvq.cu) the gated activation it quantizes, and every short
+  /// row of every type fits that bound.
+  @Test func chainTailLimitsAreTheKernelSources() throws {
+    func define(_ name: String, in file: String) throws -> Int? {
+      let text = try #require(KernelSources.files[file])
+      guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("#define \(name) ") }) else {
+        return nil
+      }
+      return Int(line.split(separator: " ")[2])
+    }
+    let threads = try #require(try define("FUSED_ROW_THREADS", in: "common.cuh"))
+    let vectors = try #require(try define("FUSED_ROW_VECS", in: "common.cuh"))
+    #expect(threads == GPUPlanGeometry.rowThreads)
+    #expect(4 * threads * vectors == GPUPlanGeometry.rowMaxValues)
+    #expect(try define("MMVQ_GLU_MAX_K", in: "mmvq.cu") == GPUPlanGeometry.gluMatVecMaxValues)
+    for t in GPUMatVec.dotTypes {
+      let longest = stride(from: t.blockSize, through: 65536, by: t.blockSize).filter {
+        GPUMatVec.shortRows(t, k: $0, columns: 1)
+      }.last
+      #expect((longest ?? 0) <= GPUPlanGeometry.gluMatVecMaxValues, "\(t.name)")
+    }
   }
 
   @Test func onByDefault() {

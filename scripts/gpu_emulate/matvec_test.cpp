@@ -27,8 +27,8 @@ static void qk_check_aligned(const void* p, int a, const char* file, int line) {
 #include "emu_quant.h"
 
 typedef void (*mv_fn)(const u8*, const u8*, float*, s64, s64, const u8*, float*, s64, const u8*, float*, s64);
-typedef void (*chain_fn)(const u8*, const u8*, float*, s64, s64, const float*, const float*, const float*, float*, float*,
-                         float*, u8*, float, float, s32, u32*);
+typedef void (*chain_fn)(const u8*, const u8*, float*, s64, s64, const float*, const float*, float*, s32, const float*,
+                         const float*, const float*, float*, float*, float*, u8*, float, float, s32, u32*);
 struct TypeCase {
   const char* name;
   int qk, bytes;
@@ -133,18 +133,22 @@ static std::vector<float> wave_values(s64 n, int seed) {
   for (s64 i = 0; i < n; ++i) v[i] = (float)(0.6 * sin(0.37 * (double)(i + 1) * seed) + 0.05 * seed);
   return v;
 }
+// Half the types run the GELU head, half SiLU.
+static int gelu_case(const TypeCase& tc) { return (int)(strlen(tc.name) % 2); }
 template <class T> static bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
   return a.size() == b.size() && memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
-// mul_mat_vec_q_<type>_1_short_chain against its two parts: y bit for bit the short-row kernel's, and the
-// tail's outputs bit for bit row_chain's run as a launch of its own over that y (fused_norm_add_norm_q8_1's
-// body) — for several stage sets, the q8_1 output written over the activations it read (as a plan's
-// scratch), twice with one counter (the last CTA resets it).
+// mul_mat_vec_q_<type>_1_short_chain against its parts: y bit for bit the short-row kernel's (from q8_1
+// activations) or within the mat-vec bound of the double reference (from a gated activation it quantizes
+// itself, whose f32 values CTA 0 writes), and the tail's outputs bit for bit row_chain's run as a launch of
+// its own over that y (fused_norm_add_norm_q8_1's body) — for several stage sets, the q8_1 output written
+// over the activations it read (as a plan's scratch), twice with one counter (the last CTA resets it).
 static void run_chain_case(const TypeCase& tc, s64 nrows, s64 k) {
   const int nb = (int)(k / tc.qk);
   std::vector<u8> w((size_t)nrows * nb * tc.bytes);
   for (s64 r = 0; r < nrows; ++r) for (int ib = 0; ib < nb; ++ib) random_block(tc.name, w.data() + (r * nb + ib) * tc.bytes, tc.bytes);
+  const std::vector<double> wd = decode_rows(tc.elem, w.data(), nrows, k, tc.qk, tc.bytes);
   std::vector<u8> x8;
   std::vector<double> xd;
   random_q8_1(1, k, x8, xd);
@@ -157,39 +161,66 @@ static void run_chain_case(const TypeCase& tc, s64 nrows, s64 k) {
   sblock.x = MMVQ_THREADS(1);
   std::vector<float> ys(nrows, NAN);
   qk_launch(sgrid, sblock, [&] { tc.short_fn(w.data(), x8.data(), ys.data(), k, nrows, nullptr, nullptr, 0, nullptr, nullptr, 0); });
+  // The gated activation and its double reference product.
+  const std::vector<float> gate = wave_values(k, 5), up = wave_values(k, 11);
+  std::vector<double> gd(k);
+  for (s64 j = 0; j < k; ++j) {
+    const double g = gate[j], u = up[j];
+    gd[j] = (gelu_case(tc) ? g / (1 + exp(-2 * 0.7978845608028654 * g * (1 + 0.044715 * g * g))) : g / (1 + exp(-g))) * u;
+  }
+  std::vector<double> gref(nrows);
+  for (s64 r = 0; r < nrows; ++r) {
+    double acc = 0;
+    for (s64 j = 0; j < k; ++j) acc += wd[r * k + j] * gd[j];
+    gref[r] = acc;
+  }
   const std::vector<float> a = wave_values(nrows, 3), w1 = wave_values(nrows, 7), w2 = wave_values(nrows, 9);
   const float eps1 = 1e-6f, eps2 = 1e-5f;
-  for (s32 flags : {1 | 2 | 4 | 8, 2 | 4 | 8, 1 | 2, 2, 4 | 8}) {
-    const size_t qbytes = (size_t)std::max(nrows, k) / 32 * 36;
-    // Reference: row_chain over the short kernel's y, one CTA.
-    std::vector<float> t(nrows, NAN), s(nrows, NAN), yo(nrows, NAN);
-    std::vector<u8> q(qbytes, 0xee);
-    qk_dim3 one;
-    one.x = 1;
-    qk_launch(one, block, [&] {
-      row_chain(ys.data(), a.data(), w1.data(), w2.data(), t.data(), s.data(), yo.data(), q.data(), 0, nrows, eps1, eps2, flags);
-    });
-    u32 counter = 0;
-    bool ok = true;
-    for (int run = 0; run < 2; ++run) {
-      std::vector<float> y(nrows, NAN), ft(nrows, NAN), fs(nrows, NAN), fy(nrows, NAN);
-      std::vector<u8> xq(qbytes, 0xee);
-      memcpy(xq.data(), x8.data(), x8.size());
-      std::vector<u8> fq = xq;  // the q8_1 output goes over the input, as in a plan's scratch
-      qk_launch(grid, block, [&] {
-        tc.chain_fn(w.data(), fq.data(), y.data(), k, nrows, a.data(), w1.data(), w2.data(), ft.data(), fs.data(), fy.data(),
-                    (flags & 8) ? fq.data() : nullptr, eps1, eps2, flags, &counter);
-      });
-      ok = ok && same_bytes(y, ys) && counter == 0;
-      if (flags & 1) ok = ok && same_bytes(ft, t);
-      if (flags & 2) ok = ok && same_bytes(fs, s);
-      if (flags & 4) ok = ok && same_bytes(fy, yo);
-      if (flags & 8) ok = ok && memcmp(fq.data(), q.data(), (size_t)nrows / 32 * 36) == 0;
+  for (int glu = 0; glu < 2; ++glu)
+    for (s32 flags : {1 | 2 | 4 | 8, 2 | 4 | 8, 1 | 2, 2, 4 | 8}) {
+      const size_t qbytes = (size_t)std::max(nrows, k) / 32 * 36;
+      u32 counter = 0;
+      bool ok = true;
+      double e = 0, act_err = 0;
+      for (int run = 0; run < 2; ++run) {
+        std::vector<float> y(nrows, NAN), ft(nrows, NAN), fs(nrows, NAN), fy(nrows, NAN), act(k, NAN);
+        std::vector<u8> xq(qbytes, 0xee);
+        memcpy(xq.data(), x8.data(), x8.size());
+        std::vector<u8> fq = xq;  // the q8_1 output goes over the input, as in a plan's scratch
+        qk_launch(grid, block, [&] {
+          tc.chain_fn(w.data(), fq.data(), y.data(), k, nrows, glu ? gate.data() : nullptr, glu ? up.data() : nullptr,
+                      glu ? act.data() : nullptr, gelu_case(tc), a.data(), w1.data(), w2.data(), ft.data(), fs.data(),
+                      fy.data(), (flags & 8) ? fq.data() : nullptr, eps1, eps2, flags, &counter);
+        });
+        if (glu) {
+          e = nmse(y.data(), gref);
+          ok = ok && e <= 5e-4;
+          for (s64 j = 0; j < k; ++j) act_err = std::max(act_err, fabs(act[j] - gd[j]) / (fabs(gd[j]) + 1e-3));
+          ok = ok && act_err <= 1e-5;
+        } else {
+          ok = ok && memcmp(y.data(), ys.data(), nrows * sizeof(float)) == 0;
+        }
+        // Reference tail: row_chain over this y, one CTA.
+        std::vector<float> t(nrows, NAN), s(nrows, NAN), yo(nrows, NAN);
+        std::vector<u8> q(qbytes, 0xee);
+        qk_dim3 one;
+        one.x = 1;
+        qk_launch(one, block, [&] {
+          row_chain(y.data(), a.data(), w1.data(), w2.data(), t.data(), s.data(), yo.data(), q.data(), 0, nrows, eps1, eps2, flags);
+        });
+        ok = ok && counter == 0;
+        if (flags & 1) ok = ok && same_bytes(ft, t);
+        if (flags & 2) ok = ok && same_bytes(fs, s);
+        if (flags & 4) ok = ok && same_bytes(fy, yo);
+        if (flags & 8) ok = ok && memcmp(fq.data(), q.data(), (size_t)nrows / 32 * 36) == 0;
+      }
+      if (!ok) failures++;
+      printf("%s w%d mul_mat_vec_q_%s_1_short_chain%s rows=%lld k=%lld flags=%d: %s", ok ? "ok  " : "FAIL", QK_WARP_SIZE,
+             tc.name, glu ? (gelu_case(tc) ? " (geglu head)" : " (swiglu head)") : "", (long long)nrows, (long long)k, flags,
+             ok ? "tail bit for bit" : "differs");
+      if (glu) printf(", mat-vec nmse %.3g, activation rel. error %.3g", e, act_err);
+      printf("\n");
     }
-    if (!ok) failures++;
-    printf("%s w%d mul_mat_vec_q_%s_1_short_chain rows=%lld k=%lld flags=%d: %s\n", ok ? "ok  " : "FAIL", QK_WARP_SIZE,
-           tc.name, (long long)nrows, (long long)k, flags, ok ? "mat-vec and row chain bit for bit" : "differs");
-  }
 }
 
 int main(int argc, char** argv) {

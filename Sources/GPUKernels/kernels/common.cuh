@@ -233,6 +233,28 @@ QK_DEVICE void row_chain(
   }
 }
 
+// ---- Gated activations. SiLU; GELU, tanh approximation, as the CPU computes it: x · sigmoid(2u),
+// u = √(2/π)·x·(1 + 0.044715·x²).
+QK_DEVICE float qk_silu(float v) { return v / (1.0f + expf(-v)); }
+QK_DEVICE float qk_gelu(float v) {
+  const float u = 0.7978845608028654f * v * (1.0f + 0.044715f * v * v);
+  return v / (1.0f + expf(-2.0f * u));
+}
+QK_DEVICE float glu_value(float g, float u, s32 gelu) { return (gelu ? qk_gelu(g) : qk_silu(g)) * u; }
+// act = f(gate)·up (f: silu when gelu == 0, else tanh-GELU) for values 4j … 4j + 3 of n (n a multiple of 32;
+// 16-byte vectors), written f32 to act (when given) and as q8_1 blocks to yq (8 lanes = one block). Every
+// lane of the wavefront calls it: lanes past n take part in the block reductions with zeros.
+QK_DEVICE void glu_q8_1_x4(const float* g, const float* u, s64 j, s64 n, s32 gelu, float* act, u8* __restrict__ yq) {
+  const bool live = 4 * j < n;
+  f32x4 v = {0.0f, 0.0f, 0.0f, 0.0f};
+  if (live) {
+    const f32x4 a = f4_load(g, j), b = f4_load(u, j);
+    v = f32x4{glu_value(a.x, b.x, gelu), glu_value(a.y, b.y, gelu), glu_value(a.z, b.z, gelu), glu_value(a.w, b.w, gelu)};
+    if (act) f4_store(act, j, v);
+  }
+  store_q8_1_x4(v, 4 * j, live, yq);
+}
+
 // One group of 8 consecutive weights in the form w[i] = a·(q[i] + c) + b, q[i] int8 packed into
 // q0 (values 0-3) and q1 (values 4-7). Every quantized type is read through this one shape: the
 // dequantize, dequantize-then-dot, integer-dot and tiled paths share it.

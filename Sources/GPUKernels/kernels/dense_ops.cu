@@ -411,13 +411,8 @@ QK_DEVICE void attention_rows(
   }
 }
 
-// ---- Activations and arithmetic, element-wise over n (out may alias an input).
-QK_DEVICE float qk_silu(float v) { return v / (1.0f + expf(-v)); }
-// GELU, tanh approximation, as the CPU computes it: x · sigmoid(2u), u = √(2/π)·x·(1 + 0.044715·x²).
-QK_DEVICE float qk_gelu(float v) {
-  const float u = 0.7978845608028654f * v * (1.0f + 0.044715f * v * v);
-  return v / (1.0f + expf(-2.0f * u));
-}
+// ---- Activations and arithmetic, element-wise over n (out may alias an input). qk_silu, qk_gelu:
+// common.cuh.
 QK_KERNEL void __launch_bounds__(256) silu_f32(const float* x, float* y, s64 n) { qk_grid_dependency_sync(); QK_FOR_EACH(i, n) y[i] = qk_silu(x[i]); }
 QK_KERNEL void __launch_bounds__(256) gelu_f32(const float* x, float* y, s64 n) { qk_grid_dependency_sync(); QK_FOR_EACH(i, n) y[i] = qk_gelu(x[i]); }
 QK_KERNEL void __launch_bounds__(256) swiglu_f32(const float* g, const float* u, float* y, s64 n) { qk_grid_dependency_sync();

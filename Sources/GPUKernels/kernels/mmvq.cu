@@ -776,13 +776,24 @@ QK_DEVICE void mul_mat_vec_q_short(
 // one row of nrows values (b = y) — the fused_norm_add_norm_q8_1 launch that would follow, saved. Its
 // outputs are bit for bit that launch's: the same CTA width, so the same reductions. yq may be the
 // memory xq was read from: the tail starts after every CTA has counted itself done.
+// With `gate` (and `up`, `act`; k ≤ MMVQ_GLU_MAX_K) x is the gated activation of the two instead of xq:
+// each CTA quantizes all k values into shared memory (glu_q8_1_x4: glu_q8_1's bytes, so the same y), CTA 0
+// also writes them f32 to act — the glu_q8_1 launch before, saved.
+#define MMVQ_GLU_MAX_K 4096
 template <class V>
 QK_DEVICE void mul_mat_vec_q_short_chain(
-  const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const float* a, const float* __restrict__ w1,
-  const float* __restrict__ w2, float* t_out, float* s_out, float* y_out, u8* yq, float eps1, float eps2,
-  s32 flags, u32* counter) {
+  const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const float* gate, const float* up, float* act, s32 gelu,
+  const float* a, const float* __restrict__ w1, const float* __restrict__ w2, float* t_out, float* s_out,
+  float* y_out, u8* yq, float eps1, float eps2, s32 flags, u32* counter) {
   constexpr int R = FUSED_ROW_THREADS / QK_WARP_SIZE;
   __shared__ int last;
+  __shared__ f32x4 xs[MMVQ_GLU_MAX_K / 32 * 36 / 16];  // q8_1 blocks; f32x4: 16-byte aligned
+  if (gate) {
+    for (s64 j0 = 0; 4 * j0 < k; j0 += FUSED_ROW_THREADS)  // uniform over the CTA
+      glu_q8_1_x4(gate, up, j0 + threadIdx.x, k, gelu, blockIdx.x == 0 ? act : nullptr, (u8*)xs);
+    __syncthreads();
+    xq = (const u8*)xs;
+  }
   mat_vec_row_short<V>(w, nrows, (s64)blockIdx.x * R + (s64)threadIdx.x / QK_WARP_SIZE, k, xq, y);
   __threadfence();  // this wavefront's row is visible device-wide before the count says so
   __syncthreads();
@@ -818,14 +829,16 @@ QK_DEVICE void mul_mat_vec_q_short_chain(
     float* y2, s64 nrows2) { qk_grid_dependency_sync();                                                    \
     mmvq::mul_mat_vec_q_short<mmvq::vdq_##name>(w, xq, y, k, nrows, w1, y1, nrows1, w2, y2, nrows2);      \
   }
-// mul_mat_vec_q_<type>_1_short_chain: one matrix, then the row chain (GPUPreparedPlan's row chain flags).
+// mul_mat_vec_q_<type>_1_short_chain: one matrix (its input optionally a gated activation), then the row
+// chain (GPUPreparedPlan's row chain flags).
 #define MMVQ_SHORT_CHAIN_KERNEL(name)                                                                      \
   QK_KERNEL void __launch_bounds__(FUSED_ROW_THREADS) mul_mat_vec_q_##name##_1_short_chain(               \
-    const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const float* a, const float* w1, const float* w2, \
-    float* t_out, float* s_out, float* y_out, u8* yq, float eps1, float eps2, s32 flags, u32* counter) {    \
+    const u8* w, const u8* xq, float* y, s64 k, s64 nrows, const float* gate, const float* up, float* act,  \
+    s32 gelu, const float* a, const float* w1, const float* w2, float* t_out, float* s_out, float* y_out,   \
+    u8* yq, float eps1, float eps2, s32 flags, u32* counter) {                                             \
     qk_grid_dependency_sync();                                                                             \
-    mmvq::mul_mat_vec_q_short_chain<mmvq::vdq_##name>(w, xq, y, k, nrows, a, w1, w2, t_out, s_out, y_out, yq, \
-                                                      eps1, eps2, flags, counter);                         \
+    mmvq::mul_mat_vec_q_short_chain<mmvq::vdq_##name>(w, xq, y, k, nrows, gate, up, act, gelu, a, w1, w2, t_out, \
+                                                      s_out, y_out, yq, eps1, eps2, flags, counter);       \
   }
 #define MMVQ_TYPE_KERNELS(name)                                                                            \
   static_assert((int)mmvq::vdq_##name::qk == (int)qt_##name::qk &&                                      \

@@ -83,20 +83,10 @@ QK_KERNEL void __launch_bounds__(ROPE_FUSED_THREADS) rope_norm_kv_f32(
                    freq_scale, attn_factor, ext_factor, corr_lo, corr_hi);
 }
 
-// Gated activation with the q8_1 blocks of its output: act = f(gate)·up (f: silu when gelu == 0, else
-// tanh-GELU), written f32 and as q8_1 for the next matmul. Element-wise over all n values (rows of a
-// multiple of 32), 4 per thread (16-byte vectors; 8 lanes = one q8_1 block): grid ceil(n / 1024),
-// block 256. (One CTA per row left a decode step's 11008-wide FFN to a single SM.)
-QK_DEVICE float glu_value(float g, float u, s32 gelu) { return (gelu ? qk_gelu(g) : qk_silu(g)) * u; }
+// Gated activation with the q8_1 blocks of its output (glu_q8_1_x4, common.cuh), element-wise over all n
+// values: grid ceil(n / 1024), block 256. (One CTA per row left a decode step's 11008-wide FFN to a
+// single SM.)
 QK_KERNEL void __launch_bounds__(256) glu_q8_1(
   const float* g, const float* u, float* act, u8* __restrict__ yq, s64 n, s32 gelu) { qk_grid_dependency_sync();
-  const s64 j = (s64)blockIdx.x * blockDim.x + threadIdx.x;
-  const bool live = 4 * j < n;
-  f32x4 v = {0.0f, 0.0f, 0.0f, 0.0f};
-  if (live) {
-    const f32x4 a = f4_load(g, j), b = f4_load(u, j);
-    v = f32x4{glu_value(a.x, b.x, gelu), glu_value(a.y, b.y, gelu), glu_value(a.z, b.z, gelu), glu_value(a.w, b.w, gelu)};
-    f4_store(act, j, v);
-  }
-  store_q8_1_x4(v, 4 * j, live, yq);  // the wavefront's lanes past n take part with zeros
+  glu_q8_1_x4(g, u, (s64)blockIdx.x * blockDim.x + threadIdx.x, n, gelu, act, yq);
 }
