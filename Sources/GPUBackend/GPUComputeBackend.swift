@@ -48,12 +48,17 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     /// off, so both paths can be timed with one binary.
     public var smallBatchMatMat = true
     /// Run one-column mat-vecs over short rows on `mul_mat_vec_q_<type>_1_short`, one wavefront per row
-    /// (GPUMatVec.shortRows: Gemma 3 270M's k = 640 … 2048 and its 262144-row logits), and let a plan
-    /// run the row chain after such a mat-vec as its tail (`mul_mat_vec_q_<type>_1_short_chain`). On an
-    /// H100 (same binary and run) it took Gemma 3 270M Q4_K_M decode from 1,040 to 1,115 t/s (the logits
-    /// mat-vec from 161 to 90 µs) and left Llama 1B Q8_0 and 7B Q4_0 / Q4_K_M unchanged. The CLI:
+    /// (GPUMatVec.shortRows: Gemma 3 270M's k = 640 … 2048 and its 262144-row logits). On an H100 (same
+    /// binary and run) it took Gemma 3 270M Q4_K_M decode from 1,040 to 1,115 t/s (the logits mat-vec from
+    /// 161 to 90 µs) and left Llama 1B Q8_0 and 7B Q4_0 / Q4_K_M unchanged. The CLI:
     /// QUANTA_SHORT_ROW_MATVEC=0 turns it off, so both paths can be timed with one binary.
     public var shortRowMatVec = true
+    /// Let a plan run a short-row mat-vec's neighbours inside it (`mul_mat_vec_q_<type>_1_short_chain`):
+    /// the row chain after it (residual add, norms, q8_1) as its last CTA's tail and a gated activation
+    /// before it as every CTA's head — up to three launches fewer per layer. Needs `shortRowMatVec`.
+    /// Off by default: verified by the CPU emulation, NVRTC and the recording vendor, not yet on a GPU.
+    /// The CLI: QUANTA_MATVEC_TAILS=1 turns it on.
+    public var matVecTails = false
     /// Vendor library paths that replace the built-in search (the CLI: QUANTA_*_LIB).
     public var libraries = GPULibraryPaths()
     /// Where compiled kernels are cached; nil: `KernelCache.defaultDirectory` (the CLI:
@@ -61,12 +66,14 @@ public final class GPUBackend: ComputeBackend, @unchecked Sendable {
     public var kernelCacheDirectory: URL?
     public init(
       matrixCores: Bool = true, dependentLaunches: Bool = false, smallBatchMatMat: Bool = true,
-      shortRowMatVec: Bool = true, libraries: GPULibraryPaths = .init(), kernelCacheDirectory: URL? = nil
+      shortRowMatVec: Bool = true, matVecTails: Bool = false, libraries: GPULibraryPaths = .init(),
+      kernelCacheDirectory: URL? = nil
     ) {
       self.matrixCores = matrixCores
       self.dependentLaunches = dependentLaunches
       self.smallBatchMatMat = smallBatchMatMat
       self.shortRowMatVec = shortRowMatVec
+      self.matVecTails = matVecTails
       self.libraries = libraries
       self.kernelCacheDirectory = kernelCacheDirectory
     }

@@ -74,7 +74,7 @@ final class GPUPreparedPlan: PreparedPlan {
       sampleBytes > 0
       ? try gpu.gpuBuffer(gpu.allocate(byteCount: sampleBytes), "plan sampling scratch") : nil
     chainCounter =
-      options.fusion && gpu.configuration.shortRowMatVec
+      options.fusion && gpu.configuration.shortRowMatVec && gpu.configuration.matVecTails
       ? try gpu.gpuBuffer(gpu.allocate(byteCount: 16), "plan row-chain counter") : nil
     sequenceGroups = options.fusion ? try SequenceGroup.find(in: plan.steps, gpu: gpu) : [:]
     staging = .allocate(capacity: max(plan.inputs.count, 1))

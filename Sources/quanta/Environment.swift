@@ -9,7 +9,8 @@ import QuantaTools
 /// (else ~/.cache/quanta/kernels). An empty variable counts as unset. LLAMA_ATTN_ROT_DISABLE (llama.cpp's
 /// own variable, read as C's `atoi`: a non-zero number) turns off the Hadamard rotation around
 /// quantized KV caches. QUANTA_SMALL_BATCH_MMQ=0 turns off the small-batch mat-mat (`smallBatchMatMat`),
-/// QUANTA_SHORT_ROW_MATVEC=0 turns off the short-row mat-vec (`shortRowMatVec`).
+/// QUANTA_SHORT_ROW_MATVEC=0 turns off the short-row mat-vec (`shortRowMatVec`), QUANTA_MATVEC_TAILS=1
+/// turns on its fused neighbours (`matVecTails`).
 enum CLIEnvironment {
   /// The GPU configuration for these flags and `environment`.
   static func gpuConfiguration(
@@ -24,6 +25,7 @@ enum CLIEnvironment {
       matrixCores: matrixCores, dependentLaunches: dependentLaunches,
       smallBatchMatMat: smallBatchMatMat(value("QUANTA_SMALL_BATCH_MMQ")),
       shortRowMatVec: shortRowMatVec(value("QUANTA_SHORT_ROW_MATVEC")),
+      matVecTails: matVecTails(value("QUANTA_MATVEC_TAILS")),
       libraries: GPULibraryPaths(
         cudaDriver: value("QUANTA_CUDA_LIB"), nvrtc: value("QUANTA_NVRTC_LIB"),
         hipRuntime: value("QUANTA_HIP_LIB"), hiprtc: value("QUANTA_HIPRTC_LIB")),
@@ -46,6 +48,13 @@ enum CLIEnvironment {
   static func shortRowMatVec(_ value: String?) -> Bool {
     guard let v = value?.lowercased() else { return true }
     return !["0", "off", "false", "no"].contains(v)
+  }
+
+  /// QUANTA_MATVEC_TAILS: "1" (or "on", "true", "yes") lets plans fuse a short-row mat-vec's neighbours
+  /// into it (GPUBackend.Configuration.matVecTails); unset or anything else keeps them separate launches.
+  static func matVecTails(_ value: String?) -> Bool {
+    guard let v = value?.lowercased() else { return false }
+    return ["1", "on", "true", "yes"].contains(v)
   }
 
   /// Model settings with llama.cpp's defaults and the GPU paths from the environment.

@@ -44,6 +44,14 @@ import Testing
     }
   }
 
+  @Test func matVecTailsSwitch() {
+    #expect(!CLIEnvironment.gpuConfiguration(environment: [:]).matVecTails)
+    #expect(!CLIEnvironment.gpuConfiguration(environment: ["QUANTA_MATVEC_TAILS": "0"]).matVecTails)
+    for on in ["1", "on", "TRUE", "yes"] {
+      #expect(CLIEnvironment.gpuConfiguration(environment: ["QUANTA_MATVEC_TAILS": on]).matVecTails)
+    }
+  }
+
   @Test func unsetOrEmptyVariablesLeaveTheDefaults() {
     let c = CLIEnvironment.gpuConfiguration(environment: [
       "QUANTA_CUDA_LIB": "", "QUANTA_CACHE": "", "HOME": "/h",

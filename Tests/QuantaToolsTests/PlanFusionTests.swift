@@ -115,7 +115,8 @@ struct PlanFusionTests {
   /// A synthetic `arch` model on a recording GPU; `body` runs while its files exist.
   func withModel<R>(
     arch: String, preset: String, fusion: Bool, cache: KVCacheType = .f16, rotation: Bool = true,
-    shortRows: Bool = true, _ body: (LanguageModel, RecordingVendorAPI, _ layers: Int) throws -> R
+    shortRows: Bool = true, tails: Bool = true,
+    _ body: (LanguageModel, RecordingVendorAPI, _ layers: Int) throws -> R
   ) throws -> R {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
       "quanta-fusion-\(UUID().uuidString)")
@@ -129,7 +130,7 @@ struct PlanFusionTests {
     let api = RecordingVendorAPI()
     let gpu = try GPUBackend(
       device: .cuda(0), api: api, cache: KernelCache(directory: dir),
-      configuration: GPUBackend.Configuration(shortRowMatVec: shortRows))
+      configuration: GPUBackend.Configuration(shortRowMatVec: shortRows, matVecTails: tails))
     var options = ModelLoadOptions(contextLength: 32, batchSize: 32)
     options.fusion = fusion
     options.keyCacheType = cache
@@ -141,12 +142,13 @@ struct PlanFusionTests {
 
   func decodeKernels(
     arch: String, preset: String, fusion: Bool, cache: KVCacheType = .f16, rotation: Bool = true,
-    shortRows: Bool = true
+    shortRows: Bool = true, tails: Bool = true
   ) throws -> (
     captured: [String], launchesAfter: [String], graphLaunches: Int, layers: Int
   ) {
     try withModel(
-      arch: arch, preset: preset, fusion: fusion, cache: cache, rotation: rotation, shortRows: shortRows
+      arch: arch, preset: preset, fusion: fusion, cache: cache, rotation: rotation, shortRows: shortRows,
+      tails: tails
     ) {
       model, api, layers in
       try decodeKernels(model, api, layers: layers)
@@ -203,12 +205,15 @@ struct PlanFusionTests {
     }
   }
 
-  /// With the short-row mat-vec (the test model's rows are short) the attention output and FFN down
-  /// projections run their row chains (residual add + next norm) as their tails; without it, as
-  /// fused_norm_add_norm_q8_1 launches of their own.
-  @Test(arguments: [true, false]) func llamaDecodeIsOneGraphOfFusedKernels(shortRows: Bool) throws {
+  /// With the short-row mat-vec (the test model's rows are short) and its tails, the attention output
+  /// and FFN down projections run their row chains (residual add + next norm) as their tails and the
+  /// GLU as ffn_down's head; without either, those are launches of their own.
+  @Test(arguments: [(true, true), (true, false), (false, true)])
+  func llamaDecodeIsOneGraphOfFusedKernels(shortRowMatVec: Bool, tails: Bool) throws {
     let r = try decodeKernels(
-      arch: "llama", preset: "fusion-llama-\(shortRows)", fusion: true, shortRows: shortRows)
+      arch: "llama", preset: "fusion-llama-\(shortRowMatVec)-\(tails)", fusion: true,
+      shortRows: shortRowMatVec, tails: tails)
+    let shortRows = shortRowMatVec && tails  // the fused neighbours
     #expect(r.graphLaunches == 1)
     #expect(r.launchesAfter.isEmpty, "a replayed step launches kernels outside its graph: \(r.launchesAfter)")
     let count = { (name: String) in r.captured.filter { $0 == name }.count }
@@ -231,7 +236,7 @@ struct PlanFusionTests {
     // Mat-vec launches: q/k/v share one, gate/up one, then attn_output and ffn_down; and the logits.
     let matVecs = r.captured.filter { $0.hasPrefix("mul_mat_vec") }
     #expect(matVecs.count == 4 * r.layers + 1, "\(matVecs)")
-    #expect(matVecs.allSatisfy { $0.contains("_short") } == shortRows, "\(matVecs)")
+    #expect(matVecs.allSatisfy { $0.contains("_short") } == shortRowMatVec, "\(matVecs)")
   }
 
   @Test func gemma3DecodeFusesNormRopeScaleAndCacheWrite() throws {
